@@ -1,0 +1,133 @@
+// Device acquisition: the one place that knows where a GPUDevice comes from.
+//   - a GPUDevice handed in by the caller (the engine then never destroys it),
+//   - browsers: navigator.gpu,
+//   - Node: Dawn's bindings from the `webgpu` npm package.
+// It also owns the Dawn polling throttle (see throttledWait).
+
+export interface AcquireOptions {
+  /** Use this device instead of creating one; the engine never destroys it. */
+  device?: GPUDevice;
+  /** Passed to requestAdapter. */
+  powerPreference?: GPUPowerPreference;
+  /** Optional features to enable when the adapter has them. */
+  optionalFeatures?: GPUFeatureName[];
+}
+
+export interface AcquiredDevice {
+  device: GPUDevice;
+  adapterInfo: { vendor: string; architecture: string; device: string; description: string };
+  /** True when the engine created the device and may destroy it. */
+  owned: boolean;
+  /** True when running on Dawn's Node bindings (where the polling throttle applies). */
+  dawnNode: boolean;
+  features: Set<string>;
+}
+
+export const NO_ADAPTER_HELP =
+  'No WebGPU adapter found. On a machine without a GPU, install a software Vulkan driver: on Debian 12, ' +
+  'Mesa >= 24 lavapipe from bookworm-backports (`bash .ci/setup-adapter.sh`, or add bookworm-backports to apt ' +
+  'sources and `apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1`). In a browser, use one ' +
+  'with WebGPU enabled. Or pass your own GPUDevice: init({ device }).';
+
+let nodeGpu: GPU | null = null;
+
+async function nodeNavigatorGpu(): Promise<GPU | null> {
+  if (nodeGpu) return nodeGpu;
+  let mod: { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
+  try {
+    mod = (await import('webgpu')) as unknown as typeof mod;
+  } catch (e) {
+    return null;
+  }
+  // Dawn's classes (GPUBufferUsage etc.) are needed as globals by any WebGPU code.
+  for (const [k, v] of Object.entries(mod.globals)) {
+    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  }
+  nodeGpu = mod.create([]);
+  return nodeGpu;
+}
+
+export async function acquireDevice(opts: AcquireOptions = {}): Promise<AcquiredDevice> {
+  if (opts.device) {
+    return {
+      device: opts.device,
+      adapterInfo: describe((opts.device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo),
+      owned: false,
+      dawnNode: typeof process !== 'undefined' && !!process.versions?.node,
+      features: new Set([...opts.device.features]),
+    };
+  }
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  let gpu: GPU | null | undefined = nav?.gpu;
+  let dawnNode = false;
+  if (!gpu && typeof process !== 'undefined' && process.versions?.node) {
+    if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
+    gpu = await nodeNavigatorGpu();
+    dawnNode = true;
+  }
+  if (!gpu) throw new Error(NO_ADAPTER_HELP);
+  const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference });
+  if (!adapter) throw new Error(NO_ADAPTER_HELP);
+  const wanted: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups', ...(opts.optionalFeatures ?? [])];
+  const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
+  const L = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredFeatures,
+    requiredLimits: {
+      maxStorageBufferBindingSize: L.maxStorageBufferBindingSize,
+      maxBufferSize: L.maxBufferSize,
+      maxStorageBuffersPerShaderStage: Math.min(L.maxStorageBuffersPerShaderStage, 10),
+      maxComputeWorkgroupStorageSize: L.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: L.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: L.maxComputeWorkgroupSizeX,
+    },
+  });
+  return { device, adapterInfo: describe(adapter.info), owned: true, dawnNode, features: new Set(requiredFeatures) };
+}
+
+function describe(info: GPUAdapterInfo | undefined) {
+  return {
+    vendor: info?.vendor ?? '',
+    architecture: info?.architecture ?? '',
+    device: info?.device ?? '',
+    description: info?.description ?? '',
+  };
+}
+
+// Dawn's Node binding re-arms setImmediate in a loop while a mapAsync/onSubmittedWorkDone is
+// pending, spinning a core at 100%. On a 2-core lavapipe machine that starves lavapipe's worker
+// threads (big kernels ran 1.6x slower). The binding looks setImmediate up on globalThis each
+// time, so while we wait we let it spin for ~300 us (short round trips stay fast) and then swap
+// in a ~1 ms timer poll. Everything else's setImmediate is only affected during that window.
+export type PollingMode = 'throttled' | 'busy';
+let pollingMode: PollingMode = 'throttled';
+export function setPollingMode(mode: PollingMode) {
+  pollingMode = mode;
+}
+export function getPollingMode(): PollingMode {
+  return pollingMode;
+}
+
+const realSetImmediate = globalThis.setImmediate;
+let waiters = 0;
+let waitStart = 0;
+function throttledSetImmediate(cb: (...a: unknown[]) => void, ...args: unknown[]) {
+  if (waiters > 0 && performance.now() - waitStart > 0.3) {
+    return setTimeout(cb, 1, ...args) as unknown as NodeJS.Immediate;
+  }
+  return realSetImmediate(cb, ...args);
+}
+
+/** Awaits a promise that Dawn resolves by polling, with the throttle applied (Node only). */
+export async function throttledWait<T>(p: Promise<T>, dawnNode: boolean): Promise<T> {
+  if (!dawnNode || pollingMode === 'busy' || !realSetImmediate) return p;
+  if (waiters++ === 0) {
+    waitStart = performance.now();
+    (globalThis as { setImmediate: unknown }).setImmediate = throttledSetImmediate;
+  }
+  try {
+    return await p;
+  } finally {
+    if (--waiters === 0) (globalThis as { setImmediate: unknown }).setImmediate = realSetImmediate;
+  }
+}

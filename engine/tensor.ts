@@ -1,0 +1,326 @@
+// Tensors, the global runtime, memory scopes and autodiff graph recording.
+//
+// A Tensor is a shape plus a reference-counted GPU buffer (views such as reshape share it) and,
+// when it was computed from something being differentiated, the GradNode that made it.
+// Tensors are always contiguous row-major f32; integer results (argmax, indices) are f32 values
+// holding exact integers (exact up to 2^24).
+
+import { Runtime } from './runtime.ts';
+import type { AcquireOptions } from './device.ts';
+
+export type Shape = readonly number[];
+
+// ------------------------------------------------------------------ runtime
+
+let RT: Runtime | null = null;
+
+export interface InitOptions extends AcquireOptions {
+  /** Wrap every dispatch in a validation error scope so a GPU error names the exact op (slower). */
+  validate?: boolean;
+}
+
+/** Acquires a device (or adopts `opts.device`) and makes it the engine's runtime. Idempotent. */
+export async function init(opts: InitOptions = {}): Promise<Runtime> {
+  if (RT && !opts.device) {
+    if (opts.validate !== undefined) RT.validate = opts.validate;
+    return RT;
+  }
+  if (RT) RT.destroy();
+  RT = await Runtime.create(opts);
+  RT.validate = !!opts.validate;
+  return RT;
+}
+
+export function runtime(): Runtime {
+  if (!RT) throw new Error('the engine is not initialised: call `await init()` first');
+  return RT;
+}
+
+/** Releases every buffer and, if the engine created the device, the device itself. */
+export function destroy() {
+  RT?.destroy();
+  RT = null;
+}
+
+// ------------------------------------------------------------------ graph nodes
+
+export interface GradNode {
+  op: string;
+  inputs: Tensor[];
+  /** Tensors other than the inputs and the output that backward reads (kept alive by scopes). */
+  saved: Tensor[];
+  /** Cotangents of the inputs given the output's cotangent; written with differentiable ops. */
+  backward: (g: Tensor, needs: boolean[]) => Array<Tensor | null>;
+}
+
+let gradEnabled = true;
+/** Depth of active transformations (grad/vjp bodies); backward passes record only inside one. */
+let transformDepth = 0;
+
+export function isGradEnabled() {
+  return gradEnabled;
+}
+export function withGradMode<T>(enabled: boolean, fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = enabled;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+/** Runs fn without recording any graph: results are constants to every transformation. */
+export function noGrad<T>(fn: () => T): T {
+  return withGradMode(false, fn);
+}
+export function enterTransform() {
+  transformDepth++;
+}
+export function exitTransform() {
+  transformDepth--;
+}
+export function insideTransform() {
+  return transformDepth > 0;
+}
+
+// ------------------------------------------------------------------ scopes
+
+const scopeStack: Set<Tensor>[] = [];
+
+function track(t: Tensor) {
+  if (scopeStack.length) scopeStack[scopeStack.length - 1].add(t);
+}
+
+/** Every tensor in a (possibly nested) array/object tree. */
+export function collectTensors(x: unknown, out: Tensor[] = [], seen = new Set<unknown>()): Tensor[] {
+  if (x instanceof Tensor) out.push(x);
+  else if (x && typeof x === 'object' && !seen.has(x)) {
+    seen.add(x);
+    if (Array.isArray(x)) for (const v of x) collectTensors(v, out, seen);
+    else if (x.constructor === Object || x instanceof Map) {
+      const vals = x instanceof Map ? x.values() : Object.values(x);
+      for (const v of vals) collectTensors(v, out, seen);
+    }
+  }
+  return out;
+}
+
+/** Tensors reachable from `roots` through autodiff graphs (they must outlive a scope with the roots). */
+function graphClosure(roots: Tensor[]): Set<Tensor> {
+  const keep = new Set<Tensor>();
+  const stack = [...roots];
+  while (stack.length) {
+    const t = stack.pop()!;
+    if (keep.has(t)) continue;
+    keep.add(t);
+    if (t.node) {
+      for (const i of t.node.inputs) stack.push(i);
+      for (const s of t.node.saved) stack.push(s);
+    }
+  }
+  return keep;
+}
+
+/**
+ * Runs fn and disposes every tensor created inside it except those it returns (found in any
+ * nested array/object), those kept with keep(), and those the returned tensors' autodiff graphs
+ * still need. Synchronous by design: an await inside would let other work's tensors in.
+ */
+export function scope<T>(fn: () => T): T {
+  const mine = new Set<Tensor>();
+  scopeStack.push(mine);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    scopeStack.pop();
+    for (const t of mine) if (!t.kept) t.dispose();
+    throw e;
+  }
+  scopeStack.pop();
+  if (result && typeof (result as { then?: unknown }).then === 'function') {
+    throw new Error('scope(fn): fn returned a Promise; scopes are synchronous (await outside the scope)');
+  }
+  const keep = graphClosure(collectTensors(result));
+  const parent = scopeStack[scopeStack.length - 1];
+  for (const t of mine) {
+    if (keep.has(t) || t.kept) parent?.add(t);
+    else t.dispose();
+  }
+  return result;
+}
+
+/**
+ * Runs fn and returns every tensor it created alongside its result; nothing is freed, and the
+ * created tensors still belong to the enclosing scope (if any). For APIs that hand a graph to
+ * the caller and free it later (vjp).
+ */
+export function captureCreated<T>(fn: () => T): { result: T; created: Set<Tensor> } {
+  const mine = new Set<Tensor>();
+  scopeStack.push(mine);
+  try {
+    const result = fn();
+    return { result, created: mine };
+  } finally {
+    scopeStack.pop();
+    const parent = scopeStack[scopeStack.length - 1];
+    if (parent) for (const t of mine) parent.add(t);
+  }
+}
+
+/** Exempts tensors from the enclosing scopes' cleanup. */
+export function keep<T>(x: T): T {
+  for (const t of collectTensors(x)) t.kept = true;
+  return x;
+}
+
+/** Disposes every tensor in a tree. */
+export function dispose(x: unknown) {
+  for (const t of collectTensors(x)) t.dispose();
+}
+
+// ------------------------------------------------------------------ tensor
+
+class Storage {
+  refs = 1;
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly rt: Runtime,
+  ) {}
+  release() {
+    if (--this.refs === 0) this.rt.release(this.buffer);
+  }
+}
+
+let nextId = 1;
+
+export function shapeSize(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function fmtShape(shape: Shape) {
+  return `[${shape.join(', ')}]`;
+}
+
+export class Tensor {
+  readonly id = nextId++;
+  readonly shape: number[];
+  readonly size: number;
+  readonly dtype = 'float32' as const;
+  node: GradNode | null = null;
+  /** True while this tensor is a variable of an active grad/vjp. */
+  isVar = false;
+  /** Exempt from scope cleanup. */
+  kept = false;
+  private storage: Storage | null;
+  private disposedBy: string | null = null;
+
+  constructor(storage: Storage, shape: Shape) {
+    this.storage = storage;
+    this.shape = shape.slice();
+    this.size = shapeSize(shape);
+    track(this);
+  }
+
+  static fromBuffer(buffer: GPUBuffer, shape: Shape): Tensor {
+    return new Tensor(new Storage(buffer, runtime()), shape);
+  }
+
+  /** A new tensor sharing this one's buffer (reshape, variable aliases). */
+  view(shape: Shape): Tensor {
+    const s = this.liveStorage('view');
+    s.refs++;
+    return new Tensor(s, shape);
+  }
+
+  get rank() {
+    return this.shape.length;
+  }
+  get tracked() {
+    return this.node !== null || this.isVar;
+  }
+  get disposed() {
+    return this.storage === null;
+  }
+
+  private liveStorage(what: string): Storage {
+    if (!this.storage) {
+      throw new Error(
+        `cannot ${what}: tensor #${this.id} with shape ${fmtShape(this.shape)} was disposed` +
+          (this.disposedBy ? ` (${this.disposedBy})` : ''),
+      );
+    }
+    return this.storage;
+  }
+
+  /** The GPU buffer (for kernels). Throws a clear error if the tensor was disposed. */
+  bufferFor(what: string): GPUBuffer {
+    return this.liveStorage(what).buffer;
+  }
+  get buffer(): GPUBuffer {
+    return this.bufferFor('use it');
+  }
+
+  dispose(reason = 'dispose() was called') {
+    if (!this.storage) return;
+    this.storage.release();
+    this.storage = null;
+    this.disposedBy = reason;
+    this.node = null;
+  }
+
+  /** Reads the values back (flushes pending work). */
+  async data(): Promise<Float32Array> {
+    const buf = this.bufferFor('read data()');
+    const [ab] = await runtime().readMany([{ buffer: buf, bytes: this.size * 4 }]);
+    return new Float32Array(ab);
+  }
+
+  /** Reads a size-1 tensor as a number. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item() needs a tensor with one element, got shape ${fmtShape(this.shape)}`);
+    return (await this.data())[0];
+  }
+
+  /** Reads the values back as nested arrays. */
+  async array(): Promise<unknown> {
+    const d = await this.data();
+    const build = (dim: number, off: number): unknown => {
+      if (dim === this.shape.length) return d[off];
+      const stride = shapeSize(this.shape.slice(dim + 1));
+      return Array.from({ length: this.shape[dim] }, (_, i) => build(dim + 1, off + i * stride));
+    };
+    return build(0, 0);
+  }
+
+  toString() {
+    return `Tensor#${this.id}(${fmtShape(this.shape)}${this.disposed ? ', disposed' : ''})`;
+  }
+}
+
+/** Reads several tensors back with one submit and one wait. */
+export async function readAll(ts: Tensor[]): Promise<Float32Array[]> {
+  const bufs = ts.map((t) => ({ buffer: t.bufferFor('read data()'), bytes: t.size * 4 }));
+  const abs = await runtime().readMany(bufs);
+  return abs.map((ab) => new Float32Array(ab));
+}
+
+/** Attaches a GradNode to `out` when grad mode is on and some input is being differentiated. */
+export function record(
+  out: Tensor,
+  op: string,
+  inputs: Tensor[],
+  backward: GradNode['backward'],
+  saved: Tensor[] = [],
+): Tensor {
+  if (!gradEnabled) return out;
+  for (const x of inputs) {
+    if (x.tracked) {
+      out.node = { op, inputs, saved, backward };
+      break;
+    }
+  }
+  return out;
+}

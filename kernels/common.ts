@@ -1,0 +1,39 @@
+// Shared WGSL snippets and launch helpers for the kernel families.
+
+/** Max tensor rank the strided kernels index (shape/strides travel as 2 x vec4<u32>). */
+export const MAX_RANK = 8;
+export const WG = 256;
+
+/** Workgroup grid for n flat items of `per` items per workgroup, folded into 2-D past 65535. */
+export function grid(n: number, per = WG): [number, number] {
+  const groups = Math.ceil(n / per);
+  if (groups <= 65535) return [groups, 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y];
+}
+
+/** WGSL: the flat invocation index for a grid made by `grid` with WG-sized workgroups. */
+export const flatIndex = /* wgsl */ `
+fn flat_index(gid: vec3u, nw: vec3u) -> u32 { return gid.x + gid.y * nw.x * ${WG}u; }`;
+
+/** WGSL: reading element d of a rank<=8 array packed as array<vec4u, 2>. */
+export const packedAt = /* wgsl */ `
+fn at8(a: array<vec4u, 2>, d: u32) -> u32 { return a[d / 4u][d % 4u]; }`;
+
+/** Packs up to 8 numbers into 8 u32 words (zero padded). */
+export function pack8(xs: readonly number[]): number[] {
+  if (xs.length > MAX_RANK) throw new Error(`rank ${xs.length} exceeds the engine's maximum rank ${MAX_RANK}`);
+  const out = new Array(8).fill(0);
+  for (let i = 0; i < xs.length; i++) out[i] = xs[i];
+  return out;
+}
+
+export function contiguousStrides(shape: readonly number[]): number[] {
+  const s = new Array(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
