@@ -28,3 +28,5 @@ export function flush() {
 export async function sync() {
   await runtime().sync();
 }
+export * from './nn/index.ts';
+export * from './solvers.ts';

@@ -874,12 +874,18 @@ export function stopGradient(x: Tensor): Tensor {
 /** A copy with its own buffer. */
 export function clone(x: Tensor): Tensor {
   const out = alloc(x.shape);
-  if (x.size) runtime().copy(x.bufferFor('clone'), 0, out.buffer, 0, x.size * 4);
+  if (x.size) {
+    const src = x.bufferFor('clone'), dst = out.buffer;
+    runtime().copy(src.buffer, src.offset, dst.buffer, dst.offset, x.size * 4);
+  }
   return record(out, 'clone', [x], (g) => [g]);
 }
 
 /** Overwrites dst's buffer with src's values (no autodiff): in-place parameter updates. */
 export function assign(dst: Tensor, src: Tensor) {
   if (!sameShape(dst.shape, src.shape)) throw new Error(`assign: shapes ${fmtShape(dst.shape)} and ${fmtShape(src.shape)} differ`);
-  if (dst.size) runtime().copy(src.bufferFor('assign'), 0, dst.bufferFor('assign'), 0, dst.size * 4);
+  if (dst.size) {
+    const s = src.bufferFor('assign'), d = dst.bufferFor('assign');
+    runtime().copy(s.buffer, s.offset, d.buffer, d.offset, dst.size * 4);
+  }
 }

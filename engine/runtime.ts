@@ -26,8 +26,8 @@ export interface KernelSpec {
 
 export interface DispatchArgs {
   kernel: KernelSpec;
-  inputs: GPUBuffer[];
-  outputs: GPUBuffer[];
+  inputs: Array<GPUBuffer | GPUBufferBinding>;
+  outputs: Array<GPUBuffer | GPUBufferBinding>;
   /** Raw 32-bit words for the uniform params struct (use f32bits for floats). Omit for none. */
   params?: ArrayLike<number>;
   workgroups: [number, number?, number?];
@@ -211,8 +211,8 @@ export class Runtime {
     const { pipeline, layout } = this.pipeline(a.kernel);
     const entries: GPUBindGroupEntry[] = [];
     let binding = 0;
-    for (const b of a.inputs) entries.push({ binding: binding++, resource: { buffer: b } });
-    for (const b of a.outputs) entries.push({ binding: binding++, resource: { buffer: b } });
+    for (const b of a.inputs) entries.push({ binding: binding++, resource: 'buffer' in b ? b : { buffer: b } });
+    for (const b of a.outputs) entries.push({ binding: binding++, resource: 'buffer' in b ? b : { buffer: b } });
     if (a.params && a.params.length) {
       if (a.params.length * 4 > PARAM_MAX_BYTES) throw new Error(`${a.label}: too many kernel parameters`);
       if (this.arenaUsed + PARAM_STRIDE > ARENA_BYTES) this.flush();
@@ -306,13 +306,13 @@ export class Runtime {
   }
 
   /** Reads `bytes` from each buffer in one submit and one wait. */
-  async readMany(reqs: Array<{ buffer: GPUBuffer; bytes: number }>): Promise<ArrayBuffer[]> {
+  async readMany(reqs: Array<{ buffer: GPUBuffer; offset?: number; bytes: number }>): Promise<ArrayBuffer[]> {
     this.checkAlive('read back a tensor');
     const stagings: GPUBuffer[] = [];
     for (const r of reqs) {
       const size = Math.max(4, Math.ceil(r.bytes / 4) * 4);
       const st = this.takeReadback(size);
-      if (r.bytes > 0) this.copy(r.buffer, 0, st, 0, size);
+      if (r.bytes > 0) this.copy(r.buffer, r.offset ?? 0, st, 0, size);
       stagings.push(st);
     }
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();

@@ -181,16 +181,26 @@ export function dispose(x: unknown) {
 
 // ------------------------------------------------------------------ tensor
 
+// A GPU buffer shared by a tensor and its views. Sub-storages (tensors living at an offset
+// inside a bigger buffer, e.g. every parameter of a model packed into one flat buffer so an
+// optimizer updates them all in one dispatch) hold a reference on their parent.
 class Storage {
   refs = 1;
   constructor(
     readonly buffer: GPUBuffer,
     readonly rt: Runtime,
+    readonly offset = 0,
+    readonly parent: Storage | null = null,
   ) {}
   release() {
-    if (--this.refs === 0) this.rt.release(this.buffer);
+    if (--this.refs > 0) return;
+    if (this.parent) this.parent.release();
+    else this.rt.release(this.buffer);
   }
 }
+
+/** Storage-buffer binding offsets must be multiples of 256 bytes (minStorageBufferOffsetAlignment). */
+export const VIEW_ALIGN_FLOATS = 64;
 
 let nextId = 1;
 
@@ -255,12 +265,27 @@ export class Tensor {
     return this.storage;
   }
 
-  /** The GPU buffer (for kernels). Throws a clear error if the tensor was disposed. */
-  bufferFor(what: string): GPUBuffer {
-    return this.liveStorage(what).buffer;
+  /** The buffer binding (buffer, byte offset, byte size) for kernels; throws a clear error if disposed. */
+  bufferFor(what: string): GPUBufferBinding & { buffer: GPUBuffer; offset: number; size: number } {
+    const s = this.liveStorage(what);
+    return { buffer: s.buffer, offset: s.offset, size: Math.max(4, this.size * 4) };
   }
-  get buffer(): GPUBuffer {
+  get buffer() {
     return this.bufferFor('use it');
+  }
+
+  /**
+   * A tensor of `shape` living inside this one's buffer at element `offset` (a multiple of
+   * VIEW_ALIGN_FLOATS). Writes through either are visible to both; no autodiff link.
+   */
+  subView(offset: number, shape: Shape): Tensor {
+    const s = this.liveStorage('subView');
+    if (offset % VIEW_ALIGN_FLOATS !== 0) throw new Error(`subView: offset ${offset} is not a multiple of ${VIEW_ALIGN_FLOATS} floats`);
+    if (offset + shapeSize(shape) > this.size) {
+      throw new Error(`subView: ${fmtShape(shape)} at offset ${offset} overruns a tensor of ${this.size} elements`);
+    }
+    s.refs++;
+    return new Tensor(new Storage(s.buffer, s.rt, s.offset + offset * 4, s), shape);
   }
 
   dispose(reason = 'dispose() was called') {
@@ -273,8 +298,8 @@ export class Tensor {
 
   /** Reads the values back (flushes pending work). */
   async data(): Promise<Float32Array> {
-    const buf = this.bufferFor('read data()');
-    const [ab] = await runtime().readMany([{ buffer: buf, bytes: this.size * 4 }]);
+    const b = this.bufferFor('read data()');
+    const [ab] = await runtime().readMany([{ buffer: b.buffer, offset: b.offset, bytes: this.size * 4 }]);
     return new Float32Array(ab);
   }
 
@@ -302,7 +327,10 @@ export class Tensor {
 
 /** Reads several tensors back with one submit and one wait. */
 export async function readAll(ts: Tensor[]): Promise<Float32Array[]> {
-  const bufs = ts.map((t) => ({ buffer: t.bufferFor('read data()'), bytes: t.size * 4 }));
+  const bufs = ts.map((t) => {
+    const b = t.bufferFor('read data()');
+    return { buffer: b.buffer, offset: b.offset, bytes: t.size * 4 };
+  });
   const abs = await runtime().readMany(bufs);
   return abs.map((ab) => new Float32Array(ab));
 }

@@ -1,0 +1,2 @@
+// Implicit-differentiation solvers: mixed second derivatives, conjugate gradient, total derivative.
+export {};
