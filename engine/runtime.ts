@@ -208,6 +208,7 @@ export class Runtime {
     this.checkAlive(a.label);
     const [x, y = 1, z = 1] = a.workgroups;
     if (x === 0 || y === 0 || z === 0) return;
+    if (this.validate) this.device.pushErrorScope('validation');
     const { pipeline, layout } = this.pipeline(a.kernel);
     const entries: GPUBindGroupEntry[] = [];
     let binding = 0;
@@ -221,7 +222,6 @@ export class Runtime {
       this.arenaUsed += PARAM_STRIDE;
       entries.push({ binding: binding++, resource: { buffer: this.arena, offset: off, size: PARAM_MAX_BYTES } });
     }
-    if (this.validate) this.device.pushErrorScope('validation');
     const bg = this.device.createBindGroup({ layout, entries });
     const pass = this.openPass();
     pass.setPipeline(pipeline);
@@ -266,17 +266,28 @@ export class Runtime {
     this.batch++;
     this.lastBatchOps = this.batchOps;
     this.batchOps = [];
-    this.throwPending();
   }
   private lastBatchOps: string[] = [];
 
-  private throwPending() {
-    if (this.pendingError) {
-      const e = this.pendingError;
-      this.pendingError = null;
+  /**
+   * GPU errors are reported at the next asynchronous point (sync or readback): uncaptured errors
+   * arrive as events, and validate-mode error scopes resolve as promises.
+   */
+  private async reportErrors() {
+    const scopes = this.scopes;
+    this.scopes = [];
+    let scoped: Error | null = null;
+    for (const s of scopes) {
+      const err = await s.p;
+      if (err && !scoped) scoped = new Error(`WebGPU validation error in ${s.label}: ${err.message}`);
+    }
+    const pending = this.pendingError;
+    this.pendingError = null;
+    if (scoped) throw scoped;
+    if (pending) {
       const ops = this.lastBatchOps.length ? this.lastBatchOps : this.batchOps;
       throw new Error(
-        `${e.message}\n  (raised by a batch containing: ${ops.slice(-12).join(', ')}; init({ validate: true }) names the exact op)`,
+        `${pending.message}\n  (raised by a batch containing: ${ops.slice(-12).join(', ')}; init({ validate: true }) names the exact op)`,
       );
     }
   }
@@ -290,19 +301,8 @@ export class Runtime {
   async sync() {
     this.flush();
     await throttledWait(this.device.queue.onSubmittedWorkDone(), this.info.dawnNode);
-    await this.checkScopes();
-    this.throwPending();
+    await this.reportErrors();
     this.checkAlive('synchronize');
-  }
-
-  private async checkScopes() {
-    if (!this.scopes.length) return;
-    const scopes = this.scopes;
-    this.scopes = [];
-    for (const s of scopes) {
-      const err = await s.p;
-      if (err) throw new Error(`WebGPU validation error in ${s.label}: ${err.message}`);
-    }
   }
 
   /** Reads `bytes` from each buffer in one submit and one wait. */
@@ -319,15 +319,14 @@ export class Runtime {
     this.flush();
     this.counters.readbacks++;
     await Promise.all(stagings.map((s) => throttledWait(s.mapAsync(GPUMap_READ()), this.info.dawnNode)));
-    await this.checkScopes();
-    const out = reqs.map((r, i) => stagings[i].getMappedRange(0, Math.max(4, Math.ceil(r.bytes / 4) * 4)).slice(0, r.bytes));
+    const mapped = reqs.map((r, i) => stagings[i].getMappedRange(0, Math.max(4, Math.ceil(r.bytes / 4) * 4)).slice(0, r.bytes));
     for (const s of stagings) {
       s.unmap();
       this.readbackPool.push(s);
     }
-    this.throwPending();
+    await this.reportErrors();
     this.checkAlive('read back a tensor');
-    return out;
+    return mapped;
   }
 
   private takeReadback(size: number): GPUBuffer {
