@@ -18,7 +18,7 @@ export interface MatmulTile {
   WY: number;
 }
 
-export const DEFAULT_TILE: MatmulTile = { TM: 4, TN: 8, WX: 8, WY: 8 };
+export const DEFAULT_TILE: MatmulTile = { TM: 4, TN: 8, WX: 64, WY: 1 };
 
 const batchFns = /* wgsl */ `
 fn batch_off(z: u32, bshape: vec4u, bs: vec4u) -> u32 {
