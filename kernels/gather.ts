@@ -53,13 +53,13 @@ struct P { n: u32, rank: u32, axis: u32, kaxis: u32, xshape: array<vec4u, 2>, is
   if (i >= p.n) { return; }
   var rem = i;
   var off = 0u;
-  var target = 0u;
+  var tgt = 0u;
   var inside = true;
   for (var d = i32(p.rank) - 1; d >= 0; d--) {
     let n = at8(p.xshape, u32(d));
     let c = rem % n;
     rem = rem / n;
-    if (u32(d) == p.axis) { target = c; }
+    if (u32(d) == p.axis) { tgt = c; }
     else {
       if (c >= at8(p.ishape, u32(d))) { inside = false; }
       off += c * at8(p.is, u32(d));
@@ -71,7 +71,7 @@ struct P { n: u32, rank: u32, axis: u32, kaxis: u32, xshape: array<vec4u, 2>, is
     let hi = f32(at8(p.xshape, p.axis) - 1u);
     for (var k = 0u; k < p.kaxis; k++) {
       let j = off + k * stride;
-      if (u32(clamp(I[j], 0.0, hi)) == target) { acc += G[j]; }
+      if (u32(clamp(I[j], 0.0, hi)) == tgt) { acc += G[j]; }
     }
   }
   O[i] = acc;

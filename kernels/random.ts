@@ -72,7 +72,7 @@ export function threefry2x32(k0: number, k1: number, c0: number, c1: number): [n
     x1 = ((x1 << r) | (x1 >>> (32 - r))) >>> 0;
     x1 = (x1 ^ x0) >>> 0;
     if (i % 4 === 3) {
-      const s = i / 4 + 1;
+      const s = (i >> 2) + 1;
       x0 = (x0 + ks[s % 3]) >>> 0;
       x1 = (x1 + ks[(s + 1) % 3] + s) >>> 0;
     }
