@@ -1,0 +1,408 @@
+// Tests of the float64 reference library itself, against values computed by hand (or quoted from
+// the numpy / torch documentation examples).
+import { describe, it, expect } from 'vitest';
+import * as R from './ref/index.ts';
+
+const N = R.fromNested;
+/** Exact comparison of an ND with a nested array (shape and values). */
+const same = (x: R.ND, nested: R.Nested) => expect(R.toNested(x)).toEqual(nested);
+const close = (x: R.ND, nested: R.Nested, tol = 1e-12) => {
+  const e = N(nested);
+  expect(x.shape).toEqual(e.shape);
+  R.assertClose(x, e, { rtol: tol, atol: tol });
+};
+
+describe('ND basics', () => {
+  it('constructs, strides, nested round trip', () => {
+    const a = R.nd([2, 3], [1, 2, 3, 4, 5, 6]);
+    expect(a.shape).toEqual([2, 3]);
+    expect(a.data).toBeInstanceOf(Float64Array);
+    same(a, [[1, 2, 3], [4, 5, 6]]);
+    expect(a.get(1, 2)).toBe(6);
+    expect(a.get(-1, 0)).toBe(4);
+    expect(R.size([2, 3, 4])).toBe(24);
+    expect(R.size([])).toBe(1);
+    expect(R.stridesOf([2, 3, 4])).toEqual([12, 4, 1]);
+    expect(R.stridesOf([])).toEqual([]);
+    expect(R.unravel(17, [2, 3, 4])).toEqual([1, 1, 1]);
+    expect(R.ravel([1, 1, 1], [2, 3, 4])).toBe(17);
+    same(N([[[1], [2]]]), [[[1], [2]]]);
+    expect(N([[[1], [2]]]).shape).toEqual([1, 2, 1]);
+    expect(N(5).shape).toEqual([]);
+    expect(R.toNested(N(5))).toBe(5);
+    expect(() => N([[1, 2], [3]])).toThrow(/ragged/);
+    expect(() => R.nd([2, 2], [1, 2, 3])).toThrow(/does not match/);
+  });
+
+  it('copies its data and accepts Float32Array', () => {
+    const src = [1, 2, 3];
+    const a = R.nd([3], src);
+    src[0] = 99;
+    expect(a.data[0]).toBe(1);
+    const f = R.nd([2], Float32Array.of(0.5, 1.5));
+    expect(Array.from(f.data)).toEqual([0.5, 1.5]);
+  });
+
+  it('zeros, full, eye, arange', () => {
+    same(R.zeros([2, 2]), [[0, 0], [0, 0]]);
+    same(R.full([3], 7), [7, 7, 7]);
+    same(R.eye(3), [[1, 0, 0], [0, 1, 0], [0, 0, 1]]);
+    same(R.arange(4), [0, 1, 2, 3]);
+    same(R.zeros([0, 3]), []);
+  });
+});
+
+describe('rng', () => {
+  it('is deterministic per seed and in range', () => {
+    const a = R.rng(42), b = R.rng(42), c = R.rng(43);
+    const xs = Array.from({ length: 5 }, () => a.next());
+    expect(Array.from({ length: 5 }, () => b.next())).toEqual(xs);
+    expect(c.next()).not.toBe(xs[0]);
+    const r = R.rng(1);
+    for (let i = 0; i < 1000; i++) {
+      const u = r.uniform(-2, 3);
+      expect(u >= -2 && u < 3).toBe(true);
+      const k = r.int(3, 7);
+      expect(Number.isInteger(k) && k >= 3 && k < 7).toBe(true);
+    }
+  });
+
+  it('normal has about zero mean and unit variance', () => {
+    const x = R.rng(7).ndNormal([20000]);
+    expect(Math.abs(R.mean(x).item())).toBeLessThan(0.03);
+    expect(Math.abs(R.variance(x).item() - 1)).toBeLessThan(0.05);
+  });
+
+  it('ndUniform / randomShape', () => {
+    const r = R.rng(3);
+    const x = r.ndUniform([4, 5], 2, 3);
+    expect(x.shape).toEqual([4, 5]);
+    expect(x.data.every((v) => v >= 2 && v < 3)).toBe(true);
+    const y = r.ndUniform([100]);
+    expect(y.data.every((v) => v >= -1 && v < 1)).toBe(true);
+    for (let i = 0; i < 20; i++) {
+      const s = r.randomShape(3, 4);
+      expect(s.length).toBe(3);
+      expect(s.every((d) => d >= 1 && d <= 4)).toBe(true);
+    }
+  });
+
+  it('randomBroadcastPair yields compatible shapes covering the edge cases', () => {
+    const r = R.rng(11);
+    let sawRankDiff = false, sawOneVsN = false, sawScalar = false;
+    for (let i = 0; i < 300; i++) {
+      const rank = 1 + (i % 4);
+      const [a, b] = r.randomBroadcastPair(rank, 4);
+      const out = R.broadcastShapes(a, b);
+      expect(out.length).toBe(rank);
+      expect(Math.max(a.length, b.length)).toBe(rank);
+      if (a.length !== b.length) sawRankDiff = true;
+      if (a.length === 0 || b.length === 0) sawScalar = true;
+      const la = a.length, lb = b.length;
+      for (let k = 1; k <= Math.min(la, lb); k++) if (a[la - k] !== b[lb - k]) sawOneVsN = true;
+    }
+    expect(sawRankDiff && sawOneVsN && sawScalar).toBe(true);
+  });
+});
+
+describe('broadcasting and elementwise', () => {
+  it('broadcastShapes follows numpy', () => {
+    expect(R.broadcastShapes([3, 1], [4])).toEqual([3, 4]);
+    expect(R.broadcastShapes([8, 1, 6, 1], [7, 1, 5])).toEqual([8, 7, 6, 5]);
+    expect(R.broadcastShapes([], [2, 3])).toEqual([2, 3]);
+    expect(R.broadcastShapes([5, 4], [1])).toEqual([5, 4]);
+    expect(R.broadcastShapes([15, 3, 5], [15, 1, 5])).toEqual([15, 3, 5]);
+    expect(() => R.broadcastShapes([3], [4])).toThrow(/\[3\].*\[4\]/);
+    expect(() => R.broadcastShapes([2, 1], [8, 4, 3])).toThrow(/\[2, 1\].*\[8, 4, 3\]/);
+  });
+
+  it('broadcastTo and its adjoint sumTo', () => {
+    const x = N([[1], [2], [3]]);
+    same(R.broadcastTo(x, [3, 4]), [[1, 1, 1, 1], [2, 2, 2, 2], [3, 3, 3, 3]]);
+    same(R.broadcastTo(N([1, 2]), [2, 2]), [[1, 2], [1, 2]]);
+    same(R.broadcastTo(5, [2]), [5, 5]);
+    expect(() => R.broadcastTo(N([1, 2]), [3])).toThrow();
+    expect(() => R.broadcastTo(N([[1, 2]]), [2])).toThrow();
+    same(R.sumTo(R.broadcastTo(x, [2, 3, 4]), [3, 1]), [[8], [16], [24]]);
+  });
+
+  it('zip broadcasts [3,1] with [4]', () => {
+    const a = N([[0], [10], [20]]);
+    const b = N([1, 2, 3, 4]);
+    same(R.add(a, b), [[1, 2, 3, 4], [11, 12, 13, 14], [21, 22, 23, 24]]);
+    same(R.sub(b, 1), [0, 1, 2, 3]);
+    same(R.mul(N([[1, 2], [3, 4]]), N([10, 100])), [[10, 200], [30, 400]]);
+    same(R.div(N([1, 3]), 2), [0.5, 1.5]);
+    same(R.pow(N([2, 3]), N([3, 2])), [8, 9]);
+    same(R.maximum(N([1, 5]), N([[3], [0]])), [[3, 5], [1, 5]]);
+    same(R.minimum(N([1, 5]), 2), [1, 2]);
+  });
+
+  it('where broadcasts three ways', () => {
+    const c = N([[1], [0]]);
+    same(R.where(c, N([1, 2, 3]), -1), [[1, 2, 3], [-1, -1, -1]]);
+  });
+
+  it('unary functions', () => {
+    const x = N([-2, 0, 3]);
+    same(R.neg(x), [2, -0, -3]);
+    same(R.abs(x), [2, 0, 3]);
+    same(R.sign(x), [-1, 0, 1]);
+    same(R.square(x), [4, 0, 9]);
+    same(R.relu(x), [0, 0, 3]);
+    close(R.exp(N([0, 1])), [1, Math.E]);
+    close(R.log(N([1, Math.E])), [0, 1]);
+    close(R.sqrt(N([4, 9])), [2, 3]);
+    close(R.sigmoid(N([0, Math.log(3)])), [0.5, 0.75]);
+    close(R.tanh(N([0, Math.log(2)])), [0, 0.6]); // (4-1)/(4+1)
+    close(R.softplus(N([0, 1000, -1000])), [Math.log(2), 1000, 0]);
+    same(R.map(N([1, 2]), (v, i) => v * 10 + i), [10, 21]);
+  });
+});
+
+describe('reductions', () => {
+  const x = N([[1, 2, 3], [4, 5, 6]]);
+  it('sum / mean / prod over axes with keepdims', () => {
+    same(R.sum(x), 21);
+    same(R.sum(x, 0), [5, 7, 9]);
+    same(R.sum(x, 1), [6, 15]);
+    same(R.sum(x, -1, true), [[6], [15]]);
+    same(R.sum(x, [0, 1], true), [[21]]);
+    same(R.sum(x, []), [[1, 2, 3], [4, 5, 6]]);
+    same(R.mean(x, 0), [2.5, 3.5, 4.5]);
+    same(R.prod(x, 1), [6, 120]);
+    const y = R.arange(24);
+    const y3 = R.reshape(y, [2, 3, 4]);
+    same(R.sum(y3, [0, 2]), [0 + 1 + 2 + 3 + 12 + 13 + 14 + 15, 4 + 5 + 6 + 7 + 16 + 17 + 18 + 19, 8 + 9 + 10 + 11 + 20 + 21 + 22 + 23]);
+    same(R.sum(y3, [-1, 0], true), [[[60], [92], [124]]]);
+    expect(() => R.sum(x, [0, -2])).toThrow(/duplicate/);
+    expect(() => R.sum(x, 2)).toThrow(/out of range/);
+  });
+
+  it('max / min / logsumexp / argmax', () => {
+    same(R.max(x), 6);
+    same(R.max(x, 0), [4, 5, 6]);
+    same(R.min(x, 1, true), [[1], [4]]);
+    close(R.logsumexp(N([0, 0, 0, 0])), Math.log(4));
+    close(R.logsumexp(N([[1000, 1000], [-1000, -1000]]), 1), [1000 + Math.log(2), -1000 + Math.log(2)]);
+    same(R.logsumexp(N([-Infinity, -Infinity])), -Infinity);
+    const t = N([[1, 3, 3, 0], [5, 5, -1, 5]]);
+    same(R.argmax(t, 1), [1, 0]);
+    same(R.argmax(t, -1, true), [[1], [0]]);
+    same(R.argmax(t, 0), [1, 1, 0, 1]);
+    same(R.argmax(t), 4);
+    same(R.argmin(t, 1), [3, 2]);
+    expect(Number.isNaN(R.max(N([1, NaN, 2])).item())).toBe(true);
+  });
+
+  it('variance and cumsum', () => {
+    close(R.variance(N([1, 2, 3, 4])), 1.25);
+    close(R.variance(N([1, 2, 3, 4]), undefined, false, 1), 5 / 3);
+    same(R.cumsum(x, 1), [[1, 3, 6], [4, 9, 15]]);
+    same(R.cumsum(x, 0), [[1, 2, 3], [5, 7, 9]]);
+  });
+});
+
+describe('shape ops', () => {
+  const x = R.reshape(R.arange(6), [2, 3]);
+  it('reshape / transpose', () => {
+    same(R.reshape(x, [3, -1]), [[0, 1], [2, 3], [4, 5]]);
+    expect(() => R.reshape(x, [4, -1])).toThrow();
+    same(R.transpose(x), [[0, 3], [1, 4], [2, 5]]);
+    const y = R.reshape(R.arange(24), [2, 3, 4]);
+    const t = R.transpose(y, [2, 0, 1]);
+    expect(t.shape).toEqual([4, 2, 3]);
+    expect(t.get(3, 1, 2)).toBe(y.get(1, 2, 3));
+    expect(R.transpose(y).shape).toEqual([4, 3, 2]);
+    expect(R.transpose(y).get(1, 2, 0)).toBe(y.get(0, 2, 1));
+    same(R.mT(N([[[1, 2]]])), [[[1], [2]]]);
+    same(R.expandDims(N([1, 2]), -1), [[1], [2]]);
+    same(R.squeeze(N([[[1], [2]]])), [1, 2]);
+  });
+
+  it('slice with python semantics', () => {
+    const a = R.arange(10);
+    same(R.slice(a, [2], [7], [2]), [2, 4, 6]);
+    same(R.slice(a, [-3], [100]), [7, 8, 9]);
+    same(R.slice(a, [null], [null], [-3]), [9, 6, 3, 0]);
+    same(R.slice(a, [8], [2], [-2]), [8, 6, 4]);
+    same(R.slice(a, [5], [2]), []);
+    same(R.slice(x, [0, 1], [2, 3]), [[1, 2], [4, 5]]);
+    same(R.slice(x, [1], [2]), [[3, 4, 5]]);
+  });
+
+  it('concat / stack / split', () => {
+    const a = N([[1, 2], [3, 4]]), b = N([[5, 6]]);
+    same(R.concat([a, b], 0), [[1, 2], [3, 4], [5, 6]]);
+    same(R.concat([a, R.transpose(b)], 1), [[1, 2, 5], [3, 4, 6]]);
+    same(R.concat([a, R.transpose(b)], -1), [[1, 2, 5], [3, 4, 6]]);
+    expect(() => R.concat([a, b], 1)).toThrow();
+    same(R.stack([N([1, 2]), N([3, 4])], 0), [[1, 2], [3, 4]]);
+    same(R.stack([N([1, 2]), N([3, 4])], 1), [[1, 3], [2, 4]]);
+    same(R.stack([N([1, 2]), N([3, 4])], -1), [[1, 3], [2, 4]]);
+    const [p, q] = R.split(N([1, 2, 3, 4, 5]), [2, 3]);
+    same(p, [1, 2]);
+    same(q, [3, 4, 5]);
+  });
+
+  it('gather (torch.gather doc example)', () => {
+    // torch.gather(torch.tensor([[1, 2], [3, 4]]), 1, torch.tensor([[0, 0], [1, 0]])) → [[1, 1], [4, 3]]
+    const t = N([[1, 2], [3, 4]]);
+    same(R.gather(t, N([[0, 0], [1, 0]]), 1), [[1, 1], [4, 3]]);
+    // axis 0: out[i][j] = t[idx[i][j]][j]
+    same(R.gather(t, N([[1, 0], [0, 0]]), 0), [[3, 2], [1, 2]]);
+    // indices smaller than x off the axis, and more indices than x along it
+    same(R.gather(N([[1, 2, 3], [4, 5, 6]]), N([[2, 2, 0, 1]]), 1), [[3, 3, 1, 2]]);
+    expect(() => R.gather(t, N([[2, 0]]), 1)).toThrow(/out of range/);
+    expect(() => R.gather(t, N([[-1, 0]]), 1)).toThrow(/out of range/);
+    expect(() => R.gather(t, N([0, 1]), 1)).toThrow(/rank/);
+    // scatterAdd is gather's adjoint: <gather(x, i), g> = <x, scatterAdd(g, i)>
+    const rg = R.rng(5);
+    const xx = rg.ndUniform([3, 4]), ii = rg.ndInt([3, 6], 0, 4), gg = rg.ndUniform([3, 6]);
+    close(R.sum(R.mul(R.gather(xx, ii, 1), gg)), R.sum(R.mul(xx, R.scatterAdd(gg, ii, 1, [3, 4]))).item() as number);
+  });
+
+  it('take (numpy.take doc example)', () => {
+    // np.take([4, 3, 5, 7, 6, 8], [0, 1, 4]) → [4, 3, 6]
+    const a = N([4, 3, 5, 7, 6, 8]);
+    same(R.take(a, [0, 1, 4]), [4, 3, 6]);
+    // np.take(a, [[0, 1], [2, 3]]) → [[4, 3], [5, 7]]
+    same(R.take(a, N([[0, 1], [2, 3]])), [[4, 3], [5, 7]]);
+    same(R.take(a, [-1]), [8]);
+    const m = N([[1, 2, 3], [4, 5, 6]]);
+    same(R.take(m, [2, 0], 1), [[3, 1], [6, 4]]);
+    same(R.take(m, [1, 1, 0], 0), [[4, 5, 6], [4, 5, 6], [1, 2, 3]]);
+    same(R.take(m, 1, 1), [2, 5]);
+    same(R.take(m, [5]), [6]); // flattened
+    same(R.takeAlongAxis(m, N([[2], [0]]), 1), [[3], [4]]);
+    same(R.oneHot(N([2, 0]), 3), [[0, 0, 1], [1, 0, 0]]);
+  });
+
+  it('pad / flip / tile / repeat', () => {
+    same(R.pad(N([[1, 2]]), [[1, 0], [0, 2]]), [[0, 0, 0, 0], [1, 2, 0, 0]]);
+    same(R.pad(N([1]), 1, 9), [9, 1, 9]);
+    same(R.flip(N([[1, 2], [3, 4]]), 1), [[2, 1], [4, 3]]);
+    same(R.flip(N([[1, 2], [3, 4]])), [[4, 3], [2, 1]]);
+    same(R.tile(N([1, 2]), [2]), [1, 2, 1, 2]);
+    same(R.repeat(N([1, 2]), 2, 0), [1, 1, 2, 2]);
+  });
+});
+
+describe('linear algebra', () => {
+  it('matmul of known matrices', () => {
+    const a = N([[1, 2], [3, 4]]), b = N([[5, 6], [7, 8]]);
+    same(R.matmul(a, b), [[19, 22], [43, 50]]);
+    same(R.matmul(N([[1, 2, 3]]), N([[1], [2], [3]])), [[14]]);
+    // 1-D promotion
+    same(R.matmul(N([1, 2]), a), [7, 10]);
+    same(R.matmul(a, N([1, 2])), [5, 11]);
+    same(R.matmul(N([1, 2]), N([3, 4])), 11);
+    // batch broadcast: [2,1,2] with [2,2] and [3,2,2]
+    const batch = N([[[1, 0]], [[0, 1]]]);
+    same(R.matmul(batch, a), [[[1, 2]], [[3, 4]]]);
+    const bb = R.stack([R.eye(2), a, b], 0);
+    const out = R.matmul(N([[[1, 1]]]), bb); // [1,1,2] @ [3,2,2] → [3,1,2]
+    same(out, [[[1, 1]], [[4, 6]], [[12, 14]]]);
+    expect(() => R.matmul(a, N([[1, 2, 3]]))).toThrow(/inner/);
+  });
+
+  it('dot / outer / trace / diag', () => {
+    same(R.dot(N([1, 2, 3]), N([4, 5, 6])), 32);
+    same(R.dot(N([[1, 2], [3, 4]]), N([[5, 6], [7, 8]])), [[19, 22], [43, 50]]);
+    same(R.dot(N([[1, 2], [3, 4]]), N([1, 1])), [3, 7]);
+    // N-D dot: a [2,2] · b [3,2,1] → [2,3,1]; dot(a, b)[i,j,0] = sum_k a[i,k] b[j,k,0]
+    const d = R.dot(N([[1, 2], [3, 4]]), N([[[1], [0]], [[0], [1]], [[1], [1]]]));
+    same(d, [[[1], [2], [3]], [[3], [4], [7]]]);
+    same(R.outer(N([1, 2]), N([3, 4, 5])), [[3, 4, 5], [6, 8, 10]]);
+    expect(R.trace(N([[1, 2], [3, 4]]))).toBe(5);
+    same(R.diag(N([1, 2])), [[1, 0], [0, 2]]);
+  });
+
+  it('solve / inv / det', () => {
+    const A = N([[2, 1], [1, 3]]);
+    close(R.solve(A, N([3, 5])), [0.8, 1.4]); // 2x+y=3, x+3y=5
+    close(R.inv(A), [[0.6, -0.2], [-0.2, 0.4]]);
+    close(R.det(A), 5);
+    close(R.det(N([[0, 1], [1, 0]])), -1); // needs a pivot swap
+    close(R.det(N([[1, 2], [2, 4]])), 0);
+    close(R.det(N([[2, 0, 0], [0, 3, 0], [4, 5, 6]])), 36);
+    expect(() => R.solve(N([[1, 2], [2, 4]]), N([1, 1]))).toThrow(/singular/);
+    const M = R.rng(9).ndUniform([3, 5, 5]);
+    const I = R.broadcastTo(R.eye(5), [3, 5, 5]);
+    R.assertClose(R.matmul(R.inv(M), M), I, { rtol: 1e-9, atol: 1e-9, label: 'inv·A' });
+    R.assertClose(R.matmul(M, R.solve(M, R.eye(5))), I, { rtol: 1e-9, atol: 1e-9, label: 'A·solve(A, I)' });
+    // zero leading pivot needs partial pivoting
+    close(R.solve(N([[0, 1], [1, 0]]), N([[2], [3]])), [[3], [2]]);
+  });
+});
+
+describe('finite differences', () => {
+  it('numGrad of x³ is 3x², and inputs are untouched', () => {
+    const x = N([-1.5, 0.5, 2]);
+    const before = Array.from(x.data);
+    const [g] = R.numGrad((xs) => R.sum(R.pow(xs[0], 3)), [x]);
+    close(g, [6.75, 0.75, 12], 1e-8);
+    expect(Array.from(x.data)).toEqual(before);
+  });
+
+  it('numGrad with several inputs', () => {
+    // f(a, b) = sum(a * b²): df/da = b², df/db = 2ab
+    const a = N([1, 2]), b = N([3, -1]);
+    const [ga, gb] = R.numGrad((xs) => R.sum(R.mul(xs[0], R.square(xs[1]))).item(), [a, b]);
+    close(ga, [9, 1], 1e-8);
+    close(gb, [6, -4], 1e-8);
+  });
+
+  it('numJacobian of a matrix-vector product is the matrix', () => {
+    const A = N([[1, 2, 3], [4, 5, 6]]);
+    const x = N([0.5, -1, 2]);
+    const [Jx, JA] = R.numJacobian((xs) => R.matmul(xs[1], xs[0]), [x, A]);
+    close(Jx, [[1, 2, 3], [4, 5, 6]], 1e-8);
+    expect(JA.shape).toEqual([2, 2, 3]);
+    // d(Ax)_o / dA[i][j] = [o = i] x_j
+    close(JA, [[[0.5, -1, 2], [0, 0, 0]], [[0, 0, 0], [0.5, -1, 2]]], 1e-8);
+  });
+
+  it('numHessian of xᵀAx is A + Aᵀ, and numHvp matches it', () => {
+    const A = N([[1, 2, 0], [-1, 3, 4], [0.5, 0, 2]]);
+    const f = (x: R.ND) => R.dot(x, R.matmul(A, x)).item();
+    const x = N([0.3, -0.7, 1.1]);
+    const H = R.numHessian(f, x);
+    R.assertClose(H, R.add(A, R.transpose(A)), { rtol: 1e-6, atol: 1e-6, label: 'hessian' });
+    const v = N([1, 2, -1]);
+    const [hv] = R.numHvp((xs) => R.numGrad((ys) => f(ys[0]), xs), [x], [v], 1e-3);
+    R.assertClose(hv, R.matmul(R.add(A, R.transpose(A)), v), { rtol: 1e-5, atol: 1e-5, label: 'hvp' });
+    close(R.numJvp((xs) => R.matmul(A, xs[0]), [x], [v]), R.toNested(R.matmul(A, v)), 1e-8);
+  });
+});
+
+describe('assertClose / errors', () => {
+  it('passes within tolerance and reports the worst multi-index otherwise', () => {
+    const e = N([[1, 2], [3, 4]]);
+    R.assertClose(Float32Array.of(1, 2, 3, 4.00001), e);
+    let msg = '';
+    try {
+      R.assertClose(Float32Array.of(1, 2.1, 3, 5), e, { label: 'my op' });
+    } catch (err) {
+      msg = (err as Error).message;
+    }
+    expect(msg).toMatch(/my op/);
+    expect(msg).toMatch(/2 of 4/);
+    expect(msg).toMatch(/worst at \[1, 1\]/);
+    expect(msg).toMatch(/actual 5\.0+ vs expected 4\.0+/);
+    expect(msg).toMatch(/max abs error 1\.0+/);
+    expect(msg).toMatch(/max rel error 0\.25/);
+    expect(() => R.assertClose([1, 2, 3], e, { label: 'len' })).toThrow(/len.*length/);
+    expect(() => R.assertClose(N([1, 2, 3, 4]), e)).toThrow(/shape mismatch/);
+    expect(() => R.assertClose([NaN], [1])).toThrow();
+    R.assertClose([NaN, Infinity], [NaN, Infinity]);
+    expect(() => R.assertClose([Infinity], [-Infinity])).toThrow();
+  });
+
+  it('relError and maxRelError', () => {
+    expect(R.relError([3, 4], [3, 4])).toBe(0);
+    expect(R.relError([3, 5], N([3, 4]))).toBeCloseTo(1 / 5, 12);
+    expect(R.maxRelError([1, 2.2], [1, 2])).toBeCloseTo(0.1, 12);
+    expect(R.maxAbsError([1, 2.5], [1, 2])).toBe(0.5);
+  });
+});
