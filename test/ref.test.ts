@@ -406,3 +406,111 @@ describe('assertClose / errors', () => {
     expect(R.maxAbsError([1, 2.5], [1, 2])).toBe(0.5);
   });
 });
+
+describe('nn', () => {
+  it('softmax / logSoftmax', () => {
+    close(R.softmax(N([0, Math.log(3)])), [0.25, 0.75]);
+    const x = R.rng(2).ndUniform([3, 5], -3, 3);
+    close(R.sum(R.softmax(x), -1), [1, 1, 1]);
+    close(R.sum(R.softmax(x, 0), 0), [1, 1, 1, 1, 1]);
+    R.assertClose(R.logSoftmax(x), R.log(R.softmax(x)), { rtol: 1e-12, atol: 1e-12 });
+    close(R.softmax(N([1000, 1000])), [0.5, 0.5]);
+    close(R.softmax(N([0, -Infinity])), [1, 0]);
+    expect(R.softmax(N([-Infinity, -Infinity])).data.every(Number.isNaN)).toBe(true);
+    // d/dx logsumexp(x) = softmax(x)
+    const v = N([0.1, -0.4, 2]);
+    const [g] = R.numGrad((xs) => R.logsumexp(xs[0]), [v]);
+    R.assertClose(g, R.softmax(v), { rtol: 1e-8, atol: 1e-9 });
+  });
+
+  const img = N([[[[1, 2, 3], [4, 5, 6], [7, 8, 9]]]]); // [1,1,3,3]
+  const k = N([[[[1, 0], [0, -1]]]]); // [1,1,2,2]: out = x[i,j] - x[i+1,j+1]
+  it('conv2d by hand (NCHW)', () => {
+    same(R.conv2d(img, k), [[[[-4, -4], [-4, -4]]]]);
+    same(R.conv2d(img, k, { padding: 1 }), [[[[-1, -2, -3, 0], [-4, -4, -4, 3], [-7, -4, -4, 6], [0, 7, 8, 9]]]]);
+    same(R.conv2d(img, k, { padding: 1, stride: 2 }), [[[[-1, -3], [-7, -4]]]]);
+    // ph = 0, pw = 1: out[0, j] = x[0, j-1] - x[1, j]
+    same(R.conv2d(img, k, { padding: [0, 1], stride: [2, 1] }), [[[[-4, -4, -4, 3]]]]);
+    // dilation 2: out = x[0,0] - x[2,2]
+    same(R.conv2d(img, k, { dilation: 2 }), [[[[-8]]]]);
+    // two input channels (second all ones), two output channels, bias
+    const x2 = R.concat([img, R.full([1, 1, 3, 3], 1)], 1);
+    const w2 = N([
+      [[[1, 0], [0, -1]], [[1, 1], [1, 1]]],
+      [[[0, 0], [0, 0]], [[0.5, 0], [0, 0]]],
+    ]);
+    same(R.conv2d(x2, w2, { bias: N([10, 20]) }), [[[[10, 10], [10, 10]], [[20.5, 20.5], [20.5, 20.5]]]]);
+    expect(() => R.conv2d(img, w2)).toThrow(/channels/);
+  });
+
+  it('conv2d NHWC agrees with NCHW via transposition', () => {
+    const r = R.rng(21);
+    for (const [stride, padding, dilation] of [[1, 0, 1], [2, 1, 1], [[2, 1], [1, 2], [1, 2]]] as const) {
+      const x = r.ndUniform([2, 3, 7, 6]);
+      const w = r.ndUniform([4, 3, 3, 2]);
+      const b = r.ndUniform([4]);
+      const outNCHW = R.conv2d(x, w, { stride, padding, dilation, bias: b });
+      const outNHWC = R.conv2d(R.transpose(x, [0, 2, 3, 1]), R.transpose(w, [2, 3, 1, 0]), { stride, padding, dilation, bias: b, layout: 'NHWC' });
+      R.assertClose(R.transpose(outNHWC, [0, 3, 1, 2]), outNCHW, { rtol: 1e-12, atol: 1e-12, label: `conv layouts ${JSON.stringify([stride, padding])}` });
+    }
+  });
+
+  it('attention by hand', () => {
+    const q = N([[1, 0]]), k = N([[1, 0], [0, 1]]), v = N([[1, 2], [3, 4]]);
+    const e = Math.E;
+    close(R.attention(q, k, v, { scale: 1 }), [[(1 * e + 3) / (e + 1), (2 * e + 4) / (e + 1)]]);
+    const s = Math.exp(1 / Math.sqrt(2));
+    close(R.attention(q, k, v), [[(1 * s + 3) / (s + 1), (2 * s + 4) / (s + 1)]]);
+    close(R.attention(q, k, v, { mask: N([[1, 0]]) }), [[1, 2]]);
+    close(R.attention(q, k, v, { mask: N([0, 1]) }), [[3, 4]]);
+    close(R.attentionWeights(N([[0, 0], [5, 5]]), k, { mask: R.causalMask(2) }), [[1, 0], [0.5, 0.5]]);
+    // batch broadcast: q [2,1,3,4], k/v [5,4] → [2,1,3,6]; equals per-batch attention
+    const r = R.rng(4);
+    const qb = r.ndUniform([2, 1, 3, 4]), kb = r.ndUniform([5, 4]), vb = r.ndUniform([5, 6]);
+    const out = R.attention(qb, kb, vb);
+    expect(out.shape).toEqual([2, 1, 3, 6]);
+    const w0 = R.softmax(R.mul(R.matmul(R.reshape(R.slice(qb, [0], [1]), [3, 4]), R.transpose(kb)), 0.5));
+    R.assertClose(R.slice(out, [0], [1]), R.reshape(R.matmul(w0, vb), [1, 1, 3, 6]), { rtol: 1e-12, atol: 1e-12 });
+  });
+
+  it('layerNorm by hand', () => {
+    const c = 1 / Math.sqrt(2 / 3);
+    close(R.layerNorm(N([[1, 2, 3]]), N([1, 2, 3]), N([0, 1, 0]), 0), [[-c, 1, 3 * c]]);
+    const x = R.rng(8).ndUniform([4, 6], -2, 2);
+    const y = R.layerNorm(x);
+    close(R.mean(y, -1), [0, 0, 0, 0]);
+    R.assertClose(R.variance(y, -1), R.full([4], 1), { rtol: 1e-4, atol: 1e-4 });
+  });
+
+  it('losses', () => {
+    close(R.mse(N([1, 2]), N([3, 2])), 2);
+    close(R.huber(N([0.5, 3]), N([0, 0])), 1.3125);
+    close(R.huber(N([0.5, 3]), N([0, 0]), 2), 2.0625);
+    close(R.smoothL1(N([0.5, 3]), N([0, 0]), 2), 1.03125);
+    close(R.huber(N([-3]), 0), 2.5);
+  });
+
+  it('categorical and Gaussian distributions', () => {
+    close(R.categoricalLogProb(N([[0, Math.log(3)], [0, 0]]), N([1, 0])), [Math.log(0.75), Math.log(0.5)]);
+    close(R.categoricalEntropy(N([[0, 0, 0, 0], [0, -Infinity, -Infinity, -Infinity]])), [Math.log(4), 0]);
+    close(R.categoricalEntropy(N([0, Math.log(3)])), -(0.25 * Math.log(0.25) + 0.75 * Math.log(0.75)));
+    close(R.categoricalKL(N([0, 1]), N([0, 1])), 0);
+    close(R.categoricalKL(N([0, Math.log(3)]), N([0, 0])), 0.25 * Math.log(0.5) + 0.75 * Math.log(1.5));
+    expect(() => R.categoricalLogProb(N([[0, 1]]), N([2]))).toThrow(/out of range/);
+    const l2p = Math.log(2 * Math.PI);
+    close(R.gaussianLogProb(N([0]), 0, 0), -0.5 * l2p);
+    close(R.gaussianLogProb(N([1, 2]), 0, N([0, Math.log(2)])), -1 - Math.log(2) - l2p);
+    close(R.gaussianLogProb(N([[1, 2], [0, 0]]), N([1, 2]), 0), [-l2p, -2.5 - l2p]);
+    close(R.gaussianEntropy(N([0, Math.log(2)])), 0.5 * l2p + 0.5 + Math.log(2) + 0.5 * l2p + 0.5);
+    // d/dlogits of -log p(a) = softmax - onehot(a)
+    const logits = N([[0.2, -1, 0.5]]);
+    const [g] = R.numGrad((xs) => R.neg(R.sum(R.categoricalLogProb(xs[0], N([2])))), [logits]);
+    R.assertClose(g, R.sub(R.softmax(logits), R.oneHot(N([2]), 3)), { rtol: 1e-8, atol: 1e-9 });
+  });
+
+  it('pool2d and linear', () => {
+    same(R.pool2d(N([[[[1, 2, 3, 4], [5, 6, 7, 8]]]]), 2), [[[[6, 8]]]]);
+    same(R.pool2d(N([[[[1, 2, 3, 4], [5, 6, 7, 8]]]]), 2, { mode: 'avg' }), [[[[3.5, 5.5]]]]);
+    same(R.linear(N([[1, 2]]), N([[1, 0, 1], [0, 1, 1]]), N([0, 0, 10])), [[1, 2, 13]]);
+  });
+});

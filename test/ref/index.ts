@@ -16,5 +16,6 @@ export * from './elementwise.ts';
 export * from './reduce.ts';
 export * from './shape.ts';
 export * from './linalg.ts';
+export * from './nn.ts';
 export * from './fd.ts';
 export * from './assert.ts';
