@@ -819,7 +819,7 @@ function matmulInto(a: Tensor, b: Tensor, tA: boolean, tB: boolean, batch: numbe
   if (vec4) {
     const t = matmulTile;
     rt.dispatch({
-      kernel: { ...matmulVec4Kernel(t), name: `matmul_vec4_${t.TM}x${t.TN}` },
+      kernel: matmulVec4Kernel(t),
       inputs: [A.bufferFor('matmul'), B.bufferFor('matmul')],
       outputs: [out.buffer],
       params,

@@ -47,6 +47,13 @@ export function f32bits(x: number): number {
   return u32buf[0];
 }
 
+export interface CompiledKernel {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  layoutId: number;
+  bindings: number;
+}
+
 interface PooledBuffer {
   buffer: GPUBuffer;
   bytes: number;
@@ -59,7 +66,7 @@ export class Runtime {
   readonly info: AcquiredDevice;
   readonly counters: Counters = { dispatches: 0, submits: 0, readbacks: 0, uploads: 0, pipelines: 0 };
 
-  private pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  private pipelines = new Map<string, CompiledKernel>();
   private free = new Map<number, PooledBuffer[]>();
   private live = new Set<GPUBuffer>();
   private liveBytesCount = 0;
@@ -164,6 +171,7 @@ export class Runtime {
     for (const list of this.free.values()) for (const b of list) b.buffer.destroy();
     this.free.clear();
     this.freeBytesCount = 0;
+    this.bindGroups.clear();
   }
 
   get liveBuffers() {
@@ -187,21 +195,54 @@ export class Runtime {
 
   // ---------------------------------------------------------------- pipelines and dispatch
 
-  pipeline(spec: KernelSpec) {
+  private bySpec = new WeakMap<KernelSpec, CompiledKernel>();
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
+  private nextLayoutId = 1;
+
+  /**
+   * Compiles (once) a kernel with an explicit bind-group layout read off its WGSL: read-only
+   * storage, storage, and a uniform params binding with a dynamic offset. The dynamic offset is
+   * what makes bind groups cacheable: createBindGroup costs ~25 us on Dawn/lavapipe, more than
+   * the dispatch itself, and RL loops reuse the same pooled buffers every iteration.
+   */
+  pipeline(spec: KernelSpec): CompiledKernel {
+    const hit = this.bySpec.get(spec);
+    if (hit) return hit;
     const key = spec.constants ? spec.code + '\0' + JSON.stringify(spec.constants) : spec.code;
     let p = this.pipelines.get(key);
     if (!p) {
+      const entries: GPUBindGroupLayoutEntry[] = [];
+      for (const m of spec.code.matchAll(/@group\(0\)\s*@binding\((\d+)\)\s*var<([^>]+)>/g)) {
+        const kind = m[2].replace(/\s+/g, '');
+        const type: GPUBufferBindingType =
+          kind === 'uniform' ? 'uniform' : kind === 'storage,read' ? 'read-only-storage' : 'storage';
+        entries.push({
+          binding: Number(m[1]),
+          visibility: GPUShaderStage_COMPUTE(),
+          buffer: { type, hasDynamicOffset: type === 'uniform' },
+        });
+      }
+      const layout = this.device.createBindGroupLayout({ label: spec.name, entries });
       const module = this.device.createShaderModule({ label: spec.name, code: spec.code });
       const pipeline = this.device.createComputePipeline({
         label: spec.name,
-        layout: 'auto',
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
         compute: { module, entryPoint: 'main', constants: spec.constants },
       });
-      p = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+      p = { pipeline, layout, layoutId: this.nextLayoutId++, bindings: entries.length };
       this.pipelines.set(key, p);
       this.counters.pipelines++;
     }
+    this.bySpec.set(spec, p);
     return p;
+  }
+
+  private bufId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) this.bufferIds.set(b, (id = this.nextBufferId++));
+    return id;
   }
 
   dispatch(a: DispatchArgs) {
@@ -209,23 +250,40 @@ export class Runtime {
     const [x, y = 1, z = 1] = a.workgroups;
     if (x === 0 || y === 0 || z === 0) return;
     if (this.validate) this.device.pushErrorScope('validation');
-    const { pipeline, layout } = this.pipeline(a.kernel);
+    const k = this.pipeline(a.kernel);
+    let key = String(k.layoutId);
     const entries: GPUBindGroupEntry[] = [];
     let binding = 0;
-    for (const b of a.inputs) entries.push({ binding: binding++, resource: 'buffer' in b ? b : { buffer: b } });
-    for (const b of a.outputs) entries.push({ binding: binding++, resource: 'buffer' in b ? b : { buffer: b } });
+    for (const list of [a.inputs, a.outputs]) {
+      for (const b of list) {
+        const r: GPUBufferBinding = 'buffer' in b ? b : { buffer: b };
+        key += `|${this.bufId(r.buffer)}:${r.offset ?? 0}:${r.size ?? -1}`;
+        entries.push({ binding: binding++, resource: r });
+      }
+    }
+    let dyn: number[] | null = null;
     if (a.params && a.params.length) {
       if (a.params.length * 4 > PARAM_MAX_BYTES) throw new Error(`${a.label}: too many kernel parameters`);
       if (this.arenaUsed + PARAM_STRIDE > ARENA_BYTES) this.flush();
       const off = this.arenaUsed;
       this.arenaCpu.set(a.params as ArrayLike<number>, off / 4);
       this.arenaUsed += PARAM_STRIDE;
-      entries.push({ binding: binding++, resource: { buffer: this.arena, offset: off, size: PARAM_MAX_BYTES } });
+      entries.push({ binding: binding++, resource: { buffer: this.arena, offset: 0, size: PARAM_MAX_BYTES } });
+      dyn = [off];
     }
-    const bg = this.device.createBindGroup({ layout, entries });
+    if (binding !== k.bindings) {
+      throw new Error(`${a.label}: kernel ${a.kernel.name} declares ${k.bindings} bindings but the call supplies ${binding}`);
+    }
+    let bg = this.bindGroups.get(key);
+    if (!bg) {
+      if (this.bindGroups.size > 20000) this.bindGroups.clear();
+      bg = this.device.createBindGroup({ layout: k.layout, entries });
+      this.bindGroups.set(key, bg);
+    }
     const pass = this.openPass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bg);
+    pass.setPipeline(k.pipeline);
+    if (dyn) pass.setBindGroup(0, bg, dyn);
+    else pass.setBindGroup(0, bg);
     pass.dispatchWorkgroups(x, y, z);
     this.counters.dispatches++;
     if (this.batchOps.length < 64) this.batchOps.push(a.label);
@@ -359,6 +417,9 @@ export class Runtime {
 }
 
 // GPUMapMode is a global provided by the environment (browsers, or Dawn's globals in Node).
+function GPUShaderStage_COMPUTE(): number {
+  return (globalThis as unknown as { GPUShaderStage: { COMPUTE: number } }).GPUShaderStage.COMPUTE;
+}
 function GPUMap_READ(): number {
   return (globalThis as unknown as { GPUMapMode: { READ: number } }).GPUMapMode.READ;
 }

@@ -37,3 +37,17 @@ export function contiguousStrides(shape: readonly number[]): number[] {
   }
   return s;
 }
+
+/**
+ * Memoises a kernel factory: kernels are built once per argument tuple and then reused by
+ * identity, so the runtime's pipeline lookup never re-hashes WGSL source in the hot path.
+ */
+export function memoKernel<A extends unknown[], K>(make: (...args: A) => K): (...args: A) => K {
+  const cache = new Map<string, K>();
+  return (...args: A) => {
+    const key = args.length === 1 && typeof args[0] !== 'object' ? String(args[0]) : JSON.stringify(args);
+    let k = cache.get(key);
+    if (!k) cache.set(key, (k = make(...args)));
+    return k;
+  };
+}

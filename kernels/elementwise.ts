@@ -3,7 +3,7 @@
 // One pipeline per (expression, mode); MODE is an override constant: 0 = operands share the
 // output's contiguous layout (the common case, no index math), 1 = general broadcast strides.
 
-import { flatIndex, packedAt, WG } from './common.ts';
+import { flatIndex, packedAt, WG, memoKernel } from './common.ts';
 
 export const UNARY: Record<string, string> = {
   neg: '-x',
@@ -67,7 +67,7 @@ fn src_index(i: u32, rank: u32, shape: array<vec4u, 2>, strides: array<vec4u, 2>
   return off;
 }`;
 
-export function unaryKernel(op: string) {
+export const unaryKernel = memoKernel((op: string) => {
   const expr = UNARY[op];
   return {
     name: `unary_${op}`,
@@ -84,10 +84,10 @@ fn f(x: f32) -> f32 { return ${expr}; }
   O[i] = f(A[i]);
 }`,
   };
-}
+});
 
 /** out = f(a, b); params: n, rank, shape[8], strideA[8], strideB[8]. */
-export function binaryKernel(op: string, mode: 0 | 1) {
+export const binaryKernel = memoKernel((op: string, mode: 0 | 1) => {
   const expr = BINARY[op];
   return {
     name: `binary_${op}`,
@@ -107,10 +107,10 @@ fn f(a: f32, b: f32) -> f32 { return ${expr}; }
   O[i] = f(A[src_index(i, p.rank, p.shape, p.sa)], B[src_index(i, p.rank, p.shape, p.sb)]);
 }`,
   };
-}
+});
 
 /** out = f(a, s) or f(s, a) with s an inline float; params: n, s, swap. */
-export function scalarKernel(op: string) {
+export const scalarKernel = memoKernel((op: string) => {
   const expr = BINARY[op];
   return {
     name: `scalar_${op}`,
@@ -129,10 +129,10 @@ fn f(a: f32, b: f32) -> f32 { return ${expr}; }
   O[i] = select(f(x, p.s), f(p.s, x), p.swap != 0u);
 }`,
   };
-}
+});
 
 /** out = c != 0 ? a : b with broadcasting; params: n, rank, shape[8], sc[8], sa[8], sb[8]. */
-export function whereKernel(mode: 0 | 1) {
+export const whereKernel = memoKernel((mode: 0 | 1) => {
   return {
     name: 'where',
     constants: { MODE: mode },
@@ -152,7 +152,7 @@ struct P { n: u32, rank: u32, _p0: u32, _p1: u32, shape: array<vec4u, 2>, sc: ar
   O[i] = select(B[src_index(i, p.rank, p.shape, p.sb)], A[src_index(i, p.rank, p.shape, p.sa)], c != 0.0);
 }`,
   };
-}
+});
 
 export const fillKernel = {
   name: 'fill',

@@ -32,11 +32,13 @@ fn batch_off(z: u32, bshape: vec4u, bs: vec4u) -> u32 {
   return off;
 }`;
 
+import { memoKernel } from './common.ts';
+
 // Params: M, N, K, nbatch; bshape (4); sA batch (4); sB batch (4); A strides (row, col); B strides (row, col)
 const paramStruct = /* wgsl */ `
 struct P { m: u32, n: u32, k: u32, nb: u32, bshape: vec4u, bsa: vec4u, bsb: vec4u, sa: vec2u, sb: vec2u }`;
 
-export function matmulVec4Kernel(t: MatmulTile = DEFAULT_TILE) {
+export const matmulVec4Kernel = memoKernel((t: MatmulTile = DEFAULT_TILE) => {
   const TN4 = t.TN / 4;
   const accDecl: string[] = [];
   for (let i = 0; i < t.TM; i++) for (let j = 0; j < TN4; j++) accDecl.push(`var c${i}_${j} = vec4f(0.0);`);
@@ -82,9 +84,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   ${store.join('\n  ')}
 }`,
   };
-}
+});
 
-export function matmulStridedKernel(t: MatmulTile = { TM: 4, TN: 4, WX: 8, WY: 8 }) {
+export const matmulStridedKernel = memoKernel((t: MatmulTile = { TM: 4, TN: 4, WX: 8, WY: 8 }) => {
   const acc: string[] = [];
   for (let i = 0; i < t.TM; i++) for (let j = 0; j < t.TN; j++) acc.push(`var c${i}_${j} = 0.0;`);
   const body: string[] = [];
@@ -120,4 +122,4 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   ${store.join('\n  ')}
 }`,
   };
-}
+});

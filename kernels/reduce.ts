@@ -4,7 +4,7 @@
 // Two variants: one thread per output (many outputs, short rows) and one 64-wide workgroup per
 // output with a tree reduction in workgroup memory (few outputs, long rows).
 
-import { flatIndex, WG } from './common.ts';
+import { flatIndex, WG, memoKernel } from './common.ts';
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'prod' | 'argmax' | 'argmin';
 
@@ -34,7 +34,7 @@ const isArg = (op: ReduceOp) => op === 'argmax' || op === 'argmin';
 
 export const GROUP = 64;
 
-export function reduceKernel(op: ReduceOp, variant: 'thread' | 'group') {
+export const reduceKernel = memoKernel((op: ReduceOp, variant: 'thread' | 'group') => {
   const out = isArg(op) ? 'f32(ai)' : 'acc';
   const P = `struct P { outer: u32, r: u32, inner: u32, n_out: u32 }`;
   if (variant === 'thread') {
@@ -106,4 +106,4 @@ var<workgroup> si: array<u32, ${GROUP}>;
   }
 }`,
   };
-}
+});
