@@ -514,3 +514,100 @@ describe('nn', () => {
     same(R.linear(N([[1, 2]]), N([[1, 0, 1], [0, 1, 1]]), N([0, 0, 10])), [[1, 2, 13]]);
   });
 });
+
+describe('properties on random data', () => {
+  it('slice matches Array.prototype.slice for step 1 (negative and out-of-range bounds)', () => {
+    const r = R.rng(31);
+    for (let t = 0; t < 200; t++) {
+      const n = r.int(0, 7);
+      const a = R.arange(n);
+      const s = r.int(-9, 10), e = r.int(-9, 10);
+      expect(Array.from(R.slice(a, [s], [e]).data)).toEqual(Array.from(a.data).slice(s, e));
+    }
+    // negative steps against an explicit python-style loop: x[s:e:-k]
+    expect(R.sliceIndices(5, -1, -6, -1)).toEqual([4, 3, 2, 1, 0]);
+    expect(R.sliceIndices(5, 10, null, -2)).toEqual([4, 2, 0]);
+    expect(R.sliceIndices(5, null, 1, -1)).toEqual([4, 3, 2]);
+  });
+
+  it('transpose by a permutation then its inverse is the identity', () => {
+    const r = R.rng(32);
+    const x = r.ndUniform([2, 3, 4, 5]);
+    const perm = r.shuffle([0, 1, 2, 3]);
+    const invPerm = perm.map((_, i) => perm.indexOf(i));
+    same(R.transpose(R.transpose(x, perm), invPerm), R.toNested(x));
+    expect(R.transpose(x, perm).shape).toEqual(perm.map((p) => x.shape[p]));
+  });
+
+  it('matmul is associative and agrees with dot of rows and columns', () => {
+    const r = R.rng(33);
+    const A = r.ndUniform([3, 4]), B = r.ndUniform([4, 5]), C = r.ndUniform([5, 2]);
+    R.assertClose(R.matmul(R.matmul(A, B), C), R.matmul(A, R.matmul(B, C)), { rtol: 1e-12, atol: 1e-12 });
+    const AB = R.matmul(A, B);
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 5; j++) {
+      const row = R.take(A, [i], 0), col = R.take(B, [j], 1);
+      expect(AB.get(i, j)).toBeCloseTo(R.sum(R.mul(R.reshape(row, [4]), R.reshape(col, [4]))).item(), 12);
+    }
+  });
+
+  it('det is multiplicative; inv is an involution', () => {
+    const r = R.rng(34);
+    const A = r.ndUniform([2, 4, 4]), B = r.ndUniform([2, 4, 4]);
+    R.assertClose(R.det(R.matmul(A, B)), R.mul(R.det(A), R.det(B)), { rtol: 1e-10, atol: 1e-12 });
+    R.assertClose(R.inv(R.inv(A)), A, { rtol: 1e-8, atol: 1e-8 });
+    // det of an upper-triangular matrix is the product of its diagonal
+    close(R.det(N([[2, 5, 7], [0, -3, 1], [0, 0, 0.5]])), -3);
+  });
+
+  it('conv2d with a 1×1 kernel is a matmul over channels', () => {
+    const r = R.rng(35);
+    const x = r.ndUniform([2, 3, 4, 5]); // NCHW
+    const w = r.ndUniform([6, 3, 1, 1]);
+    const viaMatmul = R.matmul(R.reshape(w, [6, 3]), R.reshape(x, [2, 3, 20])); // [2, 6, 20]
+    R.assertClose(R.conv2d(x, w), R.reshape(viaMatmul, [2, 6, 4, 5]), { rtol: 1e-12, atol: 1e-12 });
+  });
+
+  it('take along an axis equals gather with a broadcast index', () => {
+    const r = R.rng(36);
+    const x = r.ndUniform([3, 4, 2]);
+    const idx = [3, 0, 0, 2, 1];
+    const viaGather = R.gather(x, R.broadcastTo(R.reshape(N(idx), [1, 5, 1]), [3, 5, 2]), 1);
+    same(R.take(x, idx, 1), R.toNested(viaGather));
+  });
+
+  it('concat then split is the identity; stack matches concat of expanded arrays', () => {
+    const r = R.rng(37);
+    const a = r.ndUniform([2, 3]), b = r.ndUniform([2, 4]);
+    const [a2, b2] = R.split(R.concat([a, b], 1), [3, 4], 1);
+    same(a2, R.toNested(a));
+    same(b2, R.toNested(b));
+    same(R.stack([a, a], 2), R.toNested(R.concat([R.expandDims(a, 2), R.expandDims(a, 2)], 2)));
+  });
+
+  it('sumTo is the adjoint of broadcastTo on random broadcast pairs', () => {
+    const r = R.rng(38);
+    for (let t = 0; t < 30; t++) {
+      const [sa, sb] = r.randomBroadcastPair(1 + (t % 4), 4);
+      const out = R.broadcastShapes(sa, sb);
+      const x = r.ndUniform(sa), g = r.ndUniform(out);
+      expect(R.sum(R.mul(R.broadcastTo(x, out), g)).item()).toBeCloseTo(R.sum(R.mul(x, R.sumTo(g, sa))).item(), 12);
+      // numGrad of <broadcast(x), g> w.r.t. x is sumTo(g)
+      const [gx] = R.numGrad((xs) => R.sum(R.mul(R.broadcastTo(xs[0], out), g)), [x]);
+      R.assertClose(gx, R.sumTo(g, sa), { rtol: 1e-8, atol: 1e-9, label: `${JSON.stringify(sa)}→${JSON.stringify(out)}` });
+    }
+  });
+
+  it('numHessian equals the Jacobian of numGrad and is symmetric', () => {
+    const f = (x: R.ND) => R.sum(R.mul(R.tanh(x), R.square(x))).item() + x.data[0] * x.data[1] * x.data[2];
+    const x = N([0.3, -0.8, 0.5]);
+    const H = R.numHessian(f, x);
+    const [J] = R.numJacobian((xs) => R.numGrad((ys) => f(ys[0]), xs, 1e-5)[0], [x], 1e-4);
+    R.assertClose(H, J, { rtol: 1e-4, atol: 1e-5 });
+    R.assertClose(H, R.transpose(H), { rtol: 0, atol: 0 });
+    // exact: H = diag(d²/dx² (x² tanh x)) + the mixed terms of x0 x1 x2
+    const t = (v: number) => Math.tanh(v), s2 = (v: number) => 1 - Math.tanh(v) ** 2;
+    const d2 = (v: number) => 2 * t(v) + 4 * v * s2(v) - 2 * v * v * s2(v) * t(v);
+    const [a, b, c] = x.data;
+    R.assertClose(H, N([[d2(a), c, b], [c, d2(b), a], [b, a, d2(c)]]), { rtol: 1e-6, atol: 1e-6 });
+  });
+});
