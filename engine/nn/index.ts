@@ -1,2 +1,37 @@
 // Neural-network layer: fused kernels' ops, modules, initialisers, optimizers (see docs/kernels.md).
-export {};
+import { runtime } from '../tensor.ts';
+import { setAdapterInfoSource } from '../../kernels/tune.ts';
+
+// kernels/ never imports engine/: tell the tuning tables where the current adapter is.
+setAdapterInfoSource(() => {
+  try {
+    const rt = runtime();
+    return { key: rt, info: rt.info.adapterInfo };
+  } catch {
+    return null;
+  }
+});
+
+export {
+  linear, activate, softmax, logSoftmax, categoricalLogProb, categoricalEntropy, gaussianLogProb, tanhGaussian,
+  mse, huber, layerNorm, type Activation, type TanhGaussianOptions,
+} from './functional.ts';
+export { conv2d, conv2dBackInput, conv2dBackWeight, convOutputSize, type Conv2dArgs } from './conv.ts';
+export { attention, attentionComposed, type AttentionOptions } from './attention.ts';
+export {
+  Linear, Conv2d, LayerNorm, MultiHeadAttention, MLP, Sequential, ReLU, Tanh, Sigmoid, Flatten,
+  type Module, type LinearParams, type LinearOptions, type Conv2dOptions, type MhaParams, type MlpOptions,
+} from './modules.ts';
+export { namedParams, fromNamed, packParams, packedOf, packLayout, type Params, type Packed, type PackLayout } from './params.ts';
+export {
+  orthogonal, orthogonalData, xavierUniform, kaimingUniform, uniformInit, normalInit, initTensor, childSeed, fans, Rng,
+  type InitSpec,
+} from './init.ts';
+export {
+  adam, adamw, sgd, rmsprop, clipGradNorm, linearDecay,
+  type Optimizer, type StepOptions, type AdamOptions, type SgdOptions, type RmspropOptions,
+} from './optim.ts';
+export {
+  tileFor, setTile, clearTiles, tunedTiles, loadTunedTiles, classifyAdapter, setAdapterClass, getAdapterClass, DEFAULT_TABLES,
+  type AdapterClass, type ConvTile, type AttentionTile, type KernelFamily,
+} from '../../kernels/tune.ts';

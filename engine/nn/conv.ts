@@ -1,0 +1,141 @@
+// conv2d as three differentiable primitives over NHWC activations and [outC, kH, kW, inC]
+// weights: the forward convolution, its input gradient (a transposed convolution) and its
+// weight gradient (a correlation). Each one's backward is written with the other two, so the
+// family is closed under differentiation and grad-of-grad / HVPs through convolutions run on
+// the same kernels.
+
+import { Tensor, record, runtime, shapeSize, fmtShape, type Shape } from '../tensor.ts';
+import * as O from '../ops.ts';
+import { grid } from '../../kernels/common.ts';
+import { ACTIVATIONS, type Activation } from '../../kernels/nn.ts';
+import { convFwdKernel, convBwdInKernel, convBwdWKernel, convFwdThreads, convBwdInThreads, convBwdWThreads } from '../../kernels/conv.ts';
+import { tileFor, type ConvTile } from '../../kernels/tune.ts';
+
+export interface Conv2dArgs {
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+  activation?: Activation;
+}
+
+interface Geo {
+  n: number; h: number; w: number; ci: number;
+  oh: number; ow: number; co: number; kh: number; kw: number;
+  sh: number; sw: number; ph: number; pw: number;
+}
+
+const pair = (v: number | [number, number] | undefined, d: number): [number, number] =>
+  v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v;
+
+function geometry(xShape: Shape, wShape: Shape, stride: [number, number], pad: [number, number], op: string): Geo {
+  if (xShape.length !== 4) throw new Error(`${op}: input must be NHWC [N, H, W, C], got ${fmtShape(xShape)}`);
+  if (wShape.length !== 4) throw new Error(`${op}: weight must be [outC, kH, kW, inC], got ${fmtShape(wShape)}`);
+  const [n, h, w, ci] = xShape;
+  const [co, kh, kw, wci] = wShape;
+  if (ci !== wci) throw new Error(`${op}: input has ${ci} channels but the weight ${fmtShape(wShape)} expects ${wci}`);
+  const [sh, sw] = stride, [ph, pw] = pad;
+  if (!(sh >= 1 && sw >= 1)) throw new Error(`${op}: stride must be >= 1`);
+  const oh = Math.floor((h + 2 * ph - kh) / sh) + 1;
+  const ow = Math.floor((w + 2 * pw - kw) / sw) + 1;
+  if (oh <= 0 || ow <= 0) throw new Error(`${op}: kernel ${kh}×${kw} does not fit input ${h}×${w} with padding ${ph},${pw}`);
+  return { n, h, w, ci, oh, ow, co, kh, kw, sh, sw, ph, pw };
+}
+
+function alloc(shape: Shape): Tensor {
+  return Tensor.fromBuffer(runtime().alloc(Math.max(1, shapeSize(shape)) * 4), shape);
+}
+
+const words = (g: Geo, threads: number) => [g.n, g.h, g.w, g.ci, g.oh, g.ow, g.co, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, threads];
+const dims = (g: Geo) => ({ M: g.n * g.oh * g.ow, N: g.co, K: g.kh * g.kw * g.ci });
+
+function fwdRaw(x: Tensor, w: Tensor, b: Tensor | null, g: Geo, act: Activation): Tensor {
+  const out = alloc([g.n, g.oh, g.ow, g.co]);
+  const t = tileFor<ConvTile>('conv', dims(g));
+  const threads = convFwdThreads(t, g.n * g.oh * g.ow, g.co);
+  runtime().dispatch({
+    kernel: { ...convFwdKernel(t), constants: { ACT: ACTIVATIONS[act], HAS_BIAS: b ? 1 : 0 } },
+    inputs: [x.bufferFor('conv2d'), w.bufferFor('conv2d'), (b ?? w).bufferFor('conv2d')],
+    outputs: [out.buffer],
+    params: words(g, threads),
+    workgroups: grid(threads, t.WG),
+    label: 'conv2d',
+  });
+  return out;
+}
+
+/**
+ * 2-D convolution: x [N, H, W, inC] (NHWC), w [outC, kH, kW, inC], b [outC] or null →
+ * act(conv + b) [N, OH, OW, outC], OH = ⌊(H + 2·pad − kH)/stride⌋ + 1. One dispatch forward;
+ * backward = one transposed-conv dispatch (dx) + one correlation dispatch (dw) + a bias sum.
+ */
+export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, args: Conv2dArgs = {}): Tensor {
+  const stride = pair(args.stride, 1), pad = pair(args.padding, 0);
+  const act = args.activation ?? 'none';
+  const g = geometry(x.shape, w.shape, stride, pad, 'conv2d');
+  if (b && b.size !== g.co) throw new Error(`conv2d: bias ${fmtShape(b.shape)} does not match ${g.co} output channels`);
+  const y = fwdRaw(x, w, b, g, act);
+  const inputs = b ? [x, w, b] : [x, w];
+  return record(y, 'conv2d', inputs, (gy, needs) => {
+    const gp = act === 'none' ? gy : actGrad(act, gy, y);
+    return [
+      needs[0] ? conv2dBackInput(gp, w, x.shape, stride, pad) : null,
+      needs[1] ? conv2dBackWeight(x, gp, w.shape, stride, pad) : null,
+      b && needs[2] ? O.reshape(O.sum(gp, [0, 1, 2]), b.shape) : null,
+    ];
+  });
+}
+
+function actGrad(act: Activation, g: Tensor, y: Tensor): Tensor {
+  switch (act) {
+    case 'relu': return O.mul(g, O.step(y));
+    case 'tanh': return O.mul(g, O.sub(1, O.square(y)));
+    case 'sigmoid': return O.mul(g, O.mul(y, O.sub(1, y)));
+    default: return g;
+  }
+}
+
+/** The gradient of conv2d with respect to its input (a transposed convolution of gy with w). */
+export function conv2dBackInput(gy: Tensor, w: Tensor, xShape: Shape, stride: [number, number], pad: [number, number]): Tensor {
+  const g = geometry(xShape, w.shape, stride, pad, 'conv2dBackInput');
+  if (gy.shape.join() !== [g.n, g.oh, g.ow, g.co].join()) throw new Error(`conv2dBackInput: gradient ${fmtShape(gy.shape)} does not match output [${g.n}, ${g.oh}, ${g.ow}, ${g.co}]`);
+  const dx = alloc(xShape);
+  const t = tileFor<ConvTile>('convBackInput', dims(g));
+  const threads = convBwdInThreads(t, g.n * g.h * g.w, g.ci);
+  runtime().dispatch({
+    kernel: convBwdInKernel(t),
+    inputs: [gy.bufferFor('conv2dBackInput'), w.bufferFor('conv2dBackInput')],
+    outputs: [dx.buffer],
+    params: words(g, threads),
+    workgroups: grid(threads, t.WG),
+    label: 'conv2dBackInput',
+  });
+  return record(dx, 'conv2dBackInput', [gy, w], (gg, needs) => [
+    needs[0] ? conv2d(gg, w, null, { stride, padding: pad }) : null,
+    needs[1] ? conv2dBackWeight(gg, gy, w.shape, stride, pad) : null,
+  ]);
+}
+
+/** The gradient of conv2d with respect to its weight (the correlation of x with gy). */
+export function conv2dBackWeight(x: Tensor, gy: Tensor, wShape: Shape, stride: [number, number], pad: [number, number]): Tensor {
+  const g = geometry(x.shape, wShape, stride, pad, 'conv2dBackWeight');
+  if (gy.shape.join() !== [g.n, g.oh, g.ow, g.co].join()) throw new Error(`conv2dBackWeight: gradient ${fmtShape(gy.shape)} does not match output [${g.n}, ${g.oh}, ${g.ow}, ${g.co}]`);
+  const dw = alloc(wShape);
+  const t = tileFor<ConvTile>('convBackWeight', dims(g));
+  const threads = convBwdWThreads(t, g.co, g.kh * g.kw, g.ci);
+  runtime().dispatch({
+    kernel: convBwdWKernel(t),
+    inputs: [x.bufferFor('conv2dBackWeight'), gy.bufferFor('conv2dBackWeight')],
+    outputs: [dw.buffer],
+    params: words(g, threads),
+    workgroups: grid(threads, t.WG),
+    label: 'conv2dBackWeight',
+  });
+  return record(dw, 'conv2dBackWeight', [x, gy], (gw, needs) => [
+    needs[0] ? conv2dBackInput(gy, gw, x.shape, stride, pad) : null,
+    needs[1] ? conv2d(x, gw, null, { stride, padding: pad }) : null,
+  ]);
+}
+
+/** Output spatial size of a convolution (for building models). */
+export function convOutputSize(size: number, kernel: number, stride = 1, padding = 0) {
+  return Math.floor((size + 2 * padding - kernel) / stride) + 1;
+}

@@ -1,0 +1,282 @@
+// Fused, differentiable network ops. Each forward is one hand-written kernel (kernels/nn.ts);
+// each backward is written with differentiable engine ops (and these fused ops), so gradients
+// can be differentiated again (HVPs, total derivatives).
+
+import { Tensor, record, runtime, shapeSize, fmtShape, noGrad, type Shape } from '../tensor.ts';
+import { f32bits } from '../runtime.ts';
+import * as O from '../ops.ts';
+import { grid } from '../../kernels/common.ts';
+import {
+  linearKernel, softmaxKernel, categoricalKernel, gaussianLogProbKernel, lossKernel, ACTIVATIONS, type Activation,
+} from '../../kernels/nn.ts';
+import { tileFor } from '../../kernels/tune.ts';
+
+export type { Activation } from '../../kernels/nn.ts';
+
+function alloc(shape: Shape): Tensor {
+  return Tensor.fromBuffer(runtime().alloc(Math.max(1, shapeSize(shape)) * 4), shape);
+}
+
+/** act'(pre) written from the activation's output y (differentiable in y). */
+function activationGrad(act: Activation, g: Tensor, y: Tensor): Tensor {
+  switch (act) {
+    case 'none': return g;
+    case 'relu': return O.mul(g, O.step(y));
+    case 'tanh': return O.mul(g, O.sub(1, O.square(y)));
+    case 'sigmoid': return O.mul(g, O.mul(y, O.sub(1, y)));
+  }
+}
+
+export function activate(x: Tensor, act: Activation): Tensor {
+  switch (act) {
+    case 'none': return x;
+    case 'relu': return O.relu(x);
+    case 'tanh': return O.tanh(x);
+    case 'sigmoid': return O.sigmoid(x);
+  }
+}
+
+/**
+ * y = act(x·Wᵀ + b) in one dispatch. w: [out, in] (PyTorch layout); b: [out] or null;
+ * x: [..., in] → y: [..., out].
+ */
+export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, activation: Activation = 'none'): Tensor {
+  if (w.rank !== 2) throw new Error(`linear: weight must be [out, in], got ${fmtShape(w.shape)}`);
+  const [N, K] = w.shape;
+  if (x.shape[x.rank - 1] !== K) throw new Error(`linear: input ${fmtShape(x.shape)} does not end in the weight's in-features ${K} (weight ${fmtShape(w.shape)})`);
+  if (b && (b.size !== N)) throw new Error(`linear: bias ${fmtShape(b.shape)} does not match out-features ${N}`);
+  if (!(activation in ACTIVATIONS)) throw new Error(`linear: unknown activation '${activation}'`);
+  const lead = x.shape.slice(0, -1);
+  const M = shapeSize(lead);
+  const out = alloc([...lead, N]);
+  if (M * N > 0) {
+    const vec4 = K % 4 === 0 && K > 0;
+    const t = tileFor('linear', { M, N, K });
+    runtime().dispatch({
+      kernel: { ...linearKernel(t, vec4), constants: { ACT: ACTIVATIONS[activation], HAS_BIAS: b ? 1 : 0 } },
+      inputs: [x.bufferFor('linear'), w.bufferFor('linear'), (b ?? w).bufferFor('linear')],
+      outputs: [out.buffer],
+      params: [M, N, K],
+      workgroups: [Math.ceil(N / t.TN / t.WX), Math.ceil(M / t.TM / t.WY), 1],
+      label: 'linear',
+    });
+  }
+  const inputs = b ? [x, w, b] : [x, w];
+  return record(out, 'linear', inputs, (g, needs) => {
+    const gp = O.reshape(activationGrad(activation, g, out), [M, N]);
+    const x2 = O.reshape(x, [M, K]);
+    return [
+      needs[0] ? O.reshape(O.mm(gp, w), x.shape) : null,
+      needs[1] ? O.mm(gp, x2, true, false) : null,
+      b && needs[2] ? O.reshape(O.sum(gp, 0), b.shape) : null,
+    ];
+  });
+}
+
+// ---------------------------------------------------------------- softmax family
+
+function lastAxis<T extends Tensor>(x: Tensor, axis: number, op: string, f: (x: Tensor) => T): T | Tensor {
+  const a = axis < 0 ? axis + x.rank : axis;
+  if (a < 0 || a >= x.rank) throw new Error(`${op}: axis ${axis} out of range for shape ${fmtShape(x.shape)}`);
+  if (a === x.rank - 1) return f(x);
+  const perm = x.shape.map((_, i) => i);
+  [perm[a], perm[x.rank - 1]] = [perm[x.rank - 1], perm[a]];
+  return O.permute(f(O.permute(x, perm)), perm);
+}
+
+function softmaxRaw(x: Tensor, mode: 0 | 1): Tensor {
+  const c = x.shape[x.rank - 1];
+  const rows = x.size / Math.max(c, 1);
+  const out = alloc(x.shape);
+  runtime().dispatch({
+    kernel: { ...softmaxKernel, constants: { MODE: mode } },
+    inputs: [x.bufferFor(mode ? 'logSoftmax' : 'softmax')],
+    outputs: [out.buffer],
+    params: [rows, c],
+    workgroups: grid(rows),
+    label: mode ? 'logSoftmax' : 'softmax',
+  });
+  return out;
+}
+
+/** softmax along `axis` (default last), one dispatch. */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  return lastAxis(x, axis, 'softmax', (x) => {
+    const y = softmaxRaw(x, 0);
+    return record(y, 'softmax', [x], (g) => [O.mul(y, O.sub(g, O.sum(O.mul(g, y), -1, true)))]);
+  });
+}
+
+/** log-softmax along `axis` (default last), one dispatch. */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  return lastAxis(x, axis, 'logSoftmax', (x) => {
+    const y = softmaxRaw(x, 1);
+    return record(y, 'logSoftmax', [x], (g) => [O.sub(g, O.mul(O.exp(y), O.sum(g, -1, true)))]);
+  });
+}
+
+function oneHot(actions: Tensor, n: number): Tensor {
+  return noGrad(() => O.eq(O.expandDims(actions, -1), O.arange(n)));
+}
+
+/** log π(a) for logits [..., A] and integer-valued actions [...] (as f32), one dispatch. */
+export function categoricalLogProb(logits: Tensor, actions: Tensor): Tensor {
+  const A = logits.shape[logits.rank - 1];
+  const lead = logits.shape.slice(0, -1);
+  if (actions.size !== shapeSize(lead)) {
+    throw new Error(`categoricalLogProb: actions ${fmtShape(actions.shape)} do not match logits ${fmtShape(logits.shape)} without the last axis`);
+  }
+  const out = alloc(lead);
+  runtime().dispatch({
+    kernel: { ...categoricalKernel, constants: { MODE: 0 } },
+    inputs: [logits.bufferFor('categoricalLogProb'), actions.bufferFor('categoricalLogProb')],
+    outputs: [out.buffer],
+    params: [out.size, A],
+    workgroups: grid(out.size),
+    label: 'categoricalLogProb',
+  });
+  return record(out, 'categoricalLogProb', [logits], (g) => {
+    const oh = oneHot(O.reshape(actions, lead), A);
+    return [O.mul(O.expandDims(g, -1), O.sub(oh, softmax(logits)))];
+  }, [actions]);
+}
+
+/** Entropy −Σ p log p of categorical distributions given logits [..., A] → [...], one dispatch. */
+export function categoricalEntropy(logits: Tensor): Tensor {
+  const A = logits.shape[logits.rank - 1];
+  const lead = logits.shape.slice(0, -1);
+  const out = alloc(lead);
+  runtime().dispatch({
+    kernel: { ...categoricalKernel, constants: { MODE: 1 } },
+    inputs: [logits.bufferFor('categoricalEntropy'), logits.bufferFor('categoricalEntropy')],
+    outputs: [out.buffer],
+    params: [out.size, A],
+    workgroups: grid(out.size),
+    label: 'categoricalEntropy',
+  });
+  // dH/dx = −p ⊙ (log p + H)
+  return record(out, 'categoricalEntropy', [logits], (g) => {
+    const lp = logSoftmax(logits);
+    return [O.neg(O.mul(O.mul(O.expandDims(g, -1), O.exp(lp)), O.add(lp, O.expandDims(out, -1))))];
+  });
+}
+
+// ---------------------------------------------------------------- Gaussian policies
+
+/**
+ * Σ over the last axis of log N(x | mean, exp(logStd)), one dispatch. Operands broadcast;
+ * the usual state-independent logStd of shape [A] (or [1, A]) is read without a copy.
+ */
+export function gaussianLogProb(x: Tensor, mean: Tensor, logStd: Tensor): Tensor {
+  const shape = O.broadcastShapes(O.broadcastShapes(x.shape, mean.shape, 'gaussianLogProb'), logStd.shape, 'gaussianLogProb');
+  const c = shape[shape.length - 1] ?? 1;
+  const rows = shapeSize(shape) / Math.max(c, 1);
+  const operand = (t: Tensor): [Tensor, number] => {
+    if (shapeSize(t.shape) === shapeSize(shape) && t.rank === shape.length) return [t, 1];
+    if (t.size === c && t.shape[t.rank - 1] === c) return [t, 0];
+    return [noGrad(() => O.broadcastTo(t, shape)), 1];
+  };
+  const [X, fx] = operand(x), [M, fm] = operand(mean), [S, fs] = operand(logStd);
+  const lead = shape.slice(0, -1);
+  const out = alloc(lead);
+  runtime().dispatch({
+    kernel: gaussianLogProbKernel,
+    inputs: [X.bufferFor('gaussianLogProb'), M.bufferFor('gaussianLogProb'), S.bufferFor('gaussianLogProb')],
+    outputs: [out.buffer],
+    params: [rows, c, fx, fm, fs],
+    workgroups: grid(rows),
+    label: 'gaussianLogProb',
+  });
+  for (const t of [X, M, S]) if (t !== x && t !== mean && t !== logStd) t.dispose();
+  return record(out, 'gaussianLogProb', [x, mean, logStd], (g, needs) => {
+    const ge = O.expandDims(g, -1);
+    const d = O.sub(x, mean);
+    const invVar = O.exp(O.mul(logStd, -2));
+    const gx = O.mul(ge, O.mul(d, invVar)); // = −∂/∂x, = +∂/∂mean
+    return [
+      needs[0] ? O.sumToShape(O.neg(gx), x.shape) : null,
+      needs[1] ? O.sumToShape(gx, mean.shape) : null,
+      needs[2] ? O.sumToShape(O.mul(ge, O.sub(O.mul(O.square(d), invVar), 1)), logStd.shape) : null,
+    ];
+  });
+}
+
+export interface TanhGaussianOptions {
+  /** Standard-normal noise to use (reparameterisation); drawn with randn if absent. */
+  noise?: Tensor;
+  /** Seed for the noise draw (else the engine's global RNG stream). */
+  seed?: number;
+  /** Action = tanh(u)·scale + bias (CleanRL's action_scale / action_bias). */
+  scale?: number | Tensor;
+  bias?: number | Tensor;
+}
+
+/**
+ * Reparameterised sample of a tanh-squashed diagonal Gaussian and its log-probability with the
+ * exact change-of-variables term: log π(a) = log N(u) − Σ log(scale·(1 − tanh²u)), where
+ * log(1 − tanh²u) = 2(log 2 − u − softplus(−2u)) (stable for large |u|).
+ */
+export function tanhGaussian(mean: Tensor, logStd: Tensor, opts: TanhGaussianOptions = {}) {
+  const noise = opts.noise ?? O.randn(O.broadcastShapes(mean.shape, logStd.shape), 0, 1, opts.seed === undefined ? {} : { seed: opts.seed });
+  const u = O.add(mean, O.mul(O.exp(logStd), noise));
+  const t = O.tanh(u);
+  const scale = opts.scale ?? 1, bias = opts.bias ?? 0;
+  const action = O.add(O.mul(t, scale as Tensor), bias as Tensor);
+  const logDet = O.mul(O.sub(O.sub(Math.LN2, u), O.softplus(O.mul(u, -2))), 2);
+  let logProb = O.sub(gaussianLogProb(u, mean, logStd), O.sum(logDet, -1));
+  if (typeof scale === 'number') {
+    if (scale !== 1) logProb = O.sub(logProb, u.shape[u.rank - 1] * Math.log(Math.abs(scale)));
+  } else {
+    logProb = O.sub(logProb, O.sum(O.broadcastTo(O.log(O.abs(scale)), u.shape), -1));
+  }
+  if (!opts.noise) noise.dispose();
+  return { action, logProb, preTanh: u, mean: O.add(O.mul(O.tanh(mean), scale as Tensor), bias as Tensor) };
+}
+
+// ---------------------------------------------------------------- losses
+
+function lossRaw(mode: 0 | 1, pred: Tensor, target: Tensor, delta: number, op: string): Tensor {
+  if (pred.shape.join() !== target.shape.join()) throw new Error(`${op}: prediction ${fmtShape(pred.shape)} and target ${fmtShape(target.shape)} differ`);
+  if (pred.size === 0) throw new Error(`${op}: empty tensors`);
+  const out = alloc([]);
+  runtime().dispatch({
+    kernel: { ...lossKernel, constants: { MODE: mode } },
+    inputs: [pred.bufferFor(op), target.bufferFor(op)],
+    outputs: [out.buffer],
+    params: [pred.size, f32bits(delta)],
+    workgroups: [1],
+    label: op,
+  });
+  return out;
+}
+
+/** mean((pred − target)²), one dispatch. Differentiable in both operands. */
+export function mse(pred: Tensor, target: Tensor): Tensor {
+  const out = lossRaw(0, pred, target, 0, 'mse');
+  return record(out, 'mse', [pred, target], (g, needs) => {
+    const d = O.mul(O.sub(pred, target), O.mul(g, 2 / pred.size));
+    return [needs[0] ? d : null, needs[1] ? O.neg(d) : null];
+  });
+}
+
+/** mean Huber(pred − target; delta) (= torch's HuberLoss / smooth_l1 for delta 1), one dispatch. */
+export function huber(pred: Tensor, target: Tensor, delta = 1): Tensor {
+  const out = lossRaw(1, pred, target, delta, 'huber');
+  return record(out, 'huber', [pred, target], (g, needs) => {
+    const d = O.sub(pred, target);
+    const clipped = O.minimum(O.maximum(d, -delta), delta);
+    const gd = O.mul(clipped, O.mul(g, 1 / pred.size));
+    return [needs[0] ? gd : null, needs[1] ? O.neg(gd) : null];
+  });
+}
+
+/** Layer normalisation over the last axis (composed from differentiable ops: exact to any order). */
+export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  const mu = O.mean(x, -1, true);
+  const d = O.sub(x, mu);
+  const v = O.mean(O.square(d), -1, true);
+  let y = O.mul(d, O.rsqrt(O.add(v, eps)));
+  if (weight) y = O.mul(y, weight);
+  if (bias) y = O.add(y, bias);
+  return y;
+}

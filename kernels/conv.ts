@@ -1,0 +1,222 @@
+// Conv2d kernel family (NHWC activations, [outC, kH, kW, inC] weights, stride and zero padding).
+//
+//   conv2d_fwd      y[n,oh,ow,co] = act(Σ_{kh,kw,ci} x[n, oh·s+kh−p, ow·s+kw−p, ci] · w[co,kh,kw,ci] + b[co])
+//   conv2d_bwd_in   dx[n,ih,iw,ci] = Σ_{kh,kw,co : (ih+p−kh)/s = oh integer in range} g[n,oh,ow,co] · w[co,kh,kw,ci]
+//                   (the transposed convolution: gradient with respect to the input)
+//   conv2d_bwd_w    dw[co,kh,kw,ci] = Σ_{n,oh,ow} g[n,oh,ow,co] · x[n, oh·s+kh−p, ow·s+kw−p, ci]
+//                   (the correlation of input and output gradient: gradient with respect to the weight)
+//
+// The three are closed under differentiation (each is bilinear and the adjoint of another in
+// each argument), which is what makes second derivatives through a convolution work: see
+// engine/nn/conv.ts. Register blocking: each thread owns TP×TC outputs (pixels × channels, or
+// input × output channels for the weight gradient), no workgroup memory; TP, TC and the
+// workgroup size come from kernels/tune.ts per adapter. ACT/HAS_BIAS are override constants.
+
+import type { ConvTile } from './tune.ts';
+import { WG as GRID_WG } from './common.ts';
+
+const P = /* wgsl */ `
+struct P { n: u32, h: u32, w: u32, ci: u32, oh: u32, ow: u32, co: u32, kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32, nthreads: u32 }`;
+
+const flat = /* wgsl */ `
+fn thread_index(gid: vec3u, nw: vec3u, wg: u32) -> u32 { return gid.x + gid.y * nw.x * wg; }`;
+
+const act = /* wgsl */ `
+override ACT: u32 = 0u;
+override HAS_BIAS: bool = true;
+fn act(v: f32) -> f32 {
+  switch ACT {
+    case 1u: { return max(v, 0.0); }
+    case 2u: { return tanh(clamp(v, -15.0, 15.0)); }
+    case 3u: { return 1.0 / (1.0 + exp(-v)); }
+    default: { return v; }
+  }
+}`;
+
+function range(n: number) {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/** Threads needed by conv2d_fwd: ceil(pixels/TP) · ceil(co/TC). */
+export function convFwdThreads(t: ConvTile, pixels: number, co: number) {
+  return Math.ceil(pixels / t.TP) * Math.ceil(co / t.TC);
+}
+
+export function convFwdKernel(t: ConvTile) {
+  const { TP, TC } = t;
+  const pre: string[] = [];
+  for (const i of range(TP)) {
+    pre.push(`let q${i} = min(p0 + ${i}u, npix - 1u);`);
+    pre.push(`let ow${i} = q${i} % p.ow; let oh${i} = (q${i} / p.ow) % p.oh; let n${i} = q${i} / (p.ow * p.oh);`);
+    pre.push(`let ihb${i} = i32(oh${i} * p.sh) - i32(p.ph); let iwb${i} = i32(ow${i} * p.sw) - i32(p.pw); let xb${i} = n${i} * p.h;`);
+  }
+  for (const j of range(TC)) pre.push(`let wr${j} = min(c0 + ${j}u, p.co - 1u) * p.kh * p.kw * p.ci;`);
+  for (const i of range(TP)) for (const j of range(TC)) pre.push(`var a${i}_${j} = 0.0;`);
+  const kbody: string[] = [];
+  for (const i of range(TP)) {
+    kbody.push(`let ih${i} = ihb${i} + i32(kh); let iw${i} = iwb${i} + i32(kw);`);
+    kbody.push(`let ok${i} = ih${i} >= 0 && ih${i} < i32(p.h) && iw${i} >= 0 && iw${i} < i32(p.w);`);
+    kbody.push(`let xo${i} = select(0u, ((xb${i} + u32(ih${i})) * p.w + u32(iw${i})) * p.ci, ok${i});`);
+    kbody.push(`let m${i} = select(0.0, 1.0, ok${i});`);
+  }
+  kbody.push(`let wo = (kh * p.kw + kw) * p.ci;`);
+  const cbody: string[] = [];
+  for (const i of range(TP)) cbody.push(`let x${i} = X[xo${i} + c] * m${i};`);
+  for (const j of range(TC)) cbody.push(`let w${j} = Wt[wr${j} + wo + c];`);
+  for (const i of range(TP)) for (const j of range(TC)) cbody.push(`a${i}_${j} = fma(x${i}, w${j}, a${i}_${j});`);
+  const store: string[] = [];
+  for (const j of range(TC)) store.push(`let b${j} = select(0.0, Bias[min(c0 + ${j}u, p.co - 1u)], HAS_BIAS);`);
+  for (const i of range(TP))
+    for (const j of range(TC)) store.push(`if (p0 + ${i}u < npix && c0 + ${j}u < p.co) { Y[(p0 + ${i}u) * p.co + c0 + ${j}u] = act(a${i}_${j} + b${j}); }`);
+  return {
+    name: `conv2d_fwd_${TP}x${TC}`,
+    code: /* wgsl */ `
+${P}
+${flat}
+${act}
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+@group(0) @binding(2) var<storage, read> Bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(4) var<uniform> p: P;
+@compute @workgroup_size(${t.WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let tid = thread_index(gid, nw, ${t.WG}u);
+  if (tid >= p.nthreads) { return; }
+  let ncb = (p.co + ${TC - 1}u) / ${TC}u;
+  let c0 = (tid % ncb) * ${TC}u;
+  let p0 = (tid / ncb) * ${TP}u;
+  let npix = p.n * p.oh * p.ow;
+  ${pre.join('\n  ')}
+  for (var kh = 0u; kh < p.kh; kh++) {
+    for (var kw = 0u; kw < p.kw; kw++) {
+      ${kbody.join('\n      ')}
+      for (var c = 0u; c < p.ci; c++) {
+        ${cbody.join('\n        ')}
+      }
+    }
+  }
+  ${store.join('\n  ')}
+}`,
+  };
+}
+
+/** Threads needed by conv2d_bwd_in: ceil(input pixels/TP) · ceil(ci/TC). */
+export function convBwdInThreads(t: ConvTile, pixels: number, ci: number) {
+  return Math.ceil(pixels / t.TP) * Math.ceil(ci / t.TC);
+}
+
+export function convBwdInKernel(t: ConvTile) {
+  const { TP, TC } = t;
+  const pre: string[] = [];
+  for (const i of range(TP)) {
+    pre.push(`let q${i} = min(p0 + ${i}u, npix - 1u);`);
+    pre.push(`let iw${i} = i32(q${i} % p.w) + i32(p.pw); let ih${i} = i32((q${i} / p.w) % p.h) + i32(p.ph); let gb${i} = (q${i} / (p.w * p.h)) * p.oh;`);
+  }
+  for (const j of range(TC)) pre.push(`let cc${j} = min(c0 + ${j}u, p.ci - 1u);`);
+  for (const i of range(TP)) for (const j of range(TC)) pre.push(`var a${i}_${j} = 0.0;`);
+  const kbody: string[] = [];
+  for (const i of range(TP)) {
+    kbody.push(`let yn${i} = ih${i} - i32(kh); let xn${i} = iw${i} - i32(kw);`);
+    kbody.push(`let yo${i} = yn${i} / i32(p.sh); let xo${i} = xn${i} / i32(p.sw);`);
+    kbody.push(`let ok${i} = yn${i} >= 0 && xn${i} >= 0 && yo${i} * i32(p.sh) == yn${i} && xo${i} * i32(p.sw) == xn${i} && yo${i} < i32(p.oh) && xo${i} < i32(p.ow);`);
+    kbody.push(`let go${i} = select(0u, ((gb${i} + u32(yo${i})) * p.ow + u32(xo${i})) * p.co, ok${i});`);
+    kbody.push(`let m${i} = select(0.0, 1.0, ok${i});`);
+  }
+  kbody.push(`let wo = (kh * p.kw + kw) * p.ci;`);
+  kbody.push(`let wstride = p.kh * p.kw * p.ci;`);
+  const cbody: string[] = [];
+  for (const i of range(TP)) cbody.push(`let g${i} = G[go${i} + c] * m${i};`);
+  for (const j of range(TC)) cbody.push(`let w${j} = Wt[c * wstride + wo + cc${j}];`);
+  for (const i of range(TP)) for (const j of range(TC)) cbody.push(`a${i}_${j} = fma(g${i}, w${j}, a${i}_${j});`);
+  const store: string[] = [];
+  for (const i of range(TP))
+    for (const j of range(TC)) store.push(`if (p0 + ${i}u < npix && c0 + ${j}u < p.ci) { DX[(p0 + ${i}u) * p.ci + c0 + ${j}u] = a${i}_${j}; }`);
+  return {
+    name: `conv2d_bwd_in_${TP}x${TC}`,
+    code: /* wgsl */ `
+${P}
+${flat}
+@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+@group(0) @binding(2) var<storage, read_write> DX: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+@compute @workgroup_size(${t.WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let tid = thread_index(gid, nw, ${t.WG}u);
+  if (tid >= p.nthreads) { return; }
+  let ncb = (p.ci + ${TC - 1}u) / ${TC}u;
+  let c0 = (tid % ncb) * ${TC}u;
+  let p0 = (tid / ncb) * ${TP}u;
+  let npix = p.n * p.h * p.w;
+  ${pre.join('\n  ')}
+  for (var kh = 0u; kh < p.kh; kh++) {
+    for (var kw = 0u; kw < p.kw; kw++) {
+      ${kbody.join('\n      ')}
+      for (var c = 0u; c < p.co; c++) {
+        ${cbody.join('\n        ')}
+      }
+    }
+  }
+  ${store.join('\n  ')}
+}`,
+  };
+}
+
+/** Threads needed by conv2d_bwd_w: co/TC · kh·kw · ci/TP. */
+export function convBwdWThreads(t: ConvTile, co: number, kk: number, ci: number) {
+  return Math.ceil(co / t.TC) * kk * Math.ceil(ci / t.TP);
+}
+
+/** Weight gradient: each thread owns TC output channels × TP input channels at one (kh, kw). */
+export function convBwdWKernel(t: ConvTile) {
+  const { TP, TC } = t;
+  const pre: string[] = [];
+  for (const j of range(TC)) pre.push(`let co${j} = min(c0 + ${j}u, p.co - 1u);`);
+  for (const i of range(TP)) pre.push(`let ci${i} = min(q0 + ${i}u, p.ci - 1u);`);
+  for (const j of range(TC)) for (const i of range(TP)) pre.push(`var a${j}_${i} = 0.0;`);
+  const body: string[] = [];
+  for (const j of range(TC)) body.push(`let g${j} = G[gb + co${j}];`);
+  for (const i of range(TP)) body.push(`let x${i} = X[xb + ci${i}];`);
+  for (const j of range(TC)) for (const i of range(TP)) body.push(`a${j}_${i} = fma(g${j}, x${i}, a${j}_${i});`);
+  const store: string[] = [];
+  for (const j of range(TC))
+    for (const i of range(TP))
+      store.push(`if (c0 + ${j}u < p.co && q0 + ${i}u < p.ci) { DW[((c0 + ${j}u) * p.kh * p.kw + kk) * p.ci + q0 + ${i}u] = a${j}_${i}; }`);
+  return {
+    name: `conv2d_bwd_w_${TC}x${TP}`,
+    code: /* wgsl */ `
+${P}
+${flat}
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> G: array<f32>;
+@group(0) @binding(2) var<storage, read_write> DW: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+@compute @workgroup_size(${t.WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let tid = thread_index(gid, nw, ${t.WG}u);
+  if (tid >= p.nthreads) { return; }
+  let nqb = (p.ci + ${TP - 1}u) / ${TP}u;
+  let q0 = (tid % nqb) * ${TP}u;
+  let rest = tid / nqb;
+  let kk = rest % (p.kh * p.kw);
+  let c0 = (rest / (p.kh * p.kw)) * ${TC}u;
+  let kh = kk / p.kw;
+  let kw = kk % p.kw;
+  ${pre.join('\n  ')}
+  for (var n = 0u; n < p.n; n++) {
+    for (var oh = 0u; oh < p.oh; oh++) {
+      let ih = i32(oh * p.sh + kh) - i32(p.ph);
+      if (ih < 0 || ih >= i32(p.h)) { continue; }
+      for (var ow = 0u; ow < p.ow; ow++) {
+        let iw = i32(ow * p.sw + kw) - i32(p.pw);
+        if (iw < 0 || iw >= i32(p.w)) { continue; }
+        let gb = ((n * p.oh + oh) * p.ow + ow) * p.co;
+        let xb = ((n * p.h + u32(ih)) * p.w + u32(iw)) * p.ci;
+        ${body.join('\n        ')}
+      }
+    }
+  }
+  ${store.join('\n  ')}
+}`,
+  };
+}
+
+export const CONV_GRID_WG = GRID_WG;

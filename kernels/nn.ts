@@ -1,0 +1,202 @@
+// Fused network kernels: linear (matmul + bias + activation), row softmax / log-softmax,
+// categorical log-prob and entropy, diagonal-Gaussian log-prob, and MSE / Huber losses.
+//
+// Layouts: Linear weights are [out, in] (PyTorch's layout, so checkpoints map 1:1): y = x·Wᵀ + b.
+// With that layout both x's rows and W's rows are contiguous along the reduction axis, so the
+// fused linear kernel reads both with vec4 loads and forms TM×TN dot products per thread
+// (register blocking, no workgroup memory: what wins on lavapipe; tile sizes come from
+// kernels/tune.ts per adapter). ACT and HAS_BIAS are pipeline-overridable constants.
+
+import { flatIndex, WG } from './common.ts';
+
+export interface LinearTile {
+  TM: number;
+  TN: number;
+  WX: number;
+  WY: number;
+}
+export const DEFAULT_LINEAR_TILE: LinearTile = { TM: 4, TN: 4, WX: 8, WY: 8 };
+
+export const ACTIVATIONS = { none: 0, relu: 1, tanh: 2, sigmoid: 3 } as const;
+export type Activation = keyof typeof ACTIVATIONS;
+
+const actFn = /* wgsl */ `
+override ACT: u32 = 0u;
+override HAS_BIAS: bool = true;
+fn act(v: f32) -> f32 {
+  switch ACT {
+    case 1u: { return max(v, 0.0); }
+    case 2u: { return tanh(clamp(v, -15.0, 15.0)); }
+    case 3u: { return 1.0 / (1.0 + exp(-v)); }
+    default: { return v; }
+  }
+}`;
+
+/** y[M,N] = act(x[M,K]·W[N,K]ᵀ + b[N]); vec4 variant needs K % 4 == 0. */
+export function linearKernel(t: LinearTile, vec4: boolean) {
+  const T = vec4 ? 'vec4f' : 'f32';
+  const lines: string[] = [];
+  for (let i = 0; i < t.TM; i++) lines.push(`let xr${i} = min(row + ${i}u, p.m - 1u) * kk;`);
+  for (let j = 0; j < t.TN; j++) lines.push(`let wr${j} = min(col + ${j}u, p.n - 1u) * kk;`);
+  for (let i = 0; i < t.TM; i++) for (let j = 0; j < t.TN; j++) lines.push(`var c${i}_${j} = 0.0;`);
+  const body: string[] = [];
+  for (let i = 0; i < t.TM; i++) body.push(`let a${i} = X[xr${i} + k];`);
+  for (let j = 0; j < t.TN; j++) body.push(`let w${j} = W[wr${j} + k];`);
+  for (let i = 0; i < t.TM; i++)
+    for (let j = 0; j < t.TN; j++) body.push(vec4 ? `c${i}_${j} += dot(a${i}, w${j});` : `c${i}_${j} = fma(a${i}, w${j}, c${i}_${j});`);
+  const store: string[] = [];
+  for (let j = 0; j < t.TN; j++) store.push(`let b${j} = select(0.0, Bias[min(col + ${j}u, p.n - 1u)], HAS_BIAS);`);
+  for (let i = 0; i < t.TM; i++)
+    for (let j = 0; j < t.TN; j++)
+      store.push(`if (row + ${i}u < p.m && col + ${j}u < p.n) { Y[(row + ${i}u) * p.n + col + ${j}u] = act(c${i}_${j} + b${j}); }`);
+  return {
+    name: `linear_${vec4 ? 'vec4' : 'scalar'}_${t.TM}x${t.TN}`,
+    code: /* wgsl */ `
+${actFn}
+struct P { m: u32, n: u32, k: u32 }
+@group(0) @binding(0) var<storage, read> X: array<${T}>;
+@group(0) @binding(1) var<storage, read> W: array<${T}>;
+@group(0) @binding(2) var<storage, read> Bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(4) var<uniform> p: P;
+@compute @workgroup_size(${t.WX}, ${t.WY}, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let row = gid.y * ${t.TM}u;
+  let col = gid.x * ${t.TN}u;
+  if (row >= p.m || col >= p.n) { return; }
+  let kk = ${vec4 ? 'p.k / 4u' : 'p.k'};
+  ${lines.join('\n  ')}
+  for (var k = 0u; k < kk; k++) {
+    ${body.join('\n    ')}
+  }
+  ${store.join('\n  ')}
+}`,
+  };
+}
+
+// ---------------------------------------------------------------- row kernels (one thread per row)
+
+const rowHead = /* wgsl */ `
+${flatIndex}
+struct P { rows: u32, c: u32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;`;
+
+/** MODE 0: softmax, 1: log-softmax, over contiguous rows of length c. */
+export const softmaxKernel = {
+  name: 'softmax_rows',
+  code: /* wgsl */ `
+override MODE: u32 = 0u;
+${rowHead}
+@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let r = flat_index(gid, nw);
+  if (r >= p.rows) { return; }
+  let base = r * p.c;
+  var m = X[base];
+  for (var j = 1u; j < p.c; j++) { m = max(m, X[base + j]); }
+  var s = 0.0;
+  for (var j = 0u; j < p.c; j++) { s += exp(X[base + j] - m); }
+  if (MODE == 0u) {
+    let inv = 1.0 / s;
+    for (var j = 0u; j < p.c; j++) { Y[base + j] = exp(X[base + j] - m) * inv; }
+  } else {
+    let l = m + log(s);
+    for (var j = 0u; j < p.c; j++) { Y[base + j] = X[base + j] - l; }
+  }
+}`,
+};
+
+/** MODE 0: log p(a) = x[a] - logsumexp(x) (A holds the actions); MODE 1: entropy -Σ p log p. */
+export const categoricalKernel = {
+  name: 'categorical_rows',
+  code: /* wgsl */ `
+override MODE: u32 = 0u;
+${rowHead}
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let r = flat_index(gid, nw);
+  if (r >= p.rows) { return; }
+  let base = r * p.c;
+  var m = X[base];
+  for (var j = 1u; j < p.c; j++) { m = max(m, X[base + j]); }
+  var s = 0.0;
+  var sx = 0.0;
+  for (var j = 0u; j < p.c; j++) {
+    let e = exp(X[base + j] - m);
+    s += e;
+    sx += e * (X[base + j] - m);
+  }
+  let lse = log(s);
+  if (MODE == 0u) {
+    let a = u32(clamp(A[r], 0.0, f32(p.c - 1u)));
+    Y[r] = X[base + a] - m - lse;
+  } else {
+    // H = lse - Σ p (x - m), with p = e / s.
+    Y[r] = lse - sx / s;
+  }
+}`,
+};
+
+/**
+ * Σ over the last axis of log N(x | mean, exp(logStd)). Each operand is either the full
+ * [rows, c] shape (stride flag 1) or one row of c values shared by every row (flag 0).
+ */
+export const gaussianLogProbKernel = {
+  name: 'gaussian_logprob_rows',
+  code: /* wgsl */ `
+${flatIndex}
+struct P { rows: u32, c: u32, fx: u32, fm: u32, fs: u32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> M: array<f32>;
+@group(0) @binding(2) var<storage, read> S: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(4) var<uniform> p: P;
+@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let r = flat_index(gid, nw);
+  if (r >= p.rows) { return; }
+  var acc = 0.0;
+  for (var j = 0u; j < p.c; j++) {
+    let x = X[r * p.c * p.fx + j];
+    let mu = M[r * p.c * p.fm + j];
+    let ls = S[r * p.c * p.fs + j];
+    let z = (x - mu) * exp(-ls);
+    acc += -0.5 * z * z - ls - 0.91893853320467274;
+  }
+  Y[r] = acc;
+}`,
+};
+
+/** One workgroup reduces the whole tensor: MODE 0: mean (p - t)²; MODE 1: mean Huber(p - t; delta). */
+export const lossKernel = {
+  name: 'loss_mean',
+  code: /* wgsl */ `
+override MODE: u32 = 0u;
+struct P { n: u32, delta: f32 }
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+var<workgroup> part: array<f32, ${WG}>;
+@compute @workgroup_size(${WG}) fn main(@builtin(local_invocation_id) lid: vec3u) {
+  var acc = 0.0;
+  for (var i = lid.x; i < p.n; i += ${WG}u) {
+    let d = A[i] - B[i];
+    if (MODE == 0u) {
+      acc += d * d;
+    } else {
+      let a = abs(d);
+      acc += select(p.delta * (a - 0.5 * p.delta), 0.5 * d * d, a <= p.delta);
+    }
+  }
+  part[lid.x] = acc;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+    if (lid.x < s) { part[lid.x] += part[lid.x + s]; }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) { Y[0] = part[0] / f32(p.n); }
+}`,
+};

@@ -1,0 +1,122 @@
+// Optimizer kernels: one dispatch updates every parameter of a model, because the parameters,
+// the gradients and each optimizer moment live in flat buffers with the same layout (see
+// engine/nn/optim.ts). Update rules follow PyTorch's single-tensor implementations exactly
+// (bias correction, where eps is added, the first momentum step), so a float64 reference of
+// torch.optim reproduces them step for step.
+//
+// H is a small hyper-parameter buffer the GPU writes and reads without a host round trip:
+// H[0] the learning rate when it is given as a tensor (FLAGS bit 0), H[64] the global gradient
+// norm written by `gradNormKernel` (clipping enabled by FLAGS bit 1).
+
+import { flatIndex, WG } from './common.ts';
+
+export type OptimKind = 'sgd' | 'adam' | 'rmsprop';
+
+const common = /* wgsl */ `
+${flatIndex}
+struct Hp { n: u32, flags: u32, lr: f32, wd: f32, max_norm: f32, h0: f32, h1: f32, h2: f32, h3: f32, h4: f32, h5: f32 }
+@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read> H: array<f32>;`;
+
+const prologue = /* wgsl */ `
+  let i = flat_index(gid, nw);
+  if (i >= p.n) { return; }
+  let lr = select(p.lr, H[0], (p.flags & 1u) != 0u);
+  var g = G[i];
+  if ((p.flags & 2u) != 0u) { g *= min(1.0, p.max_norm / (H[64] + 1e-6)); }
+  var w = P[i];`;
+
+/** The update kernel of one optimizer family (flags select variants at run time: no pipeline churn). */
+export function optimKernel(kind: OptimKind) {
+  let bindings = '';
+  let body = '';
+  if (kind === 'sgd') {
+    // h0 momentum, h1 dampening, h2 nesterov (0/1), h3 first step (0/1)
+    bindings = `
+@group(0) @binding(2) var<storage, read_write> P: array<f32>;
+@group(0) @binding(3) var<storage, read_write> B: array<f32>;
+@group(0) @binding(4) var<uniform> p: Hp;`;
+    body = `
+  g += p.wd * w;
+  if (p.h0 != 0.0) {
+    let b = select(p.h0 * B[i] + (1.0 - p.h1) * g, g, p.h3 != 0.0);
+    B[i] = b;
+    g = select(b, g + p.h0 * b, p.h2 != 0.0);
+  }
+  P[i] = w - lr * g;`;
+  } else if (kind === 'adam') {
+    // h0 beta1, h1 beta2, h2 eps, h3 bias correction 1, h4 sqrt(bias correction 2), h5 decoupled (AdamW)
+    bindings = `
+@group(0) @binding(2) var<storage, read_write> P: array<f32>;
+@group(0) @binding(3) var<storage, read_write> M: array<f32>;
+@group(0) @binding(4) var<storage, read_write> V: array<f32>;
+@group(0) @binding(5) var<uniform> p: Hp;`;
+    body = `
+  if (p.h5 != 0.0) { w = w * (1.0 - lr * p.wd); } else { g += p.wd * w; }
+  let m = p.h0 * M[i] + (1.0 - p.h0) * g;
+  let v = p.h1 * V[i] + (1.0 - p.h1) * g * g;
+  M[i] = m;
+  V[i] = v;
+  let denom = sqrt(v) / p.h4 + p.h2;
+  P[i] = w - (lr / p.h3) * m / denom;`;
+  } else {
+    // h0 alpha, h1 eps, h2 momentum, h3 centered (0/1)
+    bindings = `
+@group(0) @binding(2) var<storage, read_write> P: array<f32>;
+@group(0) @binding(3) var<storage, read_write> S: array<f32>;
+@group(0) @binding(4) var<storage, read_write> A: array<f32>;
+@group(0) @binding(5) var<storage, read_write> B: array<f32>;
+@group(0) @binding(6) var<uniform> p: Hp;`;
+    body = `
+  g += p.wd * w;
+  let s = p.h0 * S[i] + (1.0 - p.h0) * g * g;
+  S[i] = s;
+  var avg: f32;
+  if (p.h3 != 0.0) {
+    let a = p.h0 * A[i] + (1.0 - p.h0) * g;
+    A[i] = a;
+    avg = sqrt(max(s - a * a, 0.0)) + p.h1;
+  } else {
+    avg = sqrt(s) + p.h1;
+  }
+  if (p.h2 > 0.0) {
+    let b = p.h2 * B[i] + g / avg;
+    B[i] = b;
+    P[i] = w - lr * b;
+  } else {
+    P[i] = w - lr * g / avg;
+  }`;
+  }
+  return {
+    name: `optim_${kind}`,
+    code: /* wgsl */ `
+${common}
+${bindings}
+@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+${prologue}
+${body}
+}`,
+  };
+}
+
+/** One workgroup: H[64] = ‖G‖₂ over n elements (no host readback; feeds the clipped update). */
+export const gradNormKernel = {
+  name: 'grad_norm',
+  code: /* wgsl */ `
+struct P { n: u32 }
+@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read_write> H: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+var<workgroup> part: array<f32, ${WG}>;
+@compute @workgroup_size(${WG}) fn main(@builtin(local_invocation_id) lid: vec3u) {
+  var acc = 0.0;
+  for (var i = lid.x; i < p.n; i += ${WG}u) { let g = G[i]; acc = fma(g, g, acc); }
+  part[lid.x] = acc;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+    if (lid.x < s) { part[lid.x] += part[lid.x + s]; }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) { H[64] = sqrt(part[0]); }
+}`,
+};
