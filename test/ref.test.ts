@@ -150,6 +150,7 @@ describe('broadcasting and elementwise', () => {
     same(R.sign(x), [-1, 0, 1]);
     same(R.square(x), [4, 0, 9]);
     same(R.relu(x), [0, 0, 3]);
+    expect(Number.isNaN(R.relu(N([NaN])).item())).toBe(true);
     close(R.exp(N([0, 1])), [1, Math.E]);
     close(R.log(N([1, Math.E])), [0, 1]);
     close(R.sqrt(N([4, 9])), [2, 3]);

@@ -136,8 +136,8 @@ export const reciprocal = (x: NDLike): ND => map(x, (v) => 1 / v);
 export const rsqrt = (x: NDLike): ND => map(x, (v) => 1 / Math.sqrt(v));
 /** 1 / (1 + e^-x). */
 export const sigmoid = (x: NDLike): ND => map(x, (v) => 1 / (1 + Math.exp(-v)));
-/** max(x, 0). */
-export const relu = (x: NDLike): ND => map(x, (v) => (v > 0 ? v : 0));
+/** max(x, 0) (NaN propagates). */
+export const relu = (x: NDLike): ND => map(x, (v) => Math.max(v, 0));
 /** log(1 + e^x), computed as max(x, 0) + log1p(e^-|x|) to avoid overflow. */
 export const softplus = (x: NDLike): ND => map(x, (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))));
 /** Clamps into [lo, hi]. */

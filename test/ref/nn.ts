@@ -27,20 +27,21 @@ export function logSoftmax(x: NDLike, axis = -1): ND {
 
 export interface Conv2dOptions {
   /** Integer stride, one number for both axes or [sh, sw] (default 1). */
-  stride?: number | readonly [number, number];
+  stride?: number | readonly number[];
   /** Zero padding on each side, one number or [ph, pw] (default 0). */
-  padding?: number | readonly [number, number];
+  padding?: number | readonly number[];
   /** Kernel dilation, one number or [dh, dw] (default 1). */
-  dilation?: number | readonly [number, number];
+  dilation?: number | readonly number[];
   /** 'NCHW' (x [N,C,H,W], w [O,C,KH,KW], out [N,O,OH,OW]) or 'NHWC' (x [N,H,W,C], w [KH,KW,C,O], out [N,OH,OW,O]). */
   layout?: 'NCHW' | 'NHWC';
   /** Optional bias [O]. */
   bias?: ND;
 }
 
-function pair(v: number | readonly [number, number], what: string): [number, number] {
+function pair(v: number | readonly number[], what: string): [number, number] {
+  if (typeof v !== 'number' && v.length !== 2) throw new Error(`${what}: expected a number or a pair, got ${JSON.stringify(v)}`);
   const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (!p.every((n) => Number.isInteger(n))) throw new Error(`conv2d: ${what} must be integers, got ${JSON.stringify(v)}`);
+  if (!p.every((n) => Number.isInteger(n))) throw new Error(`${what} must be integers, got ${JSON.stringify(v)}`);
   return p;
 }
 
@@ -241,7 +242,7 @@ export function gaussianEntropy(logStd: ND): ND {
 // Pooling
 
 /** Max or average pooling over [N, C, H, W] with a kh×kw window and stride (default = window), no padding. */
-export function pool2d(x: ND, kernel: number | readonly [number, number], opts: { stride?: number | readonly [number, number]; mode?: 'max' | 'avg' } = {}): ND {
+export function pool2d(x: ND, kernel: number | readonly number[], opts: { stride?: number | readonly number[]; mode?: 'max' | 'avg' } = {}): ND {
   if (x.rank !== 4) throw new Error(`pool2d: x ${fmtShape(x.shape)} must be [N, C, H, W]`);
   const [kh, kw] = pair(kernel, 'kernel');
   const [sh, sw] = pair(opts.stride ?? kernel, 'stride');
