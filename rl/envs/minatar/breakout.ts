@@ -60,7 +60,7 @@ export class Breakout implements Game<BreakoutState> {
     this.terminal = false;
   }
 
-  step(a: number): number {
+  step(a: number, _rng?: Rng): number {
     const s = this.state;
     let reward = 0;
     if (a === LEFT) s.paddleX = Math.max(0, s.paddleX - 1);

@@ -89,7 +89,7 @@ export class SpaceInvaders implements Game<SpaceInvadersState> {
     for (let k = 0; k < GRID * GRID; k++) g[k] = t[k]!;
   }
 
-  step(a: number): number {
+  step(a: number, _rng?: Rng): number {
     const s = this.state;
     const A = s.aliens;
     let reward = 0;
