@@ -1,0 +1,201 @@
+// Two-player (leader/follower) games and their learning dynamics.
+//
+// Sign convention: BOTH players MINIMISE their own objective. The leader minimises
+// f₁(leader, follower) and the follower minimises f₂(leader, follower); a player that maximises
+// something (an actor maximising its return J) is given f = −J. The Stackelberg total derivative
+// ∇f₁ = ∇₁f₁ − ∇²₂₁f₂ (∇²₂₂f₂ + λI)⁻¹ ∇₂f₁ assumes this: the follower's best response solves ∇₂f₂ = 0.
+//
+// Parameters are trees of tensors (a tensor, or arrays/objects of tensors). An update rule is
+// chosen by one option (`rule.kind`); `step` encodes one update on the GPU with no readback, and
+// `play` runs many, recording the trajectory with one readback per `readEvery` iterations.
+
+import * as E from '../engine/index.ts';
+import { treeAxpy, totalDerivative } from '../engine/solvers.ts';
+
+type Tree = E.Tree;
+
+/** f₁ or f₂ of a game: a scalar of both players' parameters. */
+export type Objective<L, F> = (leader: L, follower: F) => E.Tensor;
+
+export interface Game<L extends Tree = E.Tensor, F extends Tree = E.Tensor> {
+  name: string;
+  /** f₁(leader, follower), minimised by the leader. */
+  leaderLoss: Objective<L, F>;
+  /** f₂(leader, follower), minimised by the follower. */
+  followerLoss: Objective<L, F>;
+  /** Starting parameters (fresh tensors). */
+  init(): { leader: L; follower: F };
+  /** A (local) Stackelberg equilibrium as flat leader/follower values, when known in closed form. */
+  equilibrium?: { leader: number[]; follower: number[] };
+}
+
+export interface GameState<L extends Tree = E.Tensor, F extends Tree = E.Tensor> {
+  leader: L;
+  follower: F;
+}
+
+/**
+ * The update rules (one option swaps them). Learning rates are plain step sizes of gradient
+ * descent on each player's own objective.
+ *
+ * - `simultaneous`: individual gradient play. Both players step along their own partial gradient,
+ *   both evaluated at the same point: x₁ ← x₁ − η₁∇₁f₁, x₂ ← x₂ − η₂∇₂f₂.
+ * - `stackelberg`: the leader steps along the total derivative (λ-regularised, CG with
+ *   `cgIters` iterations), the follower along ∇₂f₂ at the same point; then the follower takes
+ *   `followerSteps − 1` more steps (m follower unroll steps per leader step, default m = 1) at
+ *   the new leader parameters.
+ * - `twoTimescale`: leader first, then follower, both individual gradients with stop-gradients
+ *   (each player treats the other's parameters as constants); the follower sees the leader's new
+ *   parameters. Typically η₂ ≫ η₁ (the follower on the fast timescale), and `followerSteps` > 1.
+ */
+export type UpdateRule =
+  | { kind: 'simultaneous'; leaderLr: number; followerLr?: number }
+  | { kind: 'stackelberg'; leaderLr: number; followerLr?: number; lambda?: number; cgIters?: number; followerSteps?: number }
+  | { kind: 'twoTimescale'; leaderLr: number; followerLr: number; followerSteps?: number };
+
+function followerStep<L extends Tree, F extends Tree>(game: Game<L, F>, leader: L, follower: F, lr: number): F {
+  const g = E.grad(game.followerLoss, 1)(leader, follower);
+  return treeAxpy(follower, -lr, g);
+}
+
+/**
+ * One update of both players under `rule`: returns new parameter trees (the old ones are left
+ * to the caller). Encodes GPU work only: no readback. Run it inside E.scope or dispose the old state.
+ */
+export function step<L extends Tree, F extends Tree>(game: Game<L, F>, s: GameState<L, F>, rule: UpdateRule): GameState<L, F> {
+  return E.scope(() => {
+    const lr2 = rule.followerLr ?? rule.leaderLr;
+    if (rule.kind === 'simultaneous') {
+      const g1 = E.grad(game.leaderLoss, 0)(s.leader, s.follower);
+      const g2 = E.grad(game.followerLoss, 1)(s.leader, s.follower);
+      return { leader: treeAxpy(s.leader, -rule.leaderLr, g1), follower: treeAxpy(s.follower, -lr2, g2) };
+    }
+    if (rule.kind === 'stackelberg') {
+      const td = totalDerivative({
+        leaderLoss: game.leaderLoss, followerLoss: game.followerLoss, leader: s.leader, follower: s.follower,
+        lambda: rule.lambda ?? 0, cgIters: rule.cgIters ?? 10,
+      });
+      const leader: L = treeAxpy(s.leader, -rule.leaderLr, td.leaderGrad);
+      let follower: F = treeAxpy(s.follower, -lr2, td.followerGrad);
+      for (let k = 1; k < (rule.followerSteps ?? 1); k++) follower = followerStep(game, leader, follower, lr2);
+      return { leader, follower };
+    }
+    if (rule.kind === 'twoTimescale') {
+      const g1 = E.grad(game.leaderLoss, 0)(s.leader, s.follower);
+      const leader: L = treeAxpy(s.leader, -rule.leaderLr, g1);
+      let follower = s.follower;
+      for (let k = 0; k < (rule.followerSteps ?? 1); k++) follower = followerStep(game, leader, follower, rule.followerLr);
+      return { leader, follower };
+    }
+    throw new Error(`step: unknown update rule ${(rule as { kind: string }).kind}`);
+  });
+}
+
+/** Flat values of a tree (leaves in flattenTree order), as one tensor. */
+function flatValues(t: Tree): E.Tensor {
+  const { leaves } = E.flattenTree(t);
+  return leaves.length === 1 ? E.reshape(leaves[0], [leaves[0].size]) : E.concat(leaves.map((l) => E.reshape(l, [l.size])));
+}
+
+export interface PlayOptions {
+  /** Record the parameters every this many iterations (default 1; iteration 0 and the last are always recorded). */
+  recordEvery?: number;
+  /** Read the recorded values back every this many records (default 1000): bounds GPU memory and readbacks. */
+  readEvery?: number;
+  /** Wait for the GPU every this many iterations (default 100; see play). */
+  syncEvery?: number;
+  /** Called after each readback with the iterations done so far. */
+  onProgress?: (done: number) => void;
+}
+
+export interface Trajectory {
+  /** Iteration index of each record. */
+  iters: number[];
+  /** Flat leader / follower values at each record. */
+  leader: number[][];
+  follower: number[][];
+  /** Final parameters (tensors owned by the caller). */
+  final: GameState<any, any>;
+}
+
+/**
+ * Runs `iters` updates of `rule` from `start` (not modified or disposed), recording the flat
+ * parameters. GPU work is encoded back to back; values come back in batches (one readback per
+ * `readEvery` records).
+ */
+export async function play<L extends Tree, F extends Tree>(
+  game: Game<L, F>, start: GameState<L, F>, rule: UpdateRule, iters: number, opts: PlayOptions = {},
+): Promise<Trajectory> {
+  const every = Math.max(1, opts.recordEvery ?? 1);
+  const readEvery = Math.max(1, opts.readEvery ?? 1000);
+  const syncEvery = Math.max(1, opts.syncEvery ?? 100);
+  const out: Trajectory = { iters: [], leader: [], follower: [], final: start };
+  // Each record is one small GPU tensor (leader ++ follower); a batch of records is concatenated
+  // on the GPU and read back as one buffer.
+  let pending: Array<{ it: number; t: E.Tensor }> = [];
+  let nl = 0;
+  const flushRecords = async () => {
+    if (!pending.length) return;
+    const all = E.scope(() => E.concat(pending.map((p) => p.t)));
+    const vals = await all.data();
+    all.dispose();
+    const w = pending[0].t.size;
+    pending.forEach((p, i) => {
+      out.iters.push(p.it);
+      out.leader.push(Array.from(vals.subarray(i * w, i * w + nl)));
+      out.follower.push(Array.from(vals.subarray(i * w + nl, (i + 1) * w)));
+      p.t.dispose();
+    });
+    pending = [];
+  };
+  const snap = (it: number, s: GameState<L, F>) => {
+    const t = E.scope(() => {
+      const l = flatValues(s.leader);
+      nl = l.size;
+      return E.concat([l, flatValues(s.follower)]);
+    });
+    pending.push({ it, t });
+  };
+  let s = start;
+  snap(0, s);
+  for (let k = 1; k <= iters; k++) {
+    const next = step(game, s, rule);
+    if (s !== start) E.dispose([s.leader, s.follower]);
+    s = next;
+    if (k % every === 0 || k === iters) snap(k, s);
+    if (pending.length >= readEvery) {
+      await flushRecords();
+      opts.onProgress?.(k);
+    } else if (k % syncEvery === 0) {
+      // Waiting for the GPU now and then lets Dawn retire finished work (bind groups, descriptor
+      // pools): encoding ~10⁵ dispatches with no wait crashed lavapipe in our runs.
+      await E.sync();
+    }
+  }
+  await flushRecords();
+  const copy = (t: Tree) => E.scope(() => E.flattenTree(t).rebuild(E.flattenTree(t).leaves.map((x) => E.clone(x))));
+  out.final = s === start ? { leader: copy(start.leader), follower: copy(start.follower) } : s;
+  return out;
+}
+
+/** How many times a sequence changes sign (zeros skipped): counts cycling around an equilibrium. */
+export function signChanges(xs: ArrayLike<number>): number {
+  let n = 0, prev = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const s = Math.sign(xs[i]);
+    if (s === 0) continue;
+    if (prev !== 0 && s !== prev) n++;
+    prev = s;
+  }
+  return n;
+}
+
+/** Euclidean distance of each record of a trajectory to a point (leader ++ follower). */
+export function distanceTo(t: Trajectory, eq: { leader: number[]; follower: number[] }): number[] {
+  return t.iters.map((_, i) => {
+    let d = 0;
+    t.leader[i].forEach((v, j) => (d += (v - eq.leader[j]) ** 2));
+    t.follower[i].forEach((v, j) => (d += (v - eq.follower[j]) ** 2));
+    return Math.sqrt(d);
+  });
+}
