@@ -13,7 +13,7 @@ import {
   type VecEnv,
 } from '../../rl/envs/index.ts';
 import { watch } from '../../rl/envs/watch.ts';
-import { isBinary } from './helpers.ts';
+import { Digest, isBinary } from './helpers.ts';
 
 const MINATAR_CHANNELS: Record<string, number> = {
   'minatar/breakout': 4,
@@ -29,23 +29,15 @@ function randomActions(env: VecEnv<EnvCore>, rng: Rng): number[] {
   return Array.from({ length: env.numEnvs }, () => (sp.kind === 'discrete' ? rng.int(sp.n) : rng.uniformRange(-2, 2)));
 }
 
-/** Concatenated obs/reward/flag trace of `steps` steps under a seeded random policy. */
-function trace(env: VecEnv<EnvCore>, steps: number, policySeed: number, envIndex?: number): number[] {
+/** Digest of the obs/reward/flag trace of `steps` steps under a seeded random policy. */
+function trace(env: VecEnv<EnvCore>, steps: number, policySeed: number): string {
   const rng = new Rng(policySeed, 0);
-  const out: number[] = [];
-  const take = (a: ArrayLike<number>, w: number) => {
-    if (envIndex === undefined) out.push(...Array.from(a));
-    else out.push(...Array.from(a).slice(envIndex * w, envIndex * w + w));
-  };
-  take(env.reset(), env.obsSize);
+  const d = new Digest().add(env.reset());
   for (let t = 0; t < steps; t++) {
     const r = env.step(randomActions(env, rng));
-    take(r.obs, env.obsSize);
-    take(r.rewards, 1);
-    take(r.terminated, 1);
-    take(r.truncated, 1);
+    d.add(r.obs).add(r.rewards).add(r.terminated).add(r.truncated).add(r.finalObs);
   }
-  return out;
+  return d.value();
 }
 
 describe('makeEnv', () => {
@@ -187,14 +179,15 @@ describe('seeding and determinism', () => {
     const run = (n: number) => {
       const env = makeEnv(id, { numEnvs: n, seed: 7 });
       const pol = new Rng(3, 0);
-      const out: number[] = Array.from(env.reset().subarray(0, env.obsSize));
+      const out = new Digest().add(env.reset().subarray(0, env.obsSize));
+      const others = new Rng(0, 0);
       for (let t = 0; t < 200; t++) {
-        const acts = randomActions(env, new Rng(0, 0)); // placeholder values for the others
+        const acts = randomActions(env, others); // values for the other envs
         acts[0] = randomActions(makeEnvStub(env), pol)[0]!;
         const r = env.step(acts);
-        out.push(...Array.from(r.obs.subarray(0, env.obsSize)), r.rewards[0]!, r.done[0]!);
+        out.add(r.obs.subarray(0, env.obsSize)).add([r.rewards[0]!, r.done[0]!]);
       }
-      return out;
+      return out.value();
     };
     expect(run(16)).toEqual(run(1));
   });
@@ -205,16 +198,16 @@ describe('seeding and determinism', () => {
     const run = (actions0: number) => {
       const env = makeEnv(id, { numEnvs: 2, seed: 11 });
       const pol = new Rng(5, 0);
-      const rows: number[][] = [[], []];
+      const rows = [new Digest(), new Digest()];
       env.reset();
       for (let t = 0; t < 300; t++) {
         const a = randomActions(env, pol);
         a[1] = a[0]!;
         if (actions0 === 1) a[0] = env.actionSpace.kind === 'discrete' ? 0 : 0.5;
         const r = env.step(a);
-        for (const i of [0, 1]) rows[i]!.push(...Array.from(r.obs.subarray(i * env.obsSize, (i + 1) * env.obsSize)), r.rewards[i]!);
+        for (const i of [0, 1]) rows[i]!.add(r.obs.subarray(i * env.obsSize, (i + 1) * env.obsSize)).add([r.rewards[i]!]);
       }
-      return rows;
+      return rows.map((d) => d.value());
     };
     const base = run(0);
     const changed = run(1);
@@ -227,16 +220,16 @@ describe('seeding and determinism', () => {
     trace(a, 50, 2);
     a.reset(99);
     const b = makeEnv('minatar/asterix', { numEnvs: 2, seed: 99 });
-    const ta: number[] = [];
-    const tb: number[] = [];
+    const ta = new Digest();
+    const tb = new Digest();
     const pa = new Rng(8, 0);
     const pb = new Rng(8, 0);
     b.reset();
     for (let t = 0; t < 200; t++) {
-      ta.push(...Array.from(a.step(randomActions(a, pa)).obs));
-      tb.push(...Array.from(b.step(randomActions(b, pb)).obs));
+      ta.add(a.step(randomActions(a, pa)).obs);
+      tb.add(b.step(randomActions(b, pb)).obs);
     }
-    expect(ta).toEqual(tb);
+    expect(ta.value()).toEqual(tb.value());
   });
 });
 
@@ -251,21 +244,21 @@ describe('checkpoints', () => {
     trace(env, 137, 1);
     const saved = JSON.stringify(env.getState());
     const pol = new Rng(2, 0);
-    const cont: number[] = [];
+    const cont = new Digest();
     for (let t = 0; t < 300; t++) {
       const r = env.step(randomActions(env, pol));
-      cont.push(...Array.from(r.obs), ...Array.from(r.rewards), ...Array.from(r.done));
+      cont.add(r.obs).add(r.rewards).add(r.done);
     }
     const eps = env.completedEpisodes();
     const fresh = makeEnv(id, { numEnvs: 3, seed: 0 });
     fresh.setState(JSON.parse(saved));
     const pol2 = new Rng(2, 0);
-    const cont2: number[] = [];
+    const cont2 = new Digest();
     for (let t = 0; t < 300; t++) {
       const r = fresh.step(randomActions(fresh, pol2));
-      cont2.push(...Array.from(r.obs), ...Array.from(r.rewards), ...Array.from(r.done));
+      cont2.add(r.obs).add(r.rewards).add(r.done);
     }
-    expect(cont2).toEqual(cont);
+    expect(cont2.value()).toEqual(cont.value());
     expect(fresh.completedEpisodes()).toEqual(eps);
   });
 

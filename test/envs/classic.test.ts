@@ -171,13 +171,15 @@ describe('3-state MDP', () => {
     for (const s of [0, 1]) {
       for (const a of [0, 1]) {
         const counts = [0, 0, 0];
+        let badRewards = 0;
         for (let k = 0; k < N; k++) {
           core.state.s = s;
           const r = core.step(a, rng);
           const next = core.state.s;
           counts[next]!++;
-          expect(r).toBe(MDP_R[s]![a]![next]);
+          if (r !== MDP_R[s]![a]![next]) badRewards++;
         }
+        expect(badRewards).toBe(0);
         const p = MDP_P[s]![a]!;
         let chi2 = 0;
         let df = -1;

@@ -43,3 +43,25 @@ export function isBinary(obs: Float32Array): boolean {
   for (const v of obs) if (v !== 0 && v !== 1) return false;
   return true;
 }
+
+/** Order-sensitive 2×32-bit digest of float32 values (cheap to compare, unlike long arrays). */
+export class Digest {
+  private h1 = 0x811c9dc5;
+  private h2 = 0x01000193;
+  private n = 0;
+  private readonly f = new Float32Array(1);
+  private readonly u = new Uint32Array(this.f.buffer);
+  add(values: ArrayLike<number>): this {
+    for (let i = 0; i < values.length; i++) {
+      this.f[0] = values[i]!;
+      const w = this.u[0]!;
+      this.h1 = Math.imul(this.h1 ^ w, 0x01000193) >>> 0;
+      this.h2 = (Math.imul(this.h2 + w, 0x85ebca6b) ^ (this.h2 >>> 13)) >>> 0;
+      this.n++;
+    }
+    return this;
+  }
+  value(): string {
+    return `${this.n}:${this.h1.toString(16)}:${this.h2.toString(16)}`;
+  }
+}
