@@ -1,0 +1,119 @@
+// Implicit-differentiation benchmarks on networks of the Stackelberg actor-critic paper's sizes:
+// (64, 32) tanh (on-policy STAC) and (256, 256) ReLU (STDDPG/STSAC). For each:
+//   grad            one gradient of the critic loss (the unit of the ratios)
+//   hvp             one fresh Hessian-vector product of the same loss (goal ≤ 1.5× grad)
+//   hvp linearised  one more HVP once ∇f's graph is recorded (what each CG iteration costs)
+//   leader update   totalDerivative with 10 CG iterations on an actor/critic game, which also
+//                   returns the critic's gradient (goal ≤ 12× the actor's individual gradient)
+// with the dispatches and readbacks of one iteration. Not tests: numbers, not assertions.
+//
+//   npx tsx bench/implicit.ts [filter] [--quick]
+
+import * as E from '../engine/index.ts';
+import { timeIt, selected, type Row, type Stats } from './common.ts';
+
+type Layer = { w: E.Tensor; b: E.Tensor };
+type Act = 'tanh' | 'relu';
+
+function mlpInit(sizes: number[], seed: number): Layer[] {
+  return sizes.slice(1).map((n, i) => ({
+    w: E.randn([sizes[i], n], 0, 1 / Math.sqrt(sizes[i]), { seed: seed + i }),
+    b: E.zeros([n]),
+  }));
+}
+function mlp(ps: Layer[], x: E.Tensor, act: Act): E.Tensor {
+  ps.forEach((p, i) => {
+    x = E.add(E.matmul(x, p.w), p.b);
+    if (i < ps.length - 1) x = act === 'tanh' ? E.tanh(x) : E.relu(x);
+  });
+  return x;
+}
+
+interface Net {
+  name: string;
+  act: Act;
+  hidden: number[];
+  obs: number;
+  actDim: number;
+  batch: number;
+}
+const NETS: Net[] = [
+  { name: '64x32 tanh', act: 'tanh', hidden: [64, 32], obs: 8, actDim: 2, batch: 1000 },
+  { name: '256x256 relu', act: 'relu', hidden: [256, 256], obs: 17, actDim: 6, batch: 100 },
+];
+
+export interface ImplicitRow extends Row {
+  name: string;
+  ms: number;
+  ratioToGrad: number;
+  dispatches: number;
+  readbacks: number;
+}
+
+async function measure(step: () => void): Promise<{ wall: Stats; dispatches: number; readbacks: number }> {
+  const wall = await timeIt(() => step(), () => E.sync(), { maxIters: 256 });
+  await E.sync();
+  const c0 = E.counters();
+  step();
+  const c1 = E.counters();
+  await E.sync();
+  return { wall, dispatches: c1.dispatches - c0.dispatches, readbacks: c1.readbacks - c0.readbacks };
+}
+
+export async function benchImplicit(filter?: string): Promise<ImplicitRow[]> {
+  await E.init();
+  const rows: ImplicitRow[] = [];
+  for (const net of NETS) {
+    if (!selected(filter, net.name, 'implicit', 'hvp', 'leader')) continue;
+    const keepAll = <T>(x: T) => E.keep(x);
+    const s = keepAll(E.randn([net.batch, net.obs], 0, 1, { seed: 1 }));
+    const target = keepAll(E.randn([net.batch, 1], 0, 1, { seed: 2 }));
+    const actor = keepAll(mlpInit([net.obs, ...net.hidden, net.actDim], 10));
+    const critic = keepAll(mlpInit([net.obs + net.actDim, ...net.hidden, 1], 20));
+    const v = keepAll(critic.map((p) => ({ w: E.randn(p.w.shape, 0, 1, { seed: 30 }), b: E.randn(p.b.shape, 0, 1, { seed: 31 }) })));
+    // Critic loss (follower f₂) depends on the actor through the actions; actor loss f₁ = −mean Q(s, π(s)).
+    const q = (a: Layer[], c: Layer[]) => mlp(c, E.concat([s, E.tanh(mlp(a, s, net.act))], 1), net.act);
+    const criticLoss = (a: Layer[], c: Layer[]) => E.mean(E.square(E.sub(q(a, c), target)));
+    const actorLoss = (a: Layer[], c: Layer[]) => E.neg(E.mean(q(a, c)));
+    const fCritic = (c: Layer[]) => criticLoss(actor, c);
+
+    const cases: Array<[string, () => void, 'critic' | 'actor' | null]> = [
+      [`grad ${net.name}`, () => E.dispose(E.grad(fCritic)(critic)), null],
+      [`hvp ${net.name}`, () => E.dispose(E.hessianVectorProduct(fCritic, critic, v)), 'critic'],
+      [`hvp linearised ${net.name}`, () => {
+        // Amortised: linearise once, then 10 HVPs; reported per HVP (the loop below divides).
+        E.scope(() => {
+          const lin = E.linearizeGrad(fCritic, critic);
+          for (let k = 0; k < 10; k++) lin.hvp(v);
+          lin.dispose();
+        });
+      }, 'critic'],
+      [`actor grad ${net.name}`, () => E.dispose(E.grad(actorLoss, 0)(actor, critic)), null],
+      [`leader update (10 CG) ${net.name}`, () => E.dispose(E.totalDerivative({ leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda: 1, cgIters: 10 })), 'actor'],
+    ];
+    const base: Record<string, number> = {};
+    for (const [name, fn, ratioTo] of cases) {
+      const m = await measure(fn);
+      const per = name.startsWith('hvp linearised') ? 10 : 1;
+      const ms = m.wall.median / per;
+      if (name.startsWith('grad ')) base.critic = ms;
+      if (name.startsWith('actor grad')) base.actor = ms;
+      const ratio = ratioTo ? ms / base[ratioTo] : 1;
+      rows.push({
+        id: name, group: 'implicit', engine: 'ours', status: 'ok', wall: m.wall,
+        metrics: { ratioToGrad: ratio, dispatches: m.dispatches / per, readbacks: m.readbacks / per },
+        note: ratioTo ? `ratio to ${ratioTo === 'critic' ? 'the critic-loss gradient' : "the actor's individual gradient"}` : undefined,
+        name, ms, ratioToGrad: ratio, dispatches: m.dispatches / per, readbacks: m.readbacks / per,
+      });
+    }
+    E.dispose([s, target, actor, critic, v]);
+  }
+  return rows;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const filter = process.argv.slice(2).filter((a) => !a.startsWith('--')).join(' ') || undefined;
+  const rows = await benchImplicit(filter);
+  console.log('| case | ms | ratio | dispatches | readbacks |\n|---|---:|---:|---:|---:|');
+  for (const r of rows) console.log(`| ${r.name} | ${r.ms.toFixed(2)} | ${r.ratioToGrad.toFixed(2)}× | ${r.dispatches} | ${r.readbacks} |`);
+}
