@@ -55,6 +55,17 @@ export interface SeaquestState {
 
 const onGrid = (x: number) => x >= 0 && x < GRID;
 
+function findAt(list: SqMover[], x: number, y: number): number {
+  for (let i = 0; i < list.length; i++) if (list[i]!.x === x && list[i]!.y === y) return i;
+  return -1;
+}
+
+/** Trail (channel 3) on the on-grid cell behind a mover. */
+function trail(out: Float32Array, o: number, e: SqMover): void {
+  const tx = e.right ? e.x - 1 : e.x + 1;
+  if (onGrid(tx)) out[o + idx(e.y, tx, SEAQUEST_CH.trail, 10)] = 1;
+}
+
 export class Seaquest implements Game<SeaquestState> {
   readonly name = 'seaquest';
   readonly channels = 10;
@@ -189,32 +200,36 @@ export class Seaquest implements Game<SeaquestState> {
     } else if (a === DOWN) {
       s.subY = Math.min(8, s.subY + 1);
     }
-    // 4. friendly bullets
+    // 4. friendly bullets (lists are compacted in place: no allocation per step)
     {
-      const keep: SqMover[] = [];
-      for (const b of s.friendlyBullets) {
+      const list = s.friendlyBullets;
+      let w = 0;
+      for (let r = 0; r < list.length; r++) {
+        const b = list[r]!;
         b.x += b.right ? 1 : -1;
         if (!onGrid(b.x)) continue;
-        const fi = s.fish.findIndex((e) => e.x === b.x && e.y === b.y);
+        const fi = findAt(s.fish, b.x, b.y);
         if (fi >= 0) {
           s.fish.splice(fi, 1);
           reward += 1;
           continue;
         }
-        const si = s.subs.findIndex((e) => e.x === b.x && e.y === b.y);
+        const si = findAt(s.subs, b.x, b.y);
         if (si >= 0) {
           s.subs.splice(si, 1);
           reward += 1;
           continue;
         }
-        keep.push(b);
+        list[w++] = b;
       }
-      s.friendlyBullets = keep;
+      list.length = w;
     }
     // 5. divers
     {
-      const keep: SqTimed[] = [];
-      for (const d of s.diverList) {
+      const list = s.diverList;
+      let w = 0;
+      for (let r = 0; r < list.length; r++) {
+        const d = list[r]!;
         if (this.atPlayer(d) && s.divers < SEAQUEST.maxDivers) {
           s.divers++;
           continue;
@@ -230,17 +245,19 @@ export class Seaquest implements Game<SeaquestState> {
         } else {
           d.moveTimer--;
         }
-        keep.push(d);
+        list[w++] = d;
       }
-      s.diverList = keep;
+      list.length = w;
     }
     // 6. enemy subs (a sub removed this step still runs its shot timer and may fire)
     {
-      const keep: SqSub[] = [];
-      for (const e of s.subs) {
+      const list = s.subs;
+      let w = 0;
+      for (let i = 0; i < list.length; i++) {
+        const e = list[i]!;
         const r = this.moveEnemy(e);
         if (r > 0) reward += r;
-        if (r === 0) keep.push(e);
+        if (r === 0) list[w++] = e;
         if (e.shotTimer === 0) {
           e.shotTimer = SEAQUEST.enemyShotPeriod;
           s.enemyBullets.push({ x: e.x, y: e.y, right: e.right });
@@ -248,29 +265,33 @@ export class Seaquest implements Game<SeaquestState> {
           e.shotTimer--;
         }
       }
-      s.subs = keep;
+      list.length = w;
     }
     // 7. enemy bullets
     {
-      const keep: SqMover[] = [];
-      for (const b of s.enemyBullets) {
+      const list = s.enemyBullets;
+      let w = 0;
+      for (let r = 0; r < list.length; r++) {
+        const b = list[r]!;
         if (this.atPlayer(b)) this.terminal = true;
         b.x += b.right ? 1 : -1;
         if (!onGrid(b.x)) continue;
         if (this.atPlayer(b)) this.terminal = true;
-        keep.push(b);
+        list[w++] = b;
       }
-      s.enemyBullets = keep;
+      list.length = w;
     }
     // 8. fish
     {
-      const keep: SqTimed[] = [];
-      for (const e of s.fish) {
+      const list = s.fish;
+      let w = 0;
+      for (let i = 0; i < list.length; i++) {
+        const e = list[i]!;
         const r = this.moveEnemy(e);
         if (r > 0) reward += r;
-        if (r === 0) keep.push(e);
+        if (r === 0) list[w++] = e;
       }
-      s.fish = keep;
+      list.length = w;
     }
     // 9. timers, oxygen, surfacing
     if (s.spawnTimer > 0) s.spawnTimer--;
@@ -314,21 +335,17 @@ export class Seaquest implements Game<SeaquestState> {
     for (let x = Math.max(0, 9 - s.divers); x <= 8; x++) out[o + idx(9, x, CH.diverGauge, C)] = 1;
     for (const b of s.friendlyBullets) out[o + idx(b.y, b.x, CH.friendlyBullet, C)] = 1;
     for (const b of s.enemyBullets) out[o + idx(b.y, b.x, CH.enemyBullet, C)] = 1;
-    const trail = (e: SqMover) => {
-      const tx = e.right ? e.x - 1 : e.x + 1;
-      if (onGrid(tx)) out[o + idx(e.y, tx, CH.trail, C)] = 1;
-    };
     for (const e of s.fish) {
       out[o + idx(e.y, e.x, CH.fish, C)] = 1;
-      trail(e);
+      trail(out, o, e);
     }
     for (const e of s.subs) {
       out[o + idx(e.y, e.x, CH.enemySub, C)] = 1;
-      trail(e);
+      trail(out, o, e);
     }
     for (const d of s.diverList) {
       out[o + idx(d.y, d.x, CH.diver, C)] = 1;
-      trail(d);
+      trail(out, o, d);
     }
   }
 }
