@@ -6,8 +6,14 @@
  */
 import { pathToFileURL } from 'node:url';
 import { ENV_IDS, makeEnv, Rng } from '../rl/envs/index.ts';
+import type { Row } from './common.ts';
 
-export interface EnvBenchRow {
+/**
+ * One measurement: `env`, `numEnvs`, `stepsPerSec` (best of the repeats), plus the fields of
+ * bench/common.ts's Row so bench/run.ts can put it in its table (group 'envs'; `wall` is the
+ * time of one batched step).
+ */
+export interface EnvBenchRow extends Row {
   env: string;
   numEnvs: number;
   stepsPerSec: number;
@@ -15,8 +21,8 @@ export interface EnvBenchRow {
 
 export const BENCH_BATCH_SIZES = [1, 64, 1024] as const;
 
-/** Steps/s of one env at one batch size: warm up, then time ≥ `minMs` of stepping. */
-export function benchOne(id: string, numEnvs: number, minMs = 400): number {
+/** One timing of one env at one batch size: warm up, then time ≥ `minMs` of stepping. */
+export function benchOne(id: string, numEnvs: number, minMs = 400): { stepsPerSec: number; msPerBatch: number; batches: number } {
   const env = makeEnv(id, { numEnvs, seed: 1 });
   env.reset();
   const sp = env.actionSpace;
@@ -42,7 +48,7 @@ export function benchOne(id: string, numEnvs: number, minMs = 400): number {
     }
     elapsed = performance.now() - t0;
   }
-  return (batches * numEnvs) / (elapsed / 1000);
+  return { stepsPerSec: (batches * numEnvs) / (elapsed / 1000), msPerBatch: elapsed / batches, batches };
 }
 
 /**
@@ -54,12 +60,25 @@ export async function benchEnvs(filter?: string, repeats = 3): Promise<EnvBenchR
   for (const id of ENV_IDS) {
     if (filter && !id.includes(filter)) continue;
     for (const n of BENCH_BATCH_SIZES) {
-      let best = 0;
+      const runs: ReturnType<typeof benchOne>[] = [];
       for (let k = 0; k < repeats; k++) {
-        best = Math.max(best, benchOne(id, n));
+        runs.push(benchOne(id, n));
         await new Promise((r) => setImmediate(r));
       }
-      rows.push({ env: id, numEnvs: n, stepsPerSec: best });
+      const ms = runs.map((r) => r.msPerBatch).sort((a, b) => a - b);
+      const best = Math.max(...runs.map((r) => r.stepsPerSec));
+      rows.push({
+        env: id,
+        numEnvs: n,
+        stepsPerSec: best,
+        id: `env ${id} x${n}`,
+        group: 'envs',
+        engine: 'ours',
+        status: 'ok',
+        wall: { median: ms[Math.floor(ms.length / 2)]!, min: ms[0]!, max: ms[ms.length - 1]!, repeats, iters: runs[0]!.batches },
+        metrics: { stepsPerSec: best },
+        note: 'CPU, random policy, steps/s summed over the batch (best of repeats)',
+      });
     }
   }
   return rows;
