@@ -34,9 +34,12 @@ export function scriptedAction(env: VecEnv<EnvCore>, i: number, rng: Rng): numbe
     }
     case 'pendulum': {
       const s = (core as Pendulum).state;
+      // θ̈ = 15 sin θ + 3u: energy E = ½θ̇² + 15 cos θ, 15 upright, dE/dt = 3uθ̇.
       const th = angleNormalize(s.theta);
-      if (Math.cos(th) > 0.85) return Math.max(-2, Math.min(2, -(10 * th + 2 * s.thetaDot)));
-      return s.thetaDot >= 0 ? 2 : -2; // pump energy
+      if (Math.cos(th) > 0.95) return Math.max(-2, Math.min(2, -(10 * th + 2 * s.thetaDot)));
+      const e = 0.5 * s.thetaDot * s.thetaDot + 15 * Math.cos(th);
+      const push = s.thetaDot * (15 - e);
+      return push > 0 ? 2 : push < 0 ? -2 : 2; // pump (or brake) towards the upright energy
     }
     case 'mdp/three-state':
       return 0;
