@@ -100,39 +100,30 @@ ${act}
   };
 }
 
-/** Threads needed by conv2d_bwd_in: ceil(input pixels/TP) · ceil(ci/TC). */
+/** Threads needed by conv2d_bwd_in: input pixels · ceil(ci/TC). */
 export function convBwdInThreads(t: ConvTile, pixels: number, ci: number) {
-  return Math.ceil(pixels / t.TP) * Math.ceil(ci / t.TC);
+  return pixels * Math.ceil(ci / t.TC);
 }
 
+/**
+ * Input gradient: each thread owns one input pixel × TC input channels and visits only the
+ * (kh, kw) taps that land on an output pixel (kh ≡ ih + p mod s), so a stride-s convolution
+ * costs 1/s² of a dense transposed convolution. (TP is unused: pixels of a block would need
+ * different taps.)
+ */
 export function convBwdInKernel(t: ConvTile) {
-  const { TP, TC } = t;
+  const { TC } = t;
   const pre: string[] = [];
-  for (const i of range(TP)) {
-    pre.push(`let q${i} = min(p0 + ${i}u, npix - 1u);`);
-    pre.push(`let iw${i} = i32(q${i} % p.w) + i32(p.pw); let ih${i} = i32((q${i} / p.w) % p.h) + i32(p.ph); let gb${i} = (q${i} / (p.w * p.h)) * p.oh;`);
-  }
   for (const j of range(TC)) pre.push(`let cc${j} = min(c0 + ${j}u, p.ci - 1u);`);
-  for (const i of range(TP)) for (const j of range(TC)) pre.push(`var a${i}_${j} = 0.0;`);
-  const kbody: string[] = [];
-  for (const i of range(TP)) {
-    kbody.push(`let yn${i} = ih${i} - i32(kh); let xn${i} = iw${i} - i32(kw);`);
-    kbody.push(`let yo${i} = yn${i} / i32(p.sh); let xo${i} = xn${i} / i32(p.sw);`);
-    kbody.push(`let ok${i} = yn${i} >= 0 && xn${i} >= 0 && yo${i} * i32(p.sh) == yn${i} && xo${i} * i32(p.sw) == xn${i} && yo${i} < i32(p.oh) && xo${i} < i32(p.ow);`);
-    kbody.push(`let go${i} = select(0u, ((gb${i} + u32(yo${i})) * p.ow + u32(xo${i})) * p.co, ok${i});`);
-    kbody.push(`let m${i} = select(0.0, 1.0, ok${i});`);
-  }
-  kbody.push(`let wo = (kh * p.kw + kw) * p.ci;`);
-  kbody.push(`let wstride = p.kh * p.kw * p.ci;`);
+  for (const j of range(TC)) pre.push(`var a${j} = 0.0;`);
   const cbody: string[] = [];
-  for (const i of range(TP)) cbody.push(`let g${i} = G[go${i} + c] * m${i};`);
-  for (const j of range(TC)) cbody.push(`let w${j} = Wt[c * wstride + wo + cc${j}];`);
-  for (const i of range(TP)) for (const j of range(TC)) cbody.push(`a${i}_${j} = fma(g${i}, w${j}, a${i}_${j});`);
+  cbody.push(`let g = G[gb + c];`);
+  cbody.push(`let wr = c * wstride + wo;`);
+  for (const j of range(TC)) cbody.push(`a${j} = fma(g, Wt[wr + cc${j}], a${j});`);
   const store: string[] = [];
-  for (const i of range(TP))
-    for (const j of range(TC)) store.push(`if (p0 + ${i}u < npix && c0 + ${j}u < p.ci) { DX[(p0 + ${i}u) * p.ci + c0 + ${j}u] = a${i}_${j}; }`);
+  for (const j of range(TC)) store.push(`if (c0 + ${j}u < p.ci) { DX[q * p.ci + c0 + ${j}u] = a${j}; }`);
   return {
-    name: `conv2d_bwd_in_${TP}x${TC}`,
+    name: `conv2d_bwd_in_1x${TC}`,
     code: /* wgsl */ `
 ${P}
 ${flat}
@@ -145,12 +136,20 @@ ${flat}
   if (tid >= p.nthreads) { return; }
   let ncb = (p.ci + ${TC - 1}u) / ${TC}u;
   let c0 = (tid % ncb) * ${TC}u;
-  let p0 = (tid / ncb) * ${TP}u;
-  let npix = p.n * p.h * p.w;
+  let q = tid / ncb;
+  let yh = (q / p.w) % p.h + p.ph;
+  let xw = q % p.w + p.pw;
+  let n = q / (p.w * p.h);
+  let wstride = p.kh * p.kw * p.ci;
   ${pre.join('\n  ')}
-  for (var kh = 0u; kh < p.kh; kh++) {
-    for (var kw = 0u; kw < p.kw; kw++) {
-      ${kbody.join('\n      ')}
+  for (var kh = yh % p.sh; kh < p.kh && kh <= yh; kh += p.sh) {
+    let oh = (yh - kh) / p.sh;
+    if (oh >= p.oh) { continue; }
+    for (var kw = xw % p.sw; kw < p.kw && kw <= xw; kw += p.sw) {
+      let ow = (xw - kw) / p.sw;
+      if (ow >= p.ow) { continue; }
+      let gb = ((n * p.oh + oh) * p.ow + ow) * p.co;
+      let wo = (kh * p.kw + kw) * p.ci;
       for (var c = 0u; c < p.co; c++) {
         ${cbody.join('\n        ')}
       }
