@@ -66,6 +66,15 @@ describe('Asterix start and spawning', () => {
     expect(cells(o, C, CH.enemy).sort()).toEqual(['1,5', '8,9']);
   });
 
+  it('an entity spawned onto the player collides in the same step (gold: +1)', () => {
+    // Rules 1 then 3: the spawn comes before the collision test.
+    const g = quiet();
+    Object.assign(g.state, { playerX: 0, playerY: 1, spawnTimer: 0 });
+    const r = g.step(NOOP, scriptedRng([0.1, 0.1, 0.0])); // right (x=0), gold, first free slot = row 1
+    expect(r).toBe(1);
+    expect(g.state.slots[0]).toBeNull();
+  });
+
   it('no free slot → no spawn', () => {
     const g = quiet();
     for (let k = 0; k < 8; k++) g.state.slots[k] = ent(k === 4 ? 0 : 9, true, false);

@@ -314,4 +314,25 @@ describe('Seaquest oxygen and surfacing', () => {
     expect(r.terminated[0]).toBe(1);
     expect(steps).toBe(201); // oxygen 200 − k after frame k; frame 201 finds 0
   });
+
+  it('after a full rescue (carried −1) the next surfacing is not terminal and leaves −2 (the quirk, literally)', () => {
+    // Rule 9 "carrying 0 → terminal" tests for exactly 0; −1 is not 0.
+    const g = diving();
+    Object.assign(g.state, { subY: 1, divers: -1 });
+    g.step(UP, none());
+    expect(g.terminal).toBe(false);
+    expect(g.state.divers).toBe(-2);
+  });
+
+  it('a terminal frame still runs the rest of the step (oxygen, timers)', () => {
+    // Common rule "A terminal condition met mid-step does not cut the step short".
+    const g = diving();
+    g.state.enemyBullets = [{ x: 6, y: 4, right: false }];
+    g.state.shotTimer = 3;
+    g.step(NOOP, none());
+    expect(g.terminal).toBe(true);
+    expect(g.state.oxygen).toBe(199);
+    expect(g.state.shotTimer).toBe(2);
+    expect(g.state.enemyBullets).toEqual([{ x: 5, y: 4, right: false }]);
+  });
 });
