@@ -12,7 +12,8 @@ import {
   type CaseSpec, type Row, type Stats, caseInputs, mlpShapes, timeIt, stats, polled, opts, selected, errMessage,
   specFlops, specBytes, specLabel, ADAM,
 } from './common.ts';
-import { checkOutputs } from './peers/reference.ts';
+import { checkOutputs, transposeArray } from './peers/reference.ts';
+import type { MatmulTile } from '../kernels/matmul.ts';
 
 export const MATMUL_CASES: Array<{ id: string; spec: CaseSpec }> = [
   ...[256, 512, 1024, 2048].map((n) => ({ id: `matmul ${n}²`, spec: { kind: 'matmul', batch: 1, m: n, k: n, n } as CaseSpec })),
@@ -284,4 +285,157 @@ export async function gpuTime(step: () => Promise<void> | void, iters: number): 
   }
   if (!samples.length || samples.every((x) => x === 0)) return undefined;
   return stats(samples, iters);
+}
+
+// ------------------------------------------------------------------ checking other modules' rows
+
+/**
+ * Checks our engine's fused kernels on a spec against the float64 reference (same inputs as
+ * every peer), for rows timed by other bench modules (bench/kernels.ts times its own inputs).
+ * Returns the max relative error; throws CheckError when wrong; null when this kind has no check here.
+ */
+export async function verifyOurs(spec: CaseSpec): Promise<number | null> {
+  await E.init();
+  const inp = caseInputs(spec);
+  const T = (name: string, shape: number[]) => E.tensor(inp[name], shape);
+  const made: E.Tensor[] = [];
+  const keepT = (t: E.Tensor) => (made.push(t), t);
+  try {
+    switch (spec.kind) {
+      case 'conv2d': {
+        const s = spec;
+        const oh = Math.floor((s.h + 2 * s.pad - s.kh) / s.stride) + 1;
+        const ow = Math.floor((s.w + 2 * s.pad - s.kw) / s.stride) + 1;
+        const x = keepT(E.tensor(transposeArray(inp.x, [s.n, s.c, s.h, s.w], [0, 2, 3, 1]), [s.n, s.h, s.w, s.c]));
+        const w = keepT(E.tensor(transposeArray(inp.w, [s.o, s.c, s.kh, s.kw], [0, 2, 3, 1]), [s.o, s.kh, s.kw, s.c]));
+        if (!s.backward) {
+          const y = keepT(E.conv2d(x, w, null, { stride: s.stride, padding: s.pad }));
+          const [yd] = await E.readAll([y]);
+          return checkOutputs(s, { y: transposeArray(yd, [s.n, oh, ow, s.o], [0, 3, 1, 2]) });
+        }
+        const g = keepT(E.tensor(transposeArray(inp.g, [s.n, s.o, oh, ow], [0, 2, 3, 1]), [s.n, oh, ow, s.o]));
+        const dx = keepT(E.conv2dBackInput(g, w, x.shape, [s.stride, s.stride], [s.pad, s.pad]));
+        const dw = keepT(E.conv2dBackWeight(x, g, w.shape, [s.stride, s.stride], [s.pad, s.pad]));
+        const y = keepT(E.conv2d(x, w, null, { stride: s.stride, padding: s.pad }));
+        const [dxd, dwd, yd] = await E.readAll([dx, dw, y]);
+        const e1 = checkOutputs({ ...s, backward: false }, { y: transposeArray(yd, [s.n, oh, ow, s.o], [0, 3, 1, 2]) });
+        const e2 = checkOutputs(s, {
+          dx: transposeArray(dxd, [s.n, s.h, s.w, s.c], [0, 3, 1, 2]),
+          dw: transposeArray(dwd, [s.o, s.kh, s.kw, s.c], [0, 3, 1, 2]),
+        });
+        return Math.max(e1, e2);
+      }
+      case 'attention': {
+        const sh = [spec.b, spec.heads, spec.s, spec.d];
+        const [q, k, v, g] = ['q', 'k', 'v', 'g'].map((n) => keepT(T(n, sh)));
+        if (!spec.backward) {
+          const [o] = await E.readAll([keepT(E.attention(q, k, v))]);
+          return checkOutputs(spec, { out: o });
+        }
+        const grads = E.scope(() => {
+          const [, f] = E.vjp((a: E.Tensor, b: E.Tensor, c: E.Tensor) => E.attention(a, b, c), q, k, v);
+          const gs = f(g) as E.Tensor[];
+          f.dispose();
+          return gs;
+        });
+        grads.forEach(keepT);
+        const [dq, dk, dv] = await E.readAll(grads);
+        return checkOutputs(spec, { dq, dk, dv });
+      }
+      case 'linear': {
+        const x = keepT(T('x', [spec.m, spec.k]));
+        const w = keepT(E.tensor(transposeArray(inp.w, [spec.k, spec.n], [1, 0]), [spec.n, spec.k]));
+        const b = keepT(T('b', [spec.n]));
+        const [y] = await E.readAll([keepT(E.linear(x, w, b, spec.act))]);
+        return checkOutputs(spec, { y });
+      }
+      case 'mlp_grad': {
+        // the fused-linear path (what E.MLP applies), differentiated by the engine
+        const shapes = mlpShapes(spec.sizes);
+        const L = spec.sizes.length - 1;
+        const params = shapes.map((sh, i) =>
+          keepT(sh.length === 2 ? E.tensor(transposeArray(inp['p' + i], sh, [1, 0]), [sh[1], sh[0]]) : T('p' + i, sh)),
+        );
+        const x = keepT(T('x', [spec.batch, spec.sizes[0]]));
+        const t = keepT(T('t', [spec.batch, spec.sizes[L]]));
+        const loss = (p: E.Tensor[]) => {
+          let h: E.Tensor = x;
+          for (let l = 0; l < L; l++) h = E.linear(h, p[2 * l], p[2 * l + 1], l < L - 1 ? 'relu' : 'none');
+          return E.div(E.sum(E.square(E.sub(h, t))), 2 * spec.batch);
+        };
+        const gs = E.scope(() => E.grad(loss)(params) as E.Tensor[]);
+        gs.forEach(keepT);
+        const data = await E.readAll(gs);
+        return checkOutputs(
+          spec,
+          Object.fromEntries(data.map((d, i) => ['p' + i, shapes[i].length === 2 ? transposeArray(d, [shapes[i][1], shapes[i][0]], [1, 0]) : d])),
+        );
+      }
+      case 'adam': {
+        const params: Record<string, E.Tensor> = {};
+        const grads: Record<string, E.Tensor> = {};
+        spec.sizes.forEach((sh, i) => {
+          params['p' + i] = keepT(T('p' + i, sh));
+          grads['p' + i] = keepT(T('g' + i, sh));
+        });
+        const packed = E.packParams(params);
+        made.push(packed.flat);
+        const opt = E.adam(packed.params, { lr: ADAM.lr, betas: [ADAM.b1, ADAM.b2], eps: ADAM.eps });
+        opt.step(packed.params, grads);
+        const names = spec.sizes.map((_, i) => 'p' + i);
+        const data = await E.readAll(names.map((n) => (packed.params as Record<string, E.Tensor>)[n]));
+        (opt as unknown as { dispose?: () => void }).dispose?.();
+        return checkOutputs(spec, Object.fromEntries(names.map((n, i) => [n, data[i]])));
+      }
+      case 'matmul':
+      case 'elementwise':
+      case 'reduce': {
+        const b = build(spec, made);
+        const outs = b.step();
+        outs.forEach(keepT);
+        const data = await E.readAll(outs);
+        return checkOutputs(spec, Object.fromEntries(outputNames(spec, outs.length).map((n, i) => [n, data[i]])));
+      }
+      default:
+        return null;
+    }
+  } finally {
+    E.dispose(made);
+  }
+}
+
+// ------------------------------------------------------------------ matmul tile search
+
+/** `npm run bench -- --tune-matmul [n]`: GFLOP/s of the vec4 matmul per register tile / workgroup shape at n² (checked). */
+export async function tuneMatmul(n = 1024): Promise<Array<{ tile: MatmulTile; gflops: number; ms: number }>> {
+  await E.init();
+  const spec: CaseSpec = { kind: 'matmul', batch: 1, m: n, k: n, n };
+  const inp = caseInputs(spec);
+  const a = E.keep(E.tensor(inp.a, [n, n]));
+  const b = E.keep(E.tensor(inp.b, [n, n]));
+  const orig = E.getMatmulTile();
+  const tiles: MatmulTile[] = [];
+  for (const [TM, TN] of [[4, 8], [4, 4], [8, 4], [8, 8], [4, 16], [2, 8], [2, 16]])
+    for (const [WX, WY] of [[64, 1], [8, 8], [16, 4], [32, 2], [4, 16], [16, 16]]) tiles.push({ TM, TN, WX, WY });
+  const out: Array<{ tile: MatmulTile; gflops: number; ms: number }> = [];
+  try {
+    for (const t of tiles) {
+      E.setMatmulTile(t);
+      try {
+        const c = E.matmul(a, b);
+        const [d] = await E.readAll([c]);
+        c.dispose();
+        checkOutputs(spec, { c: d });
+        const st = await timeIt(() => E.matmul(a, b).dispose(), () => E.sync(), { repeats: 5, warmup: 2, targetMs: 300 });
+        out.push({ tile: t, ms: st.median, gflops: (2 * n ** 3) / st.median / 1e6 });
+        console.error(`  TM${t.TM} TN${t.TN} WG ${t.WX}×${t.WY}: ${st.median.toFixed(2)} ms [${st.min.toFixed(2)}–${st.max.toFixed(2)}] ${(2 * n ** 3 / st.median / 1e6).toFixed(2)} GFLOP/s`);
+      } catch (e) {
+        console.error(`  TM${t.TM} TN${t.TN} WG ${t.WX}×${t.WY}: FAILED ${errMessage(e)}`);
+      }
+    }
+  } finally {
+    E.setMatmulTile(orig);
+    E.dispose([a, b]);
+  }
+  return out.sort((x, y) => y.gflops - x.gflops);
 }

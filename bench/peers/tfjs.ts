@@ -18,12 +18,13 @@ export async function createTfjsPeer(): Promise<Peer> {
   const webgpu = await import('@tensorflow/tfjs-backend-webgpu');
   const rt = E.runtime();
   // Share our device: replace the self-registered backend with one on our GPUDevice.
-  if (tf.findBackend('webgpu')) tf.removeBackend('webgpu');
+  if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
   const info = { vendor: rt.info.adapterInfo.vendor, architecture: rt.info.adapterInfo.architecture } as GPUAdapterInfo;
   tf.registerBackend('webgpu', () => new webgpu.WebGPUBackend(rt.device, info), 3);
   if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs: could not set the webgpu backend');
   await tf.ready();
   tf.env().set('WEBGPU_CPU_FORWARD', false);
+  const shared = (tf.backend() as unknown as { device?: GPUDevice }).device === rt.device;
   const require = createRequire(import.meta.url);
   const version = (require('@tensorflow/tfjs/package.json') as { version: string }).version;
 
@@ -32,7 +33,7 @@ export async function createTfjsPeer(): Promise<Peer> {
   return {
     name: 'tfjs-webgpu',
     version,
-    details: `@tensorflow/tfjs ${version} + tfjs-backend-webgpu, sharing our GPUDevice, WEBGPU_CPU_FORWARD=false`,
+    details: `@tensorflow/tfjs ${version} + tfjs-backend-webgpu, ${shared ? 'sharing our GPUDevice' : 'its own GPUDevice on the same adapter'}, WEBGPU_CPU_FORWARD=false`,
     supports: (s) => kinds.has(s.kind),
     async run(spec, id, group) {
       const row: Row = { id, group, engine: 'tfjs-webgpu', status: 'ok', spec, flops: specFlops(spec), bytes: specBytes(spec) };

@@ -11,7 +11,10 @@ import { type CaseSpec, type Row, caseInputs, mlpShapes, opts, errMessage, specF
 import { checkOutputs } from './reference.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const script = path.resolve(here, '..', 'torch_bench.py');
+// beside bench/peers/ in a checkout; under the working directory in gpu-pack.sh's bundle
+const script = [process.env.BENCH_TORCH_SCRIPT, path.resolve(here, '..', 'torch_bench.py'), path.resolve('bench', 'torch_bench.py')]
+  .filter((p): p is string => !!p)
+  .find((p) => fs.existsSync(p)) ?? path.resolve(here, '..', 'torch_bench.py');
 
 export interface TorchInfo {
   python: string;
