@@ -89,8 +89,14 @@ export class CartPole implements EnvCore {
     this.state = { ...(st as CartPoleState) };
   }
 
-  renderText(): string {
-    const s = this.state;
+  /** The drawable state: the current one, or the one an observation shows (it is the full state). */
+  private view(obs?: Float32Array): CartPoleState {
+    if (!obs) return this.state;
+    return { x: obs[0]!, xDot: obs[1]!, theta: obs[2]!, thetaDot: obs[3]!, terminated: false };
+  }
+
+  renderText(obs?: Float32Array): string {
+    const s = this.view(obs);
     const deg = (s.theta * 180) / Math.PI;
     return [
       `cart x ${textGauge(s.x, -2.4, 2.4)} ${s.x.toFixed(3)}`,
@@ -99,8 +105,8 @@ export class CartPole implements EnvCore {
     ].join('\n');
   }
 
-  renderSvg(): string {
-    const s = this.state;
+  renderSvg(obs?: Float32Array): string {
+    const s = this.view(obs);
     const W = 600;
     const H = 300;
     const scale = W / (2 * CARTPOLE.xThreshold * 1.2);

@@ -18,7 +18,7 @@ import type { EnvCore } from './types.ts';
 import { VecEnv } from './vec.ts';
 
 export * from './types.ts';
-export { VecEnv } from './vec.ts';
+export { VecEnv, type RenderWhich } from './vec.ts';
 export { Rng, philox4x32_10, STREAM_TAG, type RngState } from './rng.ts';
 export { CartPole, CARTPOLE } from './cartpole.ts';
 export { Pendulum, PENDULUM, angleNormalize } from './pendulum.ts';

@@ -85,18 +85,25 @@ export class ThreeStateMdp implements EnvCore {
     this.state = { ...(st as MdpState) };
   }
 
-  renderText(): string {
-    return MDP_STATE_NAMES.map((n, k) => (k === this.state.s ? `[${n}]` : ` ${n} `)).join(' -- ');
+  private view(obs?: Float32Array): number {
+    if (!obs) return this.state.s;
+    return obs[0]! > 0 ? 0 : obs[1]! > 0 ? 1 : 2;
   }
 
-  renderSvg(): string {
+  renderText(obs?: Float32Array): string {
+    const cur = this.view(obs);
+    return MDP_STATE_NAMES.map((n, k) => (k === cur ? `[${n}]` : ` ${n} `)).join(' -- ');
+  }
+
+  renderSvg(obs?: Float32Array): string {
+    const cur = this.view(obs);
     const parts = [
       `<svg xmlns="http://www.w3.org/2000/svg" width="360" height="140" viewBox="0 0 360 140">`,
       `<rect width="360" height="140" fill="#ffffff"/>`,
     ];
     MDP_STATE_NAMES.forEach((n, k) => {
       const cx = 60 + k * 120;
-      const on = k === this.state.s;
+      const on = k === cur;
       parts.push(
         `<circle cx="${cx}" cy="75" r="35" fill="${on ? '#f4b400' : '#eeeeee'}" stroke="#333" stroke-width="${k === MDP_TERMINAL ? 5 : 2}"/>`,
         `<text x="${cx - 8}" y="83" font-family="sans-serif" font-size="24">${escapeXml(n)}</text>`,

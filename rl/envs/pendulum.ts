@@ -80,8 +80,14 @@ export class Pendulum implements EnvCore {
     this.state = { ...(st as PendulumState) };
   }
 
-  renderText(): string {
-    const s = this.state;
+  /** Current state, or the one an observation [cos θ, sin θ, θ̇] shows (no torque then). */
+  private view(obs?: Float32Array): PendulumState {
+    if (!obs) return this.state;
+    return { theta: Math.atan2(obs[1]!, obs[0]!), thetaDot: obs[2]!, lastU: 0 };
+  }
+
+  renderText(obs?: Float32Array): string {
+    const s = this.view(obs);
     const n = angleNormalize(s.theta);
     // θ = 0 is upright; draw the tip on a small 9×9 dial.
     const R = 4;
@@ -99,8 +105,8 @@ export class Pendulum implements EnvCore {
     ].join('\n');
   }
 
-  renderSvg(): string {
-    const s = this.state;
+  renderSvg(obs?: Float32Array): string {
+    const s = this.view(obs);
     const W = 300;
     const c = W / 2;
     const len = 100;

@@ -37,10 +37,13 @@ export interface EnvCore {
   /** JSON-serialisable snapshot of everything the core needs to continue exactly. */
   getState(): unknown;
   setState(state: unknown): void;
-  /** A text frame for terminals. */
-  renderText(): string;
-  /** An SVG frame (rasterised to PNG by render.ts). */
-  renderSvg(): string;
+  /**
+   * A text frame for terminals: of the current state, or of `obs` (one observation of this env,
+   * obsSize floats) when given — that is how a terminal observation is drawn after autoreset.
+   */
+  renderText(obs?: Float32Array): string;
+  /** An SVG frame (rasterised to PNG by render.ts), of the current state or of `obs`. */
+  renderSvg(obs?: Float32Array): string;
 }
 
 /** One finished episode. */

@@ -10,6 +10,8 @@ import {
   type VecEnvState,
 } from './types.ts';
 
+export type RenderWhich = 'current' | 'final';
+
 export interface VecEnvConfig<C extends EnvCore> {
   id: string;
   numEnvs: number;
@@ -219,19 +221,30 @@ export class VecEnv<C extends EnvCore = EnvCore> {
     return this.result.obs;
   }
 
-  /** Text frame of env i. */
-  renderText(i = 0): string {
-    return this.core(i).renderText();
+  /**
+   * Text frame of env i: its current state, or with `which = 'final'` the last observation of
+   * the episode that ended on the latest step (valid where `done[i]`; autoreset has already
+   * replaced the current state).
+   */
+  renderText(i = 0, which: RenderWhich = 'current'): string {
+    return this.core(i).renderText(this.frameObs(i, which));
   }
 
-  /** SVG frame of env i. */
-  renderSvg(i = 0): string {
-    return this.core(i).renderSvg();
+  /** SVG frame of env i (see renderText for `which`). */
+  renderSvg(i = 0, which: RenderWhich = 'current'): string {
+    return this.core(i).renderSvg(this.frameObs(i, which));
   }
 
-  /** PNG frame of env i (bytes). */
-  renderPng(i = 0, width?: number): Uint8Array {
-    return svgToPng(this.core(i).renderSvg(), width);
+  /** PNG frame of env i (bytes), optionally fitted to `width` pixels. */
+  renderPng(i = 0, width?: number, which: RenderWhich = 'current'): Uint8Array {
+    return svgToPng(this.renderSvg(i, which), width);
+  }
+
+  private frameObs(i: number, which: RenderWhich): Float32Array | undefined {
+    this.core(i);
+    if (which === 'current') return undefined;
+    if (which !== 'final') throw new Error(`render: which must be 'current' or 'final', got '${which}'`);
+    return this.result.finalObs.subarray(i * this.obsSize, (i + 1) * this.obsSize);
   }
 
   private core(i: number): C {

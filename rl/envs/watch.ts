@@ -129,16 +129,16 @@ export async function watch(id: string, o: WatchOptions) {
   const rng = new Rng(o.seed, 0xffff); // the policy's own stream, apart from the env's
   env.reset();
   const clear = o.delay > 0 && process.stdout.isTTY;
-  const frame = (t: number, a: number | null, r: number) => {
+  const frame = (t: number, a: number | null, r: number, final = false) => {
     const head = `${id}  step ${t}  ` + (a === null ? 'reset' : `action ${Number.isInteger(a) ? a : a.toFixed(3)}  reward ${r.toFixed(3)}`) +
-      `  return ${env.episodeReturns[0]!.toFixed(3)}`;
-    print((clear ? '\x1b[H\x1b[2J' : '') + head + '\n' + env.renderText(0) + '\n');
+      (final ? '  (last frame of the episode)' : `  return ${env.episodeReturns[0]!.toFixed(3)}`);
+    print((clear ? '\x1b[H\x1b[2J' : '') + head + '\n' + env.renderText(0, final ? 'final' : 'current') + '\n');
   };
   frame(0, null, 0);
   for (let t = 1; t <= o.steps; t++) {
     const a = policyAction(o.policy, env, 0, rng);
     const res = env.step([a]);
-    if (t % o.every === 0 || res.done[0]) frame(t, a, res.rewards[0]!);
+    if (t % o.every === 0 || res.done[0]) frame(t, a, res.rewards[0]!, res.done[0] === 1);
     if (res.done[0]) {
       const ep = env.completedEpisodes()[0]!;
       print(`-- episode over (${ep.terminated ? 'terminated' : 'truncated'}): return ${ep.return.toFixed(3)}, length ${ep.length}\n`);

@@ -356,6 +356,20 @@ describe('rendering and watch', () => {
     expect(() => env.renderText(2)).toThrow(/out of range/);
   });
 
+  it("renderText(i, 'final') draws the terminal observation after autoreset", () => {
+    const env = makeEnv('minatar/breakout', { preset: 'gymnax' });
+    env.reset();
+    Object.assign(minatarGame<Breakout>(env).state, { ballX: 0, ballY: 8, ballDir: 2, paddleX: 5 });
+    env.step([0]);
+    const rows = (txt: string) => txt.split('\n').slice(2, 12);
+    expect(rows(env.renderText(0, 'final'))[9]).toContain('oo');
+    expect(rows(env.renderText(0))[9]).not.toContain('oo');
+    expect(() => env.renderText(0, 'last' as never)).toThrow(/current' or 'final/);
+    const cp = makeEnv('cartpole');
+    cp.reset();
+    expect(cp.renderText(0, 'final')).toContain('cart x');
+  });
+
   it('watch plays a scripted agent and prints frames', async () => {
     const lines: string[] = [];
     await watch('minatar/breakout', { policy: 'scripted', steps: 30, seed: 0, delay: 0, every: 10, out: (s) => lines.push(s) });

@@ -110,12 +110,13 @@ export class MinAtarEnv<G extends Game = Game> implements EnvCore {
     return this.scratch;
   }
 
-  renderText(): string {
-    return `${this.game.name}${this.game.terminal ? ' [terminal]' : ''}\n` +
-      gridText(this.observe(), this.game.channels, this.game.channelStyles);
+  renderText(obs?: Float32Array): string {
+    const terminal = !obs && this.game.terminal;
+    return `${this.game.name}${terminal ? ' [terminal]' : ''}\n` +
+      gridText(obs ?? this.observe(), this.game.channels, this.game.channelStyles);
   }
 
-  renderSvg(): string {
-    return gridSvg(this.observe(), this.game.channels, this.game.channelStyles, `minatar/${this.game.name}`);
+  renderSvg(obs?: Float32Array): string {
+    return gridSvg(obs ?? this.observe(), this.game.channels, this.game.channelStyles, `minatar/${this.game.name}`);
   }
 }
