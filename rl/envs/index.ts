@@ -2,7 +2,7 @@
  * Environments: batched, seeded, CPU (pure TypeScript). See docs/envs.md.
  *
  *   const env = makeEnv('minatar/breakout', { numEnvs: 64, seed: 1, preset: 'gymnax' });
- *   let obs = env.reset();
+ *   const first = env.reset();                      // Float32Array, 64 × 400, reused
  *   const { obs, rewards, terminated, truncated, done, finalObs } = env.step(actions);
  */
 import { CartPole, CARTPOLE, cartpoleActionSpace, cartpoleObservationSpace } from './cartpole.ts';

@@ -238,6 +238,41 @@ function makeEnvStub(env: VecEnv<EnvCore>): VecEnv<EnvCore> {
   return { actionSpace: env.actionSpace, numEnvs: 1 } as VecEnv<EnvCore>;
 }
 
+describe('MinAtar invariants under random play', () => {
+  it.each([
+    ['minatar/breakout', 0],
+    ['minatar/asterix', 0],
+    ['minatar/freeway', 0],
+    ['minatar/seaquest', 0],
+    ['minatar/space_invaders', 0],
+  ] as const)('%s: 0/1 observations with exactly one player cell (channel %i), also in final frames', (id, ch) => {
+    const env = makeEnv(id, { numEnvs: 8, seed: 17 });
+    const C = MINATAR_CHANNELS[id]!;
+    const count = (o: Float32Array, base: number) => {
+      let n = 0;
+      for (let k = 0; k < 100; k++) n += o[base + k * C + ch]!;
+      return n;
+    };
+    env.reset();
+    const pol = new Rng(4, 0);
+    let bad = 0;
+    let finals = 0;
+    for (let t = 0; t < 1500; t++) {
+      const r = env.step(randomActions(env, pol));
+      if (!isBinary(r.obs)) bad++;
+      for (let i = 0; i < 8; i++) {
+        if (count(r.obs, i * env.obsSize) !== 1) bad++;
+        if (r.done[i]) {
+          finals++;
+          if (count(r.finalObs, i * env.obsSize) !== 1) bad++;
+        }
+      }
+    }
+    expect(bad).toBe(0);
+    if (id !== 'minatar/freeway') expect(finals).toBeGreaterThan(0);
+  });
+});
+
 describe('checkpoints', () => {
   it.each(ENV_IDS.map((id) => [id]))('%s: getState → JSON → setState resumes exactly', (id) => {
     const env = makeEnv(id, { numEnvs: 3, seed: 21 });
