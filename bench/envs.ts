@@ -52,13 +52,23 @@ export function benchOne(id: string, numEnvs: number, minMs = 400): { stepsPerSe
 }
 
 /**
- * Every env (ids containing `filter`, if given) at 1, 64 and 1024 envs; each figure is the best
+ * bench/run.ts's filter rule (kept here so this CPU bench does not load the GPU engine): words
+ * separated by spaces or commas; a case runs when any word occurs in its id or its group 'envs'.
+ */
+function matches(filter: string | undefined, id: string): boolean {
+  if (!filter) return true;
+  const hay = `${id} envs`.toLowerCase();
+  return filter.toLowerCase().split(/[\s,]+/).filter(Boolean).some((w) => hay.includes(w));
+}
+
+/**
+ * Every env (filtered as bench/run.ts does: `breakout`, `minatar`, `envs`…) at 1, 64 and 1024 envs; each figure is the best
  * of `repeats` timings, which filters out interference from other processes on a shared machine.
  */
 export async function benchEnvs(filter?: string, repeats = 3): Promise<EnvBenchRow[]> {
   const rows: EnvBenchRow[] = [];
   for (const id of ENV_IDS) {
-    if (filter && !id.includes(filter)) continue;
+    if (!matches(filter, id)) continue;
     for (const n of BENCH_BATCH_SIZES) {
       const runs: ReturnType<typeof benchOne>[] = [];
       for (let k = 0; k < repeats; k++) {
@@ -104,7 +114,7 @@ export function formatEnvBench(rows: EnvBenchRow[]): string {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const rows = await benchEnvs(process.argv[2]);
+  const rows = await benchEnvs(process.argv.slice(2).join(' ') || undefined);
   console.log('env steps per second (random policy, summed over the batch, best of 3)\n');
   console.log(formatEnvBench(rows));
 }
