@@ -35,3 +35,5 @@ export {
   tileFor, setTile, clearTiles, tunedTiles, loadTunedTiles, classifyAdapter, setAdapterClass, getAdapterClass, DEFAULT_TABLES,
   type AdapterClass, type ConvTile, type AttentionTile, type KernelFamily,
 } from '../../kernels/tune.ts';
+export { autotune } from './tune.ts';
+export { CANDIDATES, TUNE_SHAPES, autotuneWith, shapeClass, type AutotuneOptions, type TuneResult } from '../../kernels/tune.ts';

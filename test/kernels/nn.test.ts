@@ -218,7 +218,7 @@ describe('modules and initialisers', () => {
     const back = E.fromNamed(named);
     expect(E.namedParams(back)).toEqual(named);
     // Same seed, same parameters.
-    expect(Array.from(await (net.init(42)['2'] as E.Params).weight.data())).toEqual(Array.from(await (p['2'] as E.Params).weight.data()));
+    expect(Array.from(await ((net.init(42)['2'] as E.Params).weight as E.Tensor).data())).toEqual(Array.from(await ((p['2'] as E.Params).weight as E.Tensor).data()));
   });
 
   it('Sequential with Conv2d/Flatten/Linear keys layers by position and fuses activations', async () => {
