@@ -130,31 +130,32 @@ export async function play<L extends Tree, F extends Tree>(
   const readEvery = Math.max(1, opts.readEvery ?? 1000);
   const syncEvery = Math.max(1, opts.syncEvery ?? 100);
   const out: Trajectory = { iters: [], leader: [], follower: [], final: start };
-  // Each record is one small GPU tensor (leader ++ follower); a batch of records is concatenated
-  // on the GPU and read back as one buffer.
-  let pending: Array<{ it: number; t: E.Tensor }> = [];
-  let nl = 0;
+  // Records are copied into one GPU history buffer (a 256-byte-aligned slot each: a buffer copy,
+  // no dispatch) that is read back whole every `readEvery` records. (Holding hundreds of small
+  // record tensors instead grew lavapipe's memory until it crashed in our 50,000-step runs.)
+  const nl = E.flattenTree(start.leader).leaves.reduce((a, t) => a + t.size, 0);
+  const nf = E.flattenTree(start.follower).leaves.reduce((a, t) => a + t.size, 0);
+  const stride = Math.ceil((nl + nf) / 64) * 64;
+  let hist: E.Tensor | null = null;
+  let pending: number[] = [];
   const flushRecords = async () => {
-    if (!pending.length) return;
-    const all = E.scope(() => E.concat(pending.map((p) => p.t)));
-    const vals = await all.data();
-    all.dispose();
-    const w = pending[0].t.size;
-    pending.forEach((p, i) => {
-      out.iters.push(p.it);
-      out.leader.push(Array.from(vals.subarray(i * w, i * w + nl)));
-      out.follower.push(Array.from(vals.subarray(i * w + nl, (i + 1) * w)));
-      p.t.dispose();
+    if (!pending.length || !hist) return;
+    const vals = await hist.data();
+    pending.forEach((it, i) => {
+      out.iters.push(it);
+      out.leader.push(Array.from(vals.subarray(i * stride, i * stride + nl)));
+      out.follower.push(Array.from(vals.subarray(i * stride + nl, i * stride + nl + nf)));
     });
     pending = [];
   };
   const snap = (it: number, s: GameState<L, F>) => {
-    const t = E.scope(() => {
-      const l = flatValues(s.leader);
-      nl = l.size;
-      return E.concat([l, flatValues(s.follower)]);
+    hist ??= E.zeros([readEvery * stride]);
+    const h = hist;
+    E.scope(() => {
+      const row = E.concat([flatValues(s.leader), flatValues(s.follower)]);
+      E.assign(h.subView(pending.length * stride, [nl + nf]), row);
     });
-    pending.push({ it, t });
+    pending.push(it);
   };
   let s = start;
   snap(0, s);
@@ -173,6 +174,7 @@ export async function play<L extends Tree, F extends Tree>(
     }
   }
   await flushRecords();
+  (hist as E.Tensor | null)?.dispose();
   const copy = (t: Tree) => E.scope(() => E.flattenTree(t).rebuild(E.flattenTree(t).leaves.map((x) => E.clone(x))));
   out.final = s === start ? { leader: copy(start.leader), follower: copy(start.follower) } : s;
   return out;
