@@ -101,6 +101,21 @@ describe('second derivatives of a small tanh network', () => {
     const m2 = E.mixedVjp((yy: typeof y, xx: typeof x) => fEngine(xx, yy), y, x, u);
     const want2 = Array.from({ length: NY }, (_, j) => ux.data.reduce((s, ui, i) => s + Hrow(NX + j, i) * ui, 0));
     expect(R.relError(await flat(m2), want2)).toBeLessThan(2e-3);
+    // The whole mixed Jacobian ∂(∇_y f)/∂x, column by column (one mixedVjp per basis vector of y).
+    const cols: number[][] = [];
+    for (let j = 0; j < NY; j++) {
+      const e = new Float64Array(NY);
+      e[j] = 1;
+      const ej = { W2: up(R.nd([4, 2], e.slice(0, 8))), b2: up(R.nd([2], e.slice(8))) };
+      const c = E.mixedVjp(fEngine, x, y, ej);
+      cols.push(await flat(c));
+      E.dispose([ej, c]);
+    }
+    const dense = Array.from({ length: NX * NY }, (_, k) => cols[k % NY][Math.floor(k / NY)]);
+    const denseRef = Array.from({ length: NX * NY }, (_, k) => Hrow(Math.floor(k / NY), NX + (k % NY)));
+    const relJ = R.relError(dense, denseRef);
+    console.log(`dense mixed Jacobian (${NX}×${NY}) from mixedVjp vs FD: relative error ${relJ.toExponential(2)}`);
+    expect(relJ).toBeLessThan(2e-3);
     // Linearised HVPs (one graph, several products) equal fresh ones.
     const before = E.memory().liveBuffers;
     const out = E.scope(() => {
