@@ -537,3 +537,62 @@ export function errMessage(e: unknown): string {
 }
 
 export const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms >= 0.1 ? ms.toFixed(3) : ms.toFixed(4));
+
+// ------------------------------------------------------------------ interleaved timing
+
+/** One engine's case, ready to time: built by ours (bench/core.ts) and each peer (bench/peers/). */
+export interface Prepared {
+  /** Computes once and compares with the float64 reference; returns the max error, throws CheckError when wrong. */
+  check?: () => Promise<number>;
+  /** Encodes one iteration (waits itself only when syncEach). */
+  step: () => unknown;
+  /** Waits for everything encoded so far. */
+  wait: () => Promise<unknown>;
+  dispose: () => void;
+  timing?: { maxIters?: number };
+}
+
+/**
+ * Times several engines on one case with their repeats interleaved (engine A's repeat r, then
+ * B's, then C's, then r + 1...), so load from other processes hits every engine alike.
+ * Each engine gets its own N (iterations per repeat). A throwing engine gets an Error entry.
+ */
+export async function timeInterleaved(preps: Prepared[], o: Partial<BenchOptions> = {}): Promise<Array<Stats | Error>> {
+  const { targetMs, repeats, warmup } = { ...opts(), ...o };
+  const iters: number[] = [];
+  const out: Array<Stats | Error | null> = preps.map(() => null);
+  const samples: number[][] = preps.map(() => []);
+  for (let e = 0; e < preps.length; e++) {
+    const p = preps[e];
+    const max = p.timing?.maxIters ?? 4096;
+    try {
+      let n = 1;
+      let est = Infinity;
+      for (let w = 0; w < warmup; w++) {
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) await p.step();
+        await p.wait();
+        est = (performance.now() - t0) / n;
+        if (est * n < targetMs / 4) n = Math.min(max, n * 4);
+      }
+      iters[e] = Math.max(1, Math.min(max, Math.round(targetMs / Math.max(est, 1e-3))));
+    } catch (err) {
+      out[e] = err instanceof Error ? err : new Error(String(err));
+    }
+  }
+  for (let r = 0; r < repeats; r++) {
+    for (let e = 0; e < preps.length; e++) {
+      if (out[e]) continue;
+      const p = preps[e];
+      try {
+        const t0 = performance.now();
+        for (let i = 0; i < iters[e]; i++) await p.step();
+        await p.wait();
+        samples[e].push((performance.now() - t0) / iters[e]);
+      } catch (err) {
+        out[e] = err instanceof Error ? err : new Error(String(err));
+      }
+    }
+  }
+  return out.map((x, e) => x ?? stats(samples[e], iters[e]));
+}

@@ -9,8 +9,8 @@
 
 import * as E from '../engine/index.ts';
 import {
-  type CaseSpec, type Row, type Stats, caseInputs, mlpShapes, timeIt, stats, polled, opts, selected, errMessage,
-  specFlops, specBytes, specLabel, ADAM,
+  type CaseSpec, type Row, type Stats, type Prepared, caseInputs, mlpShapes, timeIt, timeInterleaved, stats, polled, opts, selected,
+  errMessage, specFlops, specBytes, specLabel, ADAM,
 } from './common.ts';
 import { checkOutputs, transposeArray } from './peers/reference.ts';
 import type { MatmulTile } from '../kernels/matmul.ts';
@@ -49,104 +49,124 @@ export async function benchCore(filter?: string): Promise<Row[]> {
 
 interface Built {
   step: () => E.Tensor[];
-  check?: boolean;
+  /** Maps read-back outputs (in step's order) to the reference's names and layouts; absent = no check. */
+  check?: (d: Float32Array[]) => Record<string, ArrayLike<number>>;
   syncEach?: boolean;
   timing?: { maxIters?: number };
   cleanup?: () => void;
 }
 
-/** Runs our engine on a spec: checks once against the float64 reference, then times it. */
-export async function runOurs(spec: CaseSpec, id = specLabel(spec), group: string = spec.kind): Promise<Row> {
+/** Our engine on a spec, on the shared inputs, through the fused kernels where the engine has them. */
+export async function prepareOurs(spec: CaseSpec): Promise<Prepared> {
   await E.init();
-  const row: Row = { id, group, engine: 'ours', status: 'ok', spec, flops: specFlops(spec), bytes: specBytes(spec) };
   const owned: E.Tensor[] = [];
-  let c: Built | null = null;
+  let last: E.Tensor[] = [];
+  let b: Built | null = null;
+  const dispose = () => {
+    E.dispose(last);
+    last = [];
+    b?.cleanup?.();
+    E.dispose(owned);
+    owned.length = 0;
+  };
   try {
-    c = build(spec, owned);
-    const b = c;
-    if (b.check) {
-      const outs = b.step();
-      const data = await E.readAll(outs);
-      const names = outputNames(spec, outs.length);
-      row.err = checkOutputs(spec, Object.fromEntries(names.map((n, i) => [n, data[i]])));
-      E.dispose(outs);
-    }
-    let last: E.Tensor[] = [];
+    b = build(spec, owned);
+    const bb = b;
+    const check = bb.check
+      ? async () => {
+          const outs = bb.step();
+          const data = await E.readAll(outs);
+          E.dispose(outs);
+          return checkOutputs(spec, bb.check!(data));
+        }
+      : undefined;
     const step = async () => {
       E.dispose(last);
-      last = b.step();
-      if (b.syncEach) await last[0].data();
+      last = bb.step();
+      if (bb.syncEach) await last[0].data();
     };
-    const wait = () => E.sync();
-    const c0 = E.counters();
-    await step();
-    await wait();
-    const c1 = E.counters();
-    row.metrics = { dispatches: c1.dispatches - c0.dispatches, readbacks: c1.readbacks - c0.readbacks };
-    row.wall = await timeIt(step, wait, b.timing);
-    if (!b.syncEach) row.gpu = await gpuTime(step, row.wall.iters);
-    E.dispose(last);
-    if (spec.kind === 'dispatch') row.metrics.usPerOp = (row.wall.median * 1000) / spec.count;
+    return { check, step, wait: () => E.sync(), dispose, timing: bb.timing };
+  } catch (e) {
+    dispose();
+    throw e;
+  }
+}
+
+/** Dispatches and readbacks of one iteration. */
+export async function countOurs(p: Prepared): Promise<{ dispatches: number; readbacks: number }> {
+  await E.sync();
+  const c0 = E.counters();
+  await p.step();
+  await p.wait();
+  const c1 = E.counters();
+  return { dispatches: c1.dispatches - c0.dispatches, readbacks: c1.readbacks - c0.readbacks };
+}
+
+/** Runs our engine alone on a spec (checked, then timed). bench/run.ts interleaves it with the peers instead. */
+export async function runOurs(spec: CaseSpec, id = specLabel(spec), group: string = spec.kind): Promise<Row> {
+  const row: Row = { id, group, engine: 'ours', status: 'ok', spec, flops: specFlops(spec), bytes: specBytes(spec) };
+  let p: Prepared | null = null;
+  try {
+    p = await prepareOurs(spec);
+    if (p.check) row.err = await p.check();
+    row.metrics = await countOurs(p);
+    const [st] = await timeInterleaved([p]);
+    if (st instanceof Error) throw st;
+    row.wall = st;
+    if (spec.kind !== 'roundtrip') row.gpu = await gpuTime(p.step, st.iters);
+    if (spec.kind === 'dispatch') row.metrics.usPerOp = (st.median * 1000) / spec.count;
   } catch (e) {
     row.status = 'failed';
     row.note = errMessage(e);
+    delete row.wall;
   } finally {
-    c?.cleanup?.();
-    E.dispose(owned);
+    p?.dispose();
   }
   return row;
 }
 
-function outputNames(s: CaseSpec, n: number): string[] {
-  switch (s.kind) {
-    case 'matmul':
-      return ['c'];
-    case 'conv2d':
-      return s.backward ? ['dx', 'dw'] : ['y'];
-    case 'attention':
-      return s.backward ? ['dq', 'dk', 'dv'] : ['out'];
-    case 'mlp_grad':
-    case 'adam':
-      return Array.from({ length: n }, (_, i) => 'p' + i);
-    default:
-      return ['y'];
+/** Checks our fused kernels on a spec against the float64 reference; null where this kind has no check. */
+export async function verifyOurs(spec: CaseSpec): Promise<number | null> {
+  const p = await prepareOurs(spec);
+  try {
+    return p.check ? await p.check() : null;
+  } finally {
+    p.dispose();
   }
 }
 
+const outs1 = (name: string) => (d: Float32Array[]) => ({ [name]: d[0] });
+
 function build(s: CaseSpec, owned: E.Tensor[]): Built {
   const inp = caseInputs(s);
-  const up = (name: string, shape: number[]) => {
-    const t = E.keep(E.tensor(inp[name], shape));
+  const hold = (t: E.Tensor) => {
+    E.keep(t);
     owned.push(t);
     return t;
   };
+  const up = (name: string, shape: number[]) => hold(E.tensor(inp[name], shape));
   switch (s.kind) {
     case 'matmul': {
       const sh = (r: number, c: number) => (s.batch > 1 ? [s.batch, r, c] : [r, c]);
       const a = up('a', sh(s.m, s.k));
       const b = up('b', sh(s.k, s.n));
-      return { step: () => [E.matmul(a, b)], check: true };
+      return { step: () => [E.matmul(a, b)], check: outs1('c') };
     }
     case 'elementwise': {
       const a = up('a', [s.n]);
       const b = up('b', [s.n]);
-      return {
-        step: () => [E.scope(() => (s.op === 'add' ? E.add(a, b) : E.tanh(E.add(E.mul(a, b), a))))],
-        check: true,
-      };
+      return { step: () => [E.scope(() => (s.op === 'add' ? E.add(a, b) : E.tanh(E.add(E.mul(a, b), a))))], check: outs1('y') };
     }
     case 'reduce': {
       const x = up('x', [s.rows, s.cols]);
-      return { step: () => [s.op === 'sum_all' ? E.sum(x) : E.sum(x, 1)], check: true };
+      return { step: () => [s.op === 'sum_all' ? E.sum(x) : E.sum(x, 1)], check: outs1('y') };
     }
     case 'roundtrip': {
-      const x = E.keep(E.tensor([1]));
-      owned.push(x);
+      const x = hold(E.tensor([1]));
       return { step: () => [E.add(x, 1)], syncEach: true, timing: { maxIters: 2000 } };
     }
     case 'dispatch': {
-      const x = E.keep(E.ones([s.n]));
-      owned.push(x);
+      const x = hold(E.ones([s.n]));
       return {
         step: () => [
           E.scope(() => {
@@ -157,82 +177,117 @@ function build(s: CaseSpec, owned: E.Tensor[]): Built {
         ],
       };
     }
-    // Composed from public ops (no fused kernels): used only where bench/kernels.ts gives no row.
-    case 'linear': {
-      const x = up('x', [s.m, s.k]);
-      const w = up('w', [s.k, s.n]);
-      const b = up('b', [s.n]);
+    case 'conv2d': {
+      // the engine's conv is NHWC with [out, kh, kw, in] weights: converted once, outside the timed loop
+      const oh = Math.floor((s.h + 2 * s.pad - s.kh) / s.stride) + 1;
+      const ow = Math.floor((s.w + 2 * s.pad - s.kw) / s.stride) + 1;
+      const x = hold(E.tensor(transposeArray(inp.x, [s.n, s.c, s.h, s.w], [0, 2, 3, 1]), [s.n, s.h, s.w, s.c]));
+      const w = hold(E.tensor(transposeArray(inp.w, [s.o, s.c, s.kh, s.kw], [0, 2, 3, 1]), [s.o, s.kh, s.kw, s.c]));
+      const toNCHW = (d: Float32Array) => transposeArray(d, [s.n, oh, ow, s.o], [0, 3, 1, 2]);
+      if (!s.backward) return { step: () => [E.conv2d(x, w, null, { stride: s.stride, padding: s.pad })], check: (d) => ({ y: toNCHW(d[0]) }) };
+      const g = hold(E.tensor(transposeArray(inp.g, [s.n, s.o, oh, ow], [0, 2, 3, 1]), [s.n, oh, ow, s.o]));
+      // forward + input gradient + weight gradient (what the peers' grads compute)
       return {
-        step: () => [E.scope(() => {
-          const z = E.add(E.matmul(x, w), b);
-          return s.act === 'relu' ? E.relu(z) : s.act === 'tanh' ? E.tanh(z) : z;
-        })],
-        check: true,
+        step: () => [
+          E.conv2dBackInput(g, w, x.shape, [s.stride, s.stride], [s.pad, s.pad]),
+          E.conv2dBackWeight(x, g, w.shape, [s.stride, s.stride], [s.pad, s.pad]),
+          E.conv2d(x, w, null, { stride: s.stride, padding: s.pad }),
+        ],
+        check: (d) => ({
+          dx: transposeArray(d[0], [s.n, s.h, s.w, s.c], [0, 3, 1, 2]),
+          dw: transposeArray(d[1], [s.o, s.kh, s.kw, s.c], [0, 3, 1, 2]),
+        }),
       };
-    }
-    case 'mlp_grad': {
-      const params = mlpShapes(s.sizes).map((sh, i) => up('p' + i, sh));
-      const x = up('x', [s.batch, s.sizes[0]]);
-      const t = up('t', [s.batch, s.sizes[s.sizes.length - 1]]);
-      const L = s.sizes.length - 1;
-      const loss = (p: E.Tensor[]) => {
-        let h: E.Tensor = x;
-        for (let l = 0; l < L; l++) {
-          h = E.add(E.matmul(h, p[2 * l]), p[2 * l + 1]);
-          if (l < L - 1) h = E.relu(h);
-        }
-        return E.div(E.sum(E.square(E.sub(h, t))), 2 * s.batch);
-      };
-      const g = E.grad(loss);
-      return { step: () => E.scope(() => g(params) as E.Tensor[]), check: true };
     }
     case 'attention': {
       const sh = [s.b, s.heads, s.s, s.d];
-      const [q, k, v, gg] = ['q', 'k', 'v', 'g'].map((n) => up(n, sh));
-      const scale = 1 / Math.sqrt(s.d);
-      const attn = (qq: E.Tensor, kk: E.Tensor, vv: E.Tensor) => {
-        const sc = E.mul(E.mm(qq, kk, false, true), scale);
-        const p = E.exp(E.sub(sc, E.logsumexp(sc, -1, true)));
-        return E.matmul(p, vv);
+      const [q, k, v, g] = ['q', 'k', 'v', 'g'].map((n) => up(n, sh));
+      if (!s.backward) return { step: () => [E.attention(q, k, v)], check: outs1('out') };
+      return {
+        step: () =>
+          E.scope(() => {
+            const [, f] = E.vjp((a: E.Tensor, b: E.Tensor, c: E.Tensor) => E.attention(a, b, c), q, k, v);
+            const gs = f(g) as E.Tensor[];
+            f.dispose();
+            return gs;
+          }),
+        check: (d) => ({ dq: d[0], dk: d[1], dv: d[2] }),
       };
-      if (!s.backward) return { step: () => [E.scope(() => attn(q, k, v))], check: true };
-      const g = E.grad((a: E.Tensor, b: E.Tensor, c: E.Tensor) => E.sum(E.mul(attn(a, b, c), gg)), [0, 1, 2]);
-      return { step: () => E.scope(() => g(q, k, v) as E.Tensor[]), check: true };
+    }
+    case 'linear': {
+      const x = up('x', [s.m, s.k]);
+      const w = hold(E.tensor(transposeArray(inp.w, [s.k, s.n], [1, 0]), [s.n, s.k]));
+      const b = up('b', [s.n]);
+      return { step: () => [E.linear(x, w, b, s.act)], check: outs1('y') };
+    }
+    case 'mlp_grad': {
+      // what E.MLP + E.mse run: fused linear(+relu) layers, one-dispatch MSE, valueAndGrad
+      const shapes = mlpShapes(s.sizes);
+      const L = s.sizes.length - 1;
+      const nOut = s.sizes[L];
+      const params = shapes.map((sh, i) => (sh.length === 2 ? hold(E.tensor(transposeArray(inp['p' + i], sh, [1, 0]), [sh[1], sh[0]])) : up('p' + i, sh)));
+      const x = up('x', [s.batch, s.sizes[0]]);
+      const t = up('t', [s.batch, nOut]);
+      const loss = (p: E.Tensor[]) => {
+        let h: E.Tensor = x;
+        for (let l = 0; l < L; l++) h = E.linear(h, p[2 * l], p[2 * l + 1], l < L - 1 ? 'relu' : 'none');
+        return E.mse(h, t);
+      };
+      const vg = E.valueAndGrad(loss);
+      return {
+        step: () =>
+          E.scope(() => {
+            const [val, gs] = vg(params) as [E.Tensor, E.Tensor[]];
+            return [...gs, val];
+          }),
+        // mse = mean over batch·out; the reference loss is ½·sum/batch: gradients differ by out/2
+        check: (d) =>
+          Object.fromEntries(
+            shapes.map((sh, i) => {
+              const g = sh.length === 2 ? transposeArray(d[i], [sh[1], sh[0]], [1, 0]) : d[i];
+              return ['p' + i, g.map((v) => (v * nOut) / 2)];
+            }),
+          ),
+      };
     }
     case 'adam': {
-      // Unfused reference Adam from public ops (one dispatch chain per tensor).
-      const p = s.sizes.map((sh, i) => up('p' + i, sh));
-      const gs = s.sizes.map((sh, i) => up('g' + i, sh));
-      const m = s.sizes.map((sh) => E.keep(E.zeros(sh)));
-      const v = s.sizes.map((sh) => E.keep(E.zeros(sh)));
-      owned.push(...m, ...v);
-      let t = 0;
+      // the engine's optimizer: all parameters packed in one buffer, one dispatch per step
+      const params: Record<string, E.Tensor> = {};
+      const grads: Record<string, E.Tensor> = {};
+      s.sizes.forEach((sh, i) => {
+        params['p' + i] = E.tensor(inp['p' + i], sh);
+        grads['p' + i] = up('g' + i, sh);
+      });
+      const packed = E.packParams(params);
+      E.dispose(Object.values(params));
+      hold(packed.flat);
+      const pp = packed.params as Record<string, E.Tensor>;
+      Object.values(pp).forEach((t) => E.keep(t));
+      const opt = E.adam(packed.params, { lr: ADAM.lr, betas: [ADAM.b1, ADAM.b2], eps: ADAM.eps });
+      const names = s.sizes.map((_, i) => 'p' + i);
+      let first = true;
       return {
         step: () => {
-          t++;
-          const c1 = ADAM.lr / (1 - ADAM.b1 ** t);
-          const c2 = 1 / (1 - ADAM.b2 ** t);
-          E.scope(() => {
-            for (let i = 0; i < p.length; i++) {
-              E.assign(m[i], E.add(E.mul(m[i], ADAM.b1), E.mul(gs[i], 1 - ADAM.b1)));
-              E.assign(v[i], E.add(E.mul(v[i], ADAM.b2), E.mul(E.square(gs[i]), 1 - ADAM.b2)));
-              E.assign(p[i], E.sub(p[i], E.div(E.mul(m[i], c1), E.add(E.sqrt(E.mul(v[i], c2)), ADAM.eps))));
-            }
-          });
-          return t === 1 ? p.map((x) => E.clone(x)) : [E.clone(p[0])];
+          opt.step(packed.params, grads);
+          if (first) {
+            first = false;
+            return names.map((n) => E.clone(pp[n]));
+          }
+          return [];
         },
-        check: true,
+        check: (d) => Object.fromEntries(names.map((n, i) => [n, d[i]])),
+        cleanup: () => (opt as unknown as { dispose?: () => void }).dispose?.(),
       };
     }
     default:
-      throw new Error(`no composed-op implementation of ${s.kind} in bench/core.ts`);
+      throw new Error(`bench/core.ts has no implementation of ${s.kind}`);
   }
 }
 
 // ------------------------------------------------------------------ GPU timestamp queries
 
 /** Kernel time per iteration from timestamp queries around each compute pass; undefined where unsupported. */
-export async function gpuTime(step: () => Promise<void> | void, iters: number): Promise<Stats | undefined> {
+export async function gpuTime(step: () => unknown, iters: number): Promise<Stats | undefined> {
   const rt = E.runtime();
   if (!rt.info.features.has('timestamp-query')) return undefined;
   const dev = rt.device;
@@ -285,123 +340,6 @@ export async function gpuTime(step: () => Promise<void> | void, iters: number): 
   }
   if (!samples.length || samples.every((x) => x === 0)) return undefined;
   return stats(samples, iters);
-}
-
-// ------------------------------------------------------------------ checking other modules' rows
-
-/**
- * Checks our engine's fused kernels on a spec against the float64 reference (same inputs as
- * every peer), for rows timed by other bench modules (bench/kernels.ts times its own inputs).
- * Returns the max relative error; throws CheckError when wrong; null when this kind has no check here.
- */
-export async function verifyOurs(spec: CaseSpec): Promise<number | null> {
-  await E.init();
-  const inp = caseInputs(spec);
-  const T = (name: string, shape: number[]) => E.tensor(inp[name], shape);
-  const made: E.Tensor[] = [];
-  const keepT = (t: E.Tensor) => (made.push(t), t);
-  try {
-    switch (spec.kind) {
-      case 'conv2d': {
-        const s = spec;
-        const oh = Math.floor((s.h + 2 * s.pad - s.kh) / s.stride) + 1;
-        const ow = Math.floor((s.w + 2 * s.pad - s.kw) / s.stride) + 1;
-        const x = keepT(E.tensor(transposeArray(inp.x, [s.n, s.c, s.h, s.w], [0, 2, 3, 1]), [s.n, s.h, s.w, s.c]));
-        const w = keepT(E.tensor(transposeArray(inp.w, [s.o, s.c, s.kh, s.kw], [0, 2, 3, 1]), [s.o, s.kh, s.kw, s.c]));
-        if (!s.backward) {
-          const y = keepT(E.conv2d(x, w, null, { stride: s.stride, padding: s.pad }));
-          const [yd] = await E.readAll([y]);
-          return checkOutputs(s, { y: transposeArray(yd, [s.n, oh, ow, s.o], [0, 3, 1, 2]) });
-        }
-        const g = keepT(E.tensor(transposeArray(inp.g, [s.n, s.o, oh, ow], [0, 2, 3, 1]), [s.n, oh, ow, s.o]));
-        const dx = keepT(E.conv2dBackInput(g, w, x.shape, [s.stride, s.stride], [s.pad, s.pad]));
-        const dw = keepT(E.conv2dBackWeight(x, g, w.shape, [s.stride, s.stride], [s.pad, s.pad]));
-        const y = keepT(E.conv2d(x, w, null, { stride: s.stride, padding: s.pad }));
-        const [dxd, dwd, yd] = await E.readAll([dx, dw, y]);
-        const e1 = checkOutputs({ ...s, backward: false }, { y: transposeArray(yd, [s.n, oh, ow, s.o], [0, 3, 1, 2]) });
-        const e2 = checkOutputs(s, {
-          dx: transposeArray(dxd, [s.n, s.h, s.w, s.c], [0, 3, 1, 2]),
-          dw: transposeArray(dwd, [s.o, s.kh, s.kw, s.c], [0, 3, 1, 2]),
-        });
-        return Math.max(e1, e2);
-      }
-      case 'attention': {
-        const sh = [spec.b, spec.heads, spec.s, spec.d];
-        const [q, k, v, g] = ['q', 'k', 'v', 'g'].map((n) => keepT(T(n, sh)));
-        if (!spec.backward) {
-          const [o] = await E.readAll([keepT(E.attention(q, k, v))]);
-          return checkOutputs(spec, { out: o });
-        }
-        const grads = E.scope(() => {
-          const [, f] = E.vjp((a: E.Tensor, b: E.Tensor, c: E.Tensor) => E.attention(a, b, c), q, k, v);
-          const gs = f(g) as E.Tensor[];
-          f.dispose();
-          return gs;
-        });
-        grads.forEach(keepT);
-        const [dq, dk, dv] = await E.readAll(grads);
-        return checkOutputs(spec, { dq, dk, dv });
-      }
-      case 'linear': {
-        const x = keepT(T('x', [spec.m, spec.k]));
-        const w = keepT(E.tensor(transposeArray(inp.w, [spec.k, spec.n], [1, 0]), [spec.n, spec.k]));
-        const b = keepT(T('b', [spec.n]));
-        const [y] = await E.readAll([keepT(E.linear(x, w, b, spec.act))]);
-        return checkOutputs(spec, { y });
-      }
-      case 'mlp_grad': {
-        // the fused-linear path (what E.MLP applies), differentiated by the engine
-        const shapes = mlpShapes(spec.sizes);
-        const L = spec.sizes.length - 1;
-        const params = shapes.map((sh, i) =>
-          keepT(sh.length === 2 ? E.tensor(transposeArray(inp['p' + i], sh, [1, 0]), [sh[1], sh[0]]) : T('p' + i, sh)),
-        );
-        const x = keepT(T('x', [spec.batch, spec.sizes[0]]));
-        const t = keepT(T('t', [spec.batch, spec.sizes[L]]));
-        const loss = (p: E.Tensor[]) => {
-          let h: E.Tensor = x;
-          for (let l = 0; l < L; l++) h = E.linear(h, p[2 * l], p[2 * l + 1], l < L - 1 ? 'relu' : 'none');
-          return E.div(E.sum(E.square(E.sub(h, t))), 2 * spec.batch);
-        };
-        const gs = E.scope(() => E.grad(loss)(params) as E.Tensor[]);
-        gs.forEach(keepT);
-        const data = await E.readAll(gs);
-        return checkOutputs(
-          spec,
-          Object.fromEntries(data.map((d, i) => ['p' + i, shapes[i].length === 2 ? transposeArray(d, [shapes[i][1], shapes[i][0]], [1, 0]) : d])),
-        );
-      }
-      case 'adam': {
-        const params: Record<string, E.Tensor> = {};
-        const grads: Record<string, E.Tensor> = {};
-        spec.sizes.forEach((sh, i) => {
-          params['p' + i] = keepT(T('p' + i, sh));
-          grads['p' + i] = keepT(T('g' + i, sh));
-        });
-        const packed = E.packParams(params);
-        made.push(packed.flat);
-        const opt = E.adam(packed.params, { lr: ADAM.lr, betas: [ADAM.b1, ADAM.b2], eps: ADAM.eps });
-        opt.step(packed.params, grads);
-        const names = spec.sizes.map((_, i) => 'p' + i);
-        const data = await E.readAll(names.map((n) => (packed.params as Record<string, E.Tensor>)[n]));
-        (opt as unknown as { dispose?: () => void }).dispose?.();
-        return checkOutputs(spec, Object.fromEntries(names.map((n, i) => [n, data[i]])));
-      }
-      case 'matmul':
-      case 'elementwise':
-      case 'reduce': {
-        const b = build(spec, made);
-        const outs = b.step();
-        outs.forEach(keepT);
-        const data = await E.readAll(outs);
-        return checkOutputs(spec, Object.fromEntries(outputNames(spec, outs.length).map((n, i) => [n, data[i]])));
-      }
-      default:
-        return null;
-    }
-  } finally {
-    E.dispose(made);
-  }
 }
 
 // ------------------------------------------------------------------ matmul tile search

@@ -14,9 +14,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from '../engine/index.ts';
 import {
-  type CaseSpec, type Row, opts, selected, pollingMode, errMessage, specLabel, specFlops, specBytes, KERNEL_CASES,
+  type CaseSpec, type Row, type Prepared, opts, selected, pollingMode, errMessage, specLabel, specFlops, specBytes, KERNEL_CASES,
+  timeInterleaved,
 } from './common.ts';
-import { CORE_CASES, runOurs, verifyOurs } from './core.ts';
+import { CORE_CASES, prepareOurs, countOurs, gpuTime } from './core.ts';
 import type { Peer } from './peers/peer.ts';
 import { runTorch, findTorch, type TorchInfo } from './peers/torch.ts';
 
@@ -80,30 +81,22 @@ async function main() {
     }
   }
   const rows: Row[] = [];
-  const peerRows = async (r: Row) => {
-    if (!r.spec) return;
-    for (const p of peers) {
-      if (!p.supports(r.spec)) continue;
-      const pr = await p.run(r.spec, r.id, r.group);
-      rows.push(pr);
-      log(`  ${fmtRowLog(pr)}`);
-    }
-  };
-  const addOurs = async (list: Row[]) => {
+  const push = (list: Row[]) => {
     for (const r of list) {
       rows.push(r);
       log(`  ${fmtRowLog(r)}`);
-      await peerRows(r);
     }
   };
 
-  // ---- core cases: ours and peers interleaved case by case (less drift between contenders)
+  // ---- core cases: ours and the peers, repeats interleaved case by case
   for (const c of CORE_CASES) {
     if (!selected(filter, c.id, c.group)) continue;
-    await addOurs([await runOurs(c.spec, c.id, c.group)]);
+    push(await runCase(c.spec, c.id, c.group, peers));
   }
 
-  // ---- the other bench modules (owned by their areas); missing ones are skipped with a note
+  // ---- the other bench modules (owned by their areas); missing ones are skipped with a note.
+  // A row with a spec is re-run here on the shared inputs, checked, and timed interleaved with
+  // the peers (through the same fused kernels); the module's own figure stays in metrics.moduleMs.
   // literal import() paths so esbuild (gpu-pack.sh) bundles them
   const modules: Array<[string, string, string, () => Promise<Record<string, unknown>>]> = [
     ['./kernels.ts', 'benchKernels', 'kernels (conv2d, attention, fused linear, MLP grad, optimizer step)', () => import('./kernels.ts')],
@@ -111,29 +104,32 @@ async function main() {
     ['./envs.ts', 'benchEnvs', 'environments (steps/s)', () => import('./envs.ts')],
   ];
   for (const [file, fn, what, load] of modules) {
-    let mod: Record<string, unknown>;
+    let got: Row[] = [];
     try {
-      mod = await load();
+      const mod = await load();
+      const f = mod[fn] as ((filter?: string) => Promise<Row[]>) | undefined;
+      if (typeof f !== 'function') throw new Error(`bench/${file.slice(2)} has no ${fn} export`);
+      log(`bench: ${what}`);
+      got = (await f(filter)).map(normaliseRow);
     } catch (e) {
       notes.push(`${what}: skipped (${errMessage(e)})`);
       log(`bench: ${what}: skipped (${errMessage(e)})`);
-      if (file === './kernels.ts') await kernelFallback(filter, addOurs, notes);
-      continue;
     }
-    const f = mod[fn] as ((filter?: string) => Promise<Row[]>) | undefined;
-    if (typeof f !== 'function') {
-      notes.push(`${what}: skipped (bench/${file.slice(2)} has no ${fn} export)`);
-      continue;
+    for (const r of got) {
+      if (!r.spec) {
+        if (r.group !== 'envs') r.note = [r.note, 'timed only: no spec for a float64 check here (the module\'s tests cover it)'].filter(Boolean).join('; ');
+        push([r]);
+        continue;
+      }
+      push(await runCase(r.spec, r.id, r.group, peers, r));
     }
-    try {
-      log(`bench: ${what}`);
-      const got = (await f(filter)).map(normaliseRow);
-      for (const r of got) await verifyRow(r);
-      await addOurs(got);
-      if (file === './kernels.ts') await kernelFallback(filter, addOurs, notes, got);
-    } catch (e) {
-      notes.push(`${what}: failed (${errMessage(e)})`);
-      log(`bench: ${what}: failed: ${(e as Error).stack ?? e}`);
+    if (file === './kernels.ts') {
+      // canonical kernel cases the module did not provide
+      const have = new Set(got.map((r) => JSON.stringify(r.spec)));
+      for (const [id, spec] of Object.entries(KERNEL_CASES)) {
+        if (have.has(JSON.stringify(spec)) || !selected(filter, id, spec.kind, specLabel(spec))) continue;
+        push(await runCase(spec, specLabel(spec), groupOf(spec), peers));
+      }
     }
   }
 
@@ -212,44 +208,61 @@ async function main() {
   log(`bench: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
 
-/** Checks our result for a row timed by another module (same spec, our inputs); a wrong kernel posts no number. */
-async function verifyRow(r: Row) {
-  if (r.engine !== 'ours' || r.status !== 'ok' || r.err !== undefined) return;
-  if (!r.spec) {
-    if (r.group !== 'envs') r.note = [r.note, 'timed only: no spec for a float64 check here (the module\'s tests cover it)'].filter(Boolean).join('; ');
-    return;
-  }
-  try {
-    const e = await verifyOurs(r.spec);
-    if (e === null) r.note = [r.note, 'no float64 check for this kind'].filter(Boolean).join('; ');
-    else r.err = e;
-  } catch (e) {
-    r.status = 'failed';
-    r.note = `check: ${errMessage(e)}`;
-    delete r.wall;
-    delete r.gpu;
-  }
-}
-
-/** Our rows for the canonical kernel cases that bench/kernels.ts did not provide (composed from public ops). */
-async function kernelFallback(filter: string | undefined, addOurs: (r: Row[]) => Promise<void>, notes: string[], got: Row[] = []) {
-  const have = new Set(got.filter((r) => r.spec).map((r) => JSON.stringify(r.spec)));
-  const fallback: Row[] = [];
-  for (const [id, spec] of Object.entries(KERNEL_CASES)) {
-    if (have.has(JSON.stringify(spec)) || !selected(filter, id, spec.kind, specLabel(spec))) continue;
-    if (got.some((r) => r.id === specLabel(spec))) continue;
-    if (spec.kind === 'conv2d') {
-      // no conv op in the engine yet: peers only
-      fallback.push({ id: specLabel(spec), group: spec.kind, engine: 'ours', status: 'skipped', spec, flops: specFlops(spec), note: 'no conv2d op in the engine yet' });
-      continue;
+/**
+ * One case on our engine and every peer that supports it: each is built on the shared inputs
+ * and checked once against the float64 reference (wrong = FAILED, no time), then all are timed
+ * with their repeats interleaved. `moduleRow`: the row another bench module measured for it.
+ */
+async function runCase(spec: CaseSpec, id: string, group: string, peers: Peer[], moduleRow?: Row): Promise<Row[]> {
+  const contenders: Array<{ engine: string; prepare: () => Promise<Prepared> }> = [
+    { engine: 'ours', prepare: () => prepareOurs(spec) },
+    ...peers.filter((p) => p.supports(spec)).map((p) => ({ engine: p.name, prepare: () => p.prepare(spec) })),
+  ];
+  const rows: Row[] = [];
+  const live: Array<{ row: Row; p: Prepared }> = [];
+  for (const c of contenders) {
+    const row: Row = { id, group, engine: c.engine, status: 'ok', spec, flops: moduleRow?.flops ?? specFlops(spec), bytes: moduleRow?.bytes ?? specBytes(spec) };
+    rows.push(row);
+    let p: Prepared | null = null;
+    try {
+      p = await c.prepare();
+      if (p.check) row.err = await p.check();
+      else if (!['roundtrip', 'dispatch'].includes(spec.kind)) row.note = 'no float64 check for this kind';
+      if (c.engine === 'ours') row.metrics = await countOurs(p);
+      live.push({ row, p });
+    } catch (e) {
+      row.status = 'failed';
+      row.note = (e instanceof Error && e.constructor.name === 'CheckError' ? 'wrong result: ' : '') + errMessage(e);
+      p?.dispose();
     }
-    const r = await runOurs(spec, specLabel(spec), groupOf(spec));
-    r.note = [r.note, 'composed from public ops (no fused kernel row from bench/kernels.ts)'].filter(Boolean).join('; ');
-    fallback.push(r);
   }
-  if (fallback.length) notes.push(`kernel cases without a bench/kernels.ts row: ${fallback.map((r) => r.id).join('; ')} (ours composed from public ops, or skipped)`);
-  // skipped rows still get the peers' figures on record
-  await addOurs(fallback);
+  const stats = await timeInterleaved(live.map((l) => l.p));
+  for (let i = 0; i < live.length; i++) {
+    const { row, p } = live[i];
+    const st = stats[i];
+    if (st instanceof Error) {
+      row.status = 'failed';
+      row.note = errMessage(st);
+    } else {
+      row.wall = st;
+      if (spec.kind === 'dispatch') row.metrics = { ...row.metrics, usPerOp: (st.median * 1000) / spec.count };
+      if (row.engine === 'ours' && spec.kind !== 'roundtrip') {
+        try {
+          row.gpu = await gpuTime(p.step, st.iters);
+        } catch {
+          /* timestamps are optional */
+        }
+      }
+    }
+    p.dispose();
+  }
+  const ours = rows[0];
+  if (moduleRow) {
+    if (moduleRow.wall) ours.metrics = { ...ours.metrics, moduleMs: +moduleRow.wall.median.toPrecision(4) };
+    if (moduleRow.metrics?.dispatches !== undefined) ours.metrics = { ...ours.metrics, dispatches: moduleRow.metrics.dispatches };
+    if (moduleRow.status === 'failed') ours.note = [ours.note, `bench module: ${moduleRow.note}`].filter(Boolean).join('; ');
+  }
+  return rows;
 }
 
 function groupOf(s: CaseSpec): string {

@@ -6,7 +6,7 @@
 // through `polled`, the same Dawn polling mode as our engine.
 
 import { createRequire } from 'node:module';
-import { type CaseSpec, type Row, caseInputs, mlpShapes, timeIt, polled, errMessage, specFlops, specBytes, ADAM } from '../common.ts';
+import { type CaseSpec, caseInputs, mlpShapes, polled, ADAM } from '../common.ts';
 import { checkOutputs } from './reference.ts';
 import { installNavigator } from './env.ts';
 import type { Peer } from './peer.ts';
@@ -37,19 +37,32 @@ export async function createJaxPeer(): Promise<Peer> {
     version,
     details: `@jax-js/jax ${version}, webgpu device, jit on every fused/differentiated case`,
     supports: (s) => kinds.has(s.kind),
-    async run(spec, id, group) {
-      const row: Row = { id, group, engine: 'jax-js', status: 'ok', spec, flops: specFlops(spec), bytes: specBytes(spec) };
+    async prepare(spec) {
       const owned: A[] = [];
       const disposers: Array<() => void> = [];
+      let pending: Promise<unknown>[] = [];
+      const dispose = () => {
+        for (const a of owned) {
+          try {
+            if (a.refCount > 0) a.dispose();
+          } catch {
+            /* already gone */
+          }
+        }
+        owned.length = 0;
+        for (const d of disposers) d();
+        disposers.length = 0;
+      };
       try {
         const c = build(jax, spec, owned, disposers);
-        if (c.check) {
-          const outs = c.step();
-          const data: Record<string, Float32Array> = {};
-          for (const [k, t] of Object.entries(outs)) data[k] = (await polled(t.data())) as Float32Array;
-          row.err = checkOutputs(spec, data);
-        }
-        let pending: Promise<unknown>[] = [];
+        const check = c.check
+          ? async () => {
+              const outs = c.step();
+              const data: Record<string, Float32Array> = {};
+              for (const [k, t] of Object.entries(outs)) data[k] = (await polled(t.data())) as Float32Array;
+              return checkOutputs(spec, data);
+            }
+          : undefined;
         const step = async () => {
           const outs = Object.values(c.step());
           if (c.syncEach) {
@@ -62,22 +75,11 @@ export async function createJaxPeer(): Promise<Peer> {
           pending = [];
           await polled(Promise.all(p));
         };
-        row.wall = await timeIt(step, wait, c.timing);
-        if (spec.kind === 'dispatch') row.metrics = { usPerOp: (row.wall.median * 1000) / spec.count };
+        return { check, step, wait, dispose, timing: c.timing };
       } catch (e) {
-        row.status = 'failed';
-        row.note = errMessage(e);
-      } finally {
-        for (const a of owned) {
-          try {
-            if (a.refCount > 0) a.dispose();
-          } catch {
-            /* already gone */
-          }
-        }
-        for (const d of disposers) d();
+        dispose();
+        throw e;
       }
-      return row;
     },
   };
 }

@@ -4,7 +4,7 @@
 
 import { createRequire } from 'node:module';
 import * as E from '../../engine/index.ts';
-import { type CaseSpec, type Row, caseInputs, mlpShapes, timeIt, polled, errMessage, specFlops, specBytes, ADAM } from '../common.ts';
+import { type CaseSpec, caseInputs, mlpShapes, polled, ADAM } from '../common.ts';
 import { checkOutputs, transposeArray } from './reference.ts';
 import { installNavigator } from './env.ts';
 import type { Peer } from './peer.ts';
@@ -35,21 +35,27 @@ export async function createTfjsPeer(): Promise<Peer> {
     version,
     details: `@tensorflow/tfjs ${version} + tfjs-backend-webgpu, ${shared ? 'sharing our GPUDevice' : 'its own GPUDevice on the same adapter'}, WEBGPU_CPU_FORWARD=false`,
     supports: (s) => kinds.has(s.kind),
-    async run(spec, id, group) {
-      const row: Row = { id, group, engine: 'tfjs-webgpu', status: 'ok', spec, flops: specFlops(spec), bytes: specBytes(spec) };
+    async prepare(spec) {
       const owned: T[] = [];
       const hold = <X extends T>(t: X) => (owned.push(t), t);
+      let last: T[] = [];
+      const dispose = () => {
+        for (const t of last) t.dispose();
+        last = [];
+        for (const t of owned) t.dispose();
+        owned.length = 0;
+      };
       try {
         const c = build(tf, spec, hold);
-        // correctness, once
-        if (c.check) {
-          const outs = c.step();
-          const data: Record<string, Float32Array> = {};
-          for (const [k, t] of Object.entries(outs)) data[k] = (await polled(t.data())) as Float32Array;
-          row.err = checkOutputs(spec, c.check(data));
-          for (const t of Object.values(outs)) t.dispose();
-        }
-        let last: T[] = [];
+        const check = c.check
+          ? async () => {
+              const outs = c.step();
+              const data: Record<string, Float32Array> = {};
+              for (const [k, t] of Object.entries(outs)) data[k] = (await polled(t.data())) as Float32Array;
+              for (const t of Object.values(outs)) t.dispose();
+              return checkOutputs(spec, c.check!(data));
+            }
+          : undefined;
         const step = async () => {
           for (const t of last) t.dispose();
           last = Object.values(c.step());
@@ -58,16 +64,11 @@ export async function createTfjsPeer(): Promise<Peer> {
         const wait = async () => {
           if (last.length) await polled(last[0].data());
         };
-        row.wall = await timeIt(step, wait, c.timing);
-        for (const t of last) t.dispose();
-        if (spec.kind === 'dispatch') row.metrics = { usPerOp: (row.wall.median * 1000) / spec.count };
+        return { check, step, wait, dispose, timing: c.timing };
       } catch (e) {
-        row.status = 'failed';
-        row.note = errMessage(e);
-      } finally {
-        for (const t of owned) t.dispose();
+        dispose();
+        throw e;
       }
-      return row;
     },
   };
 }
