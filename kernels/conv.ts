@@ -16,7 +16,7 @@ import type { ConvTile } from './tune.ts';
 import { WG as GRID_WG } from './common.ts';
 
 const P = /* wgsl */ `
-struct P { n: u32, h: u32, w: u32, ci: u32, oh: u32, ow: u32, co: u32, kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32, nthreads: u32 }`;
+struct P { n: u32, h: u32, w: u32, ci: u32, oh: u32, ow: u32, co: u32, kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32, nthreads: u32, qa: u32, qb: u32 }`;
 
 const flat = /* wgsl */ `
 fn thread_index(gid: vec3u, nw: vec3u, wg: u32) -> u32 { return gid.x + gid.y * nw.x * wg; }`;
@@ -100,9 +100,9 @@ ${act}
   };
 }
 
-/** Threads needed by conv2d_bwd_in: input pixels · ceil(ci/TC). */
-export function convBwdInThreads(t: ConvTile, pixels: number, ci: number) {
-  return pixels * Math.ceil(ci / t.TC);
+/** Threads needed by conv2d_bwd_in: n·sh·sw·qa·qb pixel slots (qa = ⌈(H+ph)/sh⌉, qb = ⌈(W+pw)/sw⌉) · ⌈ci/TC⌉. */
+export function convBwdInThreads(t: ConvTile, n: number, sh: number, sw: number, qa: number, qb: number, ci: number) {
+  return n * sh * sw * qa * qb * Math.ceil(ci / t.TC);
 }
 
 /**
@@ -136,16 +136,24 @@ ${flat}
   if (tid >= p.nthreads) { return; }
   let ncb = (p.ci + ${TC - 1}u) / ${TC}u;
   let c0 = (tid % ncb) * ${TC}u;
-  let q = tid / ncb;
-  let yh = (q / p.w) % p.h + p.ph;
-  let xw = q % p.w + p.pw;
-  let n = q / (p.w * p.h);
+  // Pixels are enumerated by residue class (rh, rw) of (ih + ph, iw + pw) modulo the stride
+  // first, so neighbouring lanes visit the same taps (no divergence in the tap loops).
+  var r = tid / ncb;
+  let bq = r % p.qb; r = r / p.qb;
+  let aq = r % p.qa; r = r / p.qa;
+  let rw = r % p.sw; r = r / p.sw;
+  let rh = r % p.sh;
+  let n = r / p.sh;
+  let yh = aq * p.sh + rh;
+  let xw = bq * p.sw + rw;
+  if (yh < p.ph || yh >= p.h + p.ph || xw < p.pw || xw >= p.w + p.pw) { return; }
+  let q = (n * p.h + yh - p.ph) * p.w + xw - p.pw;
   let wstride = p.kh * p.kw * p.ci;
   ${pre.join('\n  ')}
-  for (var kh = yh % p.sh; kh < p.kh && kh <= yh; kh += p.sh) {
+  for (var kh = rh; kh < p.kh && kh <= yh; kh += p.sh) {
     let oh = (yh - kh) / p.sh;
     if (oh >= p.oh) { continue; }
-    for (var kw = xw % p.sw; kw < p.kw && kw <= xw; kw += p.sw) {
+    for (var kw = rw; kw < p.kw && kw <= xw; kw += p.sw) {
       let ow = (xw - kw) / p.sw;
       if (ow >= p.ow) { continue; }
       let gb = ((n * p.oh + oh) * p.ow + ow) * p.co;

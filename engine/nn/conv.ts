@@ -44,12 +44,18 @@ function alloc(shape: Shape): Tensor {
   return Tensor.fromBuffer(runtime().alloc(Math.max(1, shapeSize(shape)) * 4), shape);
 }
 
-const words = (g: Geo, threads: number) => [g.n, g.h, g.w, g.ci, g.oh, g.ow, g.co, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, threads];
+const pow2ceil = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+/** A tile's channel blocks never exceed the channels there are (no lanes computing clamped duplicates). */
+function fit(t: ConvTile, pixelsOrIn: number | null, channels: number): ConvTile {
+  return { ...t, TC: Math.min(t.TC, pow2ceil(channels)), TP: pixelsOrIn === null ? t.TP : Math.min(t.TP, pow2ceil(pixelsOrIn)) };
+}
+
+const words = (g: Geo, threads: number) => [g.n, g.h, g.w, g.ci, g.oh, g.ow, g.co, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, threads, Math.ceil((g.h + g.ph) / g.sh), Math.ceil((g.w + g.pw) / g.sw)];
 const dims = (g: Geo) => ({ M: g.n * g.oh * g.ow, N: g.co, K: g.kh * g.kw * g.ci });
 
 function fwdRaw(x: Tensor, w: Tensor, b: Tensor | null, g: Geo, act: Activation): Tensor {
   const out = alloc([g.n, g.oh, g.ow, g.co]);
-  const t = tileFor<ConvTile>('conv', dims(g));
+  const t = fit(tileFor<ConvTile>('conv', dims(g)), null, g.co);
   const threads = convFwdThreads(t, g.n * g.oh * g.ow, g.co);
   runtime().dispatch({
     kernel: { ...convFwdKernel(t), constants: { ACT: ACTIVATIONS[act], HAS_BIAS: b ? 1 : 0 } },
@@ -98,8 +104,8 @@ export function conv2dBackInput(gy: Tensor, w: Tensor, xShape: Shape, stride: [n
   const g = geometry(xShape, w.shape, stride, pad, 'conv2dBackInput');
   if (gy.shape.join() !== [g.n, g.oh, g.ow, g.co].join()) throw new Error(`conv2dBackInput: gradient ${fmtShape(gy.shape)} does not match output [${g.n}, ${g.oh}, ${g.ow}, ${g.co}]`);
   const dx = alloc(xShape);
-  const t = tileFor<ConvTile>('convBackInput', dims(g));
-  const threads = convBwdInThreads(t, g.n * g.h * g.w, g.ci);
+  const t = fit(tileFor<ConvTile>('convBackInput', dims(g)), null, g.ci);
+  const threads = convBwdInThreads(t, g.n, g.sh, g.sw, Math.ceil((g.h + g.ph) / g.sh), Math.ceil((g.w + g.pw) / g.sw), g.ci);
   runtime().dispatch({
     kernel: convBwdInKernel(t),
     inputs: [gy.bufferFor('conv2dBackInput'), w.bufferFor('conv2dBackInput')],
@@ -119,7 +125,7 @@ export function conv2dBackWeight(x: Tensor, gy: Tensor, wShape: Shape, stride: [
   const g = geometry(x.shape, wShape, stride, pad, 'conv2dBackWeight');
   if (gy.shape.join() !== [g.n, g.oh, g.ow, g.co].join()) throw new Error(`conv2dBackWeight: gradient ${fmtShape(gy.shape)} does not match output [${g.n}, ${g.oh}, ${g.ow}, ${g.co}]`);
   const dw = alloc(wShape);
-  const t = tileFor<ConvTile>('convBackWeight', dims(g));
+  const t = fit(tileFor<ConvTile>('convBackWeight', dims(g)), g.ci, g.co);
   const threads = convBwdWThreads(t, g.co, g.kh * g.kw, g.ci);
   runtime().dispatch({
     kernel: convBwdWKernel(t),
