@@ -52,10 +52,21 @@ const conv = (name: string, n: number, c: number, h: number, o: number, k: numbe
 };
 
 function cases(): Case[] {
+  const cal: Case = {
+    name: 'calibration: engine matmul 512²',
+    group: 'matmul',
+    shape: 'the same-process ceiling to read the other rows against on a shared machine',
+    flops: 2 * 512 ** 3,
+    build: (keep) => {
+      const a = keep(E.rand([512, 512], -1, 1, { seed: 1 }));
+      return () => [E.matmul(a, a)];
+    },
+  };
   const att = KERNEL_CASES['attention sprig'] as Extract<CaseSpec, { kind: 'attention' }>;
   const lin = KERNEL_CASES['linear relu'] as Extract<CaseSpec, { kind: 'linear' }>;
   const mlp = KERNEL_CASES['mlp grad'] as Extract<CaseSpec, { kind: 'mlp_grad' }>;
   return [
+    cal,
     conv('conv2d fwd+bwd minatar b32', 32, 4, 10, 16, 3, 1),
     conv('conv2d fwd+bwd minatar b128', 128, 4, 10, 16, 3, 1, KERNEL_CASES['conv2d minatar']),
     conv('conv2d fwd+bwd nature1', 32, 4, 84, 32, 8, 4, KERNEL_CASES['conv2d nature1']),
@@ -157,7 +168,7 @@ export async function benchKernels(filter?: string): Promise<KernelRow[]> {
   await E.init();
   const rows: KernelRow[] = [];
   for (const c of cases()) {
-    if (!selected(filter, c.name, c.group)) continue;
+    if (!selected(filter, c.name, c.group) && !c.name.startsWith('calibration')) continue;
     const kept: unknown[] = [];
     const keep = <T>(t: T): T => {
       E.keep(t);
@@ -192,6 +203,11 @@ export async function benchKernels(filter?: string): Promise<KernelRow[]> {
     }
     E.dispose(kept);
     rows.push(row);
+  }
+  // The calibration row again at the end: the spread between the two says how steady the machine was.
+  if (rows.length && rows[0].name.startsWith('calibration') && rows.length > 1) {
+    const again = await benchKernels('calibration');
+    rows.push({ ...again[0], name: 'calibration (end): engine matmul 512²', id: 'calibration end' });
   }
   return rows;
 }
