@@ -410,7 +410,7 @@ export class Trainer {
       this.log(lr, stats);
       while (this.nextLogStep <= this.globalStep) this.nextLogStep += cfg.logEvery;
     }
-    if (this.globalStep >= this.nextCkptStep) {
+    if (this.globalStep >= this.nextCkptStep && this.cfg.checkpointEvery > 0) {
       if (this.o.dir) await this.saveCheckpoint(path.join(this.o.dir, 'checkpoint.safetensors'));
       while (this.nextCkptStep <= this.globalStep) this.nextCkptStep += cfg.checkpointEvery;
     }
@@ -549,7 +549,7 @@ export class Trainer {
     this.recentReturns = state.recentReturns;
     this.pendingEpisodes = state.pendingEpisodes;
     this.nextLogStep = state.nextLogStep;
-    this.nextCkptStep = state.nextCkptStep;
+    this.nextCkptStep = state.nextCkptStep ?? Infinity; // JSON writes Infinity as null
     this.elapsedBefore = state.elapsed;
     this.startTime = Date.now();
     this.stepsAtStart = this.globalStep;

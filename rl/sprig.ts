@@ -25,10 +25,10 @@ import * as E from '../engine/index.ts';
 import type { TrainConfig } from './common/config.ts';
 import {
   actorCriticHeads, categorical, conv, convInit, linear, linearInit,
-  type Params, type Perception, type Tensor,
+  type Heads, type Params, type Perception, type Tensor,
 } from './common/nets.ts';
 import type { Rng } from './common/rng.ts';
-import { klAndClipfrac, ppoLossTerms, type AgentParams, type Algorithm } from './ppo.ts';
+import { klAndClipfrac, ppoLossTerms, type AgentParams, type Algorithm, type Minibatch } from './ppo.ts';
 
 function attnInit(d: number, rng: Rng): Params {
   return { q: linearInit(d, d, 1, rng), k: linearInit(d, d, 1, rng), v: linearInit(d, d, 1, rng), gate: linearInit(d, 1, 1, rng) };
@@ -121,44 +121,68 @@ export function sprigAlgorithm(cfg: TrainConfig, obsShape: number[], numActions:
     },
     updateMinibatch(params: AgentParams, opts, mb, lr, c, wantStats) {
       const leaderLr = c.leaderLr === null ? lr : lr * (c.leaderLr / c.lr);
-      const a = c.alphaCoop;
-      // Stage 1: leader (θ only; φ enters as a constant).
-      let leaderU: Tensor | null = null;
-      const [negU, gTheta] = E.valueAndGrad((theta: Params) => {
-        const { features, attnL1 } = perception.apply(theta, mb.obs);
-        const { logits } = heads.apply(params.heads, features);
-        const { logp } = categorical(logits, mb.actions);
-        const uPolicy = E.mean(E.mul(logp, mb.adv));
-        const cost = E.mul(attnL1!, c.lambdaC);
-        const u = c.leaderObjective === 'alg1'
-          ? E.add(E.mul(cost, -a), E.mul(uPolicy, 1 - a))
-          : E.sub(E.mul(uPolicy, a), E.mul(cost, 1 - a));
-        return E.neg(u);
-      })(params.perception);
-      opts.leader.step(params.perception, gTheta, { lr: leaderLr, maxGradNorm: c.maxGradNorm });
-      E.dispose(gTheta);
-      if (wantStats) leaderU = E.keep(E.noGrad(() => E.neg(negU)));
-      negU.dispose();
-      // Stage 2: follower (φ only), on features of the updated θ.
-      const { features, attnL1 } = E.noGrad(() => perception.apply(params.perception, mb.obs));
-      const cost = E.noGrad(() => E.mul(attnL1!, c.lambdaC));
-      let stats: Tensor | null = null;
-      const [loss, gPhi] = E.valueAndGrad((phi: Params) => {
-        const { logits, value } = heads.apply(phi, features);
-        const t = ppoLossTerms(logits, value, mb, c);
-        if (wantStats) {
-          stats = E.keep(E.noGrad(() => {
-            const { approxKl, clipfrac } = klAndClipfrac(t.logratio, t.ratio, c.clipCoef);
-            return E.stack([t.pgLoss, t.vLoss, t.entropy, approxKl, clipfrac, E.reshape(cost, []), E.reshape(leaderU!, [])]);
-          }));
-        }
-        return E.add(t.loss, cost);
-      })(params.heads);
-      opts.follower.step(params.heads, gPhi, { lr, maxGradNorm: c.maxGradNorm });
-      E.dispose(gPhi);
-      loss.dispose();
-      if (leaderU) (leaderU as Tensor).dispose();
+      const leaderU = leaderStep(perception, heads, params, opts.leader, mb, leaderLr, c, wantStats);
+      const stats = followerStep(perception, heads, params, opts.follower, mb, lr, c, leaderU);
+      leaderU?.dispose();
       return stats;
     },
   };
+}
+
+/**
+ * Stage 1: one Adam step on the perception θ maximising u_L (the heads φ are constants here).
+ * Returns u_L (kept) when asked.
+ */
+export function leaderStep(
+  perception: Perception, heads: Heads, params: AgentParams, opt: E.Optimizer, mb: Minibatch, lr: number,
+  c: Pick<TrainConfig, 'alphaCoop' | 'lambdaC' | 'leaderObjective' | 'maxGradNorm'>, wantU = false,
+): Tensor | null {
+  const a = c.alphaCoop;
+  const [negU, gTheta] = E.valueAndGrad((theta: Params) => {
+    const { features, attnL1 } = perception.apply(theta, mb.obs);
+    const { logits } = heads.apply(params.heads, features);
+    const { logp } = categorical(logits, mb.actions);
+    const uPolicy = E.mean(E.mul(logp, mb.adv));
+    const cost = E.mul(attnL1!, c.lambdaC);
+    const u = c.leaderObjective === 'alg1'
+      ? E.add(E.mul(cost, -a), E.mul(uPolicy, 1 - a))
+      : E.sub(E.mul(uPolicy, a), E.mul(cost, 1 - a));
+    return E.neg(u);
+  })(params.perception);
+  opt.step(params.perception, gTheta, { lr, maxGradNorm: c.maxGradNorm });
+  E.dispose(gTheta);
+  const u = wantU ? E.keep(E.noGrad(() => E.neg(negU))) : null;
+  negU.dispose();
+  return u;
+}
+
+/**
+ * Stage 2: one Adam step on the heads φ with the PPO loss (+ C_θ, constant in φ), on features
+ * of the current (just updated) θ. Returns the statistics row when leaderU is given.
+ */
+export function followerStep(
+  perception: Perception, heads: Heads, params: AgentParams, opt: E.Optimizer, mb: Minibatch, lr: number,
+  c: Pick<TrainConfig, 'lambdaC' | 'clipCoef' | 'clipVloss' | 'vfCoef' | 'entCoef' | 'maxGradNorm'>, leaderU: Tensor | null = null,
+): Tensor | null {
+  const { features, attnL1 } = E.noGrad(() => perception.apply(params.perception, mb.obs));
+  const cost = E.noGrad(() => E.mul(attnL1!, c.lambdaC));
+  let stats: Tensor | null = null;
+  const [loss, gPhi] = E.valueAndGrad((phi: Params) => {
+    const { logits, value } = heads.apply(phi, features);
+    const t = ppoLossTerms(logits, value, mb, c);
+    if (leaderU) {
+      stats = E.keep(E.noGrad(() => {
+        const { approxKl, clipfrac } = klAndClipfrac(t.logratio, t.ratio, c.clipCoef);
+        return E.stack([t.pgLoss, t.vLoss, t.entropy, approxKl, clipfrac, E.reshape(cost, []), E.reshape(leaderU, [])]);
+      }));
+    }
+    return E.add(t.loss, cost);
+  })(params.heads);
+  opt.step(params.heads, gPhi, { lr, maxGradNorm: c.maxGradNorm });
+  E.dispose(gPhi);
+  loss.dispose();
+  features.dispose();
+  attnL1?.dispose();
+  cost.dispose();
+  return stats;
 }
