@@ -353,10 +353,15 @@ export async function tuneMatmul(n = 1024): Promise<Array<{ tile: MatmulTile; gf
   const b = E.keep(E.tensor(inp.b, [n, n]));
   const orig = E.getMatmulTile();
   const tiles: MatmulTile[] = [];
-  for (const [TM, TN] of [[4, 8], [4, 4], [8, 4], [8, 8], [4, 16], [2, 8], [2, 16]])
-    for (const [WX, WY] of [[64, 1], [8, 8], [16, 4], [32, 2], [4, 16], [16, 16]]) tiles.push({ TM, TN, WX, WY });
+  for (const [TM, TN, WX, WY] of [
+    [4, 8, 64, 1], [4, 8, 8, 8], [4, 8, 16, 4], [4, 8, 32, 2], [4, 4, 64, 1], [4, 4, 8, 8],
+    [8, 4, 64, 1], [8, 4, 8, 8], [2, 8, 64, 1], [4, 16, 64, 1], [4, 16, 16, 4], [8, 8, 64, 1],
+  ])
+    tiles.push({ TM, TN, WX, WY });
   const out: Array<{ tile: MatmulTile; gflops: number; ms: number }> = [];
   try {
+    // check every tile, then time them all with interleaved repeats (fair under background load)
+    const ok: MatmulTile[] = [];
     for (const t of tiles) {
       E.setMatmulTile(t);
       try {
@@ -364,13 +369,27 @@ export async function tuneMatmul(n = 1024): Promise<Array<{ tile: MatmulTile; gf
         const [d] = await E.readAll([c]);
         c.dispose();
         checkOutputs(spec, { c: d });
-        const st = await timeIt(() => E.matmul(a, b).dispose(), () => E.sync(), { repeats: 5, warmup: 2, targetMs: 300 });
-        out.push({ tile: t, ms: st.median, gflops: (2 * n ** 3) / st.median / 1e6 });
-        console.error(`  TM${t.TM} TN${t.TN} WG ${t.WX}×${t.WY}: ${st.median.toFixed(2)} ms [${st.min.toFixed(2)}–${st.max.toFixed(2)}] ${(2 * n ** 3 / st.median / 1e6).toFixed(2)} GFLOP/s`);
+        ok.push(t);
+        console.error(`  TM${t.TM} TN${t.TN} WG ${t.WX}×${t.WY}: checked`);
       } catch (e) {
         console.error(`  TM${t.TM} TN${t.TN} WG ${t.WX}×${t.WY}: FAILED ${errMessage(e)}`);
       }
     }
+    const preps: Prepared[] = ok.map((t) => ({
+      step: () => {
+        E.setMatmulTile(t);
+        E.matmul(a, b).dispose();
+      },
+      wait: () => E.sync(),
+      dispose: () => {},
+    }));
+    const st = await timeInterleaved(preps, { repeats: opts().quick ? 3 : 5, warmup: 1, targetMs: 300 });
+    ok.forEach((t, i) => {
+      const x = st[i];
+      if (x instanceof Error) return;
+      out.push({ tile: t, ms: x.median, gflops: (2 * n ** 3) / x.median / 1e6 });
+      console.error(`  TM${t.TM} TN${t.TN} WG ${t.WX}×${t.WY}: ${x.median.toFixed(2)} ms [${x.min.toFixed(2)}–${x.max.toFixed(2)}] ${((2 * n ** 3) / x.median / 1e6).toFixed(2)} GFLOP/s`);
+    });
   } finally {
     E.setMatmulTile(orig);
     E.dispose([a, b]);
