@@ -127,7 +127,7 @@ export async function play<L extends Tree, F extends Tree>(
   game: Game<L, F>, start: GameState<L, F>, rule: UpdateRule, iters: number, opts: PlayOptions = {},
 ): Promise<Trajectory> {
   const every = Math.max(1, opts.recordEvery ?? 1);
-  const readEvery = Math.max(1, opts.readEvery ?? 1000);
+  const readEveryOpt = Math.max(1, opts.readEvery ?? 1000);
   const syncEvery = Math.max(1, opts.syncEvery ?? 100);
   const out: Trajectory = { iters: [], leader: [], follower: [], final: start };
   // Records are copied into one GPU history buffer (a 256-byte-aligned slot each: a buffer copy,
@@ -136,6 +136,8 @@ export async function play<L extends Tree, F extends Tree>(
   const nl = E.flattenTree(start.leader).leaves.reduce((a, t) => a + t.size, 0);
   const nf = E.flattenTree(start.follower).leaves.reduce((a, t) => a + t.size, 0);
   const stride = Math.ceil((nl + nf) / 64) * 64;
+  // Big players (networks): fewer records per chunk, so the history buffer stays ≤ 16 MB.
+  const readEvery = Math.max(1, Math.min(readEveryOpt, Math.floor((4 << 20) / stride)));
   let hist: E.Tensor | null = null;
   let pending: number[] = [];
   const flushRecords = async () => {
