@@ -45,6 +45,8 @@ export interface Row {
   spec?: CaseSpec;
   /** Max relative error seen by the correctness check. */
   err?: number;
+  /** On our rows: speedup against each peer on the same case (peer time / our time; > 1 = we are faster). */
+  ratios?: Record<string, number>;
   note?: string;
 }
 
@@ -550,6 +552,8 @@ export interface Prepared {
   wait: () => Promise<unknown>;
   dispose: () => void;
   timing?: { maxIters?: number };
+  /** Caveat shown with the row. */
+  note?: string;
 }
 
 /**
