@@ -50,14 +50,24 @@ export interface ImplicitRow extends Row {
   readbacks: number;
 }
 
-async function measure(step: () => void): Promise<{ wall: Stats; dispatches: number; readbacks: number }> {
+/**
+ * Wall time (harness timing), and process CPU time per iteration: lavapipe runs the kernels on
+ * this process's threads, so CPU time counts the whole cost (JS + Dawn + kernels) and, unlike wall
+ * time, is barely moved by other jobs on a shared machine.
+ */
+async function measure(step: () => void): Promise<{ wall: Stats; cpuMs: number; dispatches: number; readbacks: number }> {
   const wall = await timeIt(() => step(), () => E.sync(), { maxIters: 256 });
   await E.sync();
   const c0 = E.counters();
   step();
   const c1 = E.counters();
   await E.sync();
-  return { wall, dispatches: c1.dispatches - c0.dispatches, readbacks: c1.readbacks - c0.readbacks };
+  const n = Math.max(3, Math.min(wall.iters, 20));
+  const u0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) step();
+  await E.sync();
+  const u = process.cpuUsage(u0);
+  return { wall, cpuMs: (u.user + u.system) / 1000 / n, dispatches: c1.dispatches - c0.dispatches, readbacks: c1.readbacks - c0.readbacks };
 }
 
 export async function benchImplicit(filter?: string): Promise<ImplicitRow[]> {
@@ -92,19 +102,23 @@ export async function benchImplicit(filter?: string): Promise<ImplicitRow[]> {
       [`leader update (10 CG) ${net.name}`, () => E.dispose(E.totalDerivative({ leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda: 1, cgIters: 10 })), 'actor'],
     ];
     const base: Record<string, number> = {};
+    const baseCpu: Record<string, number> = {};
     for (const [name, fn, ratioTo] of cases) {
       const m = await measure(fn);
       const per = name.startsWith('hvp linearised') ? 10 : 1;
       const ms = m.wall.median / per;
-      if (name.startsWith('grad ')) base.critic = ms;
-      if (name.startsWith('actor grad')) base.actor = ms;
+      const cpuMs = m.cpuMs / per;
+      if (name.startsWith('grad ')) [base.critic, baseCpu.critic] = [ms, cpuMs];
+      if (name.startsWith('actor grad')) [base.actor, baseCpu.actor] = [ms, cpuMs];
       const ratio = ratioTo ? ms / base[ratioTo] : 1;
+      const cpuRatio = ratioTo ? cpuMs / baseCpu[ratioTo] : 1;
       rows.push({
         id: name, group: 'implicit', engine: 'ours', status: 'ok', wall: m.wall,
         metrics: {
           ratioToGrad: ratio, dispatches: m.dispatches / per, readbacks: m.readbacks / per,
+          cpuMs, cpuRatioToGrad: cpuRatio,
           // The leader update also yields the critic's gradient: compare with a plain actor-critic step too.
-          ...(ratioTo === 'actor' ? { ratioToActorPlusCriticGrad: ms / (base.actor + base.critic) } : {}),
+          ...(ratioTo === 'actor' ? { ratioToActorPlusCriticGrad: ms / (base.actor + base.critic), cpuRatioToActorPlusCriticGrad: cpuMs / (baseCpu.actor + baseCpu.critic) } : {}),
         },
         note: ratioTo ? `ratio to ${ratioTo === 'critic' ? 'the critic-loss gradient' : "the actor's individual gradient"}` : undefined,
         name, ms, ratioToGrad: ratio, dispatches: m.dispatches / per, readbacks: m.readbacks / per,
@@ -118,9 +132,13 @@ export async function benchImplicit(filter?: string): Promise<ImplicitRow[]> {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const filter = process.argv.slice(2).filter((a) => !a.startsWith('--')).join(' ') || undefined;
   const rows = await benchImplicit(filter);
-  console.log('| case | ms | ratio | dispatches | readbacks |\n|---|---:|---:|---:|---:|');
+  console.log('| case | wall ms | wall ratio | CPU ms | CPU ratio | dispatches | readbacks |\n|---|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
-    const both = r.metrics?.ratioToActorPlusCriticGrad;
-    console.log(`| ${r.name} | ${r.ms.toFixed(2)} | ${r.ratioToGrad.toFixed(2)}×${both ? ` (${both.toFixed(2)}× actor+critic grads)` : ''} | ${r.dispatches} | ${r.readbacks} |`);
+    const m = r.metrics!;
+    const both = m.ratioToActorPlusCriticGrad;
+    console.log(
+      `| ${r.name} | ${r.ms.toFixed(1)} | ${r.ratioToGrad.toFixed(2)}×${both ? ` (${both.toFixed(2)}× a+c)` : ''} | ${m.cpuMs.toFixed(1)} | ` +
+        `${m.cpuRatioToGrad.toFixed(2)}×${both ? ` (${m.cpuRatioToActorPlusCriticGrad.toFixed(2)}× a+c)` : ''} | ${r.dispatches} | ${r.readbacks} |`,
+    );
   }
 }

@@ -13,7 +13,7 @@
 // with many parameter tensors as for one tensor; the matvec sees the leaves as views of that
 // buffer (no copies on the way in, one buffer copy per leaf on the way out).
 
-import { Tensor, scope, dispose, VIEW_ALIGN_FLOATS } from './tensor.ts';
+import { Tensor, scope, dispose, noGrad, insideTransform, VIEW_ALIGN_FLOATS } from './tensor.ts';
 import { add, sub, mul, div, sum, sqrt, gt, zeros, reshape, assign, stack } from './ops.ts';
 import { grad, vjp, valueAndGrad, flattenTree, innerProduct, type Tree } from './autodiff.ts';
 
@@ -285,25 +285,34 @@ export interface TotalDerivativeResult<L, F> {
  *
  *   ∇f₁ = ∇₁f₁ − ∇²₂₁f₂ (∇²₂₂f₂ + λI)⁻¹ ∇₂f₁
  *
- * One forward/backward of f₁ gives ∇₁f₁ and ∇₂f₁; ∇₂f₂ is linearised once and CG (x₀ = 0 or the
- * warm start) solves the damped system with one reverse pass per iteration; the mixed term is
- * ∇₁⟨∇₂f₂, q⟩. λ → ∞ gives the individual gradient ∇₁f₁; λ = 0 with enough CG iterations gives
+ * One forward/backward of f₁ gives ∇₁f₁ and ∇₂f₁; ∇₂f₂ is recorded once (as a function of both
+ * players) and CG (x₀ = 0 or the warm start) solves the damped system with one reverse pass per
+ * iteration; the mixed term ∇₁⟨∇₂f₂, q⟩ is one more reverse pass over the same graph. λ → ∞ gives the individual gradient ∇₁f₁; λ = 0 with enough CG iterations gives
  * the implicit-function-theorem derivative.
  */
 export function totalDerivative<L extends Tree, F extends Tree>(o: TotalDerivativeOptions<L, F>): TotalDerivativeResult<L, F> {
   return scope(() => {
     const [leaderValue, [g1, g2]] = valueAndGrad(o.leaderLoss, [0, 1])(o.leader, o.follower);
-    const lin = linearizeGrad((y: F) => o.followerLoss(o.leader, y), o.follower);
-    const sol = cg(lin.hvp, g2, { iters: o.cgIters ?? 10, lambda: o.lambda ?? 0, x0: o.x0, residuals: o.residuals });
-    const q = sol.x;
-    const mixed = mixedVjp(o.followerLoss, o.leader, o.follower, q);
+    // ∇₂f₂ is recorded once as a function of BOTH players: the leader is a variable of an outer
+    // vjp, the follower of the inner linearisation. CG's HVPs walk only the follower-dependent
+    // part of that graph (no recording: noGrad), and the mixed term ∇₁⟨∇₂f₂, q⟩ is then one
+    // reverse pass of the outer vjp over the same graph, not a fresh forward/backward of f₂.
+    let sol: CgResult | null = null;
+    const [g2f2, outer] = vjp((x: L) => {
+      const lin = linearizeGrad((y: F) => o.followerLoss(x, y), o.follower);
+      sol = noGrad(() => cg(lin.hvp, g2, { iters: o.cgIters ?? 10, lambda: o.lambda ?? 0, x0: o.x0, residuals: o.residuals }));
+      return lin.grad;
+    }, o.leader);
+    const { x: q, residuals } = sol as unknown as CgResult;
+    const [mixed] = outer(q);
     const leaderGrad = treeSub(g1, mixed);
+    // The follower gradient's graph is not needed by anything returned: unlink it so the scope
+    // frees it (inside an enclosing transformation it stays, for higher derivatives).
+    if (!insideTransform()) for (const t of flattenTree(g2f2).leaves) t.node = null;
     const res: TotalDerivativeResult<L, F> = {
-      leaderGrad, followerGrad: lin.grad, leaderIndividualGrad: g1, leaderValue, implicit: q,
+      leaderGrad, followerGrad: g2f2, leaderIndividualGrad: g1, leaderValue, implicit: q,
     };
-    if (sol.residuals) res.residuals = sol.residuals;
-    // Unlinks the follower gradient from the linearisation's graph so the scope frees that graph.
-    lin.dispose();
+    if (residuals) res.residuals = residuals;
     return res;
   });
 }
