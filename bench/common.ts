@@ -164,7 +164,7 @@ export interface BenchOptions {
 
 export function benchOptions(): BenchOptions {
   const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
-  return quick ? { quick, targetMs: 60, repeats: 5, warmup: 2 } : { quick, targetMs: 250, repeats: 9, warmup: 3 };
+  return quick ? { quick, targetMs: 60, repeats: 5, warmup: 2 } : { quick, targetMs: 200, repeats: 7, warmup: 2 };
 }
 
 let OPTS: BenchOptions | null = null;
