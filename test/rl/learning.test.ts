@@ -41,7 +41,7 @@ describe('learning', () => {
     console.log(`CartPole PPO: mean return ${r.recent.toFixed(1)} after ${r.steps} steps`);
     expect(r.reached).toBe(true);
     expect(r.recent).toBeGreaterThanOrEqual(475);
-  });
+  }, 900_000);
 
   // The first updates of the docs/results.md runs (same config and seed, so the same numbers):
   // the full runs last 24 updates; LR annealing is computed from that total.
@@ -52,12 +52,12 @@ describe('learning', () => {
     const r = await trainUpdates(resolveConfig(PRESETS['minatar-fast'], { algo: 'ppo', ...breakout }), 20);
     console.log(`Breakout PPO: ${r.recent.toFixed(2)} after ${r.steps} steps; random ${random.toFixed(2)}`);
     expect(r.recent).toBeGreaterThan(2 * random);
-  });
+  }, 900_000);
 
   it('SPRIG beats a random policy on MinAtar Breakout by a clear margin within 16k steps', async () => {
     const random = randomReturn('minatar/breakout', 'gymnax', 400);
     const r = await trainUpdates(resolveConfig(PRESETS['minatar-fast'], { algo: 'sprig', ...breakout }), 16);
     console.log(`Breakout SPRIG: ${r.recent.toFixed(2)} after ${r.steps} steps; random ${random.toFixed(2)}`);
     expect(r.recent).toBeGreaterThan(1.5 * random);
-  });
+  }, 900_000);
 });
