@@ -276,7 +276,9 @@ export class Runtime {
     }
     let bg = this.bindGroups.get(key);
     if (!bg) {
-      if (this.bindGroups.size > 20000) this.bindGroups.clear();
+      // Bounded: each cached bind group pins a descriptor set in the driver (lavapipe ran out
+      // of descriptor-pool memory with tens of thousands cached).
+      if (this.bindGroups.size >= 4096) this.bindGroups.clear();
       bg = this.device.createBindGroup({ layout: k.layout, entries });
       this.bindGroups.set(key, bg);
     }
