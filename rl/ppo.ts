@@ -381,7 +381,8 @@ export class Trainer {
           const std = Math.sqrt(v / (M - 1)); // torch.std is unbiased
           for (let j = 0; j < M; j++) mbAdv[j] = (mbAdv[j] - mean) / (std + 1e-8);
         }
-        const last = epoch === cfg.updateEpochs - 1 && s === nMb - 1;
+        // Statistics of the last minibatch (CleanRL logs those); with targetKl, of every epoch's last.
+        const last = s === nMb - 1 && (epoch === cfg.updateEpochs - 1 || cfg.targetKl !== null);
         E.scope(() => {
           const mb: Minibatch = {
             obs: E.tensor(this.prepareRows(this.bObs, M, mbIdx), [M, ...this.algo.perception.inputShape]),
@@ -392,8 +393,16 @@ export class Trainer {
             oldValues: E.tensor(mbVal, [M]),
           };
           const st = this.algo.updateMinibatch(this.params, this.opts, mb, lr, cfg, last);
-          if (st) statsT = st;
+          if (st) {
+            (statsT as Tensor | null)?.dispose();
+            statsT = st;
+          }
         });
+      }
+      if (cfg.targetKl !== null && statsT) {
+        // CleanRL's early stop: approx_kl of the epoch's last minibatch above the target.
+        const kl = (await (statsT as Tensor).data())[this.algo.statNames.indexOf('approx_kl')];
+        if (kl > cfg.targetKl) break;
       }
     }
     this.update++;
