@@ -51,3 +51,20 @@ export function memoKernel<A extends unknown[], K>(make: (...args: A) => K): (..
     return k;
   };
 }
+
+/** Activation codes shared by the fused kernels (pipeline-overridable ACT constant). */
+export const ACTIVATIONS = { none: 0, relu: 1, tanh: 2, sigmoid: 3 } as const;
+export type Activation = keyof typeof ACTIVATIONS;
+
+/** WGSL: the fused activation selected by the ACT override, and the HAS_BIAS switch. */
+export const actWgsl = /* wgsl */ `
+override ACT: u32 = 0u;
+override HAS_BIAS: bool = true;
+fn act(v: f32) -> f32 {
+  switch ACT {
+    case 1u: { return max(v, 0.0); }
+    case 2u: { return tanh(clamp(v, -15.0, 15.0)); }
+    case 3u: { return 1.0 / (1.0 + exp(-v)); }
+    default: { return v; }
+  }
+}`;

@@ -13,7 +13,7 @@
 // workgroup size come from kernels/tune.ts per adapter. ACT/HAS_BIAS are override constants.
 
 import type { ConvTile } from './tune.ts';
-import { WG as GRID_WG } from './common.ts';
+import { WG as GRID_WG, actWgsl } from './common.ts';
 
 const P = /* wgsl */ `
 struct P { n: u32, h: u32, w: u32, ci: u32, oh: u32, ow: u32, co: u32, kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32, nthreads: u32, qa: u32, qb: u32 }`;
@@ -21,17 +21,7 @@ struct P { n: u32, h: u32, w: u32, ci: u32, oh: u32, ow: u32, co: u32, kh: u32, 
 const flat = /* wgsl */ `
 fn thread_index(gid: vec3u, nw: vec3u, wg: u32) -> u32 { return gid.x + gid.y * nw.x * wg; }`;
 
-const act = /* wgsl */ `
-override ACT: u32 = 0u;
-override HAS_BIAS: bool = true;
-fn act(v: f32) -> f32 {
-  switch ACT {
-    case 1u: { return max(v, 0.0); }
-    case 2u: { return tanh(clamp(v, -15.0, 15.0)); }
-    case 3u: { return 1.0 / (1.0 + exp(-v)); }
-    default: { return v; }
-  }
-}`;
+const act = actWgsl;
 
 function range(n: number) {
   return Array.from({ length: n }, (_, i) => i);

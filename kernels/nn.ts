@@ -7,7 +7,7 @@
 // (register blocking, no workgroup memory: what wins on lavapipe; tile sizes come from
 // kernels/tune.ts per adapter). ACT and HAS_BIAS are pipeline-overridable constants.
 
-import { flatIndex, WG } from './common.ts';
+import { flatIndex, WG, actWgsl } from './common.ts';
 
 export interface LinearTile {
   TM: number;
@@ -17,20 +17,8 @@ export interface LinearTile {
 }
 export const DEFAULT_LINEAR_TILE: LinearTile = { TM: 4, TN: 4, WX: 8, WY: 8 };
 
-export const ACTIVATIONS = { none: 0, relu: 1, tanh: 2, sigmoid: 3 } as const;
-export type Activation = keyof typeof ACTIVATIONS;
-
-const actFn = /* wgsl */ `
-override ACT: u32 = 0u;
-override HAS_BIAS: bool = true;
-fn act(v: f32) -> f32 {
-  switch ACT {
-    case 1u: { return max(v, 0.0); }
-    case 2u: { return tanh(clamp(v, -15.0, 15.0)); }
-    case 3u: { return 1.0 / (1.0 + exp(-v)); }
-    default: { return v; }
-  }
-}`;
+export { ACTIVATIONS, type Activation } from './common.ts';
+const actFn = actWgsl;
 
 /** y[M,N] = act(x[M,K]·W[N,K]ᵀ + b[N]); vec4 variant needs K % 4 == 0. */
 export function linearKernel(t: LinearTile, vec4: boolean) {
