@@ -1,6 +1,6 @@
 // `npm start`: SPRIG and PPO on MinAtar Breakout (the envs are part of this repository), a few
 // minutes on a 2-core machine without a GPU, ending with a learning-curve plot and a table.
-//   DEMO_STEPS=8192 npm start        (steps per algorithm; default 8192)
+//   DEMO_STEPS=16384 npm start       (steps per algorithm; default 16384, about 3–5 minutes)
 //   DEMO_OUT=runs/demo                (where the runs and the plot go)
 
 import * as path from 'node:path';
@@ -12,7 +12,7 @@ import { compareRuns, meanCi } from './common/report.ts';
 import { Rng } from './common/rng.ts';
 import { runSeed, seedDir } from './common/run.ts';
 
-const steps = Number(process.env.DEMO_STEPS ?? 8192);
+const steps = Number(process.env.DEMO_STEPS ?? 16384);
 const out = process.env.DEMO_OUT ?? path.join('runs', 'demo');
 const env = 'minatar/breakout';
 const preset = 'gymnax';
