@@ -7,9 +7,8 @@ import * as path from 'node:path';
 import cliProgress from 'cli-progress';
 import * as E from '../engine/index.ts';
 import { PRESETS, resolveConfig } from './common/config.ts';
-import { createEnv } from './common/envs.ts';
+import { randomPolicyReturns } from './common/envs.ts';
 import { compareRuns, meanCi } from './common/report.ts';
-import { Rng } from './common/rng.ts';
 import { runSeed, seedDir } from './common/run.ts';
 
 const steps = Number(process.env.DEMO_STEPS ?? 16384);
@@ -17,20 +16,6 @@ const out = process.env.DEMO_OUT ?? path.join('runs', 'demo');
 const env = 'minatar/breakout';
 const preset = 'gymnax';
 
-function randomPolicy(episodes: number): number[] {
-  const e = createEnv(env, { numEnvs: 16, seed: 4242, preset });
-  const n = e.actionSpace.kind === 'discrete' ? e.actionSpace.n : 1;
-  const rng = new Rng(7);
-  const a = new Int32Array(16);
-  e.reset();
-  const rets: number[] = [];
-  while (rets.length < episodes) {
-    for (let i = 0; i < 16; i++) a[i] = rng.int(n);
-    e.step(a);
-    for (const ep of e.completedEpisodes()) rets.push(ep.return);
-  }
-  return rets.slice(0, episodes);
-}
 
 async function main() {
   await E.init();
@@ -58,7 +43,7 @@ async function main() {
   bars.stop();
   const plot = path.join(out, 'learning_curves');
   const table = await compareRuns(dirs, { out: plot, labels: ['PPO', 'SPRIG'], title: `${env} (${preset}): mean return of the last 20 episodes` });
-  const rnd = meanCi(randomPolicy(200));
+  const rnd = meanCi(randomPolicyReturns(env, { preset, episodes: 200, envSeed: 4242, policySeed: 7 }));
   console.log(`\n${table}\n| random policy | ${env} (${preset}) | – | – | ${rnd.mean.toFixed(2)} ± ${rnd.ci95.toFixed(2)} | 200 episodes |`);
   console.log(`\nPlot: ${plot}.svg and ${plot}.png. Runs (metrics.jsonl, checkpoints, config.json): ${out}/`);
   console.log('Longer runs: npx tsx rl/cli.ts train --algo sprig --env minatar/breakout --preset gymnax --config minatar-fast --steps 100000 --seeds 0,1,2 --out runs/sprig_breakout');

@@ -2,8 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { PRESETS, resolveConfig } from '../../rl/common/config.ts';
-import { createEnv } from '../../rl/common/envs.ts';
-import { Rng } from '../../rl/common/rng.ts';
+import { randomPolicyReturns } from '../../rl/common/envs.ts';
 import { makeTrainer } from '../../rl/common/run.ts';
 
 beforeAll(async () => {
@@ -12,17 +11,7 @@ beforeAll(async () => {
 
 /** Mean return of a uniformly random policy over `episodes` episodes. */
 function randomReturn(env: string, preset: string, episodes: number): number {
-  const e = createEnv(env, { numEnvs: 16, seed: 999, preset });
-  const n = e.actionSpace.kind === 'discrete' ? e.actionSpace.n : 0;
-  const rng = new Rng(1);
-  const acts = new Int32Array(16);
-  e.reset();
-  const rets: number[] = [];
-  while (rets.length < episodes) {
-    for (let i = 0; i < 16; i++) acts[i] = rng.int(n);
-    e.step(acts);
-    for (const ep of e.completedEpisodes()) rets.push(ep.return);
-  }
+  const rets = randomPolicyReturns(env, { preset, episodes, envSeed: 999, policySeed: 1 });
   return rets.reduce((a, b) => a + b, 0) / rets.length;
 }
 
