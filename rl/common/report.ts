@@ -119,8 +119,10 @@ export async function compareRuns(dirs: string[], o: { out: string; metric?: str
     `| run | env | seeds | steps | final ${metric} (mean ± 95% CI) | per seed |`,
     '|---|---|---|---|---|---|',
     ...rows.map((r) => {
-      const { mean, ci95 } = meanCi(r.finals);
-      return `| ${r.label} | ${r.config.env}${r.config.preset ? ` (${r.config.preset})` : ''} | ${r.seeds.join(', ')} | ${r.steps} | ${mean.toFixed(2)} ± ${ci95.toFixed(2)} | ${r.finals.map((v) => v.toFixed(2)).join(', ')} |`;
+      const { mean, ci95, n } = meanCi(r.finals);
+      // One seed has no interval: say so rather than print a misleading ± 0.00.
+      const cell = n < 2 ? `${mean.toFixed(2)} (one seed: no interval)` : `${mean.toFixed(2)} ± ${ci95.toFixed(2)}`;
+      return `| ${r.label} | ${r.config.env}${r.config.preset ? ` (${r.config.preset})` : ''} | ${r.seeds.join(', ')} | ${r.steps} | ${cell} | ${r.finals.map((v) => v.toFixed(2)).join(', ')} |`;
     }),
   ];
   return lines.join('\n');
