@@ -390,7 +390,8 @@ export class Runtime {
   }
 
   private takeReadback(size: number): GPUBuffer {
-    const i = this.readbackPool.findIndex((b) => b.size >= size && b.size <= size * 4);
+    // Small reads share small staging buffers (bucket() rounds them up to 256 B at least).
+    const i = this.readbackPool.findIndex((b) => b.size >= size && b.size <= Math.max(size * 4, 4096));
     if (i >= 0) return this.readbackPool.splice(i, 1)[0];
     if (this.readbackPool.length > 16) this.readbackPool.shift()!.destroy();
     return this.device.createBuffer({
