@@ -2,7 +2,7 @@
 // launches a kernel, and records a GradNode whose backward is written with these same ops, so
 // any derivative can be differentiated again.
 
-import { Tensor, record, runtime, shapeSize, fmtShape, noGrad, type Shape } from './tensor.ts';
+import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, noGrad, type Shape } from './tensor.ts';
 import { f32bits } from './runtime.ts';
 import { grid, pack8, contiguousStrides, MAX_RANK } from '../kernels/common.ts';
 import { UNARY, BINARY, unaryKernel, binaryKernel, scalarKernel, whereKernel, fillKernel, copyKernel } from '../kernels/elementwise.ts';
@@ -15,10 +15,7 @@ export type TensorLike = Tensor | number;
 
 // ------------------------------------------------------------------ helpers
 
-function alloc(shape: Shape): Tensor {
-  const rt = runtime();
-  return Tensor.fromBuffer(rt.alloc(Math.max(1, shapeSize(shape)) * 4), shape);
-}
+const alloc = allocTensor;
 
 function normAxis(axis: number, rank: number, op: string): number {
   const a = axis < 0 ? axis + rank : axis;
@@ -650,9 +647,8 @@ export function take(x: Tensor, idx: Tensor, axis = 0): Tensor {
   if (idx.rank !== 1) throw new Error(`take: index must be 1-D, got shape ${fmtShape(idx.shape)}`);
   const shapeIdx = x.shape.map((d, i) => (i === ax ? idx.size : 1));
   const target = x.shape.map((d, i) => (i === ax ? idx.size : d));
-  const full = noGrad(() => broadcastTo(reshape(idx, shapeIdx), target));
-  const out = gather(x, full, ax);
-  return out;
+  const idxAll = noGrad(() => broadcastTo(reshape(idx, shapeIdx), target));
+  return gather(x, idxAll, ax);
 }
 
 // ------------------------------------------------------------------ reductions

@@ -325,6 +325,11 @@ export class Tensor {
   }
 }
 
+/** A new uninitialised tensor of `shape` (at least one element's buffer): every op's output. */
+export function allocTensor(shape: Shape): Tensor {
+  return Tensor.fromBuffer(runtime().alloc(Math.max(1, shapeSize(shape)) * 4), shape);
+}
+
 /** Reads several tensors back with one submit and one wait. */
 export async function readAll(ts: Tensor[]): Promise<Float32Array[]> {
   const bufs = ts.map((t) => {

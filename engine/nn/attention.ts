@@ -4,7 +4,7 @@
 // backward pass is itself being differentiated (it runs recording a graph), the gradient is
 // built from differentiable ops (matmul, softmax, ...) instead of the fused backward kernels.
 
-import { Tensor, record, runtime, shapeSize, fmtShape, isGradEnabled, insideTransform, noGrad, type Shape } from '../tensor.ts';
+import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, isGradEnabled, insideTransform, noGrad, type Shape } from '../tensor.ts';
 import { f32bits } from '../runtime.ts';
 import * as O from '../ops.ts';
 import { grid, contiguousStrides } from '../../kernels/common.ts';
@@ -21,9 +21,7 @@ export interface AttentionOptions {
   scale?: number;
 }
 
-function alloc(shape: Shape): Tensor {
-  return Tensor.fromBuffer(runtime().alloc(Math.max(1, shapeSize(shape)) * 4), shape);
-}
+const alloc = allocTensor;
 
 function checkShapes(q: Tensor, k: Tensor, v: Tensor) {
   if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {

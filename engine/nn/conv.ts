@@ -4,7 +4,7 @@
 // family is closed under differentiation and grad-of-grad / HVPs through convolutions run on
 // the same kernels.
 
-import { Tensor, record, runtime, shapeSize, fmtShape, type Shape } from '../tensor.ts';
+import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, type Shape } from '../tensor.ts';
 import * as O from '../ops.ts';
 import { grid } from '../../kernels/common.ts';
 import { ACTIVATIONS, type Activation } from '../../kernels/nn.ts';
@@ -40,9 +40,7 @@ function geometry(xShape: Shape, wShape: Shape, stride: [number, number], pad: [
   return { n, h, w, ci, oh, ow, co, kh, kw, sh, sw, ph, pw };
 }
 
-function alloc(shape: Shape): Tensor {
-  return Tensor.fromBuffer(runtime().alloc(Math.max(1, shapeSize(shape)) * 4), shape);
-}
+const alloc = allocTensor;
 
 const pow2ceil = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 /** A tile's channel blocks never exceed the channels there are (no lanes computing clamped duplicates). */

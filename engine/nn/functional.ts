@@ -2,7 +2,7 @@
 // each backward is written with differentiable engine ops (and these fused ops), so gradients
 // can be differentiated again (HVPs, total derivatives).
 
-import { Tensor, record, runtime, shapeSize, fmtShape, noGrad, type Shape } from '../tensor.ts';
+import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, noGrad, type Shape } from '../tensor.ts';
 import { f32bits } from '../runtime.ts';
 import * as O from '../ops.ts';
 import { grid } from '../../kernels/common.ts';
@@ -13,9 +13,7 @@ import { tileFor } from '../../kernels/tune.ts';
 
 export type { Activation } from '../../kernels/nn.ts';
 
-function alloc(shape: Shape): Tensor {
-  return Tensor.fromBuffer(runtime().alloc(Math.max(1, shapeSize(shape)) * 4), shape);
-}
+const alloc = allocTensor;
 
 /** act'(pre) written from the activation's output y (differentiable in y). */
 function activationGrad(act: Activation, g: Tensor, y: Tensor): Tensor {
