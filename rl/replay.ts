@@ -40,7 +40,7 @@ export interface Batch {
   rewards: Float32Array;
   /** 1 where the transition ended in a terminal state (no bootstrap); truncation is 0. */
   dones: Float32Array;
-  indices: Int32Array;
+  indices: Int32Array<ArrayBuffer>;
 }
 
 export interface BatchTensors {
@@ -184,7 +184,7 @@ export class ReplayBuffer {
   }
 
   /** `batch` indices uniform on [0, size), with replacement. */
-  sampleIndices(batch: number, rng: Rng, out = new Int32Array(batch)): Int32Array {
+  sampleIndices<T extends Int32Array>(batch: number, rng: Rng, out: T = new Int32Array(batch) as T): T {
     if (this.size === 0) throw new Error('replay: cannot sample from an empty buffer');
     for (let j = 0; j < batch; j++) out[j] = rng.int(this.size);
     return out;

@@ -2,11 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import jStat from 'jstat';
+import { createRequire } from 'node:module';
 import * as E from '../../engine/index.ts';
 import { ReplayBuffer, transitionBytes } from '../../rl/replay.ts';
 import { Rng } from '../../rl/common/rng.ts';
 import { makeEnv } from '../../rl/envs/index.ts';
+
+// jstat ships no type declarations.
+const jStat: { chisquare: { cdf(x: number, df: number): number } } = createRequire(import.meta.url)('jstat');
 
 beforeAll(async () => {
   await E.init();
