@@ -28,8 +28,12 @@ export function spaceSize(s: Space): number {
 export interface EnvCore {
   /** Start a new episode, drawing any randomness from `rng`. */
   reset(rng: Rng): void;
-  /** Advance one step with a validated action; return the reward and set `terminated`. */
-  step(action: number, rng: Rng): number;
+  /**
+   * Advance one step with a validated action; return the reward and set `terminated`.
+   * `action` is the env's first action scalar; a box env with several components reads all
+   * actSize of them from `actions[offset…]` (the batch's env-major array).
+   */
+  step(action: number, rng: Rng, actions?: ArrayLike<number>, offset?: number): number;
   /** Whether the last step ended the episode (cleared by reset). */
   readonly terminated: boolean;
   /** Write the current observation (obsSize floats) at `out[offset…]`. */

@@ -121,11 +121,12 @@ export class VecEnv<C extends EnvCore = EnvCore> {
     const { obs, rewards, terminated, truncated, done, finalObs } = this.result;
     const n = this.numEnvs;
     const os = this.obsSize;
+    const as = this.actSize;
     const cap = this.maxEpisodeSteps;
     for (let i = 0; i < n; i++) {
       const core = this.envs[i]!;
       const rng = this.rngs[i]!;
-      const r = core.step(actions[i]!, rng);
+      const r = core.step(actions[i * as]!, rng, actions, i * as);
       const len = this.episodeLengths[i]! + 1;
       const ret = this.episodeReturns[i]! + r;
       rewards[i] = r;
@@ -169,9 +170,14 @@ export class VecEnv<C extends EnvCore = EnvCore> {
         }
       }
     } else {
+      const as = this.actSize;
       for (let i = 0; i < want; i++) {
         if (!Number.isFinite(actions[i]!)) {
-          throw new Error(`${this.id}: action ${actions[i]} at index ${i} is not a finite number`);
+          const env = Math.floor(i / as);
+          const part = as > 1 ? ` (component ${i % as} of ${as})` : '';
+          throw new Error(
+            `${this.id}: action ${actions[i]} for env ${env}${part} at step ${this.episodeLengths[env]! + 1} of its episode (array index ${i}) is not a finite number`,
+          );
         }
       }
     }
