@@ -66,7 +66,9 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
     dawnNode = true;
   }
   if (!gpu) throw new Error(NO_ADAPTER_HELP);
-  const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference });
+  const g = gpu;
+  const request = () => g.requestAdapter({ powerPreference: opts.powerPreference });
+  const adapter = dawnNode ? await withNativeStderrFiltered(request, DAWN_LIMIT_WARNINGS) : await request();
   if (!adapter) throw new Error(NO_ADAPTER_HELP);
   const wanted: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups', ...(opts.optionalFeatures ?? [])];
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
@@ -83,6 +85,79 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
     },
   });
   return { device, adapterInfo: describe(adapter.info), owned: true, dawnNode, features: new Set(requiredFeatures) };
+}
+
+/**
+ * Dawn prints these two lines to the process's stderr from native code (its Log.cpp fprintf)
+ * whenever it enumerates a Vulkan adapter whose dynamic-buffer limits exceed what it can
+ * allocate (lavapipe reports 1,000,000): harmless, but they opened every command.
+ */
+export const DAWN_LIMIT_WARNINGS = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
+
+/**
+ * Runs `fn` with file descriptor 2 pointed at a temporary file, then writes what landed there
+ * back to the real stderr minus the lines matching `drop`. Native code writes to fd 2 directly,
+ * so process.stderr.write cannot intercept it; Node has no dup2, but open() returns the lowest
+ * free descriptor, so closing 2 and opening a file gives the file descriptor 2. The real stderr
+ * is reopened through /proc/self/fd afterwards. Linux only; anywhere else, when that reopen is
+ * impossible (stderr a socket), or with STACKELBERG_GPU_NATIVE_STDERR=keep, `fn` runs untouched.
+ */
+export async function withNativeStderrFiltered<T>(fn: () => Promise<T>, drop: RegExp): Promise<T> {
+  if (typeof process === 'undefined' || process.platform !== 'linux' || process.env.STACKELBERG_GPU_NATIVE_STDERR === 'keep') return fn();
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  let saved: number;
+  try {
+    saved = fs.openSync('/proc/self/fd/2', 'a');
+  } catch {
+    return fn();
+  }
+  const tmp = path.join(os.tmpdir(), `stackelberg-gpu-stderr-${process.pid}-${Date.now()}`);
+  const restore = () => {
+    try {
+      fs.closeSync(2);
+    } catch {
+      /* already closed */
+    }
+    // open() gives the lowest free descriptor: 2, unless 0 or 1 were closed as well
+    const fd = fs.openSync(`/proc/self/fd/${saved}`, 'a');
+    if (fd !== 2) throw new Error(`could not restore stderr on descriptor 2 (the reopen got ${fd})`);
+  };
+  let closed = false;
+  let captured = false;
+  try {
+    fs.closeSync(2);
+    closed = true;
+    const fd = fs.openSync(tmp, 'w+');
+    if (fd === 2) captured = true;
+    else fs.closeSync(fd);
+  } catch {
+    /* left as it was, or restored just below */
+  }
+  if (!captured) {
+    if (closed) restore();
+    fs.closeSync(saved);
+    fs.rmSync(tmp, { force: true });
+    return fn();
+  }
+  try {
+    return await fn();
+  } finally {
+    restore();
+    fs.closeSync(saved);
+    let text = '';
+    try {
+      text = fs.readFileSync(tmp, 'utf8');
+    } catch {
+      /* nothing written */
+    }
+    fs.rmSync(tmp, { force: true });
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    const kept = lines.filter((l) => !drop.test(l));
+    if (kept.length) fs.writeSync(2, kept.join('\n') + '\n');
+  }
 }
 
 function describe(info: GPUAdapterInfo | undefined) {
