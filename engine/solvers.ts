@@ -6,15 +6,27 @@
 // Everything here is built from differentiable engine ops and the functional autodiff API, so
 // it works for any function the engine can differentiate twice.
 //
-// Conjugate gradient keeps every scalar (α, β, ‖r‖²) as a one-element GPU tensor: an iteration
-// encodes ~20 dispatches plus the caller's matvec and never reads back. The vector it iterates
-// on is the tree packed into one flat buffer (each leaf at a 256-byte-aligned offset, zero
-// padding between leaves), so the vector updates cost the same few dispatches for a network
-// with many parameter tensors as for one tensor; the matvec sees the leaves as views of that
-// buffer (no copies on the way in, one buffer copy per leaf on the way out).
+// Conjugate gradient keeps every scalar (α, β, ‖r‖², flags) in a small GPU state buffer and runs
+// one fused kernel per iteration (kernels/cg.ts) plus the caller's matvec; it never reads back.
+// The vector it iterates on is the tree packed into one flat buffer (each leaf at a 256-byte-
+// aligned offset, zero padding between leaves), so an iteration costs the same one dispatch for
+// a network with many parameter tensors as for one tensor; the matvec sees the leaves as views
+// of that buffer.
+//
+// API for callers that solve repeatedly (the Stackelberg leader update, games/):
+//   const sol = cg(hvp, b, { iters: 10, lambda, x0: prev?.x, negativeCurvature: 'stop' });
+//   // sol.x: keep it (it owns its buffer) and pass it as x0 next time: warm start.
+//   // sol.negativeCurvature: one-element GPU tensor, # directions with pᵀ(A+λI)p ≤ 0; add it
+//   //   to a running GPU counter and read that when logging (no readback here).
+// totalDerivative takes the same x0 / negativeCurvature options and returns `implicit` (the
+// solution, to warm-start the next call) and `negativeCurvature`.
 
-import { Tensor, scope, dispose, noGrad, insideTransform, VIEW_ALIGN_FLOATS } from './tensor.ts';
-import { add, sub, mul, div, sum, sqrt, gt, zeros, reshape, assign, stack } from './ops.ts';
+import { Tensor, scope, dispose, noGrad, insideTransform, isGradEnabled, allocTensor, runtime, VIEW_ALIGN_FLOATS } from './tensor.ts';
+import { f32bits } from './runtime.ts';
+import {
+  add, sub, mul, div, sum, sqrt, gt, le, ne, abs, maximum, where, zeros, full, reshape, assign, stack, concat, clone,
+} from './ops.ts';
+import { cgKernel, CG_HIST, CG_NEG_MODES } from '../kernels/cg.ts';
 import { grad, vjp, valueAndGrad, flattenTree, innerProduct, type Tree } from './autodiff.ts';
 
 // ------------------------------------------------------------------ tree helpers
@@ -109,6 +121,19 @@ export function linearizeGrad(f: (x: any) => Tensor, x: Tree): { grad: any; hvp:
 
 // ------------------------------------------------------------------ conjugate gradient
 
+/**
+ * What CG does on a direction p with pᵀ(A+λI)p ≤ 0 (the Hessian of a ReLU critic's loss is in
+ * general indefinite, so this happens in practice):
+ * - 'stop' (default): the iterate stays where it was before that direction (a truncated-CG /
+ *   Steihaug stop); the remaining iterations are no-ops on the GPU.
+ * - 'damp': that direction is taken with curvature |pᵀ(A+λI)p| + μ‖p‖² (μ = curvatureDamping),
+ *   i.e. the Hessian reflected and shifted along p, as saddle-free/damped Newton methods do; the
+ *   residual stays exact (r = b − (A+λI)x), CG continues.
+ * - 'ignore': plain CG (the step along p uses the negative curvature as is).
+ * In every mode the event is counted on the GPU (CgResult.negativeCurvature), never read back.
+ */
+export type NegativeCurvatureMode = 'stop' | 'damp' | 'ignore';
+
 export interface CgOptions {
   /** Iterations (a fixed count: no readback; default 10). */
   iters?: number;
@@ -119,85 +144,217 @@ export interface CgOptions {
   tol?: number;
   /** Tikhonov damping: solves (A + λI)x = b. Default 0. */
   lambda?: number;
-  /** Initial guess (a tree like b); default zeros. */
+  /** Initial guess (a tree like b); default zeros. Pass the previous solve's `x` to warm-start. */
   x0?: Tree;
-  /** Also return ‖r_k‖ for k = 0..iters as a GPU tensor (one extra dispatch per iteration). */
+  /** Also return ‖r_k‖ for k = 0..iters as a GPU tensor. */
   residuals?: boolean;
+  /** See NegativeCurvatureMode (default 'stop'). */
+  negativeCurvature?: NegativeCurvatureMode;
+  /** μ of the 'damp' mode (default 1). */
+  curvatureDamping?: number;
+  /**
+   * One fused kernel per iteration (default true, used whenever the solve is not itself being
+   * differentiated). false: the same algorithm from differentiable engine ops (~30 dispatches
+   * per iteration), which is also what runs inside an active grad/vjp with recording on.
+   */
+  fused?: boolean;
 }
 
 export interface CgResult {
-  /** The solution, a tree like b. */
+  /** The solution, a tree like b (keep it to warm-start the next solve: `x0: result.x`). */
   x: any;
   /** Iterations run. */
   iters: number;
   /** ‖r_k‖ (k = 0..iters), when requested; read it back with `await residuals.data()`. */
   residuals?: Tensor;
+  /**
+   * A one-element GPU tensor: how many search directions had pᵀ(A+λI)p ≤ 0 while CG was still
+   * moving (0 or 1 in 'stop' mode, where 1 means CG stopped there). No readback: add it to a
+   * running GPU counter and read that when logging.
+   */
+  negativeCurvature: Tensor;
 }
 
-// Guards α = ‖r‖²/⟨p, Ap⟩ and β = ‖r'‖²/‖r‖² against 0/0 once the residual is exactly zero.
-const EPS = 1e-30;
+const NEG_MODES: readonly NegativeCurvatureMode[] = ['stop', 'damp', 'ignore'];
 
-interface CgState {
+function checkCgOptions(o: CgOptions, who: string) {
+  const mode = o.negativeCurvature ?? 'stop';
+  if (!NEG_MODES.includes(mode)) throw new Error(`${who}: negativeCurvature must be one of ${NEG_MODES.join(', ')}, got '${mode}'`);
+  const lambda = o.lambda ?? 0;
+  if (!Number.isFinite(lambda) || lambda < 0) throw new Error(`${who}: lambda must be a finite number ≥ 0, got ${lambda}`);
+  const mu = o.curvatureDamping ?? 1;
+  if (!Number.isFinite(mu) || mu < 0) throw new Error(`${who}: curvatureDamping must be a finite number ≥ 0, got ${mu}`);
+  return { mode, lambda, mu };
+}
+
+/** A CG solve in progress: `step` encodes one iteration; `header` is [‖r‖², tol²‖b‖², stopped, negatives]. */
+interface CgRun {
+  step(k: number): void;
+  header(): Tensor;
+  finish(iters: number): CgResult;
+  /** Releases the run's state (what finish returned stays). */
+  dispose(): void;
+}
+
+/** The packed matvec output, never sharing a buffer with the vector it was given (identity matvecs). */
+function packMatvec(P: Packing, matvec: (v: any) => any, p: Tensor, avoid: Tensor[]): Tensor {
+  const out = pack(P, matvec(unpack(P, p)));
+  const ob = out.buffer.buffer;
+  return avoid.some((t) => t.buffer.buffer === ob) ? clone(out) : out;
+}
+
+/** One element of a buffer as a new scalar tensor (a buffer copy, no dispatch). */
+function element(t: Tensor, i: number): Tensor {
+  const out = allocTensor([]);
+  const b = t.bufferFor('cg');
+  runtime().copy(b.buffer, b.offset + 4 * i, out.buffer.buffer, out.buffer.offset, 4);
+  return out;
+}
+
+function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions, maxIters: number): CgRun {
+  const { mode, lambda, mu } = checkCgOptions(o, 'cg');
+  const n = P.size;
+  const hist = o.residuals ? 1 : 0;
+  const words = (k: number) => [n, k, CG_NEG_MODES[mode], hist, f32bits(lambda), f32bits(mu), f32bits((o.tol ?? 0) ** 2), 0];
+  const rt = runtime();
+  // Owned state: x, r, p, the scalars; the kernel updates them in place.
+  const [X, R, Pv, S] = scope(() => {
+    const bf = pack(P, b);
+    let x: Tensor, r: Tensor;
+    if (o.x0) {
+      x = clone(pack(P, o.x0));
+      const ax = pack(P, matvec(unpack(P, x)));
+      r = sub(bf, lambda ? add(ax, mul(x, lambda)) : ax);
+    } else {
+      x = zeros([n]);
+      r = clone(bf);
+    }
+    const p = allocTensor([n]);
+    const s = zeros([CG_HIST + maxIters + 1]);
+    rt.dispatch({
+      kernel: { ...cgKernel, constants: { MODE: 0 } },
+      inputs: [bf.bufferFor('cg')], outputs: [x.buffer, r.buffer, p.buffer, s.buffer],
+      params: words(0), workgroups: [1], label: 'cg (start)',
+    });
+    return [x, r, p, s];
+  });
+  return {
+    step(k) {
+      scope(() => {
+        const ap = packMatvec(P, matvec, Pv, [X, R, Pv, S]);
+        rt.dispatch({
+          kernel: { ...cgKernel, constants: { MODE: 1 } },
+          inputs: [ap.bufferFor('cg')], outputs: [X.buffer, R.buffer, Pv.buffer, S.buffer],
+          params: words(k + 1), workgroups: [1], label: 'cg',
+        });
+      });
+    },
+    header: () => S.subView(0, [4]),
+    finish(iters) {
+      const out: CgResult = { x: unpack(P, X), iters, negativeCurvature: element(S, 3) };
+      if (o.residuals) out.residuals = clone(S.subView(CG_HIST, [iters + 1]));
+      return out;
+    },
+    dispose: () => dispose([X, R, Pv, S]),
+  };
+}
+
+interface ComposedState {
   x: Tensor;
   r: Tensor;
   p: Tensor;
   rs: Tensor;
-  /** tol²·‖b‖² (the GPU-side stopping threshold), or null when tol is off. */
   thresh: Tensor | null;
+  stopped: Tensor;
+  neg: Tensor;
   res: Tensor[];
 }
 
-function cgStart(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions): CgState {
-  const lambda = o.lambda ?? 0;
-  const bf = pack(P, b);
-  let x: Tensor, r: Tensor;
-  if (o.x0) {
-    x = pack(P, o.x0);
-    const ax = pack(P, matvec(unpack(P, x)));
-    r = sub(bf, lambda ? add(ax, mul(x, lambda)) : ax);
-  } else {
-    x = zeros([P.size]);
-    r = bf;
-  }
-  const rs = sum(mul(r, r));
-  const thresh = o.tol ? mul(sum(mul(bf, bf)), o.tol * o.tol) : null;
-  return { x, r, p: r, rs, thresh, res: o.residuals ? [sqrt(rs)] : [] };
+// The same algorithm as the fused kernel from differentiable ops (the reference and the path
+// used when the solve itself is differentiated).
+function composedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions): CgRun {
+  const { mode, lambda, mu } = checkCgOptions(o, 'cg');
+  let s: ComposedState = scope(() => {
+    const bf = pack(P, b);
+    let x: Tensor, r: Tensor;
+    if (o.x0) {
+      x = pack(P, o.x0);
+      const ax = pack(P, matvec(unpack(P, x)));
+      r = sub(bf, lambda ? add(ax, mul(x, lambda)) : ax);
+    } else {
+      x = zeros([P.size]);
+      r = bf;
+    }
+    const rs = sum(mul(r, r));
+    const thresh = o.tol ? mul(sum(mul(bf, bf)), o.tol * o.tol) : null;
+    return { x, r, p: r, rs, thresh, stopped: zeros([]), neg: zeros([]), res: o.residuals ? [sqrt(rs)] : [] };
+  });
+  const all = (st: ComposedState) => [st.x, st.r, st.p, st.rs, st.thresh, st.stopped, st.neg, ...st.res].filter((t): t is Tensor => !!t);
+  return {
+    step() {
+      const prev = s;
+      s = scope(() => {
+        const Ap0 = pack(P, matvec(unpack(P, prev.p)));
+        const Ap = lambda ? add(Ap0, mul(prev.p, lambda)) : Ap0;
+        const pap = sum(mul(prev.p, Ap)), pp = sum(mul(prev.p, prev.p));
+        const converged = prev.thresh ? maximum(le(prev.rs, prev.thresh), le(prev.rs, 0)) : le(prev.rs, 0);
+        const active0 = mul(sub(1, prev.stopped), sub(1, converged));
+        const neg = mul(le(pap, 0), gt(pp, 0));
+        const newNeg = mul(neg, active0);
+        let active = active0, den = pap, stopped = prev.stopped;
+        if (mode === 'stop') {
+          active = mul(active0, sub(1, neg));
+          stopped = add(prev.stopped, newNeg);
+        } else if (mode === 'damp') {
+          den = where(neg, add(abs(pap), mul(pp, mu)), pap);
+        }
+        const go = mul(active, ne(den, 0));
+        const alpha = where(go, div(prev.rs, where(go, den, 1)), 0);
+        const x = add(prev.x, mul(prev.p, alpha));
+        const r = sub(prev.r, mul(Ap, alpha));
+        const rsNew = sum(mul(r, r));
+        const rs = where(active, rsNew, prev.rs);
+        const beta = where(active, div(rsNew, where(active, prev.rs, 1)), 0);
+        const p = where(active, add(r, mul(prev.p, beta)), prev.p);
+        return { x, r, p, rs, thresh: prev.thresh, stopped, neg: add(prev.neg, newNeg), res: o.residuals ? [...prev.res, sqrt(rs)] : prev.res };
+      });
+      const keepNow = new Set(all(s));
+      for (const t of all(prev)) if (!keepNow.has(t)) t.dispose();
+    },
+    header: () => concat([reshape(s.rs, [1]), reshape(s.thresh ?? full([], -1), [1]), reshape(s.stopped, [1]), reshape(s.neg, [1])]),
+    finish(iters) {
+      const out: CgResult = { x: unpack(P, s.x), iters, negativeCurvature: clone(s.neg) };
+      if (o.residuals) out.residuals = stack(s.res.map((t) => reshape(t, [])));
+      return out;
+    },
+    dispose: () => dispose(all(s)),
+  };
 }
 
-function cgStep(P: Packing, matvec: (v: any) => any, s: CgState, o: CgOptions): CgState {
-  const lambda = o.lambda ?? 0;
-  const Ap0 = pack(P, matvec(unpack(P, s.p)));
-  const Ap = lambda ? add(Ap0, mul(s.p, lambda)) : Ap0;
-  let alpha = div(s.rs, add(sum(mul(s.p, Ap)), EPS));
-  if (s.thresh) alpha = mul(alpha, gt(s.rs, s.thresh));
-  const x = add(s.x, mul(s.p, alpha));
-  const r = sub(s.r, mul(Ap, alpha));
-  const rs = sum(mul(r, r));
-  const beta = div(rs, add(s.rs, EPS));
-  const p = add(r, mul(s.p, beta));
-  return { x, r, p, rs, thresh: s.thresh, res: o.residuals ? [...s.res, sqrt(rs)] : s.res };
-}
-
-function cgFinish(P: Packing, s: CgState, iters: number, o: CgOptions): CgResult {
-  const out: CgResult = { x: unpack(P, s.x), iters };
-  if (o.residuals) out.residuals = stack(s.res.map((t) => reshape(t, [])));
-  return out;
+function startRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions, maxIters: number): CgRun {
+  // In-place kernels cannot be differentiated: inside an active transformation with recording on,
+  // the composed ops run instead.
+  const fused = (o.fused ?? true) && !(isGradEnabled() && insideTransform());
+  return fused ? fusedRun(P, matvec, b, o, maxIters) : composedRun(P, matvec, b, o);
 }
 
 /**
- * Conjugate gradient for (A + λI)x = b with A symmetric positive (semi)definite and given only
- * as a matrix-free `matvec` (a tree → tree function, e.g. a Hessian-vector product). Runs a
- * fixed number of iterations entirely on the GPU: no readback, all scalars stay on the device.
- * With `tol`, converged iterations become no-ops on the GPU (see CgOptions.tol); use cgAsync to
- * stop early instead. The matvec runs without gradient recording at top level.
+ * Conjugate gradient for (A + λI)x = b with A symmetric (positive definite in theory; for an
+ * indefinite A see NegativeCurvatureMode) and given only as a matrix-free `matvec` (a tree →
+ * tree function, e.g. a Hessian-vector product). Runs a fixed number of iterations entirely on
+ * the GPU: no readback, all scalars stay on the device, one fused kernel per iteration plus the
+ * caller's matvec. With `tol`, converged iterations become no-ops on the GPU; use cgAsync to
+ * stop early instead. Warm start: `x0` (e.g. the previous solve's `x`).
  */
 export function cg(matvec: (v: any) => any, b: Tree, opts: CgOptions = {}): CgResult {
   const iters = opts.iters ?? 10;
   return scope(() => {
     const P = packing(b);
-    let s = cgStart(P, matvec, b, opts);
-    for (let k = 0; k < iters; k++) s = cgStep(P, matvec, s, opts);
-    return cgFinish(P, s, iters, opts);
+    const run = startRun(P, matvec, b, opts, iters);
+    for (let k = 0; k < iters; k++) run.step(k);
+    const out = run.finish(iters);
+    run.dispose();
+    return out;
   });
 }
 
@@ -208,41 +365,32 @@ export interface CgAsyncOptions extends CgOptions {
 
 /**
  * Conjugate gradient that stops early: runs `checkEvery` iterations on the GPU, then reads ‖r‖
- * back once (one readback per chunk, never per iteration) and stops once ‖r‖ ≤ tol·‖b‖ or after
- * `iters` iterations (default 100). Returns the iterations actually run.
+ * back once (one readback per chunk, never per iteration) and stops once ‖r‖ ≤ tol·‖b‖, once a
+ * negative-curvature stop happened, or after `iters` iterations (default 100). Returns the
+ * iterations actually run.
  */
 export async function cgAsync(matvec: (v: any) => any, b: Tree, opts: CgAsyncOptions = {}): Promise<CgResult> {
   const iters = opts.iters ?? 100;
   const every = Math.max(1, opts.checkEvery ?? 5);
-  const tol = opts.tol ?? 1e-6;
-  // The masked (GPU-side) tolerance is unnecessary here: the loop stops instead.
-  const o: CgOptions = { ...opts, tol: 0 };
+  const o: CgOptions = { ...opts, tol: opts.tol ?? 1e-6 };
   const P = packing(b);
-  let s = scope(() => {
-    const st = cgStart(P, matvec, b, o);
-    return { ...st, bn: sum(mul(pack(P, b), pack(P, b))) };
-  });
-  const bnorm2 = (await s.bn.item()) as number;
-  s.bn.dispose();
-  const target = tol * tol * bnorm2;
+  const run = startRun(P, matvec, b, o, iters); // owns its state until dispose()
+  const done = async () => {
+    const h = scope(() => run.header());
+    const [rs, thresh, stopped] = await h.data();
+    h.dispose();
+    return rs <= thresh || rs === 0 || stopped !== 0;
+  };
   let k = 0;
-  let rs = await s.rs.item();
-  while (k < iters && rs > target) {
+  let finished = await done();
+  while (k < iters && !finished) {
     const n = Math.min(every, iters - k);
-    const prev = s;
-    s = scope(() => {
-      let t: CgState = prev;
-      for (let i = 0; i < n; i++) t = cgStep(P, matvec, t, o);
-      return { ...t, bn: prev.bn };
-    });
-    const keepRes = new Set(s.res);
-    for (const t of [prev.x, prev.r, prev.p, prev.rs]) if (t !== s.x && t !== s.r && t !== s.p && !keepRes.has(t)) t.dispose();
+    for (let i = 0; i < n; i++) run.step(k + i);
     k += n;
-    rs = await s.rs.item();
+    finished = await done();
   }
-  const out = scope(() => cgFinish(P, s, k, opts));
-  // Everything but the returned solution/residual history goes (views keep x's buffer alive).
-  dispose([s.x, s.r, s.p, s.rs, s.res]);
+  const out = scope(() => run.finish(k));
+  run.dispose();
   return out;
 }
 
@@ -263,6 +411,10 @@ export interface TotalDerivativeOptions<L extends Tree, F extends Tree> {
   x0?: F;
   /** Return the CG residual history ‖r_k‖ (k = 0..cgIters). */
   residuals?: boolean;
+  /** CG on a direction with pᵀ(∇²₂₂f₂ + λI)p ≤ 0 (default 'stop'; see NegativeCurvatureMode). */
+  negativeCurvature?: NegativeCurvatureMode;
+  /** μ of the 'damp' mode (default 1). */
+  curvatureDamping?: number;
 }
 
 export interface TotalDerivativeResult<L, F> {
@@ -277,6 +429,8 @@ export interface TotalDerivativeResult<L, F> {
   /** q = (∇²₂₂f₂ + λI)⁻¹ ∇₂f₁ as solved by CG (shaped like the follower; a warm start for the next call). */
   implicit: F;
   residuals?: Tensor;
+  /** CG's negative-curvature count (a one-element GPU tensor, see CgResult.negativeCurvature). */
+  negativeCurvature: Tensor;
 }
 
 /**
@@ -300,17 +454,20 @@ export function totalDerivative<L extends Tree, F extends Tree>(o: TotalDerivati
     let sol: CgResult | null = null;
     const [g2f2, outer] = vjp((x: L) => {
       const lin = linearizeGrad((y: F) => o.followerLoss(x, y), o.follower);
-      sol = noGrad(() => cg(lin.hvp, g2, { iters: o.cgIters ?? 10, lambda: o.lambda ?? 0, x0: o.x0, residuals: o.residuals }));
+      sol = noGrad(() => cg(lin.hvp, g2, {
+        iters: o.cgIters ?? 10, lambda: o.lambda ?? 0, x0: o.x0, residuals: o.residuals,
+        negativeCurvature: o.negativeCurvature, curvatureDamping: o.curvatureDamping,
+      }));
       return lin.grad;
     }, o.leader);
-    const { x: q, residuals } = sol as unknown as CgResult;
+    const { x: q, residuals, negativeCurvature } = sol as unknown as CgResult;
     const [mixed] = outer(q);
     const leaderGrad = treeSub(g1, mixed);
     // The follower gradient's graph is not needed by anything returned: unlink it so the scope
     // frees it (inside an enclosing transformation it stays, for higher derivatives).
     if (!insideTransform()) for (const t of flattenTree(g2f2).leaves) t.node = null;
     const res: TotalDerivativeResult<L, F> = {
-      leaderGrad, followerGrad: g2f2, leaderIndividualGrad: g1, leaderValue, implicit: q,
+      leaderGrad, followerGrad: g2f2, leaderIndividualGrad: g1, leaderValue, implicit: q, negativeCurvature,
     };
     if (residuals) res.residuals = residuals;
     return res;

@@ -269,3 +269,178 @@ describe('totalDerivative', () => {
     E.dispose([x, y]);
   });
 });
+
+// ------------------------------------------------------------------ negative curvature, warm start
+
+type Mode = 'stop' | 'damp' | 'ignore';
+/** Float64 CG with the same negative-curvature rules as engine/solvers.ts (the reference). */
+function cgRef(A: number[][], b: number[], o: { iters: number; lambda?: number; mode: Mode; mu?: number; x0?: number[] }) {
+  const n = b.length, lam = o.lambda ?? 0, mu = o.mu ?? 1;
+  const mv = (v: number[]) => A.map((row, i) => row.reduce((s, a, j) => s + a * v[j], 0) + lam * v[i]);
+  const dot = (u: number[], v: number[]) => u.reduce((s, x, i) => s + x * v[i], 0);
+  const x = o.x0 ? o.x0.slice() : new Array(n).fill(0);
+  const ax = mv(x);
+  const r = b.map((v, i) => v - ax[i]);
+  let p = r.slice();
+  let rs = dot(r, r);
+  let negs = 0, stoppedAt = -1;
+  const res = [Math.sqrt(rs)];
+  for (let k = 0; k < o.iters; k++) {
+    if (stoppedAt < 0 && rs > 0) {
+      const Ap = mv(p);
+      let den = dot(p, Ap);
+      const pp = dot(p, p);
+      let move = true;
+      if (den <= 0 && pp > 0) {
+        negs++;
+        if (o.mode === 'stop') { stoppedAt = k; move = false; }
+        else if (o.mode === 'damp') den = Math.abs(den) + mu * pp;
+      }
+      if (move) {
+        const alpha = rs / den;
+        for (let i = 0; i < n; i++) { x[i] += alpha * p[i]; r[i] -= alpha * Ap[i]; }
+        const rsNew = dot(r, r);
+        p = r.map((v, i) => v + (rsNew / rs) * p[i]);
+        rs = rsNew;
+      }
+    }
+    res.push(Math.sqrt(rs));
+  }
+  return { x, negs, stoppedAt, res };
+}
+
+/** Q diag(eigs) Qᵀ with Q a random orthogonal matrix (Gram–Schmidt, float64). */
+function symmetricWithEigs(eigs: number[], seed: number): { M: number[][]; Q: number[][] } {
+  const n = eigs.length;
+  const g = R.rng(seed).ndUniform([n, n], -1, 1).data;
+  const q: number[][] = [];
+  for (let j = 0; j < n; j++) {
+    const v = Array.from({ length: n }, (_, i) => g[i * n + j]);
+    for (const u of q) {
+      const d = u.reduce((s, x, i) => s + x * v[i], 0);
+      for (let i = 0; i < n; i++) v[i] -= d * u[i];
+    }
+    const nv = Math.hypot(...v);
+    q.push(v.map((x) => x / nv));
+  }
+  return { M: Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => q.reduce((s, u, k) => s + u[i] * eigs[k] * u[j], 0))), Q: q };
+}
+
+describe('conjugate gradient: negative curvature and warm start', () => {
+  const eigs = [3, 2.5, 2, 1.5, 1, -0.4, -0.8, -1.2];
+  const n = eigs.length;
+  const { M: A, Q } = symmetricWithEigs(eigs, 21);
+  // b weighted towards the positive eigenvectors: CG's first direction has positive curvature, and
+  // since the tridiagonal Lanczos matrix of n steps has A's eigenvalues (3 of them negative), some
+  // later direction must have negative curvature.
+  const c = eigs.map((e, k) => (e > 0 ? 1 : 0.3) * (k % 2 ? -1 : 1));
+  const b = Array.from({ length: n }, (_, i) => Q.reduce((s, u, k) => s + u[i] * c[k], 0));
+
+  it('on an indefinite matrix: stop / damp / ignore match a float64 CG with the same rule, counted on the GPU with no readback', async () => {
+    const At = E.tensor(A), bt = E.tensor(b);
+    const before = E.memory().liveBuffers;
+    for (const mode of ['stop', 'damp', 'ignore'] as Mode[]) {
+      const want = cgRef(A, b, { iters: n, mode });
+      if (mode === 'stop') expect(want.stoppedAt).toBeGreaterThan(0); // the setup must reach a negative direction after moving
+      expect(want.negs).toBeGreaterThan(0);
+      for (const fused of [true, false]) {
+        const c0 = E.counters();
+        const sol = E.cg((v: E.Tensor) => E.matmul(At, v), bt, { iters: n, negativeCurvature: mode, fused, residuals: true });
+        expect(E.counters().readbacks - c0.readbacks).toBe(0);
+        const [x, negs, res] = await E.readAll([sol.x, sol.negativeCurvature, sol.residuals!]);
+        // 'ignore' on an indefinite system: plain CG amplifies float32 rounding, so a looser bound.
+        R.assertClose(x, want.x, { rtol: mode === 'ignore' ? 2e-2 : 1e-4, atol: mode === 'ignore' ? 2e-3 : 1e-5, label: `cg ${mode} (fused ${fused})` });
+        R.assertClose(res, want.res, { rtol: mode === 'ignore' ? 5e-2 : 1e-3, atol: 1e-4, label: `cg ${mode} residuals (fused ${fused})` });
+        expect(negs[0]).toBe(want.negs);
+        if (mode === 'stop') expect(negs[0]).toBe(1);
+        E.dispose(sol);
+      }
+      if (mode === 'stop') console.log(`indefinite CG (eigs ${eigs.join(', ')}): negative curvature met at iteration ${want.stoppedAt}; stop keeps x_${want.stoppedAt}`);
+    }
+    // Damping past the most negative eigenvalue makes the system positive definite: no event, the dense solve.
+    const lambda = 1.5;
+    const sol = E.cg((v: E.Tensor) => E.matmul(At, v), bt, { iters: 3 * n, lambda });
+    const Ad = R.add(R.nd([n, n], A.flat()), R.mul(R.eye(n), lambda));
+    R.assertClose(await sol.x.data(), R.solve(Ad, R.nd([n], b)), { rtol: 1e-3, atol: 1e-4, label: 'cg λ > −λ_min' });
+    expect(await sol.negativeCurvature.item()).toBe(0);
+    E.dispose(sol);
+    expect(E.memory().liveBuffers).toBe(before);
+    E.dispose([At, bt]);
+  });
+
+  it('cgAsync stops at a negative-curvature stop instead of running out its iterations', async () => {
+    const At = E.tensor(A), bt = E.tensor(b);
+    const want = cgRef(A, b, { iters: n, mode: 'stop' });
+    const sol = await E.cgAsync((v: E.Tensor) => E.matmul(At, v), bt, { iters: 100, tol: 1e-6, checkEvery: 2 });
+    expect(sol.iters).toBe(2 * Math.ceil((want.stoppedAt + 1) / 2));
+    R.assertClose(await sol.x.data(), want.x, { rtol: 1e-4, atol: 1e-5, label: 'cgAsync stop' });
+    expect(await sol.negativeCurvature.item()).toBe(1);
+    E.dispose([At, bt, sol]);
+  });
+
+  it('a warm start from the previous solution converges in fewer iterations on a nearby system', async () => {
+    const m = 40;
+    const logEigs = Array.from({ length: m }, (_, i) => 10 ** (-1 + (2 * i) / (m - 1))); // condition number 100
+    const S = symmetricWithEigs(logEigs, 31).M;
+    const b1 = Array.from(R.rng(32).ndUniform([m], -1, 1).data);
+    const b2 = b1.map((v, i) => v + 0.003 * Math.sin(i)); // the next update's right-hand side
+    const St = E.tensor(S), b1t = E.tensor(b1), b2t = E.tensor(b2);
+    const mv = (v: E.Tensor) => E.matmul(St, v);
+    const tol = 1e-3, iters = 60;
+    const first = E.cg(mv, b1t, { iters, tol });
+    const cold = E.cg(mv, b2t, { iters, tol, residuals: true });
+    const warm = E.cg(mv, b2t, { iters, tol, residuals: true, x0: first.x });
+    const bn = Math.hypot(...b2);
+    const itersTo = (res: Float32Array) => res.findIndex((r) => r <= tol * bn);
+    const [rc, rw] = await E.readAll([cold.residuals!, warm.residuals!]);
+    const kc = itersTo(rc), kw = itersTo(rw);
+    // The float64 reference gives the exact-arithmetic counts.
+    const refFirst = cgRef(S, b1, { iters: 200, mode: 'stop' });
+    const kcRef = cgRef(S, b2, { iters, mode: 'stop' }).res.findIndex((r) => r <= tol * bn);
+    const kwRef = cgRef(S, b2, { iters, mode: 'stop', x0: refFirst.x }).res.findIndex((r) => r <= tol * bn);
+    console.log(`warm start (n=${m}, cond 100, tol ${tol}): ${kc} iterations cold, ${kw} warm (float64 reference: ${kcRef}, ${kwRef})`);
+    expect(kw).toBeGreaterThan(-1);
+    expect(kc).toBeGreaterThan(-1);
+    expect(kw).toBeLessThan(kc / 2);
+    expect(kwRef).toBeLessThan(kcRef / 2);
+    // float32 loses some conjugacy: within 30 % (+2) of exact arithmetic's counts.
+    for (const [got, ref] of [[kc, kcRef], [kw, kwRef]]) expect(Math.abs(got - ref)).toBeLessThanOrEqual(0.3 * ref + 2);
+    const exact = R.solve(R.nd([m, m], S.flat()), R.nd([m], b2));
+    R.assertClose(await warm.x.data(), exact, { rtol: 2e-2, atol: 2e-2, label: 'warm solution' });
+    E.dispose([St, b1t, b2t, first, cold, warm]);
+  });
+
+  it('totalDerivative with an indefinite follower Hessian: counts the event, stops, and warm-starts from `implicit`', async () => {
+    // The quadratic game with D indefinite (eigenvalues 2 and −0.5): CG's first direction has
+    // positive curvature, a later one negative.
+    const spec = { ...DEFAULT_QUADRATIC, D: [[1.5, 1], [1, 0]] };
+    const g = quadraticGame(spec);
+    const xs = [0.3, -0.7], ys = [1.1, 0.4];
+    const X = E.tensor(xs), Y = E.tensor(ys);
+    E.dispose(E.totalDerivative({ leaderLoss: g.leaderLoss, followerLoss: g.followerLoss, leader: X, follower: Y })); // uploads the game's matrices (kept)
+    const mvq = (M: number[][], v: number[]) => M.map((r) => r[0] * v[0] + r[1] * v[1]);
+    const Tq = (M: number[][]) => [[M[0][0], M[1][0]], [M[0][1], M[1][1]]];
+    const g1 = mvq(spec.A, xs).map((v, i) => v + mvq(spec.B, ys)[i] + spec.a[i]);
+    const g2 = mvq(Tq(spec.B), xs).map((v, i) => v + mvq(spec.C, ys)[i]);
+    const before = E.memory().liveBuffers;
+    for (const mode of ['stop', 'ignore'] as Mode[]) {
+      const ref = cgRef(spec.D, g2, { iters: 2, mode });
+      const want = g1.map((v, i) => v - mvq(Tq(spec.E), ref.x)[i]);
+      const r = E.totalDerivative({ leaderLoss: g.leaderLoss, followerLoss: g.followerLoss, leader: X, follower: Y, cgIters: 2, negativeCurvature: mode });
+      R.assertClose(await r.leaderGrad.data(), want, { rtol: 1e-4, atol: 1e-5, label: `total derivative, indefinite D (${mode})` });
+      expect(await r.negativeCurvature.item()).toBe(ref.negs);
+      if (mode === 'stop') expect(ref.negs).toBe(1);
+      // 'ignore' solves the 2×2 system exactly in 2 iterations: the IFT answer (D invertible).
+      if (mode === 'ignore') R.assertClose(await r.leaderGrad.data(), quadraticClosedForm(spec).totalDerivative(xs, ys, 0), { rtol: 1e-4, atol: 1e-4, label: 'IFT, indefinite D' });
+      // Warm start: from the exact solution, zero iterations give the IFT answer.
+      if (mode === 'ignore') {
+        const w = E.totalDerivative({ leaderLoss: g.leaderLoss, followerLoss: g.followerLoss, leader: X, follower: Y, cgIters: 0, x0: r.implicit });
+        R.assertClose(await w.leaderGrad.data(), await r.leaderGrad.data(), { rtol: 1e-5, atol: 1e-6, label: 'warm-started total derivative' });
+        E.dispose(w);
+      }
+      E.dispose(r);
+    }
+    expect(E.memory().liveBuffers).toBe(before);
+    E.dispose([X, Y]);
+  });
+});
