@@ -1,0 +1,86 @@
+// The package's entries (scripts/build.mjs ENTRIES, built with esbuild): the engine at the root
+// must not pull in the CLI, progress-bar or plotting packages, nor any rl/ or games/ code; no
+// module may be bundled into two outputs (two engine copies would mean two runtimes).
+import { build, type Metafile } from 'esbuild';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain .mjs script without declarations
+import { ENTRIES, esbuildOptions } from '../scripts/build.mjs';
+
+const root = new URL('..', import.meta.url).pathname;
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+
+let meta: Metafile | null = null;
+async function metafile(): Promise<Metafile> {
+  if (meta) return meta;
+  const r = await build({ ...esbuildOptions('/tmp/docs-package-test-out'), absWorkingDir: root, write: false, metafile: true, sourcemap: false, logLevel: 'silent' });
+  if (!r.metafile) throw new Error('esbuild returned no metafile');
+  meta = r.metafile;
+  return r.metafile;
+}
+
+/** Every output an entry loads (itself and the chunks it imports, transitively), with its externals. */
+function closure(m: Metafile, entry: string) {
+  const outs = Object.entries(m.outputs);
+  const start = outs.find(([, o]) => o.entryPoint === entry);
+  if (!start) throw new Error(`no output for entry ${entry}; outputs: ${outs.map(([k]) => k).join(', ')}`);
+  const seen = new Set<string>();
+  const externals = new Set<string>();
+  const stack = [start[0]];
+  while (stack.length) {
+    const k = stack.pop()!;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    for (const imp of m.outputs[k]!.imports) {
+      if (imp.external) externals.add(imp.path);
+      else stack.push(imp.path);
+    }
+  }
+  const inputs = new Set([...seen].flatMap((k) => Object.keys(m.outputs[k]!.inputs)));
+  return { outputs: seen, inputs, externals };
+}
+
+// CLI, progress-bar, plotting, rendering and the other runtime packages an engine user never needs.
+const NOT_FOR_THE_ENGINE = Object.keys(pkg.dependencies ?? {}).filter((d) => d !== 'webgpu' && d !== '@webgpu/types');
+
+describe('package entries', () => {
+  it('lists the engine, games and rl entries', () => {
+    expect(ENTRIES).toEqual({ '.': 'index.ts', './games': 'games/index.ts', './rl': 'rl/index.ts' });
+  });
+
+  it('the engine entry loads only engine/ and kernels/ code, and no package but webgpu and node builtins', async () => {
+    const m = await metafile();
+    const c = closure(m, 'index.ts');
+    const foreign = [...c.inputs].filter((f) => !/^(engine|kernels)\//.test(f) && f !== 'index.ts');
+    expect(foreign).toEqual([]);
+    const pkgs = [...c.externals].filter((p) => !p.startsWith('node:'));
+    expect(pkgs.filter((p) => p !== 'webgpu')).toEqual([]);
+    expect(NOT_FOR_THE_ENGINE).toEqual(expect.arrayContaining(['commander', 'cli-progress', 'vega', 'vega-lite', '@resvg/resvg-js']));
+    for (const p of NOT_FOR_THE_ENGINE) expect(c.externals.has(p)).toBe(false);
+  });
+
+  it('the games entry carries no CLI, progress bar or plotting', async () => {
+    const c = closure(await metafile(), 'games/index.ts');
+    for (const p of ['commander', 'cli-progress', 'vega', 'vega-lite', '@resvg/resvg-js']) expect(c.externals.has(p)).toBe(false);
+    expect([...c.inputs].filter((f) => /^(rl|util|bench)\//.test(f) || f === 'games/figures.ts')).toEqual([]);
+  });
+
+  it('the rl entry carries no CLI or progress bar', async () => {
+    const c = closure(await metafile(), 'rl/index.ts');
+    for (const p of ['commander', 'cli-progress']) expect(c.externals.has(p)).toBe(false);
+    expect([...c.inputs].filter((f) => /^(bench|util)\//.test(f) || /^rl\/(cli|demo)\.ts$/.test(f))).toEqual([]);
+  });
+
+  it('every source module is bundled into exactly one output (the engine is shared, not copied per entry)', async () => {
+    const m = await metafile();
+    const where = new Map<string, string[]>();
+    for (const [out, o] of Object.entries(m.outputs)) for (const inp of Object.keys(o.inputs)) where.set(inp, [...(where.get(inp) ?? []), out]);
+    const twice = [...where].filter(([, outs]) => outs.length > 1);
+    expect(twice).toEqual([]);
+    // and the engine's runtime really is in a chunk the games entry shares with the root
+    const rootC = closure(m, 'index.ts');
+    const gamesC = closure(m, 'games/index.ts');
+    const runtimeOut = [...where.get('engine/runtime.ts')!][0]!;
+    expect(rootC.outputs.has(runtimeOut) && gamesC.outputs.has(runtimeOut)).toBe(true);
+  });
+});
