@@ -14,6 +14,7 @@ import { Freeway } from './minatar/freeway.ts';
 import { Seaquest } from './minatar/seaquest.ts';
 import { SpaceInvaders } from './minatar/space_invaders.ts';
 import { Pendulum, PENDULUM, pendulumActionSpace, pendulumObservationSpace } from './pendulum.ts';
+import { isMujocoId, loadMujoco, makeMujocoEnv, MUJOCO_DESCRIPTIONS, MUJOCO_OPTIONS, MUJOCO_TASK_SPECS, MUJOCO_TASKS } from './mujoco/index.ts';
 import type { EnvCore } from './types.ts';
 import { VecEnv } from './vec.ts';
 
@@ -54,7 +55,10 @@ export interface MinAtarEnvOptions extends CommonEnvOptions {
   ramping?: boolean;
 }
 
-export type EnvOptions = CommonEnvOptions & Partial<MinAtarEnvOptions>;
+export type EnvOptions = CommonEnvOptions & Partial<MinAtarEnvOptions> & {
+  /** mujoco/*: an MJCF file to load instead of the built-in model. */
+  modelFile?: string;
+};
 
 export const MINATAR_GAMES = ['breakout', 'asterix', 'freeway', 'seaquest', 'space_invaders'] as const;
 export type MinAtarGameName = (typeof MINATAR_GAMES)[number];
@@ -191,6 +195,14 @@ const REGISTRY: Record<string, Registration> = {
   },
 };
 for (const g of MINATAR_GAMES) REGISTRY[`minatar/${g}`] = minatar(g);
+// MuJoCo's WebAssembly module loads asynchronously: preloadEnv / makeEnvAsync first (rl/envs/mujoco).
+for (const t of MUJOCO_TASKS) {
+  REGISTRY[`mujoco/${t}`] = {
+    description: MUJOCO_DESCRIPTIONS[t],
+    options: MUJOCO_OPTIONS,
+    make: (opts) => makeMujocoEnv(t, opts, common(opts, MUJOCO_TASK_SPECS[t].maxEpisodeSteps).maxEpisodeSteps),
+  };
+}
 
 /** Ids makeEnv accepts. */
 export const ENV_IDS: readonly string[] = Object.keys(REGISTRY);
@@ -210,6 +222,17 @@ export function makeEnv(id: string, options: EnvOptions = {}): VecEnv<EnvCore> {
     throw new Error(`unknown option${bad.length > 1 ? 's' : ''} ${bad.map((k) => `'${k}'`).join(', ')} for '${id}'; valid options: ${reg.options.join(', ')}`);
   }
   return reg.make(options);
+}
+
+/** Load what an env needs before makeEnv can build it (MuJoCo's WebAssembly module for mujoco/*; nothing otherwise). */
+export async function preloadEnv(id: string): Promise<void> {
+  if (isMujocoId(id)) await loadMujoco();
+}
+
+/** makeEnv for any id, loading what the env needs first. */
+export async function makeEnvAsync(id: string, options: EnvOptions = {}): Promise<VecEnv<EnvCore>> {
+  await preloadEnv(id);
+  return makeEnv(id, options);
 }
 
 /** Typed accessor for MinAtar batches: the game of env i (tests place scripted states through it). */
