@@ -12,9 +12,6 @@
 // checkpointed CPU RNG, so a resumed run samples exactly what an uninterrupted one would.
 // `sampleTensors` uploads the batch to the GPU: uploads only, nothing is read back.
 
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import * as E from '../engine/index.ts';
 import type { Rng } from './common/rng.ts';
 
@@ -62,6 +59,12 @@ function obsBytes(obsSize: number, storage: ObsStorage): number {
 
 const FORMAT = 'stackelberg-gpu/replay/v1';
 
+/** 80 % of the free memory where Node tells it (no node: import, so browser builds bundle this file), else 2 GiB. */
+function defaultMaxBytes(): number {
+  const os = (globalThis as { process?: { getBuiltinModule?: (m: string) => { freemem(): number } | undefined } }).process?.getBuiltinModule?.('os');
+  return os ? Math.floor(0.8 * os.freemem()) : 2 ** 31;
+}
+
 export class ReplayBuffer {
   readonly capacity: number;
   readonly obsSize: number;
@@ -86,7 +89,7 @@ export class ReplayBuffer {
     if (!['auto', 'bits', 'uint8', 'float32'].includes(storage)) throw new Error(`replay: storage must be one of auto, bits, uint8, float32; got '${storage}'`);
     this.capacity = o.capacity;
     this.obsSize = o.obsSize;
-    this.maxBytes = o.maxBytes ?? Math.floor(0.8 * os.freemem());
+    this.maxBytes = o.maxBytes ?? defaultMaxBytes();
     // 'auto' decides on the first add; check now that even the smallest layout fits.
     this.checkFits(storage === 'auto' ? 'bits' : storage);
     this.actions = new Int32Array(o.capacity);
@@ -236,49 +239,46 @@ export class ReplayBuffer {
   // ---------------------------------------------------------------- persistence
 
   /**
-   * Writes the buffer to `file` atomically: 8-byte header length, a JSON header, then the
-   * used part of the arrays. Size ≈ size × transitionBytes (Breakout, bit-packed: 113 bytes a
-   * transition, 11.3 MB for 100k).
+   * The buffer as bytes (write them with the harness's Storage): 8-byte header length, a JSON
+   * header, then the used part of the arrays. Size = header + size × transitionBytes
+   * (Breakout bit-packed: 109 bytes a transition, 10.9 MB for 100k; Seaquest 259 bytes).
    */
-  save(file: string) {
-    const used = this.size;
-    const ob = this.ob;
-    const header = JSON.stringify({
+  toBytes(): Uint8Array {
+    const used = this.size, ob = this.ob;
+    const h = new TextEncoder().encode(JSON.stringify({
       format: FORMAT, capacity: this.capacity, obsSize: this.obsSize, storage: this.storage, pos: this.pos, size: used,
-    });
-    const h = Buffer.from(header, 'utf8');
-    const parts: Buffer[] = [Buffer.alloc(8), h];
-    parts[0].writeBigUInt64LE(BigInt(h.length));
-    const view = (a: ArrayBufferView, bytes: number) => Buffer.from(a.buffer, a.byteOffset, bytes);
-    parts.push(view(this.obs, used * ob), view(this.next, used * ob), view(this.actions, used * 4), view(this.rewards, used * 4), view(this.dones, used));
-    const dir = path.dirname(file);
-    const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      for (const p of parts) fs.writeSync(fd, p);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
+    }));
+    const out = new Uint8Array(8 + h.length + used * (2 * ob + 9));
+    new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
+    out.set(h, 8);
+    let p = 8 + h.length;
+    const put = (a: ArrayBufferView, bytes: number) => {
+      out.set(new Uint8Array(a.buffer, a.byteOffset, bytes), p);
+      p += bytes;
+    };
+    put(this.obs, used * ob);
+    put(this.next, used * ob);
+    put(this.actions, used * 4);
+    put(this.rewards, used * 4);
+    put(this.dones, used);
+    return out;
   }
 
-  /** Restores a buffer written by save(); capacity and observation size must match. */
-  load(file: string) {
-    const buf = fs.readFileSync(file);
-    const bad = (why: string) => new Error(`replay file ${file} is corrupt or truncated: ${why}`);
+  /** Restores bytes from toBytes(); capacity and observation size must match. */
+  fromBytes(buf: Uint8Array, what = 'replay data') {
+    const bad = (why: string) => new Error(`${what} is corrupt or truncated: ${why}`);
     if (buf.length < 8) throw bad(`only ${buf.length} bytes`);
-    const hl = Number(buf.readBigUInt64LE(0));
-    if (hl > buf.length - 8) throw bad(`header length ${hl} exceeds the file`);
+    const hl = Number(new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getBigUint64(0, true));
+    if (hl > buf.length - 8) throw bad(`header length ${hl} exceeds the data`);
     let h: { format: string; capacity: number; obsSize: number; storage: ObsStorage | null; pos: number; size: number };
     try {
-      h = JSON.parse(buf.subarray(8, 8 + hl).toString('utf8'));
+      h = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + hl)));
     } catch {
       throw bad('header is not JSON');
     }
-    if (h.format !== FORMAT) throw new Error(`replay file ${file}: unknown format '${h.format}'`);
+    if (h.format !== FORMAT) throw new Error(`${what}: unknown format '${h.format}'`);
     if (h.capacity !== this.capacity || h.obsSize !== this.obsSize) {
-      throw new Error(`replay file ${file} holds capacity ${h.capacity} × obsSize ${h.obsSize}, this buffer is ${this.capacity} × ${this.obsSize}`);
+      throw new Error(`${what} holds capacity ${h.capacity} × obsSize ${h.obsSize}, this buffer is ${this.capacity} × ${this.obsSize}`);
     }
     if (h.storage && this.storage !== h.storage) this.allocate(h.storage);
     const used = h.size, ob = this.ob;

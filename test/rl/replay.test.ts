@@ -1,7 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import * as E from '../../engine/index.ts';
 import { ReplayBuffer, transitionBytes } from '../../rl/replay.ts';
@@ -15,8 +12,6 @@ beforeAll(async () => {
   await E.init();
 });
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'replay-'));
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** Transition k of a synthetic stream: a binary obs that encodes k, action k % 3, reward k/10. */
 function synth(k: number, n: number): Float32Array {
@@ -126,12 +121,11 @@ describe('replay buffer', () => {
   it('save/load round trip is exact, including position and the RNG-driven samples', () => {
     const buf = new ReplayBuffer({ capacity: 30, obsSize: 100 });
     fill(buf, 0, 45);
-    const file = path.join(tmp, 'r.bin');
-    buf.save(file);
+    const bytes = buf.toBytes();
     // 30 transitions × (2 × 13 + 9) bytes + header
-    expect(fs.statSync(file).size).toBeLessThan(30 * transitionBytes(100, 'bits') + 200);
+    expect(bytes.length).toBeLessThan(30 * transitionBytes(100, 'bits') + 200);
     const back = new ReplayBuffer({ capacity: 30, obsSize: 100 });
-    back.load(file);
+    back.fromBytes(bytes);
     expect([back.pos, back.size, back.storage]).toEqual([buf.pos, buf.size, buf.storage]);
     const a = buf.sample(64, new Rng(5)), b = back.sample(64, new Rng(5));
     expect(Array.from(b.obs)).toEqual(Array.from(a.obs));
@@ -143,9 +137,8 @@ describe('replay buffer', () => {
     fill(back, 45, 7);
     expect(Array.from(back.observation(buf.pos - 1))).toEqual(Array.from(buf.observation(buf.pos - 1)));
     const wrong = new ReplayBuffer({ capacity: 31, obsSize: 100 });
-    expect(() => wrong.load(file)).toThrow(/capacity 30 × obsSize 100, this buffer is 31 × 100/);
-    fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 500));
-    expect(() => back.load(file)).toThrow(/corrupt or truncated/);
+    expect(() => wrong.fromBytes(bytes)).toThrow(/capacity 30 × obsSize 100, this buffer is 31 × 100/);
+    expect(() => back.fromBytes(bytes.subarray(0, 500))).toThrow(/corrupt or truncated/);
   });
 
   it('refuses a buffer larger than memory allows, saying how much it would need', () => {

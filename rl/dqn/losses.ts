@@ -1,0 +1,67 @@
+// TD targets and the losses of the DQN family and SCORER, plus the schedules (ε, target copies,
+// learning rate). Everything on the GPU is written with differentiable engine ops, so the exact
+// Stackelberg update can differentiate the follower's gradient again.
+
+import * as E from '../../engine/index.ts';
+
+type Tensor = E.Tensor;
+
+/** Q(s, a) for actions [B] (integer-valued floats) from Q-values [B, A], via a one-hot mask. */
+export function qAt(q: Tensor, actions: Tensor): Tensor {
+  const A = q.shape[q.rank - 1];
+  if (actions.size !== q.shape[0]) throw new Error(`qAt: ${actions.size} actions for Q-values of shape [${q.shape}]`);
+  const mask = E.noGrad(() => E.eq(E.expandDims(E.reshape(actions, [actions.size]), -1), E.arange(A)));
+  return E.sum(E.mul(q, mask), -1);
+}
+
+/**
+ * y = r + γ(1 − d)·Q_next, no gradient. DQN: Q_next = max_a′ qNextTarget. Double DQN:
+ * a* = argmax qNextSelect (the online head), Q_next = qNextTarget[a*].
+ */
+export function tdTarget(o: { rewards: Tensor; dones: Tensor; gamma: number; qNextTarget: Tensor; qNextSelect?: Tensor }): Tensor {
+  return E.noGrad(() => {
+    const next = o.qNextSelect ? qAt(o.qNextTarget, E.argmax(o.qNextSelect, -1)) : E.max(o.qNextTarget, -1);
+    return E.add(o.rewards, E.mul(E.mul(E.sub(1, o.dones), o.gamma), next));
+  });
+}
+
+export type TdLoss = 'huber' | 'mse';
+
+/** The baselines' loss: mean Huber (δ = 1, torch's smooth_l1) or mean squared TD error. */
+export function tdLoss(kind: TdLoss, qa: Tensor, y: Tensor): Tensor {
+  if (kind === 'huber') return E.huber(qa, y, 1);
+  if (kind === 'mse') return E.mse(qa, y);
+  throw new Error(`unknown TD loss '${kind}'; valid: huber, mse`);
+}
+
+/** Mean squared Bellman error, mean((y − Q)²). */
+export function msbe(qa: Tensor, y: Tensor): Tensor {
+  return E.mean(E.square(E.sub(y, qa)));
+}
+
+/** Bellman-error variance: the population variance of δ = y − Q over the batch. */
+export function bev(qa: Tensor, y: Tensor): Tensor {
+  const d = E.sub(y, qa);
+  return E.mean(E.square(E.sub(d, E.mean(d))));
+}
+
+// ---------------------------------------------------------------- schedules
+
+/** CleanRL's linear_schedule: start → end linearly over `duration` steps, then end. */
+export function linearSchedule(start: number, end: number, duration: number, t: number): number {
+  if (duration <= 0) return end;
+  return start + (end - start) * Math.min(1, Math.max(0, t) / duration);
+}
+
+/**
+ * ε at env step t: 1.0 → εEnd over `decaySteps` steps starting after `startAt` (MinAtar's
+ * reference decays from the end of the replay warm-up; CleanRL from step 0).
+ */
+export function epsilonAt(t: number, o: { start: number; end: number; decaySteps: number; startAt?: number }): number {
+  return linearSchedule(o.start, o.end, o.decaySteps, Math.max(0, t - (o.startAt ?? 0)));
+}
+
+/** Whether a hard target copy happens after update number `update` (1-based) with period `every` updates. */
+export function targetCopyDue(update: number, every: number): boolean {
+  return every > 0 && update % every === 0;
+}

@@ -1,0 +1,158 @@
+// SCORER: value-based RL as a Stackelberg game between control and perception, over any of the
+// four DQN variants (rl/dqn.ts supplies the loop, the networks and the targets).
+//
+// Default (paper v2/v3, the released code's update): the Q-head θ leads on the slow timescale,
+// the encoder φ follows on the fast one. Each update:
+//   1. leader, batch 1: y = r + γ(1 − d)·Q_θ⁻(f_φ⁻(s′)) (Double: argmax by the online head),
+//      MSBE = mean((y − Q_θ(stopgrad f_φ(s), a))²), Adam step on θ (lr leaderLr, clip);
+//   2. follower, a fresh batch 2, against the just-updated θ: δ = y − Q_{stopgrad θ}(f_φ(s), a),
+//      BEV = mean((δ − mean δ)²) (population variance), Adam step on φ (lr followerLr, clip).
+// Both learning rates decay linearly with cfg.lrDecay.
+// Options:
+//   - followerLoss 'msbe': the follower minimises MSBE instead of BEV.
+//   - stackelberg 'total': the leader steps along the total derivative of its MSBE through the
+//     follower's BEV best response, ∇θf₁ − ∇²φθf₂ (∇²φφf₂ + λI)⁻¹ ∇φf₁ (engine/solvers'
+//     totalDerivative, CG with cgIters iterations, λ = cgLambda), on batch 1; the follower
+//     then steps as above. No released code has this.
+//   - roles 'perception-leader' (paper v1): φ leads, updated every reversedLeaderEvery
+//     updates (lr leaderLr) with reversedLeaderLoss ('variance': the BEV; 'norm':
+//     0.1·(1 − mean(z²))² of the features z; 'msbe'); θ follows with MSBE every update
+//     (lr followerLr). The papers found inverted roles can collapse.
+//   - the released code's quirks (128 envs, both players every vector step, target copies every
+//     16,000 env steps): the 'scorer-released' preset.
+
+import * as E from '../engine/index.ts';
+import { totalDerivative } from '../engine/solvers.ts';
+import {
+  batchTarget, packKept, packedClone, copyInto, registerLearner,
+  isDueling, type DqnConfig, type QLearner,
+} from './dqn.ts';
+import { qNetwork, type QNetParams } from './dqn/nets.ts';
+import { bev, msbe, qAt } from './dqn/losses.ts';
+import type { BatchTensors } from './replay.ts';
+
+type Tensor = E.Tensor;
+type Params = E.Params;
+
+export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: number): QLearner {
+  const net = qNetwork(obsShape, numActions, { encoder: cfg.encoder, dueling: isDueling(cfg.variant), hidden: cfg.hidden });
+  const init = net.init(cfg.seed);
+  // The players are packed apart: each has its own Adam (its own timescale).
+  const enc = packKept(init.encoder), head = packKept(init.head);
+  const params: QNetParams = { encoder: enc.params, head: head.params };
+  const tEnc = packedClone(enc.params), tHead = packedClone(head.params);
+  const target: QNetParams = { encoder: tEnc.params, head: tHead.params };
+  const qLeads = cfg.roles === 'q-leader';
+  const leaderParams = qLeads ? params.head : params.encoder;
+  const followerParams = qLeads ? params.encoder : params.head;
+  const leader = E.adam(leaderParams, { lr: cfg.leaderLr, eps: cfg.adamEps });
+  const follower = E.adam(followerParams, { lr: cfg.followerLr, eps: cfg.adamEps });
+  const clip = cfg.maxGradNorm ?? undefined;
+  const followerLoss = cfg.followerLoss === 'bev' ? bev : msbe;
+
+  /** Q(s, a) for a batch with the given head and encoder parameters. */
+  const qa = (b: BatchTensors, h: Params, e: Params) => qAt(net.head.apply(h, net.encoder.apply(e, b.obs)), b.actions);
+
+  function qLeaderUpdate(sample: () => BatchTensors, lrFrac: number, wantStats: boolean): Tensor | null {
+    const stats: Tensor[] = [];
+    E.scope(() => {
+      const b1 = sample();
+      const y1 = batchTarget(cfg, net, params, target, b1);
+      let g1: Params;
+      if (cfg.stackelberg === 'total') {
+        const td = totalDerivative({
+          leaderLoss: (h: Params, e: Params) => msbe(qa(b1, h, e), y1),
+          followerLoss: (h: Params, e: Params) => followerLoss(qa(b1, h, e), y1),
+          leader: params.head, follower: params.encoder, lambda: cfg.cgLambda, cgIters: cfg.cgIters,
+        });
+        g1 = td.leaderGrad;
+        if (wantStats) stats.push(E.keep(E.noGrad(() => E.reshape(td.leaderValue, []))));
+      } else {
+        const f1 = E.noGrad(() => net.encoder.apply(params.encoder, b1.obs));
+        const [l1, g] = E.valueAndGrad((h: Params) => msbe(qAt(net.head.apply(h, f1), b1.actions), y1))(params.head);
+        g1 = g;
+        if (wantStats) stats.push(E.keep(l1));
+      }
+      leader.step(params.head, g1, { lr: cfg.leaderLr * lrFrac, maxGradNorm: clip });
+    });
+    E.scope(() => {
+      // Fresh batch, targets and Q from the just-updated head (θ is a constant here).
+      const b2 = sample();
+      const y2 = batchTarget(cfg, net, params, target, b2);
+      const [l2, g2] = E.valueAndGrad((e: Params) => {
+        const q = qa(b2, params.head, e);
+        if (wantStats) stats.push(E.keep(E.noGrad(() => E.mean(q))));
+        return followerLoss(q, y2);
+      })(params.encoder);
+      if (wantStats) stats.push(E.keep(l2));
+      follower.step(params.encoder, g2, { lr: cfg.followerLr * lrFrac, maxGradNorm: clip });
+    });
+    return wantStats ? stackStats(stats, [0, 2, 1]) : null;
+  }
+
+  function perceptionLeaderUpdate(sample: () => BatchTensors, lrFrac: number, u: number, wantStats: boolean): Tensor | null {
+    const stats: Tensor[] = [];
+    const leaderDue = u % Math.max(1, cfg.reversedLeaderEvery) === 0;
+    E.scope(() => {
+      if (!leaderDue) {
+        if (wantStats) stats.push(E.keep(E.tensor(NaN)));
+        return;
+      }
+      const b1 = sample();
+      const y1 = batchTarget(cfg, net, params, target, b1);
+      const [l1, g1] = E.valueAndGrad((e: Params) => {
+        if (cfg.reversedLeaderLoss === 'norm') {
+          const z = net.encoder.apply(e, b1.obs);
+          return E.mul(E.square(E.sub(1, E.mean(E.square(z)))), 0.1);
+        }
+        const q = qa(b1, params.head, e);
+        return cfg.reversedLeaderLoss === 'variance' ? bev(q, y1) : msbe(q, y1);
+      })(params.encoder);
+      if (wantStats) stats.push(E.keep(l1));
+      leader.step(params.encoder, g1, { lr: cfg.leaderLr * lrFrac, maxGradNorm: clip });
+    });
+    E.scope(() => {
+      const b2 = sample();
+      const y2 = batchTarget(cfg, net, params, target, b2);
+      const f2 = E.noGrad(() => net.encoder.apply(params.encoder, b2.obs));
+      const [l2, g2] = E.valueAndGrad((h: Params) => {
+        const q = qAt(net.head.apply(h, f2), b2.actions);
+        if (wantStats) stats.push(E.keep(E.noGrad(() => E.mean(q))));
+        return msbe(q, y2);
+      })(params.head);
+      if (wantStats) stats.push(E.keep(l2));
+      follower.step(params.head, g2, { lr: cfg.followerLr * lrFrac, maxGradNorm: clip });
+    });
+    return wantStats ? stackStats(stats, [0, 2, 1]) : null;
+  }
+
+  return {
+    name: `scorer-${cfg.variant}`,
+    net,
+    params,
+    target,
+    opts: { leader, follower },
+    statNames: ['leader_loss', 'follower_loss', 'q_mean'],
+    update(sample, lrFrac, u, wantStats) {
+      return qLeads ? qLeaderUpdate(sample, lrFrac, wantStats) : perceptionLeaderUpdate(sample, lrFrac, u, wantStats);
+    },
+    copyTarget() {
+      copyInto(target.encoder, params.encoder);
+      copyInto(target.head, params.head);
+    },
+    dispose() {
+      E.dispose([params, target, enc.flat, head.flat, tEnc.flat, tHead.flat]);
+      leader.dispose();
+      follower.dispose();
+    },
+  };
+}
+
+/** One kept [k] tensor from kept scalars, in the given order; the parts are disposed. */
+function stackStats(parts: Tensor[], order: number[]): Tensor {
+  const out = E.scope(() => E.keep(E.noGrad(() => E.stack(order.map((i) => E.reshape(parts[i], []))))));
+  E.dispose(parts);
+  return out;
+}
+
+registerLearner('scorer', scorerLearner);
