@@ -9,7 +9,11 @@
 // dispatches), the same work the peers' vjp does; our activations are NHWC, the peers' NCHW.
 
 import * as E from '../engine/index.ts';
-import { type CaseSpec, type Row, KERNEL_CASES, mlpShapes, timeIt, selected, specFlops, specLabel, errMessage } from './common.ts';
+import {
+  type CaseSpec, type Row, type Prepared, KERNEL_CASES, mlpShapes, timeIt, timeInterleaved, selected, specFlops, specLabel, errMessage,
+  randomArray, refMatmulRows, check, opts,
+} from './common.ts';
+import os from 'node:os';
 
 export interface KernelRow extends Row {
   name: string;
@@ -163,10 +167,114 @@ function cases(): Case[] {
   ];
 }
 
+// ---------------------------------------------------------------- the register-blocked probe
+
+/**
+ * The yardstick of issue 14: a 40-line register-blocked matmul (4×8 outputs per thread, vec4
+ * loads of A and B, no workgroup memory, 8×8 workgroups) for square n×n, n % 64 == 0. No batch,
+ * no transposes, no bounds clamps: the rate a plain kernel reaches on this adapter and host.
+ */
+export const PROBE_WGSL = /* wgsl */ `
+struct P { n: u32 }
+@group(0) @binding(0) var<storage, read> A: array<vec4f>;
+@group(0) @binding(1) var<storage, read> B: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> C: array<vec4f>;
+@group(0) @binding(3) var<uniform> p: P;
+@compute @workgroup_size(8, 8, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let n4 = p.n / 4u;
+  let row = gid.y * 4u;
+  let col4 = gid.x * 2u;
+  if (row >= p.n || col4 >= n4) { return; }
+  var c00 = vec4f(0.0); var c01 = vec4f(0.0); var c10 = vec4f(0.0); var c11 = vec4f(0.0);
+  var c20 = vec4f(0.0); var c21 = vec4f(0.0); var c30 = vec4f(0.0); var c31 = vec4f(0.0);
+  for (var k = 0u; k < p.n; k += 4u) {
+    let a0 = A[(row + 0u) * n4 + k / 4u]; let a1 = A[(row + 1u) * n4 + k / 4u];
+    let a2 = A[(row + 2u) * n4 + k / 4u]; let a3 = A[(row + 3u) * n4 + k / 4u];
+    for (var kk = 0u; kk < 4u; kk++) {
+      let b0 = B[(k + kk) * n4 + col4]; let b1 = B[(k + kk) * n4 + col4 + 1u];
+      c00 = fma(vec4f(a0[kk]), b0, c00); c01 = fma(vec4f(a0[kk]), b1, c01);
+      c10 = fma(vec4f(a1[kk]), b0, c10); c11 = fma(vec4f(a1[kk]), b1, c11);
+      c20 = fma(vec4f(a2[kk]), b0, c20); c21 = fma(vec4f(a2[kk]), b1, c21);
+      c30 = fma(vec4f(a3[kk]), b0, c30); c31 = fma(vec4f(a3[kk]), b1, c31);
+    }
+  }
+  C[(row + 0u) * n4 + col4] = c00; C[(row + 0u) * n4 + col4 + 1u] = c01;
+  C[(row + 1u) * n4 + col4] = c10; C[(row + 1u) * n4 + col4 + 1u] = c11;
+  C[(row + 2u) * n4 + col4] = c20; C[(row + 2u) * n4 + col4 + 1u] = c21;
+  C[(row + 3u) * n4 + col4] = c30; C[(row + 3u) * n4 + col4 + 1u] = c31;
+}`;
+
+/**
+ * matmul n² on the engine (its tuned/default tiles), the probe, and every matmul candidate tile
+ * forced, their repeats interleaved in one run (so load hits all alike; waits use the engine's
+ * throttled polling). Rows: the probe, and the engine with its ratios to the probe and to the
+ * best forced tile of this same run.
+ */
+export async function benchProbe(n = 1024): Promise<KernelRow[]> {
+  await E.init();
+  const load0 = os.loadavg()[0];
+  const A = randomArray(n * n, 1), B = randomArray(n * n, 2);
+  const a = E.keep(E.tensor(A, [n, n])), b = E.keep(E.tensor(B, [n, n]));
+  const kernel = { name: 'matmul_probe', code: PROBE_WGSL };
+  const probe = () => {
+    const out = E.zeros([n, n]);
+    E.runtime().dispatch({ kernel, inputs: [a.buffer, b.buffer], outputs: [out.buffer], params: [n], workgroups: [n / 64, n / 32, 1], label: 'matmul probe' });
+    return out;
+  };
+  const tiles = E.CANDIDATES.matmul.filter((t) => !E.tileMisfit(t)) as E.MatmulTile[];
+  const contenders: Array<{ name: string; run: () => E.Tensor }> = [
+    { name: 'engine', run: () => E.matmul(a, b) },
+    { name: 'probe', run: probe },
+    ...tiles.map((t) => ({ name: JSON.stringify(t), run: () => { E.setMatmulTile(t); try { return E.matmul(a, b); } finally { E.setMatmulTile(null); } } })),
+  ];
+  const sampleRows = [0, 1, n >> 1, n - 1];
+  const ref = refMatmulRows(A, B, n, n, n, sampleRows);
+  const errs: Record<string, number> = {};
+  const preps: Prepared[] = [];
+  try {
+    for (const c of contenders) {
+      const d = await c.run().data();
+      const got = new Float32Array(sampleRows.length * n);
+      sampleRows.forEach((r, i) => got.set(d.subarray(r * n, (r + 1) * n), i * n));
+      errs[c.name] = check(`matmul ${n}² ${c.name}`, got, ref);
+      preps.push({ step: () => c.run().dispose(), wait: () => E.sync(), dispose: () => {} });
+    }
+    const st = await timeInterleaved(preps, { targetMs: opts().quick ? 150 : 300 });
+    const flops = 2 * n ** 3;
+    const g = st.map((x) => (x instanceof Error ? NaN : flops / (x.median * 1e6)));
+    const best = g.slice(2).reduce((bi, v, i, arr) => (v > arr[bi] ? i : bi), 0);
+    const stat = (i: number) => st[i] as Exclude<(typeof st)[number], Error>;
+    const load = `load ${load0.toFixed(1)}→${os.loadavg()[0].toFixed(1)}`;
+    const mk = (id: string, i: number, metrics: Record<string, number>, note: string): KernelRow => ({
+      id, group: 'matmul', engine: 'ours', status: 'ok', flops, wall: stat(i), metrics, note,
+      name: id, shape: `${n}×${n}·${n}×${n}`, ms: stat(i).median, min: stat(i).min, max: stat(i).max, gflops: g[i],
+    });
+    const tuned = E.getMatmulTile({ M: n, N: n, K: n });
+    return [
+      mk(`matmul ${n}² register-blocked probe`, 1, { dispatches: 1 },
+        `40-line WGSL, 4×8 outputs/thread, vec4 loads, no workgroup memory, 8×8 workgroups; interleaved with the engine row below; ${load}`),
+      mk(`matmul ${n}² engine vs probe and best tile`, 0, {
+        dispatches: 1, ratioToProbe: +(g[0] / g[1]).toFixed(3), ratioToBestTile: +(g[0] / g[2 + best]).toFixed(3),
+        probeGflops: +g[1].toFixed(2), bestTileGflops: +g[2 + best].toFixed(2),
+      }, `engine tile ${JSON.stringify(tuned)}${E.tilesLoadedFrom() ? ' (autotuned, cached)' : ' (default table)'}; best of ${tiles.length} forced tiles in this run ${contenders[2 + best].name}; ${load}`),
+    ];
+  } finally {
+    E.dispose([a, b]);
+  }
+}
+
 /** Runs the kernel cases whose name/group matches `filter` (all when empty). */
 export async function benchKernels(filter?: string): Promise<KernelRow[]> {
   await E.init();
   const rows: KernelRow[] = [];
+  if (selected(filter, 'matmul probe', 'matmul')) {
+    try {
+      rows.push(...(await benchProbe(1024)));
+    } catch (e) {
+      rows.push({ id: 'matmul 1024² register-blocked probe', group: 'matmul', engine: 'ours', status: 'failed', note: errMessage(e), name: 'matmul 1024² register-blocked probe', shape: '1024²', ms: NaN, min: NaN, max: NaN });
+    }
+  }
   for (const c of cases()) {
     if (!selected(filter, c.name, c.group) && !c.name.startsWith('calibration')) continue;
     const kept: unknown[] = [];
@@ -205,8 +313,9 @@ export async function benchKernels(filter?: string): Promise<KernelRow[]> {
     rows.push(row);
   }
   // The calibration row again at the end: the spread between the two says how steady the machine was.
-  if (rows.length && rows[0].name.startsWith('calibration') && rows.length > 1) {
-    const again = await benchKernels('calibration');
+  const cal = rows.findIndex((r) => r.name.startsWith('calibration'));
+  if (cal >= 0 && rows.length > cal + 1) {
+    const again = (await benchKernels('calibration')).filter((r) => r.name.startsWith('calibration'));
     rows.push({ ...again[0], name: 'calibration (end): engine matmul 512²', id: 'calibration end' });
   }
   return rows;

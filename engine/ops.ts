@@ -7,9 +7,10 @@ import { f32bits } from './runtime.ts';
 import { grid, pack8, contiguousStrides, MAX_RANK } from '../kernels/common.ts';
 import { UNARY, BINARY, unaryKernel, binaryKernel, scalarKernel, whereKernel, fillKernel, copyKernel } from '../kernels/elementwise.ts';
 import { reduceKernel, type ReduceOp, GROUP } from '../kernels/reduce.ts';
-import { matmulVec4Kernel, matmulStridedKernel, DEFAULT_TILE, type MatmulTile } from '../kernels/matmul.ts';
+import { matmulVec4Kernel, matmulStridedKernel, type MatmulTile } from '../kernels/matmul.ts';
 import { gatherKernel, scatterAddKernel } from '../kernels/gather.ts';
 import { randomKernel } from '../kernels/random.ts';
+import { tileFor, fitTile } from '../kernels/tune.ts';
 
 export type TensorLike = Tensor | number;
 
@@ -749,13 +750,17 @@ export function logsumexp(x: Tensor, axes?: Axes, keepdims = false): Tensor {
 
 // ------------------------------------------------------------------ matmul
 
-let matmulTile: MatmulTile = DEFAULT_TILE;
-/** Overrides the register-blocking tile of the vec4 matmul kernel (autotuning, benchmarks). */
-export function setMatmulTile(t: MatmulTile) {
+let matmulTile: MatmulTile | null = null;
+/**
+ * Forces the register-blocking tile of the vec4 matmul kernel for every shape (autotuning,
+ * benchmarks); null returns to the per-shape tiles of kernels/tune.ts (autotuned or default).
+ */
+export function setMatmulTile(t: MatmulTile | null) {
   matmulTile = t;
 }
-export function getMatmulTile(): MatmulTile {
-  return matmulTile;
+/** The tile a matmul of these dims runs with (default: a large one). */
+export function getMatmulTile(dims: { M: number; N: number; K: number } = { M: 1024, N: 1024, K: 1024 }): MatmulTile {
+  return matmulTile ? (fitTile('matmul', matmulTile) as MatmulTile) : tileFor<MatmulTile>('matmul', dims);
 }
 
 /**
@@ -813,7 +818,7 @@ function matmulInto(a: Tensor, b: Tensor, tA: boolean, tB: boolean, batch: numbe
   const params = [M, N, K, nb, ...bshape, ...bstr(A), ...bstr(B),
     tA2 ? 1 : K, tA2 ? M : 1, tB2 ? 1 : N, tB2 ? K : 1];
   if (vec4) {
-    const t = matmulTile;
+    const t = getMatmulTile({ M, N, K });
     rt.dispatch({
       kernel: matmulVec4Kernel(t),
       inputs: [A.bufferFor('matmul'), B.bufferFor('matmul')],

@@ -51,10 +51,11 @@ export const DEFAULT_TABLES: Record<AdapterClass, Table> = {
       medium: { TM: 8, TN: 4, WX: 8, WY: 8 },
       large: { TM: 8, TN: 4, WX: 8, WY: 8 },
     },
+    // 64×1 workgroups: what the engine's matmul used before per-shape tiles (autotune replaces it per host)
     matmul: {
-      small: { TM: 4, TN: 8, WX: 8, WY: 8 },
-      medium: { TM: 4, TN: 8, WX: 8, WY: 8 },
-      large: { TM: 4, TN: 8, WX: 8, WY: 8 },
+      small: { TM: 4, TN: 8, WX: 64, WY: 1 },
+      medium: { TM: 4, TN: 8, WX: 64, WY: 1 },
+      large: { TM: 4, TN: 8, WX: 64, WY: 1 },
     },
     conv: { small: { TP: 4, TC: 4, WG: 64 }, medium: { TP: 4, TC: 4, WG: 64 }, large: { TP: 4, TC: 4, WG: 64 } },
     convBackInput: { small: { TP: 1, TC: 4, WG: 64 }, medium: { TP: 1, TC: 4, WG: 64 }, large: { TP: 1, TC: 8, WG: 64 } },
@@ -86,17 +87,35 @@ DEFAULT_TABLES.other = DEFAULT_TABLES.nvidia;
 let adapterClass: AdapterClass = 'lavapipe';
 let explicitClass = false;
 let classifiedFor: unknown = null;
+
+/** The compute limits a tile must respect (a subset of GPUSupportedLimits). */
+export interface TileLimits {
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupSizeX: number;
+  maxComputeWorkgroupSizeY: number;
+}
+export interface AdapterSource {
+  key: unknown;
+  info: Partial<GPUAdapterInfo>;
+  limits?: TileLimits;
+}
 /** Where tileFor learns the current adapter (set by engine/nn at load time: kernels/ never imports engine/). */
-let adapterInfoSource: (() => { key: unknown; info: Partial<GPUAdapterInfo> } | null) | null = null;
+let adapterInfoSource: (() => AdapterSource | null) | null = null;
+let limits: TileLimits | null = null;
+let currentInfo: Partial<GPUAdapterInfo> | null = null;
 export function setAdapterInfoSource(f: typeof adapterInfoSource) {
   adapterInfoSource = f;
 }
 function currentClass(): AdapterClass {
-  if (explicitClass || !adapterInfoSource) return adapterClass;
+  if (!adapterInfoSource) return adapterClass;
   const s = adapterInfoSource();
   if (s && s.key !== classifiedFor) {
     classifiedFor = s.key;
-    adapterClass = classifyAdapter(s.info);
+    currentInfo = s.info;
+    limits = s.limits ?? null;
+    if (!explicitClass) adapterClass = classifyAdapter(s.info);
+    // A new device: its cached autotune choices (this adapter on this host), if any.
+    if (autoLoad) loadCachedTiles();
   }
   return adapterClass;
 }
@@ -114,7 +133,10 @@ export function classifyAdapter(info: Partial<GPUAdapterInfo> | undefined | null
 export function setAdapterClass(c: AdapterClass | null) {
   explicitClass = c !== null;
   if (c) adapterClass = c;
-  else classifiedFor = null;
+  else {
+    classifiedFor = null;
+    if (currentInfo) adapterClass = classifyAdapter(currentInfo);
+  }
 }
 export function getAdapterClass(): AdapterClass {
   return currentClass();
@@ -125,7 +147,59 @@ const key = (family: KernelFamily, cls: string, ac = currentClass()) => `${ac}/$
 /** The tile for a kernel family at a shape: an autotuned/overridden choice if any, else the default table. */
 export function tileFor<T extends AnyTile = any>(family: KernelFamily, dims: ShapeDims): T {
   const cls = shapeClass(dims);
-  return (overrides.get(key(family, cls)) ?? DEFAULT_TABLES[currentClass()][family][cls]) as T;
+  return fitTile(family, overrides.get(key(family, cls)) ?? DEFAULT_TABLES[currentClass()][family][cls], cls) as T;
+}
+
+// ---------------------------------------------------------------- adapter limits
+
+/** Workgroup shape of a tile: [x, y] (1-D families use WG). */
+function workgroupOf(t: AnyTile): [number, number] {
+  const a = t as Partial<MatmulTile & ConvTile>;
+  return a.WX !== undefined ? [a.WX, a.WY ?? 1] : [a.WG ?? 1, 1];
+}
+
+/** Why a tile does not fit the current adapter's limits, or null when it fits (or the limits are unknown). */
+export function tileMisfit(t: AnyTile, l: TileLimits | null = (currentClass(), limits)): string | null {
+  if (!l) return null;
+  const [x, y] = workgroupOf(t);
+  if (x * y > l.maxComputeInvocationsPerWorkgroup) return `${x * y} invocations per workgroup > maxComputeInvocationsPerWorkgroup ${l.maxComputeInvocationsPerWorkgroup}`;
+  if (x > l.maxComputeWorkgroupSizeX) return `workgroup x ${x} > maxComputeWorkgroupSizeX ${l.maxComputeWorkgroupSizeX}`;
+  if (y > l.maxComputeWorkgroupSizeY) return `workgroup y ${y} > maxComputeWorkgroupSizeY ${l.maxComputeWorkgroupSizeY}`;
+  return null;
+}
+
+/** Halves the workgroup until it fits (the per-thread register tile is kept: it never depends on limits). */
+function shrink(t: AnyTile): AnyTile {
+  const a = { ...t } as Record<string, number>;
+  for (let i = 0; i < 32 && tileMisfit(a as unknown as AnyTile); i++) {
+    if ('WX' in a) {
+      if (a.WY > 1 && (a.WY >= a.WX || a.WX === 1)) a.WY = Math.max(1, a.WY >> 1);
+      else a.WX = Math.max(1, a.WX >> 1);
+    } else a.WG = Math.max(1, a.WG >> 1);
+  }
+  return a as unknown as AnyTile;
+}
+
+const noted = new Set<string>();
+let noteFn: (line: string) => void = (line) => console.warn(line);
+/** Where one-line tuning notes go (default console.warn); tests capture them. */
+export function setTuneNote(f: ((line: string) => void) | null) {
+  noteFn = f ?? ((line) => console.warn(line));
+}
+function noteOnce(line: string) {
+  if (noted.has(line)) return;
+  noted.add(line);
+  noteFn(line);
+}
+
+/** The tile itself when it fits this adapter; else the default table's (or a shrunk one) with a one-line note. */
+export function fitTile(family: KernelFamily, t: AnyTile, cls: 'small' | 'medium' | 'large' = 'large'): AnyTile {
+  const why = tileMisfit(t);
+  if (!why) return t;
+  const def = DEFAULT_TABLES[currentClass()][family][cls];
+  const alt = tileMisfit(def) ? shrink(t) : def;
+  noteOnce(`tune: ${family} tile ${JSON.stringify(t)} does not fit this adapter (${why}); using ${JSON.stringify(alt)}`);
+  return alt;
 }
 
 /** Pins a tile for (family, shape class) on the current adapter class. */
@@ -153,7 +227,9 @@ export const CANDIDATES: Record<KernelFamily, AnyTile[]> = {
     { TM: 4, TN: 4, WX: 16, WY: 16 }, { TM: 8, TN: 4, WX: 8, WY: 8 },
   ],
   matmul: [
-    { TM: 4, TN: 8, WX: 8, WY: 8 }, { TM: 4, TN: 4, WX: 8, WY: 8 }, { TM: 8, TN: 8, WX: 8, WY: 8 },
+    { TM: 4, TN: 8, WX: 64, WY: 1 }, { TM: 4, TN: 8, WX: 8, WY: 8 }, { TM: 4, TN: 8, WX: 16, WY: 4 }, { TM: 4, TN: 8, WX: 32, WY: 2 },
+    { TM: 8, TN: 4, WX: 64, WY: 1 }, { TM: 8, TN: 4, WX: 8, WY: 8 }, { TM: 4, TN: 4, WX: 64, WY: 1 }, { TM: 4, TN: 4, WX: 8, WY: 8 },
+    { TM: 8, TN: 8, WX: 64, WY: 1 }, { TM: 8, TN: 8, WX: 8, WY: 8 }, { TM: 2, TN: 8, WX: 64, WY: 1 },
     { TM: 2, TN: 4, WX: 16, WY: 8 }, { TM: 4, TN: 8, WX: 16, WY: 16 }, { TM: 4, TN: 4, WX: 16, WY: 16 },
   ],
   conv: [
@@ -176,7 +252,8 @@ export const CANDIDATES: Record<KernelFamily, AnyTile[]> = {
 /** Representative problem per (family, shape class) for autotune() (dims as tileFor sees them). */
 export const TUNE_SHAPES: Record<KernelFamily, Partial<Record<'small' | 'medium' | 'large', ShapeDims>>> = {
   linear: { small: { M: 64, N: 64, K: 32 }, medium: { M: 256, N: 256, K: 64 }, large: { M: 1024, N: 256, K: 256 } },
-  matmul: { large: { M: 512, N: 512, K: 512 } },
+  // large at 1024² (the size the bench compares with the peers and the register-blocked probe)
+  matmul: { small: { M: 64, N: 64, K: 32 }, medium: { M: 256, N: 256, K: 64 }, large: { M: 1024, N: 1024, K: 1024 } },
   // conv: M = N·OH·OW, N = outC, K = kH·kW·inC; extra fields give the geometry.
   conv: {
     medium: { M: 32 * 64, N: 16, K: 36, n: 32, h: 10, c: 4, o: 16, k: 3, s: 1 },
@@ -194,25 +271,168 @@ export interface AutotuneOptions {
   families?: KernelFamily[];
   /** Repeats per candidate (median taken). */
   repeats?: number;
-  /** JSON file caching the choices per adapter (Node only): read first, written after tuning. */
-  file?: string;
-  /** Re-time even if the file has an entry for this adapter. */
+  /**
+   * JSON file caching the choices per adapter and host (Node only): read first, written after
+   * tuning. Default: defaultCacheFile(); false: no file.
+   */
+  file?: string | false;
+  /** Re-time even if the file has an entry for this adapter and host. */
   force?: boolean;
   log?: (line: string) => void;
 }
 
 export interface TuneResult {
+  /** The cache key: the adapter's description, plus the host's CPU for software adapters. */
   adapter: string;
   adapterClass: AdapterClass;
   chosen: Record<string, AnyTile>;
   timings: Record<string, Array<{ tile: AnyTile; ms: number }>>;
   fromCache: boolean;
+  file?: string;
+}
+
+type NodeFs = typeof import('node:fs');
+type NodeOs = typeof import('node:os');
+type NodePath = typeof import('node:path');
+/** Node's built-in modules without a static import (kernels/ also loads in browsers). */
+function builtin<T>(name: string): T | null {
+  const p = (globalThis as { process?: { getBuiltinModule?: (n: string) => unknown } }).process;
+  try {
+    return (p?.getBuiltinModule?.(name) as T) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The host part of the cache key. A software adapter (lavapipe, SwiftShader) runs on the CPU, so
+ * the best tile follows the CPU model and core count, not the adapter string: an Intel and an AMD
+ * host report the same "llvmpipe". A hardware adapter's key is its own description.
+ */
+export function hostFingerprint(info: Partial<GPUAdapterInfo> | null | undefined = currentInfo): string {
+  if (classifyAdapter(info) !== 'lavapipe') return '';
+  const os = builtin<NodeOs>('node:os');
+  if (os) {
+    const cpus = os.cpus();
+    return `${(cpus[0]?.model ?? 'unknown cpu').trim()} ×${cpus.length} (${os.arch()})`;
+  }
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number; userAgent?: string } }).navigator;
+  return `${nav?.hardwareConcurrency ?? '?'} threads (${nav?.userAgent ?? 'unknown host'})`;
+}
+
+/** The autotune cache key for an adapter (description string) on this host. */
+export function tuneKey(adapter: string, info: Partial<GPUAdapterInfo> | null | undefined = currentInfo): string {
+  const host = hostFingerprint(info);
+  return host ? `${adapter} @ ${host}` : adapter;
+}
+
+/** The adapter description autotune keys on. */
+export function describeAdapter(info: Partial<GPUAdapterInfo> | null | undefined): string {
+  return [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' | ');
+}
+
+/**
+ * The default cache file: $STACKELBERG_TUNE_CACHE, else $XDG_CACHE_HOME/stackelberg-gpu/tiles.json,
+ * else ~/.cache/stackelberg-gpu/tiles.json. null outside Node or when STACKELBERG_TUNE_CACHE=off.
+ */
+export function defaultCacheFile(): string | null {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const path = builtin<NodePath>('node:path'), os = builtin<NodeOs>('node:os');
+  if (!env || !path || !os) return null;
+  const v = env.STACKELBERG_TUNE_CACHE;
+  if (v === 'off' || v === '0') return null;
+  if (v) return v;
+  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'stackelberg-gpu', 'tiles.json');
+}
+
+const FIELDS: Record<KernelFamily, string[]> = {
+  linear: ['TM', 'TN', 'WX', 'WY'], matmul: ['TM', 'TN', 'WX', 'WY'], conv: ['TP', 'TC', 'WG'],
+  convBackInput: ['TP', 'TC', 'WG'], convBackWeight: ['TP', 'TC', 'WG'], attention: ['BK', 'WG'],
+};
+
+/** A tile read from a file is usable: the family's fields, positive integers, nothing else. */
+function validEntry(k: string, v: unknown): boolean {
+  const fam = k.split('/')[1] as KernelFamily;
+  const f = FIELDS[fam];
+  if (!f || !v || typeof v !== 'object') return false;
+  const keys = Object.keys(v);
+  return keys.length === f.length && f.every((n) => Number.isInteger((v as Record<string, unknown>)[n]) && ((v as Record<string, number>)[n]) > 0);
+}
+
+type CacheFile = Record<string, Record<string, AnyTile>>;
+
+/**
+ * Reads a tuning cache. A file that is not valid JSON of the expected shape is not fatal: one
+ * line says so and the caller rebuilds it (`rebuild: true`).
+ */
+export function readTuneCache(file: string, log: (line: string) => void = (l) => noteFn(l)): { cache: CacheFile; rebuild: boolean } {
+  const fs = builtin<NodeFs>('node:fs');
+  if (!fs || !fs.existsSync(file)) return { cache: {}, rebuild: false };
+  let why = '';
+  try {
+    const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) why = 'not a JSON object';
+    else {
+      const cache: CacheFile = {};
+      for (const [adapter, entries] of Object.entries(raw as Record<string, unknown>)) {
+        if (!entries || typeof entries !== 'object') {
+          why = `entry "${adapter}" is not an object`;
+          break;
+        }
+        const bad = Object.entries(entries as Record<string, unknown>).find(([k, v]) => !validEntry(k, v));
+        if (bad) {
+          why = `entry "${adapter}" has an invalid tile ${bad[0]} = ${JSON.stringify(bad[1])}`;
+          break;
+        }
+        cache[adapter] = entries as Record<string, AnyTile>;
+      }
+      if (!why) return { cache, rebuild: false };
+    }
+  } catch (e) {
+    why = (e as Error).message.split('\n')[0];
+  }
+  log(`tune: the tuning cache ${file} is corrupt (${why}); rebuilding it`);
+  return { cache: {}, rebuild: true };
+}
+
+function writeTuneCache(file: string, cache: CacheFile) {
+  const fs = builtin<NodeFs>('node:fs'), path = builtin<NodePath>('node:path');
+  if (!fs || !path) return;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${Date.now()}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(cache, null, 2) + '\n');
+  fs.renameSync(tmp, file);
+}
+
+let autoLoad = true;
+let loadedFrom: string | null = null;
+/** Off: a new device does not read the default cache (tests that need the built-in tables). */
+export function setAutoLoadTiles(on: boolean) {
+  autoLoad = on;
+}
+/**
+ * Pins the cached choices for the current adapter on this host, if the cache has them. Runs by
+ * itself when the engine meets a new device; returns the file it read, or null.
+ */
+export function loadCachedTiles(file: string | null = defaultCacheFile()): string | null {
+  if (!file || !currentInfo) return null;
+  const { cache } = readTuneCache(file);
+  const entry = cache[tuneKey(describeAdapter(currentInfo))];
+  if (!entry) return null;
+  loadTunedTiles(entry);
+  loadedFrom = file;
+  return file;
+}
+/** The cache file the current tiles came from (null: built-in tables or in-process tuning). */
+export function tilesLoadedFrom() {
+  return loadedFrom;
 }
 
 /**
  * Times every candidate of each (family, shape class) with `time(family, tile, dims)` (which
  * runs the kernel with that tile and returns milliseconds per run) and pins the fastest.
  * engine/nn's `autotune()` supplies the timer; this function only decides and caches.
+ * `adapter` is the cache key (engine/nn passes tuneKey(adapter description)).
  */
 export async function autotuneWith(
   adapter: string,
@@ -220,15 +440,18 @@ export async function autotuneWith(
   opts: AutotuneOptions = {},
 ): Promise<TuneResult> {
   const families = opts.families ?? (Object.keys(CANDIDATES) as KernelFamily[]);
-  const res: TuneResult = { adapter, adapterClass: currentClass(), chosen: {}, timings: {}, fromCache: false };
-  let cache: Record<string, Record<string, AnyTile>> = {};
-  const fs = opts.file ? await import('node:fs').catch(() => null) : null;
-  if (fs && opts.file && fs.existsSync(opts.file)) {
-    cache = JSON.parse(fs.readFileSync(opts.file, 'utf8'));
-    if (!opts.force && cache[adapter]) {
-      loadTunedTiles(cache[adapter]);
-      res.chosen = cache[adapter];
+  const file = opts.file === false ? null : opts.file ?? defaultCacheFile();
+  const res: TuneResult = { adapter, adapterClass: currentClass(), chosen: {}, timings: {}, fromCache: false, file: file ?? undefined };
+  let cache: CacheFile = {};
+  if (file) {
+    cache = readTuneCache(file, opts.log ?? ((l) => noteFn(l))).cache;
+    const have = cache[adapter];
+    const covers = have && families.every((f) => Object.keys(have).some((k) => k.split('/')[1] === f));
+    if (!opts.force && covers) {
+      loadTunedTiles(have);
+      res.chosen = have;
       res.fromCache = true;
+      loadedFrom = file;
       return res;
     }
   }
@@ -236,31 +459,42 @@ export async function autotuneWith(
     for (const dims of Object.values(TUNE_SHAPES[family]) as ShapeDims[]) {
       const cls = shapeClass(dims);
       const k = key(family, cls);
-      const list: Array<{ tile: AnyTile; ms: number }> = [];
-      for (const tile of CANDIDATES[family]) {
-        try {
-          const samples: number[] = [];
-          for (let r = 0; r < (opts.repeats ?? 3); r++) samples.push(await time(family, tile, dims));
-          samples.sort((a, b) => a - b);
-          list.push({ tile, ms: samples[samples.length >> 1] });
-        } catch (e) {
-          opts.log?.(`${k}: candidate ${JSON.stringify(tile)} failed: ${(e as Error).message.split('\n')[0]}`);
+      // Repeats interleaved across candidates (A, B, C, A, B, C, ...): load from other processes
+      // then hits every candidate alike instead of whichever ran during a busy second.
+      const live = CANDIDATES[family].filter((tile) => {
+        const misfit = tileMisfit(tile);
+        if (misfit) opts.log?.(`${k}: candidate ${JSON.stringify(tile)} skipped: ${misfit}`);
+        return !misfit;
+      });
+      const samples = new Map<AnyTile, number[]>(live.map((t) => [t, []]));
+      for (let r = 0; r < (opts.repeats ?? 5); r++) {
+        for (const tile of live) {
+          const got = samples.get(tile);
+          if (!got) continue;
+          try {
+            got.push(await time(family, tile, dims));
+          } catch (e) {
+            samples.delete(tile);
+            opts.log?.(`${k}: candidate ${JSON.stringify(tile)} failed: ${(e as Error).message.split('\n')[0]}`);
+          }
         }
       }
+      const list = [...samples].map(([tile, ms]) => ({ tile, ms: ms.sort((a, b) => a - b)[ms.length >> 1] }));
       list.sort((a, b) => a.ms - b.ms);
       res.timings[k] = list;
       if (list.length) {
         overrides.set(k, list[0].tile);
         res.chosen[k] = list[0].tile;
-        opts.log?.(`${k}: ${JSON.stringify(list[0].tile)} ${list[0].ms.toFixed(3)} ms (default ${JSON.stringify(DEFAULT_TABLES[currentClass()][family][cls])}: ${(list.find((l) => JSON.stringify(l.tile) === JSON.stringify(DEFAULT_TABLES[currentClass()][family][cls]))?.ms ?? NaN).toFixed(3)} ms)`);
+        const def = DEFAULT_TABLES[currentClass()][family][cls];
+        const defMs = list.find((l) => JSON.stringify(l.tile) === JSON.stringify(def))?.ms ?? NaN;
+        opts.log?.(`${k}: ${JSON.stringify(list[0].tile)} ${list[0].ms.toFixed(3)} ms (default ${JSON.stringify(def)}: ${defMs.toFixed(3)} ms)`);
       }
     }
   }
-  if (fs && opts.file) {
-    cache[adapter] = res.chosen;
-    const tmp = `${opts.file}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(cache, null, 2));
-    fs.renameSync(tmp, opts.file);
+  if (file) {
+    // Families not re-tuned this time keep their cached choice.
+    cache[adapter] = { ...(cache[adapter] ?? {}), ...res.chosen };
+    writeTuneCache(file, cache);
   }
   return res;
 }

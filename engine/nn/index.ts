@@ -6,7 +6,12 @@ import { setAdapterInfoSource } from '../../kernels/tune.ts';
 setAdapterInfoSource(() => {
   try {
     const rt = runtime();
-    return { key: rt, info: rt.info.adapterInfo };
+    const l = rt.device.limits;
+    return {
+      key: rt,
+      info: rt.info.adapterInfo,
+      limits: { maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX, maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY },
+    };
   } catch {
     return null;
   }
@@ -25,7 +30,7 @@ export {
 export { namedParams, fromNamed, packParams, packedOf, packLayout, type Params, type Packed, type PackLayout } from './params.ts';
 export {
   orthogonal, orthogonalData, xavierUniform, kaimingUniform, uniformInit, normalInit, initTensor, childSeed, fans, Rng,
-  type InitSpec,
+  type InitSpec, type RngState,
 } from './init.ts';
 export {
   adam, adamw, sgd, rmsprop, clipGradNorm, linearDecay,
@@ -33,7 +38,11 @@ export {
 } from './optim.ts';
 export {
   tileFor, setTile, clearTiles, tunedTiles, loadTunedTiles, classifyAdapter, setAdapterClass, getAdapterClass, DEFAULT_TABLES,
-  type AdapterClass, type ConvTile, type AttentionTile, type KernelFamily,
+  type AdapterClass, type ConvTile, type AttentionTile, type KernelFamily, type AnyTile,
 } from '../../kernels/tune.ts';
-export { autotune } from './tune.ts';
-export { CANDIDATES, TUNE_SHAPES, autotuneWith, shapeClass, type AutotuneOptions, type TuneResult } from '../../kernels/tune.ts';
+export { autotune, ensureTuned } from './tune.ts';
+export type { MatmulTile } from '../../kernels/matmul.ts';
+export {
+  CANDIDATES, TUNE_SHAPES, autotuneWith, shapeClass, hostFingerprint, tuneKey, describeAdapter, defaultCacheFile, readTuneCache,
+  loadCachedTiles, setAutoLoadTiles, tilesLoadedFrom, setTuneNote, fitTile, tileMisfit, type AutotuneOptions, type TuneResult, type TileLimits,
+} from '../../kernels/tune.ts';

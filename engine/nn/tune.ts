@@ -1,11 +1,14 @@
 // autotune(): times the candidate tiles of each kernel family on this adapter (wall clock over
 // flushed batches of back-to-back runs) and pins the fastest per shape class; the choice is
-// cached in memory and, with `file`, in a JSON file keyed by the adapter's description.
+// cached in memory and in a JSON file (default ~/.cache/stackelberg-gpu/tiles.json) keyed by the
+// adapter's description plus, for software adapters, the host CPU (kernels/tune.ts tuneKey).
+// ensureTuned(): the cached choice if this adapter and host have one, else a tuning run.
 
 import { runtime, scope, dispose } from '../tensor.ts';
 import * as O from '../ops.ts';
-import { autotuneWith, setTile, shapeClass, type AutotuneOptions, type TuneResult, type KernelFamily, type AnyTile, type ShapeDims } from '../../kernels/tune.ts';
-import type { MatmulTile } from '../../kernels/matmul.ts';
+import {
+  autotuneWith, setTile, shapeClass, tuneKey, describeAdapter, type AutotuneOptions, type TuneResult, type KernelFamily, type AnyTile, type ShapeDims,
+} from '../../kernels/tune.ts';
 import { linear } from './functional.ts';
 import { conv2d, conv2dBackInput, conv2dBackWeight } from './conv.ts';
 import { attention } from './attention.ts';
@@ -27,8 +30,7 @@ async function timeRuns(run: () => unknown, minMs = 30): Promise<number> {
 
 export async function autotune(opts: AutotuneOptions = {}): Promise<TuneResult> {
   const rt = runtime();
-  const info = rt.info.adapterInfo;
-  const adapter = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' | ');
+  const adapter = tuneKey(describeAdapter(rt.info.adapterInfo), rt.info.adapterInfo);
   const time = async (family: KernelFamily, tile: AnyTile, d: ShapeDims): Promise<number> => {
     const cls = shapeClass(d);
     const held: unknown[] = [];
@@ -38,17 +40,11 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<TuneResult> 
       return t;
     };
     try {
-      if (family === 'matmul') {
-        const prev = O.getMatmulTile();
-        O.setMatmulTile(tile as MatmulTile);
-        const a = mk([d.M!, d.K!], 1), b = mk([d.K!, d.N!], 2);
-        try {
-          return await timeRuns(() => O.matmul(a, b));
-        } finally {
-          O.setMatmulTile(prev);
-        }
-      }
       setTile(family, cls, tile);
+      if (family === 'matmul') {
+        const a = mk([d.M!, d.K!], 1), b = mk([d.K!, d.N!], 2);
+        return await timeRuns(() => O.matmul(a, b));
+      }
       if (family === 'linear') {
         const x = mk([d.M!, d.K!], 1), w = mk([d.N!, d.K!], 2), b = mk([d.N!], 3);
         return await timeRuns(() => linear(x, w, b, 'relu'));
@@ -68,8 +64,13 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<TuneResult> 
       dispose(held);
     }
   };
-  const res = await autotuneWith(adapter, time, opts);
-  const mm = res.chosen[`${res.adapterClass}/matmul/large`];
-  if (mm) O.setMatmulTile(mm as MatmulTile);
-  return res;
+  return autotuneWith(adapter, time, opts);
+}
+
+/**
+ * The tiles for this adapter on this host: read from the cache when it has them (instant), else
+ * tuned now (about a minute on lavapipe; once per adapter and host) and cached.
+ */
+export async function ensureTuned(opts: AutotuneOptions = {}): Promise<TuneResult> {
+  return autotune({ ...opts, force: false });
 }
