@@ -142,11 +142,13 @@ export interface QNetworkOptions {
   encoder?: EncoderKind;
   dueling?: boolean;
   hidden?: number;
+  /** Width of the dueling streams (default 64). */
+  streamHidden?: number;
 }
 
 export function qNetwork(obsShape: number[], numActions: number, o: QNetworkOptions = {}): QNetwork {
   const encoder = makeEncoder(o.encoder ?? 'mlp', obsShape, o.hidden ?? 128);
-  const head = qHead(encoder.outDim, numActions, { dueling: o.dueling, hidden: o.hidden ?? 128 });
+  const head = qHead(encoder.outDim, numActions, { dueling: o.dueling, hidden: o.hidden ?? 128, streamHidden: o.streamHidden });
   return {
     encoder,
     head,
