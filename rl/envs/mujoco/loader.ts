@@ -10,7 +10,7 @@ import type { MainModule, MjModel } from 'mujoco-js';
 
 let module: MainModule | undefined;
 let loading: Promise<MainModule> | undefined;
-/** Lines MuJoCo wrote to stderr while `capturing` (its XML parser reports there, not by throwing). */
+/** Lines MuJoCo printed while compiling (its XML parser reports there, not by throwing). */
 let captured: string[] | null = null;
 
 /** Load (once) and return MuJoCo's WebAssembly module. */
@@ -18,7 +18,12 @@ export function loadMujoco(): Promise<MainModule> {
   if (module) return Promise.resolve(module);
   loading ??= (async () => {
     const { default: factory } = await import('mujoco-js');
+    // MuJoCo prints its XML parser's errors (to stdout) rather than throwing them.
     const m = await factory({
+      print: (s: string) => {
+        if (captured) captured.push(s);
+        else process.stdout.write(`mujoco: ${s}\n`);
+      },
       printErr: (s: string) => {
         if (captured) captured.push(s);
         else process.stderr.write(`mujoco: ${s}\n`);
