@@ -13,13 +13,15 @@
 
 import { execFileSync } from 'node:child_process';
 import * as E from '../engine/index.ts';
-import { resolveConfig, type TrainConfig } from '../rl/common/config.ts';
-import { createEnv } from '../rl/common/envs.ts';
-import { makeAlgorithm } from '../rl/common/run.ts';
+import { resolveLayers } from '../rl/harness/config.ts';
+import { createEnv } from '../rl/harness/envs.ts';
+import { Trainer } from '../rl/harness/trainer.ts';
+import type { RunConfig } from '../rl/harness/types.ts';
+import { getAlgorithm } from '../rl/registry.ts';
+import type { SprigConfig } from '../rl/sprig.ts';
 import { VecEnv } from '../rl/envs/vec.ts';
 import type { EnvCore } from '../rl/envs/types.ts';
 import type { Rng } from '../rl/envs/rng.ts';
-import { Trainer } from '../rl/ppo.ts';
 
 /** 10×10×4 frames with ~10% cells on, reward 1 with p 0.05, episodes of 100 steps (as ppo_torch.py). */
 class DummyGrid implements EnvCore {
@@ -61,7 +63,7 @@ class DummyGrid implements EnvCore {
 interface Case {
   name: string;
   env: 'cartpole' | 'grid';
-  cfg: Partial<TrainConfig>;
+  cfg: Partial<SprigConfig>;
 }
 
 const CASES: Case[] = [
@@ -83,10 +85,9 @@ function makeEnv(kind: Case['env'], numEnvs: number): VecEnv {
 }
 
 async function ours(c: Case, algo: 'ppo' | 'sprig', updates: number): Promise<number> {
-  const cfg = resolveConfig({ ...c.cfg, algo, env: c.env, totalSteps: 1e9, frameStack: 2, logEvery: 1e9 });
-  const env = makeEnv(c.env, cfg.numEnvs);
-  const sp = env.observationSpace;
-  const t = new Trainer(cfg, env, makeAlgorithm(cfg, sp.kind === 'box' ? sp.shape : [1], 3 - (c.env === 'cartpole' ? 1 : 0)));
+  const a = await getAlgorithm(algo);
+  const cfg = resolveLayers(a.defaults, a.schema, [{ source: c.name, values: { ...c.cfg, env: c.env, totalSteps: 1e9, logEvery: 1e9, ...(algo === 'sprig' ? { frameStack: 2 } : {}) } }]) as RunConfig & SprigConfig;
+  const t = new Trainer(a, cfg, { env: makeEnv(c.env, cfg.numEnvs) });
   await t.step(); // warm-up
   const t0 = performance.now();
   for (let i = 0; i < updates; i++) await t.step();

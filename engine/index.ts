@@ -30,3 +30,4 @@ export async function sync() {
 }
 export * from './nn/index.ts';
 export * from './solvers.ts';
+export * from './safetensors.ts';

@@ -91,6 +91,72 @@ export function step<L extends Tree, F extends Tree>(game: Game<L, F>, s: GameSt
   });
 }
 
+// ------------------------------------------------------------------ gradients for any optimiser
+
+/**
+ * How the leader's gradient is formed (the follower always uses its individual gradient ∇₂f₂):
+ *
+ * - `sequential`: the papers' leader-then-follower update with stop-gradients (SPRIG's
+ *   Algorithm 1, SCORER, two-timescale play): ∇₁f₁ at the current follower, which is treated
+ *   as a constant.
+ * - `total`: the Stackelberg gradient, the leader differentiating through the follower's best
+ *   response: ∇₁f₁ − ∇²₂₁f₂ (∇²₂₂f₂ + λI)⁻¹ ∇₂f₁, the inverse by `cgIters` CG iterations started
+ *   from `warmStart` (the previous call's `implicit`; zeros when absent). λ → ∞ recovers
+ *   `sequential`. The follower's unroll m (extra follower steps per leader step) belongs to the
+ *   caller's loop: it applies `followerGradient` m times with its own optimiser.
+ */
+export type LeaderRule<F extends Tree = Tree> =
+  | { kind: 'sequential' }
+  | { kind: 'total'; lambda: number; cgIters: number; warmStart?: F };
+
+export interface StackelbergGradients<L extends Tree, F extends Tree> {
+  /** The leader's update direction (descent on f₁), shaped like the leader. */
+  leaderGrad: L;
+  /** f₁ at (leader, follower). */
+  leaderValue: E.Tensor;
+  /** `total` only: the CG solution q ≈ (∇²₂₂f₂ + λI)⁻¹∇₂f₁ (the next call's warm start). */
+  implicit?: F;
+  /** `total` only: a one-element tensor, 1 when CG met pᵀ(A + λI)p ≤ 0 (negative curvature), else 0. */
+  negativeCurvature?: E.Tensor;
+  /** Frees every tensor above that the caller did not keep. */
+  dispose(): void;
+}
+
+/**
+ * The leader's gradient under `rule`, for any optimiser to apply (nothing is updated here).
+ * Encodes GPU work only; no readback.
+ */
+export function stackelbergGradients<L extends Tree, F extends Tree>(
+  game: Pick<Game<L, F>, 'leaderLoss' | 'followerLoss'>, leader: L, follower: F, rule: LeaderRule<F>,
+): StackelbergGradients<L, F> {
+  const made: unknown[] = [];
+  const out = E.scope(() => {
+    if (rule.kind === 'sequential') {
+      const [v, g] = E.valueAndGrad((x: L) => game.leaderLoss(x, follower))(leader);
+      return { leaderGrad: g as L, leaderValue: v };
+    }
+    if (rule.kind === 'total') {
+      // negativeCurvature: 'stop' is engine/solvers' truncated-CG mode (counted on the GPU).
+      const opts = {
+        leaderLoss: game.leaderLoss, followerLoss: game.followerLoss, leader, follower,
+        lambda: rule.lambda, cgIters: rule.cgIters, x0: rule.warmStart, negativeCurvature: 'stop',
+      };
+      const td = totalDerivative(opts as unknown as Parameters<typeof totalDerivative<L, F>>[0]);
+      const nc = (td as { negativeCurvature?: E.Tensor }).negativeCurvature;
+      return { leaderGrad: td.leaderGrad, leaderValue: td.leaderValue, implicit: td.implicit, ...(nc ? { negativeCurvature: nc } : {}) };
+    }
+    throw new Error(`stackelbergGradients: unknown leader rule '${(rule as { kind: string }).kind}' (use 'sequential' or 'total')`);
+  });
+  made.push(out.leaderGrad, out.leaderValue, (out as { implicit?: F }).implicit, (out as { negativeCurvature?: E.Tensor }).negativeCurvature);
+  return { ...out, dispose: () => E.dispose(made.filter((x) => x !== undefined) as E.Tree[]) } as StackelbergGradients<L, F>;
+}
+
+/** The follower's individual gradient ∇₂f₂ (the leader held constant). */
+export function followerGradient<L extends Tree, F extends Tree>(game: Pick<Game<L, F>, 'followerLoss'>, leader: L, follower: F): { grad: F; value: E.Tensor } {
+  const [v, g] = E.valueAndGrad((y: F) => game.followerLoss(leader, y))(follower);
+  return { grad: g as F, value: v };
+}
+
 /** Flat values of a tree (leaves in flattenTree order), as one tensor. */
 function flatValues(t: Tree): E.Tensor {
   const { leaves } = E.flattenTree(t);

@@ -2,11 +2,14 @@
 // and spatio-temporal self-attention over the last K frames) is the leader; the policy/value
 // heads φ are the follower. Every minibatch runs two stages with separate Adam optimizers:
 //
-//   1. Leader, on θ only:  u_L = α·(−C_θ) + (1 − α)·u_policy           (Algorithm 1, line 13; default)
-//                      or  u_L = α·u_policy − (1 − α)·C_θ               (Eq. 8; leaderObjective 'eq8')
-//      with u_policy = mean(log π(a|s)·Â) and C_θ = λ_c·Σₖ mean_batch ‖Aₖ(s)‖₁; gradient ascent
-//      on u_L (descent on −u_L), global-norm clipping.
-//   2. Follower, on φ only, with features from the just-updated θ: the PPO loss
+//   1. Leader, on θ:  u_L = α·(−C_θ) + (1 − α)·u_policy           (Algorithm 1, line 13; default)
+//                 or  u_L = α·u_policy − (1 − α)·C_θ               (Eq. 8; leaderObjective 'eq8')
+//      with u_policy = mean(log π(a|s)·Â) and C_θ = λ_c·Σₖ mean_batch ‖Aₖ(s)‖₁.
+//      leaderUpdate 'sequential' (the paper): ascend ∂u_L/∂θ with φ held constant.
+//      leaderUpdate 'total': ascend the total derivative of u_L through the heads' best
+//      response φ*(θ) = argmin_φ L_PPO(θ, φ):  ∇_θ u_L − ∇²_θφ L_PPO (∇²_φφ L_PPO + λI)⁻¹ ∇_φ u_L,
+//      by CG over Hessian-vector products (games/: the `sprigGame` below and its update rule).
+//   2. Follower, on φ, with features from the just-updated θ: the PPO loss
 //      −L_CLIP + vfCoef·L_V − entCoef·H(π) + C_θ (C_θ is constant in φ; it is reported).
 //
 // The attention block (the paper gives no details; this is our design, see docs/rl.md):
@@ -22,167 +25,309 @@
 // leader to attend only where attention pays for itself (a closed gate passes x through).
 
 import * as E from '../engine/index.ts';
-import type { TrainConfig } from './common/config.ts';
-import {
-  actorCriticHeads, categorical, conv, convInit, linear, linearInit,
-  type Heads, type Params, type Perception, type Tensor,
-} from './common/nets.ts';
-import type { Rng } from './common/rng.ts';
-import { klAndClipfrac, ppoLossTerms, type AgentParams, type Algorithm, type Minibatch } from './ppo.ts';
+import { stackelbergGradients, type Game, type LeaderRule } from '../games/game.ts';
+import { PPO_DEFAULTS, PPO_PRESETS, PPO_SCHEMA, PpoAgent, klAndClipfrac, ppoLossTerms, validatePpo, type AgentParams, type Minibatch, type Perception, type PpoConfig } from './ppo.ts';
+import type { AgentState, EnvSpec, OnPolicyAlgorithm, Schema } from './harness/types.ts';
 
-function attnInit(d: number, rng: Rng): Params {
-  return { q: linearInit(d, d, 1, rng), k: linearInit(d, d, 1, rng), v: linearInit(d, d, 1, rng), gate: linearInit(d, 1, 1, rng) };
+type Tensor = E.Tensor;
+type Params = E.Params;
+
+// ------------------------------------------------------------------ hyperparameters
+
+export interface SprigConfig extends PpoConfig {
+  /** α_coop: weight of the leader's cost term vs the policy term. */
+  alphaCoop: number;
+  /** λ_c: attention cost weight. */
+  lambdaC: number;
+  /** 'alg1': u_L = α(−C) + (1−α)·u_policy (Algorithm 1, default); 'eq8': u_L = α·u_policy − (1−α)·C. */
+  leaderObjective: 'alg1' | 'eq8';
+  /** 'sequential': the paper's leader step (φ constant); 'total': the exact Stackelberg gradient through φ*(θ). */
+  leaderUpdate: 'sequential' | 'total';
+  /** Tikhonov damping λ of the heads' Hessian in the total derivative. */
+  cgLambda: number;
+  /** CG iterations of the total derivative (warm-started from the previous solve). */
+  cgIters: number;
+  /** Leader (perception) learning rate; null = lr. */
+  leaderLr: number | null;
+  frameStack: number;
+  attnDim: number;
 }
 
-/**
- * Gated attention of queries xq [G, H, Lq, d] over keys/values xkv [G, H, L, d] (H independent
- * groups, one shared projection): out = xq + g ⊙ softmax(q kᵀ/√d) v, and the gates
- * g [G, H, Lq, 1] (so ‖A‖₁ = Σ g: softmax rows sum to one).
- */
-export function gatedAttention(p: Params, xq: Tensor, xkv: Tensor): { out: Tensor; gates: Tensor } {
-  const q = linear(p.q as Params, xq);
-  const k = linear(p.k as Params, xkv);
-  const v = linear(p.v as Params, xkv);
-  const att = E.attention(q, k, v);
-  const gates = linear(p.gate as Params, xq, 'sigmoid');
-  return { out: E.add(xq, E.mul(gates, att)), gates };
+export const SPRIG_DEFAULTS: SprigConfig = {
+  ...PPO_DEFAULTS,
+  algo: 'sprig',
+  alphaCoop: 0.7,
+  lambdaC: 1e-4,
+  leaderObjective: 'alg1',
+  leaderUpdate: 'sequential',
+  cgLambda: 1,
+  cgIters: 10,
+  leaderLr: null,
+  frameStack: 4,
+  attnDim: 32,
+};
+
+export const SPRIG_SCHEMA: Schema<SprigConfig> = {
+  ...PPO_SCHEMA,
+  alphaCoop: { type: 'number', min: 0, max: 1 },
+  lambdaC: { type: 'number', min: 0 },
+  leaderObjective: { type: 'string', choices: ['alg1', 'eq8'] },
+  leaderUpdate: { type: 'string', choices: ['sequential', 'total'] },
+  cgLambda: { type: 'number', min: 0 },
+  cgIters: { type: 'int', min: 1 },
+  leaderLr: { type: 'number', positive: true, nullable: true },
+  frameStack: { type: 'int', min: 1 },
+  attnDim: { type: 'int', min: 1 },
+};
+
+/** PPO's presets; on MinAtar SPRIG's frame stack is cut to 2 (its perception dominates the cost). */
+export const SPRIG_PRESETS: Record<string, Partial<SprigConfig>> = {
+  ...PPO_PRESETS,
+  'minatar-fast': { ...PPO_PRESETS['minatar-fast'], frameStack: 2 },
+};
+
+// ------------------------------------------------------------------ networks
+
+/** Gated attention's parameters: q, k, v projections and the per-query gate. */
+function gatedAttentionModule(d: number) {
+  const proj = E.Linear(d, d, { gain: 1 });
+  const gate = E.Linear(d, 1, { gain: 1, activation: 'sigmoid' });
+  return {
+    init: (seed: number): Params => ({
+      q: proj.init(E.childSeed(seed, 'q')), k: proj.init(E.childSeed(seed, 'k')), v: proj.init(E.childSeed(seed, 'v')), gate: gate.init(E.childSeed(seed, 'gate')),
+    }),
+    /**
+     * Queries xq [G, H, Lq, d] over keys/values xkv [G, H, L, d] (H independent groups, one
+     * shared projection): out = xq + g ⊙ softmax(q kᵀ/√d) v, and the gates g [G, H, Lq, 1]
+     * (so ‖A‖₁ = Σ g: softmax rows sum to one).
+     */
+    apply(p: Params, xq: Tensor, xkv: Tensor): { out: Tensor; gates: Tensor } {
+      const lin = (n: string, x: Tensor) => proj.apply(p[n] as E.LinearParams, x);
+      const att = E.attention(lin('q', xq), lin('k', xkv), lin('v', xkv));
+      const gates = gate.apply(p.gate as E.LinearParams, xq);
+      return { out: E.add(xq, E.mul(gates, att)), gates };
+    },
+  };
 }
 
-/** SPRIG's perception: K stacked channels-last frames [K, H, W, C] per sample. */
+/** SPRIG's perception: K stacked channels-last frames [K, H, W, C] per sample; cost = ‖A‖₁ per sample (both layers). */
 export function sprigPerception(h: number, w: number, c: number, K: number, d = 32, hidden = 128): Perception {
   const h1 = h - 2, w1 = w - 2; // conv1 3×3 valid
   const h2 = Math.floor((h1 - 2) / 2) + 1, w2 = Math.floor((w1 - 2) / 2) + 1; // conv2 2×2 stride 2
   const hw = h2 * w2; // spatial tokens per frame (conv3 is 1×1)
-  const frame = h * w * c;
+  const g = Math.SQRT2;
+  const conv1 = E.Conv2d(c, 16, 3, { gain: g, activation: 'relu' });
+  const conv2 = E.Conv2d(16, 32, 2, { gain: g, stride: 2, activation: 'relu' });
+  const conv3 = E.Conv2d(32, d, 1, { gain: g, activation: 'relu' });
+  const fc = E.Linear(hw * d, hidden, { gain: g, activation: 'relu' });
+  const temporal = gatedAttentionModule(d), spatial = gatedAttentionModule(d);
   return {
     inputShape: [K, h, w, c],
-    rawSize: K * frame,
     featureDim: hidden,
-    init(rng) {
-      const pos = (n: number) => {
-        const a = new Float32Array(n * d);
-        for (let i = 0; i < a.length; i++) a[i] = 0.02 * Math.sqrt(-2 * Math.log(1 - rng.random())) * Math.cos(2 * Math.PI * rng.random());
-        return E.tensor(a, [n, d]);
-      };
+    init(seed) {
+      const s = (n: string) => E.childSeed(seed, n);
       return {
-        conv1: convInit(c, 16, 3, Math.SQRT2, rng),
-        conv2: convInit(16, 32, 2, Math.SQRT2, rng),
-        conv3: convInit(32, d, 1, Math.SQRT2, rng),
-        posTemporal: pos(K),
-        posSpatial: pos(hw),
-        temporal: attnInit(d, rng),
-        spatial: attnInit(d, rng),
-        fc: linearInit(hw * d, hidden, Math.SQRT2, rng),
+        conv1: conv1.init(s('conv1')),
+        conv2: conv2.init(s('conv2')),
+        conv3: conv3.init(s('conv3')),
+        posTemporal: E.normalInit([K, d], 0.02, s('posTemporal')),
+        posSpatial: E.normalInit([hw, d], 0.02, s('posSpatial')),
+        temporal: temporal.init(s('temporal')),
+        spatial: spatial.init(s('spatial')),
+        fc: fc.init(s('fc')),
       };
     },
     apply(p, x) {
       const B = x.shape[0], N = B * K;
-      let y = conv(p.conv1 as Params, E.reshape(x, [N, h, w, c]), 1, 'relu'); // [N, 8, 8, 16]
-      y = conv(p.conv2 as Params, y, 2, 'relu'); // [N, 4, 4, 32]
-      y = conv(p.conv3 as Params, y, 1, 'relu'); // [N, 4, 4, d]
+      let y = conv1.apply(p.conv1 as E.LinearParams, E.reshape(x, [N, h, w, c])); // [N, 8, 8, 16]
+      y = conv2.apply(p.conv2 as E.LinearParams, y); // [N, 4, 4, 32]
+      y = conv3.apply(p.conv3 as E.LinearParams, y); // [N, 4, 4, d]
       // Temporal attention at each cell (the cells act as attention heads): the newest
       // frame's token queries that cell's K tokens.
       const byCell = E.permute(E.reshape(y, [B, K, hw, d]), [0, 2, 1, 3]); // [B, hw, K, d]
       const seq = E.add(byCell, p.posTemporal as Tensor);
       const newest = E.slice(seq, [null, null, [K - 1, K], null]); // [B, hw, 1, d]
-      const tp = gatedAttention(p.temporal as Params, newest, seq);
+      const tp = temporal.apply(p.temporal as Params, newest, seq);
       // Spatial attention among the cells of the (temporally attended) newest frame.
       const tok = E.add(E.reshape(tp.out, [B, 1, hw, d]), p.posSpatial as Tensor);
-      const sp = gatedAttention(p.spatial as Params, tok, tok); // [B, 1, hw, d]
-      const features = linear(p.fc as Params, E.reshape(sp.out, [B, hw * d]), 'relu');
+      const sp = spatial.apply(p.spatial as Params, tok, tok); // [B, 1, hw, d]
+      const features = fc.apply(p.fc as E.LinearParams, E.reshape(sp.out, [B, hw * d]));
       // ‖A‖₁ per sample, summed over both layers, averaged over the batch.
-      const attnL1 = E.div(E.add(E.sum(tp.gates), E.sum(sp.gates)), B);
-      return { features, attnL1 };
+      const cost = E.div(E.add(E.sum(tp.gates), E.sum(sp.gates)), B);
+      return { features, cost };
     },
   };
 }
 
-export function sprigAlgorithm(cfg: TrainConfig, obsShape: number[], numActions: number): Algorithm {
-  if (obsShape.length !== 3) throw new Error(`SPRIG needs image observations [H, W, C], got [${obsShape}]`);
-  const [h, w, c] = obsShape;
-  const perception = sprigPerception(h, w, c, cfg.frameStack, cfg.attnDim);
-  const heads = actorCriticHeads(perception.featureDim, numActions);
+// ------------------------------------------------------------------ the leader/follower game
+
+/**
+ * SPRIG's two objectives as a games/ Game over (θ = perception, φ = heads) on one minibatch,
+ * in the minimise-both convention: f₁ = −u_L (leader), f₂ = the PPO loss + C_θ (follower).
+ */
+export function sprigGame(agent: { perception: Perception; heads: PpoAgent['heads'] }, mb: Minibatch, c: SprigConfig): Game<Params, Params> {
+  const a = c.alphaCoop;
   return {
     name: 'sprig',
-    perception,
-    heads,
-    statNames: ['pg_loss', 'v_loss', 'entropy', 'approx_kl', 'clipfrac', 'attn_cost', 'leader_u'],
-    setup(params, c) {
-      // Leader and follower live in separate packed buffers with separate Adam states.
-      const perception = E.packParams(params.perception).params;
-      const heads = E.packParams(params.heads).params;
-      return {
-        params: { perception, heads },
-        opts: {
-          leader: E.adam(perception, { lr: c.leaderLr ?? c.lr, eps: c.adamEps }),
-          follower: E.adam(heads, { lr: c.lr, eps: c.adamEps }),
-        },
-      };
+    leaderLoss(theta, phi) {
+      const { features, cost } = agent.perception.apply(theta, mb.obs);
+      const { logits } = agent.heads.apply(phi, features);
+      const uPolicy = E.mean(E.mul(E.categoricalLogProb(logits, mb.actions), mb.adv));
+      const C = E.mul(cost!, c.lambdaC);
+      const u = c.leaderObjective === 'alg1' ? E.add(E.mul(C, -a), E.mul(uPolicy, 1 - a)) : E.sub(E.mul(uPolicy, a), E.mul(C, 1 - a));
+      return E.neg(u);
     },
-    updateMinibatch(params: AgentParams, opts, mb, lr, c, wantStats) {
-      const leaderLr = c.leaderLr === null ? lr : lr * (c.leaderLr / c.lr);
-      const leaderU = leaderStep(perception, heads, params, opts.leader, mb, leaderLr, c, wantStats);
-      const stats = followerStep(perception, heads, params, opts.follower, mb, lr, c, leaderU);
-      leaderU?.dispose();
-      return stats;
+    followerLoss(theta, phi) {
+      const { features, cost } = agent.perception.apply(theta, mb.obs);
+      const { logits, value } = agent.heads.apply(phi, features);
+      return E.add(ppoLossTerms(logits, value, mb, c).loss, E.mul(cost!, c.lambdaC));
+    },
+    init: () => {
+      throw new Error('sprigGame: the parameters live in the agent');
     },
   };
 }
 
-/**
- * Stage 1: one Adam step on the perception θ maximising u_L (the heads φ are constants here).
- * Returns u_L (kept) when asked.
- */
-export function leaderStep(
-  perception: Perception, heads: Heads, params: AgentParams, opt: E.Optimizer, mb: Minibatch, lr: number,
-  c: Pick<TrainConfig, 'alphaCoop' | 'lambdaC' | 'leaderObjective' | 'maxGradNorm'>, wantU = false,
-): Tensor | null {
-  const a = c.alphaCoop;
-  const [negU, gTheta] = E.valueAndGrad((theta: Params) => {
-    const { features, attnL1 } = perception.apply(theta, mb.obs);
-    const { logits } = heads.apply(params.heads, features);
-    const { logp } = categorical(logits, mb.actions);
-    const uPolicy = E.mean(E.mul(logp, mb.adv));
-    const cost = E.mul(attnL1!, c.lambdaC);
-    const u = c.leaderObjective === 'alg1'
-      ? E.add(E.mul(cost, -a), E.mul(uPolicy, 1 - a))
-      : E.sub(E.mul(uPolicy, a), E.mul(cost, 1 - a));
-    return E.neg(u);
-  })(params.perception);
-  opt.step(params.perception, gTheta, { lr, maxGradNorm: c.maxGradNorm });
-  E.dispose(gTheta);
-  const u = wantU ? E.keep(E.noGrad(() => E.neg(negU))) : null;
-  negU.dispose();
-  return u;
+// ------------------------------------------------------------------ the agent
+
+export class SprigAgent extends PpoAgent {
+  declare readonly cfg: SprigConfig;
+  /** CG warm start for the total derivative (the previous minibatch's solve), kept across updates and checkpointed. */
+  warmStart: Params | null = null;
+  /** Totals for the log: CG solves and how many met negative curvature. */
+  private cgSolves = 0;
+  private cgNegative = 0;
+
+  constructor(cfg: SprigConfig, env: EnvSpec) {
+    if (env.obsShape.length !== 3) throw new Error(`SPRIG needs image observations [H, W, C], got [${env.obsShape}]`);
+    const [h, w, c] = env.obsShape;
+    super(cfg, env, sprigPerception(h, w, c, cfg.frameStack, cfg.attnDim), cfg.frameStack);
+    this.statNames = [...this.statNames, 'attn_cost', 'leader_u'];
+  }
+
+  /** Leader and follower in separate packed buffers with separate Adam states. */
+  protected override setup(fresh: AgentParams) {
+    const c = this.cfg;
+    const perception = E.packParams(fresh.perception).params;
+    const heads = E.packParams(fresh.heads).params;
+    return {
+      params: { perception, heads },
+      optimizers: {
+        leader: E.adam(perception, { lr: c.leaderLr ?? c.lr, eps: c.adamEps }),
+        follower: E.adam(heads, { lr: c.lr, eps: c.adamEps }),
+      },
+    };
+  }
+
+  protected override updateMinibatch(mb: Minibatch, lr: number, wantStats: boolean): Tensor | null {
+    const c = this.cfg;
+    const leaderLr = c.leaderLr === null ? lr : lr * (c.leaderLr / c.lr);
+    const leaderU = this.leaderStep(mb, leaderLr, wantStats);
+    const stats = this.followerStep(mb, lr, leaderU);
+    leaderU?.dispose();
+    return stats;
+  }
+
+  /** Stage 1: one Adam step on θ (descent on f₁ = −u_L) by the configured rule. Returns u_L (kept) when asked. */
+  leaderStep(mb: Minibatch, lr: number, wantU = false): Tensor | null {
+    const c = this.cfg;
+    const rule: LeaderRule<Params> = c.leaderUpdate === 'total'
+      ? { kind: 'total', lambda: c.cgLambda, cgIters: c.cgIters, warmStart: this.warmStart ?? undefined }
+      : { kind: 'sequential' };
+    const r = stackelbergGradients(sprigGame(this, mb, c), this.params.perception, this.params.heads, rule);
+    this.optimizers.leader.step(this.params.perception, r.leaderGrad, { lr, maxGradNorm: c.maxGradNorm });
+    if (r.implicit) {
+      if (this.warmStart) E.dispose(this.warmStart);
+      this.warmStart = E.keep(r.implicit as Params);
+      this.cgSolves++;
+      if (r.negativeCurvature) this.pendingNegative.push(E.keep(r.negativeCurvature));
+    }
+    E.dispose([r.leaderGrad]);
+    const u = wantU ? E.keep(E.noGrad(() => E.neg(r.leaderValue))) : null;
+    r.dispose();
+    return u;
+  }
+  private pendingNegative: Tensor[] = [];
+
+  /** Stage 2: one Adam step on φ with the PPO loss (+ C_θ, constant in φ) on features of the updated θ. */
+  followerStep(mb: Minibatch, lr: number, leaderU: Tensor | null = null): Tensor | null {
+    const c = this.cfg;
+    const { features, cost: attn } = E.noGrad(() => this.perception.apply(this.params.perception, mb.obs));
+    const cost = E.noGrad(() => E.mul(attn!, c.lambdaC));
+    let stats: Tensor | null = null;
+    const [loss, gPhi] = E.valueAndGrad((phi: Params) => {
+      const { logits, value } = this.heads.apply(phi, features);
+      const t = ppoLossTerms(logits, value, mb, c);
+      if (leaderU) {
+        stats = E.keep(E.noGrad(() => {
+          const { approxKl, clipfrac } = klAndClipfrac(t.logratio, t.ratio, c.clipCoef);
+          return E.stack([t.pgLoss, t.vLoss, t.entropy, approxKl, clipfrac, E.reshape(cost, []), E.reshape(leaderU, [])]);
+        }));
+      }
+      return E.add(t.loss, cost);
+    })(this.params.heads);
+    this.optimizers.follower.step(this.params.heads, gPhi, { lr, maxGradNorm: c.maxGradNorm });
+    E.dispose([gPhi, loss, features, attn!, cost]);
+    return stats;
+  }
+
+  override async update(...args: Parameters<PpoAgent['update']>) {
+    const stats = await super.update(...args);
+    if (this.cfg.leaderUpdate === 'total') {
+      // Negative-curvature flags of this update's solves, read back once.
+      const flags = this.pendingNegative.length ? await E.readAll(this.pendingNegative) : [];
+      E.dispose(this.pendingNegative);
+      this.pendingNegative = [];
+      this.cgNegative += flags.filter((f) => f[0] > 0).length;
+      stats.cg_solves = this.cgSolves;
+      stats.cg_negative_curvature = this.cgNegative;
+    }
+    return stats;
+  }
+
+  async saveState(): Promise<AgentState> {
+    const arrays: NonNullable<AgentState['arrays']> = {};
+    if (this.warmStart) {
+      const named = E.namedParams(this.warmStart);
+      const data = await E.readAll(Object.values(named));
+      Object.entries(named).forEach(([n, t], i) => (arrays[`cg_warm_start.${n}`] = { data: data[i], shape: t.shape.length ? t.shape : [1] }));
+    }
+    return { arrays, json: { cgSolves: this.cgSolves, cgNegative: this.cgNegative } };
+  }
+
+  async loadState(s: AgentState) {
+    const j = (s.json ?? {}) as { cgSolves?: number; cgNegative?: number };
+    this.cgSolves = j.cgSolves ?? 0;
+    this.cgNegative = j.cgNegative ?? 0;
+    const pre = 'cg_warm_start.';
+    const named: Record<string, Tensor> = {};
+    for (const [n, a] of Object.entries(s.arrays ?? {})) if (n.startsWith(pre)) named[n.slice(pre.length)] = E.tensor(a.data as Float32Array, a.shape);
+    if (Object.keys(named).length) {
+      if (this.warmStart) E.dispose(this.warmStart);
+      // Shapes as the heads' parameters (a [1]-shaped scalar leaf cannot occur: heads are matrices and vectors).
+      this.warmStart = E.keep(E.fromNamed(named));
+    }
+  }
+
+  override dispose() {
+    super.dispose();
+    if (this.warmStart) E.dispose(this.warmStart);
+    E.dispose(this.pendingNegative);
+  }
 }
 
-/**
- * Stage 2: one Adam step on the heads φ with the PPO loss (+ C_θ, constant in φ), on features
- * of the current (just updated) θ. Returns the statistics row when leaderU is given.
- */
-export function followerStep(
-  perception: Perception, heads: Heads, params: AgentParams, opt: E.Optimizer, mb: Minibatch, lr: number,
-  c: Pick<TrainConfig, 'lambdaC' | 'clipCoef' | 'clipVloss' | 'vfCoef' | 'entCoef' | 'maxGradNorm'>, leaderU: Tensor | null = null,
-): Tensor | null {
-  const { features, attnL1 } = E.noGrad(() => perception.apply(params.perception, mb.obs));
-  const cost = E.noGrad(() => E.mul(attnL1!, c.lambdaC));
-  let stats: Tensor | null = null;
-  const [loss, gPhi] = E.valueAndGrad((phi: Params) => {
-    const { logits, value } = heads.apply(phi, features);
-    const t = ppoLossTerms(logits, value, mb, c);
-    if (leaderU) {
-      stats = E.keep(E.noGrad(() => {
-        const { approxKl, clipfrac } = klAndClipfrac(t.logratio, t.ratio, c.clipCoef);
-        return E.stack([t.pgLoss, t.vLoss, t.entropy, approxKl, clipfrac, E.reshape(cost, []), E.reshape(leaderU, [])]);
-      }));
-    }
-    return E.add(t.loss, cost);
-  })(params.heads);
-  opt.step(params.heads, gPhi, { lr, maxGradNorm: c.maxGradNorm });
-  E.dispose(gPhi);
-  loss.dispose();
-  features.dispose();
-  attnL1?.dispose();
-  cost.dispose();
-  return stats;
-}
+// ------------------------------------------------------------------ the algorithm
+
+export const sprig: OnPolicyAlgorithm<SprigConfig> = {
+  name: 'sprig',
+  kind: 'on-policy',
+  actionSpaces: ['discrete'],
+  defaults: SPRIG_DEFAULTS,
+  schema: SPRIG_SCHEMA,
+  presets: SPRIG_PRESETS,
+  validate: validatePpo,
+  fixedOnResume: ['frameStack', 'attnDim'],
+  create: (cfg, env) => new SprigAgent(cfg, env),
+};
+
+export default sprig;

@@ -7,52 +7,9 @@
 
 import { Tensor } from '../tensor.ts';
 import { tensor } from '../ops.ts';
+import { Rng } from './rng.ts';
 
-/** A small seeded float64 generator (splitmix64-style mixing on two 32-bit halves, then xoshiro128**). */
-export class Rng {
-  private s = new Uint32Array(4);
-  private spare: number | null = null;
-  constructor(seed: number) {
-    let x = (seed >>> 0) ^ 0x9e3779b9;
-    let y = Math.floor(seed / 2 ** 32) ^ 0x85ebca6b;
-    for (let i = 0; i < 4; i++) {
-      x = Math.imul(x ^ (x >>> 16), 0x85ebca6b) ^ y;
-      y = Math.imul(y ^ (y >>> 13), 0xc2b2ae35) + 0x27d4eb2f;
-      x ^= x >>> 15;
-      this.s[i] = (x + i * 0x6d2b79f5) >>> 0 || 1;
-    }
-    for (let i = 0; i < 8; i++) this.nextU32();
-  }
-  nextU32(): number {
-    const s = this.s;
-    const r = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
-    const t = s[1] << 9;
-    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11);
-    return r;
-  }
-  /** Uniform in [0, 1) with 53 random bits. */
-  uniform(): number {
-    return ((this.nextU32() >>> 5) * 67108864 + (this.nextU32() >>> 6)) / 9007199254740992;
-  }
-  normal(): number {
-    if (this.spare !== null) {
-      const v = this.spare;
-      this.spare = null;
-      return v;
-    }
-    let u = 0;
-    while (u === 0) u = this.uniform();
-    const v = this.uniform();
-    const r = Math.sqrt(-2 * Math.log(u));
-    this.spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  }
-}
-function rotl(x: number, k: number) {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
-}
+export { Rng, type RngState } from './rng.ts';
 
 /** Mixes a parent seed with a child index (so layers of a model get independent streams). */
 export function childSeed(seed: number, index: number | string): number {

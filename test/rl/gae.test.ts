@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { gae } from '../../rl/common/gae.ts';
-import { Rng } from '../../rl/common/rng.ts';
+import { gae } from '../../rl/harness/gae.ts';
+import { Rng } from '../../engine/nn/rng.ts';
 
 // Float64 reference from the definition: Â_t = Σ_l (γλ)^l δ_{t+l}, summed until the episode ends
 // or the rollout does, with δ_t = r_t + γ(1 − d_t)V_{t+1} − V_t.
@@ -29,10 +29,10 @@ describe('GAE', () => {
   it('matches a float64 reference with episode ends inside the rollout', () => {
     const rng = new Rng(3);
     const T = 37, N = 5, g = 0.99, lam = 0.95;
-    const r = Array.from({ length: T * N }, () => rng.random() * 2 - 1);
-    const v = Array.from({ length: T * N }, () => rng.random() * 4 - 2);
-    const d = Array.from({ length: T * N }, () => (rng.random() < 0.1 ? 1 : 0));
-    const last = Array.from({ length: N }, () => rng.random());
+    const r = Array.from({ length: T * N }, () => rng.uniform() * 2 - 1);
+    const v = Array.from({ length: T * N }, () => rng.uniform() * 4 - 2);
+    const d = Array.from({ length: T * N }, () => (rng.uniform() < 0.1 ? 1 : 0));
+    const last = Array.from({ length: N }, () => rng.uniform());
     const { advantages, returns } = gae(r, v, d, last, T, N, g, lam);
     const ref = reference(r, v, d, last, T, N, g, lam);
     for (let k = 0; k < T * N; k++) {

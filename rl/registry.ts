@@ -1,0 +1,43 @@
+// Every algorithm of rl/, one line each. The CLI resolves --algo here (an unknown name prints
+// this list), and the README's algorithm table is generated from / checked against it (the
+// docs engineer's test), so `status` must stay true at every commit:
+//   implemented  the module exists and trains through the harness (`train --algo <name>` runs)
+//   tested       the test file(s) that check its behaviour, or null
+//   results      the docs page with measured results (command and host named there), or null
+// Adding an algorithm: write its module (export default an OnPolicyAlgorithm/OffPolicyAlgorithm,
+// see rl/harness/types.ts) and add ONE line below. Factories import lazily, so a module in
+// progress never breaks the others.
+
+import type { Algorithm } from './harness/types.ts';
+
+export interface AlgorithmEntry {
+  name: string;
+  summary: string;
+  /** The paper (authors, title, venue/year). */
+  paper: string;
+  factory: () => Promise<Algorithm>;
+  status: { implemented: boolean; tested: string | null; results: string | null };
+}
+
+export const ALGORITHMS: AlgorithmEntry[] = [
+  { name: 'ppo', summary: 'PPO, CleanRL-faithful (clipped surrogate, GAE, clipped value loss)', paper: 'Schulman et al., Proximal Policy Optimization Algorithms, 2017', factory: async () => (await import('./ppo.ts')).default, status: { implemented: true, tested: 'test/rl/learning.test.ts', results: 'docs/rl.md' } },
+  { name: 'sprig', summary: 'SPRIG: perception leader (conv + gated spatio-temporal attention), policy/value follower inside PPO; sequential or exact total-derivative leader update', paper: 'SPRIG (Stackelberg perception-RL game; Algorithm 1 and Eq. 8 as in specs/algorithms.md)', factory: async () => (await import('./sprig.ts')).default, status: { implemented: true, tested: 'test/rl/learning.test.ts, test/rl/sprig.test.ts', results: 'docs/rl.md' } },
+];
+
+export const ALGORITHM_NAMES = (): string[] => ALGORITHMS.map((a) => a.name);
+
+/** The registry as lines "name  summary" (for `--algo` errors and `rl list`). */
+export function algorithmList(): string {
+  const w = Math.max(...ALGORITHMS.map((a) => a.name.length));
+  return ALGORITHMS.map((a) => `  ${a.name.padEnd(w)}  ${a.summary}${a.status.implemented ? '' : ' (not implemented yet)'}`).join('\n');
+}
+
+/** The algorithm module registered as `name`; an unknown name is an error listing the registry. */
+export async function getAlgorithm(name: string): Promise<Algorithm> {
+  const e = ALGORITHMS.find((a) => a.name === name);
+  if (!e) throw new Error(`unknown algorithm '${name}'; registered algorithms:\n${algorithmList()}`);
+  if (!e.status.implemented) throw new Error(`algorithm '${name}' is registered but not implemented yet`);
+  const algo = await e.factory();
+  if (algo.name !== name) throw new Error(`registry: the module of '${name}' exports '${algo.name}'`);
+  return algo;
+}
