@@ -20,6 +20,7 @@ import {
 import { CORE_CASES, prepareOurs, countOurs, gpuTime } from './core.ts';
 import type { Peer } from './peers/peer.ts';
 import { runTorch, findTorch, type TorchInfo } from './peers/torch.ts';
+import { QUOTE_SOURCES, rewriteQuotes } from './quotes.ts';
 
 // The checkout root: BENCH_ROOT, else the working directory when it holds bench/ (also in the
 // esbuild bundle that gpu-pack.sh makes), else this file's parent folder.
@@ -388,7 +389,7 @@ export function evaluateGoals(res: Results): Goal[] {
   const mm = 'matmul 1024²';
   ratioGoal('matmul 1024² f32 vs the best JS WebGPU peer', 2.0, rows.some((r) => r.id === mm && r.engine === 'ours') ? [mm] : [], jsPeers, (id) => {
     const r = byEngine(rows, id, 'ours');
-    return r?.wall && r.flops ? ` (ours ${(r.flops / r.wall.median / 1e6).toFixed(1)} GFLOP/s = ${((r.flops / r.wall.median / 1e6) / 18).toFixed(2)} of the ≈18 GFLOP/s lavapipe ceiling)` : '';
+    return r?.wall && r.flops ? ` (ours ${(r.flops / r.wall.median / 1e6).toFixed(1)} GFLOP/s)` : '';
   });
   const ourIds = (g: RegExp) => [...new Set(rows.filter((r) => r.engine === 'ours' && g.test(r.id)).map((r) => r.id))];
   ratioGoal('conv2d fwd+bwd vs jax-js', 1.5, ourIds(/^conv2d fwd\+bwd/), ['jax-js']);
@@ -470,6 +471,10 @@ export function renderMarkdown(res: Results, slug: string): string {
     const gPeers = peerNames.filter((p) => rows.some((r) => r.group === g && r.engine === p));
     L.push(`#### ${GROUP_TITLE[g] ?? g}`);
     L.push('');
+    if (g === 'implicit') {
+      L.push(...implicitTable(rows.filter((r) => r.group === g && r.engine === 'ours')), '');
+      continue;
+    }
     const head = ['case', 'ours ms', 'rate', ...(hasKernel ? ['kernel ms'] : []), ...gPeers, 'notes'];
     L.push(`| ${head.join(' | ')} |`);
     L.push(`|${head.map(() => '---').join('|')}|`);
@@ -497,6 +502,41 @@ export function renderMarkdown(res: Results, slug: string): string {
     L.push('');
   }
   return L.join('\n');
+}
+
+/**
+ * The implicit-differentiation rows in one unit per column: every time is per unit of work (one
+ * gradient, one HVP, one leader update), so the linearised HVP row, timed as one linearisation
+ * plus 10 HVPs, shows its per-HVP figures beside its per-HVP ratio.
+ */
+function implicitTable(rows: Array<Row & { ms?: number }>): string[] {
+  const L = [
+    '| case | unit of work | wall ms per unit, median [min–max] | wall ratio | CPU ms per unit | CPU ratio | ratio to | dispatches per unit | readbacks |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    if (r.status !== 'ok' || !r.wall) {
+      L.push(`| ${r.id} | | ${cellOurs(r)} | | | | | | |`);
+      continue;
+    }
+    // bench/implicit.ts stores the per-unit time in `ms`; the wall stats cover one timed step
+    const per = r.ms ? Math.max(1, Math.round(r.wall.median / r.ms)) : 1;
+    const m = r.metrics ?? {};
+    const unit = /^hvp linearised/.test(r.id)
+      ? `one HVP (a step is 1 linearisation + ${per} HVPs, ÷ ${per})`
+      : /^hvp/.test(r.id) ? 'one HVP (records ∇f, then differentiates ⟨∇f, v⟩)'
+      : /^leader/.test(r.id) ? 'one leader update (total derivative, 10 CG iterations)'
+      : /^actor grad/.test(r.id) ? "one gradient of the actor's loss"
+      : /^grad/.test(r.id) ? "one gradient of the critic's loss" : 'one step';
+    const to = /^(hvp|leader)/.test(r.id) ? (/^leader/.test(r.id) ? 'actor grad (actor + critic grads)' : 'critic grad') : '—';
+    const ratio = (k: string, both?: string) => (m[k] === undefined ? '' : `${m[k]!.toFixed(2)}×${both && m[both] !== undefined ? ` (${m[both]!.toFixed(2)}×)` : ''}`);
+    const wall = `${fmt(r.wall.median / per)} [${fmt(r.wall.min / per)}–${fmt(r.wall.max / per)}]`;
+    L.push(`| ${r.id} | ${unit} | ${wall} | ${ratio('ratioToGrad', 'ratioToActorPlusCriticGrad')} | ${m.cpuMs === undefined ? '' : fmt(m.cpuMs)} | ` +
+      `${ratio('cpuRatioToGrad', 'cpuRatioToActorPlusCriticGrad')} | ${to} | ${m.dispatches === undefined ? '' : +m.dispatches.toPrecision(4)} | ${m.readbacks ?? ''} |`);
+  }
+  L.push('', 'Timed only: these rows have no float64 check here (the solvers\' and games\' tests cover their correctness). ' +
+    'CPU ms is the process\'s CPU time per unit (lavapipe runs the kernels on this process\'s threads), less moved by other jobs than wall time.');
+  return L;
 }
 
 function cellOurs(r: Row): string {
@@ -527,6 +567,15 @@ export function updateDoc(file: string, slug: string, md: string) {
   const block = `${begin}\n${md}\n${end}`;
   if (bi >= 0 && ei > bi) doc = doc.slice(0, bi) + block + doc.slice(ei + end.length);
   else doc = doc.replace(/\s*$/, '\n\n') + block + '\n';
+  // the hand-written prose quotes this run's figures between <!--q …--> markers (bench/quotes.ts)
+  const rel = path.relative(root, file);
+  if (QUOTE_SOURCES[rel] === path.join('bench', 'results', `${slug}.json`)) {
+    try {
+      doc = rewriteQuotes(doc, JSON.parse(fs.readFileSync(path.join(root, QUOTE_SOURCES[rel]!), 'utf8')));
+    } catch (e) {
+      log(`bench: ${rel}: a quoted figure has no source in this run, so the prose was left as it was (test/docs.test.ts will fail until it is fixed): ${errMessage(e)}`);
+    }
+  }
   fs.writeFileSync(file, doc);
 }
 
