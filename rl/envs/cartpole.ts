@@ -2,7 +2,7 @@ import { escapeXml, textGauge } from './render.ts';
 import type { Rng } from './rng.ts';
 import type { BoxSpace, DiscreteSpace, EnvCore } from './types.ts';
 
-// specs/envs.md, CartPole-v1.
+// docs/spec/classic.md § CartPole-v1.
 export const CARTPOLE = {
   gravity: 9.8,
   massCart: 1.0,

@@ -2,7 +2,7 @@ import { escapeXml } from './render.ts';
 import type { Rng } from './rng.ts';
 import type { BoxSpace, DiscreteSpace, EnvCore } from './types.ts';
 
-// specs/envs.md, the 3-state MDP of PAL/MAL. States A=0, B=1, C=2 (terminal); actions X=0, Y=1.
+// docs/spec/classic.md § The 3-state MDP of PAL/MAL. States A=0, B=1, C=2 (terminal); actions X=0, Y=1.
 /** P[s][a][s′] for s ∈ {A, B}. */
 export const MDP_P: readonly (readonly (readonly number[])[])[] = [
   [

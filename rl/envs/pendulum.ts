@@ -2,7 +2,7 @@ import { escapeXml, textGauge } from './render.ts';
 import type { Rng } from './rng.ts';
 import type { BoxSpace, EnvCore } from './types.ts';
 
-// specs/envs.md, Pendulum-v1.
+// docs/spec/classic.md § Pendulum-v1.
 export const PENDULUM = {
   maxSpeed: 8,
   maxTorque: 2,

@@ -2,7 +2,7 @@ import type { ChannelStyle } from '../render.ts';
 import type { Rng } from '../rng.ts';
 import { DOWN, GRID, idx, LEFT, RIGHT, UP, type Game } from './common.ts';
 
-// specs/minatar.md, Asterix.
+// docs/spec/minatar.md § Asterix.
 export const ASTERIX_CH = { player: 0, enemy: 1, trail: 2, gold: 3 } as const;
 export const ASTERIX = { rampInterval: 100, initSpawnPeriod: 10, initMovePeriod: 5, slots: 8 } as const;
 

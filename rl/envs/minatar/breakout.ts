@@ -2,7 +2,7 @@ import type { ChannelStyle } from '../render.ts';
 import type { Rng } from '../rng.ts';
 import { GRID, idx, LEFT, RIGHT, type Game } from './common.ts';
 
-// specs/minatar.md, Breakout.
+// docs/spec/minatar.md § Breakout.
 export const BREAKOUT_CH = { paddle: 0, ball: 1, trail: 2, brick: 3 } as const;
 
 /** Ball directions: 0 up-left, 1 up-right, 2 down-right, 3 down-left. */

@@ -2,7 +2,7 @@ import { gridSvg, gridText, type ChannelStyle } from '../render.ts';
 import type { Rng } from '../rng.ts';
 import type { EnvCore } from '../types.ts';
 
-// specs/minatar.md, common rules.
+// docs/spec/minatar.md § Common rules.
 export const GRID = 10;
 export const NOOP = 0;
 export const LEFT = 1;

@@ -2,7 +2,7 @@ import type { ChannelStyle } from '../render.ts';
 import type { Rng } from '../rng.ts';
 import { DOWN, GRID, idx, UP, type Game } from './common.ts';
 
-// specs/minatar.md, Freeway.
+// docs/spec/minatar.md § Freeway.
 export const FREEWAY_CH = { chicken: 0, car: 1, trail1: 2 } as const; // trail of speed s: channel s + 1
 export const FREEWAY = { timeLimit: 2500, playerSpeed: 3, chickenX: 4 } as const;
 

@@ -2,7 +2,7 @@ import type { ChannelStyle } from '../render.ts';
 import type { Rng } from '../rng.ts';
 import { DOWN, FIRE, GRID, idx, LEFT, RIGHT, UP, type Game } from './common.ts';
 
-// specs/minatar.md, Seaquest.
+// docs/spec/minatar.md § Seaquest.
 export const SEAQUEST_CH = {
   subFront: 0, subBack: 1, friendlyBullet: 2, trail: 3, enemyBullet: 4,
   fish: 5, enemySub: 6, oxygen: 7, diverGauge: 8, diver: 9,

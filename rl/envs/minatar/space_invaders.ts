@@ -2,7 +2,7 @@ import type { ChannelStyle } from '../render.ts';
 import type { Rng } from '../rng.ts';
 import { FIRE, GRID, idx, LEFT, RIGHT, type Game } from './common.ts';
 
-// specs/minatar.md, Space Invaders.
+// docs/spec/minatar.md § Space Invaders.
 export const SI_CH = {
   cannon: 0, alien: 1, alienLeft: 2, alienRight: 3, friendlyBullet: 4, enemyBullet: 5,
 } as const;
