@@ -1,7 +1,7 @@
 """CleanRL-style PPO in PyTorch (CPU), for the training-loop speed comparison with rl/ppo.ts.
 
 Same algorithm, networks and hyperparameters as bench/train_speed.ts:
-  cartpole       CartPole-v1 (vectorised in numpy, as docs specs/envs.md), MLP 64-64 tanh
+  cartpole       CartPole-v1 (vectorised in numpy, as docs/spec/classic.md), MLP 64-64 tanh
   minatar-dummy  a MinAtar-shaped stand-in env (10x10x4 binary frames, episodes of 100 steps,
                  numpy), the MinAtar reference torso Conv(4->16, 3x3) -> Linear(1024->128)
 Prints one JSON line: {"impl": "torch", "case": ..., "steps_per_s": ...}.

@@ -1,4 +1,4 @@
-// Scripted Asterix scenarios, each traced to a rule of specs/minatar.md § Asterix.
+// Scripted Asterix scenarios, each traced to a rule of docs/spec/minatar.md § Asterix.
 import { describe, expect, it } from 'vitest';
 import { Asterix, ASTERIX_CH as CH, type AsterixEntity } from '../../rl/envs/minatar/asterix.ts';
 import { DOWN, LEFT, NOOP, RIGHT, UP } from '../../rl/envs/minatar/common.ts';

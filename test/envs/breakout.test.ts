@@ -1,4 +1,4 @@
-// Scripted Breakout scenarios, each traced to a rule of specs/minatar.md § Breakout.
+// Scripted Breakout scenarios, each traced to a rule of docs/spec/minatar.md § Breakout.
 import { describe, expect, it } from 'vitest';
 import { Breakout, BREAKOUT_CH as CH } from '../../rl/envs/minatar/breakout.ts';
 import { LEFT, NOOP, RIGHT, UP, FIRE } from '../../rl/envs/minatar/common.ts';

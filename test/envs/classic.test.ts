@@ -1,4 +1,4 @@
-// CartPole and Pendulum against independent float64 evaluations of specs/envs.md; the 3-state
+// CartPole and Pendulum against independent float64 evaluations of docs/spec/classic.md; the 3-state
 // MDP's empirical transitions against its matrix.
 import { describe, expect, it } from 'vitest';
 import { makeEnv, type CartPole, type Pendulum, type ThreeStateMdp, Rng, MDP_P, MDP_R } from '../../rl/envs/index.ts';

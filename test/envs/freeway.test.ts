@@ -1,4 +1,4 @@
-// Scripted Freeway scenarios, each traced to a rule of specs/minatar.md § Freeway.
+// Scripted Freeway scenarios, each traced to a rule of docs/spec/minatar.md § Freeway.
 import { describe, expect, it } from 'vitest';
 import { DOWN, NOOP, UP } from '../../rl/envs/minatar/common.ts';
 import { Freeway, FREEWAY_CH as CH } from '../../rl/envs/minatar/freeway.ts';

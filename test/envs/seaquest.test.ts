@@ -1,4 +1,4 @@
-// Scripted Seaquest scenarios, each traced to a rule of specs/minatar.md § Seaquest.
+// Scripted Seaquest scenarios, each traced to a rule of docs/spec/minatar.md § Seaquest.
 import { describe, expect, it } from 'vitest';
 import { DOWN, FIRE, LEFT, NOOP, RIGHT, UP } from '../../rl/envs/minatar/common.ts';
 import { Seaquest, SEAQUEST_CH as CH } from '../../rl/envs/minatar/seaquest.ts';

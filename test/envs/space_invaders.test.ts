@@ -1,4 +1,4 @@
-// Scripted Space Invaders scenarios, each traced to a rule of specs/minatar.md § Space Invaders.
+// Scripted Space Invaders scenarios, each traced to a rule of docs/spec/minatar.md § Space Invaders.
 import { describe, expect, it } from 'vitest';
 import { FIRE, LEFT, NOOP, RIGHT } from '../../rl/envs/minatar/common.ts';
 import { SI_CH as CH, SpaceInvaders } from '../../rl/envs/minatar/space_invaders.ts';
