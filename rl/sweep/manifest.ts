@@ -48,7 +48,7 @@ export interface CellStatus {
   attempts: number;
   exitCode: number | null;
   signal: string | null;
-  /** Env step of the run when this attempt started (0 = fresh; > 0 = resumed from a checkpoint). */
+  /** Checkpoint step this attempt resumed from (0 = started fresh). */
   resumedFromStep: number;
   /** Every attempt's start step, in order (resumes across invocations accumulate). */
   history: Array<{ attempt: number; fromStep: number; started: string; ended?: string; exitCode?: number | null; signal?: string | null; host: string }>;
@@ -63,9 +63,20 @@ export function setArg(k: string, v: SetValue): string {
   return `${k}=${Array.isArray(v) ? v.join(',') : v === null ? 'null' : String(v)}`;
 }
 
+/**
+ * How a cell starts: from its checkpoint when it has one (--resume), over the leftovers of an
+ * attempt that died before its first checkpoint (--overwrite), or fresh.
+ */
+export function startMode(root: string, cell: SweepCell): 'resume' | 'overwrite' | 'fresh' {
+  const dir = path.resolve(root, cell.runDir);
+  if (fs.existsSync(path.join(dir, 'checkpoint.safetensors'))) return 'resume';
+  return fs.existsSync(dir) && fs.readdirSync(dir).length ? 'overwrite' : 'fresh';
+}
+
 /** The `train` arguments of a cell, with its --out resolved against the sweep root. */
-export function trainArgs(cell: SweepCell, root: string): string[] {
-  const a = ['train', '--algo', cell.algo, '--env', cell.env, '--seeds', String(cell.seed), '--out', path.resolve(root, cell.outDir), '--resume'];
+export function trainArgs(cell: SweepCell, root: string, mode: 'resume' | 'overwrite' | 'fresh' = 'fresh'): string[] {
+  const a = ['train', '--algo', cell.algo, '--env', cell.env, '--seeds', String(cell.seed), '--out', path.resolve(root, cell.outDir)];
+  if (mode !== 'fresh') a.push(`--${mode}`);
   if (cell.config) a.push('--config', cell.config);
   if (cell.steps !== null) a.push('--steps', String(cell.steps));
   const sets: Record<string, SetValue> = { ...cell.set };
@@ -107,6 +118,31 @@ export function readStatus(root: string, cell: SweepCell): CellStatus | null {
     return JSON.parse(fs.readFileSync(statusFile(root, cell), 'utf8')) as CellStatus;
   } catch {
     return null;
+  }
+}
+
+/**
+ * The env step a run's checkpoint was written at (0 without one), from the safetensors header
+ * alone (8-byte length, then JSON whose __metadata__.state holds globalStep): no tensor is read.
+ */
+export function checkpointStep(runDir: string): number {
+  const f = path.join(runDir, 'checkpoint.safetensors');
+  if (!fs.existsSync(f)) return 0;
+  const fd = fs.openSync(f, 'r');
+  try {
+    const len = Buffer.alloc(8);
+    fs.readSync(fd, len, 0, 8, 0);
+    const n = Number(len.readBigUInt64LE(0));
+    if (!(n > 0 && n < 1e8)) return 0;
+    const h = Buffer.alloc(n);
+    fs.readSync(fd, h, 0, n, 8);
+    const meta = JSON.parse(h.toString('utf8')).__metadata__ ?? {};
+    const st = typeof meta.state === 'string' ? JSON.parse(meta.state) : {};
+    return Number(st.globalStep ?? st.step ?? 0) || 0;
+  } catch {
+    return 0;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

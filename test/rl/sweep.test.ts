@@ -1,0 +1,218 @@
+// Sweeps: sweep-file validation (errors name the field), grid expansion counted by hand,
+// re-planning rules, the SLURM script (array syntax, resources, `bash -n`), the Kubernetes
+// manifest validated against the Kubernetes schema (and a broken one rejected), and the local
+// backend on real `train` processes: one tiny PPO cell succeeds, a cell with a bad config key
+// fails on both attempts and is reported, nothing is dropped, a rerun skips what is done.
+
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { Job } from 'kubernetes-models/batch/v1/Job';
+import { expandCells, parseSweepSpec, readSweepFile } from '../../rl/sweep/spec.ts';
+import { cellState, readStatus, startMode, trainArgs, type SweepManifest } from '../../rl/sweep/manifest.ts';
+import { planSweep } from '../../rl/sweep/cli.ts';
+import { arraySpec, cellsToSubmit, parseArraySpec, renderSbatch } from '../../rl/sweep/slurm.ts';
+import { renderK8s } from '../../rl/sweep/k8s.ts';
+import { runLocal } from '../../rl/sweep/local.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-test-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const base = { out: 'runs/x', algos: ['ppo'], envs: ['cartpole'], seeds: [0] };
+const err = (raw: unknown) => {
+  try {
+    parseSweepSpec(raw, 's.yaml');
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return 'no error';
+};
+
+describe('sweep file validation', () => {
+  it('names the field and the problem', () => {
+    expect(err({ ...base, out: undefined })).toMatch(/^s\.yaml: out: missing/);
+    expect(err({ ...base, algos: 'ppo' })).toMatch(/^s\.yaml: algos: expected a list, got "ppo"/);
+    expect(err({ ...base, seeds: [0, 'a'] })).toMatch(/^s\.yaml: seeds\[1\]: expected an integer ≥ 0, got "a"/);
+    expect(err({ ...base, seeds: [1, 1] })).toMatch(/seeds: seed 1 appears twice/);
+    expect(err({ ...base, envs: [{ id: 'minatar/breakout', presets: [3] }] })).toMatch(/envs\[0\]\.presets\[0\]: expected a non-empty string, got 3/);
+    expect(err({ ...base, sedes: [0] })).toMatch(/^s\.yaml: sedes: unknown field \(valid: name, out, algos/);
+    expect(err({ ...base, backend: 'pbs' })).toMatch(/backend: 'pbs' is not a backend \(valid: local, slurm, k8s\)/);
+    expect(err({ ...base, slurm: { time: '3 hours' } })).toMatch(/slurm\.time: '3 hours' is not a SLURM time/);
+    expect(err({ ...base, slurm: { gpu: 1 } })).toMatch(/slurm\.gpu: unknown field \(valid: .*gpus/);
+    expect(err({ ...base, k8s: { cpu: 'two' } })).toMatch(/k8s\.cpu: 'two' is not a Kubernetes quantity/);
+    expect(err({ ...base, set: { totalSteps: 5 } })).toMatch(/set\.totalSteps: set 'totalSteps' with the sweep's own field \(steps\)/);
+    expect(err({ ...base, grid: { lr: 0.1 } })).toMatch(/grid\.lr: expected a list, got 0\.1/);
+    expect(err({ ...base, set: { lr: { a: 1 } } })).toMatch(/set\.lr: expected a number, string, boolean, null or list of numbers, got an object/);
+    expect(err({ ...base, algos: ['ppo; rm -rf /'] })).toMatch(/algos\[0\]: .* cannot go in a file name/);
+  });
+
+  it('names the file on a YAML syntax error', () => {
+    const f = path.join(tmp, 'bad.yaml');
+    fs.writeFileSync(f, 'out: x\nalgos: [ppo\nenvs: []\n');
+    expect(() => readSweepFile(f)).toThrow(/bad\.yaml: not valid YAML/);
+  });
+});
+
+describe('grid expansion', () => {
+  const spec = parseSweepSpec({
+    name: 'g', out: 'runs/g', steps: 1000,
+    algos: ['ppo', { name: 'sprig', set: { frameStack: 2 } }],
+    envs: ['cartpole', { id: 'minatar/breakout', presets: ['paper', 'gymnax'], steps: 5000 }],
+    grid: { lr: [0.001, 0.0003] },
+    seeds: { from: 3, count: 3 },
+    exclude: [{ algo: 'sprig', env: 'cartpole' }],
+    set: { entCoef: 0 }, checkpointEvery: 512,
+  });
+  const cells = expandCells(spec);
+
+  it('is the product minus exclusions, counted by hand', () => {
+    // ppo: (1 + 2 presets) × 2 lr × 3 seeds = 18; sprig: breakout only: 2 × 2 × 3 = 12.
+    expect(cells.length).toBe(30);
+    expect(new Set(cells.map((c) => c.id)).size).toBe(30);
+    expect(cells.map((c) => c.index)).toEqual([...Array(30).keys()]);
+    expect(new Set(cells.map((c) => c.seed))).toEqual(new Set([3, 4, 5]));
+    expect(cells.filter((c) => c.algo === 'sprig').every((c) => c.env === 'minatar/breakout' && c.set.frameStack === 2)).toBe(true);
+  });
+
+  it('gives each cell its own run directory and the exact train arguments', () => {
+    const c = cells.find((x) => x.algo === 'sprig' && x.preset === 'gymnax' && x.set.lr === 0.0003 && x.seed === 4)!;
+    expect(c.runDir).toBe('sprig/minatar_breakout@gymnax/lr=0.0003/seed4');
+    expect(c.label).toBe('sprig (lr=0.0003)');
+    expect(trainArgs(c, '/r')).toEqual(['train', '--algo', 'sprig', '--env', 'minatar/breakout', '--seeds', '4', '--out', '/r/sprig/minatar_breakout@gymnax/lr=0.0003',
+      '--steps', '5000', '--set', 'entCoef=0', '--set', 'frameStack=2', '--set', 'lr=0.0003', '--set', 'checkpointEvery=512', '--set', 'preset=gymnax']);
+    expect(new Set(cells.map((x) => x.runDir)).size).toBe(30);
+  });
+
+  it('start mode: fresh, overwrite leftovers without a checkpoint, resume from a checkpoint', () => {
+    const root = path.join(tmp, 'modes');
+    const c = cells[0];
+    expect(startMode(root, c)).toBe('fresh');
+    fs.mkdirSync(path.join(root, c.runDir), { recursive: true });
+    fs.writeFileSync(path.join(root, c.runDir, 'metrics.jsonl'), '');
+    expect(startMode(root, c)).toBe('overwrite');
+    fs.writeFileSync(path.join(root, c.runDir, 'checkpoint.safetensors'), '');
+    expect(startMode(root, c)).toBe('resume');
+    expect(trainArgs(c, root, 'resume')).toContain('--resume');
+  });
+
+  it('re-planning keeps indices, appends new cells, refuses changed ones', () => {
+    const f = path.join(tmp, 'plan.yaml');
+    const root = path.join(tmp, 'plan');
+    fs.writeFileSync(f, YAML.stringify({ out: root, algos: ['ppo'], envs: ['cartpole'], seeds: [0, 1], steps: 100 }));
+    const a = planSweep(f).manifest;
+    fs.writeFileSync(f, YAML.stringify({ out: root, algos: ['ppo'], envs: ['cartpole'], seeds: [2, 0, 1], steps: 100 }));
+    const b = planSweep(f).manifest;
+    expect(b.cells.map((c) => `${c.index}:${c.seed}`)).toEqual(['0:0', '1:1', '2:2']);
+    expect(b.cells.slice(0, 2)).toEqual(a.cells);
+    fs.writeFileSync(f, YAML.stringify({ out: root, algos: ['ppo'], envs: ['cartpole'], seeds: [0], steps: 200 }));
+    expect(() => planSweep(f)).toThrow(/cell ppo__cartpole__s0 already exists .* with other arguments/);
+  });
+});
+
+function manifestOf(cells: ReturnType<typeof expandCells>, name = 'g'): SweepManifest {
+  return { version: 1, name, created: '', source: 'g.yaml', retries: 1, cells };
+}
+
+describe('slurm backend', () => {
+  it('array syntax round-trips', () => {
+    expect(arraySpec([7, 0, 1, 2, 5, 8])).toBe('0-2,5,7-8');
+    expect(parseArraySpec('0-2,5,7-8%4')).toEqual([0, 1, 2, 5, 7, 8]);
+    expect(arraySpec([3])).toBe('3');
+  });
+
+  it('renders a valid bash script with one array task per cell and the resources asked for', () => {
+    const spec = parseSweepSpec({ ...base, seeds: [0, 1, 2, 3], slurm: { cpusPerTask: 2, mem: '3G', time: '1:30:00', gpus: 1, partition: 'gpu', maxParallel: 2, setup: ['module load node/20'] } });
+    const m = manifestOf(expandCells(spec));
+    const s = renderSbatch(m, '/scratch/r', [0, 1, 3], spec.slurm);
+    for (const line of ['#SBATCH --array=0-1,3%2', '#SBATCH --cpus-per-task=2', '#SBATCH --mem=3G', '#SBATCH --time=1:30:00', '#SBATCH --gres=gpu:1', '#SBATCH --partition=gpu', 'module load node/20']) {
+      expect(s).toContain(line);
+    }
+    expect(s).toMatch(/rl\/sweep\/cell\.ts \/scratch\/r\/sweep\.json "\$SLURM_ARRAY_TASK_ID" --root \/scratch\/r$/m);
+    const f = path.join(tmp, 'x.sbatch');
+    fs.writeFileSync(f, s);
+    const r = spawnSync('bash', ['-n', f], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(() => renderSbatch(m, '/r', [9], spec.slurm)).toThrow(/cell 9 is out of range \(0\.\.3\)/);
+  });
+
+  it('resubmits only cells that are not done', () => {
+    const root = path.join(tmp, 'resub');
+    const spec = parseSweepSpec({ ...base, seeds: [0, 1, 2], steps: 1000 });
+    const m = manifestOf(expandCells(spec));
+    // Cell 1 finished (its metrics reached the budget), cell 2 is half-way, cell 0 never started.
+    for (const [i, last] of [[1, 1000], [2, 500]]) {
+      const d = path.join(root, m.cells[i].runDir);
+      fs.mkdirSync(d, { recursive: true });
+      fs.writeFileSync(path.join(d, 'config.json'), '{}');
+      fs.writeFileSync(path.join(d, 'metrics.jsonl'), `{"kind":"train","step":${last}}\n`);
+    }
+    expect(m.cells.map((c) => cellState(root, c).state)).toEqual(['missing', 'done', 'partial']);
+    expect(cellsToSubmit(m, root, true)).toEqual([0, 2]);
+  });
+});
+
+describe('k8s backend', () => {
+  const spec = parseSweepSpec({ ...base, name: 'My_Sweep', seeds: [0, 1, 2], k8s: { image: 'registry.example/sg:1', parallelism: 2, cpu: '1500m', memory: '3Gi', gpus: 1, pvc: 'runs' } });
+  const m = manifestOf(expandCells(spec), spec.name);
+
+  it('renders an Indexed Job + ConfigMap that validate against the Kubernetes schema', () => {
+    const r = renderK8s(m, '/runs/my', spec.k8s);
+    const docs = YAML.parseAllDocuments(r.yaml).map((d) => d.toJS());
+    const [cm, job] = docs;
+    expect(cm.kind).toBe('ConfigMap');
+    expect(JSON.parse(cm.data['sweep.json']).cells.length).toBe(3);
+    expect(job.kind).toBe('Job');
+    expect(job.metadata.name).toMatch(/^sweep-my-sweep-[0-9a-f]{6}$/);
+    expect(job.spec).toMatchObject({ completionMode: 'Indexed', completions: 3, parallelism: 2 });
+    const c = job.spec.template.spec.containers[0];
+    expect(c.command).toEqual(['node', '--import', 'tsx', 'rl/sweep/cell.ts', '/etc/sweep/sweep.json', '--root', '/sweep']);
+    expect(c.resources).toEqual({ requests: { cpu: '1500m', memory: '3Gi' }, limits: { memory: '3Gi', 'nvidia.com/gpu': '1' } });
+    expect(job.spec.template.spec.volumes[0]).toEqual({ name: 'runs', persistentVolumeClaim: { claimName: 'runs' } });
+    // The parsed YAML validates on its own too (what kubectl would send).
+    expect(() => new Job(job).validate()).not.toThrow();
+  });
+
+  it('the schema check is not vacuous: broken Jobs are rejected', () => {
+    const job = YAML.parseAllDocuments(renderK8s(m, '/runs/my', spec.k8s).yaml)[1].toJS();
+    const bad1 = structuredClone(job);
+    bad1.spec.completionMode = 'Indexd';
+    expect(() => new Job(bad1).validate()).toThrow(/completionMode must be equal to one of the allowed values/);
+    const bad2 = structuredClone(job);
+    bad2.spec.completions = '3';
+    expect(() => new Job(bad2).validate()).toThrow(/completions must be integer/);
+    const bad3 = structuredClone(job);
+    delete bad3.spec.template.spec.containers[0].name;
+    expect(() => new Job(bad3).validate()).toThrow(/containers\/0 must have required property name/);
+  });
+});
+
+describe('local backend on real train processes', () => {
+  it('runs the good cell, retries then reports the bad one, skips done cells on a rerun', async () => {
+    const root = path.join(tmp, 'local');
+    const f = path.join(tmp, 'local.yaml');
+    fs.writeFileSync(f, YAML.stringify({
+      name: 'local', out: root, algos: ['ppo'],
+      envs: ['cartpole', { id: 'mdp', set: { notAConfigKey: 1 } }],
+      seeds: [0], steps: 512, set: { numEnvs: 4, numSteps: 64, minibatchSize: 64, updateEpochs: 1, logEvery: 256 },
+    }));
+    const { manifest } = planSweep(f);
+    const r = await runLocal(manifest, root, { parallel: 2, progress: false, log: () => {} });
+    expect(r.done.map((c) => c.id)).toEqual(['ppo__cartpole__s0']);
+    expect(r.failed.map((c) => c.id)).toEqual(['ppo__mdp__s0']);
+    const bad = readStatus(root, manifest.cells[1])!;
+    expect(bad.state).toBe('failed');
+    expect(bad.attempts).toBe(2);
+    expect(bad.message).toMatch(/notAConfigKey/);
+    const good = readStatus(root, manifest.cells[0])!;
+    expect(good).toMatchObject({ state: 'done', attempts: 1, exitCode: 0 });
+    const metrics = fs.readFileSync(path.join(root, manifest.cells[0].runDir, 'metrics.jsonl'), 'utf8');
+    expect(metrics).toMatch(/"step":512/);
+    const again = await runLocal(manifest, root, { parallel: 2, progress: false, log: () => {} });
+    expect(again.skipped.map((c) => c.id)).toEqual(['ppo__cartpole__s0']);
+    expect(again.failed.map((c) => c.id)).toEqual(['ppo__mdp__s0']);
+  }, 300_000);
+});
