@@ -1,0 +1,116 @@
+// PAL/MAL runner (Node):
+//   npx tsx rl/palmal/cli.ts table  [--runs 5] [--methods implicit,inner-outer,contextual] [--formulations mal,mal-agent,mal-noise,pal] [--out docs/results]
+//   npx tsx rl/palmal/cli.ts scale  [--env pendulum] [--algos pal,mal,npg] [--seeds 0,1,2,3,4] [--real-steps 3000] [--out docs/results]
+//   npx tsx rl/palmal/cli.ts report [--out docs/results]     (tables and figures from the saved JSON)
+// `table` runs the four formulations on mdp/three-state with each best-response method and
+// writes palmal-table.json; `scale` runs the scalable PAL/MAL/NPG comparison and appends each
+// finished seed to palmal-scale.json (a rerun skips the seeds already there); `report` writes
+// palmal-table.md, palmal-scale.md and the figures (PNG + SVG) from those files.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import * as E from '../../engine/index.ts';
+import { FORMULATIONS, type Formulation } from './games.ts';
+import { BEST_RESPONSES, DEFAULTS, trainTabular, type BestResponse, type TabularResult } from './train.ts';
+import { SCALE_ALGOS, SCALE_DEFAULTS, trainScalable, type ScaleAlgo, type ScaleResult } from './scalable.ts';
+import { writeReport } from './report.ts';
+
+function list<T extends string>(flag: string, text: string, valid: readonly T[]): T[] {
+  const xs = String(text).split(',').map((s) => s.trim());
+  for (const x of xs) if (!valid.includes(x as T)) throw new Error(`${flag}: '${x}' is not one of ${valid.join(', ')}`);
+  return xs as T[];
+}
+
+function ints(flag: string, text: string): number[] {
+  return String(text).split(',').map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${flag}: '${s}' is not a non-negative integer`);
+    return n;
+  });
+}
+
+function posInt(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: '${text}' is not a positive integer`);
+  return n;
+}
+
+const stamp = () => new Date().toISOString().slice(11, 19);
+
+export async function main(argv = process.argv) {
+  const program = new Command('palmal').description('PAL/MAL: the 3-state MDP table and the scalable comparison');
+  program
+    .command('table')
+    .option('--runs <n>', 'independent runs per cell', '5')
+    .option('--methods <list>', `best-response methods (${BEST_RESPONSES.join(', ')})`, BEST_RESPONSES.join(','))
+    .option('--formulations <list>', `formulations (${FORMULATIONS.join(', ')})`, FORMULATIONS.join(','))
+    .option('--steps <n>', 'leader steps', String(DEFAULTS.leaderSteps))
+    .option('--seed <n>', 'base seed', '0')
+    .option('--out <dir>', 'output folder', 'docs/results')
+    .action(async (o) => {
+      const methods = list('--methods', o.methods, BEST_RESPONSES);
+      const forms = list('--formulations', o.formulations, FORMULATIONS);
+      const runs = posInt('--runs', o.runs), steps = posInt('--steps', o.steps);
+      await E.init();
+      const file = path.join(o.out, 'palmal-table.json');
+      const results: TabularResult[] = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : [];
+      for (const method of methods) for (const formulation of forms) {
+        const i = results.findIndex((r) => r.config.method === method && r.config.formulation === formulation);
+        const res = await trainTabular({
+          ...DEFAULTS, formulation: formulation as Formulation, method: method as BestResponse, runs, leaderSteps: steps, seed: Number(o.seed),
+          onProgress: (m) => console.log(`[${stamp()}] ${m}`),
+        });
+        if (i >= 0) results[i] = res;
+        else results.push(res);
+        fs.mkdirSync(o.out, { recursive: true });
+        fs.writeFileSync(file, JSON.stringify(results, null, 1));
+        console.log(`[${stamp()}] ${formulation} ${method}: ${res.runs.map((r) => r.realReturn.toFixed(2)).join(' ')} (${res.seconds.toFixed(0)} s)`);
+      }
+      await writeReport(o.out);
+    });
+  program
+    .command('scale')
+    .option('--env <id>', 'environment id', SCALE_DEFAULTS.env)
+    .option('--algos <list>', `algorithms (${SCALE_ALGOS.join(', ')})`, SCALE_ALGOS.join(','))
+    .option('--seeds <list>', 'seeds', '0,1,2,3,4')
+    .option('--real-steps <n>', 'real environment steps per run', String(SCALE_DEFAULTS.realSteps))
+    .option('--out <dir>', 'output folder', 'docs/results')
+    .option('--file <name>', 'results file name', 'palmal-scale.json')
+    .action(async (o) => {
+      const algos = list('--algos', o.algos, SCALE_ALGOS);
+      const seeds = ints('--seeds', o.seeds);
+      const realSteps = posInt('--real-steps', o.realSteps);
+      await E.init();
+      const file = path.join(o.out, o.file);
+      for (const seed of seeds) for (const algo of algos) {
+        const done: ScaleResult[] = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : [];
+        if (done.some((r) => r.config.algo === algo && r.config.seed === seed && r.config.env === o.env && r.config.realSteps === realSteps)) continue;
+        const res = await trainScalable({ ...SCALE_DEFAULTS, env: o.env, algo: algo as ScaleAlgo, seed, realSteps, onProgress: (m) => console.log(`[${stamp()}] ${m}`) });
+        // Re-read: another process may have appended meanwhile.
+        const now: ScaleResult[] = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : [];
+        now.push(res);
+        fs.mkdirSync(o.out, { recursive: true });
+        fs.writeFileSync(file, JSON.stringify(now, null, 1));
+        console.log(`[${stamp()}] ${algo} seed ${seed}: final ${res.finalReturn.toFixed(1)} (${res.seconds.toFixed(0)} s)`);
+      }
+    });
+  program
+    .command('report')
+    .option('--out <dir>', 'folder with the JSON results', 'docs/results')
+    .action(async (o) => {
+      await writeReport(o.out);
+    });
+  await program.parseAsync(argv);
+}
+
+const isMain = process.argv[1] && /palmal[\\/]cli\.ts$/.test(process.argv[1]);
+if (isMain) {
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      console.error(`palmal: ${(e as Error).message}`);
+      process.exit(1);
+    },
+  );
+}
