@@ -188,3 +188,113 @@ var<workgroup> part: array<f32, ${WG}>;
   if (lid.x == 0u) { Y[0] = part[0] / f32(p.n); }
 }`,
 };
+
+// ---------------------------------------------------------------- fused linear backward
+
+/** WGSL: act′ written from the activation's output y (the forward kernel keeps only y). */
+const dactWgsl = /* wgsl */ `
+override ACT: u32 = 0u;
+override HAS_BIAS: bool = true;
+fn dact(y: f32) -> f32 {
+  switch ACT {
+    case 1u: { return select(0.0, 1.0, y > 0.0); }
+    case 2u: { return 1.0 - y * y; }
+    case 3u: { return y * (1.0 - y); }
+    default: { return 1.0; }
+  }
+}`;
+
+/**
+ * dX[M,K] = (G ⊙ act′(Y))[M,N] · W[N,K]: the input gradient of y = act(x·Wᵀ + b) in one
+ * dispatch (the activation's derivative is applied while G is read, never stored). Each thread
+ * a TM×TN register block over (rows of dX, K); vec4 over K when K % 4 == 0.
+ */
+export function linearBackInputKernel(t: LinearTile, vec4: boolean) {
+  const T = vec4 ? 'vec4f' : 'f32';
+  const V = vec4 ? 4 : 1;
+  const TN = Math.max(1, Math.round(t.TN / V));
+  const L: string[] = [];
+  for (let i = 0; i < t.TM; i++) L.push(`let r${i} = min(row + ${i}u, p.m - 1u) * p.n;`);
+  for (let i = 0; i < t.TM; i++) for (let j = 0; j < TN; j++) L.push(`var c${i}_${j} = ${T}(0.0);`);
+  const body: string[] = [];
+  for (let i = 0; i < t.TM; i++) body.push(`let g${i} = G[r${i} + n] * dact(Y[r${i} + n]);`);
+  for (let j = 0; j < TN; j++) body.push(`let w${j} = W[n * kk + min(col + ${j}u, kk - 1u)];`);
+  for (let i = 0; i < t.TM; i++) for (let j = 0; j < TN; j++) body.push(`c${i}_${j} = fma(${T}(g${i}), w${j}, c${i}_${j});`);
+  const store: string[] = [];
+  for (let i = 0; i < t.TM; i++)
+    for (let j = 0; j < TN; j++) store.push(`if (row + ${i}u < p.m && col + ${j}u < kk) { DX[(row + ${i}u) * kk + col + ${j}u] = c${i}_${j}; }`);
+  return {
+    name: `linear_bwd_x_${vec4 ? 'vec4' : 'scalar'}_${t.TM}x${TN * V}`,
+    code: /* wgsl */ `
+${dactWgsl}
+struct P { m: u32, n: u32, k: u32 }
+@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read> Y: array<f32>;
+@group(0) @binding(2) var<storage, read> W: array<${T}>;
+@group(0) @binding(3) var<storage, read_write> DX: array<${T}>;
+@group(0) @binding(4) var<uniform> p: P;
+@compute @workgroup_size(${t.WX}, ${t.WY}, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let kk = p.k / ${V}u;
+  let row = gid.y * ${t.TM}u;
+  let col = gid.x * ${TN}u;
+  if (row >= p.m || col >= kk) { return; }
+  ${L.join('\n  ')}
+  for (var n = 0u; n < p.n; n++) {
+    ${body.join('\n    ')}
+  }
+  ${store.join('\n  ')}
+}`,
+  };
+}
+
+/**
+ * dW[N,K] = (G ⊙ act′(Y))ᵀ · X[M,K] and db[N] = Σ_m G ⊙ act′(Y), in one dispatch: each thread
+ * a TM×TN register block of dW (TM output features × TN input features, vec4 over K when
+ * K % 4 == 0), reducing over the batch; the threads of the first K block also sum db.
+ */
+export function linearBackWeightKernel(t: LinearTile, vec4: boolean) {
+  const T = vec4 ? 'vec4f' : 'f32';
+  const V = vec4 ? 4 : 1;
+  const TN = Math.max(1, Math.round(t.TN / V));
+  const L: string[] = [];
+  for (let i = 0; i < t.TM; i++) L.push(`let o${i} = min(row + ${i}u, p.n - 1u);`);
+  for (let j = 0; j < TN; j++) L.push(`let x${j} = min(col + ${j}u, kk - 1u);`);
+  for (let i = 0; i < t.TM; i++) {
+    L.push(`var s${i} = 0.0;`);
+    for (let j = 0; j < TN; j++) L.push(`var c${i}_${j} = ${T}(0.0);`);
+  }
+  const body: string[] = [];
+  for (let i = 0; i < t.TM; i++) body.push(`let g${i} = G[m * p.n + o${i}] * dact(Y[m * p.n + o${i}]);`, `s${i} += g${i};`);
+  for (let j = 0; j < TN; j++) body.push(`let a${j} = X[m * kk + x${j}];`);
+  for (let i = 0; i < t.TM; i++) for (let j = 0; j < TN; j++) body.push(`c${i}_${j} = fma(${T}(g${i}), a${j}, c${i}_${j});`);
+  const store: string[] = [];
+  for (let i = 0; i < t.TM; i++) {
+    for (let j = 0; j < TN; j++) store.push(`if (row + ${i}u < p.n && col + ${j}u < kk) { DW[(row + ${i}u) * kk + col + ${j}u] = c${i}_${j}; }`);
+    store.push(`if (HAS_BIAS && col == 0u && row + ${i}u < p.n) { DB[row + ${i}u] = s${i}; }`);
+  }
+  return {
+    name: `linear_bwd_w_${vec4 ? 'vec4' : 'scalar'}_${t.TM}x${TN * V}`,
+    code: /* wgsl */ `
+${dactWgsl}
+struct P { m: u32, n: u32, k: u32 }
+@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read> Y: array<f32>;
+@group(0) @binding(2) var<storage, read> X: array<${T}>;
+@group(0) @binding(3) var<storage, read_write> DW: array<${T}>;
+@group(0) @binding(4) var<storage, read_write> DB: array<f32>;
+@group(0) @binding(5) var<uniform> p: P;
+@compute @workgroup_size(${t.WX}, ${t.WY}, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let kk = p.k / ${V}u;
+  let row = gid.y * ${t.TM}u;
+  let col = gid.x * ${TN}u;
+  if (row >= p.n || col >= kk) { return; }
+  ${L.join('\n  ')}
+  for (var m = 0u; m < p.m; m++) {
+    ${body.join('\n    ')}
+  }
+  ${store.join('\n  ')}
+}`,
+  };
+}

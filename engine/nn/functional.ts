@@ -2,12 +2,13 @@
 // each backward is written with differentiable engine ops (and these fused ops), so gradients
 // can be differentiated again (HVPs, total derivatives).
 
-import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, noGrad, type Shape } from '../tensor.ts';
+import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, noGrad, isGradEnabled, insideTransform, type Shape } from '../tensor.ts';
 import { f32bits } from '../runtime.ts';
 import * as O from '../ops.ts';
-import { grid } from '../../kernels/common.ts';
+import { grid, memoKernel } from '../../kernels/common.ts';
 import {
-  linearKernel, softmaxKernel, categoricalKernel, gaussianLogProbKernel, lossKernel, ACTIVATIONS, type Activation,
+  linearKernel, linearBackInputKernel, linearBackWeightKernel, softmaxKernel, categoricalKernel, gaussianLogProbKernel, lossKernel, ACTIVATIONS,
+  type Activation, type LinearTile,
 } from '../../kernels/nn.ts';
 import { tileFor } from '../../kernels/tune.ts';
 
@@ -61,14 +62,67 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, activation
   }
   const inputs = b ? [x, w, b] : [x, w];
   return record(out, 'linear', inputs, (g, needs) => {
-    const gp = O.reshape(activationGrad(activation, g, out), [M, N]);
     const x2 = O.reshape(x, [M, K]);
+    // A first-order backward (not itself differentiated): two fused dispatches, dX and (dW, db).
+    if (!(isGradEnabled() && insideTransform()) && M * N * K > 0) {
+      const g2 = O.reshape(g, [M, N]), y2 = O.reshape(out, [M, N]);
+      const dx = needs[0] ? O.reshape(linearBackInput(g2, y2, w, activation), x.shape) : null;
+      const [dw, db] = needs[1] || (b && needs[2]) ? linearBackWeight(g2, y2, x2, activation, !!b && needs[2]) : [null, null];
+      return [dx, needs[1] ? dw : (dw?.dispose(), null), db ? O.reshape(db, b!.shape) : null];
+    }
+    // Differentiated again (HVPs, grad of grad): the same maths from differentiable ops.
+    const gp = O.reshape(activationGrad(activation, g, out), [M, N]);
     return [
       needs[0] ? O.reshape(O.mm(gp, w), x.shape) : null,
       needs[1] ? O.mm(gp, x2, true, false) : null,
       b && needs[2] ? O.reshape(O.sum(gp, 0), b.shape) : null,
     ];
   });
+}
+
+const bwdKernel = memoKernel((which: 'x' | 'w', t: LinearTile, vec4: boolean, act: Activation, bias: boolean) => {
+  const k = which === 'x' ? linearBackInputKernel(t, vec4) : linearBackWeightKernel(t, vec4);
+  return { ...k, constants: { ACT: ACTIVATIONS[act], HAS_BIAS: bias ? 1 : 0 } };
+});
+
+/** dX = (g ⊙ act′(y))·W for y = act(x·Wᵀ + b): one dispatch. g, y: [M, N]; w: [N, K] → [M, K]. No autodiff record. */
+export function linearBackInput(g: Tensor, y: Tensor, w: Tensor, activation: Activation): Tensor {
+  const [M, N] = g.shape, K = w.shape[1];
+  const dx = alloc([M, K]);
+  const vec4 = K % 4 === 0;
+  // dX is an M×K matmul with an N-long reduction: the matmul family's register tile.
+  const t = tileFor<LinearTile>('matmul', { M, N: K, K: N });
+  const cols = vec4 ? Math.max(1, Math.round(t.TN / 4)) : t.TN;
+  runtime().dispatch({
+    kernel: bwdKernel('x', t, vec4, activation, false),
+    inputs: [g.bufferFor('linear backward'), y.bufferFor('linear backward'), w.bufferFor('linear backward')],
+    outputs: [dx.buffer],
+    params: [M, N, K],
+    workgroups: [Math.ceil(K / (vec4 ? 4 : 1) / cols / t.WX), Math.ceil(M / t.TM / t.WY), 1],
+    label: 'linear backward (dx)',
+  });
+  return dx;
+}
+
+/** dW = (g ⊙ act′(y))ᵀ·x and db = Σ rows of g ⊙ act′(y), one dispatch. g, y: [M, N]; x: [M, K] → [N, K], [N]. No autodiff record. */
+export function linearBackWeight(g: Tensor, y: Tensor, x: Tensor, activation: Activation, withBias: boolean): [Tensor, Tensor | null] {
+  const [M, N] = g.shape, K = x.shape[1];
+  const dw = alloc([N, K]);
+  const db = withBias ? alloc([N]) : null;
+  const vec4 = K % 4 === 0;
+  const t = tileFor<LinearTile>('matmul', { M: N, N: K, K: M });
+  const cols = vec4 ? Math.max(1, Math.round(t.TN / 4)) : t.TN;
+  const scratch = db ?? alloc([1]);
+  runtime().dispatch({
+    kernel: bwdKernel('w', t, vec4, activation, withBias),
+    inputs: [g.bufferFor('linear backward'), y.bufferFor('linear backward'), x.bufferFor('linear backward')],
+    outputs: [dw.buffer, scratch.buffer],
+    params: [M, N, K],
+    workgroups: [Math.ceil(K / (vec4 ? 4 : 1) / cols / t.WX), Math.ceil(N / t.TM / t.WY), 1],
+    label: 'linear backward (dw, db)',
+  });
+  if (!db) scratch.dispose();
+  return [dw, db];
 }
 
 // ---------------------------------------------------------------- softmax family
