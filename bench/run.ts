@@ -106,6 +106,8 @@ async function main() {
     // envs pull in native rendering deps (resvg) that gpu-pack's bundle cannot hold: a runtime
     // specifier keeps them out of the bundle (there, env rows are skipped with a note; they are CPU figures anyway)
     ['./envs.ts', 'benchEnvs', 'environments (steps/s)', () => import(envsModule)],
+    // CPU-side paths timed with benchmark.js (replay, the harness's per-step work)
+    ['./cpu.ts', 'benchCpu', 'CPU-side (benchmark.js: replay, harness per-step work)', () => import(cpuModule)],
   ];
   for (const [file, fn, what, load] of modules) {
     let got: Row[] = [];
@@ -121,7 +123,7 @@ async function main() {
     }
     for (const r of got) {
       if (!r.spec) {
-        if (r.group !== 'envs' && !r.id.startsWith('calibration')) r.note = [r.note, 'timed only: no spec for a float64 check here (the module\'s tests cover it)'].filter(Boolean).join('; ');
+        if (r.group !== 'envs' && r.group !== 'cpu' && !r.id.startsWith('calibration')) r.note = [r.note, 'timed only: no spec for a float64 check here (the module\'s tests cover it)'].filter(Boolean).join('; ');
         push([r]);
         continue;
       }
@@ -214,6 +216,7 @@ async function main() {
 }
 
 const envsModule: string = ['.', 'envs.ts'].join('/');
+const cpuModule: string = ['.', 'cpu.ts'].join('/');
 
 /** Our rows get `ratios`: peer time / our time for every peer with a valid figure on the same case. */
 function addRatios(all: Row[]) {
@@ -420,11 +423,11 @@ export function evaluateGoals(res: Results): Goal[] {
   return goals;
 }
 
-const GROUP_ORDER = ['matmul', 'conv2d', 'attention', 'linear', 'mlp', 'optimizer', 'implicit', 'overhead', 'elementwise', 'reduce', 'envs'];
+const GROUP_ORDER = ['matmul', 'conv2d', 'attention', 'linear', 'mlp', 'optimizer', 'implicit', 'overhead', 'elementwise', 'reduce', 'envs', 'cpu'];
 const GROUP_TITLE: Record<string, string> = {
   matmul: 'matmul (f32)', conv2d: 'conv2d', attention: 'attention', linear: 'fused linear', mlp: 'MLP forward + gradient',
   optimizer: 'optimizer step', implicit: 'implicit differentiation', overhead: 'dispatch overhead and round trip',
-  elementwise: 'elementwise', reduce: 'reductions', envs: 'environments',
+  elementwise: 'elementwise', reduce: 'reductions', envs: 'environments', cpu: 'CPU-side work (benchmark.js)',
 };
 
 function fmt(ms: number): string {
