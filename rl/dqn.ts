@@ -1,23 +1,23 @@
-// The DQN family (DQN, Double DQN, Dueling DQN, Dueling Double DQN) and the off-policy
-// training loop SCORER (rl/scorer.ts) shares.
+// The DQN family (DQN, Double DQN, Dueling DQN, Dueling Double DQN) as off-policy algorithms of
+// the run harness (rl/harness/), and the agent SCORER (rl/scorer.ts) shares.
 //
-// Loop, per vector step: ε-greedy actions (the CPU RNG decides exploration first, so a step
-// where every env explores runs no network at all; otherwise ONE forward and ONE readback of
-// the greedy actions), env step, transitions into the replay buffer (next observation = the
-// final one where an episode ended; only true terminals stop bootstrapping, truncation
-// bootstraps). After `learningStarts` env steps, one update every `trainFreq` env steps; hard
-// target copies every `targetUpdateEvery` env steps; greedy evaluation episodes every
-// `evalEvery` env steps on a separate env batch (ε_eval), logged apart from training episodes.
-//
-// An update samples a batch from the replay (uniform, from the checkpointed CPU RNG), uploads
-// it, and encodes all GPU work with no readback; statistics are read once per log line.
+// The harness runs the loop (env steps, transitions, training calls every trainFreq vector
+// steps once learningStarts env steps are done, evaluation, checkpoints). The agent:
+//   act      ε-greedy: the harness's CPU Rng decides exploration first, so a step where every
+//            env explores runs no network at all; otherwise ONE forward and ONE readback of
+//            the greedy action indices. Greedy mode (evaluation) uses ε_eval = cfg.evalEps.
+//   observe  transitions into the replay buffer (rl/replay.ts: bit-packed MinAtar frames; the
+//            next observation of a finished episode is its final one; only true terminals stop
+//            bootstrapping, truncation bootstraps).
+//   train    gradientSteps updates: a uniform batch from the replay (the harness's Rng) is
+//            uploaded and every GPU op is encoded with no readback; statistics are read back
+//            only for log lines. Hard target copies every targetUpdateEvery env steps.
+//   state    target networks are params (params.target.*); the replay buffer is saved with
+//            checkpoints when saveReplay (exact resume; sizes in docs/dqn.md).
 
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as E from '../engine/index.ts';
-import { makeEnv, type VecEnv, type VecEnvState } from './envs/index.ts';
-import { Rng, type RngState } from './common/rng.ts';
-import { loadSafetensors, saveSafetensors, writeFileAtomic, type NamedArrays } from './common/safetensors.ts';
+import { OFF_POLICY_SCHEMA, RUN_DEFAULTS, resolveLayers } from './harness/config.ts';
+import type { AgentState, EnvSpec, OffPolicyAgent, OffPolicyAlgorithm, OffPolicyConfig, Schema, Stats, Transitions, UpdateContext, ActOptions, ActResult } from './harness/types.ts';
 import { ReplayBuffer, type BatchTensors } from './replay.ts';
 import { qNetwork, type EncoderKind, type QNetParams, type QNetwork } from './dqn/nets.ts';
 import { epsilonAt, msbe, qAt, tdLoss, tdTarget, type TdLoss } from './dqn/losses.ts';
@@ -29,34 +29,24 @@ type Tensor = E.Tensor;
 export const DQN_VARIANTS = ['dqn', 'double', 'dueling', 'dueling-double'] as const;
 export type DqnVariant = (typeof DQN_VARIANTS)[number];
 
-export interface DqnConfig {
-  /** 'dqn' for the baselines, 'scorer' for SCORER over `variant`. */
-  algo: 'dqn' | 'scorer';
+export interface DqnConfig extends OffPolicyConfig {
+  /** Set by the registered algorithm ('dqn', 'double-dqn', ..., 'scorer-dqn', ...). */
   variant: DqnVariant;
-  env: string;
-  /** MinAtar preset ('paper' | 'gymnax'). */
-  preset: string;
-  seed: number;
-  totalSteps: number;
-  numEnvs: number;
   bufferSize: number;
   batchSize: number;
-  gamma: number;
-  /** Env steps before the first update (replay warm-up). */
-  learningStarts: number;
-  /** Env steps per update. */
-  trainFreq: number;
   /** Env steps between hard target copies. */
   targetUpdateEvery: number;
   epsStart: number;
   epsEnd: number;
   epsDecaySteps: number;
   /** 'start': ε decays from step 0 (CleanRL); 'learningStarts': from the end of the warm-up (MinAtar reference). */
-  epsDecayFrom: 'start' | 'learningStarts';
-  loss: TdLoss;
-  optimizer: 'rmsprop' | 'adam';
+  epsDecayFrom: string;
+  /** ε of the evaluation episodes (greedy mode). */
+  evalEps: number;
+  loss: string;
+  optimizer: string;
   lr: number;
-  /** Linear decay of the learning rate(s) to lrEnd over the run. */
+  /** Linear decay of the learning rate(s) to lrEnd·lr over the run. */
   lrDecay: boolean;
   lrEnd: number;
   adamEps: number;
@@ -65,55 +55,53 @@ export interface DqnConfig {
   rmsCentered: boolean;
   /** Global gradient-norm clip (null = none). */
   maxGradNorm: number | null;
-  encoder: EncoderKind;
+  encoder: string;
   hidden: number;
-  /** Double DQN's argmax network: 'online' (van Hasselt: Q_θ(f_φ(s′))) or 'online-head' (SCORER's code: Q_θ(f_φ⁻(s′))). */
-  doubleSelect: 'online' | 'online-head';
-  // ---- SCORER (rl/scorer.ts)
-  /** Leader (Q-head θ) and follower (encoder φ) learning rates. */
+  /** Double DQN's argmax: 'online' (van Hasselt: Q_θ(f_φ(s′))) or 'online-head' (SCORER's code: Q_θ(f_φ⁻(s′))). */
+  doubleSelect: string;
+  /** Save the replay buffer with checkpoints (exact resume). */
+  saveReplay: boolean;
+  // ---- SCORER (rl/scorer.ts); ignored by the baselines
+  /** Leader and follower learning rates (q-leader roles: Q-head θ and encoder φ). */
   leaderLr: number;
   followerLr: number;
-  /** Follower loss: Bellman-error variance (paper) or MSBE. */
-  followerLoss: 'bev' | 'msbe';
+  /** Follower loss: 'bev' (Bellman-error variance, the paper) or 'msbe'. */
+  followerLoss: string;
   /** 'q-leader' (paper v2/v3, default) or 'perception-leader' (paper v1, reversed roles). */
-  roles: 'q-leader' | 'perception-leader';
-  /** Reversed roles: the perception leader's loss and period (env-step updates). */
-  reversedLeaderLoss: 'variance' | 'norm' | 'msbe';
+  roles: string;
+  /** Reversed roles: the perception leader's loss and its period in updates. */
+  reversedLeaderLoss: string;
   reversedLeaderEvery: number;
-  /** 'sequential' (leader step, then follower on a fresh batch) or 'total' (exact Stackelberg: the leader's total derivative through the follower's best response). */
-  stackelberg: 'sequential' | 'total';
+  /** 'sequential' (the papers' update) or 'total' (exact Stackelberg gradient through the follower's BEV best response, games/). */
+  leaderUpdate: string;
   cgIters: number;
   cgLambda: number;
-  // ---- evaluation and run management
-  evalEvery: number;
-  evalEpisodes: number;
-  evalEps: number;
-  /** Step cap of an evaluation episode (a greedy agent can stall forever). */
-  evalMaxSteps: number;
-  logEvery: number;
-  checkpointEvery: number;
-  /** Save the replay buffer with checkpoints (exact resume; size in docs/dqn.md). */
-  saveReplay: boolean;
 }
 
 export const DQN_DEFAULTS: DqnConfig = {
+  ...RUN_DEFAULTS,
   algo: 'dqn',
   variant: 'dqn',
   env: 'minatar/breakout',
   preset: 'paper',
-  seed: 0,
   totalSteps: 5_000_000,
   numEnvs: 1,
-  bufferSize: 100_000,
-  batchSize: 32,
+  logEvery: 5000,
+  evalEvery: 50_000,
+  evalEpisodes: 10,
   gamma: 0.99,
   learningStarts: 5000,
   trainFreq: 1,
+  gradientSteps: 1,
+  randomSteps: 0,
+  bufferSize: 100_000,
+  batchSize: 32,
   targetUpdateEvery: 1000,
   epsStart: 1,
   epsEnd: 0.1,
   epsDecaySteps: 100_000,
   epsDecayFrom: 'learningStarts',
+  evalEps: 0,
   loss: 'huber',
   optimizer: 'rmsprop',
   lr: 2.5e-4,
@@ -124,46 +112,74 @@ export const DQN_DEFAULTS: DqnConfig = {
   rmsEps: 0.01,
   rmsCentered: true,
   maxGradNorm: null,
-  encoder: 'mlp',
+  encoder: 'conv',
   hidden: 128,
   doubleSelect: 'online',
+  saveReplay: true,
   leaderLr: 1e-4,
   followerLr: 5e-4,
   followerLoss: 'bev',
   roles: 'q-leader',
   reversedLeaderLoss: 'variance',
   reversedLeaderEvery: 8,
-  stackelberg: 'sequential',
+  leaderUpdate: 'sequential',
   cgIters: 5,
   cgLambda: 1,
-  evalEvery: 50_000,
-  evalEpisodes: 10,
-  evalEps: 0,
-  evalMaxSteps: 10_000,
-  logEvery: 5000,
-  checkpointEvery: 0,
-  saveReplay: true,
+};
+
+export const DQN_SCHEMA: Schema<DqnConfig> = {
+  ...OFF_POLICY_SCHEMA,
+  variant: { type: 'string', choices: DQN_VARIANTS },
+  bufferSize: { type: 'int', min: 1 },
+  batchSize: { type: 'int', min: 1 },
+  targetUpdateEvery: { type: 'int', min: 1 },
+  epsStart: { type: 'number', min: 0, max: 1 },
+  epsEnd: { type: 'number', min: 0, max: 1 },
+  epsDecaySteps: { type: 'int', min: 0 },
+  epsDecayFrom: { type: 'string', choices: ['start', 'learningStarts'] },
+  evalEps: { type: 'number', min: 0, max: 1 },
+  loss: { type: 'string', choices: ['huber', 'mse'] },
+  optimizer: { type: 'string', choices: ['rmsprop', 'adam'] },
+  lr: { type: 'number', positive: true },
+  lrEnd: { type: 'number', min: 0, max: 1 },
+  adamEps: { type: 'number', positive: true },
+  rmsAlpha: { type: 'number', min: 0, max: 1 },
+  rmsEps: { type: 'number', positive: true },
+  maxGradNorm: { type: 'number', positive: true, nullable: true },
+  encoder: { type: 'string', choices: ['mlp', 'conv'] },
+  hidden: { type: 'int', min: 1 },
+  doubleSelect: { type: 'string', choices: ['online', 'online-head'] },
+  leaderLr: { type: 'number', positive: true },
+  followerLr: { type: 'number', positive: true },
+  followerLoss: { type: 'string', choices: ['bev', 'msbe'] },
+  roles: { type: 'string', choices: ['q-leader', 'perception-leader'] },
+  reversedLeaderLoss: { type: 'string', choices: ['variance', 'norm', 'msbe'] },
+  reversedLeaderEvery: { type: 'int', min: 1 },
+  leaderUpdate: { type: 'string', choices: ['sequential', 'total'] },
+  cgIters: { type: 'int', min: 1 },
+  cgLambda: { type: 'number', min: 0 },
 };
 
 /**
  * Presets (named for what they are):
- * - `minatar-ref`: the MinAtar paper's DQN: centred RMSProp lr 2.5e-4 (α 0.95, ε 0.01), batch
- *   32, replay 100k, target copy every 1000, train every frame, warm-up 5000, ε 1 → 0.1 over
- *   100k frames after the warm-up, Huber, γ 0.99, 5M frames, its conv torso.
- * - `scorer-paper`: SCORER's MinAtar settings: Adam, Q lr 1e-4, encoder lr 5e-4, both
- *   linearly decayed to 0, clip 0.5, batch 64, replay 100k, ε 1 → 0.01 over 250k, warm-up 10k,
- *   the released MLP network; the baselines under it use Adam at the Q lr, MSE.
- * - `scorer-released`: scorer-paper plus the released code's quirks: 128 envs, both players
- *   updated every vector step (trainFreq 128), target copies every 16,000 env steps.
+ * - `minatar-ref`: the MinAtar paper's DQN (the defaults): centred RMSProp lr 2.5e-4 (α 0.95,
+ *   ε 0.01), batch 32, replay 100k, target copy every 1000, train every frame, warm-up 5000,
+ *   ε 1 → 0.1 over 100k frames after the warm-up, Huber, γ 0.99, 5M frames, its conv torso.
+ * - `scorer-paper`: SCORER's MinAtar settings (paper preset env): Adam, Q lr 1e-4, encoder lr
+ *   5e-4, both linearly decayed to 0, clip 0.5, batch 64, replay 100k, ε 1 → 0.01 over 250k,
+ *   warm-up 10k, MSE, the released MLP network (no convolution). The baselines under this
+ *   preset use Adam at lr 1e-4 with the same schedule and network.
+ * - `scorer-released`: scorer-paper plus the released code's quirks: 128 envs, one update of
+ *   both players every vector step, target copies every 16,000 env steps.
  * - `cleanrl`: CleanRL's dqn.py: Adam 2.5e-4, replay 10k, batch 128, target every 500,
- *   train every 10, warm-up 10k, ε 1 → 0.05 over half the run, MSE.
- * - `minatar-small`: what this 2-core machine affords (docs/dqn.md): scorer-paper's
- *   optimisers and network with a short schedule: warm-up 1k, ε 1 → 0.01 over 20k, replay
- *   20k, target every 1000, train every 4, batch 64.
+ *   train every 10 steps, warm-up 10k, ε 1 → 0.05 over 250k, MSE.
+ * - `minatar-small`: what this shared 2-core machine affords (docs/dqn.md): scorer-paper's
+ *   optimisers, losses and network on the gymnax preset with a short schedule: 8 envs, one
+ *   update per vector step (8 env steps), warm-up 2k, ε 1 → 0.01 over 25k, replay 25k,
+ *   target copy every 2000, batch 64.
  */
 export const DQN_PRESETS: Record<string, Partial<DqnConfig>> = {
   'minatar-ref': {},
-  'minatar-ref-mlp': { encoder: 'mlp' },
   'scorer-paper': {
     optimizer: 'adam', lr: 1e-4, lrDecay: true, maxGradNorm: 0.5, batchSize: 64, bufferSize: 100_000,
     epsEnd: 0.01, epsDecaySteps: 250_000, epsDecayFrom: 'start', learningStarts: 10_000, loss: 'mse',
@@ -172,56 +188,35 @@ export const DQN_PRESETS: Record<string, Partial<DqnConfig>> = {
   'scorer-released': {
     optimizer: 'adam', lr: 1e-4, lrDecay: true, maxGradNorm: 0.5, batchSize: 64, bufferSize: 100_000,
     epsEnd: 0.01, epsDecaySteps: 250_000, epsDecayFrom: 'start', learningStarts: 10_000, loss: 'mse',
-    numEnvs: 128, trainFreq: 128, targetUpdateEvery: 16_000, encoder: 'mlp', doubleSelect: 'online-head',
+    numEnvs: 128, trainFreq: 1, targetUpdateEvery: 16_000, encoder: 'mlp', doubleSelect: 'online-head',
   },
   cleanrl: {
     optimizer: 'adam', lr: 2.5e-4, bufferSize: 10_000, batchSize: 128, targetUpdateEvery: 500, trainFreq: 10,
-    learningStarts: 10_000, epsEnd: 0.05, epsDecaySteps: 250_000, epsDecayFrom: 'start', loss: 'mse', adamEps: 1e-8,
+    learningStarts: 10_000, epsEnd: 0.05, epsDecaySteps: 250_000, epsDecayFrom: 'start', loss: 'mse',
   },
   'minatar-small': {
-    optimizer: 'adam', lr: 1e-4, lrDecay: true, maxGradNorm: 0.5, batchSize: 64, bufferSize: 20_000,
-    epsEnd: 0.01, epsDecaySteps: 20_000, epsDecayFrom: 'start', learningStarts: 1000, loss: 'mse',
-    targetUpdateEvery: 1000, trainFreq: 4, encoder: 'mlp', doubleSelect: 'online-head', preset: 'gymnax',
-    evalEvery: 10_000, evalEpisodes: 10, logEvery: 2000,
+    preset: 'gymnax', numEnvs: 8, trainFreq: 1, optimizer: 'adam', lr: 1e-4, lrDecay: true, maxGradNorm: 0.5,
+    batchSize: 64, bufferSize: 25_000, epsEnd: 0.01, epsDecaySteps: 25_000, epsDecayFrom: 'start',
+    learningStarts: 2000, loss: 'mse', targetUpdateEvery: 2000, encoder: 'mlp', doubleSelect: 'online-head',
+    evalEvery: 10_000, evalEpisodes: 16, logEvery: 2000,
   },
 };
 
-export function resolveDqnConfig(...layers: Array<Partial<DqnConfig> | string | undefined>): DqnConfig {
-  const out: DqnConfig = { ...DQN_DEFAULTS };
-  for (const l of layers) {
-    if (l === undefined) continue;
-    if (typeof l === 'string') {
-      const p = DQN_PRESETS[l];
-      if (!p) throw new Error(`unknown DQN preset '${l}'; valid presets: ${Object.keys(DQN_PRESETS).join(', ')}`);
-      Object.assign(out, p);
-    } else {
-      for (const k of Object.keys(l)) if (!(k in DQN_DEFAULTS)) throw new Error(`unknown DQN config key '${k}'; valid keys: ${Object.keys(DQN_DEFAULTS).join(', ')}`);
-      Object.assign(out, l);
-    }
-  }
-  validateDqnConfig(out);
-  return out;
+export function validateDqn(c: DqnConfig) {
+  if (c.learningStarts < c.batchSize) throw new Error(`learningStarts (${c.learningStarts}) must be at least batchSize (${c.batchSize}): the first batch is drawn from the replay then`);
+  if (c.bufferSize < c.batchSize) throw new Error(`bufferSize (${c.bufferSize}) must be at least batchSize (${c.batchSize})`);
 }
 
-export function validateDqnConfig(c: DqnConfig) {
-  const oneOf = (k: keyof DqnConfig, vals: readonly unknown[]) => {
-    if (!vals.includes(c[k])) throw new Error(`${k} must be one of ${vals.join(', ')}; got '${c[k]}'`);
-  };
-  oneOf('algo', ['dqn', 'scorer']);
-  oneOf('variant', DQN_VARIANTS);
-  oneOf('loss', ['huber', 'mse']);
-  oneOf('optimizer', ['rmsprop', 'adam']);
-  oneOf('encoder', ['mlp', 'conv']);
-  oneOf('followerLoss', ['bev', 'msbe']);
-  oneOf('roles', ['q-leader', 'perception-leader']);
-  oneOf('reversedLeaderLoss', ['variance', 'norm', 'msbe']);
-  oneOf('stackelberg', ['sequential', 'total']);
-  oneOf('epsDecayFrom', ['start', 'learningStarts']);
-  oneOf('doubleSelect', ['online', 'online-head']);
-  for (const k of ['totalSteps', 'numEnvs', 'bufferSize', 'batchSize', 'trainFreq'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`${k} must be a positive integer, got ${c[k]}`);
-  }
-  if (c.learningStarts < c.batchSize) throw new Error(`learningStarts (${c.learningStarts}) must be at least batchSize (${c.batchSize})`);
+/** A config for `algo` from named presets and/or objects of keys (later wins), checked. */
+export function resolveDqnConfig(algo: OffPolicyAlgorithm<DqnConfig>, ...layers: Array<string | Partial<DqnConfig>>): DqnConfig {
+  const cfg = resolveLayers(algo.defaults, algo.schema, layers.map((l) => {
+    if (typeof l !== 'string') return { source: 'config', values: l };
+    const p = algo.presets[l];
+    if (!p) throw new Error(`unknown preset '${l}' for ${algo.name}; valid presets: ${Object.keys(algo.presets).join(', ')}`);
+    return { source: `preset ${l}`, values: p };
+  }));
+  algo.validate?.(cfg);
+  return cfg;
 }
 
 export const isDueling = (v: DqnVariant) => v === 'dueling' || v === 'dueling-double';
@@ -292,7 +287,7 @@ function makeOptimizer(cfg: DqnConfig, params: E.Params, lr: number): E.Optimize
 }
 
 export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: number): QLearner {
-  const net = qNetwork(obsShape, numActions, { encoder: cfg.encoder, dueling: isDueling(cfg.variant), hidden: cfg.hidden });
+  const net = qNetwork(obsShape, numActions, { encoder: cfg.encoder as EncoderKind, dueling: isDueling(cfg.variant), hidden: cfg.hidden });
   const online = packKept(net.init(cfg.seed));
   const params = online.params;
   const tgt = packedClone(params);
@@ -313,7 +308,7 @@ export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: numbe
         const y = batchTarget(cfg, net, params, target, b);
         const [, grads] = E.valueAndGrad((p: QNetParams) => {
           const qa = qAt(net.q(p, b.obs), b.actions);
-          const loss = tdLoss(cfg.loss, qa, y);
+          const loss = tdLoss(cfg.loss as TdLoss, qa, y);
           if (wantStats) stats = E.keep(E.noGrad(() => E.stack([loss, E.mean(qa), msbe(qa, y)])));
           return loss;
         })(params);
@@ -331,379 +326,154 @@ export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: numbe
   };
 }
 
-// ------------------------------------------------------------------ the trainer
-
-export interface DqnLogLine {
-  step: number;
-  updates: number;
-  time_s: number;
-  sps: number;
-  episodes: number;
-  episodic_return: number | null;
-  recent_return: number | null;
-  epsilon: number;
-  lr_frac: number;
-  [k: string]: number | null;
-}
-
-export interface EvalLine {
-  step: number;
-  time_s: number;
-  eval_return: number;
-  eval_returns: number[];
-  eval_eps: number;
-}
-
-export interface DqnTrainerOptions {
-  dir?: string;
-  onLog?: (l: DqnLogLine) => void;
-  onEval?: (l: EvalLine) => void;
-  /** Builds the learner (SCORER passes its own); default: by cfg.algo. */
-  learner?: QLearner;
-}
-
-const CKPT_FORMAT = 'stackelberg-gpu/dqn-checkpoint/v1';
+// ------------------------------------------------------------------ the agent
 
 export type LearnerFactory = (cfg: DqnConfig, obsShape: number[], numActions: number) => QLearner;
-const learners: Record<string, LearnerFactory> = { dqn: dqnLearner };
-/** SCORER registers itself here (rl/scorer.ts) so that this file does not import it. */
-export function registerLearner(algo: string, f: LearnerFactory) {
-  learners[algo] = f;
-}
 
-export function makeDqnEnv(cfg: DqnConfig, numEnvs: number, seed: number): VecEnv {
-  const opts: Record<string, unknown> = { numEnvs, seed };
-  if (cfg.env.startsWith('minatar/')) opts.preset = cfg.preset;
-  const env = makeEnv(cfg.env, opts);
-  if (env.actionSpace.kind !== 'discrete') {
-    throw new Error(`${cfg.algo === 'scorer' ? 'SCORER' : 'DQN'} needs a discrete action space; ${cfg.env} has a continuous one (a box of shape [${env.actionSpace.shape}]): use an actor-critic algorithm (ddpg, sac) there`);
-  }
-  return env;
-}
-
-export class DqnTrainer {
-  readonly env: VecEnv;
-  readonly evalEnv: VecEnv;
+/** The off-policy agent of every Q-learning algorithm here; the learner makes the difference. */
+export class QAgent implements OffPolicyAgent {
   readonly learner: QLearner;
   readonly replay: ReplayBuffer;
-  readonly rng: Rng;
+  readonly params: E.Params;
+  readonly optimizers: Record<string, E.Optimizer>;
   readonly obsShape: number[];
   readonly numActions: number;
-  readonly N: number;
-  globalStep = 0;
+  /** Gradient updates so far. */
   updates = 0;
-  private sinceUpdate = 0;
-  private obs: Float32Array;
-  private nextObs: Float32Array;
-  recentReturns: number[] = [];
-  private pendingReturns: number[] = [];
-  private nextLog: number;
-  private nextEval: number;
-  private nextCkpt: number;
-  private nextTargetCopy: number;
-  private statsT: Tensor | null = null;
-  evals: EvalLine[] = [];
-  lastLog: DqnLogLine | null = null;
-  private startTime = Date.now();
-  private stepsAtStart = 0;
-  private elapsedBefore = 0;
+  /** The env step at or after which the next hard target copy happens. */
+  nextTargetCopy: number;
+  private actions = new Int32Array(0);
 
-  constructor(readonly cfg: DqnConfig, readonly o: DqnTrainerOptions = {}) {
-    validateDqnConfig(cfg);
-    this.env = makeDqnEnv(cfg, cfg.numEnvs, cfg.seed);
-    this.evalEnv = makeDqnEnv(cfg, Math.max(1, cfg.evalEpisodes), cfg.seed + 1_000_003);
-    const sp = this.env.observationSpace;
-    this.obsShape = sp.kind === 'box' ? sp.shape : [1];
-    this.numActions = (this.env.actionSpace as { n: number }).n;
-    this.N = cfg.numEnvs;
-    const make = learners[cfg.algo];
-    if (!make && !o.learner) throw new Error(`no learner for algo '${cfg.algo}' (import rl/scorer.ts for SCORER); known: ${Object.keys(learners).join(', ')}`);
-    this.learner = o.learner ?? make(cfg, this.obsShape, this.numActions);
-    this.replay = new ReplayBuffer({ capacity: cfg.bufferSize, obsSize: this.env.obsSize });
-    this.rng = new Rng(cfg.seed);
-    E.seed(cfg.seed);
-    this.obs = this.env.reset(cfg.seed).slice();
-    this.nextObs = new Float32Array(this.obs.length);
-    this.nextLog = cfg.logEvery;
-    this.nextEval = cfg.evalEvery > 0 ? cfg.evalEvery : Infinity;
-    this.nextCkpt = cfg.checkpointEvery > 0 ? cfg.checkpointEvery : Infinity;
+  constructor(readonly cfg: DqnConfig, readonly env: EnvSpec, make: LearnerFactory) {
+    if (env.actionSpace.kind !== 'discrete') {
+      throw new Error(`${cfg.algo} needs a discrete action space; ${env.id} has a continuous one (a box of shape [${env.actionSpace.shape}]): use an actor-critic algorithm (ddpg, sac) there`);
+    }
+    this.obsShape = env.obsShape;
+    this.numActions = env.actionSpace.n;
+    this.replay = new ReplayBuffer({ capacity: cfg.bufferSize, obsSize: env.obsSize });
+    this.learner = make(cfg, env.obsShape, this.numActions);
+    this.params = { online: this.learner.params, target: this.learner.target };
+    this.optimizers = this.learner.opts;
     this.nextTargetCopy = cfg.targetUpdateEvery;
   }
 
-  epsilon(t = this.globalStep): number {
+  epsilon(step: number): number {
     const c = this.cfg;
-    return epsilonAt(t, { start: c.epsStart, end: c.epsEnd, decaySteps: c.epsDecaySteps, startAt: c.epsDecayFrom === 'learningStarts' ? c.learningStarts : 0 });
+    return epsilonAt(step, { start: c.epsStart, end: c.epsEnd, decaySteps: c.epsDecaySteps, startAt: c.epsDecayFrom === 'learningStarts' ? c.learningStarts : 0 });
   }
 
-  lrFrac(): number {
-    const c = this.cfg;
-    if (!c.lrDecay) return 1;
-    const frac = Math.max(0, 1 - this.globalStep / c.totalSteps);
-    return (c.lrEnd + (1 - c.lrEnd) * frac);
-  }
-
-  /** Greedy actions for `rows` observations: one forward, one readback of [rows] action indices. */
+  /** Greedy actions for `rows` observations: one forward, one readback of [rows] indices. */
   async greedy(obs: Float32Array, rows: number): Promise<Float32Array> {
-    const a = E.noGrad(() => E.scope(() => E.argmax(this.learner.net.q(this.learner.params, E.tensor(obs.subarray(0, rows * this.env.obsSize), [rows, ...this.obsShape])), -1)));
+    const L = this.learner;
+    const a = E.noGrad(() => E.scope(() => E.argmax(L.net.q(L.params, E.tensor(obs.subarray(0, rows * this.env.obsSize), [rows, ...this.obsShape])), -1)));
     const d = await a.data();
     a.dispose();
     return d;
   }
 
-  private actions: Int32Array | null = null;
-  private explore: Uint8Array | null = null;
-
-  /** ε-greedy actions for the current observations. */
-  async act(eps: number): Promise<Int32Array> {
-    const N = this.N, A = this.numActions;
-    this.actions ??= new Int32Array(N);
-    this.explore ??= new Uint8Array(N);
+  async act(obs: Float32Array, rows: number, o: ActOptions): Promise<ActResult> {
+    const n = o.sample;
+    if (this.actions.length < n) this.actions = new Int32Array(n);
+    const acts = this.actions.subarray(0, n);
+    const eps = o.mode === 'greedy' ? this.cfg.evalEps : this.epsilon(o.step);
+    const explore = new Uint8Array(n);
     let anyGreedy = false;
-    for (let i = 0; i < N; i++) {
-      this.explore[i] = this.rng.random() < eps ? 1 : 0;
-      if (this.explore[i]) this.actions[i] = this.rng.int(A);
-      else anyGreedy = true;
+    for (let i = 0; i < n; i++) {
+      if (eps > 0 && o.rng.uniform() < eps) {
+        explore[i] = 1;
+        acts[i] = o.rng.int(this.numActions);
+      } else {
+        anyGreedy = true;
+      }
     }
     if (anyGreedy) {
-      const g = await this.greedy(this.obs, N);
-      for (let i = 0; i < N; i++) if (!this.explore[i]) this.actions[i] = g[i];
-    }
-    return this.actions;
-  }
-
-  /** One vector step, with the updates and target copies it makes due. */
-  async step() {
-    const { cfg, N, env } = this;
-    const actions = await this.act(this.epsilon());
-    const r = env.step(actions);
-    const os = env.obsSize;
-    this.nextObs.set(r.obs);
-    for (let i = 0; i < N; i++) if (r.done[i]) this.nextObs.set(r.finalObs.subarray(i * os, (i + 1) * os), i * os);
-    this.replay.addBatch(N, this.obs, actions, r.rewards, this.nextObs, r.terminated);
-    this.obs.set(r.obs);
-    for (const ep of env.completedEpisodes()) {
-      this.pendingReturns.push(ep.return);
-      this.recentReturns.push(ep.return);
-      if (this.recentReturns.length > 100) this.recentReturns.shift();
-    }
-    this.globalStep += N;
-    if (this.globalStep >= cfg.learningStarts) {
-      this.sinceUpdate += N;
-      while (this.sinceUpdate >= cfg.trainFreq) {
-        this.sinceUpdate -= cfg.trainFreq;
-        this.updates++;
-        // Statistics only for the last update before a log line (they are read once per line).
-        const want = this.globalStep + cfg.trainFreq > Math.min(this.nextLog, cfg.totalSteps) && this.sinceUpdate < cfg.trainFreq;
-        const sample = () => this.replay.sampleTensors(cfg.batchSize, this.rng, this.obsShape);
-        const st = this.learner.update(sample, this.lrFrac(), this.updates, want);
-        if (st) {
-          this.statsT?.dispose();
-          this.statsT = st;
-        }
-      }
-    }
-    while (this.globalStep >= this.nextTargetCopy) {
-      if (this.globalStep >= cfg.learningStarts) this.learner.copyTarget();
-      this.nextTargetCopy += cfg.targetUpdateEvery;
-    }
-    if (this.globalStep >= this.nextLog || this.done()) {
-      await this.log();
-      while (this.nextLog <= this.globalStep) this.nextLog += cfg.logEvery;
-    }
-    if (this.globalStep >= this.nextEval || (this.done() && cfg.evalEvery > 0 && this.evals.at(-1)?.step !== this.globalStep)) {
-      await this.evaluate();
-      while (this.nextEval <= this.globalStep) this.nextEval += cfg.evalEvery;
-    }
-    if (this.globalStep >= this.nextCkpt) {
-      if (this.o.dir) await this.saveCheckpoint(this.o.dir);
-      while (this.nextCkpt <= this.globalStep) this.nextCkpt += cfg.checkpointEvery;
-    }
-    // Let the GPU retire finished work now and then (long encode-only stretches grow lavapipe's memory).
-    if (this.globalStep % 256 < N) await E.sync();
-  }
-
-  done() {
-    return this.globalStep >= this.cfg.totalSteps;
-  }
-
-  async train() {
-    while (!this.done()) await this.step();
-    if (this.o.dir) await this.saveCheckpoint(this.o.dir);
-    return this.lastLog;
-  }
-
-  elapsed() {
-    return this.elapsedBefore + (Date.now() - this.startTime) / 1000;
-  }
-
-  recentMean(n = 20): number | null {
-    const r = this.recentReturns.slice(-n);
-    return r.length ? r.reduce((a, b) => a + b, 0) / r.length : null;
-  }
-
-  private async log() {
-    const stats: Record<string, number> = {};
-    if (this.statsT) {
-      const d = await this.statsT.data();
-      this.learner.statNames.forEach((n, i) => (stats[n] = d[i]));
-      this.statsT.dispose();
-      this.statsT = null;
-    }
-    const eps = this.pendingReturns;
-    this.pendingReturns = [];
-    const line: DqnLogLine = {
-      step: this.globalStep,
-      updates: this.updates,
-      time_s: +this.elapsed().toFixed(3),
-      sps: Math.round((this.globalStep - this.stepsAtStart) / Math.max(1e-9, (Date.now() - this.startTime) / 1000)),
-      episodes: eps.length,
-      episodic_return: eps.length ? eps.reduce((a, b) => a + b, 0) / eps.length : null,
-      recent_return: this.recentMean(),
-      epsilon: this.epsilon(),
-      lr_frac: this.lrFrac(),
-      ...stats,
-    };
-    this.lastLog = line;
-    if (this.o.dir) fs.appendFileSync(path.join(this.o.dir, 'metrics.jsonl'), JSON.stringify(line) + '\n');
-    this.o.onLog?.(line);
-  }
-
-  /**
-   * Greedy evaluation (ε_eval): one episode in each of evalEpisodes envs of a separate batch,
-   * seeded from the run seed and the step (independent of training, reproducible on resume).
-   */
-  async evaluate(): Promise<EvalLine> {
-    const { cfg } = this;
-    const env = this.evalEnv;
-    const n = env.numEnvs;
-    const rng = new Rng(cfg.seed * 7919 + this.globalStep);
-    let obs = env.reset((cfg.seed * 1_000_003 + this.globalStep) % 2 ** 31);
-    const returns: (number | null)[] = new Array(n).fill(null);
-    const acc = new Float64Array(n);
-    const actions = new Int32Array(n);
-    for (let t = 0; t < cfg.evalMaxSteps && returns.some((r) => r === null); t++) {
       const g = await this.greedy(obs, n);
-      for (let i = 0; i < n; i++) actions[i] = rng.random() < cfg.evalEps ? rng.int(this.numActions) : g[i];
-      const r = env.step(actions);
-      for (let i = 0; i < n; i++) {
-        acc[i] += r.rewards[i];
-        if (r.done[i] && returns[i] === null) returns[i] = acc[i];
-      }
-      obs = r.obs;
+      for (let i = 0; i < n; i++) if (!explore[i]) acts[i] = g[i];
     }
-    env.completedEpisodes();
-    // Episodes still running at the cap count with what they scored.
-    const rets = returns.map((r, i) => r ?? acc[i]);
-    const line: EvalLine = {
-      step: this.globalStep, time_s: +this.elapsed().toFixed(3),
-      eval_return: rets.reduce((a, b) => a + b, 0) / n, eval_returns: rets, eval_eps: cfg.evalEps,
-    };
-    this.evals.push(line);
-    if (this.o.dir) fs.appendFileSync(path.join(this.o.dir, 'eval.jsonl'), JSON.stringify(line) + '\n');
-    this.o.onEval?.(line);
-    return line;
+    return { actions: acts.slice() };
   }
 
-  // ---------------------------------------------------------------- checkpoints
-
-  /**
-   * dir/checkpoint.safetensors: online and target parameters, optimizer moments, and in the
-   * metadata the config, counters, RNG states and env states; dir/replay.bin: the replay
-   * buffer (when saveReplay), written first so a checkpoint never points at a missing buffer.
-   */
-  async saveCheckpoint(dir: string) {
-    const L = this.learner;
-    const entries: [string, Tensor][] = [];
-    for (const [n, t] of Object.entries(E.namedParams(L.params))) entries.push([`params.${n}`, t]);
-    for (const [n, t] of Object.entries(E.namedParams(L.target))) entries.push([`target.${n}`, t]);
-    const views: Tensor[] = [];
-    for (const [on, o] of Object.entries(L.opts)) {
-      for (const [n, t] of Object.entries(o.state())) {
-        entries.push([`optim.${on}.${n}`, t]);
-        views.push(t);
-      }
-    }
-    const data = await E.readAll(entries.map((e) => e[1]));
-    E.dispose(views);
-    const tensors: NamedArrays = {};
-    entries.forEach(([n, t], i) => (tensors[n] = { data: data[i], shape: t.shape.length ? t.shape : [1] }));
-    tensors['state.obs'] = { data: this.obs.slice(), shape: [this.N, this.env.obsSize] };
-    fs.mkdirSync(dir, { recursive: true });
-    if (this.cfg.saveReplay) writeFileAtomic(path.join(dir, 'replay.bin'), Buffer.from(this.replay.toBytes()));
-    const state = {
-      globalStep: this.globalStep, updates: this.updates, sinceUpdate: this.sinceUpdate,
-      rng: this.rng.getState(), engineRng: E.getRngState(), env: this.env.getState(),
-      recentReturns: this.recentReturns, pendingReturns: this.pendingReturns,
-      nextLog: this.nextLog, nextEval: this.nextEval, nextCkpt: this.nextCkpt, nextTargetCopy: this.nextTargetCopy,
-      elapsed: this.elapsed(), replaySaved: this.cfg.saveReplay, replaySize: this.replay.size, replayPos: this.replay.pos,
-    };
-    saveSafetensors(path.join(dir, 'checkpoint.safetensors'), tensors, {
-      format: CKPT_FORMAT, algo: this.cfg.algo, variant: this.cfg.variant,
-      config: JSON.stringify(this.cfg), state: JSON.stringify(state, (_k, v) => (v === Infinity ? 'Infinity' : v)),
-    });
+  observe(t: Transitions) {
+    this.replay.addBatch(t.N, t.obs, t.actions, t.rewards, t.nextObs, t.terminated);
   }
 
-  async loadCheckpoint(dir: string) {
-    const file = path.join(dir, 'checkpoint.safetensors');
-    const { tensors, metadata } = loadSafetensors(file);
-    if (metadata.format !== CKPT_FORMAT) throw new Error(`checkpoint ${file} is not a DQN/SCORER checkpoint (format '${metadata.format ?? 'none'}', algo '${metadata.algo ?? 'unknown'}'); it cannot be loaded into ${this.cfg.algo}`);
-    if (metadata.algo !== this.cfg.algo || metadata.variant !== this.cfg.variant) {
-      throw new Error(`checkpoint ${file} is from ${metadata.algo}/${metadata.variant}, this run is ${this.cfg.algo}/${this.cfg.variant}`);
+  lrFrac(step: number): number {
+    const c = this.cfg;
+    if (!c.lrDecay) return 1;
+    const frac = Math.max(0, 1 - step / c.totalSteps);
+    return c.lrEnd + (1 - c.lrEnd) * frac;
+  }
+
+  async train(ctx: UpdateContext): Promise<Stats> {
+    const { cfg } = this;
+    const sample = () => this.replay.sampleTensors(cfg.batchSize, ctx.rng, this.obsShape);
+    let st: Tensor | null = null;
+    for (let k = 0; k < cfg.gradientSteps; k++) {
+      this.updates++;
+      const want = ctx.wantStats && k === cfg.gradientSteps - 1;
+      const r = this.learner.update(sample, this.lrFrac(ctx.step), this.updates, want);
+      if (r) st = r;
     }
-    const need = (n: string) => {
-      const t = tensors[n];
-      if (!t) throw new Error(`checkpoint ${file} lacks tensor ${n}`);
-      return t;
-    };
-    const L = this.learner;
-    for (const [pre, tree] of [['params', L.params], ['target', L.target]] as const) {
-      for (const [n, t] of Object.entries(E.namedParams(tree))) {
-        const d = need(`${pre}.${n}`);
-        if (d.data.length !== t.size) throw new Error(`checkpoint ${file}: ${pre}.${n} has ${d.data.length} values, the model wants ${t.size} ([${t.shape}])`);
-        const src = E.tensor(d.data, t.shape);
-        E.assign(t, src);
-        src.dispose();
-      }
+    if (ctx.step >= this.nextTargetCopy) {
+      this.learner.copyTarget();
+      while (this.nextTargetCopy <= ctx.step) this.nextTargetCopy += cfg.targetUpdateEvery;
     }
-    for (const [on, o] of Object.entries(L.opts)) {
-      const p = `optim.${on}.`;
-      const ts: Record<string, Tensor | number> = {};
-      for (const [n, t] of Object.entries(tensors)) {
-        if (!n.startsWith(p)) continue;
-        const key = n.slice(p.length);
-        ts[key] = key === 'step' ? Math.round(t.data[0]) : E.tensor(t.data, t.shape);
-      }
-      await o.loadState(ts);
-      E.dispose(Object.values(ts).filter((t) => t instanceof E.Tensor) as Tensor[]);
+    const out: Stats = {};
+    if (st) {
+      const d = await (st as Tensor).data();
+      (st as Tensor).dispose();
+      this.learner.statNames.forEach((n, i) => (out[n] = d[i]));
+      out.epsilon = this.epsilon(ctx.step);
+      out.lr_frac = this.lrFrac(ctx.step);
+      out.updates = this.updates;
     }
-    const st = JSON.parse(metadata.state, (_k, v) => (v === 'Infinity' ? Infinity : v));
-    if (st.replaySaved) {
-      const rf = path.join(dir, 'replay.bin');
-      if (!fs.existsSync(rf)) throw new Error(`checkpoint ${file} expects its replay buffer at ${rf}, which is missing`);
-      const b = fs.readFileSync(rf);
-      this.replay.fromBytes(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), rf);
-      if (this.replay.size !== st.replaySize || this.replay.pos !== st.replayPos) throw new Error(`${rf} does not belong to ${file} (size ${this.replay.size}/${st.replaySize})`);
-    }
-    this.globalStep = st.globalStep;
-    this.updates = st.updates;
-    this.sinceUpdate = st.sinceUpdate;
-    this.rng.setState(st.rng as RngState);
-    E.setRngState(st.engineRng);
-    this.env.setState(st.env as VecEnvState);
-    this.obs.set(need('state.obs').data);
-    this.recentReturns = st.recentReturns;
-    this.pendingReturns = st.pendingReturns;
-    this.nextLog = st.nextLog;
-    this.nextEval = st.nextEval;
-    this.nextCkpt = st.nextCkpt;
-    this.nextTargetCopy = st.nextTargetCopy;
-    this.elapsedBefore = st.elapsed;
-    this.startTime = Date.now();
-    this.stepsAtStart = this.globalStep;
+    return out;
+  }
+
+  async saveState(): Promise<AgentState> {
+    const json = { updates: this.updates, nextTargetCopy: this.nextTargetCopy, replaySaved: this.cfg.saveReplay, replay: this.replay.meta() };
+    return { arrays: this.cfg.saveReplay ? this.replay.toArrays('replay.') : {}, json };
+  }
+
+  async loadState(s: AgentState) {
+    const j = s.json as { updates: number; nextTargetCopy: number; replaySaved: boolean; replay: ReturnType<ReplayBuffer['meta']> };
+    this.updates = j.updates;
+    this.nextTargetCopy = j.nextTargetCopy;
+    if (j.replaySaved) this.replay.fromArrays(s.arrays ?? {}, 'replay.', j.replay);
   }
 
   dispose() {
-    this.statsT?.dispose();
     this.learner.dispose();
   }
 }
+
+// ------------------------------------------------------------------ the algorithms
+
+export const DQN_ALGORITHM_NAMES: Record<DqnVariant, string> = {
+  dqn: 'dqn', double: 'double-dqn', dueling: 'dueling-dqn', 'dueling-double': 'dueling-double-dqn',
+};
+
+/** The registered algorithm of one variant; `prefix` 'scorer-' with SCORER's learner. */
+export function qAlgorithm(variant: DqnVariant, make: LearnerFactory, prefix = ''): OffPolicyAlgorithm<DqnConfig> {
+  const name = prefix + DQN_ALGORITHM_NAMES[variant];
+  return {
+    name,
+    kind: 'off-policy',
+    actionSpaces: ['discrete'],
+    defaults: { ...DQN_DEFAULTS, algo: name, variant },
+    schema: DQN_SCHEMA,
+    presets: DQN_PRESETS,
+    validate(cfg) {
+      if (cfg.variant !== variant) throw new Error(`${name}: 'variant' is fixed to '${variant}' (choose the algorithm instead: ${Object.values(DQN_ALGORITHM_NAMES).map((n) => prefix + n).join(', ')})`);
+      validateDqn(cfg);
+    },
+    fixedOnResume: ['variant', 'encoder', 'hidden', 'bufferSize', 'optimizer'],
+    create: (cfg, env) => new QAgent(cfg, env, make),
+  };
+}
+
+export const dqnAlgorithms: Record<string, OffPolicyAlgorithm<DqnConfig>> = Object.fromEntries(
+  DQN_VARIANTS.map((v) => [DQN_ALGORITHM_NAMES[v], qAlgorithm(v, dqnLearner)]),
+);
+
+export default dqnAlgorithms.dqn;

@@ -13,7 +13,8 @@
 // `sampleTensors` uploads the batch to the GPU: uploads only, nothing is read back.
 
 import * as E from '../engine/index.ts';
-import type { Rng } from './common/rng.ts';
+import type { Rng } from '../engine/nn/rng.ts';
+import type { NamedArrays } from '../engine/safetensors.ts';
 
 export type ObsStorage = 'bits' | 'uint8' | 'float32';
 
@@ -238,64 +239,47 @@ export class ReplayBuffer {
 
   // ---------------------------------------------------------------- persistence
 
-  /**
-   * The buffer as bytes (write them with the harness's Storage): 8-byte header length, a JSON
-   * header, then the used part of the arrays. Size = header + size × transitionBytes
-   * (Breakout bit-packed: 109 bytes a transition, 10.9 MB for 100k; Seaquest 259 bytes).
-   */
-  toBytes(): Uint8Array {
-    const used = this.size, ob = this.ob;
-    const h = new TextEncoder().encode(JSON.stringify({
-      format: FORMAT, capacity: this.capacity, obsSize: this.obsSize, storage: this.storage, pos: this.pos, size: used,
-    }));
-    const out = new Uint8Array(8 + h.length + used * (2 * ob + 9));
-    new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
-    out.set(h, 8);
-    let p = 8 + h.length;
-    const put = (a: ArrayBufferView, bytes: number) => {
-      out.set(new Uint8Array(a.buffer, a.byteOffset, bytes), p);
-      p += bytes;
-    };
-    put(this.obs, used * ob);
-    put(this.next, used * ob);
-    put(this.actions, used * 4);
-    put(this.rewards, used * 4);
-    put(this.dones, used);
-    return out;
+  /** What fromArrays needs besides the arrays. */
+  meta() {
+    return { format: FORMAT, capacity: this.capacity, obsSize: this.obsSize, storage: this.storage, pos: this.pos, size: this.size };
   }
 
-  /** Restores bytes from toBytes(); capacity and observation size must match. */
-  fromBytes(buf: Uint8Array, what = 'replay data') {
-    const bad = (why: string) => new Error(`${what} is corrupt or truncated: ${why}`);
-    if (buf.length < 8) throw bad(`only ${buf.length} bytes`);
-    const hl = Number(new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getBigUint64(0, true));
-    if (hl > buf.length - 8) throw bad(`header length ${hl} exceeds the data`);
-    let h: { format: string; capacity: number; obsSize: number; storage: ObsStorage | null; pos: number; size: number };
-    try {
-      h = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + hl)));
-    } catch {
-      throw bad('header is not JSON');
-    }
-    if (h.format !== FORMAT) throw new Error(`${what}: unknown format '${h.format}'`);
-    if (h.capacity !== this.capacity || h.obsSize !== this.obsSize) {
-      throw new Error(`${what} holds capacity ${h.capacity} × obsSize ${h.obsSize}, this buffer is ${this.capacity} × ${this.obsSize}`);
-    }
-    if (h.storage && this.storage !== h.storage) this.allocate(h.storage);
-    const used = h.size, ob = this.ob;
-    const need = 8 + hl + used * (2 * ob + 9);
-    if (buf.length !== need) throw bad(`${buf.length} bytes, expected ${need}`);
-    let p = 8 + hl;
-    const take = (bytes: number) => {
-      const s = buf.subarray(p, p + bytes);
-      p += bytes;
-      return s;
+  /**
+   * The used part of the buffer as named typed arrays (checkpoint tensors keep their dtype:
+   * observations U8, actions I32, rewards F32, dones U8). Size = size × transitionBytes
+   * (Breakout bit-packed: 109 bytes a transition, 10.9 MB for 100k; Seaquest 259 bytes).
+   */
+  toArrays(prefix = ''): NamedArrays {
+    const n = this.size, ob = this.ob;
+    return {
+      [`${prefix}obs`]: { data: this.obs.slice(0, n * ob), shape: [n, ob] },
+      [`${prefix}next_obs`]: { data: this.next.slice(0, n * ob), shape: [n, ob] },
+      [`${prefix}actions`]: { data: this.actions.slice(0, n), shape: [n] },
+      [`${prefix}rewards`]: { data: this.rewards.slice(0, n), shape: [n] },
+      [`${prefix}dones`]: { data: this.dones.slice(0, n), shape: [n] },
     };
-    this.obs.set(take(used * ob));
-    this.next.set(take(used * ob));
-    new Uint8Array(this.actions.buffer).set(take(used * 4));
-    new Uint8Array(this.rewards.buffer).set(take(used * 4));
-    this.dones.set(take(used));
-    this.pos = h.pos;
-    this.size = used;
+  }
+
+  /** Restores toArrays() output with its meta(); capacity and observation size must match. */
+  fromArrays(arrays: NamedArrays, prefix: string, meta: ReturnType<ReplayBuffer['meta']>, what = 'checkpoint') {
+    if (meta.format !== FORMAT) throw new Error(`${what}: replay format '${meta.format}' is not ${FORMAT}`);
+    if (meta.capacity !== this.capacity || meta.obsSize !== this.obsSize) {
+      throw new Error(`${what} holds a replay buffer of capacity ${meta.capacity} × obsSize ${meta.obsSize}, this buffer is ${this.capacity} × ${this.obsSize}`);
+    }
+    if (meta.storage && this.storage !== meta.storage) this.allocate(meta.storage);
+    const n = meta.size;
+    const get = <T>(name: string, ctor: { new (...a: never[]): T; name: string }, len: number): T => {
+      const a = arrays[prefix + name];
+      if (!a) throw new Error(`${what} lacks the replay array ${prefix + name}`);
+      if (!(a.data instanceof ctor) || a.data.length !== len) throw new Error(`${what}: replay array ${prefix + name} is ${a.data.constructor.name}[${a.data.length}], expected ${ctor.name}[${len}]`);
+      return a.data as T;
+    };
+    this.obs.set(get('obs', Uint8Array, n * this.ob));
+    this.next.set(get('next_obs', Uint8Array, n * this.ob));
+    this.actions.set(get('actions', Int32Array, n));
+    this.rewards.set(get('rewards', Float32Array, n));
+    this.dones.set(get('dones', Uint8Array, n));
+    this.pos = meta.pos;
+    this.size = n;
   }
 }

@@ -22,20 +22,28 @@
 //     16,000 env steps): the 'scorer-released' preset.
 
 import * as E from '../engine/index.ts';
-import { totalDerivative } from '../engine/solvers.ts';
+import { stackelbergGradients } from '../games/game.ts';
 import {
-  batchTarget, packKept, packedClone, copyInto, registerLearner,
-  isDueling, type DqnConfig, type QLearner,
+  batchTarget, packKept, packedClone, copyInto, qAlgorithm, isDueling, DQN_VARIANTS,
+  type DqnConfig, type QLearner,
 } from './dqn.ts';
-import { qNetwork, type QNetParams } from './dqn/nets.ts';
+import type { OffPolicyAlgorithm } from './harness/types.ts';
+import { qNetwork, type EncoderKind, type QNetParams } from './dqn/nets.ts';
 import { bev, msbe, qAt } from './dqn/losses.ts';
 import type { BatchTensors } from './replay.ts';
 
 type Tensor = E.Tensor;
 type Params = E.Params;
 
+/** SCORER's MinAtar settings (specs/algorithms.md) on top of the DQN defaults. */
+export const SCORER_DEFAULTS: Partial<DqnConfig> = {
+  optimizer: 'adam', lr: 1e-4, leaderLr: 1e-4, followerLr: 5e-4, lrDecay: true, maxGradNorm: 0.5, batchSize: 64,
+  bufferSize: 100_000, epsEnd: 0.01, epsDecaySteps: 250_000, epsDecayFrom: 'start', learningStarts: 10_000,
+  loss: 'mse', targetUpdateEvery: 1000, encoder: 'mlp', doubleSelect: 'online-head',
+};
+
 export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: number): QLearner {
-  const net = qNetwork(obsShape, numActions, { encoder: cfg.encoder, dueling: isDueling(cfg.variant), hidden: cfg.hidden });
+  const net = qNetwork(obsShape, numActions, { encoder: cfg.encoder as EncoderKind, dueling: isDueling(cfg.variant), hidden: cfg.hidden });
   const init = net.init(cfg.seed);
   // The players are packed apart: each has its own Adam (its own timescale).
   const enc = packKept(init.encoder), head = packKept(init.head);
@@ -59,14 +67,16 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
       const b1 = sample();
       const y1 = batchTarget(cfg, net, params, target, b1);
       let g1: Params;
-      if (cfg.stackelberg === 'total') {
-        const td = totalDerivative({
+      if (cfg.leaderUpdate === 'total') {
+        // The leader's MSBE differentiated through the follower's BEV best response (games/).
+        const game = {
           leaderLoss: (h: Params, e: Params) => msbe(qa(b1, h, e), y1),
           followerLoss: (h: Params, e: Params) => followerLoss(qa(b1, h, e), y1),
-          leader: params.head, follower: params.encoder, lambda: cfg.cgLambda, cgIters: cfg.cgIters,
-        });
-        g1 = td.leaderGrad;
-        if (wantStats) stats.push(E.keep(E.noGrad(() => E.reshape(td.leaderValue, []))));
+        };
+        const sg = stackelbergGradients(game, params.head, params.encoder, { kind: 'total', lambda: cfg.cgLambda, cgIters: cfg.cgIters });
+        g1 = sg.leaderGrad;
+        if (wantStats) stats.push(E.keep(E.noGrad(() => E.reshape(sg.leaderValue, []))));
+        if (wantStats && sg.negativeCurvature) stats.push(E.keep(E.noGrad(() => E.reshape(sg.negativeCurvature!, []))));
       } else {
         const f1 = E.noGrad(() => net.encoder.apply(params.encoder, b1.obs));
         const [l1, g] = E.valueAndGrad((h: Params) => msbe(qAt(net.head.apply(h, f1), b1.actions), y1))(params.head);
@@ -87,27 +97,32 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
       if (wantStats) stats.push(E.keep(l2));
       follower.step(params.encoder, g2, { lr: cfg.followerLr * lrFrac, maxGradNorm: clip });
     });
-    return wantStats ? stackStats(stats, [0, 2, 1]) : null;
+    if (!wantStats) return null;
+    // Order: leader_loss, follower_loss, q_mean (+ cg_negative_curvature for 'total').
+    return stats.length === 4 ? stackStats(stats, [0, 3, 2, 1]) : stackStats(stats, [0, 2, 1]);
   }
 
   function perceptionLeaderUpdate(sample: () => BatchTensors, lrFrac: number, u: number, wantStats: boolean): Tensor | null {
     const stats: Tensor[] = [];
     const leaderDue = u % Math.max(1, cfg.reversedLeaderEvery) === 0;
     E.scope(() => {
-      if (!leaderDue) {
-        if (wantStats) stats.push(E.keep(E.tensor(NaN)));
-        return;
-      }
+      if (!leaderDue && !wantStats) return;
       const b1 = sample();
       const y1 = batchTarget(cfg, net, params, target, b1);
-      const [l1, g1] = E.valueAndGrad((e: Params) => {
+      const lossOf = (e: Params) => {
         if (cfg.reversedLeaderLoss === 'norm') {
           const z = net.encoder.apply(e, b1.obs);
           return E.mul(E.square(E.sub(1, E.mean(E.square(z)))), 0.1);
         }
         const q = qa(b1, params.head, e);
         return cfg.reversedLeaderLoss === 'variance' ? bev(q, y1) : msbe(q, y1);
-      })(params.encoder);
+      };
+      if (!leaderDue) {
+        // Not the leader's turn: its loss on this batch is still logged (no step).
+        stats.push(E.keep(E.noGrad(() => lossOf(params.encoder))));
+        return;
+      }
+      const [l1, g1] = E.valueAndGrad(lossOf)(params.encoder);
       if (wantStats) stats.push(E.keep(l1));
       leader.step(params.encoder, g1, { lr: cfg.leaderLr * lrFrac, maxGradNorm: clip });
     });
@@ -132,7 +147,7 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
     params,
     target,
     opts: { leader, follower },
-    statNames: ['leader_loss', 'follower_loss', 'q_mean'],
+    statNames: ['leader_loss', 'follower_loss', 'q_mean', ...(qLeads && cfg.leaderUpdate === 'total' ? ['cg_negative_curvature'] : [])],
     update(sample, lrFrac, u, wantStats) {
       return qLeads ? qLeaderUpdate(sample, lrFrac, wantStats) : perceptionLeaderUpdate(sample, lrFrac, u, wantStats);
     },
@@ -155,4 +170,13 @@ function stackStats(parts: Tensor[], order: number[]): Tensor {
   return out;
 }
 
-registerLearner('scorer', scorerLearner);
+/** SCORER over each DQN variant: 'scorer-dqn', 'scorer-double-dqn', 'scorer-dueling-dqn', 'scorer-dueling-double-dqn'. */
+export const scorerAlgorithms: Record<string, OffPolicyAlgorithm<DqnConfig>> = Object.fromEntries(
+  DQN_VARIANTS.map((v) => {
+    const a = qAlgorithm(v, scorerLearner, 'scorer-');
+    // SCORER's own defaults: the scorer-paper preset (Adam for both players, decayed, clip 0.5, the MLP network).
+    return [a.name, { ...a, defaults: { ...a.defaults, ...SCORER_DEFAULTS } }];
+  }),
+);
+
+export default scorerAlgorithms['scorer-dqn'];

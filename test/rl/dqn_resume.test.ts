@@ -1,99 +1,80 @@
-// Exact resume with the replay buffer: a run stopped at a checkpoint and resumed in a new
-// trainer ends bit-identical to the uninterrupted run (parameters, target, optimizer moments,
-// replay contents, RNG and env states, every metric and evaluation line except wall-clock
-// fields), for DQN (Double Dueling) and SCORER; and checkpoints of other algorithms are refused.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// Exact resume with the replay buffer, through the run harness: a run stopped at a checkpoint
+// and resumed ends bit-identical to the uninterrupted run (parameters, target networks,
+// optimizer moments, replay contents, RNG and env states, every metric and evaluation line
+// except wall-clock fields), for DQN (Dueling Double) and SCORER (Double); checkpoints of
+// other algorithms are refused.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
-import { DqnTrainer, resolveDqnConfig, type DqnConfig, type DqnLogLine, type EvalLine } from '../../rl/dqn.ts';
-import '../../rl/scorer.ts';
-import { saveSafetensors } from '../../rl/common/safetensors.ts';
+import { decodeSafetensors } from '../../engine/safetensors.ts';
+import { dqnAlgorithms, resolveDqnConfig, type DqnConfig } from '../../rl/dqn.ts';
+import { scorerAlgorithms } from '../../rl/scorer.ts';
+import { nodeStorage } from '../../rl/harness/node_storage.ts';
+import { readMetrics, runSeed } from '../../rl/harness/run.ts';
+import type { RunConfig } from '../../rl/harness/types.ts';
 
 beforeAll(async () => {
   await E.init();
 });
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dqn-resume-'));
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'dqn-resume-'));
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+const load = (f: string) => decodeSafetensors(new Uint8Array(fs.readFileSync(f)), f);
+const strip = <T extends object>(ls: T[]) => ls.map((l) => Object.fromEntries(Object.entries(l).filter(([k]) => k !== 'time_s' && k !== 'sps')));
 
 const base: Partial<DqnConfig> = {
-  env: 'minatar/breakout', preset: 'gymnax', numEnvs: 2, totalSteps: 480, learningStarts: 160, trainFreq: 4,
+  env: 'minatar/breakout', preset: 'gymnax', numEnvs: 2, totalSteps: 480, learningStarts: 160, trainFreq: 2,
   batchSize: 16, bufferSize: 300, targetUpdateEvery: 100, epsDecaySteps: 300, epsEnd: 0.05, epsDecayFrom: 'start',
-  optimizer: 'adam', lr: 1e-3, lrDecay: true, maxGradNorm: 0.5, loss: 'mse', hidden: 32,
-  evalEvery: 200, evalEpisodes: 2, evalMaxSteps: 50, logEvery: 100,
+  optimizer: 'adam', lr: 1e-3, lrDecay: true, maxGradNorm: 0.5, loss: 'mse', hidden: 32, encoder: 'mlp',
+  evalEvery: 200, evalEpisodes: 2, logEvery: 100, seed: 5,
 };
 
-async function snapshot(t: DqnTrainer) {
-  const L = t.learner;
-  const named = { ...E.namedParams({ p: L.params, t: L.target }) };
-  const views: E.Tensor[] = [];
-  for (const [on, o] of Object.entries(L.opts)) {
-    for (const [n, v] of Object.entries(o.state())) {
-      named[`${on}.${n}`] = v;
-      views.push(v);
-    }
-  }
-  const vals = await E.readAll(Object.values(named));
-  E.dispose(views);
-  return Object.fromEntries(Object.keys(named).map((n, i) => [n, Array.from(vals[i])]));
-}
-
-const strip = <T extends object>(l: T) => Object.fromEntries(Object.entries(l).filter(([k]) => k !== 'time_s' && k !== 'sps'));
-
 describe.each([
-  ['dqn', 'dueling-double'],
-  ['scorer', 'double'],
-] as const)('exact resume (%s / %s)', (algo, variant) => {
-  it('stopped at 240 steps and resumed equals the uninterrupted run', async () => {
+  ['dueling-double-dqn', dqnAlgorithms['dueling-double-dqn']],
+  ['scorer-double-dqn', scorerAlgorithms['scorer-double-dqn']],
+])('exact resume (%s)', (name, algo) => {
+  it('stopped at a checkpoint after 120 vector steps and resumed equals the uninterrupted run', async () => {
     const live = E.memory().liveBuffers;
-    const cfg = resolveDqnConfig(base, { algo, variant });
-    const logsA: DqnLogLine[] = [], evalsA: EvalLine[] = [];
-    const a = new DqnTrainer(cfg, { onLog: (l) => logsA.push(l), onEval: (l) => evalsA.push(l) });
-    await a.train();
-
-    const dir = path.join(tmp, `${algo}-${variant}`);
-    const logsB: DqnLogLine[] = [], evalsB: EvalLine[] = [];
-    const b = new DqnTrainer(cfg, { onLog: (l) => logsB.push(l), onEval: (l) => evalsB.push(l) });
-    while (b.globalStep < 240) await b.step();
-    await b.saveCheckpoint(dir);
-    b.dispose();
-    const replayBytes = fs.statSync(path.join(dir, 'replay.bin')).size;
-    // 240 transitions × (2 × 50 + 9) bytes + a small JSON header.
-    expect(replayBytes).toBeGreaterThan(240 * 109);
-    expect(replayBytes).toBeLessThan(240 * 109 + 300);
-    const c = new DqnTrainer(cfg, { onLog: (l) => logsB.push(l), onEval: (l) => evalsB.push(l) });
-    await c.loadCheckpoint(dir);
-    await c.train();
-
-    expect(c.globalStep).toBe(a.globalStep);
-    expect(c.updates).toBe(a.updates);
-    expect(logsB.map(strip)).toEqual(logsA.map(strip));
-    expect(evalsB.map(strip)).toEqual(evalsA.map(strip));
-    expect(evalsA.length).toBe(3); // at 200, 400 and the end
-    expect(await snapshot(c)).toEqual(await snapshot(a));
-    expect(Array.from(c.replay.toBytes())).toEqual(Array.from(a.replay.toBytes()));
-    expect(c.rng.getState()).toEqual(a.rng.getState());
-    expect(c.env.getState()).toEqual(a.env.getState());
-    a.dispose();
-    c.dispose();
+    const cfg = resolveDqnConfig(algo, base) as RunConfig;
+    const a = path.join(root, `${name}-a`), b = path.join(root, `${name}-b`);
+    const run = (dir: string, o: object = {}) => runSeed({ storage: nodeStorage, dir, algo, cfg, ...o }).then((r) => r.trainer.dispose());
+    await run(a);
+    await run(b, { maxIterations: 120 });
+    const mid = load(path.join(b, 'checkpoint.safetensors'));
+    expect(JSON.parse(mid.metadata.state).globalStep).toBe(240);
+    // The replay rides in the checkpoint with its compact dtypes: 240 transitions × 2 × 50 bytes of bit-packed frames.
+    expect(mid.tensors['agent.replay.obs'].data).toBeInstanceOf(Uint8Array);
+    expect(mid.tensors['agent.replay.obs'].shape).toEqual([240, 50]);
+    await run(b, { resume: true });
+    const fa = load(path.join(a, 'checkpoint.safetensors')), fb = load(path.join(b, 'checkpoint.safetensors'));
+    expect(Object.keys(fb.tensors).sort()).toEqual(Object.keys(fa.tensors).sort());
+    expect(Object.keys(fa.tensors).some((k) => k.startsWith('params.target.'))).toBe(true);
+    for (const k of Object.keys(fa.tensors)) expect(Array.from(fb.tensors[k].data), k).toEqual(Array.from(fa.tensors[k].data));
+    const sa = JSON.parse(fa.metadata.state), sb = JSON.parse(fb.metadata.state);
+    expect(sb.globalStep).toBe(480);
+    expect(sb.rng).toEqual(sa.rng);
+    expect(sb.env).toEqual(sa.env);
+    expect(fb.metadata.agent).toEqual(fa.metadata.agent);
+    const ma = await readMetrics(nodeStorage, a), mb = await readMetrics(nodeStorage, b);
+    expect(strip(mb.train)).toEqual(strip(ma.train));
+    expect(ma.eval.map((l) => l.step)).toEqual([200, 400]);
+    expect(mb.eval).toEqual(ma.eval);
+    expect(ma.train.at(-1)).toHaveProperty(name.startsWith('scorer') ? 'follower_loss' : 'loss');
     expect(E.memory().liveBuffers).toBe(live);
   });
 });
 
 describe('checkpoints of other algorithms', () => {
-  it('are refused with the algorithm named', async () => {
-    const dir = path.join(tmp, 'dqn-small');
-    const d = new DqnTrainer(resolveDqnConfig(base, { totalSteps: 20, evalEvery: 0 }));
-    await d.train();
-    await d.saveCheckpoint(dir);
-    d.dispose();
-    const s = new DqnTrainer(resolveDqnConfig(base, { algo: 'scorer', totalSteps: 20, evalEvery: 0 }));
-    await expect(s.loadCheckpoint(dir)).rejects.toThrow(/is from dqn\/dqn, this run is scorer\/dqn/);
-    const ppoDir = path.join(tmp, 'ppo');
-    fs.mkdirSync(ppoDir);
-    saveSafetensors(path.join(ppoDir, 'checkpoint.safetensors'), { 'params.x': { data: new Float32Array(1), shape: [1] } }, { format: 'stackelberg-gpu/rl-checkpoint/v1', algo: 'ppo' });
-    await expect(s.loadCheckpoint(ppoDir)).rejects.toThrow(/not a DQN\/SCORER checkpoint .*algo 'ppo'/);
-    s.dispose();
+  it('are refused with both algorithms named', async () => {
+    const dqn = dqnAlgorithms.dqn, sc = scorerAlgorithms['scorer-dqn'];
+    const dir = path.join(root, 'other');
+    const small = { ...base, totalSteps: 20, evalEvery: 0 };
+    (await runSeed({ storage: nodeStorage, dir, algo: dqn, cfg: resolveDqnConfig(dqn, small) as RunConfig, maxIterations: 3 })).trainer.dispose();
+    const { Trainer } = await import('../../rl/harness/trainer.ts');
+    const t = new Trainer(sc, resolveDqnConfig(sc, small) as RunConfig, { storage: nodeStorage });
+    await expect(t.loadCheckpoint(path.join(dir, 'checkpoint.safetensors'))).rejects.toThrow(/\(dqn on minatar\/breakout\) does not fit this model \(scorer-dqn on minatar\/breakout\)/);
+    t.dispose();
   });
 });

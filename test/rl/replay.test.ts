@@ -121,11 +121,13 @@ describe('replay buffer', () => {
   it('save/load round trip is exact, including position and the RNG-driven samples', () => {
     const buf = new ReplayBuffer({ capacity: 30, obsSize: 100 });
     fill(buf, 0, 45);
-    const bytes = buf.toBytes();
-    // 30 transitions × (2 × 13 + 9) bytes + header
-    expect(bytes.length).toBeLessThan(30 * transitionBytes(100, 'bits') + 200);
+    const arrays = buf.toArrays('r.');
+    // 30 transitions × (2 × 13 + 9) bytes, in their own dtypes.
+    const bytes = Object.values(arrays).reduce((a, x) => a + x.data.byteLength, 0);
+    expect(bytes).toBe(30 * transitionBytes(100, 'bits'));
+    expect(arrays['r.obs'].data).toBeInstanceOf(Uint8Array);
     const back = new ReplayBuffer({ capacity: 30, obsSize: 100 });
-    back.fromBytes(bytes);
+    back.fromArrays(arrays, 'r.', buf.meta());
     expect([back.pos, back.size, back.storage]).toEqual([buf.pos, buf.size, buf.storage]);
     const a = buf.sample(64, new Rng(5)), b = back.sample(64, new Rng(5));
     expect(Array.from(b.obs)).toEqual(Array.from(a.obs));
@@ -137,8 +139,9 @@ describe('replay buffer', () => {
     fill(back, 45, 7);
     expect(Array.from(back.observation(buf.pos - 1))).toEqual(Array.from(buf.observation(buf.pos - 1)));
     const wrong = new ReplayBuffer({ capacity: 31, obsSize: 100 });
-    expect(() => wrong.fromBytes(bytes)).toThrow(/capacity 30 × obsSize 100, this buffer is 31 × 100/);
-    expect(() => back.fromBytes(bytes.subarray(0, 500))).toThrow(/corrupt or truncated/);
+    expect(() => wrong.fromArrays(arrays, 'r.', buf.meta())).toThrow(/capacity 30 × obsSize 100, this buffer is 31 × 100/);
+    const cut = { ...arrays, 'r.actions': { data: new Int32Array(3), shape: [3] } };
+    expect(() => back.fromArrays(cut, 'r.', buf.meta())).toThrow(/replay array r\.actions is Int32Array\[3\], expected Int32Array\[30\]/);
   });
 
   it('refuses a buffer larger than memory allows, saying how much it would need', () => {
