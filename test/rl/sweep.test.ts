@@ -216,3 +216,18 @@ describe('local backend on real train processes', () => {
     expect(again.failed.map((c) => c.id)).toEqual(['ppo__mdp__s0']);
   }, 300_000);
 });
+
+describe('container recipe', () => {
+  it('copies files that exist and runs what the Job runs, where the Job expects it', async () => {
+    const { IMAGE_WORKDIR } = await import('../../rl/sweep/k8s.ts');
+    const root = path.resolve(import.meta.dirname, '..', '..');
+    const cf = fs.readFileSync(path.join(root, 'deploy', 'Containerfile'), 'utf8');
+    const copies = [...cf.matchAll(/^COPY (?!\. \.)(.+) \S+$/gm)].flatMap((m) => m[1].split(/\s+/));
+    expect(copies).toEqual(['.ci/setup-adapter.sh', 'package.json', 'package-lock.json']);
+    for (const f of [...copies, 'scripts/probe-adapter.mjs', 'rl/cli.ts', 'rl/sweep/cell.ts']) expect(fs.existsSync(path.join(root, f)), f).toBe(true);
+    expect(cf).toMatch(new RegExp(`^WORKDIR ${IMAGE_WORKDIR}$`, 'm'));
+    // tsx (the loader the Job's command uses) must be installed by the recipe.
+    expect(cf).toMatch(/npm ci --include=dev/);
+    expect(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).devDependencies.tsx).toBeDefined();
+  });
+});
