@@ -24,6 +24,8 @@ import { compareRuns } from './harness/report.ts';
 import { evaluateCheckpoint, prepareRun, runSeed, type PreparedRun } from './harness/run.ts';
 import { CHECKPOINT_FILE, checkpointInfo } from './harness/trainer.ts';
 import type { Algorithm, RunConfig } from './harness/types.ts';
+import { registerSweep } from './sweep/cli.ts';
+import { registerReport } from './report/cli.ts';
 
 const storage = nodeStorage;
 
@@ -255,6 +257,8 @@ export function makeProgram(log: (s: string) => void = console.log): Command {
       log(table);
     });
 
+  registerSweep(program);
+  registerReport(program);
   return program;
 }
 
