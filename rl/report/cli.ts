@@ -4,7 +4,6 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { buildReport } from './report.ts';
 
 export function registerReport(program: Command): Command {
   return program
@@ -24,6 +23,8 @@ export function registerReport(program: Command): Command {
       if (!Number.isInteger(seed)) throw new Error(`--seed: expected an integer, got '${o.seed}'`);
       if (!['auto', 'eval', 'train'].includes(o.source)) throw new Error(`--source: '${o.source}' is not one of auto, eval, train`);
       const out = o.out ?? (paths.length === 1 ? path.join(paths[0], 'report') : 'report');
+      // Loaded here, not at the top: `train` shares this CLI and should not pay for Vega.
+      const { buildReport } = await import('./report.ts');
       const { markdown, json } = await buildReport(paths, {
         out, reps, seed, baselines: o.baselines, source: o.source, includePartial: o.includePartial, png: o.png, log: (m) => console.error(m),
       });

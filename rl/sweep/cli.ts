@@ -9,7 +9,6 @@ import { cellState, MANIFEST_FILE, readManifest, trainArgs, writeJsonAtomic, typ
 import { BACKENDS, makeManifest, readSweepFile, type Backend } from './spec.ts';
 import { defaultParallel, runLocal } from './local.ts';
 import { hasCommand, submitSlurm, waitSlurm } from './slurm.ts';
-import { writeK8s } from './k8s.ts';
 
 /**
  * Writes the manifest, or checks that an existing one agrees: a cell whose arguments changed
@@ -37,6 +36,12 @@ export function planSweep(file: string, o: { out?: string } = {}): { manifest: S
   fs.mkdirSync(root, { recursive: true });
   writeJsonAtomic(path.join(root, MANIFEST_FILE), manifest);
   return { manifest, root, spec };
+}
+
+/** A path as the user would type it: relative when under the current directory. */
+function shown(p: string): string {
+  const r = path.relative(process.cwd(), p);
+  return !r ? '.' : r.startsWith('..') ? p : r;
 }
 
 export function summary(manifest: SweepManifest, root: string): { line: string; unfinished: string[] } {
@@ -78,11 +83,9 @@ export function registerSweep(program: Command): Command {
         const r = await runLocal(manifest, root, { parallel: jobs });
         const s = summary(manifest, root);
         console.log(`sweep ${manifest.name}: ${s.line}`);
-        if (r.failed.length || r.interrupted.length) {
-          console.log(`not done (rerun with --resume; logs in ${path.join(root, 'logs')}):\n${s.unfinished.join('\n')}`);
-          process.exitCode = 1;
-        }
-        console.log(`report: npm run rl -- report ${path.relative(process.cwd(), root) || '.'}`);
+        console.log(`report: npm run rl -- report ${shown(root)}`);
+        // An error (exit status 1) rather than a quiet summary: no failed cell goes unnoticed.
+        if (r.failed.length || r.interrupted.length) throw new Error(`${r.failed.length + r.interrupted.length} cell(s) not done (rerun with --resume; logs in ${path.join(root, 'logs')}):\n${s.unfinished.join('\n')}`);
       } else if (backend === 'slurm') {
         const r = submitSlurm(manifest, root, spec.slurm, { resume: o.resume, dryRun: o.dryRun });
         if (!r.indices.length) {
@@ -98,17 +101,16 @@ export function registerSweep(program: Command): Command {
           await waitSlurm(manifest, root, { log: (m) => console.error(m) });
           const s = summary(manifest, root);
           console.log(`sweep ${manifest.name}: ${s.line}`);
-          if (s.unfinished.length) {
-            console.log(`not done (resubmit with --resume):\n${s.unfinished.join('\n')}`);
-            process.exitCode = 1;
-          }
+          if (s.unfinished.length) throw new Error(`${s.unfinished.length} cell(s) not done (resubmit with --resume):\n${s.unfinished.join('\n')}`);
         }
       } else {
+        // kubernetes-models' schema validators load only for this backend.
+        const { writeK8s } = await import('./k8s.ts');
         const { file: f, render } = writeK8s(manifest, root, spec.k8s, o.resume);
         console.log(`k8s: wrote ${f} (Job ${render.jobName}, ${manifest.cells.length} indices, validated against the Kubernetes schema)`);
         console.log(`  build the image:  podman build -f deploy/Containerfile -t ${spec.k8s.image} .`);
         console.log(`  run:              kubectl apply -f ${f}${hasCommand('kubectl') ? '' : '   (kubectl is not on PATH here)'}`);
-        console.log(`  then copy the volume's runs to ${root} and: npm run rl -- report ${path.relative(process.cwd(), root) || '.'}`);
+        console.log(`  then copy the volume's runs to ${root} and: npm run rl -- report ${shown(root)}`);
       }
     });
 }
