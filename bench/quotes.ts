@@ -17,8 +17,7 @@
 //   load|start, load|end        the 1-min load average at the start / end of the run
 //   date                        "YYYY-MM-DD HH:MM UTC" of the run
 //   commit                      the commit the run measured
-// Every quote names its adapter through the file it is checked against: docs/benchmarks.md
-// quotes bench/results/llvmpipe.json (QUOTE_SOURCES below).
+// Every quote names its adapter through the file it is checked against (QUOTE_SOURCES below).
 
 import type { Row } from './common.ts';
 
@@ -33,6 +32,7 @@ export interface QuoteRun {
 /** Which results file each document's quotes come from (paths from the repository root). */
 export const QUOTE_SOURCES: Record<string, string> = {
   'docs/benchmarks.md': 'bench/results/llvmpipe.json',
+  'docs/games.md': 'bench/results/llvmpipe.json',
 };
 
 export const QUOTE_RE = /<!--q ([^>]*?)-->([^<]*)<!--\/q-->/g;

@@ -570,16 +570,24 @@ export function updateDoc(file: string, slug: string, md: string) {
   const block = `${begin}\n${md}\n${end}`;
   if (bi >= 0 && ei > bi) doc = doc.slice(0, bi) + block + doc.slice(ei + end.length);
   else doc = doc.replace(/\s*$/, '\n\n') + block + '\n';
-  // the hand-written prose quotes this run's figures between <!--q …--> markers (bench/quotes.ts)
-  const rel = path.relative(root, file);
-  if (QUOTE_SOURCES[rel] === path.join('bench', 'results', `${slug}.json`)) {
+  fs.writeFileSync(file, doc);
+  refreshQuotes(slug);
+}
+
+/** Rewrites the figures that hand-written docs quote from bench/results/<slug>.json (bench/quotes.ts). */
+function refreshQuotes(slug: string) {
+  const source = path.join('bench', 'results', `${slug}.json`);
+  for (const [doc, src] of Object.entries(QUOTE_SOURCES)) {
+    if (src !== source) continue;
+    const file = path.join(root, doc);
     try {
-      doc = rewriteQuotes(doc, JSON.parse(fs.readFileSync(path.join(root, QUOTE_SOURCES[rel]!), 'utf8')));
+      const text = fs.readFileSync(file, 'utf8');
+      const next = rewriteQuotes(text, JSON.parse(fs.readFileSync(path.join(root, src), 'utf8')));
+      if (next !== text) fs.writeFileSync(file, next);
     } catch (e) {
-      log(`bench: ${rel}: a quoted figure has no source in this run, so the prose was left as it was (test/docs.test.ts will fail until it is fixed): ${errMessage(e)}`);
+      log(`bench: ${doc}: a quoted figure has no source in this run, so its prose was left as it was (test/docs.test.ts fails until it is fixed): ${errMessage(e)}`);
     }
   }
-  fs.writeFileSync(file, doc);
 }
 
 main().then(

@@ -16,7 +16,7 @@ describe('docs/benchmarks.md quotes the committed run', () => {
     it(`every figure quoted in ${doc} equals ${source}`, () => {
       const run = JSON.parse(read(source)) as QuoteRun;
       const quotes = checkQuotes(read(doc), run);
-      expect(quotes.length).toBeGreaterThan(30);
+      expect(quotes.length).toBeGreaterThan(doc === "docs/benchmarks.md" ? 30 : 5);
       const wrong = quotes.filter((q) => q.written !== q.value).map((q) => `line ${q.line}: "${q.spec}" says ${q.written}, the run ${q.value}`);
       expect(wrong).toEqual([]);
     });
@@ -90,6 +90,10 @@ describe('README.md', () => {
     expect(t).toContain('| `scorer` | SCORER | yes | [a.test.ts](test/rl/a.test.ts) | no |');
     expect(t).not.toContain('SCORER: Stackelberg DQN');
     expect(t).toContain('| — | STAC: Stackelberg actor-critic (on-policy) | no | no | no |');
+    // variants named after a planned algorithm cover it
+    const v = renderAlgorithmTable([{ name: 'scorer-dqn', summary: 'SCORER over DQN', paper: 'p', status: { implemented: true, tested: null, results: null } }]);
+    expect(v).not.toContain('SCORER: Stackelberg DQN');
+    expect(v).toContain('| — | DQN (the SCORER baseline) | no | no | no |');
   });
 
   it('the engine example runs as written', () => {
