@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import { angleNormalize } from './pendulum.ts';
-import { ENV_IDS, makeEnv, MinAtarEnv, Rng, VecEnv, type CartPole, type EnvCore, type EnvOptions, type Pendulum } from './index.ts';
+import { ENV_IDS, makeEnv, MinAtarEnv, preloadEnv, Rng, VecEnv, type CartPole, type EnvCore, type EnvOptions, type Pendulum } from './index.ts';
 import type { Breakout } from './minatar/breakout.ts';
 import type { Asterix } from './minatar/asterix.ts';
 import type { SpaceInvaders } from './minatar/space_invaders.ts';
@@ -125,19 +125,25 @@ export async function watch(id: string, o: WatchOptions) {
     if (!id.startsWith('minatar/')) throw new Error(`--preset applies to minatar/* envs only`);
     opts.preset = o.preset;
   }
+  await preloadEnv(id); // mujoco/*: MuJoCo's WebAssembly module
   const env = makeEnv(id, opts);
   const rng = new Rng(o.seed, 0xffff); // the policy's own stream, apart from the env's
   env.reset();
   const clear = o.delay > 0 && process.stdout.isTTY;
-  const frame = (t: number, a: number | null, r: number, final = false) => {
-    const head = `${id}  step ${t}  ` + (a === null ? 'reset' : `action ${Number.isInteger(a) ? a : a.toFixed(3)}  reward ${r.toFixed(3)}`) +
+  const show = (a: number[]) => {
+    const s = a.map((x) => (Number.isInteger(x) ? String(x) : x.toFixed(3)));
+    return s.length === 1 ? s[0]! : `[${s.join(', ')}]`;
+  };
+  const frame = (t: number, a: number[] | null, r: number, final = false) => {
+    const head = `${id}  step ${t}  ` + (a === null ? 'reset' : `action ${show(a)}  reward ${r.toFixed(3)}`) +
       (final ? '  (last frame of the episode)' : `  return ${env.episodeReturns[0]!.toFixed(3)}`);
     print((clear ? '\x1b[H\x1b[2J' : '') + head + '\n' + env.renderText(0, final ? 'final' : 'current') + '\n');
   };
   frame(0, null, 0);
   for (let t = 1; t <= o.steps; t++) {
-    const a = policyAction(o.policy, env, 0, rng);
-    const res = env.step([a]);
+    // Box envs with several components (MuJoCo) get one draw per component.
+    const a = Array.from({ length: env.actSize }, () => policyAction(o.policy, env, 0, rng));
+    const res = env.step(a);
     if (t % o.every === 0 || res.done[0]) frame(t, a, res.rewards[0]!, res.done[0] === 1);
     if (res.done[0]) {
       const ep = env.completedEpisodes()[0]!;
