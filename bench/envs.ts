@@ -5,7 +5,8 @@
  * MinAtar envs use the paper preset (sticky actions on, all 6 actions).
  */
 import { pathToFileURL } from 'node:url';
-import { ENV_IDS, makeEnv, Rng } from '../rl/envs/index.ts';
+import { ENV_IDS, makeEnv, preloadEnv, Rng } from '../rl/envs/index.ts';
+import { disposeMujocoEnv } from '../rl/envs/mujoco/index.ts';
 import type { Row } from './common.ts';
 
 /**
@@ -48,6 +49,7 @@ export function benchOne(id: string, numEnvs: number, minMs = 400): { stepsPerSe
     }
     elapsed = performance.now() - t0;
   }
+  disposeMujocoEnv(env); // MuJoCo envs hold WebAssembly memory (a no-op for the others)
   return { stepsPerSec: (batches * numEnvs) / (elapsed / 1000), msPerBatch: elapsed / batches, batches };
 }
 
@@ -69,6 +71,7 @@ export async function benchEnvs(filter?: string, repeats = 3): Promise<EnvBenchR
   const rows: EnvBenchRow[] = [];
   for (const id of ENV_IDS) {
     if (!matches(filter, id)) continue;
+    await preloadEnv(id); // mujoco/*: MuJoCo's WebAssembly module
     for (const n of BENCH_BATCH_SIZES) {
       const runs: ReturnType<typeof benchOne>[] = [];
       for (let k = 0; k < repeats; k++) {
