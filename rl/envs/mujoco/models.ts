@@ -29,6 +29,15 @@ function capsule(name: string, a: V3, b: V3, radius: number, origin: V3, extra =
 
 const deg = 'angle="degree"';
 
+/**
+ * Not from Gymnasium's files: the size of each MjData's arena (contacts, constraints, scratch).
+ * MuJoCo's default (about 13 MB per MjData) would cap a process at ~150 envs in the 2 GB
+ * WebAssembly heap; these models used ≤ 34 kB (maxuse_arena) under bang-bang random play,
+ * 3000 steps × 4 envs each, and with Ant upside down or Walker2d lying flat, so 1 MB leaves a
+ * wide margin and lets 1024 envs fit. The arena's size does not change the simulation.
+ */
+const ARENA = '<size memory="1M"/>';
+
 // ---------------------------------------------------------------------------------------------
 // Hopper (hopper.xml, the file Hopper-v5 loads). A one-legged planar robot: torso, thigh, leg,
 // foot, every part a capsule; the root slides in x and z and hinges about y.
@@ -90,6 +99,7 @@ function planarRoot(slideZ: number, ref?: number): string {
 export function hopperXml(): string {
   const T = PLANAR_TORSO;
   return `<mujoco model="hopper">
+${ARENA}
 <compiler ${deg} inertiafromgeom="true"/>
 <option integrator="RK4" timestep="0.002"/>
 <default>
@@ -125,6 +135,7 @@ export function walker2dXml(): string {
   const T = PLANAR_TORSO;
   const foot = { toe: 0.2, heel: 0, bodyX: 0.2, friction: 1.9, range: [-45, 45] as [number, number] };
   return `<mujoco model="walker2d">
+${ARENA}
 <compiler ${deg} inertiafromgeom="true"/>
 <option integrator="RK4" timestep="0.002"/>
 <default>
@@ -194,6 +205,7 @@ function cheetahChain(links: CheetahLink[]): string {
 
 export function halfCheetahXml(): string {
   return `<mujoco model="cheetah">
+${ARENA}
 <compiler angle="radian" inertiafromgeom="true" settotalmass="14"/>
 <option gravity="0 0 -9.81" timestep="0.01"/>
 <default>
@@ -231,6 +243,7 @@ export function swimmerXml(): string {
   const seg = (name: string, a: number, b: number, origin: number) =>
     `<geom name="${name}" type="capsule" fromto="${f(a - origin)} 0 0 ${f(b - origin)} 0 0" size="0.1" density="1000"/>`;
   return `<mujoco model="swimmer">
+${ARENA}
 <compiler ${deg} inertiafromgeom="true"/>
 <option integrator="RK4" timestep="0.01" density="4000" viscosity="0.1"/>
 <default>
@@ -270,6 +283,7 @@ export function swimmerXml(): string {
 
 export function reacherXml(): string {
   return `<mujoco model="reacher">
+${ARENA}
 <compiler angle="radian" inertiafromgeom="true"/>
 <option gravity="0 0 -9.81" integrator="RK4" timestep="0.01"/>
 <default>
@@ -353,6 +367,7 @@ export function antXml(): string {
     ].join('\n');
   });
   return `<mujoco model="ant">
+${ARENA}
 <compiler ${deg} inertiafromgeom="true"/>
 <option integrator="RK4" timestep="0.01"/>
 <default>

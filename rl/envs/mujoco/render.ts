@@ -196,7 +196,7 @@ function segDist(q: [number, number], a: [number, number], b: [number, number]):
 }
 
 /** A character picture (cells twice as tall as wide): '#' body, '=' ground. */
-export function renderMujocoText(p: Pose, view: 'side' | 'top', cols = 56, rows = 18): string {
+export function renderMujocoText(p: Pose, view: 'side' | 'top', cols = 56, rows = 28): string {
   const pr = view === 'side' ? SIDE : TOP;
   const sh = shapes(p, pr);
   const ground = pr === SIDE ? planeLevel(p, pr) : undefined;
