@@ -33,6 +33,7 @@ export interface QuoteRun {
 export const QUOTE_SOURCES: Record<string, string> = {
   'docs/benchmarks.md': 'bench/results/llvmpipe.json',
   'docs/games.md': 'bench/results/llvmpipe.json',
+  'docs/engine-internals.md': 'bench/results/llvmpipe.json',
 };
 
 export const QUOTE_RE = /<!--q ([^>]*?)-->([^<]*)<!--\/q-->/g;
