@@ -7,7 +7,7 @@
 //                   returns the critic's gradient (goal ≤ 12× the actor's individual gradient)
 // with the dispatches and readbacks of one iteration. Not tests: numbers, not assertions.
 //
-//   npx tsx bench/implicit.ts [filter] [--quick]
+//   npx tsx bench/implicit.ts [filter] [--quick] [--composed]
 
 import * as E from '../engine/index.ts';
 import { timeIt, selected, type Row, type Stats } from './common.ts';
@@ -15,16 +15,24 @@ import { timeIt, selected, type Row, type Stats } from './common.ts';
 type Layer = { w: E.Tensor; b: E.Tensor };
 type Act = 'tanh' | 'relu';
 
+// Networks as rl/ builds them: engine/nn's fused linear kernel (x·Wᵀ + b and the activation in
+// one dispatch, W [out, in]); `--composed` uses matmul + add + activation ops instead (the
+// numbers docs/games.md reported before the fused path).
+const COMPOSED = process.argv.includes('--composed');
 function mlpInit(sizes: number[], seed: number): Layer[] {
   return sizes.slice(1).map((n, i) => ({
-    w: E.randn([sizes[i], n], 0, 1 / Math.sqrt(sizes[i]), { seed: seed + i }),
+    w: COMPOSED ? E.randn([sizes[i], n], 0, 1 / Math.sqrt(sizes[i]), { seed: seed + i }) : E.randn([n, sizes[i]], 0, 1 / Math.sqrt(sizes[i]), { seed: seed + i }),
     b: E.zeros([n]),
   }));
 }
 function mlp(ps: Layer[], x: E.Tensor, act: Act): E.Tensor {
   ps.forEach((p, i) => {
-    x = E.add(E.matmul(x, p.w), p.b);
-    if (i < ps.length - 1) x = act === 'tanh' ? E.tanh(x) : E.relu(x);
+    const a = i < ps.length - 1 ? act : 'none';
+    if (!COMPOSED) x = E.linear(x, p.w, p.b, a);
+    else {
+      x = E.add(E.matmul(x, p.w), p.b);
+      if (a !== 'none') x = act === 'tanh' ? E.tanh(x) : E.relu(x);
+    }
   });
   return x;
 }

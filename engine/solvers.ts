@@ -196,9 +196,25 @@ interface CgRun {
   dispose(): void;
 }
 
-/** The packed matvec output, never sharing a buffer with the vector it was given (identity matvecs). */
-function packMatvec(P: Packing, matvec: (v: any) => any, p: Tensor, avoid: Tensor[]): Tensor {
-  const out = pack(P, matvec(unpack(P, p)));
+/**
+ * The packed matvec output, never sharing a buffer with the vector it was given (identity
+ * matvecs). `into` (a packed buffer whose padding is zero) receives the leaves by buffer copies,
+ * so a many-leaf tree costs no fill dispatch per iteration.
+ */
+function packMatvec(P: Packing, matvec: (v: any) => any, p: Tensor, avoid: Tensor[], into: Tensor | null): Tensor {
+  const y = matvec(unpack(P, p));
+  if (into && !P.single) {
+    const { leaves } = flattenTree(y);
+    if (leaves.length !== P.shapes.length) throw new Error(`cg: the matvec returned ${leaves.length} tensors for a ${P.shapes.length}-tensor vector`);
+    leaves.forEach((l, i) => {
+      if (l.shape.join() !== P.shapes[i].join()) throw new Error(`cg: matvec leaf ${i} has shape [${l.shape}] but the vector's is [${P.shapes[i]}]`);
+      const v = into.subView(P.offsets[i], [l.size]);
+      assign(v, reshape(l, [l.size]));
+      v.dispose();
+    });
+    return into;
+  }
+  const out = pack(P, y);
   const ob = out.buffer.buffer;
   return avoid.some((t) => t.buffer.buffer === ob) ? clone(out) : out;
 }
@@ -218,7 +234,7 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
   const words = (k: number) => [n, k, CG_NEG_MODES[mode], hist, f32bits(lambda), f32bits(mu), f32bits((o.tol ?? 0) ** 2), 0];
   const rt = runtime();
   // Owned state: x, r, p, the scalars; the kernel updates them in place.
-  const [X, R, Pv, S] = scope(() => {
+  const [X, R, Pv, S, AP] = scope(() => {
     const bf = pack(P, b);
     let x: Tensor, r: Tensor;
     if (o.x0) {
@@ -231,17 +247,18 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
     }
     const p = allocTensor([n]);
     const s = zeros([CG_HIST + maxIters + 1]);
+    const ap = P.single ? null : zeros([n]);
     rt.dispatch({
       kernel: { ...cgKernel, constants: { MODE: 0 } },
       inputs: [bf.bufferFor('cg')], outputs: [x.buffer, r.buffer, p.buffer, s.buffer],
       params: words(0), workgroups: [1], label: 'cg (start)',
     });
-    return [x, r, p, s];
+    return [x, r, p, s, ap];
   });
   return {
     step(k) {
       scope(() => {
-        const ap = packMatvec(P, matvec, Pv, [X, R, Pv, S]);
+        const ap = packMatvec(P, matvec, Pv, [X, R, Pv, S], AP);
         rt.dispatch({
           kernel: { ...cgKernel, constants: { MODE: 1 } },
           inputs: [ap.bufferFor('cg')], outputs: [X.buffer, R.buffer, Pv.buffer, S.buffer],
@@ -255,7 +272,7 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
       if (o.residuals) out.residuals = clone(S.subView(CG_HIST, [iters + 1]));
       return out;
     },
-    dispose: () => dispose([X, R, Pv, S]),
+    dispose: () => dispose([X, R, Pv, S, AP]),
   };
 }
 

@@ -1,0 +1,155 @@
+// rl/continuous.ts: Box scaling, the three policy kinds against float64 formulas, and the bad
+// inputs of the actor-critic family (wrong action space, NaN actions, bad options).
+import { describe, it, expect, beforeAll } from 'vitest';
+import * as E from '../../engine/index.ts';
+import * as R from '../ref/index.ts';
+import { Rng } from '../../engine/nn/rng.ts';
+import {
+  BoxScaling, requireBox, requireDiscrete, checkFiniteActions, gaussianPolicy, tanhGaussianPolicy, tanhGaussianLogProbCpu,
+  deterministicPolicy, addExplorationNoise, sampleTanhGaussian, LOG_STD_MIN, LOG_STD_MAX,
+} from '../../rl/continuous.ts';
+import { sac } from '../../rl/sac.ts';
+import { ddpg, polyakUpdate, packedCopy } from '../../rl/ddpg.ts';
+import { ac } from '../../rl/ac.ts';
+import { Trainer } from '../../rl/harness/trainer.ts';
+
+beforeAll(async () => {
+  await E.init();
+});
+
+const box = { kind: 'box' as const, shape: [2], low: [-2, 0], high: [2, 10] };
+
+describe('Box action spaces', () => {
+  it('BoxScaling maps [−1, 1] to [low, high] affinely, clips, and inverts', () => {
+    const s = new BoxScaling(box);
+    expect(Array.from(s.toEnv([-1, -1, 1, 1, 0, 0, 3, -7]))).toEqual([-2, 0, 2, 10, 0, 5, 2, 0]);
+    const a = [0.3, -0.6, -0.25, 0.9];
+    R.assertClose(s.fromEnv(s.toEnv(a)), a, { rtol: 1e-6, atol: 1e-6, label: 'round trip' });
+  });
+
+  it('continuous algorithms refuse discrete envs and vice versa, naming algorithm, env and space', async () => {
+    expect(() => requireBox({ id: 'cartpole', actionSpace: { kind: 'discrete', n: 2 } }, 'sac')).toThrow(/sac needs a continuous \(Box\) action space, but cartpole has a discrete space of 2 actions/);
+    expect(() => requireBox({ id: 'x', actionSpace: { kind: 'box', shape: [1], low: [-Infinity], high: [1] } }, 'ddpg')).toThrow(/dimension 0 has bounds \[-Infinity, 1\]/);
+    expect(() => requireDiscrete({ id: 'pendulum', actionSpace: box }, 'x')).toThrow(/needs a discrete action space, but pendulum has a Box of shape \[2\]/);
+    // Through the harness: SAC/DDPG on CartPole are refused before anything runs.
+    for (const algo of [sac, ddpg]) {
+      expect(() => new Trainer(algo, { ...algo.defaults, env: 'cartpole' })).toThrow(/handles box action spaces; cartpole has a discrete one/);
+    }
+    // AC handles both (categorical on CartPole, Gaussian on Pendulum).
+    expect(ac.actionSpaces).toEqual(['discrete', 'box']);
+  });
+
+  it('NaN actions are an error naming the env step, the env index and the env', async () => {
+    expect(() => checkFiniteActions(Float32Array.of(0.1, 0.2, NaN, 0.3), 2, 1234, 'pendulum', 'sac')).toThrow(/sac: the policy produced action NaN at env step 1234 for env 1 of pendulum \(dimension 0\)/);
+    // A diverged SAC actor (NaN weights) through act().
+    const spec = { id: 'pendulum', obsShape: [3], obsSize: 3, actionSpace: { kind: 'box' as const, shape: [1], low: [-2], high: [2] }, actionDim: 1, numEnvs: 2 };
+    const agent = sac.create({ ...sac.defaults, hidden: [8] }, spec);
+    const w = E.namedParams(agent.params.actor)['mean.bias'];
+    E.assign(w, E.tensor([NaN], [1]));
+    await expect(agent.act(new Float32Array(6), 2, { rng: new Rng(1), sample: 2, mode: 'explore', step: 77 })).rejects.toThrow(/action NaN at env step 77 for env 0 of pendulum/);
+    agent.dispose();
+  });
+});
+
+describe('policies against float64', () => {
+  it('Gaussian policy: log-prob and entropy', async () => {
+    const pi = gaussianPolicy(3, 2, [4], 'tanh', -0.3);
+    const p = pi.init(5);
+    const obs = R.rng(1).ndUniform([6, 3], -1, 1), acts = R.rng(2).ndUniform([6, 2], -2, 2);
+    const [mean, lp, ent] = await E.readAll(E.scope(() => [pi.mean(p, E.tensor(Float32Array.from(obs.data), [6, 3])), pi.logProb(p, E.tensor(Float32Array.from(obs.data), [6, 3]), E.tensor(Float32Array.from(acts.data), [6, 2])), pi.entropy(p)]));
+    const want = Array.from({ length: 6 }, (_, i) => [0, 1].reduce((s, j) => {
+      const z = (acts.data[i * 2 + j] - mean[i * 2 + j]) / Math.exp(-0.3);
+      return s - 0.5 * z * z + 0.3 - 0.5 * Math.log(2 * Math.PI);
+    }, 0));
+    R.assertClose(lp, want, { rtol: 1e-5, atol: 1e-5, label: 'Gaussian log-prob' });
+    R.assertClose(ent, [2 * (0.5 * Math.log(2 * Math.PI * Math.E) - 0.3)], { rtol: 1e-6, atol: 1e-6, label: 'entropy' });
+    E.dispose(p);
+  });
+
+  it('tanh-Gaussian: log-prob with the tanh correction (incl. large |u|), log-std bounds, reparameterised gradient', async () => {
+    const pi = tanhGaussianPolicy(3, 2, [5], 'relu');
+    const p = pi.init(9);
+    const B = 8;
+    const obs = E.tensor(Float32Array.from(R.rng(3).ndUniform([B, 3], -2, 2).data), [B, 3]);
+    // Noise with some large draws, so u reaches |u| ≫ 1 where the naive log(1 − tanh²u) is −∞ in float32.
+    const noise = Float32Array.from(R.rng(4).ndUniform([B, 2], -3, 3).data);
+    noise[0] = 40;
+    noise[3] = -35;
+    const eps = E.tensor(noise, [B, 2]);
+    const { mean, logStd } = pi.dist(p, obs);
+    const s = pi.sample(p, obs, eps);
+    const [m, ls, a, lp] = await E.readAll([mean, logStd, s.action, s.logProb]);
+    for (const v of ls) {
+      expect(v).toBeGreaterThanOrEqual(LOG_STD_MIN);
+      expect(v).toBeLessThanOrEqual(LOG_STD_MAX);
+    }
+    const want: number[] = [];
+    for (let i = 0; i < B; i++) {
+      const u = [0, 1].map((j) => m[i * 2 + j] + Math.exp(ls[i * 2 + j]) * noise[i * 2 + j]);
+      want.push(tanhGaussianLogProbCpu(u, [m[i * 2], m[i * 2 + 1]], [ls[i * 2], ls[i * 2 + 1]]));
+      u.forEach((ui, j) => expect(a[i * 2 + j]).toBeCloseTo(Math.tanh(ui), 5));
+    }
+    expect(lp.every(Number.isFinite)).toBe(true);
+    R.assertClose(lp, want, { rtol: 1e-4, atol: 2e-4, label: 'tanh-Gaussian log-prob' });
+    // The CPU reference itself against the textbook form where that is finite in float64.
+    const u = [0.3, -1.2], mu = [0.1, -0.5], lsd = [-0.4, 0.2];
+    const naive = u.reduce((acc, ui, j) => acc - 0.5 * ((ui - mu[j]) / Math.exp(lsd[j])) ** 2 - lsd[j] - 0.5 * Math.log(2 * Math.PI) - Math.log(1 - Math.tanh(ui) ** 2), 0);
+    expect(tanhGaussianLogProbCpu(u, mu, lsd)).toBeCloseTo(naive, 10);
+    // Reparameterised: d(mean action-sum)/d(params) matches central differences of the float64-free engine forward.
+    const f = (pp: E.Params) => E.sum(pi.sample(pp, obs, eps).action);
+    const g = E.grad(f)(p);
+    const bias = E.namedParams(p)['mean.bias'];
+    const gb = await E.namedParams(g)['mean.bias'].data();
+    const h = 1e-2, b0 = await bias.data();
+    const fd: number[] = [];
+    for (let j = 0; j < 2; j++) {
+      const at = async (d: number) => {
+        const bb = Float32Array.from(b0);
+        bb[j] += d;
+        E.assign(bias, E.tensor(bb, [2]));
+        return (await E.scope(() => f(p)).data())[0];
+      };
+      fd.push((await at(h) - await at(-h)) / (2 * h));
+    }
+    E.assign(bias, E.tensor(b0, [2]));
+    R.assertClose(gb, fd, { rtol: 2e-2, atol: 2e-3, label: 'reparameterised gradient' });
+    E.dispose([p, obs, eps, mean, logStd, s, g]);
+  });
+
+  it('deterministic policy in [−1, 1]; exploration noise has the asked σ and stays in bounds; CPU tanh-Gaussian sampling', async () => {
+    const pi = deterministicPolicy(3, 2, [4]);
+    const p = pi.init(3);
+    const a = await E.scope(() => pi.apply(p, E.tensor(Float32Array.from(R.rng(5).ndUniform([50, 3], -50, 50).data), [50, 3]))).data();
+    for (const v of a) expect(Math.abs(v)).toBeLessThanOrEqual(1);
+    const rng = new Rng(11);
+    const n = 20000;
+    const x = addExplorationNoise(new Float32Array(n), 0.1, rng);
+    const m = x.reduce((s, v) => s + v, 0) / n, sd = Math.sqrt(x.reduce((s, v) => s + (v - m) ** 2, 0) / n);
+    expect(Math.abs(m)).toBeLessThan(0.005);
+    expect(Math.abs(sd - 0.1)).toBeLessThan(0.005);
+    const edge = addExplorationNoise(new Float32Array(n).fill(0.99), 0.1, rng);
+    for (const v of edge) expect(v).toBeLessThanOrEqual(1);
+    const means = new Float32Array(n).fill(0.5), logStds = new Float32Array(n).fill(Math.log(0.2));
+    const s = sampleTanhGaussian(means, logStds, n, 1, rng, false, new Float32Array(n));
+    const atanhMean = s.reduce((acc, v) => acc + Math.atanh(v), 0) / n;
+    expect(Math.abs(atanhMean - 0.5)).toBeLessThan(0.01);
+    expect(sampleTanhGaussian(means, logStds, 1, 1, rng, true, new Float32Array(1))[0]).toBeCloseTo(Math.tanh(0.5), 6);
+    E.dispose(p);
+  });
+
+  it('Polyak averaging: every target parameter of two networks in one dispatch, = ρ·target + (1 − ρ)·online', async () => {
+    const a = E.packParams({ w: E.tensor([1, 2, 3]), v: E.tensor([[4, 5], [6, 7]]) }).params;
+    const c = E.packParams({ u: E.tensor([10, 20]) }).params;
+    const ta = packedCopy(a), tc = packedCopy(c);
+    E.assign(a.w as E.Tensor, E.tensor([2, 2, 2]));
+    E.assign(c.u as E.Tensor, E.tensor([0, 0]));
+    const d0 = E.counters().dispatches;
+    polyakUpdate([[a, ta], [c, tc]], 0.9);
+    expect(E.counters().dispatches - d0).toBe(1);
+    R.assertClose(await (ta.w as E.Tensor).data(), [1.1, 2, 2.9], { rtol: 1e-6, atol: 1e-6, label: 'actor target' });
+    R.assertClose(await (ta.v as E.Tensor).data(), [4, 5, 6, 7], { rtol: 1e-6, atol: 1e-6, label: 'unchanged' });
+    R.assertClose(await (tc.u as E.Tensor).data(), [9, 18], { rtol: 1e-6, atol: 1e-6, label: 'critic target' });
+    expect(() => polyakUpdate([[a, { w: E.tensor([1]) }]], 0.9)).toThrow(/not two packed parameter trees/);
+    E.dispose([a, c, ta, tc]);
+  });
+});
