@@ -44,7 +44,7 @@ describe('Box action spaces', () => {
     // A diverged SAC actor (NaN weights) through act().
     const spec = { id: 'pendulum', obsShape: [3], obsSize: 3, actionSpace: { kind: 'box' as const, shape: [1], low: [-2], high: [2] }, actionDim: 1, numEnvs: 2 };
     const agent = sac.create({ ...sac.defaults, hidden: [8] }, spec);
-    const w = E.namedParams(agent.params.actor)['mean.bias'];
+    const w = E.namedParams(agent.params.actor as E.Params)["mean.bias"];
     E.assign(w, E.tensor([NaN], [1]));
     await expect(agent.act(new Float32Array(6), 2, { rng: new Rng(1), sample: 2, mode: 'explore', step: 77 })).rejects.toThrow(/action NaN at env step 77 for env 0 of pendulum/);
     agent.dispose();
