@@ -259,6 +259,7 @@ export function makeProgram(log: (s: string) => void = console.log): Command {
 
   registerSweep(program);
   registerReport(program);
+  program.command('palmal').description('PAL/MAL (rl/palmal/cli.ts): table | scale | report; `rl palmal <sub> --help`').helpOption(false).allowUnknownOption().allowExcessArguments().argument('[args...]').action(async (args: string[]) => (await import('./palmal/cli.ts')).main(['node', 'palmal', ...args]));
   return program;
 }
 
