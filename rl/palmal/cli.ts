@@ -65,7 +65,7 @@ export async function main(argv = process.argv) {
         else results.push(res);
         fs.mkdirSync(o.out, { recursive: true });
         fs.writeFileSync(file, JSON.stringify(results, null, 1));
-        console.log(`[${stamp()}] ${formulation} ${method}: ${res.runs.map((r) => r.realReturn.toFixed(2)).join(' ')} (${res.seconds.toFixed(0)} s)`);
+        console.log(`[${stamp()}] ${formulation} ${method}: ${res.runs.map((r) => r.realReturn.toFixed(2)).join(' ')} (${res.seconds.toFixed(0)} s; CG negative-curvature directions ${res.negativeCurvature})`);
       }
       await writeReport(o.out);
     });

@@ -1,2 +1,148 @@
-// Tables and figures from the saved PAL/MAL results (filled in below).
-export async function writeReport(_dir: string): Promise<void> {}
+// Tables (Markdown) and figures (util/plot.ts: PNG + SVG) from the saved PAL/MAL results:
+//   palmal-table.json  → palmal-table.md, palmal-transitions.{png,svg}, palmal-curves.{png,svg}
+//   palmal-scale*.json → palmal-scale.md, palmal-scale.{png,svg}
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { grid, lineChart, savePlot, type VlSpec } from '../../util/plot.ts';
+import { bestStationary, optimalValue, summary, trueModel } from './tabular.ts';
+import type { TabularResult } from './train.ts';
+import type { ScaleResult } from './scalable.ts';
+
+/** The poster's numbers (mean ± std of 5 runs, average episode reward). */
+export const POSTER: Record<string, [number, number]> = {
+  mal: [0.97, 0.05], 'mal-agent': [36.93, 0.57], 'mal-noise': [36.74, 0.67], pal: [36.77, 0.64],
+};
+export const NAMES: Record<string, string> = {
+  mal: 'MAL', 'mal-agent': 'MAL + agent reward', 'mal-noise': 'MAL + random noise', pal: 'PAL',
+};
+const SA = ['A,X', 'A,Y', 'B,X', 'B,Y'];
+const NEXT = ['A', 'B', 'C'];
+
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const cell = (xs: number[]) => {
+  const s = summary(xs);
+  return `${f2(s.mean)} ± ${f2(s.std)} [${f2(s.mean - s.ci95)}, ${f2(s.mean + s.ci95)}]`;
+};
+
+export function tableMarkdown(results: TabularResult[]): string {
+  const opt = optimalValue().value, stat = bestStationary();
+  const lines = [
+    `Optimal expected episode return by finite-horizon DP: **${opt.toFixed(4)}** (best stationary policy Y in A, Y in B: ${stat.value.toFixed(4)}).`,
+    '',
+    '| formulation | poster (5 runs) | best response | runs | exact J in the real MDP: mean ± std [95% CI] | rollouts in mdp.ts: mean ± std [95% CI] | per-run exact J | ℓ_P on own data | model\'s promise Ĵ | π(Y\\|A), π(Y\\|B) per run | time s |',
+    '|---|---|---|---:|---|---|---|---:|---:|---|---:|',
+  ];
+  for (const r of results) {
+    const f = r.config.formulation;
+    const [pm, ps] = POSTER[f]!;
+    const J = r.runs.map((x) => x.realReturn), mc = r.runs.map((x) => x.mcReturn);
+    lines.push([
+      NAMES[f], `${pm} ± ${ps}`, r.config.method, r.runs.length, cell(J), cell(mc), J.map(f2).join(', '),
+      summary(r.runs.map((x) => x.ellP)).mean.toExponential(1), f2(summary(r.runs.map((x) => x.modelReturn)).mean),
+      r.runs.map((x) => `${x.policy[0]![1]!.toFixed(2)}/${x.policy[1]![1]!.toFixed(2)}`).join(' '),
+      r.seconds.toFixed(0),
+    ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'));
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Grouped bars: true vs learned P(s′|s, a) for every (s, a), and the policy's real visitation. */
+function transitionsPanel(title: string, run: TabularResult['runs'][number]): VlSpec[] {
+  const real = trueModel();
+  const rows: Record<string, unknown>[] = [];
+  for (let i = 0; i < 4; i++) {
+    const [s, a] = [Math.floor(i / 2), i % 2];
+    for (let k = 0; k < 3; k++) {
+      rows.push({ sa: SA[i], next: NEXT[k], which: 'true', p: real.P[s]![a]![k] });
+      rows.push({ sa: SA[i], next: NEXT[k], which: 'learned', p: run.model.P[s]![a]![k] });
+    }
+  }
+  const trans: VlSpec = {
+    title: `${title}: P(s′|s,a), true vs learned`,
+    data: { values: rows },
+    width: 60,
+    height: 120,
+    mark: 'bar',
+    encoding: {
+      column: { field: 'sa', type: 'nominal', title: '(s, a)', sort: SA },
+      x: { field: 'next', type: 'nominal', title: 's′', sort: NEXT },
+      xOffset: { field: 'which', sort: ['true', 'learned'] },
+      y: { field: 'p', type: 'quantitative', title: 'probability', scale: { domain: [0, 1] } },
+      color: { field: 'which', type: 'nominal', scale: { domain: ['true', 'learned'], range: ['#7f7f7f', '#d62728'] }, title: null },
+    },
+  };
+  const vis: VlSpec = {
+    title: `${title}: visitation μ̄ of the learned policy (real MDP)`,
+    data: { values: SA.map((sa, i) => ({ sa, mu: run.visitation[i], r: `r̂ ${run.model.r[Math.floor(i / 2)]![i % 2]!.toFixed(2)} / r̄ ${real.r[Math.floor(i / 2)]![i % 2]!.toFixed(2)}` })) },
+    width: 240,
+    height: 120,
+    layer: [
+      { mark: 'bar', encoding: { x: { field: 'sa', type: 'nominal', sort: SA, title: '(s, a)' }, y: { field: 'mu', type: 'quantitative', title: 'μ̄(s, a)', scale: { domain: [0, 1] } } } },
+      { mark: { type: 'text', dy: -6, fontSize: 9 }, encoding: { x: { field: 'sa', type: 'nominal', sort: SA }, y: { field: 'mu', type: 'quantitative' }, text: { field: 'r' } } },
+    ],
+  };
+  return [trans, vis];
+}
+
+export async function writeReport(dir: string): Promise<string[]> {
+  const written: string[] = [];
+  const tfile = path.join(dir, 'palmal-table.json');
+  if (fs.existsSync(tfile)) {
+    const results: TabularResult[] = JSON.parse(fs.readFileSync(tfile, 'utf8'));
+    const order = ['implicit', 'inner-outer', 'contextual'];
+    const forms = ['mal', 'mal-agent', 'mal-noise', 'pal'];
+    results.sort((a, b) => order.indexOf(a.config.method) - order.indexOf(b.config.method) || forms.indexOf(a.config.formulation) - forms.indexOf(b.config.formulation));
+    fs.writeFileSync(path.join(dir, 'palmal-table.md'), tableMarkdown(results));
+    written.push(path.join(dir, 'palmal-table.md'));
+    // Transitions figure: for each best-response method, the first run of MAL and of PAL.
+    const panels: VlSpec[] = [];
+    for (const m of order) for (const f of ['mal', 'pal']) {
+      const r = results.find((x) => x.config.method === m && x.config.formulation === f);
+      if (r) panels.push(...transitionsPanel(`${NAMES[f]} (${m}, run 0, J = ${r.runs[0]!.realReturn.toFixed(2)})`, r.runs[0]!));
+    }
+    if (panels.length) written.push(...(await savePlot(grid(panels, { columns: 2, title: 'What the model learns: MAL vs PAL on the 3-state MDP' }), path.join(dir, 'palmal-transitions'))));
+    // Learning curves: exact real return of the policy vs leader step (mean over runs, min-max band).
+    const curvePanels = order.filter((m) => results.some((r) => r.config.method === m)).map((m) => lineChart({
+      title: `best response: ${m}`, xLabel: 'leader step', yLabel: 'exact return in the real MDP', width: 260, height: 180, yDomain: [0, 38],
+      series: results.filter((r) => r.config.method === m).map((r) => ({
+        name: NAMES[r.config.formulation]!,
+        x: r.curve.map((c) => c.step),
+        y: r.curve.map((c) => summary(c.realReturn).mean),
+        lo: r.curve.map((c) => Math.min(...c.realReturn)),
+        hi: r.curve.map((c) => Math.max(...c.realReturn)),
+      })),
+      legend: 'bottom',
+    }));
+    if (curvePanels.length) written.push(...(await savePlot(grid(curvePanels, { title: 'PAL/MAL on mdp/three-state (mean over runs, band = min..max)' }), path.join(dir, 'palmal-curves'))));
+  }
+  // Scalable comparison.
+  const sfiles = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^palmal-scale.*\.json$/.test(f)) : [];
+  const scale: ScaleResult[] = sfiles.flatMap((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as ScaleResult[]);
+  if (scale.length) {
+    const groups = new Map<string, ScaleResult[]>();
+    for (const r of scale) {
+      const k = `${r.config.env}|${r.config.algo}|${r.config.realSteps}`;
+      groups.set(k, [...(groups.get(k) ?? []), r]);
+    }
+    const lines = ['| env | algorithm | real steps | seeds | final eval return: mean ± std [95% CI] | per seed | time per seed s |', '|---|---|---:|---:|---|---|---:|'];
+    const series = [];
+    for (const [k, rs] of groups) {
+      const [env, algo, steps] = k.split('|');
+      rs.sort((a, b) => a.config.seed - b.config.seed);
+      lines.push(`| ${env} | ${algo.toUpperCase()} | ${steps} | ${rs.length} | ${cell(rs.map((r) => r.finalReturn))} | ${rs.map((r) => r.finalReturn.toFixed(0)).join(', ')} | ${summary(rs.map((r) => r.seconds)).mean.toFixed(0)} |`);
+      // Mean curve over seeds at the common step counts.
+      const xs = rs[0]!.curve.map((c) => c.steps);
+      const at = (i: number) => rs.map((r) => r.curve[i]?.evalReturn ?? NaN).filter(Number.isFinite);
+      series.push({
+        name: `${algo.toUpperCase()} (${env})`, x: xs, y: xs.map((_, i) => summary(at(i)).mean),
+        lo: xs.map((_, i) => { const s = summary(at(i)); return s.mean - (Number.isFinite(s.ci95) ? s.ci95 : 0); }),
+        hi: xs.map((_, i) => { const s = summary(at(i)); return s.mean + (Number.isFinite(s.ci95) ? s.ci95 : 0); }),
+      });
+    }
+    fs.writeFileSync(path.join(dir, 'palmal-scale.md'), lines.join('\n') + '\n');
+    written.push(path.join(dir, 'palmal-scale.md'));
+    written.push(...(await savePlot(lineChart({ title: 'PAL vs MAL vs NPG (mean, band = 95% t-interval over seeds)', xLabel: 'real environment steps', yLabel: 'evaluation return', series, legend: 'bottom' }), path.join(dir, 'palmal-scale'))));
+  }
+  return written;
+}

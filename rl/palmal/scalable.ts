@@ -69,10 +69,10 @@ export interface ScaleConfig {
 }
 
 export const SCALE_DEFAULTS: Omit<ScaleConfig, 'algo' | 'seed'> = {
-  env: 'pendulum', realSteps: 3000, stepsPerIter: 200, npgBatch: 800,
-  hidden: 32, logStd0: -0.5, klStep: 0.05, cgIters: 10, damping: 0.01, gamma: 0.99, lam: 0.95, valueSteps: 20,
-  ensemble: 4, modelHidden: 64, modelLr: 2e-3, modelBatch: 128, rollouts: 200, horizon: 20,
-  palBuffer: 400, palModelSteps: 150, palPolicySteps: 2, malModelSteps: 15, malPolicySteps: 6,
+  env: 'pendulum', realSteps: 2000, stepsPerIter: 200, npgBatch: 400,
+  hidden: 32, logStd0: -0.5, klStep: 0.05, cgIters: 10, damping: 0.01, gamma: 0.99, lam: 0.95, valueSteps: 10,
+  ensemble: 4, modelHidden: 64, modelLr: 2e-3, modelBatch: 128, rollouts: 100, horizon: 15,
+  palBuffer: 400, palModelSteps: 60, palPolicySteps: 1, malModelSteps: 10, malPolicySteps: 4,
   evalEpisodes: 2,
 };
 
@@ -104,7 +104,14 @@ export function fisherLinearisation(pol: Policy, obs: T) {
   const mean0 = E.noGrad(() => mlpApply(pol.net, obs));
   const logStd0 = E.noGrad(() => E.clone(pol.logStd));
   const kl = (p: Policy) => gaussianKl(mean0, logStd0, mlpApply(p.net, obs), p.logStd);
-  return E.linearizeGrad(kl, pol);
+  const lin = E.linearizeGrad(kl, pol);
+  return {
+    hvp: lin.hvp,
+    dispose: () => {
+      lin.dispose();
+      E.dispose([lin.grad, mean0, logStd0]);
+    },
+  };
 }
 
 /**

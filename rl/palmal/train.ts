@@ -1,7 +1,8 @@
 // Training PAL, MAL and the MAL fixes on the 3-state MDP with one of three ways to obtain the
 // follower's best response (R runs batched; see games.ts):
 //
-// - 'implicit': the leader steps along the Stackelberg total derivative
+// - 'implicit': the leader steps along the Stackelberg total derivative (games/ stackelbergGradients
+//   'total', i.e. engine/solvers.ts totalDerivative)
 //   ∇f₁ − ∇²₂₁f₂ (∇²₂₂f₂ + λI)⁻¹ ∇₂f₁ (engine/solvers.ts totalDerivative, CG warm-started from the
 //   previous step's solution); the follower tracks its best response with `followerSteps`
 //   gradient steps per leader step (after `warmup` steps from its random start).
@@ -17,8 +18,7 @@
 // exact return in the real MDP and Monte-Carlo rollouts in rl/envs/mdp.ts.
 
 import * as E from '../../engine/index.ts';
-import { totalDerivative } from '../../engine/solvers.ts';
-import type { Game } from '../../games/game.ts';
+import { stackelbergGradients, type Game } from '../../games/game.ts';
 import { mlpInit, mlpApply, type Mlp } from './mlp.ts';
 import {
   FORMULATIONS, malGame, palGame, realTensors, dataWeights, modelLossParts, modelReturn,
@@ -68,9 +68,9 @@ export interface TabularConfig {
 }
 
 export const DEFAULTS: Omit<TabularConfig, 'formulation' | 'method'> = {
-  runs: 5, seed: 0, leaderSteps: 150, leaderLr: 0.1, followerLr: 0.1, followerSteps: 5, innerSteps: 20, warmup: 200,
-  cgIters: 20, lambda: 1e-3, alpha: 0.5, kappa: 1e-3, tau: 0.1,
-  ctxHidden: 64, ctxSteps: 600, ctxBatch: 32, ctxLr: 3e-3, ctxScale: 2,
+  runs: 5, seed: 0, leaderSteps: 100, leaderLr: 0.1, followerLr: 0.1, followerSteps: 3, innerSteps: 10, warmup: 100,
+  cgIters: 16, lambda: 1e-3, alpha: 0.5, kappa: 1e-3, tau: 0.1,
+  ctxHidden: 64, ctxSteps: 400, ctxBatch: 32, ctxLr: 3e-3, ctxScale: 2,
   recordEvery: 10, episodes: 1000,
 };
 
@@ -95,6 +95,8 @@ export interface TabularResult {
   config: Omit<TabularConfig, 'onProgress'>;
   runs: RunResult[];
   curve: { step: number; realReturn: number[] }[];
+  /** implicit: CG directions with non-positive curvature, summed over all leader steps (games/ 'stop' mode truncates CG there). */
+  negativeCurvature: number;
   seconds: number;
 }
 
@@ -239,17 +241,24 @@ export async function trainTabular(cfg: TabularConfig): Promise<TabularResult> {
   }
   await record(0);
   let implicit: any = null;
+  let negCurv: T | null = null;
   for (let it = 1; it <= cfg.leaderSteps; it++) {
     if (cfg.method === 'implicit') {
-      const td = totalDerivative({ leaderLoss: f1, followerLoss: f2, leader: L, follower: F, lambda: cfg.lambda, cgIters: cfg.cgIters, x0: implicit ?? undefined });
-      lOpt.step(L, td.leaderGrad);
-      fOpt.step(F, td.followerGrad);
-      E.dispose([td.leaderGrad, td.followerGrad, td.leaderIndividualGrad, td.leaderValue, implicit]);
-      implicit = td.implicit;
+      const sg = stackelbergGradients({ leaderLoss: f1, followerLoss: f2 }, L, F, { kind: 'total', lambda: cfg.lambda, cgIters: cfg.cgIters, warmStart: implicit ?? undefined });
+      lOpt.step(L, sg.leaderGrad);
+      fOpt.step(F, sg.followerGrad!);
+      const prevNeg: T | null = negCurv;
+      negCurv = E.keep(prevNeg ? E.add(prevNeg, sg.negativeCurvature!) : E.clone(sg.negativeCurvature!));
+      prevNeg?.dispose();
+      if (implicit) E.dispose(implicit);
+      implicit = E.keep(sg.implicit);
+      sg.dispose();
       for (let k = 1; k < cfg.followerSteps; k++) followerStep();
     } else if (cfg.method === 'inner-outer') {
       for (let k = 0; k < cfg.innerSteps; k++) followerStep();
-      E.scope(() => lOpt.step(L, E.grad(f1, 0)(L, F)));
+      const sg = stackelbergGradients({ leaderLoss: f1, followerLoss: f2 }, L, F, { kind: 'sequential' });
+      lOpt.step(L, sg.leaderGrad);
+      sg.dispose();
     } else {
       E.scope(() => lOpt.step(L, E.grad((Lx: any) => f1(Lx, ctxFollower(Lx)))(L)));
     }
@@ -260,6 +269,8 @@ export async function trainTabular(cfg: TabularConfig): Promise<TabularResult> {
     } else if (it % 10 === 0) await E.sync();
   }
   if (implicit) E.dispose(implicit);
+  const negativeCurvature = negCurv ? Math.round(await negCurv.item()) : 0;
+  negCurv?.dispose();
 
   // Final evaluation (float64, CPU).
   const Fc = currentFollower();
@@ -291,7 +302,7 @@ export async function trainTabular(cfg: TabularConfig): Promise<TabularResult> {
   fOpt.dispose();
   E.dispose([L, F, real, rv, net]);
   const { onProgress: _, ...config } = cfg;
-  return { config, runs, curve, seconds: (performance.now() - t0) / 1000 };
+  return { config, runs, curve, negativeCurvature, seconds: (performance.now() - t0) / 1000 };
 }
 
 // Re-exported for the tests (engine-side objectives on plain tensors).
