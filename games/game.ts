@@ -53,44 +53,6 @@ export type UpdateRule =
   | { kind: 'stackelberg'; leaderLr: number; followerLr?: number; lambda?: number; cgIters?: number; followerSteps?: number }
   | { kind: 'twoTimescale'; leaderLr: number; followerLr: number; followerSteps?: number };
 
-function followerStep<L extends Tree, F extends Tree>(game: Game<L, F>, leader: L, follower: F, lr: number): F {
-  const g = E.grad(game.followerLoss, 1)(leader, follower);
-  return treeAxpy(follower, -lr, g);
-}
-
-/**
- * One update of both players under `rule`: returns new parameter trees (the old ones are left
- * to the caller). Encodes GPU work only: no readback. Run it inside E.scope or dispose the old state.
- */
-export function step<L extends Tree, F extends Tree>(game: Game<L, F>, s: GameState<L, F>, rule: UpdateRule): GameState<L, F> {
-  return E.scope(() => {
-    const lr2 = rule.followerLr ?? rule.leaderLr;
-    if (rule.kind === 'simultaneous') {
-      const g1 = E.grad(game.leaderLoss, 0)(s.leader, s.follower);
-      const g2 = E.grad(game.followerLoss, 1)(s.leader, s.follower);
-      return { leader: treeAxpy(s.leader, -rule.leaderLr, g1), follower: treeAxpy(s.follower, -lr2, g2) };
-    }
-    if (rule.kind === 'stackelberg') {
-      const td = totalDerivative({
-        leaderLoss: game.leaderLoss, followerLoss: game.followerLoss, leader: s.leader, follower: s.follower,
-        lambda: rule.lambda ?? 0, cgIters: rule.cgIters ?? 10,
-      });
-      const leader: L = treeAxpy(s.leader, -rule.leaderLr, td.leaderGrad);
-      let follower: F = treeAxpy(s.follower, -lr2, td.followerGrad);
-      for (let k = 1; k < (rule.followerSteps ?? 1); k++) follower = followerStep(game, leader, follower, lr2);
-      return { leader, follower };
-    }
-    if (rule.kind === 'twoTimescale') {
-      const g1 = E.grad(game.leaderLoss, 0)(s.leader, s.follower);
-      const leader: L = treeAxpy(s.leader, -rule.leaderLr, g1);
-      let follower = s.follower;
-      for (let k = 0; k < (rule.followerSteps ?? 1); k++) follower = followerStep(game, leader, follower, rule.followerLr);
-      return { leader, follower };
-    }
-    throw new Error(`step: unknown update rule ${(rule as { kind: string }).kind}`);
-  });
-}
-
 // ------------------------------------------------------------------ gradients for any optimiser
 
 /**
@@ -101,24 +63,29 @@ export function step<L extends Tree, F extends Tree>(game: Game<L, F>, s: GameSt
  *   as a constant.
  * - `total`: the Stackelberg gradient, the leader differentiating through the follower's best
  *   response: ∇₁f₁ − ∇²₂₁f₂ (∇²₂₂f₂ + λI)⁻¹ ∇₂f₁, the inverse by `cgIters` CG iterations started
- *   from `warmStart` (the previous call's `implicit`; zeros when absent). λ → ∞ recovers
- *   `sequential`. The follower's unroll m (extra follower steps per leader step) belongs to the
- *   caller's loop: it applies `followerGradient` m times with its own optimiser.
+ *   from `warmStart` (the previous call's `implicit`; zeros when absent). CG meets negative
+ *   curvature when ∇²₂₂f₂ + λI is indefinite (a ReLU critic's loss): `negativeCurvature` 'stop'
+ *   (default: truncated CG keeps the iterate before that direction) or 'damp' (that direction
+ *   gets curvature |pᵀAp| + μ‖p‖²), counted on the GPU either way. λ → ∞ recovers `sequential`.
+ *   The follower unroll m (extra follower steps per leader step) belongs to the caller's loop:
+ *   it applies `followerGradient` m times with its own optimiser.
  */
 export type LeaderRule<F extends Tree = Tree> =
   | { kind: 'sequential' }
-  | { kind: 'total'; lambda: number; cgIters: number; warmStart?: F };
+  | { kind: 'total'; lambda: number; cgIters: number; warmStart?: F; negativeCurvature?: 'stop' | 'damp' | 'ignore'; curvatureDamping?: number };
 
 export interface StackelbergGradients<L extends Tree, F extends Tree> {
   /** The leader's update direction (descent on f₁), shaped like the leader. */
   leaderGrad: L;
   /** f₁ at (leader, follower). */
   leaderValue: E.Tensor;
-  /** `total` only: the CG solution q ≈ (∇²₂₂f₂ + λI)⁻¹∇₂f₁ (the next call's warm start). */
+  /** `total` only: the follower's ∇₂f₂ at the same point (computed on the way). */
+  followerGrad?: F;
+  /** `total` only: the CG solution q ≈ (∇²₂₂f₂ + λI)⁻¹∇₂f₁; keep it (E.keep) as the next call's warm start. */
   implicit?: F;
-  /** `total` only: a one-element tensor, 1 when CG met pᵀ(A + λI)p ≤ 0 (negative curvature), else 0. */
+  /** `total` only: one-element tensor, the number of CG directions with pᵀ(∇²₂₂f₂ + λI)p ≤ 0 (no readback). */
   negativeCurvature?: E.Tensor;
-  /** Frees every tensor above that the caller did not keep. */
+  /** Frees every tensor above except those the caller kept (E.keep). */
   dispose(): void;
 }
 
@@ -129,32 +96,65 @@ export interface StackelbergGradients<L extends Tree, F extends Tree> {
 export function stackelbergGradients<L extends Tree, F extends Tree>(
   game: Pick<Game<L, F>, 'leaderLoss' | 'followerLoss'>, leader: L, follower: F, rule: LeaderRule<F>,
 ): StackelbergGradients<L, F> {
-  const made: unknown[] = [];
-  const out = E.scope(() => {
+  const out: Omit<StackelbergGradients<L, F>, 'dispose'> = E.scope(() => {
     if (rule.kind === 'sequential') {
       const [v, g] = E.valueAndGrad((x: L) => game.leaderLoss(x, follower))(leader);
       return { leaderGrad: g as L, leaderValue: v };
     }
     if (rule.kind === 'total') {
-      // negativeCurvature: 'stop' is engine/solvers' truncated-CG mode (counted on the GPU).
-      const opts = {
+      if (!(rule.lambda >= 0) || !Number.isInteger(rule.cgIters) || rule.cgIters < 1) {
+        throw new Error(`stackelbergGradients: 'total' needs lambda ≥ 0 and an integer cgIters ≥ 1, got lambda ${rule.lambda}, cgIters ${rule.cgIters}`);
+      }
+      const td = totalDerivative({
         leaderLoss: game.leaderLoss, followerLoss: game.followerLoss, leader, follower,
-        lambda: rule.lambda, cgIters: rule.cgIters, x0: rule.warmStart, negativeCurvature: 'stop',
-      };
-      const td = totalDerivative(opts as unknown as Parameters<typeof totalDerivative<L, F>>[0]);
-      const nc = (td as { negativeCurvature?: E.Tensor }).negativeCurvature;
-      return { leaderGrad: td.leaderGrad, leaderValue: td.leaderValue, implicit: td.implicit, ...(nc ? { negativeCurvature: nc } : {}) };
+        lambda: rule.lambda, cgIters: rule.cgIters, x0: rule.warmStart,
+        negativeCurvature: rule.negativeCurvature ?? 'stop', curvatureDamping: rule.curvatureDamping,
+      });
+      E.dispose(td.leaderIndividualGrad);
+      return { leaderGrad: td.leaderGrad, leaderValue: td.leaderValue, followerGrad: td.followerGrad, implicit: td.implicit, negativeCurvature: td.negativeCurvature };
     }
     throw new Error(`stackelbergGradients: unknown leader rule '${(rule as { kind: string }).kind}' (use 'sequential' or 'total')`);
   });
-  made.push(out.leaderGrad, out.leaderValue, (out as { implicit?: F }).implicit, (out as { negativeCurvature?: E.Tensor }).negativeCurvature);
-  return { ...out, dispose: () => E.dispose(made.filter((x) => x !== undefined) as E.Tree[]) } as StackelbergGradients<L, F>;
+  const all = [out.leaderGrad, out.leaderValue, out.followerGrad, out.implicit, out.negativeCurvature].filter((x) => x !== undefined);
+  return { ...out, dispose: () => E.dispose(all.flatMap((x) => E.flattenTree(x as Tree).leaves).filter((t) => !t.kept)) };
 }
 
-/** The follower's individual gradient ∇₂f₂ (the leader held constant). */
+/** The follower's individual gradient ∇₂f₂ (the leader held constant), for any optimiser. */
 export function followerGradient<L extends Tree, F extends Tree>(game: Pick<Game<L, F>, 'followerLoss'>, leader: L, follower: F): { grad: F; value: E.Tensor } {
   const [v, g] = E.valueAndGrad((y: F) => game.followerLoss(leader, y))(follower);
   return { grad: g as F, value: v };
+}
+
+/**
+ * One update of both players under `rule`, as plain gradient descent with the rule's step sizes
+ * (the gradients come from stackelbergGradients / followerGradient, as any other optimiser would
+ * use them): returns new parameter trees (the old ones are left to the caller). Encodes GPU work
+ * only: no readback. Run it inside E.scope or dispose the old state.
+ */
+export function step<L extends Tree, F extends Tree>(game: Game<L, F>, s: GameState<L, F>, rule: UpdateRule): GameState<L, F> {
+  return E.scope(() => {
+    const lr2 = rule.followerLr ?? rule.leaderLr;
+    const follow = (leader: L, follower: F, lr: number): F => treeAxpy(follower, -lr, followerGradient(game, leader, follower).grad);
+    if (rule.kind === 'simultaneous') {
+      const g1 = stackelbergGradients(game, s.leader, s.follower, { kind: 'sequential' }).leaderGrad;
+      return { leader: treeAxpy(s.leader, -rule.leaderLr, g1), follower: follow(s.leader, s.follower, lr2) };
+    }
+    if (rule.kind === 'stackelberg') {
+      const r = stackelbergGradients(game, s.leader, s.follower, { kind: 'total', lambda: rule.lambda ?? 0, cgIters: rule.cgIters ?? 10 });
+      const leader: L = treeAxpy(s.leader, -rule.leaderLr, r.leaderGrad);
+      let follower: F = treeAxpy(s.follower, -lr2, r.followerGrad!);
+      for (let k = 1; k < (rule.followerSteps ?? 1); k++) follower = follow(leader, follower, lr2);
+      return { leader, follower };
+    }
+    if (rule.kind === 'twoTimescale') {
+      const g1 = stackelbergGradients(game, s.leader, s.follower, { kind: 'sequential' }).leaderGrad;
+      const leader: L = treeAxpy(s.leader, -rule.leaderLr, g1);
+      let follower = s.follower;
+      for (let k = 0; k < (rule.followerSteps ?? 1); k++) follower = follow(leader, follower, rule.followerLr);
+      return { leader, follower };
+    }
+    throw new Error(`step: unknown update rule ${(rule as { kind: string }).kind}`);
+  });
 }
 
 /** Flat values of a tree (leaves in flattenTree order), as one tensor. */

@@ -237,12 +237,12 @@ export class SprigAgent extends PpoAgent {
     const r = stackelbergGradients(sprigGame(this, mb, c), this.params.perception, this.params.heads, rule);
     this.optimizers.leader.step(this.params.perception, r.leaderGrad, { lr, maxGradNorm: c.maxGradNorm });
     if (r.implicit) {
+      // The solve's q warm-starts the next minibatch's CG (the heads' Hessian changes slowly between them).
       if (this.warmStart) E.dispose(this.warmStart);
       this.warmStart = E.keep(r.implicit as Params);
       this.cgSolves++;
-      if (r.negativeCurvature) this.pendingNegative.push(E.keep(r.negativeCurvature));
+      this.pendingNegative.push(E.keep(r.negativeCurvature!));
     }
-    E.dispose([r.leaderGrad]);
     const u = wantU ? E.keep(E.noGrad(() => E.neg(r.leaderValue))) : null;
     r.dispose();
     return u;
@@ -300,13 +300,17 @@ export class SprigAgent extends PpoAgent {
     this.cgSolves = j.cgSolves ?? 0;
     this.cgNegative = j.cgNegative ?? 0;
     const pre = 'cg_warm_start.';
+    const arrays = s.arrays ?? {};
+    if (!Object.keys(arrays).some((n) => n.startsWith(pre))) return;
+    // In the heads' own key order (the checkpoint sorts names; CG needs the follower's leaf order).
     const named: Record<string, Tensor> = {};
-    for (const [n, a] of Object.entries(s.arrays ?? {})) if (n.startsWith(pre)) named[n.slice(pre.length)] = E.tensor(a.data as Float32Array, a.shape);
-    if (Object.keys(named).length) {
-      if (this.warmStart) E.dispose(this.warmStart);
-      // Shapes as the heads' parameters (a [1]-shaped scalar leaf cannot occur: heads are matrices and vectors).
-      this.warmStart = E.keep(E.fromNamed(named));
+    for (const [n, t] of Object.entries(E.namedParams(this.params.heads))) {
+      const a = arrays[pre + n];
+      if (!a) throw new Error(`SPRIG checkpoint: the CG warm start lacks ${pre + n}`);
+      named[n] = E.tensor(a.data as Float32Array, t.shape);
     }
+    if (this.warmStart) E.dispose(this.warmStart);
+    this.warmStart = E.keep(E.fromNamed(named));
   }
 
   override dispose() {

@@ -71,6 +71,17 @@ describe('resume', () => {
     expect(stripTimes(mb.train)).toEqual(stripTimes(ma.train));
   });
 
+  it('SPRIG with the exact leader update: the CG warm start is checkpointed, so resume is exact', async () => {
+    // 2 CG iterations do not converge, so the warm start changes the result: a resume that lost it would differ.
+    const [algo, cfg] = await setup('sprig', { env: 'minatar/breakout', preset: 'gymnax', seed: 5, numEnvs: 2, numSteps: 4, minibatchSize: 8, updateEpochs: 1, frameStack: 2, attnDim: 8, totalSteps: 3 * 8, logEvery: 8, lr: 1e-3, leaderUpdate: 'total', cgIters: 2, cgLambda: 1 });
+    const { fa, fb, ma, mb } = await stopAndResume(algo, cfg);
+    expect(Object.keys(fa.tensors).filter((k) => k.startsWith('agent.cg_warm_start.')).sort()).toEqual(['agent.cg_warm_start.actor.bias', 'agent.cg_warm_start.actor.weight', 'agent.cg_warm_start.critic.bias', 'agent.cg_warm_start.critic.weight']);
+    for (const k of Object.keys(fa.tensors)) expect(Array.from(fb.tensors[k].data), k).toEqual(Array.from(fa.tensors[k].data));
+    expect(stripTimes(mb.train)).toEqual(stripTimes(ma.train));
+    expect(ma.train.at(-1)!.cg_solves).toBe(3);
+    expect(typeof ma.train.at(-1)!.cg_negative_curvature).toBe('number');
+  }, 300_000);
+
   it('a truncated checkpoint gives a clear error on resume', async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'resume-bad-'));
     const [algo, cfg] = await setup('ppo', { env: 'cartpole', numEnvs: 2, numSteps: 16, minibatchSize: 16, updateEpochs: 1, totalSteps: 64 });
