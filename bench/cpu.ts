@@ -1,8 +1,5 @@
-// CPU-side timings with benchmark.js, where its statistics fit: many short, repeatable calls
-// that need no GPU wait. benchmark.js picks the iteration count per sample itself, takes samples
-// until `minTime`/`maxTime` are spent, and reports mean and relative margin of error (95 %).
-// (GPU work cannot be timed this way: a dispatch returns before the GPU has done anything, so
-// GPU cases keep bench/common.ts's "N iterations, then one wait" method.)
+// CPU-side timings with benchmark.js (bench/cpu-time.ts), where its statistics fit: many short,
+// repeatable calls that need no GPU wait.
 //
 // Cases: replay insertion and sampling (rl/replay.ts), and the harness's CPU work per vector
 // step: categorical action sampling from logits, frame stacking, and GAE over a rollout
@@ -10,56 +7,16 @@
 //
 //   npx tsx bench/cpu.ts [filter words]        (npm run bench -- cpu adds these rows to the report)
 
-import Benchmark from 'benchmark';
 import { pathToFileURL } from 'node:url';
 import { Rng } from '../engine/nn/rng.ts';
 import { FrameStack } from '../rl/harness/envs.ts';
 import { gae } from '../rl/harness/gae.ts';
 import { sampleCategorical } from '../rl/harness/policy.ts';
 import { ReplayBuffer } from '../rl/replay.ts';
-import type { Row, Stats } from './common.ts';
+import type { Row } from './common.ts';
+import { cpuRow, timeCpu } from './cpu-time.ts';
 
-export interface CpuTiming {
-  /** Calls per second (benchmark.js `hz`). */
-  hz: number;
-  /** Mean ms per call, and the relative margin of error of the mean in % (95 % confidence). */
-  meanMs: number;
-  rmePct: number;
-  /** Samples taken, and per-sample ms per call (median, min, max). */
-  samples: number;
-  wall: Stats;
-}
-
-/** Times `fn` with benchmark.js (synchronous call; its time includes everything it does). */
-export function timeCpu(name: string, fn: () => void, o: { minTime?: number; maxTime?: number } = {}): CpuTiming {
-  const b = new Benchmark(name, fn, { minTime: o.minTime ?? 0.05, maxTime: o.maxTime ?? 1.5, minSamples: 5 });
-  b.run();
-  if (b.error) throw b.error instanceof Error ? b.error : new Error(`${name}: ${String(b.error)}`);
-  const sample = [...b.stats.sample].map((s) => s * 1000).sort((a, c) => a - c);
-  if (!sample.length) throw new Error(`${name}: benchmark.js took no samples`);
-  return {
-    hz: b.hz,
-    meanMs: b.stats.mean * 1000,
-    rmePct: b.stats.rme,
-    samples: sample.length,
-    wall: {
-      median: sample[Math.floor(sample.length / 2)]!,
-      min: sample[0]!,
-      max: sample[sample.length - 1]!,
-      repeats: sample.length,
-      iters: Math.max(1, Math.round(b.count)),
-    },
-  };
-}
-
-/** A bench/common.ts row (group 'cpu') from a timing; `per` names what one call does. */
-export function cpuRow(id: string, t: CpuTiming, note: string, extra: Record<string, number> = {}): Row {
-  return {
-    id, group: 'cpu', engine: 'ours', status: 'ok', wall: t.wall,
-    metrics: { callsPerSec: +t.hz.toPrecision(4), rmePct: +t.rmePct.toFixed(2), samples: t.samples, ...extra },
-    note: `${note}; benchmark.js: mean ± ${t.rmePct.toFixed(1)} % (95 %) over ${t.samples} samples`,
-  };
-}
+export { cpuRow, timeCpu, type CpuTiming } from './cpu-time.ts';
 
 function matches(filter: string | undefined, id: string): boolean {
   if (!filter) return true;

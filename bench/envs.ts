@@ -1,6 +1,7 @@
 /**
  * Environment throughput: env steps per second (summed over the batch) with a uniformly random
- * policy, for every env at 1, 64 and 1024 envs. Not a test: run `npx tsx bench/envs.ts [filter]`.
+ * policy, for every env at 1, 64 and 1024 envs, timed with benchmark.js (bench/cpu-time.ts: mean
+ * of its samples and the 95 % margin of error). Not a test: run `npx tsx bench/envs.ts [filter]`.
  * Action sampling is included (a Philox stream, as a real policy's sampling would be);
  * MinAtar envs use the paper preset (sticky actions on, all 6 actions).
  */
@@ -8,11 +9,12 @@ import { pathToFileURL } from 'node:url';
 import { ENV_IDS, makeEnv, preloadEnv, Rng } from '../rl/envs/index.ts';
 import { disposeMujocoEnv } from '../rl/envs/mujoco/index.ts';
 import type { Row } from './common.ts';
+import { timeCpu, type CpuTiming } from './cpu-time.ts';
 
 /**
- * One measurement: `env`, `numEnvs`, `stepsPerSec` (best of the repeats), plus the fields of
- * bench/common.ts's Row so bench/run.ts can put it in its table (group 'envs'; `wall` is the
- * time of one batched step).
+ * One measurement: `env`, `numEnvs`, `stepsPerSec` (numEnvs × benchmark.js's calls per second),
+ * plus the fields of bench/common.ts's Row so bench/run.ts can put it in its table (group
+ * 'envs'; `wall` is the time of one batched step).
  */
 export interface EnvBenchRow extends Row {
   env: string;
@@ -22,35 +24,24 @@ export interface EnvBenchRow extends Row {
 
 export const BENCH_BATCH_SIZES = [1, 64, 1024] as const;
 
-/** One timing of one env at one batch size: warm up, then time ≥ `minMs` of stepping. */
-export function benchOne(id: string, numEnvs: number, minMs = 400): { stepsPerSec: number; msPerBatch: number; batches: number } {
+/** One env at one batch size: one batched step (random actions, then `step`) timed by benchmark.js. */
+export function benchOne(id: string, numEnvs: number, maxTime = 1.5): { stepsPerSec: number; timing: CpuTiming } {
   const env = makeEnv(id, { numEnvs, seed: 1 });
-  env.reset();
-  const sp = env.actionSpace;
-  const rng = new Rng(2, 0);
-  const actions = sp.kind === 'discrete' ? new Int32Array(numEnvs) : new Float32Array(numEnvs * env.actSize);
-  const fill = () => {
-    if (sp.kind === 'discrete') for (let i = 0; i < actions.length; i++) actions[i] = rng.int(sp.n);
-    else for (let i = 0; i < actions.length; i++) actions[i] = rng.uniformRange(sp.low[0]!, sp.high[0]!);
-  };
-  const warm = Math.max(5, Math.ceil(2000 / numEnvs));
-  for (let t = 0; t < warm; t++) {
-    fill();
-    env.step(actions);
-  }
-  let batches = 0;
-  const t0 = performance.now();
-  let elapsed = 0;
-  while (elapsed < minMs) {
-    for (let k = 0; k < Math.max(1, Math.ceil(256 / numEnvs)); k++) {
-      fill();
+  try {
+    env.reset();
+    const sp = env.actionSpace;
+    const rng = new Rng(2, 0);
+    const actions = sp.kind === 'discrete' ? new Int32Array(numEnvs) : new Float32Array(numEnvs * env.actSize);
+    const step = () => {
+      if (sp.kind === 'discrete') for (let i = 0; i < actions.length; i++) actions[i] = rng.int(sp.n);
+      else for (let i = 0; i < actions.length; i++) actions[i] = rng.uniformRange(sp.low[0]!, sp.high[0]!);
       env.step(actions);
-      batches++;
-    }
-    elapsed = performance.now() - t0;
+    };
+    const timing = timeCpu(`env ${id} x${numEnvs}`, step, { minTime: 0.05, maxTime });
+    return { stepsPerSec: numEnvs * timing.hz, timing };
+  } finally {
+    disposeMujocoEnv(env); // MuJoCo envs hold WebAssembly memory (a no-op for the others)
   }
-  disposeMujocoEnv(env); // MuJoCo envs hold WebAssembly memory (a no-op for the others)
-  return { stepsPerSec: (batches * numEnvs) / (elapsed / 1000), msPerBatch: elapsed / batches, batches };
 }
 
 /**
@@ -63,34 +54,26 @@ function matches(filter: string | undefined, id: string): boolean {
   return filter.toLowerCase().split(/[\s,]+/).filter(Boolean).some((w) => hay.includes(w));
 }
 
-/**
- * Every env (filtered as bench/run.ts does: `breakout`, `minatar`, `envs`…) at 1, 64 and 1024 envs; each figure is the best
- * of `repeats` timings, which filters out interference from other processes on a shared machine.
- */
-export async function benchEnvs(filter?: string, repeats = 3): Promise<EnvBenchRow[]> {
+/** Every env (filtered as bench/run.ts does: `breakout`, `minatar`, `envs`…) at 1, 64 and 1024 envs. */
+export async function benchEnvs(filter?: string): Promise<EnvBenchRow[]> {
   const rows: EnvBenchRow[] = [];
   for (const id of ENV_IDS) {
     if (!matches(filter, id)) continue;
     await preloadEnv(id); // mujoco/*: MuJoCo's WebAssembly module
     for (const n of BENCH_BATCH_SIZES) {
-      const runs: ReturnType<typeof benchOne>[] = [];
-      for (let k = 0; k < repeats; k++) {
-        runs.push(benchOne(id, n));
-        await new Promise((r) => setImmediate(r));
-      }
-      const ms = runs.map((r) => r.msPerBatch).sort((a, b) => a - b);
-      const best = Math.max(...runs.map((r) => r.stepsPerSec));
+      const { stepsPerSec, timing: t } = benchOne(id, n);
+      await new Promise((r) => setImmediate(r));
       rows.push({
         env: id,
         numEnvs: n,
-        stepsPerSec: best,
+        stepsPerSec,
         id: `env ${id} x${n}`,
         group: 'envs',
         engine: 'ours',
         status: 'ok',
-        wall: { median: ms[Math.floor(ms.length / 2)]!, min: ms[0]!, max: ms[ms.length - 1]!, repeats, iters: runs[0]!.batches },
-        metrics: { stepsPerSec: best },
-        note: 'CPU, random policy, steps/s summed over the batch (best of repeats)',
+        wall: t.wall,
+        metrics: { stepsPerSec: +stepsPerSec.toPrecision(4), rmePct: +t.rmePct.toFixed(2), samples: t.samples },
+        note: `CPU, random policy, steps/s summed over the batch; benchmark.js: mean ± ${t.rmePct.toFixed(1)} % (95 %) over ${t.samples} samples`,
       });
     }
   }
@@ -110,7 +93,10 @@ export function formatEnvBench(rows: EnvBenchRow[]): string {
     `|---|${sizes.map(() => '---:').join('|')}|`,
   ];
   for (const id of ids) {
-    const cells = sizes.map((n) => fmt(rows.find((r) => r.env === id && r.numEnvs === n)?.stepsPerSec ?? NaN));
+    const cells = sizes.map((n) => {
+      const r = rows.find((x) => x.env === id && x.numEnvs === n);
+      return r ? `${fmt(r.stepsPerSec)} ± ${r.metrics?.rmePct?.toFixed(0) ?? '?'} %` : '';
+    });
     lines.push(`| ${id} | ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
@@ -118,6 +104,6 @@ export function formatEnvBench(rows: EnvBenchRow[]): string {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const rows = await benchEnvs(process.argv.slice(2).join(' ') || undefined);
-  console.log('env steps per second (random policy, summed over the batch, best of 3)\n');
+  console.log('env steps per second (random policy, summed over the batch; benchmark.js mean, ± its 95 % margin of error)\n');
   console.log(formatEnvBench(rows));
 }

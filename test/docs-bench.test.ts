@@ -1,8 +1,8 @@
-// bench/cpu.ts's benchmark.js wrapper: the statistics it hands on are benchmark.js's own and
+// bench/cpu-time.ts's benchmark.js wrapper (bench/cpu.ts, bench/envs.ts): the statistics it hands on are benchmark.js's own and
 // consistent with each other, and a failing case is an error (not a row with a bogus figure).
 // Not a speed test: no assertion depends on how fast this machine is.
 import { describe, expect, it } from 'vitest';
-import { cpuRow, timeCpu } from '../bench/cpu.ts';
+import { cpuRow, timeCpu } from '../bench/cpu-time.ts';
 
 describe('bench/cpu.ts timeCpu', () => {
   it('reports calls/s = 1000 / mean ms, ordered per-sample figures, and really calls the function', () => {
