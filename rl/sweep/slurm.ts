@@ -79,7 +79,7 @@ export function renderSbatch(manifest: SweepManifest, root: string, indices: num
 }
 
 export function hasCommand(cmd: string): boolean {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  const r = spawnSync('/bin/sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
   return r.status === 0 && !!r.stdout.trim();
 }
 

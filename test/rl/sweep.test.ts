@@ -139,6 +139,21 @@ describe('slurm backend', () => {
     expect(() => renderSbatch(m, '/r', [9], spec.slurm)).toThrow(/cell 9 is out of range \(0\.\.3\)/);
   });
 
+  it('without sbatch on PATH, the CLI writes and prints the script and the command to submit it', () => {
+    const f = path.join(tmp, 'nosbatch.yaml');
+    const root = path.join(tmp, 'nosbatch');
+    fs.writeFileSync(f, YAML.stringify({ ...base, out: root, seeds: [0, 1, 2], backend: 'slurm', slurm: { mem: '1G' } }));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'rl/cli.ts', 'sweep', f], {
+      cwd: path.resolve(import.meta.dirname, '..', '..'), encoding: 'utf8', env: { ...process.env, PATH: '/nonexistent', XDG_RUNTIME_DIR: '/tmp' },
+    });
+    expect(r.stderr).toContain(`sweep nosbatch: 3 cells → ${root} (backend slurm)`);
+    expect(r.stdout).toMatch(/^#SBATCH --array=0-2$/m);
+    expect(r.stdout).toMatch(/^#SBATCH --mem=1G$/m);
+    expect(r.stdout).toMatch(new RegExp(`# sbatch is not on PATH: submit with  sbatch ${root}/slurm/sweep-.*\\.sbatch`));
+    expect(r.status).toBe(0);
+    expect(fs.readdirSync(path.join(root, 'slurm')).filter((x) => x.endsWith('.sbatch')).length).toBe(1);
+  }, 60_000);
+
   it('resubmits only cells that are not done', () => {
     const root = path.join(tmp, 'resub');
     const spec = parseSweepSpec({ ...base, seeds: [0, 1, 2], steps: 1000 });
