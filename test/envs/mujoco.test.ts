@@ -342,6 +342,28 @@ describe('MuJoCo envs: actions', () => {
   });
 });
 
+describe('MuJoCo envs: batches', () => {
+  it('env 0 follows the same trajectory at batch size 1 and 3; a disposed batch refuses to step', async () => {
+    for (const t of ['walker2d', 'reacher'] as const) {
+      const run = async (n: number) => {
+        const env = await makeEnvAsync(`mujoco/${t}`, { numEnvs: n, seed: 12 });
+        const mine = new Rng(1, 0);
+        const others = new Rng(2, 0);
+        const trace: number[] = [...env.reset().subarray(0, env.obsSize)];
+        for (let s = 0; s < 60; s++) {
+          const a = Float32Array.from({ length: n * env.actSize }, (_, k) => (k < env.actSize ? mine : others).uniformRange(-1, 1));
+          const r = env.step(a);
+          trace.push(...r.obs.subarray(0, env.obsSize), r.rewards[0]!, r.done[0]!);
+        }
+        disposeMujocoEnv(env);
+        expect(() => env.step(new Float32Array(n * env.actSize))).toThrow(/disposed/);
+        return trace;
+      };
+      expect(await run(3)).toEqual(await run(1));
+    }
+  });
+});
+
 describe('MuJoCo envs: checkpoints', () => {
   it('getState → JSON → setState resumes exactly (obs, rewards, dones bit for bit)', async () => {
     for (const t of ['hopper', 'ant', 'reacher'] as const) {

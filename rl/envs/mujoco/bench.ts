@@ -1,0 +1,85 @@
+/**
+ * What the env layer costs over bare MuJoCo: env steps/s of each task (VecEnv, random actions
+ * in [−1, 1]) beside the same number of bare mj_step calls (frameSkip per env step, ctrl set,
+ * nothing read back) on one MjData of the same model, measured in alternating rounds in one
+ * process so a loaded machine slows both alike. Not a test.
+ *
+ *   npx tsx rl/envs/mujoco/bench.ts [numEnvs=16] [rounds=5] [ms per timing=300]
+ */
+import { pathToFileURL } from 'node:url';
+import { makeEnvAsync, Rng } from '../index.ts';
+import { disposeMujocoEnv, MUJOCO_TASKS, type MujocoCore, type MujocoTaskName } from './index.ts';
+
+export interface RawVsEnvRow {
+  task: MujocoTaskName;
+  numEnvs: number;
+  /** Env steps/s summed over the batch (best round). */
+  envStepsPerSec: number;
+  /** Bare MuJoCo, counted in env steps (frameSkip mj_step calls each), best round. */
+  rawStepsPerSec: number;
+}
+
+function time(ms: number, body: () => number): number {
+  let n = 0;
+  const t0 = performance.now();
+  let dt = 0;
+  while (dt < ms) {
+    n += body();
+    dt = performance.now() - t0;
+  }
+  return n / (dt / 1000);
+}
+
+export async function benchRawVsEnv(numEnvs = 16, rounds = 5, ms = 300): Promise<RawVsEnvRow[]> {
+  const rows: RawVsEnvRow[] = [];
+  for (const task of MUJOCO_TASKS) {
+    const env = await makeEnvAsync(`mujoco/${task}`, { numEnvs, seed: 1 });
+    const core = env.envs[0] as MujocoCore;
+    const { mj, model } = core;
+    const raw = new mj.MjData(model);
+    const skip = core.task.frameSkip;
+    const rng = new Rng(3, 0);
+    const acts = new Float32Array(numEnvs * env.actSize);
+    env.reset();
+    // Warm up (WebAssembly tiers up from baseline to optimised code while it runs).
+    time(ms, () => {
+      env.step(acts);
+      for (let f = 0; f < skip; f++) mj.mj_step(model, raw);
+      return 1;
+    });
+    let bestEnv = 0;
+    let bestRaw = 0;
+    for (let r = 0; r < rounds; r++) {
+      bestEnv = Math.max(
+        bestEnv,
+        time(ms, () => {
+          for (let i = 0; i < acts.length; i++) acts[i] = rng.uniformRange(-1, 1);
+          env.step(acts);
+          return numEnvs;
+        }),
+      );
+      bestRaw = Math.max(
+        bestRaw,
+        time(ms, () => {
+          const ctrl = raw.ctrl as Float64Array;
+          for (let k = 0; k < env.actSize; k++) ctrl[k] = rng.uniformRange(-1, 1);
+          for (let f = 0; f < skip; f++) mj.mj_step(model, raw);
+          return 1;
+        }),
+      );
+    }
+    raw.delete();
+    disposeMujocoEnv(env);
+    rows.push({ task, numEnvs, envStepsPerSec: bestEnv, rawStepsPerSec: bestRaw });
+  }
+  return rows;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const [n, rounds, ms] = process.argv.slice(2).map(Number);
+  const rows = await benchRawVsEnv(n || 16, rounds || 5, ms || 300);
+  const k = (x: number) => (x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0));
+  console.log(`| task | env steps/s (${rows[0]!.numEnvs} envs) | bare mj_step, in env steps/s | env / bare |`);
+  console.log('|---|---:|---:|---:|');
+  for (const r of rows) console.log(`| ${r.task} | ${k(r.envStepsPerSec)} | ${k(r.rawStepsPerSec)} | ${(r.envStepsPerSec / r.rawStepsPerSec).toFixed(2)} |`);
+}
