@@ -168,6 +168,8 @@ export async function buildReport(paths: string[], o: ReportOptions): Promise<{ 
       seen.add(dir);
       const run = all.find((r) => r.dir === dir);
       const st = cellState(root, c, run);
+      // A cell whose train exited 0 is finished even if it stopped short of its budget.
+      if (st.state === 'done' && run) run.complete = true;
       if (st.state !== 'done') {
         missing.push({ id: c.id, algo: c.algo, env: taskKey(c.env, c.preset), seed: c.seed, state: st.state, lastStep: run?.lastStep ?? 0, totalSteps: c.steps ?? run?.totalSteps ?? NaN, note: st.note });
       }
@@ -178,8 +180,6 @@ export async function buildReport(paths: string[], o: ReportOptions): Promise<{ 
       missing.push({ id: path.relative(process.cwd(), r.dir), algo: r.algo, env: taskKey(r.env, r.preset), seed: r.seed, state: 'partial', lastStep: r.lastStep, totalSteps: r.totalSteps, note: 'fewer steps logged than the budget' });
     }
   }
-  const partialDirs = new Set(missing.filter((c) => c.state !== 'missing').map((c) => c.id));
-  void partialDirs;
   const used = all.filter((r) => (o.includePartial ? r.train.length + r.evals.length > 0 : r.complete));
   const labelOf = labelRuns(used, manifestLabels);
 

@@ -264,7 +264,6 @@ export function expandCells(s: SweepSpec): SweepCell[] {
   const cells: SweepCell[] = [];
   const gridKeys = Object.keys(s.grid).sort();
   const points = product(gridKeys.map((k) => s.grid[k]));
-  const multiConfig = new Set<string>();
   for (const a of s.algos) {
     for (const e of s.envs) {
       if (a.config && e.config) throw new Error(`sweep: algorithm '${a.name}' and env '${e.id}' both name a config; give it on one of them`);
@@ -273,7 +272,6 @@ export function expandCells(s: SweepSpec): SweepCell[] {
         for (const config of configs) {
           const tags = { algo: a.name, env: e.id, preset: preset ?? '', config: config ?? '' };
           if (s.exclude.some((x) => Object.entries(x).every(([k, v]) => tags[k as keyof typeof tags] === v))) continue;
-          if (s.configs.length > 1 && !a.config && !e.config) multiConfig.add(a.name);
           for (const pt of points) {
             const gridSet = Object.fromEntries(gridKeys.map((k, i) => [k, pt[i]]));
             const gridTag = gridKeys.map((k, i) => `${k}=${Array.isArray(pt[i]) ? (pt[i] as number[]).join('x') : String(pt[i])}`).join(',');
@@ -288,7 +286,7 @@ export function expandCells(s: SweepSpec): SweepCell[] {
               cells.push({
                 index: cells.length,
                 id: `${parts.join('__').replace(/\//g, '_')}__s${seed}`,
-                label: a.name + (config && s.configs.length > 1 ? ` [${path.basename(config)}]` : '') + (gridTag ? ` (${gridTag})` : ''),
+                label: a.name + (gridTag ? ` (${gridTag})` : ''),
                 algo: a.name, env: e.id, preset, config, seed,
                 steps: e.steps ?? s.steps,
                 set, outDir, runDir: `${outDir}/seed${seed}`,
@@ -300,12 +298,20 @@ export function expandCells(s: SweepSpec): SweepCell[] {
     }
   }
   if (!cells.length) throw new Error('sweep: the grid is empty (every combination excluded?)');
+  // An algorithm run under several config presets in one task is several variants: name the preset.
+  const configsOf = new Map<string, Set<string>>();
+  for (const c of cells) {
+    const k = `${c.algo}\u0000${c.env}\u0000${c.preset}`;
+    configsOf.set(k, (configsOf.get(k) ?? new Set()).add(c.config ?? ''));
+  }
+  for (const c of cells) {
+    if (configsOf.get(`${c.algo}\u0000${c.env}\u0000${c.preset}`)!.size > 1) c.label = c.label.replace(c.algo, `${c.algo} [${path.basename(c.config ?? 'default')}]`);
+  }
   const ids = new Set<string>();
   for (const c of cells) {
     if (ids.has(c.id)) throw new Error(`sweep: two cells share the id ${c.id} (an algorithm, env or preset listed twice?)`);
     ids.add(c.id);
   }
-  void multiConfig;
   return cells;
 }
 

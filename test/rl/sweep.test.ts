@@ -86,6 +86,11 @@ describe('grid expansion', () => {
     expect(new Set(cells.map((x) => x.runDir)).size).toBe(30);
   });
 
+  it('labels name the config preset when one algorithm runs under several in a task', () => {
+    const c = expandCells(parseSweepSpec({ ...base, algos: [{ name: 'ppo', config: 'a' }, { name: 'ppo', config: 'b.json' }, 'sprig'] }));
+    expect(c.map((x) => `${x.id}:${x.label}`)).toEqual(['ppo__cartpole__a__s0:ppo [a]', 'ppo__cartpole__b__s0:ppo [b.json]', 'sprig__cartpole__s0:sprig']);
+  });
+
   it('start mode: fresh, overwrite leftovers without a checkpoint, resume from a checkpoint', () => {
     const root = path.join(tmp, 'modes');
     const c = cells[0];
