@@ -2,7 +2,9 @@
 // must not pull in the CLI, progress-bar or plotting packages, nor any rl/ or games/ code; no
 // module may be bundled into two outputs (two engine copies would mean two runtimes).
 import { build, type Metafile } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs script without declarations
 import { ENTRIES, esbuildOptions } from '../scripts/build.mjs';
@@ -83,4 +85,38 @@ describe('package entries', () => {
     const runtimeOut = [...where.get('engine/runtime.ts')!][0]!;
     expect(rootC.outputs.has(runtimeOut) && gamesC.outputs.has(runtimeOut)).toBe(true);
   });
+});
+
+describe('the built package', () => {
+  it('npm run build writes every "exports" entry with its .d.ts, and they import under the package name with one shared engine', () => {
+    execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'pipe', timeout: 240_000 });
+    for (const [sub, target] of Object.entries(pkg.exports as Record<string, { types: string; import: string } | string>)) {
+      if (typeof target === 'string') continue;
+      expect(ENTRIES[sub as keyof typeof ENTRIES]).toBeDefined();
+      expect(existsSync(join(root, target.import))).toBe(true);
+      expect(existsSync(join(root, target.types))).toBe(true);
+    }
+    // self-reference through "exports": what a user of the published package imports
+    const code = `
+      import * as E from 'stackelberg-gpu';
+      import * as G from 'stackelberg-gpu/games';
+      import * as R from 'stackelberg-gpu/rl';
+      await E.init();
+      const g = G.actorCritic();
+      const start = g.init();
+      const t = await G.play(g, start, { kind: 'stackelberg', leaderLr: 0.01, lambda: 0, cgIters: 1 }, 5);
+      E.dispose([start, t.final]);
+      const env = R.makeEnv('cartpole', { numEnvs: 2 });
+      console.log(JSON.stringify({ steps: t.iters.length, obs: env.reset().length, algos: R.ALGORITHM_NAMES(), live: E.memory().liveBuffers }));
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], {
+      cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const r = JSON.parse(out.trim().split('\n').pop()!);
+    // the games entry ran on the runtime the root entry initialised (one engine), and freed what it made
+    expect(r.steps).toBe(6);
+    expect(r.obs).toBe(8);
+    expect(r.algos).toEqual(expect.arrayContaining(['ppo', 'sprig']));
+    expect(r.live).toBe(0);
+  }, 300_000);
 });
