@@ -49,6 +49,16 @@ describe('sweep file validation', () => {
     expect(err({ ...base, algos: ['ppo; rm -rf /'] })).toMatch(/algos\[0\]: .* cannot go in a file name/);
   });
 
+  it('reads JSON as well as YAML, to the same spec', () => {
+    const raw = { ...base, seeds: { from: 2, count: 2 }, grid: { lr: [0.1, 0.2] } };
+    fs.writeFileSync(path.join(tmp, 'a.json'), JSON.stringify(raw));
+    fs.writeFileSync(path.join(tmp, 'a.yaml'), YAML.stringify(raw));
+    const j = readSweepFile(path.join(tmp, 'a.json')), y = readSweepFile(path.join(tmp, 'a.yaml'));
+    expect(j).toEqual(y);
+    expect(j.seeds).toEqual([2, 3]);
+    expect(j.name).toBe('a');
+  });
+
   it('names the file on a YAML syntax error', () => {
     const f = path.join(tmp, 'bad.yaml');
     fs.writeFileSync(f, 'out: x\nalgos: [ppo\nenvs: []\n');
@@ -194,6 +204,16 @@ describe('k8s backend', () => {
     expect(job.spec.template.spec.volumes[0]).toEqual({ name: 'runs', persistentVolumeClaim: { claimName: 'runs' } });
     // The parsed YAML validates on its own too (what kubectl would send).
     expect(() => new Job(job).validate()).not.toThrow();
+  });
+
+  it('--resume writes a new Job name over the same indices', async () => {
+    const { writeK8s } = await import('../../rl/sweep/k8s.ts');
+    const root = path.join(tmp, 'k8sroot');
+    const a = writeK8s(m, root, spec.k8s, false), b = writeK8s(m, root, spec.k8s, true);
+    expect(path.basename(a.file)).toBe('job.yaml');
+    expect(path.basename(b.file)).toBe('job-r1.yaml');
+    expect(b.render.jobName).toBe(`${a.render.jobName}-r1`);
+    expect(b.render.objects[1]).toMatchObject({ spec: { completions: 3 } });
   });
 
   it('the schema check is not vacuous: broken Jobs are rejected', () => {
