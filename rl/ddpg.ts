@@ -180,6 +180,8 @@ export interface StackelbergOptions {
   cgIters: number;
   /** m: follower steps per leader step. */
   followerSteps: number;
+  /** CG on a direction with pᵀ(∇²₂₂f₂ + λI)p ≤ 0 (engine/solvers.ts NegativeCurvatureMode). */
+  negativeCurvature: 'stop' | 'damp' | 'ignore';
 }
 
 export const ST_SCHEMA = {
@@ -187,8 +189,9 @@ export const ST_SCHEMA = {
   leaderRule: { type: 'string', choices: ['total', 'sequential'] },
   lambda: { type: 'number', min: 0 },
   lambdaDecay: { type: 'number', min: 0 },
-  cgIters: { type: 'int', min: 0 },
+  cgIters: { type: 'int', min: 1 },
   followerSteps: { type: 'int', min: 1 },
+  negativeCurvature: { type: 'string', choices: ['stop', 'damp', 'ignore'] },
   criticTarget: { type: 'string', choices: ['standard', 'released'] },
 } as const;
 
@@ -230,16 +233,17 @@ export class TwoPlayerUpdater<A extends Params, C extends Params> {
       const lOpt = al ? this.actorOpt : this.criticOpt, fOpt = al ? this.criticOpt : this.actorOpt;
       const game = { leaderLoss: f1, followerLoss: f2 };
       const rule = o.leaderRule === 'total'
-        ? { kind: 'total' as const, lambda: lambdaAt(o, step), cgIters: o.cgIters, ...(this.warm ? { warmStart: this.warm } : {}) }
+        ? { kind: 'total' as const, lambda: lambdaAt(o, step), cgIters: o.cgIters, negativeCurvature: o.negativeCurvature, ...(this.warm ? { warmStart: this.warm } : {}) }
         : { kind: 'sequential' as const };
       let v2: Tensor;
       if (rule.kind === 'total') {
         // Both players' gradients at the same point (the released update), then m − 1 follower steps.
         const sg = stackelbergGradients(game, leader, follower, rule);
-        const fg = followerGradient(game, leader, follower);
+        // totalDerivative computes ∇₂f₂ on the way; the value f₂ is one cheap forward.
+        const fg = sg.followerGrad ?? followerGradient(game, leader, follower).grad;
         lOpt.step(leader, sg.leaderGrad as Params);
-        fOpt.step(follower, fg.grad as Params);
-        v2 = fg.value;
+        fOpt.step(follower, fg as Params);
+        v2 = E.noGrad(() => f2(leader, follower));
         if (sg.implicit) {
           const old = this.warm;
           this.warm = E.keep(sg.implicit as Params);
@@ -360,6 +364,7 @@ const DDPG_DEFAULTS: DdpgConfig = {
   lambdaDecay: 100_000,
   cgIters: 10,
   followerSteps: 1,
+  negativeCurvature: 'stop',
   criticTarget: 'standard',
 };
 

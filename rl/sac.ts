@@ -95,6 +95,7 @@ const SAC_DEFAULTS: SacConfig = {
   lambdaDecay: 100_000,
   cgIters: 10,
   followerSteps: 1,
+  negativeCurvature: 'stop',
   criticTarget: 'standard',
 };
 
