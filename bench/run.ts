@@ -431,7 +431,8 @@ const GROUP_TITLE: Record<string, string> = {
 };
 
 function fmt(ms: number): string {
-  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3);
+  // below 10 µs (a CPU env step) three significant digits, so no figure prints as 0.000
+  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms >= 0.01 ? ms.toFixed(3) : ms.toPrecision(3);
 }
 
 function rate(r: Row): string {
