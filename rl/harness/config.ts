@@ -103,6 +103,14 @@ export const RUN_DEFAULTS: Omit<RunConfig, 'algo'> = {
   stopAtReturn: null,
 };
 
+/** Common defaults of the on-policy keys (CleanRL's γ and λ; an algorithm overrides what its paper says). */
+export const ON_POLICY_DEFAULTS: Pick<OnPolicyConfig, 'numSteps' | 'gamma' | 'gaeLambda'> = { numSteps: 128, gamma: 0.99, gaeLambda: 0.95 };
+
+/** Common defaults of the off-policy keys (train every vector step from the start; an algorithm overrides). */
+export const OFF_POLICY_DEFAULTS: Pick<OffPolicyConfig, 'gamma' | 'learningStarts' | 'trainFreq' | 'gradientSteps' | 'randomSteps'> = {
+  gamma: 0.99, learningStarts: 0, trainFreq: 1, gradientSteps: 1, randomSteps: 0,
+};
+
 // ------------------------------------------------------------------ nearest key
 
 /** Levenshtein distance (case-insensitive). */
