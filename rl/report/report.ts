@@ -158,6 +158,7 @@ export async function buildReport(paths: string[], o: ReportOptions): Promise<{ 
   for (const { root, m } of manifests) for (const c of m.cells) manifestLabels.set(path.resolve(root, c.runDir), c.label);
 
   const dirs = findRunDirs(paths);
+  if (!dirs.length && !manifests.length) throw new Error(`no runs under ${paths.join(', ')}: a run is a directory with config.json and metrics.jsonl, as train writes`);
   const all = dirs.map(loadRun);
   log(`report: ${all.length} run director${all.length === 1 ? 'y' : 'ies'} found`);
   const missing: MissingCell[] = [];
@@ -206,13 +207,21 @@ export async function buildReport(paths: string[], o: ReportOptions): Promise<{ 
   // Baselines per task.
   const user = o.baselines ? readBaselinesFile(o.baselines) : {};
   const baselines: Record<string, Baseline | null> = {};
+  const baselineErrors: string[] = [];
   for (const t of tasks) {
     const g = [...groups.values()].find((x) => x.task === t)!;
-    baselines[t] = baselineFor(g.env, g.preset, user);
+    try {
+      baselines[t] = baselineFor(g.env, g.preset, user);
+    } catch (e) {
+      // An env this machine cannot build (a missing optional package) still gets its raw scores reported.
+      baselines[t] = null;
+      baselineErrors.push(`${t}: ${(e as Error).message}`);
+    }
   }
   const lacking = tasks.filter((t) => !baselines[t]);
   const normalised = lacking.length === 0;
-  const notNormalisedReason = normalised ? undefined : `no reference score for ${lacking.join(', ')}: give one with --baselines file.json ({"${lacking[0]}": {"reference": R}})`;
+  const notNormalisedReason = normalised ? undefined
+    : `no reference score for ${lacking.join(', ')}: give one with --baselines file.json ({"${lacking[0]}": {"reference": R}})${baselineErrors.length ? `; ${baselineErrors.join('; ')}` : ''}`;
   const aggregateOk = normalised || tasks.length === 1;
   const norm = (task: string, v: number) => (normalised ? normalise(v, baselines[task]!.random, baselines[task]!.reference) : v);
 

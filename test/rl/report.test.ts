@@ -156,6 +156,8 @@ describe('report on loose run directories', () => {
 
   it('errors name the problem', async () => {
     await expect(buildReport([path.join(tmp, 'nope')], { out: path.join(tmp, 'o4') })).rejects.toThrow(/nope does not exist/);
+    fs.mkdirSync(path.join(tmp, 'empty'));
+    await expect(buildReport([path.join(tmp, 'empty')], { out: path.join(tmp, 'o6') })).rejects.toThrow(/no runs under .*empty: a run is a directory with config\.json and metrics\.jsonl/);
     const bad = path.join(tmp, 'bad.json');
     fs.writeFileSync(bad, JSON.stringify({ cartpole: { reference: 'high' } }));
     await expect(buildReport([path.join(tmp, 'sweep')], { out: path.join(tmp, 'o5'), baselines: bad })).rejects.toThrow(/'cartpole.reference' must be a finite number/);
