@@ -1,0 +1,130 @@
+// Training-loop speed of the DQN family: env steps per second of the whole loop (the harness's
+// Trainer: ε-greedy acting with one readback per vector step, env steps, replay inserts,
+// uniform batches uploaded, the update, target copies) against bench/dqn_torch.py, a
+// CleanRL-style PyTorch DQN with the same network, env logic, batch size and train frequency,
+// in one run; and SCORER's cost per env step relative to DQN's.
+//   npx tsx bench/dqn_speed.ts [--steps 2000] [--no-torch] [--case small]
+// Cases (identical in both implementations):
+//   ref    1 env, one update per env step, batch 32 (the MinAtar reference ratio)
+//   small  8 envs, one update per vector step (8 env steps), batch 64 (the minatar-small preset)
+// The env is a MinAtar-shaped stand-in (10×10×4 binary frames, ~10 % cells on, reward 1 with
+// p 0.05, episodes of 100 steps), so both sides pay the same env cost. Timing starts after the
+// replay warm-up (learningStarts env steps with updates off) and one further step.
+
+import { execFileSync } from 'node:child_process';
+import * as E from '../engine/index.ts';
+import { dqnAlgorithms, resolveDqnConfig, type DqnConfig } from '../rl/dqn.ts';
+import { scorerAlgorithms } from '../rl/scorer.ts';
+import { Trainer } from '../rl/harness/trainer.ts';
+import type { OffPolicyAlgorithm, RunConfig } from '../rl/harness/types.ts';
+import { VecEnv } from '../rl/envs/vec.ts';
+import type { EnvCore } from '../rl/envs/types.ts';
+import type { Rng } from '../rl/envs/rng.ts';
+
+class DummyGrid implements EnvCore {
+  terminated = false;
+  private t = 0;
+  private frame = new Float32Array(400);
+  reset(rng: Rng) {
+    this.t = 0;
+    this.draw(rng);
+  }
+  step(_a: number, rng: Rng) {
+    this.t++;
+    this.terminated = this.t >= 100;
+    this.draw(rng);
+    return rng.uniform() < 0.05 ? 1 : 0;
+  }
+  private draw(rng: Rng) {
+    for (let i = 0; i < 400; i++) this.frame[i] = rng.uniform() < 0.1 ? 1 : 0;
+  }
+  writeObs(out: Float32Array, o: number) {
+    out.set(this.frame, o);
+  }
+  getState() {
+    return { t: this.t };
+  }
+  setState(s: unknown) {
+    this.t = (s as { t: number }).t;
+  }
+  renderText() {
+    return '';
+  }
+  renderSvg() {
+    return '';
+  }
+}
+
+interface Case {
+  name: string;
+  numEnvs: number;
+  batch: number;
+}
+const CASES: Case[] = [
+  { name: 'ref', numEnvs: 1, batch: 32 },
+  { name: 'small', numEnvs: 8, batch: 64 },
+];
+const WARMUP = 512;
+
+function env(n: number) {
+  return new VecEnv({
+    id: 'dummy-grid', numEnvs: n, seed: 0,
+    observationSpace: { kind: 'box', shape: [10, 10, 4], low: new Array(400).fill(0), high: new Array(400).fill(1) },
+    actionSpace: { kind: 'discrete', n: 3 },
+    maxEpisodeSteps: 0,
+    makeCore: () => new DummyGrid(),
+  });
+}
+
+async function ours(algo: OffPolicyAlgorithm<DqnConfig>, c: Case, steps: number): Promise<number> {
+  const cfg = resolveDqnConfig(algo, {
+    env: 'cartpole', preset: null, numEnvs: c.numEnvs, batchSize: c.batch, trainFreq: 1, learningStarts: WARMUP,
+    bufferSize: 10_000, totalSteps: 1e9, logEvery: 1e9, evalEvery: 0, encoder: 'mlp', optimizer: 'adam', lr: 1e-4,
+    loss: 'mse', maxGradNorm: 0.5, targetUpdateEvery: 1000, epsDecaySteps: 20_000, epsEnd: 0.05, epsDecayFrom: 'start',
+  });
+  const t = new Trainer(algo, cfg as RunConfig, { env: env(c.numEnvs) });
+  while (t.globalStep <= WARMUP) await t.step();
+  await E.sync();
+  const s0 = t.globalStep, t0 = performance.now();
+  while (t.globalStep - s0 < steps) await t.step();
+  await E.sync();
+  const sps = (t.globalStep - s0) / ((performance.now() - t0) / 1000);
+  t.dispose();
+  return sps;
+}
+
+function torch(c: Case, steps: number): number | null {
+  try {
+    const out = execFileSync('/usr/bin/python3', ['bench/dqn_torch.py', '--num-envs', String(c.numEnvs), '--batch', String(c.batch), '--train-freq', '1', '--steps', String(steps), '--learning-starts', String(WARMUP)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return JSON.parse(out.trim().split('\n').pop()!).steps_per_s;
+  } catch (e) {
+    const msg = (e as { stderr?: string }).stderr ?? (e as Error).message;
+    console.error(`PyTorch column skipped: ${/No module named 'torch'/.test(msg) ? "python3 has no torch module (install python3-torch)" : msg.split('\n').slice(-2).join(' ')}`);
+    return null;
+  }
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const steps = Number(args[args.indexOf('--steps') + 1] || 0) || 2000;
+  const only = args.includes('--case') ? args[args.indexOf('--case') + 1] : null;
+  const noTorch = args.includes('--no-torch');
+  await E.init();
+  const rows = ['| case | ours DQN (steps/s) | PyTorch DQN (steps/s) | ours / PyTorch | ours SCORER (steps/s) | SCORER cost / DQN cost per env step |', '|---|---|---|---|---|---|'];
+  for (const c of CASES) {
+    if (only && c.name !== only) continue;
+    // Alternate the engines (DQN, PyTorch, SCORER) so load drifts hit all of them alike.
+    const d = await ours(dqnAlgorithms.dqn, c, steps);
+    const p = noTorch ? null : torch(c, steps);
+    const s = await ours(scorerAlgorithms['scorer-dqn'], c, steps);
+    const row = `| ${c.name} (${c.numEnvs} env${c.numEnvs > 1 ? 's' : ''}, batch ${c.batch}) | ${d.toFixed(0)} | ${p === null ? '–' : p.toFixed(0)} | ${p === null ? '–' : (d / p).toFixed(2) + '×'} | ${s.toFixed(0)} | ${(d / s).toFixed(2)}× |`;
+    rows.push(row);
+    console.error(row);
+  }
+  console.log(rows.join('\n'));
+}
+
+main().then(() => process.exit(0), (e) => {
+  console.error(e);
+  process.exit(1);
+});
