@@ -85,7 +85,7 @@ export function registerSweep(program: Command): Command {
         console.log(`sweep ${manifest.name}: ${s.line}`);
         console.log(`report: npm run rl -- report ${shown(root)}`);
         // An error (exit status 1) rather than a quiet summary: no failed cell goes unnoticed.
-        if (r.failed.length || r.interrupted.length) throw new Error(`${r.failed.length + r.interrupted.length} cell(s) not done (rerun with --resume; logs in ${path.join(root, 'logs')}):\n${s.unfinished.join('\n')}`);
+        if (r.failed.length || r.interrupted.length || s.unfinished.length) throw new Error(`${s.unfinished.length} cell(s) not done (rerun with --resume; logs in ${path.join(root, 'logs')}):\n${s.unfinished.join('\n')}`);
       } else if (backend === 'slurm') {
         const r = submitSlurm(manifest, root, spec.slurm, { resume: o.resume, dryRun: o.dryRun });
         if (!r.indices.length) {

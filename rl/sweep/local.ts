@@ -53,13 +53,15 @@ export async function runLocal(manifest: SweepManifest, root: string, o: LocalOp
   if (!bar) log(`sweep ${manifest.name}: ${todo.length} cell(s) to run (${res.skipped.length} already done), ${parallel} at a time`);
   const timer = setInterval(update, 2000);
   const children = new Set<ReturnType<typeof spawn>>();
-  const stop = (sig: NodeJS.Signals) => {
-    for (const ch of children) ch.kill(sig);
+  const queue = [...todo];
+  // Ctrl-C / SIGTERM: start nothing more, stop the running cells (they record 'interrupted' and
+  // resume from their checkpoints on the next `sweep --resume`).
+  const onSig = () => {
+    queue.length = 0;
+    for (const ch of children) ch.kill('SIGTERM');
   };
-  const onSig = () => stop('SIGTERM');
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
-  const queue = [...todo];
   const worker = async () => {
     for (let c = queue.shift(); c; c = queue.shift()) {
       running.add(c);
@@ -77,7 +79,8 @@ export async function runLocal(manifest: SweepManifest, root: string, o: LocalOp
       else res.failed.push(c);
       update();
       if (!bar) {
-        const what = res.done.includes(c) ? 'done' : res.interrupted.includes(c) ? 'interrupted' : `FAILED (${path.relative(process.cwd(), logFile(root, c))})`;
+        const rel = path.relative(process.cwd(), logFile(root, c));
+        const what = res.done.includes(c) ? 'done' : res.interrupted.includes(c) ? 'interrupted' : `FAILED (${rel.startsWith('..') ? logFile(root, c) : rel})`;
         log(`[${res.done.length + res.failed.length + res.interrupted.length}/${todo.length}] ${c.id}: ${what}`);
       }
     }
