@@ -34,6 +34,7 @@ export const QUOTE_SOURCES: Record<string, string> = {
   'docs/benchmarks.md': 'bench/results/llvmpipe.json',
   'docs/games.md': 'bench/results/llvmpipe.json',
   'docs/engine-internals.md': 'bench/results/llvmpipe.json',
+  'docs/kernels.md': 'bench/results/llvmpipe.json',
 };
 
 export const QUOTE_RE = /<!--q ([^>]*?)-->([^<]*)<!--\/q-->/g;
