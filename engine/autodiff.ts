@@ -13,7 +13,7 @@
 
 import {
   Tensor, scope, noGrad, withGradMode, isGradEnabled, enterTransform, exitTransform, insideTransform,
-  fmtShape, captureCreated,
+  fmtShape, captureCreated, forwardOpen, tangentOf, setTangent, withTangents, setTransposeRule, type GradNode,
 } from './tensor.ts';
 import { add, onesLike, zerosLike, mul, sum } from './ops.ts';
 
@@ -52,6 +52,9 @@ function makeVariable(t: Tensor): Tensor {
   if (isGradEnabled() && t.tracked) {
     v.node = { op: 'identity', inputs: [t], saved: [], backward: (g) => [g] };
   }
+  // a gradient taken inside a jvp is differentiated forward through its variables
+  const tan = tangentOf(t);
+  if (tan) setTangent(v, tan);
   return v;
 }
 
@@ -160,10 +163,13 @@ function traced(f: Fn, args: unknown[], argnums: number[]) {
   return { out, vars, rebuilds };
 }
 
-/** Backward without recording at top level; recording (for higher derivatives) inside a transformation. */
+/**
+ * Backward without recording at top level; recording (for higher derivatives) inside a
+ * transformation. Tangents still flow through it inside a jvp (forward-over-reverse).
+ */
 function runBackward(outs: Tensor[], cts: Tensor[], targets: Tensor[]): Tensor[] {
   const record = insideTransform() && isGradEnabled();
-  return record ? backward(outs, cts, targets) : noGrad(() => backward(outs, cts, targets));
+  return record ? backward(outs, cts, targets) : withGradMode(false, () => backward(outs, cts, targets));
 }
 
 function scalarOut(out: unknown, who: string): Tensor {
@@ -231,19 +237,59 @@ export function vjp<F extends Fn>(f: F, ...primals: Parameters<F>): [any, ((ct: 
   return [result.out, fn];
 }
 
-/**
- * jvp(f, primals, tangents) → [out, J·tangents], by transposing the (linear) vjp:
- * the vjp of u ↦ vjp(f)(u) applied to the tangents.
- */
-export function jvp<F extends Fn>(f: F, primals: unknown[], tangents: unknown[]): [any, any] {
-  return scope(() => {
-    if (primals.length !== tangents.length) throw new Error(`jvp: ${primals.length} primals but ${tangents.length} tangents`);
-    primals.forEach((p, i) => {
-      const a = flattenTree(p).leaves, b = flattenTree(tangents[i]).leaves;
-      if (a.length !== b.length || a.some((t, j) => t.shape.join() !== b[j].shape.join())) {
-        throw new Error(`jvp: tangent ${i} does not match its primal's structure/shapes`);
+function checkTangents(primals: unknown[], tangents: unknown[], who: string) {
+  if (primals.length !== tangents.length) throw new Error(`${who}: ${primals.length} primals but ${tangents.length} tangents`);
+  primals.forEach((p, i) => {
+    const a = flattenTree(p).leaves, b = flattenTree(tangents[i]).leaves;
+    if (a.length !== b.length) throw new Error(`${who}: tangent ${i} has ${b.length} tensor(s) but its primal has ${a.length}`);
+    a.forEach((t, j) => {
+      if (t.shape.join() !== b[j].shape.join()) {
+        throw new Error(`${who}: tangent ${i} leaf ${j} has shape ${fmtShape(b[j].shape)} but its primal has ${fmtShape(t.shape)}`);
       }
     });
+  });
+}
+
+/**
+ * jvp(f, primals, tangents) → [out, J·tangents] in forward mode: every op computes its output's
+ * tangent as it runs (its own rule, or its backward rule transposed), so the cost is one pass of
+ * f plus its tangent rules. Inside another jvp (one forward level at a time) it falls back to
+ * transposing the vjp. At top level elementwise ops and small matmuls compute value and tangent
+ * in one dual kernel; `{ dual: false }` uses the op-composed rules instead.
+ */
+export function jvp<F extends Fn>(f: F, primals: unknown[], tangents: unknown[], opts: { dual?: boolean } = {}): [any, any] {
+  checkTangents(primals, tangents, 'jvp');
+  if (forwardOpen()) return jvpByTransposition(f, primals, tangents);
+  return scope(() => {
+    const map = new Map<Tensor, Tensor>();
+    const args = primals.map((p, i) => {
+      const { leaves, rebuild } = flattenTree(p);
+      const tl = flattenTree(tangents[i]).leaves;
+      return rebuild(leaves.map((t, j) => {
+        // an alias per argument: only uses through the argument carry the tangent
+        const v = t.view(t.shape);
+        if (isGradEnabled() && t.tracked) v.node = { op: 'identity', inputs: [t], saved: [], backward: (g) => [g] };
+        map.set(v, tl[j]);
+        return v;
+      }));
+    });
+    let outTan: Tensor[] = [];
+    // At top level nothing differentiates the tangents, so ops may use their dual kernels
+    // (value and tangent in one dispatch, the tangent without a graph); dual: false forces the
+    // op-composed rules everywhere.
+    const dual = !insideTransform() && opts.dual !== false;
+    const out = withTangents(map, () => {
+      const o = f(...args);
+      outTan = flattenTree(o).leaves.map((l) => map.get(l) ?? noGrad(() => zerosLike(l)));
+      return o;
+    }, dual);
+    return [out, flattenTree(out).rebuild(outTan)];
+  });
+}
+
+/** jvp as the vjp of u ↦ vjp(f)(u) (linear in u) applied to the tangents (nested forward levels). */
+function jvpByTransposition<F extends Fn>(f: F, primals: unknown[], tangents: unknown[]): [any, any] {
+  return scope(() => {
     const first = traced(f, primals, primals.map((_, i) => i));
     const outTree = flattenTree(first.out);
     const u0 = outTree.rebuild(outTree.leaves.map((t) => noGrad(() => zerosLike(t))));
@@ -260,11 +306,47 @@ export function jvp<F extends Fn>(f: F, primals: unknown[], tangents: unknown[])
   });
 }
 
+// Ops without a tangent rule: J·t = ∇ᵤ Σᵢ ⟨backwardᵢ(u), tᵢ⟩ (the backward rule is linear in u
+// and written with differentiable ops, so one reverse pass over it transposes it).
+setTransposeRule((out: Tensor, inputs: Tensor[], bwd: GradNode['backward'], tans: Array<Tensor | null>) => {
+  const needs = tans.map((t) => t !== null);
+  const f = (u: Tensor) => {
+    const gs = bwd(u, needs);
+    let acc: Tensor | null = null;
+    gs.forEach((g, i) => {
+      const t = tans[i];
+      if (!g || !t) return;
+      const d = sum(mul(g, t));
+      acc = acc ? add(acc, d) : d;
+    });
+    // an op whose backward ignores every input with a tangent has a zero derivative there
+    return acc ?? mul(sum(u), 0);
+  };
+  return grad(f)(noGrad(() => zerosLike(out))) as Tensor;
+});
+
 /**
- * hvp(f, primals, tangents) → H·v for a scalar f: the gradient of ⟨∇f(x), v⟩ (reverse over
- * reverse). primals/tangents: arrays of (trees of) tensors, one per argument of f.
+ * hvp(f, primals, tangents) → H·v for a scalar f. Forward over reverse: the jvp of ∇f along v,
+ * so the gradient's own pass carries the tangents (one forward + one backward pass, each with
+ * its tangent rules). Inside a jvp (one forward level at a time) it is reverse over reverse:
+ * the gradient of ⟨∇f(x), v⟩. primals/tangents: arrays of (trees of) tensors, one per argument.
  */
 export function hvp<F extends Fn>(f: F, primals: unknown[], tangents: unknown[]): any[] {
+  const nums = primals.map((_, i) => i);
+  const gradF = (...xs: unknown[]) => (grad(f, nums) as (...a: unknown[]) => unknown[])(...xs);
+  if (!forwardOpen()) {
+    checkTangents(primals, tangents, 'hvp');
+    const [g, hv] = jvp(gradF, primals, tangents);
+    const keepHv = new Set(flattenTree(hv).leaves);
+    // the gradient itself is not returned (inside a transformation the graph may still need it: the scope frees it)
+    if (!insideTransform()) for (const t of flattenTree(g).leaves) if (!keepHv.has(t)) t.dispose();
+    return hv as unknown[];
+  }
+  return hvpReverse(f, primals, tangents);
+}
+
+/** H·v by reverse over reverse: the gradient of ⟨∇f(x), v⟩. */
+export function hvpReverse<F extends Fn>(f: F, primals: unknown[], tangents: unknown[]): any[] {
   const nums = primals.map((_, i) => i);
   const inner = (...xs: unknown[]) => {
     const g = (grad(f, nums) as (...a: unknown[]) => unknown[])(...xs);

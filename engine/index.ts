@@ -6,7 +6,7 @@ export {
   type Shape, type InitOptions, type GradNode,
 } from './tensor.ts';
 export * from './ops.ts';
-export { grad, valueAndGrad, vjp, jvp, hvp, innerProduct, flattenTree, type Tree } from './autodiff.ts';
+export { grad, valueAndGrad, vjp, jvp, hvp, hvpReverse, innerProduct, flattenTree, type Tree } from './autodiff.ts';
 export { Runtime, f32bits, type Counters, type KernelSpec } from './runtime.ts';
 export { setPollingMode, getPollingMode, NO_ADAPTER_HELP, type PollingMode } from './device.ts';
 

@@ -2,12 +2,15 @@
 // launches a kernel, and records a GradNode whose backward is written with these same ops, so
 // any derivative can be differentiated again.
 
-import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, noGrad, type Shape } from './tensor.ts';
+import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, noGrad, tangentOf, setTangent, dualTangents, type Shape } from './tensor.ts';
 import { f32bits } from './runtime.ts';
 import { grid, pack8, contiguousStrides, MAX_RANK } from '../kernels/common.ts';
-import { UNARY, BINARY, unaryKernel, binaryKernel, scalarKernel, whereKernel, fillKernel, copyKernel } from '../kernels/elementwise.ts';
+import {
+  UNARY, BINARY, unaryKernel, binaryKernel, scalarKernel, whereKernel, fillKernel, copyKernel, UNARY_DERIV, BINARY_DERIV, unaryDualKernel,
+  binaryDualKernel, scalarDualKernel,
+} from '../kernels/elementwise.ts';
 import { reduceKernel, type ReduceOp, GROUP } from '../kernels/reduce.ts';
-import { matmulVec4Kernel, matmulStridedKernel, type MatmulTile } from '../kernels/matmul.ts';
+import { matmulVec4Kernel, matmulStridedKernel, matmulDualKernel, type MatmulTile } from '../kernels/matmul.ts';
 import { gatherKernel, scatterAddKernel } from '../kernels/gather.ts';
 import { randomKernel } from '../kernels/random.ts';
 import { tileFor, fitTile } from '../kernels/tune.ts';
@@ -252,9 +255,21 @@ const UNARY_BWD: Record<string, UnaryBackward | null> = {
 function unary(op: string) {
   return (x: Tensor): Tensor => {
     x = asTensor(x, op);
-    const out = unaryRaw(op, x);
     const bwd = UNARY_BWD[op];
-    if (bwd) record(out, op, [x], (g) => [bwd(g, x, out)]);
+    const tx = bwd && UNARY_DERIV[op] && dualTangents() ? tangentOf(x) : null;
+    let out: Tensor;
+    if (tx) {
+      // inside a jvp: value and tangent in one dispatch
+      out = alloc(x.shape);
+      const tan = alloc(x.shape);
+      runtime().dispatch({
+        kernel: unaryDualKernel(op), inputs: [x.bufferFor(op), tx.bufferFor(op)], outputs: [out.buffer, tan.buffer],
+        params: [x.size], workgroups: grid(x.size), label: op,
+      });
+      setTangent(out, tan);
+    } else out = unaryRaw(op, x);
+    // elementwise: the Jacobian is diagonal, so the tangent rule is the backward rule applied to the tangent
+    if (bwd) record(out, op, [x], (g) => [bwd(g, x, out)], [], ([t]) => bwd(t!, x, out));
     return out;
   };
 }
@@ -306,6 +321,26 @@ function binaryRaw(op: string, a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
+/** a op b and its tangent in one dispatch (inside a jvp); the tangent is set on the result. */
+function binaryDual(op: string, a: Tensor, b: Tensor, ta: Tensor | null, tb: Tensor | null): Tensor {
+  const shape = broadcastShapes(a.shape, b.shape, op);
+  const out = alloc(shape), tan = alloc(shape);
+  const n = out.size;
+  const bufs = [a.bufferFor(op), b.bufferFor(op), (ta ?? a).bufferFor(op), (tb ?? b).bufferFor(op)];
+  const same = sameShape(a.shape, shape) && sameShape(b.shape, shape);
+  let params: number[] = [n, 0, 0, 0];
+  if (!same) {
+    const c = coalesce(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
+    params = [n, c.shape.length, 0, 0, ...pack8(c.shape), ...pack8(c.strides[0]), ...pack8(c.strides[1])];
+  }
+  runtime().dispatch({
+    kernel: binaryDualKernel(op, same ? 0 : 1, !!ta, !!tb), inputs: bufs, outputs: [out.buffer, tan.buffer],
+    params, workgroups: grid(n), label: op,
+  });
+  setTangent(out, tan);
+  return out;
+}
+
 function scalarRaw(op: string, a: Tensor, s: number, swap: boolean): Tensor {
   const out = alloc(a.shape);
   runtime().dispatch({
@@ -317,6 +352,11 @@ function scalarRaw(op: string, a: Tensor, s: number, swap: boolean): Tensor {
     label: op,
   });
   return out;
+}
+
+/** t broadcast to `shape` when it is not already that shape (tangent rules of broadcasting ops). */
+function toShape(t: Tensor, shape: Shape): Tensor {
+  return sameShape(t.shape, shape) ? t : broadcastTo(t, shape);
 }
 
 /** Sums g over the broadcast dimensions so it has `shape` again (the adjoint of broadcasting). */
@@ -364,21 +404,40 @@ function binary(op: string) {
       const swap = typeof a === 'number';
       const t = (swap ? b : a) as Tensor;
       const s = (swap ? a : b) as number;
-      const out = scalarRaw(op, t, s, swap);
+      const tt = bwd && BINARY_DERIV[op] && dualTangents() ? tangentOf(t) : null;
+      let out: Tensor;
+      if (tt) {
+        out = alloc(t.shape);
+        const tan = alloc(t.shape);
+        runtime().dispatch({
+          kernel: scalarDualKernel(op), inputs: [t.bufferFor(op), tt.bufferFor(op)], outputs: [out.buffer, tan.buffer],
+          params: [t.size, f32bits(s), swap ? 1 : 0], workgroups: grid(t.size), label: op,
+        });
+        setTangent(out, tan);
+      } else out = scalarRaw(op, t, s, swap);
       if (bwd) {
         record(out, op, [t], (g) => {
           const needs = swap ? [false, true] : [true, false];
           const gs = bwd(g, a, b, out, needs);
           return [swap ? gs[1] : gs[0]];
+        }, [], ([tt]) => {
+          const gs = bwd(tt!, a, b, out, swap ? [false, true] : [true, false]);
+          return toShape(swap ? gs[1]! : gs[0]!, out.shape);
         });
       }
       return out;
     }
-    const out = binaryRaw(op, a, b);
+    const dual = !!bwd && !!BINARY_DERIV[op] && dualTangents();
+    const ta = dual ? tangentOf(a) : null, tb = dual ? tangentOf(b) : null;
+    const out = ta || tb ? binaryDual(op, a, b, ta, tb) : binaryRaw(op, a, b);
     if (bwd) {
       record(out, op, [a, b], (g, needs) => {
         const [ga, gb] = bwd(g, a, b, out, needs);
         return [ga && needs[0] ? sumToShape(ga, a.shape) : null, gb && needs[1] ? sumToShape(gb, b.shape) : null];
+      }, [], ([ta, tb]) => {
+        const pa = ta ? toShape(bwd(ta, a, b, out, [true, false])[0]!, out.shape) : null;
+        const pb = tb ? toShape(bwd(tb, a, b, out, [false, true])[1]!, out.shape) : null;
+        return pa && pb ? add(pa, pb) : (pa ?? pb)!;
       });
     }
     return out;
@@ -436,7 +495,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   record(out, 'where', [A, B], (g, needs) => [
     needs[0] ? sumToShape(where(cond, g, 0), A.shape) : null,
     needs[1] ? sumToShape(where(cond, 0, g), B.shape) : null,
-  ], [cond]);
+  ], [cond], ([ta, tb]) => toShape(where(cond, ta ?? 0, tb ?? 0), shape));
   return out;
 }
 
@@ -455,7 +514,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
     throw new Error(`reshape: cannot reshape ${fmtShape(x.shape)} (${x.size} elements) into ${fmtShape(s)} (${shapeSize(s)} elements)`);
   }
   const out = x.view(s);
-  return record(out, 'reshape', [x], (g) => [reshape(g, x.shape)]);
+  return record(out, 'reshape', [x], (g) => [reshape(g, x.shape)], [], ([t]) => reshape(t!, s));
 }
 
 export const flatten = (x: Tensor) => reshape(x, [x.size]);
@@ -497,7 +556,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   copyRaw(x, shape, perm.map((p) => st[p]), 0, out, contiguousStrides(shape), 0, 'permute');
   const inv = new Array(perm.length);
   perm.forEach((p, i) => (inv[p] = i));
-  return record(out, 'permute', [x], (g) => [permute(g, inv)]);
+  return record(out, 'permute', [x], (g) => [permute(g, inv)], [], ([t]) => permute(t!, perm));
 }
 
 /** Swaps two axes (default: the last two). */
@@ -516,7 +575,7 @@ export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   if (sameShape(x.shape, shape)) return reshape(x, shape);
   const out = alloc(shape);
   copyRaw(x, [...shape], broadcastStrides(x.shape, shape), 0, out, contiguousStrides(shape), 0, 'broadcastTo');
-  return record(out, 'broadcastTo', [x], (g) => [sumToShape(g, x.shape)]);
+  return record(out, 'broadcastTo', [x], (g) => [sumToShape(g, x.shape)], [], ([t]) => broadcastTo(t!, shape));
 }
 
 export type SliceSpec = number | null | [number?, number?, number?];
@@ -556,7 +615,7 @@ function sliceRaw(x: Tensor, starts: number[], steps: number[], sizes: number[])
   const out = alloc(sizes);
   const off = starts.reduce((acc, s, i) => acc + s * st[i], 0);
   copyRaw(x, sizes, st.map((s, i) => s * steps[i]), off, out, contiguousStrides(sizes), 0, 'slice');
-  return record(out, 'slice', [x], (g) => [sliceScatter(g, x.shape, starts, steps)]);
+  return record(out, 'slice', [x], (g) => [sliceScatter(g, x.shape, starts, steps)], [], ([t]) => sliceRaw(t!, starts, steps, sizes));
 }
 
 /** Zeros of `shape` with g written at the strided region (starts, steps): the adjoint of slicing. */
@@ -565,7 +624,7 @@ function sliceScatter(g: Tensor, shape: number[], starts: number[], steps: numbe
   const st = contiguousStrides(shape);
   const off = starts.reduce((acc, s, i) => acc + s * st[i], 0);
   copyRaw(g, g.shape, contiguousStrides(g.shape), 0, out, st.map((s, i) => s * steps[i]), off, 'sliceScatter');
-  return record(out, 'sliceScatter', [g], (gg) => [sliceRaw(gg, starts, steps, g.shape)]);
+  return record(out, 'sliceScatter', [g], (gg) => [sliceRaw(gg, starts, steps, g.shape)], [], ([t]) => sliceScatter(t!, shape, starts, steps));
 }
 
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
@@ -595,7 +654,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
       spec[ax] = [offsets[i], offsets[i] + t.shape[ax]];
       return slice(g, spec);
     }),
-  );
+    [], (ts) => concat(ts.map((t, i) => t ?? zeros(xs[i].shape)), ax));
 }
 
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
@@ -624,7 +683,7 @@ export function gather(x: Tensor, idx: Tensor, axis: number): Tensor {
     workgroups: grid(n),
     label: 'gather',
   });
-  return record(out, 'gather', [x], (g) => [scatterAdd(g, idx, ax, x.shape)], [idx]);
+  return record(out, 'gather', [x], (g) => [scatterAdd(g, idx, ax, x.shape)], [idx], ([t]) => gather(t!, idx, ax));
 }
 
 /** The adjoint of gather: zeros of `shape` with g added at the gathered positions. */
@@ -639,7 +698,7 @@ export function scatterAdd(g: Tensor, idx: Tensor, axis: number, shape: Shape): 
     workgroups: grid(n),
     label: 'scatterAdd',
   });
-  return record(out, 'scatterAdd', [g], (gg) => [gather(gg, idx, axis)], [idx]);
+  return record(out, 'scatterAdd', [g], (gg) => [gather(gg, idx, axis)], [idx], ([t]) => scatterAdd(t!, idx, axis, shape));
 }
 
 /** Selects whole slices along an axis by a 1-D index tensor (numpy take). */
@@ -699,7 +758,7 @@ export function sum(x: Tensor, axes?: Axes, keepdims = false): Tensor {
   if (ax.length === 0) return reshape(x, x.shape);
   const out = reduceRaw('sum', x, ax, keepdims);
   const keptShape = x.shape.map((d, i) => (ax.includes(i) ? 1 : d));
-  return record(out, 'sum', [x], (g) => [broadcastTo(reshape(g, keptShape), x.shape)]);
+  return record(out, 'sum', [x], (g) => [broadcastTo(reshape(g, keptShape), x.shape)], [], ([t]) => sum(t!, ax, keepdims));
 }
 
 export function mean(x: Tensor, axes?: Axes, keepdims = false): Tensor {
@@ -720,6 +779,9 @@ function extremum(op: 'max' | 'min') {
       const mask = eq(x, o);
       const count = sum(mask, ax, true);
       return [mul(div(mask, count), reshape(g, keptShape))];
+    }, [], ([t]) => {
+      const mask = eq(x, reshape(out, keptShape));
+      return sum(mul(t!, div(mask, sum(mask, ax, true))), ax, keepdims);
     });
   };
 }
@@ -778,13 +840,52 @@ export function mm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor
   }
   const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), 'matmul (batch dims)');
   const out = alloc([...batch, M, N]);
-  matmulInto(a, b, transA, transB, batch, M, N, K, out);
+  const ta = dualTangents() ? tangentOf(a) : null, tb = dualTangents() ? tangentOf(b) : null;
+  // inside a jvp: C and its tangent in one dispatch where the matrices are small (dispatch-bound);
+  // big ones keep the vec4 kernel and take the tangent rule (two more matmuls and an add)
+  if ((ta || tb) && shapeSize(batch) * M * N * K < 1 << 22 && shapeSize(batch) <= 65535 && batch.length <= 4 && K > 0) {
+    setTangent(out, matmulDualInto(a, b, ta, tb, transA, transB, batch, M, N, K, out));
+  } else matmulInto(a, b, transA, transB, batch, M, N, K, out);
   return record(out, 'matmul', [a, b], (g, needs) => {
     let ga: Tensor | null = null, gb: Tensor | null = null;
     if (needs[0]) ga = transA ? mm(b, g, transB, true) : mm(g, b, false, !transB);
     if (needs[1]) gb = transB ? mm(g, a, true, transA) : mm(a, g, !transA, false);
     return [ga && sumToShape(ga, a.shape), gb && sumToShape(gb, b.shape)];
+  }, [], ([ta, tb]) => {
+    const pa = ta ? mm(ta, b, transA, transB) : null;
+    const pb = tb ? mm(a, tb, transA, transB) : null;
+    return pa && pb ? add(pa, pb) : (pa ?? pb)!;
   });
+}
+
+/** Batch shape padded to 4 dims, and an operand's batch strides in it (0 where it broadcasts). */
+function batchParams(batch: number[]) {
+  const bshape = batch.length ? [...batch] : [1];
+  while (bshape.length < 4) bshape.unshift(1);
+  const bstr = (t: Tensor) => {
+    const tb = t.shape.slice(0, -2);
+    const mat = t.shape[t.rank - 1] * t.shape[t.rank - 2];
+    const st = contiguousStrides(tb).map((s) => s * mat);
+    return [...new Array(4 - tb.length).fill(0), ...tb.map((d, i) => (d === 1 ? 0 : st[i]))];
+  };
+  return { bshape, bstr };
+}
+
+/** out = op(a)·op(b) into a new tensor, and returns its tangent (one dual dispatch). */
+function matmulDualInto(a: Tensor, b: Tensor, ta: Tensor | null, tb: Tensor | null, tA: boolean, tB: boolean, batch: number[], M: number, N: number, K: number, out: Tensor): Tensor {
+  const nb = shapeSize(batch);
+  const tan = alloc([...batch, M, N]);
+  const { bshape, bstr } = batchParams(batch);
+  const params = [M, N, K, nb, ...bshape, ...bstr(a), ...bstr(b), tA ? 1 : K, tA ? M : 1, tB ? 1 : N, tB ? K : 1];
+  runtime().dispatch({
+    kernel: matmulDualKernel(!!ta, !!tb),
+    inputs: [a.bufferFor('matmul'), b.bufferFor('matmul'), (ta ?? a).bufferFor('matmul'), (tb ?? b).bufferFor('matmul')],
+    outputs: [out.buffer, tan.buffer],
+    params,
+    workgroups: [Math.ceil(N / 4 / 8), Math.ceil(M / 4 / 8), nb],
+    label: 'matmul',
+  });
+  return tan;
 }
 
 function matmulInto(a: Tensor, b: Tensor, tA: boolean, tB: boolean, batch: number[], M: number, N: number, K: number, out: Tensor) {
@@ -879,7 +980,7 @@ export function clone(x: Tensor): Tensor {
     const src = x.bufferFor('clone'), dst = out.buffer;
     runtime().copy(src.buffer, src.offset, dst.buffer, dst.offset, x.size * 4);
   }
-  return record(out, 'clone', [x], (g) => [g]);
+  return record(out, 'clone', [x], (g) => [g], [], ([t]) => t!);
 }
 
 /** Overwrites dst's buffer with src's values (no autodiff): in-place parameter updates. */

@@ -69,9 +69,9 @@ export function withGradMode<T>(enabled: boolean, fn: () => T): T {
     gradEnabled = prev;
   }
 }
-/** Runs fn without recording any graph: results are constants to every transformation. */
+/** Runs fn without recording any graph: results are constants to every transformation (no tangents either). */
 export function noGrad<T>(fn: () => T): T {
-  return withGradMode(false, fn);
+  return withGradMode(false, () => withoutTangents(fn));
 }
 export function enterTransform() {
   transformDepth++;
@@ -81,6 +81,83 @@ export function exitTransform() {
 }
 export function insideTransform() {
   return transformDepth > 0;
+}
+
+// ------------------------------------------------------------------ forward mode (tangents)
+
+// One forward-mode level at a time: while a jvp runs, `tangents` maps each tensor computed from
+// its inputs to its tangent. Every differentiable op goes through record(), which computes the
+// output's tangent from the inputs' (its own rule, or the transposed backward rule). Tangent
+// rules run with forward mode suspended, so a tangent never gets a tangent of its own.
+let tangents: Map<Tensor, Tensor> | null = null;
+let suspended = 0;
+/** True while a forward-mode jvp is propagating tangents. */
+export function forwardActive() {
+  return tangents !== null && suspended === 0;
+}
+/** True inside a jvp at all (even where its tangents are suspended): no second level may open. */
+export function forwardOpen() {
+  return tangents !== null;
+}
+/** The tangent of t in the active jvp (null: none, i.e. zero). */
+export function tangentOf(t: Tensor): Tensor | null {
+  return tangents && suspended === 0 ? tangents.get(t) ?? null : null;
+}
+export function setTangent(t: Tensor, tan: Tensor) {
+  if (!tangents) throw new Error('internal: setTangent outside a jvp');
+  tangents.set(t, tan);
+}
+let dualOk = false;
+/**
+ * Runs fn with a fresh tangent map (the jvp's inputs already in it). `dual`: ops may compute
+ * value and tangent in one kernel, whose tangent has no autodiff graph; only when nothing
+ * outside the jvp can differentiate its result (a jvp at top level).
+ */
+export function withTangents<T>(map: Map<Tensor, Tensor>, fn: () => T, dual = false): T {
+  if (tangents) throw new Error('internal: nested forward-mode levels');
+  tangents = map;
+  dualOk = dual;
+  const prev = suspended;
+  suspended = 0;
+  try {
+    return fn();
+  } finally {
+    tangents = null;
+    dualOk = false;
+    suspended = prev;
+  }
+}
+/** True where an op may use a dual (value + tangent) kernel: see withTangents. */
+export function dualTangents() {
+  return dualOk && tangents !== null && suspended === 0;
+}
+/** Runs fn without propagating tangents (tangent rules, constants). */
+export function withoutTangents<T>(fn: () => T): T {
+  suspended++;
+  try {
+    return fn();
+  } finally {
+    suspended--;
+  }
+}
+
+/** A forward-mode rule: the output's tangent from the inputs' tangents (null = zero). */
+export type JvpRule = (tangents: Array<Tensor | null>) => Tensor;
+/** The fallback for ops without a rule (set by autodiff.ts): J·t from the linear backward rule. */
+let transposeRule: ((out: Tensor, inputs: Tensor[], backward: GradNode['backward'], tans: Array<Tensor | null>) => Tensor) | null = null;
+export function setTransposeRule(f: typeof transposeRule) {
+  transposeRule = f;
+}
+
+function propagateTangent(out: Tensor, op: string, inputs: Tensor[], backward: GradNode['backward'], jvp?: JvpRule) {
+  if (tangents!.has(out)) return;
+  const tans = inputs.map((x) => tangents!.get(x) ?? null);
+  if (tans.every((t) => t === null)) return;
+  const tan = withoutTangents(() => (jvp ? jvp(tans) : transposeRule!(out, inputs, backward, tans)));
+  if (tan.shape.length !== out.shape.length || tan.shape.some((d, i) => d !== out.shape[i])) {
+    throw new Error(`internal: tangent rule of ${op} gave shape ${fmtShape(tan.shape)} for output ${fmtShape(out.shape)}`);
+  }
+  tangents!.set(out, tan);
 }
 
 // ------------------------------------------------------------------ scopes
@@ -117,6 +194,9 @@ function graphClosure(roots: Tensor[]): Set<Tensor> {
       for (const i of t.node.inputs) stack.push(i);
       for (const s of t.node.saved) stack.push(s);
     }
+    // inside a jvp, a kept tensor's tangent is kept with it
+    const tan = tangents?.get(t);
+    if (tan) stack.push(tan);
   }
   return keep;
 }
@@ -340,14 +420,19 @@ export async function readAll(ts: Tensor[]): Promise<Float32Array[]> {
   return abs.map((ab) => new Float32Array(ab));
 }
 
-/** Attaches a GradNode to `out` when grad mode is on and some input is being differentiated. */
+/**
+ * Attaches a GradNode to `out` when grad mode is on and some input is being differentiated, and
+ * inside a jvp gives `out` its tangent (by `jvp`, else by transposing `backward`).
+ */
 export function record(
   out: Tensor,
   op: string,
   inputs: Tensor[],
   backward: GradNode['backward'],
   saved: Tensor[] = [],
+  jvp?: JvpRule,
 ): Tensor {
+  if (tangents && suspended === 0) propagateTangent(out, op, inputs, backward, jvp);
   if (!gradEnabled) return out;
   for (const x of inputs) {
     if (x.tracked) {

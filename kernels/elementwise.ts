@@ -183,3 +183,140 @@ struct P { n: u32, rank: u32, src_off: u32, dst_off: u32, shape: array<vec4u, 2>
   O[p.dst_off + src_index(i, p.rank, p.shape, p.ds)] = A[p.src_off + src_index(i, p.rank, p.shape, p.ss)];
 }`,
 };
+
+// ---------------------------------------------------------------- forward mode (dual kernels)
+//
+// Inside a jvp every op also computes its output's tangent. A dual kernel writes the value and
+// the tangent in the same dispatch, so forward-over-reverse HVPs cost about the dispatches of a
+// gradient instead of three per op (f, f′ and the product).
+
+/** f′ of each differentiable unary op, from x and y = f(x) (matching ops.ts's backward rules). */
+export const UNARY_DERIV: Record<string, string> = {
+  neg: '-1.0',
+  abs: 'sign(x)',
+  exp: 'y',
+  log: '1.0 / x',
+  sqrt: '0.5 / y',
+  rsqrt: '-0.5 * y * y * y',
+  square: '2.0 * x',
+  tanh: '1.0 - y * y',
+  sigmoid: 'y * (1.0 - y)',
+  relu: 'select(0.0, 1.0, x > 0.0)',
+  sin: 'cos(x)',
+  cos: '-sin(x)',
+  reciprocal: '-y * y',
+  log1p: '1.0 / (1.0 + x)',
+  expm1: 'y + 1.0',
+  softplus: '1.0 / (1.0 + exp(-x))',
+};
+
+/** The tangent of a op b given the operands' tangents ta, tb (0 where absent) and y = a op b. */
+export const BINARY_DERIV: Record<string, string> = {
+  add: 'ta + tb',
+  sub: 'ta - tb',
+  mul: 'ta * b + a * tb',
+  div: '(ta - y * tb) / b',
+  // the exponent's term only where it has a tangent: log(a) is NaN for a < 0
+  pow: `b * powc(a, b - 1.0) * ta + select(0.0, y * log(a) * tb, tb != 0.0)`,
+  maximum: 'select(tb, ta, a >= b)',
+  minimum: 'select(tb, ta, a <= b)',
+  atan2: '(b * ta - a * tb) / (a * a + b * b)',
+};
+
+export const unaryDualKernel = memoKernel((op: string) => ({
+  name: `unary_dual_${op}`,
+  code: /* wgsl */ `
+${flatIndex}
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> TA: array<f32>;
+@group(0) @binding(2) var<storage, read_write> O: array<f32>;
+@group(0) @binding(3) var<storage, read_write> OT: array<f32>;
+struct P { n: u32 }
+@group(0) @binding(4) var<uniform> p: P;
+fn f(x: f32) -> f32 { return ${UNARY[op]}; }
+fn df(x: f32, y: f32) -> f32 { return ${UNARY_DERIV[op]}; }
+@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = flat_index(gid, nw);
+  if (i >= p.n) { return; }
+  let x = A[i];
+  let y = f(x);
+  O[i] = y;
+  OT[i] = df(x, y) * TA[i];
+}`,
+}));
+
+const binaryDualFns = (op: string) => /* wgsl */ `
+fn powc(a: f32, b: f32) -> f32 { return ${POW}; }
+fn f(a: f32, b: f32) -> f32 { return ${BINARY[op]}; }
+fn df(a: f32, b: f32, y: f32, ta: f32, tb: f32) -> f32 { return ${BINARY_DERIV[op]}; }`;
+
+/**
+ * out = f(a, b) and its tangent; an operand without a tangent has HAS_TA/HAS_TB false and its
+ * tangent binding is a placeholder (the operand itself, never read). Params as binaryKernel.
+ */
+export const binaryDualKernel = memoKernel((op: string, mode: 0 | 1, hasTa: boolean, hasTb: boolean) => ({
+  name: `binary_dual_${op}`,
+  constants: { MODE: mode, HAS_TA: hasTa ? 1 : 0, HAS_TB: hasTb ? 1 : 0 },
+  code: /* wgsl */ `
+${head}
+override HAS_TA: bool = true;
+override HAS_TB: bool = true;
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var<storage, read> TA: array<f32>;
+@group(0) @binding(3) var<storage, read> TB: array<f32>;
+@group(0) @binding(4) var<storage, read_write> O: array<f32>;
+@group(0) @binding(5) var<storage, read_write> OT: array<f32>;
+struct P { n: u32, rank: u32, _p0: u32, _p1: u32, shape: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2> }
+@group(0) @binding(6) var<uniform> p: P;
+${binaryDualFns(op)}
+@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = flat_index(gid, nw);
+  if (i >= p.n) { return; }
+  var ia = i;
+  var ib = i;
+  if (MODE != 0u) {
+    ia = src_index(i, p.rank, p.shape, p.sa);
+    ib = src_index(i, p.rank, p.shape, p.sb);
+  }
+  let a = A[ia];
+  let b = B[ib];
+  var ta = 0.0;
+  var tb = 0.0;
+  if (HAS_TA) { ta = TA[ia]; }
+  if (HAS_TB) { tb = TB[ib]; }
+  let y = f(a, b);
+  O[i] = y;
+  OT[i] = df(a, b, y, ta, tb);
+}`,
+}));
+
+/** out = f(a, s) or f(s, a) with s an inline float, and its tangent (s has none). Params as scalarKernel. */
+export const scalarDualKernel = memoKernel((op: string) => ({
+  name: `scalar_dual_${op}`,
+  code: /* wgsl */ `
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+${flatIndex}
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> TA: array<f32>;
+@group(0) @binding(2) var<storage, read_write> O: array<f32>;
+@group(0) @binding(3) var<storage, read_write> OT: array<f32>;
+struct P { n: u32, s: f32, swap: u32 }
+@group(0) @binding(4) var<uniform> p: P;
+${binaryDualFns(op)}
+@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = flat_index(gid, nw);
+  if (i >= p.n) { return; }
+  let x = A[i];
+  let t = TA[i];
+  if (p.swap != 0u) {
+    let y = f(p.s, x);
+    O[i] = y;
+    OT[i] = df(p.s, x, y, 0.0, t);
+  } else {
+    let y = f(x, p.s);
+    O[i] = y;
+    OT[i] = df(x, p.s, y, t, 0.0);
+  }
+}`,
+}));

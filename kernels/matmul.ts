@@ -123,3 +123,61 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }`,
   };
 });
+
+/**
+ * Forward mode: C = op(A)·op(B) and its tangent Ċ = op(Ȧ)·op(B) + op(A)·op(Ḃ) in one dispatch
+ * (the tangents share their primals' shapes, hence strides and batch offsets). An operand
+ * without a tangent has HAS_TA/HAS_TB false and a placeholder binding. Same params as the
+ * strided kernel.
+ */
+export const matmulDualKernel = memoKernel((hasTa: boolean, hasTb: boolean, t: MatmulTile = { TM: 4, TN: 4, WX: 8, WY: 8 }) => {
+  const acc: string[] = [];
+  for (let i = 0; i < t.TM; i++) for (let j = 0; j < t.TN; j++) acc.push(`var c${i}_${j} = 0.0;`, `var d${i}_${j} = 0.0;`);
+  const body: string[] = [];
+  for (let i = 0; i < t.TM; i++) {
+    body.push(`let ia${i} = abase + min(row + ${i}u, p.m - 1u) * p.sa.x + k * p.sa.y;`, `let a${i} = A[ia${i}];`);
+    if (hasTa) body.push(`let ta${i} = TA[ia${i}];`);
+  }
+  for (let j = 0; j < t.TN; j++) {
+    body.push(`let ib${j} = bbase + k * p.sb.x + min(col + ${j}u, p.n - 1u) * p.sb.y;`, `let b${j} = B[ib${j}];`);
+    if (hasTb) body.push(`let tb${j} = TB[ib${j}];`);
+  }
+  for (let i = 0; i < t.TM; i++)
+    for (let j = 0; j < t.TN; j++) {
+      body.push(`c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`);
+      if (hasTa) body.push(`d${i}_${j} = fma(ta${i}, b${j}, d${i}_${j});`);
+      if (hasTb) body.push(`d${i}_${j} = fma(a${i}, tb${j}, d${i}_${j});`);
+    }
+  const store: string[] = [];
+  for (let i = 0; i < t.TM; i++)
+    for (let j = 0; j < t.TN; j++)
+      store.push(`if (row + ${i}u < p.m && col + ${j}u < p.n) { let o = cbase + (row + ${i}u) * p.n + col + ${j}u; C[o] = c${i}_${j}; CT[o] = d${i}_${j}; }`);
+  return {
+    name: `matmul_dual_${hasTa ? 'a' : ''}${hasTb ? 'b' : ''}`,
+    code: /* wgsl */ `
+${batchFns}
+${paramStruct}
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var<storage, read> TA: array<f32>;
+@group(0) @binding(3) var<storage, read> TB: array<f32>;
+@group(0) @binding(4) var<storage, read_write> C: array<f32>;
+@group(0) @binding(5) var<storage, read_write> CT: array<f32>;
+@group(0) @binding(6) var<uniform> p: P;
+@compute @workgroup_size(${t.WX}, ${t.WY}, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let row = gid.y * ${t.TM}u;
+  let col = gid.x * ${t.TN}u;
+  if (row >= p.m || col >= p.n) { return; }
+  let z = gid.z;
+  let abase = batch_off(z, p.bshape, p.bsa);
+  let bbase = batch_off(z, p.bshape, p.bsb);
+  let cbase = z * p.m * p.n;
+  ${acc.join('\n  ')}
+  for (var k = 0u; k < p.k; k++) {
+    ${body.join('\n    ')}
+  }
+  ${store.join('\n  ')}
+}`,
+  };
+});

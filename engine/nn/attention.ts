@@ -4,7 +4,7 @@
 // backward pass is itself being differentiated (it runs recording a graph), the gradient is
 // built from differentiable ops (matmul, softmax, ...) instead of the fused backward kernels.
 
-import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, isGradEnabled, insideTransform, noGrad, type Shape } from '../tensor.ts';
+import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, isGradEnabled, insideTransform, forwardActive, noGrad, type Shape } from '../tensor.ts';
 import { f32bits } from '../runtime.ts';
 import * as O from '../ops.ts';
 import { grid, contiguousStrides } from '../../kernels/common.ts';
@@ -69,7 +69,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   });
   const saved = opts.mask ? [stats, opts.mask] : [stats];
   return record(out, 'attention', [q, k, v], (g) => {
-    if (isGradEnabled() && insideTransform()) return attentionVjpComposed(q, k, v, g, opts, scale);
+    // (also inside a jvp: the fused kernels' outputs would carry no tangents)
+    if ((isGradEnabled() && insideTransform()) || forwardActive()) return attentionVjpComposed(q, k, v, g, opts, scale);
     const dq = alloc(q.shape), dk = alloc(k.shape), dv = alloc(v.shape);
     const mb = (opts.mask ?? q).bufferFor('attention backward');
     rt.dispatch({

@@ -2,7 +2,7 @@
 // each backward is written with differentiable engine ops (and these fused ops), so gradients
 // can be differentiated again (HVPs, total derivatives).
 
-import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, noGrad, isGradEnabled, insideTransform, type Shape } from '../tensor.ts';
+import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, noGrad, isGradEnabled, insideTransform, forwardActive, type Shape } from '../tensor.ts';
 import { f32bits } from '../runtime.ts';
 import * as O from '../ops.ts';
 import { grid, memoKernel } from '../../kernels/common.ts';
@@ -63,8 +63,9 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, activation
   const inputs = b ? [x, w, b] : [x, w];
   return record(out, 'linear', inputs, (g, needs) => {
     const x2 = O.reshape(x, [M, K]);
-    // A first-order backward (not itself differentiated): two fused dispatches, dX and (dW, db).
-    if (!(isGradEnabled() && insideTransform()) && M * N * K > 0) {
+    // A first-order backward (not itself differentiated, no tangents through it): two fused
+    // dispatches, dX and (dW, db).
+    if (!(isGradEnabled() && insideTransform()) && !forwardActive() && M * N * K > 0) {
       const g2 = O.reshape(g, [M, N]), y2 = O.reshape(out, [M, N]);
       const dx = needs[0] ? O.reshape(linearBackInput(g2, y2, w, activation), x.shape) : null;
       const [dw, db] = needs[1] || (b && needs[2]) ? linearBackWeight(g2, y2, x2, activation, !!b && needs[2]) : [null, null];
