@@ -426,7 +426,8 @@ export class MujocoCore implements EnvCore {
 
   renderText(obs?: Float32Array): string {
     const p = this.pose(obs);
-    const head = `${this.task.gymId}  ` + (obs ? '(final observation; x not observed)' : `x ${p.qpos[0]!.toFixed(3)}`);
+    const where = this.task.name === 'reacher' ? `θ ${p.qpos[0]!.toFixed(3)} ${p.qpos[1]!.toFixed(3)}` : `x ${p.qpos[0]!.toFixed(3)}`;
+    const head = `${this.task.gymId}  ` + (obs ? '(final observation; x not observed)' : where);
     const r = this.info;
     const parts = [
       `fwd ${r.reward_forward.toFixed(3)}`,
@@ -441,7 +442,8 @@ export class MujocoCore implements EnvCore {
   renderSvg(obs?: Float32Array): string {
     const p = this.pose(obs);
     const r = this.info;
-    const title = `${this.task.gymId}` + (obs ? ' (final obs)' : `  x=${p.qpos[0]!.toFixed(2)}  v=${r.x_velocity.toFixed(2)}`);
+    const now = this.task.name === 'reacher' ? `  distance=${(-r.reward_dist).toFixed(3)}` : `  x=${p.qpos[0]!.toFixed(2)}  v=${r.x_velocity.toFixed(2)}`;
+    const title = `${this.task.gymId}` + (obs ? ' (final obs)' : now);
     return renderMujocoSvg(p, this.task.view, title);
   }
 
