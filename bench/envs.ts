@@ -8,6 +8,7 @@
 import { pathToFileURL } from 'node:url';
 import { ENV_IDS, makeEnv, preloadEnv, Rng } from '../rl/envs/index.ts';
 import { disposeMujocoEnv } from '../rl/envs/mujoco/index.ts';
+import { warmUpMujoco } from '../rl/envs/mujoco/bench.ts';
 import type { Row } from './common.ts';
 import { timeCpu, type CpuTiming } from './cpu-time.ts';
 
@@ -57,9 +58,11 @@ function matches(filter: string | undefined, id: string): boolean {
 /** Every env (filtered as bench/run.ts does: `breakout`, `minatar`, `envs`…) at 1, 64 and 1024 envs. */
 export async function benchEnvs(filter?: string): Promise<EnvBenchRow[]> {
   const rows: EnvBenchRow[] = [];
+  let mujocoWarm = false;
   for (const id of ENV_IDS) {
     if (!matches(filter, id)) continue;
     await preloadEnv(id); // mujoco/*: MuJoCo's WebAssembly module
+    if (id.startsWith('mujoco/') && !mujocoWarm) mujocoWarm = (await warmUpMujoco()) > 0; // until WebAssembly runs optimised code
     for (const n of BENCH_BATCH_SIZES) {
       const { stepsPerSec, timing: t } = benchOne(id, n);
       await new Promise((r) => setImmediate(r));
