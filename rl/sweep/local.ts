@@ -16,6 +16,8 @@ export interface LocalOptions {
   /** Progress bar on stderr (default: when stderr is a terminal); log lines otherwise. */
   progress?: boolean;
   log?: (msg: string) => void;
+  /** Aborting acts as Ctrl-C (tests; embedding). */
+  signal?: AbortSignal;
 }
 
 export interface LocalResult {
@@ -62,6 +64,7 @@ export async function runLocal(manifest: SweepManifest, root: string, o: LocalOp
   };
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
+  o.signal?.addEventListener('abort', onSig);
   const worker = async () => {
     for (let c = queue.shift(); c; c = queue.shift()) {
       running.add(c);

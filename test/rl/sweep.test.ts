@@ -255,6 +255,25 @@ describe('local backend on real train processes', () => {
     expect(again.skipped.map((c) => c.id)).toEqual(['ppo__cartpole__s0']);
     expect(again.failed.map((c) => c.id)).toEqual(['ppo__mdp__s0']);
   }, 300_000);
+
+  it('an interrupt stops the running cell (interrupted) and starts no other', async () => {
+    const root = path.join(tmp, 'abort');
+    const f = path.join(tmp, 'abort.yaml');
+    fs.writeFileSync(f, YAML.stringify({ name: 'abort', out: root, algos: ['ppo'], envs: ['cartpole'], seeds: [0, 1, 2], steps: 10_000_000 }));
+    const { manifest } = planSweep(f);
+    const ac = new AbortController();
+    const run = runLocal(manifest, root, { parallel: 1, progress: false, log: () => {}, signal: ac.signal });
+    // Interrupt once the first cell's train has logged (it is running for sure then).
+    const metrics = path.join(root, manifest.cells[0].runDir, 'metrics.jsonl');
+    for (let t = 0; t < 1200 && !fs.existsSync(metrics); t++) await new Promise((r) => setTimeout(r, 100));
+    ac.abort();
+    const r = await run;
+    expect(r.interrupted.map((c) => c.id)).toEqual(['ppo__cartpole__s0']);
+    expect(readStatus(root, manifest.cells[0])!.state).toBe('interrupted');
+    expect(r.done.length + r.failed.length).toBe(0);
+    expect(fs.existsSync(path.join(root, 'status', 'ppo__cartpole__s1.json'))).toBe(false);
+    expect(cellState(root, manifest.cells[2]).state).toBe('missing');
+  }, 180_000);
 });
 
 describe('container recipe', () => {
