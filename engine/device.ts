@@ -102,8 +102,21 @@ export const DAWN_LIMIT_WARNINGS = /^Warning: maxDynamic(Uniform|Storage)Buffers
  * is reopened through /proc/self/fd afterwards. Linux only; anywhere else, when that reopen is
  * impossible (stderr a socket), or with STACKELBERG_GPU_NATIVE_STDERR=keep, `fn` runs untouched.
  */
+let stderrFilterActive = false;
+
 export async function withNativeStderrFiltered<T>(fn: () => Promise<T>, drop: RegExp): Promise<T> {
-  if (typeof process === 'undefined' || process.platform !== 'linux' || process.env.STACKELBERG_GPU_NATIVE_STDERR === 'keep') return fn();
+  // One at a time: overlapping calls (two adapters requested at once) would restore descriptor 2
+  // out of order, so a call made while another is active runs unfiltered.
+  if (stderrFilterActive || typeof process === 'undefined' || process.platform !== 'linux' || process.env.STACKELBERG_GPU_NATIVE_STDERR === 'keep') return fn();
+  stderrFilterActive = true;
+  try {
+    return await filterStderr(fn, drop);
+  } finally {
+    stderrFilterActive = false;
+  }
+}
+
+async function filterStderr<T>(fn: () => Promise<T>, drop: RegExp): Promise<T> {
   const fs = await import('node:fs');
   const os = await import('node:os');
   const path = await import('node:path');

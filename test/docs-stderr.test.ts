@@ -74,6 +74,26 @@ describe('native stderr filter', () => {
     expect(r.stderr).toBe(`${WARN_U}\na real native error\n${WARN_S}\nWarning: something else artificially reduced\nafter 42\n`);
   });
 
+  it('overlapping calls: the second runs unfiltered, and stderr is whole afterwards', () => {
+    const r = runChild(`
+      import fs from 'node:fs';
+      import { withNativeStderrFiltered, DAWN_LIMIT_WARNINGS } from './engine/device.ts';
+      const W = 'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.\\n';
+      let release;
+      const gate = new Promise((r) => (release = r));
+      const first = withNativeStderrFiltered(async () => { fs.writeSync(2, W); await gate; fs.writeSync(2, 'first\\n'); }, DAWN_LIMIT_WARNINGS);
+      const second = withNativeStderrFiltered(async () => { fs.writeSync(2, 'second\\n'); }, DAWN_LIMIT_WARNINGS);
+      await second;
+      release();
+      await first;
+      console.error('after');
+    `, 'file');
+    expect(r.status).toBe(0);
+    // the second call wrote into the first's capture (unfiltered call, same descriptor 2); all
+    // kept lines come back in order, the warning does not, and stderr works afterwards
+    expect(r.stderr).toBe('second\nfirst\nafter\n');
+  });
+
   it('restores stderr when the wrapped call throws', () => {
     const r = runChild(`
       import fs from 'node:fs';
