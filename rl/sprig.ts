@@ -8,8 +8,9 @@
 //      leaderUpdate 'sequential' (the paper): ascend ∂u_L/∂θ with φ held constant.
 //      leaderUpdate 'total': ascend the total derivative of u_L through the heads' best
 //      response φ*(θ) = argmin_φ L_PPO(θ, φ):  ∇_θ u_L − ∇²_θφ L_PPO (∇²_φφ L_PPO + λI)⁻¹ ∇_φ u_L,
-//      by CG over Hessian-vector products (games/: the `sprigGame` below and its update rule).
-//   2. Follower, on φ, with features from the just-updated θ: the PPO loss
+//      by CG over Hessian-vector products (games/: the `sprigGame` below and its update rule),
+//      warm-started from the previous minibatch's solve; negative curvature stops or damps CG.
+//   2. Follower, on φ (followerSteps = m times), with features from the just-updated θ: the PPO loss
 //      −L_CLIP + vfCoef·L_V − entCoef·H(π) + C_θ (C_θ is constant in φ; it is reported).
 //
 // The attention block (the paper gives no details; this is our design, see docs/rl.md):
@@ -47,6 +48,10 @@ export interface SprigConfig extends PpoConfig {
   cgLambda: number;
   /** CG iterations of the total derivative (warm-started from the previous solve). */
   cgIters: number;
+  /** What CG does on negative curvature of the heads' Hessian: 'stop' (truncated CG) or 'damp'. */
+  cgNegativeCurvature: 'stop' | 'damp';
+  /** Follower (heads) steps per leader step, m (the papers' unroll; 1 in SPRIG's Algorithm 1). */
+  followerSteps: number;
   /** Leader (perception) learning rate; null = lr. */
   leaderLr: number | null;
   frameStack: number;
@@ -62,6 +67,8 @@ export const SPRIG_DEFAULTS: SprigConfig = {
   leaderUpdate: 'sequential',
   cgLambda: 1,
   cgIters: 10,
+  cgNegativeCurvature: 'stop',
+  followerSteps: 1,
   leaderLr: null,
   frameStack: 4,
   attnDim: 32,
@@ -75,6 +82,8 @@ export const SPRIG_SCHEMA: Schema<SprigConfig> = {
   leaderUpdate: { type: 'string', choices: ['sequential', 'total'] },
   cgLambda: { type: 'number', min: 0 },
   cgIters: { type: 'int', min: 1 },
+  cgNegativeCurvature: { type: 'string', choices: ['stop', 'damp'] },
+  followerSteps: { type: 'int', min: 1 },
   leaderLr: { type: 'number', positive: true, nullable: true },
   frameStack: { type: 'int', min: 1 },
   attnDim: { type: 'int', min: 1 },
@@ -223,6 +232,8 @@ export class SprigAgent extends PpoAgent {
     const c = this.cfg;
     const leaderLr = c.leaderLr === null ? lr : lr * (c.leaderLr / c.lr);
     const leaderU = this.leaderStep(mb, leaderLr, wantStats);
+    // m follower steps at the new leader (statistics from the last one).
+    for (let k = 1; k < c.followerSteps; k++) E.scope(() => this.followerStep(mb, lr));
     const stats = this.followerStep(mb, lr, leaderU);
     leaderU?.dispose();
     return stats;
@@ -232,7 +243,7 @@ export class SprigAgent extends PpoAgent {
   leaderStep(mb: Minibatch, lr: number, wantU = false): Tensor | null {
     const c = this.cfg;
     const rule: LeaderRule<Params> = c.leaderUpdate === 'total'
-      ? { kind: 'total', lambda: c.cgLambda, cgIters: c.cgIters, warmStart: this.warmStart ?? undefined }
+      ? { kind: 'total', lambda: c.cgLambda, cgIters: c.cgIters, warmStart: this.warmStart ?? undefined, negativeCurvature: c.cgNegativeCurvature }
       : { kind: 'sequential' };
     const r = stackelbergGradients(sprigGame(this, mb, c), this.params.perception, this.params.heads, rule);
     this.optimizers.leader.step(this.params.perception, r.leaderGrad, { lr, maxGradNorm: c.maxGradNorm });

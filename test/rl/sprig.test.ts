@@ -84,6 +84,14 @@ describe('SPRIG', () => {
     E.dispose([c0, g as E.Tree]);
   });
 
+  it('followerSteps = m: m follower Adam steps per leader step', () => {
+    const am = new SprigAgent(config({ followerSteps: 3 }), env);
+    E.scope(() => am['updateMinibatch'](mb, 1e-3, false));
+    expect(am.optimizers.leader.stepCount).toBe(1);
+    expect(am.optimizers.follower.stepCount).toBe(3);
+    am.dispose();
+  });
+
   it('Eq. 8 is available as the leader objective', () => {
     const a8 = new SprigAgent(config({ leaderObjective: 'eq8' }), env);
     expect(() => E.scope(() => a8.leaderStep(mb, 1e-3))).not.toThrow();
