@@ -56,9 +56,19 @@ interface Built {
   cleanup?: () => void;
 }
 
+let tuned: Promise<unknown> | null = null;
+/**
+ * The engine's tiles for this adapter and host: read from the tuning cache, or tuned once (matmul
+ * and linear, a minute or two on lavapipe) and cached; `npm run tune` re-times every family.
+ */
+export function tunedOnce(): Promise<unknown> {
+  return (tuned ??= E.init().then(() => E.ensureTuned({ families: ['matmul', 'linear'], log: (l) => console.error(`  tune: ${l}`) })));
+}
+
 /** Our engine on a spec, on the shared inputs, through the fused kernels where the engine has them. */
 export async function prepareOurs(spec: CaseSpec): Promise<Prepared> {
   await E.init();
+  await tunedOnce();
   const owned: E.Tensor[] = [];
   let last: E.Tensor[] = [];
   let b: Built | null = null;

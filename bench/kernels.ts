@@ -14,6 +14,7 @@ import {
   randomArray, refMatmulRows, check, opts,
 } from './common.ts';
 import os from 'node:os';
+import { tunedOnce } from './core.ts';
 
 export interface KernelRow extends Row {
   name: string;
@@ -213,6 +214,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
  */
 export async function benchProbe(n = 1024): Promise<KernelRow[]> {
   await E.init();
+  await tunedOnce();
   const load0 = os.loadavg()[0];
   const A = randomArray(n * n, 1), B = randomArray(n * n, 2);
   const a = E.keep(E.tensor(A, [n, n])), b = E.keep(E.tensor(B, [n, n]));
@@ -267,6 +269,7 @@ export async function benchProbe(n = 1024): Promise<KernelRow[]> {
 /** Runs the kernel cases whose name/group matches `filter` (all when empty). */
 export async function benchKernels(filter?: string): Promise<KernelRow[]> {
   await E.init();
+  await tunedOnce();
   const rows: KernelRow[] = [];
   if (selected(filter, 'matmul probe', 'matmul')) {
     try {

@@ -843,7 +843,7 @@ export function mm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor
   const ta = dualTangents() ? tangentOf(a) : null, tb = dualTangents() ? tangentOf(b) : null;
   // inside a jvp: C and its tangent in one dispatch where the matrices are small (dispatch-bound);
   // big ones keep the vec4 kernel and take the tangent rule (two more matmuls and an add)
-  if ((ta || tb) && shapeSize(batch) * M * N * K < 1 << 22 && shapeSize(batch) <= 65535 && batch.length <= 4 && K > 0) {
+  if ((ta || tb) && shapeSize(batch) * M * N * K < 1 << 24 && shapeSize(batch) <= 65535 && batch.length <= 4 && K > 0) {
     setTangent(out, matmulDualInto(a, b, ta, tb, transA, transB, batch, M, N, K, out));
   } else matmulInto(a, b, transA, transB, batch, M, N, K, out);
   return record(out, 'matmul', [a, b], (g, needs) => {

@@ -252,8 +252,8 @@ export const CANDIDATES: Record<KernelFamily, AnyTile[]> = {
 /** Representative problem per (family, shape class) for autotune() (dims as tileFor sees them). */
 export const TUNE_SHAPES: Record<KernelFamily, Partial<Record<'small' | 'medium' | 'large', ShapeDims>>> = {
   linear: { small: { M: 64, N: 64, K: 32 }, medium: { M: 256, N: 256, K: 64 }, large: { M: 1024, N: 256, K: 256 } },
-  // large at 1024² (the size the bench compares with the peers and the register-blocked probe)
-  matmul: { small: { M: 64, N: 64, K: 32 }, medium: { M: 256, N: 256, K: 64 }, large: { M: 1024, N: 1024, K: 1024 } },
+  // large at 512³ (1024³ costs 8× the tuning time; bench/kernels.ts re-checks every tile at 1024²)
+  matmul: { small: { M: 64, N: 64, K: 32 }, medium: { M: 256, N: 256, K: 64 }, large: { M: 512, N: 512, K: 512 } },
   // conv: M = N·OH·OW, N = outC, K = kH·kW·inC; extra fields give the geometry.
   conv: {
     medium: { M: 32 * 64, N: 16, K: 36, n: 32, h: 10, c: 4, o: 16, k: 3, s: 1 },
