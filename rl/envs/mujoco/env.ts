@@ -67,7 +67,13 @@ export class SharedModel {
 
 // MjData lives on the WebAssembly heap, out of the garbage collector's sight: free it when a
 // core is collected without dispose().
-const finalizer = new FinalizationRegistry<{ data: MjData; shared: SharedModel }>((h) => {
+interface Handle {
+  data: MjData;
+  scratch?: MjData;
+  shared: SharedModel;
+}
+const finalizer = new FinalizationRegistry<Handle>((h) => {
+  h.scratch?.delete();
   h.data.delete();
   h.shared.release();
 });
@@ -97,7 +103,7 @@ export class MujocoCore implements EnvCore {
   private readonly qpos0: Float64Array;
   private prevXY: [number, number] = [0, 0];
   private readonly bodyIds: Record<string, number> = {};
-  private readonly handle: { data: MjData; shared: SharedModel };
+  private readonly handle: Handle;
   private disposed = false;
   /** Cached heap views (re-made when the WebAssembly memory grows and detaches them). */
   private v!: {
@@ -108,7 +114,6 @@ export class MujocoCore implements EnvCore {
     cfrc: Float64Array;
     warm: Float64Array;
   };
-  private scratch: MjData | undefined;
 
   constructor(
     task: MujocoTaskName,
@@ -407,8 +412,8 @@ export class MujocoCore implements EnvCore {
   /** Geometry of the current state, or of the pose `obs` shows, from forward kinematics on a scratch MjData. */
   pose(obs?: Float32Array): Pose {
     const { mj, model } = this;
-    this.scratch ??= new mj.MjData(model);
-    const sd = this.scratch;
+    this.handle.scratch ??= new mj.MjData(model);
+    const sd = this.handle.scratch;
     (sd.qpos as Float64Array).set(obs ? this.qposFromObs(obs) : this.views().qpos);
     mj.mj_kinematics(model, sd);
     const m = model as unknown as Record<string, ArrayLike<number>>;
@@ -451,7 +456,7 @@ export class MujocoCore implements EnvCore {
   dispose(): void {
     if (this.disposed) return;
     finalizer.unregister(this);
-    this.scratch?.delete();
+    this.handle.scratch?.delete();
     this.data.delete();
     this.shared.release();
     this.disposed = true;
