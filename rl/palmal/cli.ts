@@ -47,18 +47,22 @@ export async function main(argv = process.argv) {
     .option('--formulations <list>', `formulations (${FORMULATIONS.join(', ')})`, FORMULATIONS.join(','))
     .option('--steps <n>', 'leader steps', String(DEFAULTS.leaderSteps))
     .option('--seed <n>', 'base seed', '0')
+    .option('--alpha <a>', 'α of the MAL fixes', String(DEFAULTS.alpha))
     .option('--out <dir>', 'output folder', 'docs/results')
+    .option('--file <name>', 'results file name (report merges every palmal-table*.json)', 'palmal-table.json')
     .action(async (o) => {
       const methods = list('--methods', o.methods, BEST_RESPONSES);
       const forms = list('--formulations', o.formulations, FORMULATIONS);
       const runs = posInt('--runs', o.runs), steps = posInt('--steps', o.steps);
+      const alpha = Number(o.alpha);
+      if (!(alpha >= 0 && alpha <= 1)) throw new Error(`--alpha: '${o.alpha}' is not a number in [0, 1]`);
       await E.init();
-      const file = path.join(o.out, 'palmal-table.json');
+      const file = path.join(o.out, o.file);
       const results: TabularResult[] = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : [];
       for (const method of methods) for (const formulation of forms) {
-        const i = results.findIndex((r) => r.config.method === method && r.config.formulation === formulation);
+        const i = results.findIndex((r) => r.config.method === method && r.config.formulation === formulation && r.config.alpha === alpha);
         const res = await trainTabular({
-          ...DEFAULTS, formulation: formulation as Formulation, method: method as BestResponse, runs, leaderSteps: steps, seed: Number(o.seed),
+          ...DEFAULTS, formulation: formulation as Formulation, method: method as BestResponse, runs, leaderSteps: steps, seed: Number(o.seed), alpha,
           onProgress: (m) => console.log(`[${stamp()}] ${m}`),
         });
         if (i >= 0) results[i] = res;

@@ -30,15 +30,15 @@ export function tableMarkdown(results: TabularResult[]): string {
   const lines = [
     `Optimal expected episode return by finite-horizon DP: **${opt.toFixed(4)}** (best stationary policy Y in A, Y in B: ${stat.value.toFixed(4)}).`,
     '',
-    '| formulation | poster (5 runs) | best response | runs | exact J in the real MDP: mean ± std [95% CI] | rollouts in mdp.ts: mean ± std [95% CI] | per-run exact J | ℓ_P on own data | model\'s promise Ĵ | π(Y\\|A), π(Y\\|B) per run | time s |',
-    '|---|---|---|---:|---|---|---|---:|---:|---|---:|',
+    '| formulation | α | poster (5 runs) | best response | runs | exact J in the real MDP: mean ± std [95% CI] | rollouts in mdp.ts: mean ± std [95% CI] | per-run exact J | ℓ_P on own data | model\'s promise Ĵ | π(Y\\|A), π(Y\\|B) per run | time s |',
+    '|---|---:|---|---|---:|---|---|---|---:|---:|---|---:|',
   ];
   for (const r of results) {
     const f = r.config.formulation;
     const [pm, ps] = POSTER[f]!;
     const J = r.runs.map((x) => x.realReturn), mc = r.runs.map((x) => x.mcReturn);
     lines.push([
-      NAMES[f], `${pm} ± ${ps}`, r.config.method, r.runs.length, cell(J), cell(mc), J.map(f2).join(', '),
+      NAMES[f], f === 'mal-agent' || f === 'mal-noise' ? r.config.alpha : '–', `${pm} ± ${ps}`, r.config.method, r.runs.length, cell(J), cell(mc), J.map(f2).join(', '),
       summary(r.runs.map((x) => x.ellP)).mean.toExponential(1), f2(summary(r.runs.map((x) => x.modelReturn)).mean),
       r.runs.map((x) => `${x.policy[0]![1]!.toFixed(2)}/${x.policy[1]![1]!.toFixed(2)}`).join(' '),
       r.seconds.toFixed(0),
@@ -87,12 +87,12 @@ function transitionsPanel(title: string, run: TabularResult['runs'][number]): Vl
 
 export async function writeReport(dir: string): Promise<string[]> {
   const written: string[] = [];
-  const tfile = path.join(dir, 'palmal-table.json');
-  if (fs.existsSync(tfile)) {
-    const results: TabularResult[] = JSON.parse(fs.readFileSync(tfile, 'utf8'));
+  const tfiles = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^palmal-table.*\.json$/.test(f)) : [];
+  if (tfiles.length) {
+    const results: TabularResult[] = tfiles.flatMap((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as TabularResult[]);
     const order = ['implicit', 'inner-outer', 'contextual'];
     const forms = ['mal', 'mal-agent', 'mal-noise', 'pal'];
-    results.sort((a, b) => order.indexOf(a.config.method) - order.indexOf(b.config.method) || forms.indexOf(a.config.formulation) - forms.indexOf(b.config.formulation));
+    results.sort((a, b) => order.indexOf(a.config.method) - order.indexOf(b.config.method) || forms.indexOf(a.config.formulation) - forms.indexOf(b.config.formulation) || a.config.alpha - b.config.alpha);
     fs.writeFileSync(path.join(dir, 'palmal-table.md'), tableMarkdown(results));
     written.push(path.join(dir, 'palmal-table.md'));
     // Transitions figure: for each best-response method, the first run of MAL and of PAL.

@@ -69,10 +69,10 @@ export interface ScaleConfig {
 }
 
 export const SCALE_DEFAULTS: Omit<ScaleConfig, 'algo' | 'seed'> = {
-  env: 'pendulum', realSteps: 2000, stepsPerIter: 200, npgBatch: 400,
-  hidden: 32, logStd0: -0.5, klStep: 0.05, cgIters: 10, damping: 0.01, gamma: 0.99, lam: 0.95, valueSteps: 10,
+  env: 'pendulum', realSteps: 1000, stepsPerIter: 200, npgBatch: 200,
+  hidden: 32, logStd0: -0.5, klStep: 0.05, cgIters: 8, damping: 0.01, gamma: 0.99, lam: 0.95, valueSteps: 8,
   ensemble: 4, modelHidden: 64, modelLr: 2e-3, modelBatch: 128, rollouts: 100, horizon: 15,
-  palBuffer: 400, palModelSteps: 60, palPolicySteps: 1, malModelSteps: 10, malPolicySteps: 4,
+  palBuffer: 400, palModelSteps: 40, palPolicySteps: 1, malModelSteps: 8, malPolicySteps: 3,
   evalEpisodes: 2,
 };
 

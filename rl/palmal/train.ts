@@ -68,10 +68,10 @@ export interface TabularConfig {
 }
 
 export const DEFAULTS: Omit<TabularConfig, 'formulation' | 'method'> = {
-  runs: 5, seed: 0, leaderSteps: 100, leaderLr: 0.1, followerLr: 0.1, followerSteps: 3, innerSteps: 10, warmup: 100,
-  cgIters: 16, lambda: 1e-3, alpha: 0.5, kappa: 1e-3, tau: 0.1,
-  ctxHidden: 64, ctxSteps: 400, ctxBatch: 32, ctxLr: 3e-3, ctxScale: 2,
-  recordEvery: 10, episodes: 1000,
+  runs: 5, seed: 0, leaderSteps: 40, leaderLr: 0.15, followerLr: 0.15, followerSteps: 2, innerSteps: 6, warmup: 60,
+  cgIters: 8, lambda: 1e-3, alpha: 0.5, kappa: 1e-3, tau: 0.1,
+  ctxHidden: 64, ctxSteps: 200, ctxBatch: 32, ctxLr: 3e-3, ctxScale: 2,
+  recordEvery: 5, episodes: 1000,
 };
 
 export interface RunResult {
