@@ -16,11 +16,12 @@ describe('bench/cpu.ts timeCpu', () => {
     expect(Math.abs(t.hz * t.meanMs - 1000) / 1000).toBeLessThan(1e-9);
     expect(t.wall.min).toBeLessThanOrEqual(t.wall.median);
     expect(t.wall.median).toBeLessThanOrEqual(t.wall.max);
-    expect(calls).toBeGreaterThanOrEqual(t.samples * t.wall.iters);
+    // benchmark.js runs at least one call per sample (the count per sample grows between cycles)
+    expect(calls).toBeGreaterThanOrEqual(t.samples);
     expect(t.rmePct).toBeGreaterThanOrEqual(0);
     const row = cpuRow('fill', t, 'one fill');
     expect(row.group).toBe('cpu');
-    expect(row.metrics!.callsPerSec).toBeCloseTo(t.hz, -Math.floor(Math.log10(t.hz)) + 3);
+    expect(Math.abs(row.metrics!.callsPerSec! - t.hz) / t.hz).toBeLessThan(1e-3);
     expect(row.note).toMatch(/benchmark\.js: mean ± [\d.]+ % \(95 %\) over \d+ samples/);
   });
 
