@@ -18,7 +18,7 @@ import { parse as parseYaml } from 'yaml';
 import * as E from '../engine/index.ts';
 import { ALGORITHM_NAMES, algorithmList, getAlgorithm } from './registry.ts';
 import { nearest, parseFlag, resolveLayers, specOf, unknownKeyError, type ConfigLayer } from './harness/config.ts';
-import { createEnv } from './harness/envs.ts';
+import { createEnv, preloadEnv } from './harness/envs.ts';
 import { nodeStorage } from './harness/node_storage.ts';
 import { compareRuns } from './harness/report.ts';
 import { evaluateCheckpoint, prepareRun, runSeed, type PreparedRun } from './harness/run.ts';
@@ -182,7 +182,8 @@ export function makeProgram(log: (s: string) => void = console.log): Command {
         const cfg = resolveLayers(algo.defaults, algo.schema, [...layers, { source: '--seeds', values: { seed } }]) as RunConfig;
         if (cfg.algo !== algo.name) throw new Error(`config key algo is '${cfg.algo}' but --algo is ${algo.name}`);
         algo.validate?.(cfg);
-        const probe = createEnv(cfg.env, { numEnvs: 1, seed: 0, preset: cfg.preset });
+        await preloadEnv(cfg.env);
+      const probe = createEnv(cfg.env, { numEnvs: 1, seed: 0, preset: cfg.preset });
         if (!algo.actionSpaces.includes(probe.actionSpace.kind)) throw new Error(`${algo.name} handles ${algo.actionSpaces.join('/')} action spaces; ${cfg.env}'s is ${probe.actionSpace.kind}`);
         const dir = path.join(out, `seed${seed}`);
         const prepared = await prepareRun({ storage, dir, algo, cfg, resume: o.resume, overwrite: o.overwrite, explicit: { ...explicit, seed } });

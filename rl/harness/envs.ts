@@ -2,7 +2,9 @@
 // stacking, and the random-policy baseline the demo and the learning tests compare against.
 
 import { Rng } from '../../engine/nn/rng.ts';
-import { makeEnv } from '../envs/index.ts';
+import { makeEnv, preloadEnv } from '../envs/index.ts';
+
+export { preloadEnv };
 import type { VecEnv } from '../envs/vec.ts';
 import type { EnvSpec } from './types.ts';
 
@@ -13,6 +15,7 @@ export interface EnvOptions {
   maxEpisodeSteps?: number;
 }
 
+/** A batch of envs (MuJoCo ids need `await preloadEnv(id)` first; runSeed and the CLI do that). */
 export function createEnv(id: string, o: EnvOptions): VecEnv {
   const opts: Record<string, unknown> = { numEnvs: o.numEnvs, seed: o.seed };
   if (o.preset && id.startsWith('minatar/')) opts.preset = o.preset;

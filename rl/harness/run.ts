@@ -16,6 +16,7 @@
 //     an uninterrupted process would have produced.
 
 import { configDiff, resolveLayers } from './config.ts';
+import { preloadEnv } from './envs.ts';
 import type { Storage } from './storage.ts';
 import { CHECKPOINT_FILE, checkpointInfo, METRICS_FILE, Trainer, type EvalLine, type LogLine } from './trainer.ts';
 import type { Algorithm, RunConfig } from './types.ts';
@@ -127,6 +128,7 @@ export async function runSeed(o: RunOptions, prepared?: PreparedRun): Promise<{ 
   try {
     if (o.overwrite) for (const f of RUN_FILES) await s.remove(s.join(dir, f));
     await s.writeAtomic(s.join(dir, CONFIG_FILE), JSON.stringify(p.cfg, null, 2) + '\n');
+    await preloadEnv(p.cfg.env);
     trainer = new Trainer(o.algo, p.cfg, { dir, storage: s, onLog: o.onLog, onEval: o.onEval, onIteration: o.onIteration });
     if (p.resumeStep !== null) {
       await trainer.loadCheckpoint(s.join(dir, CHECKPOINT_FILE));
@@ -166,6 +168,7 @@ export async function evaluateCheckpoint(
   const info = checkpointInfo(await storage.readBytes(file), `checkpoint ${file}`);
   if (info.algo !== algo.name) throw new Error(`checkpoint ${file} is ${info.algo}, not ${algo.name}`);
   const cfg = { ...algo.defaults, ...info.config, numEnvs: o.numEnvs ?? 8, checkpointEvery: 0 } as RunConfig;
+  await preloadEnv(cfg.env);
   const t = new Trainer(algo, cfg, { storage });
   try {
     await t.loadCheckpoint(file, { weightsOnly: true });
