@@ -15,6 +15,7 @@ export function registerReport(program: Command): Command {
     .option('--seed <n>', 'bootstrap seed', '0')
     .option('--baselines <file.json>', 'random/reference scores per task, overriding the built-in table')
     .option('--source <s>', 'run score: auto (last evaluation when every run has one, else training return) | eval | train', 'auto')
+    .option('--pairs <list>', 'probability of improvement for these ordered pairs only: "X:Y,X2:Y2" (P(X > Y)); default every pair')
     .option('--include-partial', 'aggregate unfinished runs too (with their last score)', false)
     .option('--no-png', 'SVG only')
     .action(async (paths: string[], o) => {
@@ -22,11 +23,16 @@ export function registerReport(program: Command): Command {
       if (!Number.isInteger(reps) || reps < 100) throw new Error(`--reps: expected an integer ≥ 100, got '${o.reps}'`);
       if (!Number.isInteger(seed)) throw new Error(`--seed: expected an integer, got '${o.seed}'`);
       if (!['auto', 'eval', 'train'].includes(o.source)) throw new Error(`--source: '${o.source}' is not one of auto, eval, train`);
+      const pairs = o.pairs === undefined ? undefined : String(o.pairs).split(',').map((p: string) => {
+        const xy = p.split(':').map((s) => s.trim());
+        if (xy.length !== 2 || !xy[0] || !xy[1]) throw new Error(`--pairs: '${p}' is not X:Y (e.g. scorer-dqn:dqn)`);
+        return xy as [string, string];
+      });
       const out = o.out ?? (paths.length === 1 ? path.join(paths[0], 'report') : 'report');
       // Loaded here, not at the top: `train` shares this CLI and should not pay for Vega.
       const { buildReport } = await import('./report.ts');
       const { markdown, json } = await buildReport(paths, {
-        out, reps, seed, baselines: o.baselines, source: o.source, includePartial: o.includePartial, png: o.png, log: (m) => console.error(m),
+        out, reps, seed, baselines: o.baselines, source: o.source, pairs, includePartial: o.includePartial, png: o.png, log: (m) => console.error(m),
       });
       console.log(markdown);
       console.log(`wrote ${path.join(out, 'report.md')}, report.json and ${json.files.filter((f) => f.endsWith('.svg')).length} figure(s) in ${out}`);

@@ -31,6 +31,8 @@ export interface ReportOptions {
   source?: 'auto' | 'eval' | 'train';
   /** Write PNGs beside the SVGs (default true). */
   png?: boolean;
+  /** Ordered pairs [X, Y] for P(X > Y) (default: every pair of labels, in label order). */
+  pairs?: Array<[string, string]>;
   /** Points per learning curve (default 40). */
   curvePoints?: number;
   /** Invoked with progress messages. */
@@ -249,12 +251,12 @@ export async function buildReport(paths: string[], o: ReportOptions): Promise<{ 
       if (!m.length) continue;
       aggregates.push({ label: l, tasks: ts, runs: m.reduce((a, r) => a + r.length, 0), stats: stratifiedBootstrapCis(m, AGGREGATES, bo) });
     }
-    for (let i = 0; i < labels.length; i++) {
-      for (let j = i + 1; j < labels.length; j++) {
-        const common = tasksOf(labels[i]).filter((t) => tasksOf(labels[j]).includes(t));
-        if (!common.length) continue;
-        pois.push({ x: labels[i], y: labels[j], tasks: common, poi: probabilityOfImprovementCi(matrixOf(labels[i], common), matrixOf(labels[j], common), bo) });
-      }
+    const pairs: Array<[string, string]> = o.pairs ?? labels.flatMap((x, i) => labels.slice(i + 1).map((y) => [x, y] as [string, string]));
+    for (const [x, y] of pairs) {
+      for (const l of [x, y]) if (!labels.includes(l)) throw new Error(`--pairs: '${l}' is not an algorithm of these runs (labels: ${labels.join(', ')})`);
+      const common = tasksOf(x).filter((t) => tasksOf(y).includes(t));
+      if (!common.length) continue;
+      pois.push({ x, y, tasks: common, poi: probabilityOfImprovementCi(matrixOf(x, common), matrixOf(y, common), bo) });
     }
     const allScores = aggregates.flatMap((a) => matrixOf(a.label, a.tasks).flat());
     const lo = Math.min(0, ...allScores), hi = Math.max(normalised ? 1 : 0, ...allScores);

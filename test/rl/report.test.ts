@@ -113,6 +113,15 @@ describe('report over a sweep root', () => {
     expect(p.tasks).toEqual(['cartpole', 'minatar/breakout@gymnax']);
   });
 
+  it('--pairs: the reversed pair gives 1 − P; unknown labels are named', async () => {
+    const r = await buildReport([root], { out: path.join(tmp, 'out-pairs'), reps: 1000, baselines: bfile, png: false, pairs: [['sprig', 'ppo']] });
+    const fwd = result.json.probabilityOfImprovement[0].poi, rev = r.json.probabilityOfImprovement[0];
+    expect(rev.x).toBe('sprig');
+    expect(rev.poi.point).toBeCloseTo(1 - fwd.point, 12);
+    expect(r.json.probabilityOfImprovement.length).toBe(1);
+    await expect(buildReport([root], { out: path.join(tmp, 'out-pairs2'), reps: 200, baselines: bfile, png: false, pairs: [['ppo', 'dqn']] })).rejects.toThrow(/--pairs: 'dqn' is not an algorithm of these runs \(labels: ppo, sprig\)/);
+  }, 60_000);
+
   it('lists the partial and the missing cell and leaves them out of the aggregates', () => {
     const ids = result.json.missing.map((m) => `${m.id}:${m.state}`);
     expect(ids).toEqual(['sprig__minatar_breakout@gymnax__seed3:partial', 'sprig__minatar_breakout@gymnax__seed4:missing']);

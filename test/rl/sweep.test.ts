@@ -167,7 +167,7 @@ describe('slurm backend', () => {
     expect(r.stdout).toMatch(new RegExp(`# sbatch is not on PATH: submit with  sbatch ${root}/slurm/sweep-.*\\.sbatch`));
     expect(r.status).toBe(0);
     expect(fs.readdirSync(path.join(root, 'slurm')).filter((x) => x.endsWith('.sbatch')).length).toBe(1);
-  }, 60_000);
+  }, 180_000);
 
   it('resubmits only cells that are not done', () => {
     const root = path.join(tmp, 'resub');
