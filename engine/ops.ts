@@ -921,7 +921,7 @@ function matmulInto(a: Tensor, b: Tensor, tA: boolean, tB: boolean, batch: numbe
   if (vec4) {
     const t = getMatmulTile({ M, N, K });
     rt.dispatch({
-      kernel: matmulVec4Kernel(t),
+      kernel: matmulVec4Kernel(t, M % t.TM === 0 && N % t.TN === 0),
       inputs: [A.bufferFor('matmul'), B.bufferFor('matmul')],
       outputs: [out.buffer],
       params,

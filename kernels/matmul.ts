@@ -38,25 +38,31 @@ import { memoKernel } from './common.ts';
 const paramStruct = /* wgsl */ `
 struct P { m: u32, n: u32, k: u32, nb: u32, bshape: vec4u, bsa: vec4u, bsb: vec4u, sa: vec2u, sb: vec2u }`;
 
-export const matmulVec4Kernel = memoKernel((t: MatmulTile = DEFAULT_TILE) => {
+/**
+ * `exact`: M % TM == 0 and N % TN == 0, so no thread's block crosses the edge and the loads and
+ * stores need no clamps or guards (per-load min() costs ALU work in the innermost loop).
+ */
+export const matmulVec4Kernel = memoKernel((t: MatmulTile = DEFAULT_TILE, exact = false) => {
   const TN4 = t.TN / 4;
   const accDecl: string[] = [];
   for (let i = 0; i < t.TM; i++) for (let j = 0; j < TN4; j++) accDecl.push(`var c${i}_${j} = vec4f(0.0);`);
   const body: string[] = [];
   for (let i = 0; i < t.TM; i++) body.push(`let a${i} = A[arow${i} + kq];`);
   for (let kk = 0; kk < 4; kk++) {
-    for (let j = 0; j < TN4; j++) body.push(`let b${kk}_${j} = B[bbase + (k + ${kk}u) * n4 + min(col4 + ${j}u, n4 - 1u)];`);
+    for (let j = 0; j < TN4; j++) body.push(`let b${kk}_${j} = B[bbase + (k + ${kk}u) * n4 + ${exact ? `col4 + ${j}u` : `min(col4 + ${j}u, n4 - 1u)`}];`);
     for (let i = 0; i < t.TM; i++)
       for (let j = 0; j < TN4; j++) body.push(`c${i}_${j} = fma(vec4f(a${i}[${kk}]), b${kk}_${j}, c${i}_${j});`);
   }
   const rows: string[] = [];
-  for (let i = 0; i < t.TM; i++) rows.push(`let arow${i} = abase + min(row + ${i}u, p.m - 1u) * k4;`);
+  for (let i = 0; i < t.TM; i++) rows.push(`let arow${i} = abase + ${exact ? `(row + ${i}u)` : `min(row + ${i}u, p.m - 1u)`} * k4;`);
   const store: string[] = [];
   for (let i = 0; i < t.TM; i++)
-    for (let j = 0; j < TN4; j++)
-      store.push(`if (row + ${i}u < p.m && col4 + ${j}u < n4) { C[cbase + (row + ${i}u) * n4 + col4 + ${j}u] = c${i}_${j}; }`);
+    for (let j = 0; j < TN4; j++) {
+      const st = `C[cbase + (row + ${i}u) * n4 + col4 + ${j}u] = c${i}_${j};`;
+      store.push(exact ? st : `if (row + ${i}u < p.m && col4 + ${j}u < n4) { ${st} }`);
+    }
   return {
-    name: 'matmul_vec4',
+    name: exact ? 'matmul_vec4_exact' : 'matmul_vec4',
     code: /* wgsl */ `
 ${batchFns}
 ${paramStruct}
