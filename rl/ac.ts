@@ -283,8 +283,10 @@ function acFamily(name: string, over: Partial<AcConfig>): OnPolicyAlgorithm<AcCo
     schema: AC_SCHEMA,
     presets: {
       // CartPole at a budget this 2-core machine can afford (docs/actor-critic.md).
-      // (The released actor step 0.1 needs ~10⁵ steps on CartPole; 0.5 learns within this budget.)
-      'cartpole-fast': { env: 'cartpole', numEnvs: 4, numSteps: 250, totalSteps: 20_000, followerSteps: 20, piLr: 0.5, logEvery: 1000 },
+      // (The released actor step 0.1 needs ~10⁵ steps on CartPole; 0.5 learns within this budget.
+      // At that step STAC's released λ = 0 collapses the policy (docs/actor-critic.md, λ ablation);
+      // λ = 100 is this preset's. `ac` ignores λ.)
+      'cartpole-fast': { env: 'cartpole', numEnvs: 4, numSteps: 250, totalSteps: 20_000, followerSteps: 20, piLr: 0.5, lambda: 100, logEvery: 1000 },
       // The paper's continuous-task λ.
       pendulum: { env: 'pendulum', lambda: 500 },
     },
