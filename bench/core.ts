@@ -33,6 +33,8 @@ export const CORE_CASES: Array<{ id: string; group: string; spec: CaseSpec }> = 
   { id: 'reduce sum 4M', group: 'reduce', spec: { kind: 'reduce', rows: 1024, cols: 4096, op: 'sum_all' } },
   { id: 'reduce rows 4096×1024', group: 'reduce', spec: { kind: 'reduce', rows: 4096, cols: 1024, op: 'sum_rows' } },
   { id: 'dispatch overhead', group: 'overhead', spec: { kind: 'dispatch', count: 100, n: 64 } },
+  // forward-over-reverse HVP of the MLP-gradient case's loss (jax-js: jit(jvp(grad)))
+  { id: 'MLP HVP 64→256→256→8 batch 256', group: 'implicit', spec: { kind: 'hvp_mlp', batch: 256, sizes: [64, 256, 256, 8] } },
   { id: 'round trip', group: 'overhead', spec: { kind: 'roundtrip' } },
 ];
 
@@ -260,6 +262,22 @@ function build(s: CaseSpec, owned: E.Tensor[]): Built {
           ),
       };
     }
+    case 'hvp_mlp': {
+      // E.hvp (forward over reverse, dual kernels) of the fused-linear MLP's MSE loss along v = the parameters
+      const shapes = mlpShapes(s.sizes);
+      const L = s.sizes.length - 1;
+      const asOurs = (i: number, sh: number[]) => (sh.length === 2 ? hold(E.tensor(transposeArray(inp['p' + i], sh, [1, 0]), [sh[1], sh[0]])) : up('p' + i, sh));
+      const params = shapes.map((sh, i) => asOurs(i, sh));
+      const vs = shapes.map((sh, i) => asOurs(i, sh));
+      const x = up('x', [s.batch, s.sizes[0]]);
+      const t = up('t', [s.batch, s.sizes[L]]);
+      const loss = (p: E.Tensor[]) => {
+        let h: E.Tensor = x;
+        for (let l = 0; l < L; l++) h = E.linear(h, p[2 * l], p[2 * l + 1], l < L - 1 ? 'relu' : 'none');
+        return E.mse(h, t);
+      };
+      return { step: () => E.scope(() => E.hvp(loss, [params], [vs])[0] as E.Tensor[]) };
+    }
     case 'adam': {
       // the engine's optimizer: all parameters packed in one buffer, one dispatch per step
       const params: Record<string, E.Tensor> = {};
@@ -290,7 +308,7 @@ function build(s: CaseSpec, owned: E.Tensor[]): Built {
       };
     }
     default:
-      throw new Error(`bench/core.ts has no implementation of ${s.kind}`);
+      throw new Error(`bench/core.ts has no implementation of ${(s as CaseSpec).kind}`);
   }
 }
 

@@ -334,4 +334,6 @@ if (isMain) {
   for (const r of rows) {
     console.log([r.name, r.shape, r.ms.toFixed(3), r.min.toFixed(3), r.max.toFixed(3), r.gflops?.toFixed(2) ?? '', r.metrics?.dispatches ?? '', r.status === 'ok' ? '' : `FAILED ${r.note}`].join(' | '));
   }
+  // the probe comparison's ratios and notes
+  for (const r of rows) if (r.metrics && Object.keys(r.metrics).length > 1) console.log(`${r.name}: ${JSON.stringify(r.metrics)}${r.note ? ` (${r.note})` : ''}`);
 }
