@@ -17,7 +17,7 @@ import cliProgress from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
 import * as E from '../engine/index.ts';
 import { ALGORITHM_NAMES, algorithmList, getAlgorithm } from './registry.ts';
-import { nearest, parseFlag, resolveLayers, specOf, unknownKeyError, type ConfigLayer } from './harness/config.ts';
+import { nearest, parseFlag, resolveRunConfig, specOf, unknownKeyError, type ConfigLayer } from './harness/config.ts';
 import { createEnv, preloadEnv } from './harness/envs.ts';
 import { nodeStorage } from './harness/node_storage.ts';
 import { compareRuns } from './harness/report.ts';
@@ -179,9 +179,8 @@ export function makeProgram(log: (s: string) => void = console.log): Command {
       const out = outGiven || path.join('runs', `${algo.name}_${String(envName).replace(/\//g, '_')}`);
       const plans: Array<{ seed: number; dir: string; prepared: PreparedRun }> = [];
       for (const seed of seeds) {
-        const cfg = resolveLayers(algo.defaults, algo.schema, [...layers, { source: '--seeds', values: { seed } }]) as RunConfig;
+        const cfg = resolveRunConfig(algo, [...layers, { source: '--seeds', values: { seed } }]) as RunConfig;
         if (cfg.algo !== algo.name) throw new Error(`config key algo is '${cfg.algo}' but --algo is ${algo.name}`);
-        algo.validate?.(cfg);
         await preloadEnv(cfg.env);
       const probe = createEnv(cfg.env, { numEnvs: 1, seed: 0, preset: cfg.preset });
         if (!algo.actionSpaces.includes(probe.actionSpace.kind)) throw new Error(`${algo.name} handles ${algo.actionSpaces.join('/')} action spaces; ${cfg.env}'s is ${probe.actionSpace.kind}`);

@@ -270,3 +270,18 @@ export function configDiff(a: object, b: object): string[] {
   const keys = [...new Set([...Object.keys(ra), ...Object.keys(rb)])];
   return keys.filter((k) => JSON.stringify(ra[k]) !== JSON.stringify(rb[k])).map((k) => `${k}: ${JSON.stringify(ra[k])} → ${JSON.stringify(rb[k])}`);
 }
+
+/**
+ * A run's config: the algorithm's defaults, then its per-env defaults for the env the layers
+ * choose (or the default env), then the layers. Every key and value is checked.
+ */
+export function resolveRunConfig<C extends RunConfig>(
+  algo: { defaults: C; schema: Schema<C>; envDefaults?(env: string): Partial<C>; validate?(cfg: C): void },
+  layers: ConfigLayer[],
+): C {
+  const env = ([...layers].reverse().find((l) => l.values && typeof l.values.env === 'string')?.values.env as string | undefined) ?? algo.defaults.env;
+  const perEnv = algo.envDefaults?.(env) ?? {};
+  const cfg = resolveLayers(algo.defaults, algo.schema, [{ source: `env defaults for ${env}`, values: perEnv as Record<string, unknown> }, ...layers]);
+  algo.validate?.(cfg);
+  return cfg;
+}

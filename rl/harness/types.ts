@@ -176,6 +176,11 @@ interface AlgorithmCommon<C extends RunConfig> {
   schema: Schema<C>;
   /** Named presets (`--config <name>`); a preset may set `env`. */
   presets: Record<string, Partial<C>>;
+  /**
+   * Per-env defaults, applied between `defaults` and every other layer when a run starts on that
+   * env (e.g. the paper's Box-task settings for mujoco/*): return {} for envs without any.
+   */
+  envDefaults?(env: string): Partial<C>;
   /** Cross-key checks of a resolved config; throw an Error naming the keys. */
   validate?(cfg: C): void;
   /** Keys a resume may not change (besides algo, env, preset, numEnvs, seed: those never change). */

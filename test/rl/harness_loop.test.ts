@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { Rng } from '../../engine/nn/rng.ts';
 import { decodeSafetensors } from '../../engine/safetensors.ts';
-import { OFF_POLICY_SCHEMA, RUN_DEFAULTS, resolveLayers, type OffPolicyConfig } from '../../rl/harness/config.ts';
+import { OFF_POLICY_SCHEMA, RUN_DEFAULTS, resolveLayers, resolveRunConfig, type OffPolicyConfig } from '../../rl/harness/config.ts';
 import { nodeStorage } from '../../rl/harness/node_storage.ts';
 import { sampleCategorical, sampleDiagGaussian, scaleToBox } from '../../rl/harness/policy.ts';
 import { readMetrics, runSeed } from '../../rl/harness/run.ts';
@@ -169,6 +169,17 @@ describe('off-policy loop', () => {
     expect(ma.eval.map((l) => l.step)).toEqual([30, 60]);
     expect(mb.eval).toEqual(ma.eval);
   }, 300_000);
+});
+
+describe('configs', () => {
+  it('per-env defaults apply between the defaults and the other layers, for the env the layers pick', () => {
+    const algo = { ...toy, envDefaults: (env: string): Partial<ToyConfig> => (env === 'pendulum' ? { lr: 0.5, batch: 4 } : {}) };
+    expect(resolveRunConfig(algo, []).lr).toBe(0.5); // the default env is pendulum
+    const c = resolveRunConfig(algo, [{ source: 'flags', values: { batch: 16 } }]);
+    expect([c.lr, c.batch]).toEqual([0.5, 16]); // flags still win
+    expect(resolveRunConfig(algo, [{ source: 'flags', values: { env: 'cartpole' } }]).lr).toBe(0.1);
+    expect(() => resolveRunConfig(algo, [{ source: 'config file x.yaml', values: { lr: '0.1' } }])).toThrow(/config file x\.yaml: 'lr' must be a finite number, got the string "0\.1"/);
+  });
 });
 
 describe('actions', () => {
