@@ -2,7 +2,8 @@
  * What the env layer costs over bare MuJoCo: env steps/s of each task (VecEnv, random actions
  * in [−1, 1]) beside the same number of bare mj_step calls (frameSkip per env step, ctrl set,
  * nothing read back) on one MjData of the same model, measured in alternating rounds in one
- * process so a loaded machine slows both alike. Not a test.
+ * process so a loaded machine slows both alike, and also per CPU second of this process (which
+ * other processes' load distorts far less than wall time). Not a test.
  *
  *   npx tsx rl/envs/mujoco/bench.ts [numEnvs=16] [rounds=5] [ms per timing=300]
  */
@@ -13,21 +14,35 @@ import { disposeMujocoEnv, MUJOCO_TASKS, type MujocoCore, type MujocoTaskName } 
 export interface RawVsEnvRow {
   task: MujocoTaskName;
   numEnvs: number;
-  /** Env steps/s summed over the batch (best round). */
+  /** Env steps/s summed over the batch (best round, wall clock). */
   envStepsPerSec: number;
-  /** Bare MuJoCo, counted in env steps (frameSkip mj_step calls each), best round. */
+  /** Bare MuJoCo, counted in env steps (frameSkip mj_step calls each), best round, wall clock. */
   rawStepsPerSec: number;
+  /** The same two per CPU second of this process (best round). */
+  envStepsPerCpuSec: number;
+  rawStepsPerCpuSec: number;
 }
 
+/** Steps per wall second over ≥ `ms` ms of `body` (which returns the steps it took). */
 function time(ms: number, body: () => number): number {
+  return timeBoth(ms, body).wall;
+}
+
+/**
+ * Steps per wall second and per CPU second of this process (user + system, all threads): on a
+ * shared machine the wall rate falls with the other processes' load, the CPU rate much less.
+ */
+function timeBoth(ms: number, body: () => number): { wall: number; cpu: number } {
   let n = 0;
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   let dt = 0;
   while (dt < ms) {
     n += body();
     dt = performance.now() - t0;
   }
-  return n / (dt / 1000);
+  const c = process.cpuUsage(c0);
+  return { wall: n / (dt / 1000), cpu: n / ((c.user + c.system) / 1e6) };
 }
 
 /**
@@ -75,30 +90,27 @@ export async function benchRawVsEnv(numEnvs = 16, rounds = 5, ms = 300): Promise
       for (let f = 0; f < skip; f++) mj.mj_step(model, raw);
       return 1;
     });
-    let bestEnv = 0;
-    let bestRaw = 0;
+    const best = { env: 0, raw: 0, envCpu: 0, rawCpu: 0 };
     for (let r = 0; r < rounds; r++) {
-      bestEnv = Math.max(
-        bestEnv,
-        time(ms, () => {
-          for (let i = 0; i < acts.length; i++) acts[i] = rng.uniformRange(-1, 1);
-          env.step(acts);
-          return numEnvs;
-        }),
-      );
-      bestRaw = Math.max(
-        bestRaw,
-        time(ms, () => {
-          const ctrl = raw.ctrl as Float64Array;
-          for (let k = 0; k < env.actSize; k++) ctrl[k] = rng.uniformRange(-1, 1);
-          for (let f = 0; f < skip; f++) mj.mj_step(model, raw);
-          return 1;
-        }),
-      );
+      const e = timeBoth(ms, () => {
+        for (let i = 0; i < acts.length; i++) acts[i] = rng.uniformRange(-1, 1);
+        env.step(acts);
+        return numEnvs;
+      });
+      const b = timeBoth(ms, () => {
+        const ctrl = raw.ctrl as Float64Array;
+        for (let k = 0; k < env.actSize; k++) ctrl[k] = rng.uniformRange(-1, 1);
+        for (let f = 0; f < skip; f++) mj.mj_step(model, raw);
+        return 1;
+      });
+      best.env = Math.max(best.env, e.wall);
+      best.envCpu = Math.max(best.envCpu, e.cpu);
+      best.raw = Math.max(best.raw, b.wall);
+      best.rawCpu = Math.max(best.rawCpu, b.cpu);
     }
     raw.delete();
     disposeMujocoEnv(env);
-    rows.push({ task, numEnvs, envStepsPerSec: bestEnv, rawStepsPerSec: bestRaw });
+    rows.push({ task, numEnvs, envStepsPerSec: best.env, rawStepsPerSec: best.raw, envStepsPerCpuSec: best.envCpu, rawStepsPerCpuSec: best.rawCpu });
   }
   return rows;
 }
@@ -107,7 +119,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const [n, rounds, ms] = process.argv.slice(2).map(Number);
   const rows = await benchRawVsEnv(n || 16, rounds || 5, ms || 300);
   const k = (x: number) => (x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0));
-  console.log(`| task | env steps/s (${rows[0]!.numEnvs} envs) | bare mj_step, in env steps/s | env / bare |`);
-  console.log('|---|---:|---:|---:|');
-  for (const r of rows) console.log(`| ${r.task} | ${k(r.envStepsPerSec)} | ${k(r.rawStepsPerSec)} | ${(r.envStepsPerSec / r.rawStepsPerSec).toFixed(2)} |`);
+  console.log(`| task | env steps/s (${rows[0]!.numEnvs} envs) | bare, env steps/s | env / bare | env steps per CPU s | bare, per CPU s | env / bare (CPU) |`);
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    console.log(
+      `| ${r.task} | ${k(r.envStepsPerSec)} | ${k(r.rawStepsPerSec)} | ${(r.envStepsPerSec / r.rawStepsPerSec).toFixed(2)} | ` +
+        `${k(r.envStepsPerCpuSec)} | ${k(r.rawStepsPerCpuSec)} | ${(r.envStepsPerCpuSec / r.rawStepsPerCpuSec).toFixed(2)} |`,
+    );
+  }
 }
