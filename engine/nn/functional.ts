@@ -78,6 +78,14 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, activation
       needs[1] ? O.mm(gp, x2, true, false) : null,
       b && needs[2] ? O.reshape(O.sum(gp, 0), b.shape) : null,
     ];
+  }, [], ([tx, tw, tb]) => {
+    // ẏ = act′(y) ⊙ (ẋ·Wᵀ + x·Ẇᵀ + ḃ), the linear parts on the fused kernel
+    let z = tx ? linear(tx, w, null, 'none') : null;
+    if (tw || tb) {
+      const part = tw ? linear(x, tw, tb ?? null, 'none') : O.broadcastTo(tb!, out.shape);
+      z = z ? O.add(z, part) : part;
+    }
+    return activationGrad(activation, z!, out);
   });
 }
 
@@ -309,7 +317,7 @@ export function mse(pred: Tensor, target: Tensor): Tensor {
   return record(out, 'mse', [pred, target], (g, needs) => {
     const d = O.mul(O.sub(pred, target), O.mul(g, 2 / pred.size));
     return [needs[0] ? d : null, needs[1] ? O.neg(d) : null];
-  });
+  }, [], ([tp, tt]) => O.mul(O.sum(O.mul(O.sub(pred, target), tp && tt ? O.sub(tp, tt) : tp ?? O.neg(tt!))), 2 / pred.size));
 }
 
 /** mean Huber(pred − target; delta) (= torch's HuberLoss / smooth_l1 for delta 1), one dispatch. */
