@@ -299,7 +299,9 @@ describe('MuJoCo envs: health rules at their boundaries', () => {
     (c.data.qpos as Float64Array)[2] = 0.5; // tilted beyond 0.2 rad; one step cannot right it
     const res = env.step(new Float32Array(6));
     expect([res.terminated[0], res.terminated[1], res.truncated[1]]).toEqual([0, 1, 0]);
-    expect(c.info.reward_survive).toBe(0);
+    expect(c.info.reward_survive).toBe(0); // the terminal step's components survive the autoreset
+    expect(c.info.reward_forward).not.toBe(0);
+    expect(res.rewards[1]).toBeCloseTo(c.info.reward_forward + c.info.reward_ctrl, 5);
     expect(res.finalObs[11 + 1]).toBeGreaterThan(0.2); // angle in the final observation
     expect(Math.abs(res.obs[11 + 1]!)).toBeLessThanOrEqual(0.005 + 1e-6); // next episode's reset angle
     expect(env.completedEpisodes()).toEqual([{ envIndex: 1, return: res.rewards[1]!, length: 1, terminated: true }].map((e) => ({ ...e, return: expect.closeTo(e.return, 5) })));

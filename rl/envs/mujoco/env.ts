@@ -96,7 +96,7 @@ export class MujocoCore implements EnvCore {
   readonly nv: number;
   readonly nu: number;
   terminated = false;
-  /** Reward components of the last step (overwritten each step). */
+  /** Reward components of the last step (overwritten each step; kept through autoreset). */
   readonly info: RewardInfo = zeroInfo();
   /** The current observation in float64 (writeObs rounds it to float32). */
   readonly obs: Float64Array;
@@ -183,7 +183,8 @@ export class MujocoCore implements EnvCore {
     }
     mj.mj_forward(model, data);
     this.terminated = false;
-    Object.assign(this.info, zeroInfo());
+    // `info` keeps the last step's components through (auto)reset: after a step that ended an
+    // episode, they describe that step.
     if (this.task.name === 'ant') this.prevXY = [this.bodyXpos('torso', 0), this.bodyXpos('torso', 1)];
     this.computeObs();
   }
