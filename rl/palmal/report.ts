@@ -135,7 +135,7 @@ export async function writeReport(dir: string): Promise<string[]> {
       const xs = rs[0]!.curve.map((c) => c.steps);
       const at = (i: number) => rs.map((r) => r.curve[i]?.evalReturn ?? NaN).filter(Number.isFinite);
       series.push({
-        name: `${algo.toUpperCase()} (${env})`, x: xs, y: xs.map((_, i) => summary(at(i)).mean),
+        name: `${algo.toUpperCase()} (${env}, ${steps} steps, ${rs.length} seed${rs.length > 1 ? 's' : ''})`, x: xs, y: xs.map((_, i) => summary(at(i)).mean),
         lo: xs.map((_, i) => { const s = summary(at(i)); return s.mean - (Number.isFinite(s.ci95) ? s.ci95 : 0); }),
         hi: xs.map((_, i) => { const s = summary(at(i)); return s.mean + (Number.isFinite(s.ci95) ? s.ci95 : 0); }),
       });
