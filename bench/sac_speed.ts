@@ -37,9 +37,24 @@ async function ours(algo: typeof sac): Promise<number> {
   return sps;
 }
 
+/** A python3 that imports torch: $PYTHON, python3 on PATH, or the system one (Debian's python3-torch). */
+function pythonWithTorch(): string | null {
+  for (const py of [process.env.PYTHON, 'python3', '/usr/bin/python3'].filter((x): x is string => !!x)) {
+    try {
+      execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore' });
+      return py;
+    } catch {
+      // next candidate
+    }
+  }
+  return null;
+}
+
 function torch(): number | string {
+  const py = pythonWithTorch();
+  if (!py) return 'unavailable (no python3 with torch: set PYTHON, or apt-get install python3-torch)';
   try {
-    const out = execFileSync('python3', ['bench/sac_torch.py', '--hidden', String(hidden), '--batch', String(batch), '--steps', String(steps), '--warmup', String(warmup)], { encoding: 'utf8' });
+    const out = execFileSync(py, ['bench/sac_torch.py', '--hidden', String(hidden), '--batch', String(batch), '--steps', String(steps), '--warmup', String(warmup)], { encoding: 'utf8' });
     return JSON.parse(out.trim().split('\n').pop()!).sps as number;
   } catch (e) {
     return `unavailable (${String((e as Error).message).split('\n').find((l) => /Error|No module/.test(l)) ?? 'python3 failed'})`;

@@ -33,7 +33,7 @@ import type {
 import { ON_POLICY_SCHEMA, RUN_DEFAULTS } from './harness/config.ts';
 import { sampleCategorical, sampleDiagGaussian } from './harness/policy.ts';
 import { categoricalPolicy, gaussianPolicy, vNetwork, checkFiniteActions } from './continuous.ts';
-import { lambdaAt, readStats } from './ddpg.ts';
+import { lambdaAt, readStats, disposePacked } from './ddpg.ts';
 import type { NamedArrays } from '../engine/safetensors.ts';
 
 type Tensor = E.Tensor;
@@ -270,7 +270,7 @@ class AcAgent implements OnPolicyAgent {
     if (this.warm) E.dispose(this.warm);
     this.negCurvature.dispose();
     for (const o of Object.values(this.optimizers)) o.dispose();
-    for (const g of Object.values(this.params)) E.dispose(g);
+    for (const g of Object.values(this.params)) disposePacked(g);
   }
 }
 

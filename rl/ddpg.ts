@@ -159,6 +159,14 @@ function gridOf(n: number): [number, number] {
   return [Math.ceil(groups / y), y];
 }
 
+/** Disposes a packed parameter tree and the flat buffer behind it (views alone keep it alive). */
+export function disposePacked(p: Params | undefined) {
+  if (!p) return;
+  const flat = E.packedOf(p)?.flat;
+  E.dispose(p);
+  flat?.dispose();
+}
+
 /** A packed copy of a packed tree (the target network's starting point). */
 export function packedCopy<P extends Params>(p: P): P {
   const copy = E.scope(() => E.fromNamed(Object.fromEntries(Object.entries(E.namedParams(p)).map(([k, t]) => [k, E.clone(t)]))));
@@ -464,7 +472,7 @@ class DdpgAgent implements OffPolicyAgent {
   dispose() {
     this.st.dispose();
     for (const o of Object.values(this.optimizers)) o.dispose();
-    for (const g of Object.values(this.params)) E.dispose(g);
+    for (const g of Object.values(this.params)) disposePacked(g);
   }
 }
 

@@ -23,7 +23,7 @@ import type {
 } from './harness/types.ts';
 import { requireBox, checkFiniteActions, tanhGaussianPolicy, qNetwork, sampleTanhGaussian } from './continuous.ts';
 import {
-  ContinuousReplay, TwoPlayerUpdater, polyakUpdate, packedCopy, lambdaAt, readStats, validateSt, saveOffPolicyState, loadOffPolicyState,
+  ContinuousReplay, TwoPlayerUpdater, polyakUpdate, packedCopy, lambdaAt, readStats, validateSt, saveOffPolicyState, loadOffPolicyState, disposePacked,
   ST_SCHEMA, type DdpgConfig, type CriticTarget, type OffPolicyBatch,
 } from './ddpg.ts';
 import { OFF_POLICY_SCHEMA, RUN_DEFAULTS } from './harness/config.ts';
@@ -219,7 +219,7 @@ class SacAgent implements OffPolicyAgent {
   dispose() {
     this.st.dispose();
     for (const o of Object.values(this.optimizers)) o.dispose();
-    for (const g of Object.values(this.params)) if (g) E.dispose(g);
+    for (const g of Object.values(this.params)) disposePacked(g);
   }
 }
 
