@@ -4,6 +4,8 @@
 // process's threads, for every engine here) moves far less, so its ratio is the steadier one.
 //
 //   npx tsx bench/alternate.ts [mlp|hvp|matmul] [rounds]
+//   npx tsx bench/alternate.ts critic [rounds]   fresh HVP (forward over reverse, and reverse over
+//       reverse) against a gradient on bench/implicit.ts's two critic networks
 
 import os from 'node:os';
 import * as E from '../engine/index.ts';
@@ -12,6 +14,62 @@ import { prepareOurs } from './core.ts';
 
 const which = process.argv[2] ?? 'mlp';
 const rounds = Number(process.argv[3] ?? 15);
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+
+if (which === 'critic') {
+  await E.init();
+  type Layer = { w: E.Tensor; b: E.Tensor };
+  const init = (sizes: number[], seed: number): Layer[] =>
+    sizes.slice(1).map((n, i) => ({ w: E.randn([sizes[i], n], 0, 1 / Math.sqrt(sizes[i]), { seed: seed + i }), b: E.zeros([n]) }));
+  const mlp = (ps: Layer[], x: E.Tensor, act: string) => {
+    ps.forEach((p, i) => {
+      x = E.add(E.matmul(x, p.w), p.b);
+      if (i < ps.length - 1) x = act === 'tanh' ? E.tanh(x) : E.relu(x);
+    });
+    return x;
+  };
+  for (const net of [
+    { name: '64x32 tanh', act: 'tanh', hidden: [64, 32], obs: 8, actDim: 2, batch: 1000 },
+    { name: '256x256 relu', act: 'relu', hidden: [256, 256], obs: 17, actDim: 6, batch: 100 },
+  ]) {
+    const held = E.keep([E.randn([net.batch, net.obs], 0, 1, { seed: 1 }), E.randn([net.batch, 1], 0, 1, { seed: 2 })]);
+    const [s, target] = held;
+    const actor = E.keep(init([net.obs, ...net.hidden, net.actDim], 10)), critic = E.keep(init([net.obs + net.actDim, ...net.hidden, 1], 20));
+    const v = E.keep(critic.map((p) => ({ w: E.randn(p.w.shape, 0, 1, { seed: 30 }), b: E.randn(p.b.shape, 0, 1, { seed: 31 }) })));
+    const fC = (c: Layer[]) => E.mean(E.square(E.sub(mlp(c, E.concat([s, E.tanh(mlp(actor, s, net.act))], 1), net.act), target)));
+    const cases: Array<[string, () => unknown]> = [
+      ['grad', () => E.grad(fC)(critic)],
+      ['hvp (forward over reverse)', () => E.hvp(fC, [critic], [v])],
+      ['hvp (reverse over reverse)', () => E.hvpReverse(fC, [critic], [v])],
+    ];
+    const disp: number[] = [];
+    for (const [, f] of cases) {
+      E.dispose(f());
+      await E.sync();
+      const d0 = E.counters().dispatches;
+      E.dispose(f());
+      disp.push(E.counters().dispatches - d0);
+      await E.sync();
+    }
+    const wall: number[][] = cases.map(() => []), cpu: number[][] = cases.map(() => []);
+    const load0 = os.loadavg()[0];
+    for (let r = 0; r < rounds; r++)
+      for (const [i, [, f]] of cases.entries()) {
+        const u0 = process.cpuUsage(), t0 = performance.now();
+        for (let k = 0; k < 5; k++) E.dispose(f());
+        await E.sync();
+        const u = process.cpuUsage(u0);
+        wall[i].push((performance.now() - t0) / 5);
+        cpu[i].push((u.user + u.system) / 1000 / 5);
+      }
+    console.log(`critic ${net.name}: ${rounds} alternating rounds of 5; load ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
+    cases.forEach(([n], i) =>
+      console.log(`  ${n.padEnd(28)} wall ${med(wall[i]).toFixed(2)} ms (${(med(wall[i]) / med(wall[0])).toFixed(2)}× grad)  cpu ${med(cpu[i]).toFixed(2)} ms (${(med(cpu[i]) / med(cpu[0])).toFixed(2)}× grad)  dispatches ${disp[i]}`));
+    E.dispose([held, actor, critic, v]);
+  }
+  process.exit(0);
+}
+
 const specs: Record<string, CaseSpec> = {
   mlp: KERNEL_CASES['mlp grad'],
   hvp: { kind: 'hvp_mlp', batch: 256, sizes: [64, 256, 256, 8] },
@@ -47,7 +105,6 @@ for (let r = 0; r < rounds; r++) {
     (cpu[c.name] ??= []).push((u.user + u.system) / 1000 / iters);
   }
 }
-const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 console.log(`${which}: ${JSON.stringify(spec)}; ${rounds} alternating rounds of ${iters}; load ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
 for (const c of contenders) {
   const w = med(wall[c.name]), u = med(cpu[c.name]);
