@@ -223,10 +223,19 @@ export class PpoAgent implements OnPolicyAgent {
     this.optimizers = optimizers;
   }
 
+  /** The flat buffers packParams made (the parameter views keep them alive; dispose frees them). */
+  protected flats: Tensor[] = [];
+
   /** Packs the parameters (engine/nn's one-dispatch optimizers need that) and makes the optimizers. */
   protected setup(fresh: AgentParams): { params: AgentParams; optimizers: Record<string, E.Optimizer> } {
-    const params = E.packParams(fresh).params;
+    const params = this.pack(fresh);
     return { params, optimizers: { agent: E.adam(params, { lr: this.cfg.lr, eps: this.cfg.adamEps }) } };
+  }
+
+  protected pack<P extends Params>(tree: P): P {
+    const { flat, params } = E.packParams(tree);
+    this.flats.push(E.keep(flat));
+    return params;
   }
 
   /** Logits [rows, A] and values [rows] in one readback; actions for the first o.sample rows. */
@@ -341,6 +350,7 @@ export class PpoAgent implements OnPolicyAgent {
 
   dispose() {
     E.dispose(this.params);
+    E.dispose(this.flats);
     for (const o of Object.values(this.optimizers)) o.dispose();
   }
 }

@@ -217,8 +217,8 @@ export class SprigAgent extends PpoAgent {
   /** Leader and follower in separate packed buffers with separate Adam states. */
   protected override setup(fresh: AgentParams) {
     const c = this.cfg;
-    const perception = E.packParams(fresh.perception).params;
-    const heads = E.packParams(fresh.heads).params;
+    const perception = this.pack(fresh.perception);
+    const heads = this.pack(fresh.heads);
     return {
       params: { perception, heads },
       optimizers: {

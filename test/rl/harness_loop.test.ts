@@ -43,7 +43,9 @@ const toy: OffPolicyAlgorithm<ToyConfig> = {
   presets: {},
   create(cfg, env) {
     const net = E.Linear(env.obsSize, 1, { gain: 1, activation: 'tanh' });
-    const params = E.keep(E.packParams({ actor: net.init(cfg.seed) }).params);
+    const packed = E.packParams({ actor: net.init(cfg.seed) });
+    const params = E.keep(packed.params);
+    E.keep(packed.flat);
     const opt = E.sgd(params, { lr: cfg.lr });
     const S = env.obsSize;
     const obsBuf = new Float32Array(cfg.capacity * S), flags = new Uint8Array(cfg.capacity);
@@ -53,7 +55,9 @@ const toy: OffPolicyAlgorithm<ToyConfig> = {
       optimizers: { actor: opt },
       async act(obs, rows, o) {
         seen.acts++;
-        const a = await E.noGrad(() => E.scope(() => net.apply(params.actor as E.LinearParams, E.tensor(obs.subarray(0, rows * S), [rows, S])))).data();
+        const y = E.noGrad(() => E.scope(() => net.apply(params.actor as E.LinearParams, E.tensor(obs.subarray(0, rows * S), [rows, S]))));
+        const a = await y.data();
+        y.dispose();
         const out = new Float32Array(o.sample);
         for (let i = 0; i < o.sample; i++) out[i] = o.mode === 'greedy' ? a[i] : a[i] + 0.1 * o.rng.normal();
         return { actions: out };
@@ -99,7 +103,7 @@ const toy: OffPolicyAlgorithm<ToyConfig> = {
         ({ size, ptr } = s.json as { size: number; ptr: number });
       },
       dispose() {
-        E.dispose(params);
+        E.dispose([params, packed.flat]);
         opt.dispose();
       },
     };
@@ -168,6 +172,27 @@ describe('off-policy loop', () => {
     expect(ma.train.at(-1)!.loss).toBeGreaterThanOrEqual(0);
     expect(ma.eval.map((l) => l.step)).toEqual([30, 60]);
     expect(mb.eval).toEqual(ma.eval);
+  }, 300_000);
+});
+
+describe('GPU memory', () => {
+  it('a Trainer releases every GPU buffer it made (toy off-policy, PPO, SPRIG with the exact leader update)', async () => {
+    const { getAlgorithm } = await import('../../rl/registry.ts');
+    const ppo = await getAlgorithm('ppo'), sprig = await getAlgorithm('sprig');
+    const runs: Array<[typeof toy | typeof ppo, Record<string, unknown>]> = [
+      [toy, { learningStarts: 0, trainFreq: 1, randomSteps: 0, totalSteps: 8 }],
+      [ppo, { env: 'cartpole', numEnvs: 2, numSteps: 8, minibatchSize: 8, updateEpochs: 1 }],
+      [sprig, { env: 'minatar/breakout', preset: 'gymnax', numEnvs: 2, numSteps: 4, minibatchSize: 8, updateEpochs: 1, frameStack: 2, attnDim: 8, leaderUpdate: 'total', cgIters: 2 }],
+    ];
+    for (const [algo, values] of runs) {
+      const before = E.memory().liveBuffers;
+      const t = new Trainer(algo, resolveLayers(algo.defaults, algo.schema, [{ source: 'test', values }]));
+      await t.step();
+      await t.step();
+      await t.evaluate(1, { write: false });
+      t.dispose();
+      expect(E.memory().liveBuffers, algo.name).toBe(before);
+    }
   }, 300_000);
 });
 
