@@ -1,4 +1,4 @@
-// Float64 CPU side of the tabular PAL/MAL study on the 3-state MDP (specs/envs.md): the exact
+// Float64 CPU side of the tabular PAL/MAL study on the 3-state MDP (docs/spec/classic.md § The 3-state MDP of PAL/MAL): the exact
 // quantities every training run is judged by (J in the real MDP, the optimal value by dynamic
 // programming, visitations, ℓ and its analytic gradient), Monte-Carlo rollouts in the real env,
 // and a Newton solver for the model's best response (the reference for the implicit derivative).

@@ -21,7 +21,7 @@ export interface Baseline {
 
 /**
  * Published reference scores by env id. MinAtar: the MinAtar paper's DQN after 5M frames
- * (Young & Tian 2019, values read off the published learning curves, ../shared/specs/minatar.md);
+ * (Young & Tian 2019, values read off the published learning curves, docs/spec/minatar.md § Reference numbers);
  * used for both env presets. CartPole-v1: the maximum return (500 steps).
  */
 export const REFERENCE_SCORES: Record<string, { score: number; source: string }> = {
