@@ -6,20 +6,10 @@ import { CONFIG_FILE, readMetrics } from './run.ts';
 import type { Storage } from './storage.ts';
 import type { RunConfig } from './types.ts';
 
-/** Two-sided 95% Student-t critical values by degrees of freedom (1..30); 1.96 beyond. */
-const T95 = [NaN, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
-  2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
-
-/** Mean and half-width of the 95% t confidence interval (0 for a single value). */
-export function meanCi(xs: number[]): { mean: number; ci95: number; n: number } {
-  const n = xs.length;
-  if (!n) return { mean: NaN, ci95: NaN, n };
-  const mean = xs.reduce((a, b) => a + b, 0) / n;
-  if (n < 2) return { mean, ci95: 0, n };
-  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
-  const t = n - 1 < T95.length ? T95[n - 1] : 1.96;
-  return { mean, ci95: (t * sd) / Math.sqrt(n), n };
-}
+// Mean and 95% Student-t interval from the report's statistics (jstat quantiles, any df); one
+// value gives a NaN half-width, read as "no interval".
+import { meanCi } from '../report/stats.ts';
+export { meanCi };
 
 export interface RunSummary {
   label: string;
@@ -66,7 +56,7 @@ export async function compareRuns(s: Storage, dirs: string[], o: { out: string; 
       const vals = perSeed.map((m) => m.find((l) => l.step === st)?.[metric]).filter((v): v is number => typeof v === 'number');
       if (!vals.length) continue;
       const { mean, ci95 } = meanCi(vals);
-      x.push(st), y.push(mean), lo.push(mean - ci95), hi.push(mean + ci95);
+      x.push(st), y.push(mean), lo.push(mean - (Number.isFinite(ci95) ? ci95 : 0)), hi.push(mean + (Number.isFinite(ci95) ? ci95 : 0));
     }
     series.push({ name: label, x, y, lo, hi });
     const finals = perSeed.map((m) => {
