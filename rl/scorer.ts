@@ -35,7 +35,7 @@ import type { BatchTensors } from './replay.ts';
 type Tensor = E.Tensor;
 type Params = E.Params;
 
-/** SCORER's MinAtar settings (specs/algorithms.md) on top of the DQN defaults. */
+/** SCORER's MinAtar settings (docs/dqn.md § SCORER) on top of the DQN defaults. */
 export const SCORER_DEFAULTS: Partial<DqnConfig> = {
   optimizer: 'adam', lr: 1e-4, leaderLr: 1e-4, followerLr: 5e-4, lrDecay: true, maxGradNorm: 0.5, batchSize: 64,
   bufferSize: 100_000, epsEnd: 0.01, epsDecaySteps: 250_000, epsDecayFrom: 'start', learningStarts: 10_000,
