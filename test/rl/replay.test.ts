@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import * as E from '../../engine/index.ts';
 import { ReplayBuffer, transitionBytes } from '../../rl/replay.ts';
-import { Rng } from '../../rl/common/rng.ts';
+import { Rng } from '../../engine/nn/rng.ts';
 import { makeEnv } from '../../rl/envs/index.ts';
 
 // jstat ships no type declarations.
