@@ -1,5 +1,6 @@
 // The repository stands alone and its docs claim only what a test asserts:
-// - every "docs/spec/<page>.md § <section>" citation names a real section of our own rule pages;
+// - no source file or doc points at rules kept outside the repository (specs/*.md, ../shared);
+//   every "docs/spec/<page>.md § <section>" citation names a real section of our own rule pages;
 // - every paragraph of the docs that states a determinism figure (bit for bit, identical,
 //   deterministic, the same trajectory/numbers) names an existing test file that asserts it.
 import { execFileSync } from 'node:child_process';
@@ -12,6 +13,18 @@ const textFiles = tracked.filter((f) => /\.(ts|mts|mjs|js|py|sh|md|json|yaml|yml
 const read = (f: string) => readFileSync(`${root}/${f}`, 'utf8');
 
 describe('the repository stands alone', () => {
+  it('no file cites rules kept outside the repository', () => {
+    const bad: string[] = [];
+    for (const f of textFiles) {
+      if (f.startsWith('docs/spec/') || f === 'test/docs-claims.test.ts') continue;
+      read(f).split('\n').forEach((line, i) => {
+        // specs/<x>.md not preceded by "docs/spec" (our own pages), or any path into ../shared
+        if (/(^|[^/\w])specs\/\w+\.md|\.\.\/shared\/|\/work\/shared\//.test(line)) bad.push(`${f}:${i + 1}: ${line.trim().slice(0, 120)}`);
+      });
+    }
+    expect(bad).toEqual([]);
+  });
+
   it('every docs/spec citation names a section that exists', () => {
     const headings = new Map<string, Set<string>>();
     const sections = (page: string) => {
