@@ -29,6 +29,16 @@ export const PLANNED: Array<{ name: string; what: string }> = [
   { name: 'mal', what: 'MAL: model-as-leader (model-based)' },
 ];
 
+/**
+ * Algorithms that do not fit the harness's Algorithm contract and run through a sub-command of
+ * their own (PAL/MAL optimise tables and models, not a policy on env steps). Listed with their
+ * command in the first column; their status must be as true as a registry line's.
+ */
+export const SUBCOMMANDS: Array<{ name: string; command: string; what: string; tested: string; results: string }> = [
+  { name: 'pal', command: 'npm run rl -- palmal', what: 'PAL: policy-as-leader (model-based): 3-state MDP with three best-response methods; scalable ensemble + NPG', tested: 'test/rl/palmal.test.ts, test/rl/palmal_npg.test.ts', results: 'docs/pal-mal.md' },
+  { name: 'mal', command: 'npm run rl -- palmal', what: 'MAL: model-as-leader (model-based), with the agent-reward and random-noise fixes', tested: 'test/rl/palmal.test.ts', results: 'docs/pal-mal.md' },
+];
+
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 /** Links to repository files named in a "a, b" list; each must exist (checked by the caller). */
@@ -40,8 +50,10 @@ function links(list: string | null): string {
 /** Files a registry entry names that do not exist in the repository (relative to `root`). */
 export function missingFiles(entries: RegistryEntry[], root: string): string[] {
   const out: string[] = [];
-  for (const e of entries) {
-    for (const list of [e.status.tested, e.status.results]) {
+  const all = [...entries.map((e) => ({ name: e.name, lists: [e.status.tested, e.status.results] })),
+    ...SUBCOMMANDS.map((c) => ({ name: c.name, lists: [c.tested, c.results] }))];
+  for (const e of all) {
+    for (const list of e.lists) {
       for (const p of (list ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
         const file = p.split('#')[0]!;
         if (!existsSync(path.join(root, file))) out.push(`${e.name}: ${p}`);
@@ -61,7 +73,12 @@ export function renderAlgorithmTable(entries: RegistryEntry[]): string {
   }
   // a planned name is covered by its own line or by variants named after it (scorer-dqn, …)
   const covered = (name: string) => entries.some((e) => e.name === name || e.name.startsWith(`${name}-`));
-  for (const p of PLANNED) if (!covered(p.name)) L.push(`| — | ${cell(p.what)} | no | no | no |`);
+  const bySubcommand = (name: string) => SUBCOMMANDS.find((c) => c.name === name);
+  for (const p of PLANNED) {
+    if (covered(p.name)) continue;
+    const c = bySubcommand(p.name);
+    L.push(c ? `| \`${c.command}\` | ${cell(c.what)} | yes | ${links(c.tested)} | ${links(c.results)} |` : `| — | ${cell(p.what)} | no | no | no |`);
+  }
   return L.join('\n');
 }
 

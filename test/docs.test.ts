@@ -90,6 +90,8 @@ describe('README.md', () => {
     expect(t).toContain('| `scorer` | SCORER | yes | [a.test.ts](test/rl/a.test.ts) | no |');
     expect(t).not.toContain('SCORER: Stackelberg DQN');
     expect(t).toContain('| — | STAC: Stackelberg actor-critic (on-policy) | no | no | no |');
+    // PAL/MAL run through their own sub-command, listed with it and their tests
+    expect(t).toContain('| `npm run rl -- palmal` | PAL: policy-as-leader');
     // variants named after a planned algorithm cover it
     const v = renderAlgorithmTable([{ name: 'scorer-dqn', summary: 'SCORER over DQN', paper: 'p', status: { implemented: true, tested: null, results: null } }]);
     expect(v).not.toContain('SCORER: Stackelberg DQN');
