@@ -192,6 +192,18 @@ export interface StackelbergOptions {
   negativeCurvature: 'stop' | 'damp' | 'ignore';
 }
 
+/** The Stackelberg options' released defaults, shared by DDPG and SAC (and their ST* entries). */
+export const ST_DEFAULTS = {
+  stackelberg: 'none',
+  leaderRule: 'total',
+  lambda: 500,
+  lambdaDecay: 100_000,
+  cgIters: 10,
+  followerSteps: 1,
+  negativeCurvature: 'stop',
+  criticTarget: 'standard',
+} as const;
+
 export const ST_SCHEMA = {
   stackelberg: { type: 'string', choices: ['none', 'actor-leader', 'critic-leader'] },
   leaderRule: { type: 'string', choices: ['total', 'sequential'] },
@@ -366,14 +378,7 @@ const DDPG_DEFAULTS: DdpgConfig = {
   hidden: [256, 256],
   activation: 'relu',
   actNoise: 0.1,
-  stackelberg: 'none',
-  leaderRule: 'total',
-  lambda: 500,
-  lambdaDecay: 100_000,
-  cgIters: 10,
-  followerSteps: 1,
-  negativeCurvature: 'stop',
-  criticTarget: 'standard',
+  ...ST_DEFAULTS,
 };
 
 const DDPG_SCHEMA: Schema<DdpgConfig> = {

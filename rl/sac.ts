@@ -24,7 +24,7 @@ import type {
 import { requireBox, checkFiniteActions, tanhGaussianPolicy, qNetwork, sampleTanhGaussian } from './continuous.ts';
 import {
   ContinuousReplay, TwoPlayerUpdater, polyakUpdate, packedCopy, lambdaAt, readStats, validateSt, saveOffPolicyState, loadOffPolicyState, disposePacked,
-  ST_SCHEMA, type DdpgConfig, type CriticTarget, type OffPolicyBatch,
+  ST_SCHEMA, ST_DEFAULTS, type DdpgConfig, type CriticTarget, type OffPolicyBatch,
 } from './ddpg.ts';
 import { OFF_POLICY_SCHEMA, RUN_DEFAULTS } from './harness/config.ts';
 
@@ -89,14 +89,7 @@ const SAC_DEFAULTS: SacConfig = {
   alpha: 0.2,
   autoAlpha: false,
   alphaLr: 1e-3,
-  stackelberg: 'none',
-  leaderRule: 'total',
-  lambda: 500,
-  lambdaDecay: 100_000,
-  cgIters: 10,
-  followerSteps: 1,
-  negativeCurvature: 'stop',
-  criticTarget: 'standard',
+  ...ST_DEFAULTS,
 };
 
 const SAC_SCHEMA: Schema<SacConfig> = {
