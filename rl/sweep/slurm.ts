@@ -103,14 +103,16 @@ export function readSubmissions(root: string): Submission[] {
 /** Array tasks of this sweep that SLURM still holds (pending or running): cell index → state. */
 export function activeTasks(manifest: SweepManifest, root: string): Map<number, string> {
   const out = new Map<number, string>();
-  if (!hasCommand('squeue')) return out;
   const ids = new Set(readSubmissions(root).map((s) => s.jobId));
+  // Nothing submitted from this root: no task of ours can be queued, so SLURM is not asked (a
+  // dry run or a first --resume works without a reachable controller).
+  if (ids.size === 0 || !hasCommand('squeue')) return out;
   // -r: one line per array element, also for pending ones ("123_[4-9]" otherwise).
   const r = spawnSync('squeue', ['-h', '-r', '-n', jobName(manifest, root), '-o', '%F|%K|%T'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`squeue failed: ${r.stderr.trim()}`);
   for (const line of r.stdout.split('\n')) {
     const [job, task, state] = line.trim().split('|');
-    if (!job || (ids.size && !ids.has(job))) continue;
+    if (!job || !ids.has(job)) continue;
     const i = Number(task);
     if (Number.isInteger(i)) out.set(i, state);
   }
