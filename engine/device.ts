@@ -3,6 +3,11 @@
 //   - browsers: navigator.gpu,
 //   - Node: Dawn's bindings from the `webgpu` npm package.
 // It also owns the Dawn polling throttle (see throttledWait).
+//
+// The module is shared with the browser bundle (scripts/build-browser.mjs), so it has no static
+// Node imports: Node's built-ins come from process.getBuiltinModule at run time (only on the
+// Node path), and `import('webgpu')` is the one Node-only package it names; the browser build
+// replaces that package with a module that throws, because a browser takes navigator.gpu first.
 
 export interface AcquireOptions {
   /** Use this device instead of creating one; the engine never destroys it. */
@@ -116,10 +121,21 @@ export async function withNativeStderrFiltered<T>(fn: () => Promise<T>, drop: Re
   }
 }
 
+/** A Node built-in without a static import (null outside Node). */
+function nodeBuiltin<T>(name: string): T | null {
+  const p = (globalThis as { process?: { getBuiltinModule?: (n: string) => unknown } }).process;
+  try {
+    return (p?.getBuiltinModule?.(name) as T) ?? null;
+  } catch {
+    return null;
+  }
+}
+
 async function filterStderr<T>(fn: () => Promise<T>, drop: RegExp): Promise<T> {
-  const fs = await import('node:fs');
-  const os = await import('node:os');
-  const path = await import('node:path');
+  const fs = nodeBuiltin<typeof import('node:fs')>('node:fs');
+  const os = nodeBuiltin<typeof import('node:os')>('node:os');
+  const path = nodeBuiltin<typeof import('node:path')>('node:path');
+  if (!fs || !os || !path) return fn();
   let saved: number;
   try {
     saved = fs.openSync('/proc/self/fd/2', 'a');
