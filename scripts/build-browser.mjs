@@ -21,8 +21,6 @@ import { fileURLToPath } from 'node:url';
 /** Page and library entries: out/web/js/<name>.js. */
 export const BROWSER_ENTRIES = {
   train: 'web/src/train.ts',
-  bench: 'web/src/bench.ts',
-  figures: 'web/src/figures.ts',
   engine: 'index.ts',
   games: 'games/index.ts',
   rl: 'rl/index.ts',
@@ -88,10 +86,10 @@ export function browserOptions(outdir = 'out/web') {
   };
 }
 
-/** Copies web/'s static files (everything but web/src) to outdir. */
+/** Copies web/'s static files (everything but the sources: src/, tsconfig.json) to outdir. */
 function copyStatic(outdir) {
   for (const f of readdirSync('web')) {
-    if (f === 'src') continue;
+    if (f === 'src' || f === 'tsconfig.json') continue;
     const src = join('web', f);
     cpSync(src, join(outdir, f), { recursive: statSync(src).isDirectory() });
   }
