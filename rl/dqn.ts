@@ -17,6 +17,7 @@
 
 import * as E from '../engine/index.ts';
 import { OFF_POLICY_SCHEMA, RUN_DEFAULTS, resolveLayers } from './harness/config.ts';
+import type { NamedArrays } from '../engine/safetensors.ts';
 import type { AgentState, EnvSpec, OffPolicyAgent, OffPolicyAlgorithm, OffPolicyConfig, Schema, Stats, Transitions, UpdateContext, ActOptions, ActResult } from './harness/types.ts';
 import { ReplayBuffer, type BatchTensors } from './replay.ts';
 import { qNetwork, type EncoderKind, type QNetParams, type QNetwork } from './dqn/nets.ts';
@@ -76,6 +77,8 @@ export interface DqnConfig extends OffPolicyConfig {
   leaderUpdate: string;
   cgIters: number;
   cgLambda: number;
+  /** 'total': start each CG solve from the previous update's solution (kept in checkpoints), else from zero. */
+  cgWarmStart: boolean;
 }
 
 export const DQN_DEFAULTS: DqnConfig = {
@@ -125,6 +128,7 @@ export const DQN_DEFAULTS: DqnConfig = {
   leaderUpdate: 'sequential',
   cgIters: 5,
   cgLambda: 1,
+  cgWarmStart: true,
 };
 
 export const DQN_SCHEMA: Schema<DqnConfig> = {
@@ -244,6 +248,9 @@ export interface QLearner {
   update(sample: () => BatchTensors, lrFrac: number, updateIndex: number, wantStats: boolean): Tensor | null;
   /** Hard copy online → target. */
   copyTarget(): void;
+  /** State beyond parameters and optimizers (SCORER's CG warm start), saved as agent.learner.* and in the agent's JSON. */
+  saveState?(): Promise<{ arrays: NamedArrays; json: unknown }>;
+  loadState?(arrays: NamedArrays, json: unknown): void;
   dispose(): void;
 }
 
@@ -433,15 +440,21 @@ export class QAgent implements OffPolicyAgent {
   }
 
   async saveState(): Promise<AgentState> {
-    const json = { updates: this.updates, nextTargetCopy: this.nextTargetCopy, replaySaved: this.cfg.saveReplay, replay: this.replay.meta() };
-    return { arrays: this.cfg.saveReplay ? this.replay.toArrays('replay.') : {}, json };
+    const learner = await this.learner.saveState?.();
+    const json = { updates: this.updates, nextTargetCopy: this.nextTargetCopy, replaySaved: this.cfg.saveReplay, replay: this.replay.meta(), learner: learner?.json };
+    const arrays: NamedArrays = this.cfg.saveReplay ? this.replay.toArrays('replay.') : {};
+    for (const [n, a] of Object.entries(learner?.arrays ?? {})) arrays[`learner.${n}`] = a;
+    return { arrays, json };
   }
 
   async loadState(s: AgentState) {
-    const j = s.json as { updates: number; nextTargetCopy: number; replaySaved: boolean; replay: ReturnType<ReplayBuffer['meta']> };
+    const j = s.json as { updates: number; nextTargetCopy: number; replaySaved: boolean; replay: ReturnType<ReplayBuffer['meta']>; learner?: unknown };
     this.updates = j.updates;
     this.nextTargetCopy = j.nextTargetCopy;
     if (j.replaySaved) this.replay.fromArrays(s.arrays ?? {}, 'replay.', j.replay);
+    const learnerArrays: NamedArrays = {};
+    for (const [n, a] of Object.entries(s.arrays ?? {})) if (n.startsWith('learner.')) learnerArrays[n.slice(8)] = a;
+    this.learner.loadState?.(learnerArrays, j.learner);
   }
 
   dispose() {

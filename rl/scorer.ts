@@ -13,7 +13,8 @@
 //   - stackelberg 'total': the leader steps along the total derivative of its MSBE through the
 //     follower's BEV best response, ∇θf₁ − ∇²φθf₂ (∇²φφf₂ + λI)⁻¹ ∇φf₁ (engine/solvers'
 //     totalDerivative, CG with cgIters iterations, λ = cgLambda), on batch 1; the follower
-//     then steps as above. No released code has this.
+//     then steps as above. With cgWarmStart (default) each CG solve starts from the previous
+//     update's solution, which checkpoints carry (exact resume). No released code has this.
 //   - roles 'perception-leader' (paper v1): φ leads, updated every reversedLeaderEvery
 //     updates (lr leaderLr) with reversedLeaderLoss ('variance': the BEV; 'norm':
 //     0.1·(1 − mean(z²))² of the features z; 'msbe'); θ follows with MSBE every update
@@ -57,6 +58,8 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
   const follower = E.adam(followerParams, { lr: cfg.followerLr, eps: cfg.adamEps });
   const clip = cfg.maxGradNorm ?? undefined;
   const followerLoss = cfg.followerLoss === 'bev' ? bev : msbe;
+  /** 'total' with cgWarmStart: the previous update's CG solution q (shaped like the encoder), checkpointed. */
+  let warmStart: Params | null = null;
 
   /** Q(s, a) for a batch with the given head and encoder parameters. */
   const qa = (b: BatchTensors, h: Params, e: Params) => qAt(net.head.apply(h, net.encoder.apply(e, b.obs)), b.actions);
@@ -73,7 +76,14 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
           leaderLoss: (h: Params, e: Params) => msbe(qa(b1, h, e), y1),
           followerLoss: (h: Params, e: Params) => followerLoss(qa(b1, h, e), y1),
         };
-        const sg = stackelbergGradients(game, params.head, params.encoder, { kind: 'total', lambda: cfg.cgLambda, cgIters: cfg.cgIters });
+        const sg = stackelbergGradients(game, params.head, params.encoder, {
+          kind: 'total', lambda: cfg.cgLambda, cgIters: cfg.cgIters, warmStart: cfg.cgWarmStart ? warmStart ?? undefined : undefined,
+        });
+        if (cfg.cgWarmStart) {
+          // This solve starts the next update's CG: consecutive batches' BEV Hessians are close.
+          if (warmStart) E.dispose(warmStart);
+          warmStart = E.keep(sg.implicit!);
+        }
         g1 = sg.leaderGrad;
         if (wantStats) stats.push(E.keep(E.noGrad(() => E.reshape(sg.leaderValue, []))));
         if (wantStats && sg.negativeCurvature) stats.push(E.keep(E.noGrad(() => E.reshape(sg.negativeCurvature!, []))));
@@ -155,7 +165,29 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
       copyInto(target.encoder, params.encoder);
       copyInto(target.head, params.head);
     },
+    async saveState() {
+      if (!warmStart) return { arrays: {}, json: { cgWarmStart: false } };
+      const named = E.namedParams(warmStart);
+      const data = await E.readAll(Object.values(named));
+      const arrays = Object.fromEntries(Object.keys(named).map((n, i) => [`cg_warm_start.${n}`, { data: data[i], shape: named[n].shape.length ? named[n].shape : [1] }]));
+      return { arrays, json: { cgWarmStart: true } };
+    },
+    loadState(arrays, json) {
+      if (warmStart) E.dispose(warmStart);
+      warmStart = null;
+      if (!(json as { cgWarmStart?: boolean } | undefined)?.cgWarmStart) return;
+      // Rebuilt in the encoder's own leaf order (CG pairs leaves by position; the file sorts names).
+      const named: Record<string, Tensor> = {};
+      for (const [n, t] of Object.entries(E.namedParams(params.encoder))) {
+        const a = arrays[`cg_warm_start.${n}`];
+        if (!a) throw new Error(`scorer-${cfg.variant} checkpoint: the CG warm start lacks agent.learner.cg_warm_start.${n} (has: ${Object.keys(arrays).join(', ') || 'nothing'})`);
+        if (a.data.length !== t.size) throw new Error(`scorer-${cfg.variant} checkpoint: agent.learner.cg_warm_start.${n} has ${a.data.length} values, the encoder's ${n} has ${t.size} [${t.shape}]`);
+        named[n] = E.tensor(a.data as Float32Array, t.shape);
+      }
+      warmStart = E.keep(E.fromNamed(named));
+    },
     dispose() {
+      if (warmStart) E.dispose(warmStart);
       E.dispose([params, target, enc.flat, head.flat, tEnc.flat, tHead.flat]);
       leader.dispose();
       follower.dispose();

@@ -1,14 +1,16 @@
 // Exact resume with the replay buffer, through the run harness: a run stopped at a checkpoint
 // and resumed ends bit-identical to the uninterrupted run (parameters, target networks,
 // optimizer moments, replay contents, RNG and env states, every metric and evaluation line
-// except wall-clock fields), for DQN (Dueling Double) and SCORER (Double); checkpoints of
-// other algorithms are refused.
+// except wall-clock fields), for DQN (Dueling Double), SCORER (Double) and SCORER with the exact
+// Stackelberg update, whose CG warm start (the previous update's solution) rides in the
+// checkpoint; a resume that drops that warm start does not reproduce the run, so the check can
+// fail. Checkpoints of other algorithms are refused.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
-import { decodeSafetensors } from '../../engine/safetensors.ts';
+import { decodeSafetensors, encodeSafetensors } from '../../engine/safetensors.ts';
 import { dqnAlgorithms, resolveDqnConfig, type DqnConfig } from '../../rl/dqn.ts';
 import { scorerAlgorithms } from '../../rl/scorer.ts';
 import { nodeStorage } from '../../rl/harness/node_storage.ts';
@@ -32,12 +34,13 @@ const base: Partial<DqnConfig> = {
 };
 
 describe.each([
-  ['dueling-double-dqn', dqnAlgorithms['dueling-double-dqn']],
-  ['scorer-double-dqn', scorerAlgorithms['scorer-double-dqn']],
-])('exact resume (%s)', (name, algo) => {
+  ['dueling-double-dqn', dqnAlgorithms['dueling-double-dqn'], {}],
+  ['scorer-double-dqn', scorerAlgorithms['scorer-double-dqn'], {}],
+  ['scorer-dqn-total', scorerAlgorithms['scorer-dqn'], { leaderUpdate: 'total', cgIters: 3, cgLambda: 1, cgWarmStart: true }],
+] as const)('exact resume (%s)', (name, algo, extra) => {
   it('stopped at a checkpoint after 120 vector steps and resumed equals the uninterrupted run', async () => {
     const live = E.memory().liveBuffers;
-    const cfg = resolveDqnConfig(algo, base) as RunConfig;
+    const cfg = resolveDqnConfig(algo, base, extra) as RunConfig;
     const a = path.join(root, `${name}-a`), b = path.join(root, `${name}-b`);
     const run = (dir: string, o: object = {}) => runSeed({ storage: nodeStorage, dir, algo, cfg, ...o }).then((r) => r.trainer.dispose());
     await run(a);
@@ -47,6 +50,28 @@ describe.each([
     // The replay rides in the checkpoint with its compact dtypes: 240 transitions × 2 × 50 bytes of bit-packed frames.
     expect(mid.tensors['agent.replay.obs'].data).toBeInstanceOf(Uint8Array);
     expect(mid.tensors['agent.replay.obs'].shape).toEqual([240, 50]);
+    const warmKeys = Object.keys(mid.tensors).filter((k) => k.startsWith('agent.learner.cg_warm_start.'));
+    if (name.endsWith('total')) {
+      // One warm-start array per encoder parameter, shaped like it, not all zero.
+      const enc = Object.keys(mid.tensors).filter((k) => k.startsWith('params.online.encoder.'));
+      expect(warmKeys.map((k) => k.slice('agent.learner.cg_warm_start.'.length)).sort()).toEqual(enc.map((k) => k.slice('params.online.encoder.'.length)).sort());
+      for (const k of warmKeys) expect(mid.tensors[k].shape).toEqual(mid.tensors[k.replace('agent.learner.cg_warm_start.', 'params.online.encoder.')].shape);
+      expect(warmKeys.some((k) => Array.from(mid.tensors[k].data).some((v) => v !== 0))).toBe(true);
+      // The same checkpoint without its warm start: the resumed run must come out different.
+      const c = path.join(root, `${name}-c`);
+      fs.cpSync(b, c, { recursive: true });
+      const noWarm = Object.fromEntries(Object.entries(mid.tensors).filter(([k]) => !warmKeys.includes(k)));
+      const agentJson = JSON.parse(mid.metadata.agent);
+      agentJson.learner = { cgWarmStart: false };
+      fs.writeFileSync(path.join(c, 'checkpoint.safetensors'), encodeSafetensors(noWarm, { ...mid.metadata, agent: JSON.stringify(agentJson) }));
+      await run(c, { resume: true });
+      const fa = load(path.join(a, 'checkpoint.safetensors')), fc = load(path.join(c, 'checkpoint.safetensors'));
+      const head = (f: typeof fa) => Object.keys(f.tensors).filter((k) => k.startsWith('params.online.head.')).sort().flatMap((k) => Array.from(f.tensors[k].data));
+      expect(head(fa).length).toBeGreaterThan(0);
+      expect(head(fc)).not.toEqual(head(fa));
+    } else {
+      expect(warmKeys).toEqual([]);
+    }
     await run(b, { resume: true });
     const fa = load(path.join(a, 'checkpoint.safetensors')), fb = load(path.join(b, 'checkpoint.safetensors'));
     expect(Object.keys(fb.tensors).sort()).toEqual(Object.keys(fa.tensors).sort());

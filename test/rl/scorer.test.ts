@@ -150,6 +150,38 @@ describe('SCORER update (Q-head leads, encoder follows)', () => {
   });
 });
 
+describe('exact update: the CG warm start', () => {
+  it('starts each solve from the previous solution: a truncated solve depends on it, a converged one does not', async () => {
+    const live = E.memory().liveBuffers;
+    // Two updates (batches 1–4); the second update's CG starts from the first's solution or from 0.
+    const run = async (cgIters: number, cgWarmStart: boolean) => {
+      const L = scorerLearner(cfgOf({ leaderLr: 1e-2, followerLr: 1e-3, leaderUpdate: 'total', cgLambda: 1, cgIters, cgWarmStart }), [OBS], A);
+      let draws = 0;
+      for (const u of [1, 2]) L.update(() => batch(++draws), 1, u, false);
+      const f = await flat(L.params);
+      const saved = await L.saveState!();
+      L.dispose();
+      return { f, saved };
+    };
+    const headDist = (a: Record<string, Float32Array>, b: Record<string, Float32Array>) => {
+      let d = 0, n = 0;
+      for (const k of Object.keys(a).filter((k) => k.startsWith('head.'))) a[k].forEach((v, i) => { d = Math.max(d, Math.abs(v - b[k][i])); n = Math.max(n, Math.abs(v)); });
+      return d / n;
+    };
+    const warm1 = await run(1, true), cold1 = await run(1, false);
+    const warm40 = await run(40, true), cold40 = await run(40, false);
+    // One CG iteration from a different start is a different step (and so is everything after it).
+    expect(headDist(warm1.f, cold1.f)).toBeGreaterThan(1e-4);
+    // Forty iterations at λ = 1 solve the system: the start no longer matters (float32 round-off only).
+    expect(headDist(warm40.f, cold40.f)).toBeLessThan(1e-5);
+    // Only the warm-started learner keeps a solution for checkpoints, shaped like the encoder.
+    expect(cold40.saved.arrays).toEqual({});
+    const names = Object.keys(warm40.f).filter((k) => k.startsWith('encoder.')).map((k) => `cg_warm_start.${k.slice(8)}`);
+    expect(Object.keys(warm40.saved.arrays).sort()).toEqual(names.sort());
+    expect(E.memory().liveBuffers).toBe(live);
+  });
+});
+
 describe('reversed roles (paper v1: perception leads every reversedLeaderEvery updates)', () => {
   it('between leader turns only the Q-head moves; on its turn the encoder moves too', async () => {
     for (const loss of ['variance', 'norm', 'msbe'] as const) {
