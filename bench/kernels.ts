@@ -10,8 +10,8 @@
 
 import * as E from '../engine/index.ts';
 import {
-  type CaseSpec, type Row, type Prepared, KERNEL_CASES, mlpShapes, timeIt, timeInterleaved, selected, specFlops, specLabel, errMessage,
-  randomArray, refMatmulRows, check, opts,
+  type CaseSpec, type Row, type Prepared, KERNEL_CASES, mlpShapes, timeIt, selected, specFlops, specLabel, errMessage,
+  randomArray, refMatmulRows, check, opts, stats,
 } from './common.ts';
 import os from 'node:os';
 import { tunedOnce } from './core.ts';
@@ -242,11 +242,25 @@ export async function benchProbe(n = 1024): Promise<KernelRow[]> {
       errs[c.name] = check(`matmul ${n}² ${c.name}`, got, ref);
       preps.push({ step: () => c.run().dispose(), wait: () => E.sync(), dispose: () => {} });
     }
-    const st = await timeInterleaved(preps, { targetMs: opts().quick ? 150 : 300 });
+    // Rounds of one run per contender, in the same order each round: per-round ratios pair
+    // contenders that ran seconds apart, so slow drifts of the machine's load cancel in them.
+    const rounds = Math.max(5, opts().repeats + (opts().quick ? 0 : 4));
+    const samples: number[][] = contenders.map(() => []);
+    for (const p of preps) { p.step(); await p.wait(); }
+    for (let r = 0; r < rounds; r++) {
+      for (const [i, p] of preps.entries()) {
+        const t0 = performance.now();
+        p.step();
+        await p.wait();
+        samples[i].push(performance.now() - t0);
+      }
+    }
+    const st = samples.map((x) => stats(x, 1));
     const flops = 2 * n ** 3;
-    const g = st.map((x) => (x instanceof Error ? NaN : flops / (x.median * 1e6)));
+    const g = st.map((x) => flops / (x.median * 1e6));
     const best = g.slice(2).reduce((bi, v, i, arr) => (v > arr[bi] ? i : bi), 0);
-    const stat = (i: number) => st[i] as Exclude<(typeof st)[number], Error>;
+    const paired = (i: number, j: number) => stats(samples[i].map((t, r) => samples[j][r] / t), 1).median;
+    const stat = (i: number) => st[i];
     const load = `load ${load0.toFixed(1)}→${os.loadavg()[0].toFixed(1)}`;
     const mk = (id: string, i: number, metrics: Record<string, number>, note: string): KernelRow => ({
       id, group: 'matmul', engine: 'ours', status: 'ok', flops, wall: stat(i), metrics, note,
@@ -258,8 +272,10 @@ export async function benchProbe(n = 1024): Promise<KernelRow[]> {
         `40-line WGSL, 4×8 outputs/thread, vec4 loads, no workgroup memory, 8×8 workgroups; interleaved with the engine row below; ${load}`),
       mk(`matmul ${n}² engine vs probe and best tile`, 0, {
         dispatches: 1, ratioToProbe: +(g[0] / g[1]).toFixed(3), ratioToBestTile: +(g[0] / g[2 + best]).toFixed(3),
-        probeGflops: +g[1].toFixed(2), bestTileGflops: +g[2 + best].toFixed(2),
-      }, `engine tile ${JSON.stringify(tuned)}${E.tilesLoadedFrom() ? ' (autotuned, cached)' : ' (default table)'}; best of ${tiles.length} forced tiles in this run ${contenders[2 + best].name}; ${load}`),
+        pairedRatioToProbe: +paired(0, 1).toFixed(3), pairedRatioToBestTile: +paired(0, 2 + best).toFixed(3),
+        minRatioToProbe: +(st[1].min / st[0].min).toFixed(3),
+        probeGflops: +g[1].toFixed(2), bestTileGflops: +g[2 + best].toFixed(2), rounds,
+      }, `engine tile ${JSON.stringify(tuned)}${E.tilesLoadedFrom() ? ' (autotuned, cached)' : ' (default table)'}; best of ${tiles.length} forced tiles in this run ${contenders[2 + best].name}; ratios of medians, medians of per-round (paired) ratios, and of the fastest runs; ${load}`),
     ];
   } finally {
     E.dispose([a, b]);

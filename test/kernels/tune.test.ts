@@ -40,6 +40,28 @@ describe('tuning tables', () => {
     E.clearTiles();
   });
 
+  it('autotuneWith keeps the default tile unless a candidate beats it clearly, judging each by its fastest repeat', async () => {
+    const def = E.DEFAULT_TABLES[E.getAdapterClass()].attention.large as E.AttentionTile;
+    const same = (a: E.AttentionTile, b: E.AttentionTile) => a.BK === b.BK && a.WG === b.WG;
+    const k = `${E.getAdapterClass()}/attention/large`;
+    // every other candidate 10 ms; `rival` `gain` faster than the default, whose repeats also
+    // include load spikes (a median would rank it behind the rival; its fastest repeat does not)
+    const tune = async (gain: number) => {
+      const rival = E.CANDIDATES.attention.find((t) => !same(t as E.AttentionTile, def)) as E.AttentionTile;
+      let n = 0;
+      const timer = async (_f: E.KernelFamily, tile: any) => {
+        if (same(tile, def)) return n++ % 3 === 0 ? 5 : 50;
+        return same(tile, rival) ? 5 * (1 - gain) : 10;
+      };
+      const r = await E.autotuneWith('fake adapter', timer, { families: ['attention'], file: false, repeats: 3 });
+      return { chosen: r.chosen[k], rival };
+    };
+    expect((await tune(0.03)).chosen).toEqual(def);
+    const clear = await tune(0.2);
+    expect(clear.chosen).toEqual(clear.rival);
+    E.clearTiles();
+  });
+
   it('every candidate tile of linear and conv computes the same result', async () => {
     const rng = R.rng(1);
     const x = R.nd([9, 12], Float32Array.from(rng.ndNormal([9, 12]).data)), w = R.nd([7, 12], Float32Array.from(rng.ndNormal([7, 12]).data));
