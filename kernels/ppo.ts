@@ -1,0 +1,132 @@
+// The PPO loss (Schulman et al. 2017, CleanRL's form) and its gradient as two kernels.
+//
+// Composed from ops, a minibatch's loss is ~30 dispatches forward and as many backward
+// (categorical log-prob and entropy, ratio, both clipped surrogates, the clipped value loss,
+// four means); on lavapipe each dispatch costs 17–28 µs before any arithmetic. Here:
+//  - forward: one workgroup reduces every row's terms to the loss and CleanRL's five statistics
+//    (pg_loss, v_loss, entropy, approx_kl, clipfrac) in one dispatch;
+//  - backward: one thread per row recomputes its terms and writes ∂loss/∂logits and ∂loss/∂value.
+//
+// Per row i (A actions, mean over M rows):
+//   logp = z_a − lse(z), r = exp(logp − oldLogp), H = lse − Σ p_j z_j
+//   pg = max(−adv·r, −adv·clip(r, 1−c, 1+c)); ∂pg/∂r = −adv where the unclipped term is the max
+//     (inside the clip range both terms are equal and have that slope), else 0
+//   v = ½ max((V−R)², (oldV + clip(V−oldV, −c, c) − R)²) (or ½ (V−R)² without value clipping);
+//     ∂v/∂V = V−R where the unclipped term is the max, else 0
+//   loss = mean(pg) − entCoef·mean(H) + vfCoef·mean(v)
+//   ∂loss/∂z_j = (∂pg/∂r · r · (δ_ja − p_j) + entCoef · p_j (log p_j + H)) / M
+//
+// The per-row data come packed as one [5, M] buffer: actions (as floats), oldLogp, adv,
+// returns, oldValues (one upload instead of five, and few storage bindings).
+
+export const PPO_DATA_ROWS = ['actions', 'oldLogp', 'adv', 'returns', 'oldValues'] as const;
+
+const common = /* wgsl */ `
+struct P { m: u32, a: u32, clip_v: u32, _pad: u32, clip: f32, vf: f32, ent: f32, _pad2: f32 }
+@group(0) @binding(0) var<storage, read> Z: array<f32>;
+@group(0) @binding(1) var<storage, read> V: array<f32>;
+@group(0) @binding(2) var<storage, read> D: array<f32>;
+
+struct Row { pg: f32, v: f32, h: f32, kl: f32, cf: f32, dpg_dr: f32, dv: f32, r: f32, m: f32, lse: f32, act: u32 }
+
+fn row_terms(i: u32) -> Row {
+  var o: Row;
+  let base = i * p.a;
+  var m = Z[base];
+  for (var j = 1u; j < p.a; j++) { m = max(m, Z[base + j]); }
+  var s = 0.0;
+  var sz = 0.0;
+  for (var j = 0u; j < p.a; j++) {
+    let e = exp(Z[base + j] - m);
+    s += e;
+    sz += e * (Z[base + j] - m);
+  }
+  let lse = log(s);
+  let act = u32(clamp(D[i], 0.0, f32(p.a - 1u)));
+  let logp = Z[base + act] - m - lse;
+  let adv = D[2u * p.m + i];
+  let ret = D[3u * p.m + i];
+  let oldv = D[4u * p.m + i];
+  let logratio = logp - D[p.m + i];
+  let r = exp(logratio);
+  let pg1 = -adv * r;
+  let pg2 = -adv * clamp(r, 1.0 - p.clip, 1.0 + p.clip);
+  o.pg = max(pg1, pg2);
+  o.dpg_dr = select(0.0, -adv, pg1 >= pg2);
+  o.h = lse - sz / s;
+  o.kl = (r - 1.0) - logratio;
+  o.cf = select(0.0, 1.0, abs(r - 1.0) > p.clip);
+  let val = V[i];
+  let unc = (val - ret) * (val - ret);
+  if (p.clip_v != 0u) {
+    let vc = oldv + clamp(val - oldv, -p.clip, p.clip);
+    let cl = (vc - ret) * (vc - ret);
+    o.v = 0.5 * max(unc, cl);
+    o.dv = select(0.0, val - ret, unc >= cl);
+  } else {
+    o.v = 0.5 * unc;
+    o.dv = val - ret;
+  }
+  o.r = r;
+  o.m = m;
+  o.lse = lse;
+  o.act = act;
+  return o;
+}`;
+
+const WG = 256;
+
+/** Loss [1] and the statistics [pg_loss, v_loss, entropy, approx_kl, clipfrac] in one workgroup. */
+export const ppoLossKernel = {
+  name: 'ppo_loss',
+  code: /* wgsl */ `
+${common}
+@group(0) @binding(3) var<storage, read_write> L: array<f32>;
+@group(0) @binding(4) var<storage, read_write> S: array<f32>;
+@group(0) @binding(5) var<uniform> p: P;
+var<workgroup> acc: array<array<f32, ${WG}>, 5>;
+@compute @workgroup_size(${WG}) fn main(@builtin(local_invocation_index) t: u32) {
+  var sums = array<f32, 5>(0.0, 0.0, 0.0, 0.0, 0.0);
+  for (var i = t; i < p.m; i += ${WG}u) {
+    let o = row_terms(i);
+    sums[0] += o.pg; sums[1] += o.v; sums[2] += o.h; sums[3] += o.kl; sums[4] += o.cf;
+  }
+  for (var q = 0u; q < 5u; q++) { acc[q][t] = sums[q]; }
+  workgroupBarrier();
+  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
+    if (t < w) { for (var q = 0u; q < 5u; q++) { acc[q][t] += acc[q][t + w]; } }
+    workgroupBarrier();
+  }
+  if (t == 0u) {
+    let inv = 1.0 / f32(p.m);
+    for (var q = 0u; q < 5u; q++) { S[q] = acc[q][0] * inv; }
+    L[0] = S[0] - p.ent * S[2] + p.vf * S[1];
+  }
+}`,
+};
+
+/** ∂loss/∂logits [M, A] and ∂loss/∂value [M], scaled by the loss's cotangent G[0]; one thread per row. */
+export const ppoLossBackwardKernel = {
+  name: 'ppo_loss_backward',
+  code: /* wgsl */ `
+${common}
+@group(0) @binding(3) var<storage, read> G: array<f32>;
+@group(0) @binding(4) var<storage, read_write> DZ: array<f32>;
+@group(0) @binding(5) var<storage, read_write> DV: array<f32>;
+@group(0) @binding(6) var<uniform> p: P;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.x + gid.y * nw.x * 64u;
+  if (i >= p.m) { return; }
+  let o = row_terms(i);
+  let g = G[0] / f32(p.m);
+  let base = i * p.a;
+  let cr = o.dpg_dr * o.r;
+  for (var j = 0u; j < p.a; j++) {
+    let logpj = Z[base + j] - o.m - o.lse;
+    let pj = exp(logpj);
+    let onehot = select(0.0, 1.0, j == o.act);
+    DZ[base + j] = g * (cr * (onehot - pj) + p.ent * pj * (logpj + o.h));
+  }
+  DV[i] = g * p.vf * o.dv;
+}`,
+};
