@@ -3,11 +3,14 @@
 //   grad            one gradient of the critic loss (the unit of the ratios)
 //   hvp             one fresh Hessian-vector product of the same loss (goal ≤ 1.5× grad)
 //   hvp linearised  one more HVP once ∇f's graph is recorded (what each CG iteration costs)
+//   reverse-over-reverse hvp  the gradient of ⟨∇f, v⟩ (the older path, for comparison)
 //   leader update   totalDerivative with 10 CG iterations on an actor/critic game, which also
-//                   returns the critic's gradient (goal ≤ 12× the actor's individual gradient)
+//                   returns the critic's gradient (goal ≤ 12× the actor's individual gradient),
+//                   with forward-over-reverse and with recorded reverse second derivatives,
+//                   alternating, two rounds each
 // with the dispatches and readbacks of one iteration. Not tests: numbers, not assertions.
 //
-//   npx tsx bench/implicit.ts [filter] [--quick] [--composed]
+//   npx tsx bench/implicit.ts [filter] [--quick] [--composed] [--fused]
 
 import * as E from '../engine/index.ts';
 import { timeIt, selected, type Row, type Stats } from './common.ts';
@@ -19,6 +22,8 @@ type Act = 'tanh' | 'relu';
 // one dispatch, W [out, in]); `--composed` uses matmul + add + activation ops instead (the
 // numbers docs/games.md reported before the fused path).
 const COMPOSED = process.argv.includes('--composed');
+// `--fused`: CG's one-kernel iteration (kernels/cg.ts), opt-in while its native crash is open.
+const FUSED = process.argv.includes('--fused');
 function mlpInit(sizes: number[], seed: number): Layer[] {
   return sizes.slice(1).map((n, i) => ({
     w: COMPOSED ? E.randn([sizes[i], n], 0, 1 / Math.sqrt(sizes[i]), { seed: seed + i }) : E.randn([n, sizes[i]], 0, 1 / Math.sqrt(sizes[i]), { seed: seed + i }),
@@ -98,6 +103,7 @@ export async function benchImplicit(filter?: string): Promise<ImplicitRow[]> {
     const cases: Array<[string, () => void, 'critic' | 'actor' | null]> = [
       [`grad ${net.name}`, () => E.dispose(E.grad(fCritic)(critic)), null],
       [`hvp ${net.name}`, () => E.dispose(E.hessianVectorProduct(fCritic, critic, v)), 'critic'],
+      [`reverse-over-reverse hvp ${net.name}`, () => E.dispose(E.hessianVectorProductReverse(fCritic, critic, v)), 'critic'],
       [`hvp linearised ${net.name}`, () => {
         // Amortised: linearise once, then 10 HVPs; reported per HVP (the loop below divides).
         E.scope(() => {
@@ -107,8 +113,18 @@ export async function benchImplicit(filter?: string): Promise<ImplicitRow[]> {
         });
       }, 'critic'],
       [`actor grad ${net.name}`, () => E.dispose(E.grad(actorLoss, 0)(actor, critic)), null],
-      [`leader update (10 CG) ${net.name}`, () => E.dispose(E.totalDerivative({ leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda: 1, cgIters: 10 })), 'actor'],
     ];
+    // Forward-over-reverse (the default) and the recorded reverse path, alternating, twice each.
+    for (const round of [1, 2]) {
+      for (const secondOrder of ['forward', 'reverse'] as const) {
+        // Row ids: the default path keeps the id docs/benchmarks.md quotes; the reverse rows are
+        // named so that bench/run.ts's goal check (/leader/) reads the default path only.
+        const id = secondOrder === 'forward' ? `leader update (10 CG${FUSED ? ', fused CG' : ''})${round > 1 ? ` #${round}` : ''}` : `total derivative, recorded reverse (10 CG${FUSED ? ', fused CG' : ''}) #${round}`;
+        cases.push([`${id} ${net.name}`, () => E.dispose(E.totalDerivative({
+          leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda: 1, cgIters: 10, secondOrder, ...(FUSED ? { fused: true } : {}),
+        })), 'actor']);
+      }
+    }
     const base: Record<string, number> = {};
     const baseCpu: Record<string, number> = {};
     for (const [name, fn, ratioTo] of cases) {

@@ -6,8 +6,10 @@
 // Everything here is built from differentiable engine ops and the functional autodiff API, so
 // it works for any function the engine can differentiate twice.
 //
-// Conjugate gradient keeps every scalar (α, β, ‖r‖², flags) in a small GPU state buffer and runs
-// one fused kernel per iteration (kernels/cg.ts) plus the caller's matvec; it never reads back.
+// Conjugate gradient never reads back. By default it is composed from differentiable ops (~45
+// dispatches an iteration); with `fused: true` every scalar (α, β, ‖r‖², flags) lives in a small
+// GPU state buffer and an iteration is one fused kernel (kernels/cg.ts) plus the caller's matvec
+// (opt-in while a native crash it triggered is being fixed, see CgOptions.fused).
 // The vector it iterates on is the tree packed into one flat buffer (each leaf at a 256-byte-
 // aligned offset, zero padding between leaves), so an iteration costs the same one dispatch for
 // a network with many parameter tensors as for one tensor; the matvec sees the leaves as views
@@ -27,7 +29,7 @@ import {
   add, sub, mul, div, sum, sqrt, gt, le, ne, abs, maximum, where, zeros, full, reshape, assign, stack, concat, clone,
 } from './ops.ts';
 import { cgKernel, CG_HIST, CG_NEG_MODES } from '../kernels/cg.ts';
-import { grad, vjp, valueAndGrad, flattenTree, innerProduct, type Tree } from './autodiff.ts';
+import { grad, vjp, jvp, hvp, valueAndGrad, flattenTree, innerProduct, type Tree } from './autodiff.ts';
 
 // ------------------------------------------------------------------ tree helpers
 
@@ -94,17 +96,33 @@ function unpack(P: Packing, flat: Tensor): any {
 
 // ------------------------------------------------------------------ second derivatives
 
-/** H·v for a scalar f of one parameter collection x: the gradient of ⟨∇f(x), v⟩ (a tree like x). */
+/**
+ * H·v for a scalar f of one parameter collection x (a tree like x). Forward over reverse (the
+ * engine's `hvp`: the jvp of ∇f along v, one forward and one backward pass carrying tangents,
+ * value and tangent in one dual kernel where an op has one); about 1–1.3 gradients on this
+ * engine against 2.2–2.9 for the gradient of ⟨∇f(x), v⟩ (docs/actor-critic.md, Speed).
+ */
 export function hessianVectorProduct(f: (x: any) => Tensor, x: Tree, v: Tree): any {
+  return scope(() => hvp((xx: unknown) => f(xx), [x], [v])[0]);
+}
+
+/** H·v by reverse over reverse (the gradient of ⟨∇f(x), v⟩): the reference for the forward path. */
+export function hessianVectorProductReverse(f: (x: any) => Tensor, x: Tree, v: Tree): any {
   return scope(() => grad((xx: unknown) => innerProduct(grad(f)(xx), v))(x));
 }
 
 /**
  * Mixed second derivative ∂²f/∂x∂y · v = ∇ₓ⟨∇_y f(x, y), v⟩ for a scalar f(x, y) of two
  * parameter collections; v is shaped like y, the result like x. (The matrix is ∇²ₓᵧf, of size
- * dim(x) × dim(y); this is its product with v, computed by reverse over reverse.)
+ * dim(x) × dim(y).) Forward over reverse: the directional derivative along v (in y) of
+ * y ↦ ∇ₓf(x, y), since ∂_y[∇ₓf]·v = ∇ₓ⟨∇_y f, v⟩ (symmetry of second derivatives).
  */
 export function mixedVjp(f: (x: any, y: any) => Tensor, x: Tree, y: Tree, v: Tree): any {
+  return scope(() => jvp((yy: unknown) => grad(f, 0)(x, yy), [y], [v])[1]);
+}
+
+/** mixedVjp by reverse over reverse: the reference for the forward path. */
+export function mixedVjpReverse(f: (x: any, y: any) => Tensor, x: Tree, y: Tree, v: Tree): any {
   return scope(() => grad((xx: unknown, yy: unknown) => innerProduct(grad(f, 1)(xx, yy), v), 0)(x, y));
 }
 
@@ -434,6 +452,21 @@ export interface TotalDerivativeOptions<L extends Tree, F extends Tree> {
   negativeCurvature?: NegativeCurvatureMode;
   /** μ of the 'damp' mode (default 1). */
   curvatureDamping?: number;
+  /**
+   * How the second derivatives are computed (the same maths either way; tests check both):
+   * - 'reverse' (default): ∇₂f₂ recorded once as a function of both players, each CG product
+   *   one reverse pass over that recorded gradient, the mixed term one more reverse pass;
+   * - 'forward': forward over reverse — each CG product is the engine's `hvp` (the jvp of ∇₂f₂
+   *   along p, recomputing f₂'s forward pass), and the mixed term ∇²₁₂f₂·q together with ∇₂f₂
+   *   is one jvp of y ↦ (∇₁f₂, ∇₂f₂) along q.
+   * On rl/'s fused-linear actor/critic networks the recorded reverse path issues fewer dispatches
+   * (bench/implicit.ts: 562 vs 614 per 10-iteration update, 64×32 tanh; 450 vs 568, 256×256
+   * ReLU), because a linearised product does not redo the forward pass; a FRESH product is
+   * where forward over reverse wins (45–49 vs 93–105 dispatches), hence hessianVectorProduct.
+   */
+  secondOrder?: 'forward' | 'reverse';
+  /** CG's one-kernel iteration (CgOptions.fused; default: CG's default). */
+  fused?: boolean;
 }
 
 export interface TotalDerivativeResult<L, F> {
@@ -458,33 +491,51 @@ export interface TotalDerivativeResult<L, F> {
  *
  *   ∇f₁ = ∇₁f₁ − ∇²₂₁f₂ (∇²₂₂f₂ + λI)⁻¹ ∇₂f₁
  *
- * One forward/backward of f₁ gives ∇₁f₁ and ∇₂f₁; ∇₂f₂ is recorded once (as a function of both
- * players) and CG (x₀ = 0 or the warm start) solves the damped system with one reverse pass per
- * iteration; the mixed term ∇₁⟨∇₂f₂, q⟩ is one more reverse pass over the same graph. λ → ∞ gives the individual gradient ∇₁f₁; λ = 0 with enough CG iterations gives
- * the implicit-function-theorem derivative.
+ * One forward/backward of f₁ gives ∇₁f₁ and ∇₂f₁; CG (x₀ = 0 or the warm start) solves the damped
+ * system with one Hessian-vector product per iteration; the mixed term and ∇₂f₂ come from one
+ * more pass (see `secondOrder`). λ → ∞ gives the individual gradient ∇₁f₁; λ = 0 with enough CG
+ * iterations gives the implicit-function-theorem derivative.
  */
 export function totalDerivative<L extends Tree, F extends Tree>(o: TotalDerivativeOptions<L, F>): TotalDerivativeResult<L, F> {
+  const mode = o.secondOrder ?? 'reverse';
+  if (mode !== 'forward' && mode !== 'reverse') throw new Error(`totalDerivative: secondOrder must be 'forward' or 'reverse', got '${mode}'`);
   return scope(() => {
     const [leaderValue, [g1, g2]] = valueAndGrad(o.leaderLoss, [0, 1])(o.leader, o.follower);
-    // ∇₂f₂ is recorded once as a function of BOTH players: the leader is a variable of an outer
-    // vjp, the follower of the inner linearisation. CG's HVPs walk only the follower-dependent
-    // part of that graph (no recording: noGrad), and the mixed term ∇₁⟨∇₂f₂, q⟩ is then one
-    // reverse pass of the outer vjp over the same graph, not a fresh forward/backward of f₂.
-    let sol: CgResult | null = null;
-    const [g2f2, outer] = vjp((x: L) => {
-      const lin = linearizeGrad((y: F) => o.followerLoss(x, y), o.follower);
-      sol = noGrad(() => cg(lin.hvp, g2, {
-        iters: o.cgIters ?? 10, lambda: o.lambda ?? 0, x0: o.x0, residuals: o.residuals,
-        negativeCurvature: o.negativeCurvature, curvatureDamping: o.curvatureDamping,
-      }));
-      return lin.grad;
-    }, o.leader);
-    const { x: q, residuals, negativeCurvature } = sol as unknown as CgResult;
-    const [mixed] = outer(q);
+    const cgOpts = (): CgOptions => ({
+      iters: o.cgIters ?? 10, lambda: o.lambda ?? 0, x0: o.x0, residuals: o.residuals,
+      negativeCurvature: o.negativeCurvature, curvatureDamping: o.curvatureDamping, ...(o.fused !== undefined ? { fused: o.fused } : {}),
+    });
+    let sol: CgResult;
+    let g2f2: F, mixed: L;
+    if (mode === 'forward') {
+      // Forward over reverse: a product costs about one gradient and needs no recorded graph.
+      const fy = (y: F) => o.followerLoss(o.leader, y);
+      sol = noGrad(() => cg((v: F) => hvp(fy, [o.follower], [v])[0], g2, cgOpts()));
+      // ∂_y(∇ₓf₂, ∇_y f₂)·q = (∇²ₓᵧf₂·q, ∇²ᵧᵧf₂·q): the first is the mixed term, and the jvp's
+      // primal output is the follower's gradient, so both cost one pass.
+      const [grads, tans] = jvp((y: F) => grad(o.followerLoss, [0, 1])(o.leader, y), [o.follower], [sol.x]);
+      g2f2 = grads[1];
+      mixed = tans[0];
+    } else {
+      // ∇₂f₂ is recorded once as a function of BOTH players: the leader is a variable of an outer
+      // vjp, the follower of the inner linearisation. CG's HVPs walk only the follower-dependent
+      // part of that graph (no recording: noGrad), and the mixed term ∇₁⟨∇₂f₂, q⟩ is then one
+      // reverse pass of the outer vjp over the same graph, not a fresh forward/backward of f₂.
+      let inner: CgResult | null = null;
+      const [g, outer] = vjp((x: L) => {
+        const lin = linearizeGrad((y: F) => o.followerLoss(x, y), o.follower);
+        inner = noGrad(() => cg(lin.hvp, g2, cgOpts()));
+        return lin.grad;
+      }, o.leader);
+      sol = inner as unknown as CgResult;
+      g2f2 = g;
+      [mixed] = outer(sol.x);
+      // The follower gradient's graph is not needed by anything returned: unlink it so the scope
+      // frees it (inside an enclosing transformation it stays, for higher derivatives).
+      if (!insideTransform()) for (const t of flattenTree(g2f2).leaves) t.node = null;
+    }
+    const { x: q, residuals, negativeCurvature } = sol;
     const leaderGrad = treeSub(g1, mixed);
-    // The follower gradient's graph is not needed by anything returned: unlink it so the scope
-    // frees it (inside an enclosing transformation it stays, for higher derivatives).
-    if (!insideTransform()) for (const t of flattenTree(g2f2).leaves) t.node = null;
     const res: TotalDerivativeResult<L, F> = {
       leaderGrad, followerGrad: g2f2, leaderIndividualGrad: g1, leaderValue, implicit: q, negativeCurvature,
     };

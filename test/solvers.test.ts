@@ -82,7 +82,13 @@ describe('second derivatives of a small tanh network', () => {
     const relAll = R.relError(gotAll, wantAll);
     console.log(`HVP (all ${NX + NY} params) vs dense FD Hessian: relative error ${relAll.toExponential(2)}`);
     expect(relAll).toBeLessThan(2e-3);
-    E.dispose([x, y, v, vyT, hv, both]);
+    // hessianVectorProduct is forward over reverse; the reverse-over-reverse path agrees with it
+    // and with the dense Hessian too.
+    const hvR = E.hessianVectorProductReverse((xx: typeof x) => fEngine(xx, y), x, v);
+    const gotR = await flat(hvR);
+    expect(R.relError(gotR, want)).toBeLessThan(2e-3);
+    R.assertClose(got, gotR, { rtol: 1e-4, atol: 1e-5, label: 'forward-over-reverse vs reverse-over-reverse HVP' });
+    E.dispose([x, y, v, vyT, hv, both, hvR]);
   });
 
   it('mixedVjp = ∇ₓ⟨∇_y f, v⟩ matches the mixed block of the dense Hessian, and linearizeGrad matches hvp', async () => {
@@ -101,6 +107,10 @@ describe('second derivatives of a small tanh network', () => {
     const m2 = E.mixedVjp((yy: typeof y, xx: typeof x) => fEngine(xx, yy), y, x, u);
     const want2 = Array.from({ length: NY }, (_, j) => ux.data.reduce((s, ui, i) => s + Hrow(NX + j, i) * ui, 0));
     expect(R.relError(await flat(m2), want2)).toBeLessThan(2e-3);
+    // mixedVjp is forward over reverse (∂_y[∇ₓf]·v); the reverse-over-reverse form agrees.
+    const mR = E.mixedVjpReverse(fEngine, x, y, v);
+    R.assertClose(await flat(mR), got, { rtol: 1e-4, atol: 1e-5, label: 'forward vs reverse mixedVjp' });
+    E.dispose(mR);
     // The whole mixed Jacobian ∂(∇_y f)/∂x, column by column (one mixedVjp per basis vector of y).
     const cols: number[][] = [];
     for (let j = 0; j < NY; j++) {
@@ -255,17 +265,24 @@ describe('totalDerivative', () => {
     const q = solveDense(H22, Array.from(g1.slice(NX)));
     const want = Array.from({ length: NX }, (_, i) => g1[i] - q.reduce((s, qj, j) => s + Hrow(i, NX + j) * qj, 0));
     const { x, y } = params();
-    const before = E.memory().liveBuffers;
-    let got: number[] = [];
-    for (let rep = 0; rep < 3; rep++) {
-      const r = E.totalDerivative({ leaderLoss: f1E, followerLoss: fEngine, leader: x, follower: y, lambda, cgIters: 3 * NY, residuals: true });
-      got = await flat(r.leaderGrad);
-      E.dispose(r);
+    // ∇₂f₂ from the same float64 finite differences: the follower gradient the call also returns.
+    const g2 = R.numGrad((zs) => fRef(zs[0]), [z0])[0].data.slice(NX);
+    for (const secondOrder of ['forward', 'reverse'] as const) {
+      const before = E.memory().liveBuffers;
+      let got: number[] = [], gotF: number[] = [];
+      for (let rep = 0; rep < 3; rep++) {
+        const r = E.totalDerivative({ leaderLoss: f1E, followerLoss: fEngine, leader: x, follower: y, lambda, cgIters: 3 * NY, residuals: true, secondOrder });
+        got = await flat(r.leaderGrad);
+        gotF = await flat(r.followerGrad);
+        E.dispose(r);
+      }
+      expect(E.memory().liveBuffers).toBe(before);
+      const rel = R.relError(got, want);
+      console.log(`totalDerivative (${secondOrder}; network game, ${NX}+${NY} params, λ=${lambda}) vs dense float64 IFT: relative error ${rel.toExponential(2)}`);
+      expect(rel).toBeLessThan(5e-3);
+      expect(R.relError(gotF, Array.from(g2))).toBeLessThan(2e-3);
     }
-    expect(E.memory().liveBuffers).toBe(before);
-    const rel = R.relError(got, want);
-    console.log(`totalDerivative (network game, ${NX}+${NY} params, λ=${lambda}) vs dense float64 IFT: relative error ${rel.toExponential(2)}`);
-    expect(rel).toBeLessThan(5e-3);
+    expect(() => E.totalDerivative({ leaderLoss: f1E, followerLoss: fEngine, leader: x, follower: y, secondOrder: 'sideways' as 'forward' })).toThrow(/secondOrder must be 'forward' or 'reverse'/);
     E.dispose([x, y]);
   });
 });
