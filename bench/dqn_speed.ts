@@ -3,7 +3,9 @@
 // uniform batches uploaded, the update, target copies) against bench/dqn_torch.py, a
 // CleanRL-style PyTorch DQN with the same network, env logic, batch size and train frequency,
 // in one run; and SCORER's cost per env step relative to DQN's.
-//   npx tsx bench/dqn_speed.ts [--steps 2000] [--no-torch] [--case small]
+//   npx tsx bench/dqn_speed.ts [--steps 2000] [--rounds 3] [--no-torch] [--case small]
+// The PyTorch side runs under the first python that imports torch ($BENCH_PYTHON, python3 on
+// PATH, /usr/bin/python3: a pyenv python3 first on PATH often has none).
 // Cases (identical in both implementations):
 //   ref    1 env, one update per env step, batch 32 (the MinAtar reference ratio)
 //   small  8 envs, one update per vector step (8 env steps), batch 64 (the minatar-small preset)
@@ -12,6 +14,8 @@
 // replay warm-up (learningStarts env steps with updates off) and one further step.
 
 import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import { findTorch } from './peers/torch.ts';
 import * as E from '../engine/index.ts';
 import { dqnAlgorithms, resolveDqnConfig, type DqnConfig } from '../rl/dqn.ts';
 import { scorerAlgorithms } from '../rl/scorer.ts';
@@ -93,35 +97,63 @@ async function ours(algo: OffPolicyAlgorithm<DqnConfig>, c: Case, steps: number)
   return sps;
 }
 
+/** The python that imports torch (bench/peers/torch.ts: $BENCH_PYTHON, python3 on PATH, /usr/bin/python3, python). */
+const torchInfo = findTorch();
+
 function torch(c: Case, steps: number): number | null {
+  if (!torchInfo) return null;
   try {
-    const out = execFileSync('/usr/bin/python3', ['bench/dqn_torch.py', '--num-envs', String(c.numEnvs), '--batch', String(c.batch), '--train-freq', '1', '--steps', String(steps), '--learning-starts', String(WARMUP)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(torchInfo.python, ['bench/dqn_torch.py', '--num-envs', String(c.numEnvs), '--batch', String(c.batch), '--train-freq', '1', '--steps', String(steps), '--learning-starts', String(WARMUP)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     return JSON.parse(out.trim().split('\n').pop()!).steps_per_s;
   } catch (e) {
     const msg = (e as { stderr?: string }).stderr ?? (e as Error).message;
-    console.error(`PyTorch column skipped: ${/No module named 'torch'/.test(msg) ? "python3 has no torch module (install python3-torch)" : msg.split('\n').slice(-2).join(' ')}`);
+    console.error(`PyTorch run failed (${torchInfo.python}): ${msg.split('\n').slice(-2).join(' ')}`);
     return null;
   }
 }
 
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' ');
+
 async function main() {
   const args = process.argv.slice(2);
-  const steps = Number(args[args.indexOf('--steps') + 1] || 0) || 2000;
-  const only = args.includes('--case') ? args[args.indexOf('--case') + 1] : null;
+  const opt = (k: string) => (args.includes(k) ? args[args.indexOf(k) + 1] : undefined);
+  const steps = Number(opt('--steps') ?? 2000);
+  const rounds = Number(opt('--rounds') ?? 1);
+  const only = opt('--case') ?? null;
   const noTorch = args.includes('--no-torch');
+  if (!(steps > 0) || !(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--steps must be > 0 and --rounds an integer >= 1, got --steps ${opt('--steps')} --rounds ${opt('--rounds')}`);
+  if (only && !CASES.some((c) => c.name === only)) throw new Error(`--case ${only}: unknown case; valid: ${CASES.map((c) => c.name).join(', ')}`);
   await E.init();
+  const info = E.runtime().info.adapterInfo;
+  console.log(`DQN training loop, ${steps} timed env steps per cell, ${rounds} round(s) alternating ours DQN / PyTorch DQN / ours SCORER; medians over rounds`);
+  console.log(`adapter: ${info.vendor} ${info.architecture} ${info.description}; CPU ${os.cpus()[0]?.model} x${os.cpus().length}`);
+  console.log(`PyTorch: ${noTorch ? 'skipped (--no-torch)' : torchInfo ? `${torchInfo.version} (${torchInfo.device}) via ${torchInfo.python}, 2 threads` : 'unavailable (no python with torch: set BENCH_PYTHON, or apt-get install python3-torch)'}`);
+  console.log(`load average at start: ${load()}`);
   const rows = ['| case | ours DQN (steps/s) | PyTorch DQN (steps/s) | ours / PyTorch | ours SCORER (steps/s) | SCORER cost / DQN cost per env step |', '|---|---|---|---|---|---|'];
   for (const c of CASES) {
     if (only && c.name !== only) continue;
-    // Alternate the engines (DQN, PyTorch, SCORER) so load drifts hit all of them alike.
-    const d = await ours(dqnAlgorithms.dqn, c, steps);
-    const p = noTorch ? null : torch(c, steps);
-    const s = await ours(scorerAlgorithms['scorer-dqn'], c, steps);
-    const row = `| ${c.name} (${c.numEnvs} env${c.numEnvs > 1 ? 's' : ''}, batch ${c.batch}) | ${d.toFixed(0)} | ${p === null ? '–' : p.toFixed(0)} | ${p === null ? '–' : (d / p).toFixed(2) + '×'} | ${s.toFixed(0)} | ${(d / s).toFixed(2)}× |`;
+    const d: number[] = [], p: number[] = [], s: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      // Alternate the engines (DQN, PyTorch, SCORER) so load drifts hit all of them alike.
+      d.push(await ours(dqnAlgorithms.dqn, c, steps));
+      const tp = noTorch ? null : torch(c, steps);
+      if (tp !== null) p.push(tp);
+      s.push(await ours(scorerAlgorithms['scorer-dqn'], c, steps));
+      console.error(`  ${c.name} round ${r + 1}: ours DQN ${d.at(-1)!.toFixed(1)}, PyTorch ${tp === null ? '-' : tp.toFixed(1)}, ours SCORER ${s.at(-1)!.toFixed(1)} steps/s (load ${load()})`);
+    }
+    const dm = median(d), sm = median(s), pm = p.length ? median(p) : null;
+    // Per-round ratios too: their spread says how much the load moved within the run.
+    const ratios = p.length === d.length ? d.map((x, i) => (x / p[i]).toFixed(2)).join(', ') : null;
+    const row = `| ${c.name} (${c.numEnvs} env${c.numEnvs > 1 ? 's' : ''}, batch ${c.batch}) | ${dm.toFixed(1)} | ${pm === null ? '–' : pm.toFixed(1)} | ${pm === null ? '–' : (dm / pm).toFixed(2) + '×'}${ratios && rounds > 1 ? ` (rounds: ${ratios})` : ''} | ${sm.toFixed(1)} | ${(dm / sm).toFixed(2)}× |`;
     rows.push(row);
     console.error(row);
   }
   console.log(rows.join('\n'));
+  console.log(`load average at end: ${load()}`);
 }
 
 main().then(() => process.exit(0), (e) => {
