@@ -5,12 +5,14 @@
 //
 // Players (minimise-both convention of games/): the actor's loss f_π = −mean Q_w(s, μ_θ(s)); the
 // critic's loss f_Q = mean (Q_w(s, a) − y)², y = r + γ(1 − d) Q_w⁻(s′, a′).
-//   criticTarget 'standard' (default; Spinning Up's DDPG): a′ = μ_θ⁻(s′) from the target actor,
-//     y a constant. Then f_Q does not depend on θ, so both cross terms of the total derivative
-//     vanish and STDDPG-AL/CL's leader gradient IS the individual gradient (test/rl/ddpg.test.ts
-//     checks this): only the update order differs from DDPG.
-//   criticTarget 'released' (the released STDDPG code): a′ = μ_θ(s′) from the ONLINE actor, with
-//     no stop-gradient, so ∂f_Q/∂θ ≠ 0 and the Stackelberg terms are non-zero.
+//   criticTarget 'standard' (the default of every entry, STDDPG-AL/CL included; Spinning Up's
+//     DDPG): a′ = μ_θ⁻(s′) from the target actor, y a constant. Then f_Q does not depend on θ, so
+//     both cross terms of the total derivative vanish and STDDPG-AL/CL's leader gradient IS the
+//     individual gradient (test/rl/ac_total_derivative.test.ts checks this): only the update
+//     order differs from DDPG.
+//   criticTarget 'released' (the released STDDPG code's quirk, a named option and the `released`
+//     preset): a′ = μ_θ(s′) from the ONLINE actor, with no stop-gradient, so ∂f_Q/∂θ ≠ 0 and the
+//     Stackelberg terms are non-zero.
 // Roles: AL: leader actor (f₁ = f_π), follower critic (f₂ = f_Q); CL: the reverse.
 // Update rules (leaderRule): 'total' — the leader follows the total derivative (CG, λ_t = λ·exp(−t/τ),
 //   warm-started from the previous update's solution), the follower its own gradient at the same
@@ -203,6 +205,21 @@ export const ST_DEFAULTS = {
   negativeCurvature: 'stop',
   criticTarget: 'standard',
 } as const;
+
+/** A budget that fits this 2-core machine (docs/actor-critic.md): small nets, short warm-up. */
+export const PENDULUM_FAST: Partial<DdpgConfig> = {
+  env: 'pendulum', totalSteps: 15_000, randomSteps: 1000, learningStarts: 1000, trainFreq: 1, gradientSteps: 1, hidden: [64, 64], batchSize: 64, logEvery: 1000,
+};
+
+/**
+ * Presets of the off-policy families that reproduce the released STDDPG/STSAC code's critic
+ * target (the online actor inside the target, no stop-gradient: the only setting in which the
+ * Stackelberg cross terms are non-zero); `pendulum-fast-released` is that on the small budget.
+ */
+export const RELEASED_PRESETS: Record<string, Partial<DdpgConfig>> = {
+  released: { criticTarget: 'released' },
+  'pendulum-fast-released': { ...PENDULUM_FAST, criticTarget: 'released' },
+};
 
 export const ST_SCHEMA = {
   stackelberg: { type: 'string', choices: ['none', 'actor-leader', 'critic-leader'] },
@@ -524,8 +541,8 @@ function ddpgFamily(name: string, over: Partial<DdpgConfig>): OffPolicyAlgorithm
     defaults: { ...DDPG_DEFAULTS, ...over, algo: name },
     schema: DDPG_SCHEMA,
     presets: {
-      // A budget that fits this 2-core machine (docs/actor-critic.md): small nets, short warm-up.
-      'pendulum-fast': { env: 'pendulum', totalSteps: 15_000, randomSteps: 1000, learningStarts: 1000, trainFreq: 1, gradientSteps: 1, hidden: [64, 64], batchSize: 64, logEvery: 1000 },
+      'pendulum-fast': PENDULUM_FAST,
+      ...RELEASED_PRESETS,
     },
     validate: validateSt,
     fixedOnResume: ['hidden', 'activation', 'stackelberg'],
@@ -535,8 +552,8 @@ function ddpgFamily(name: string, over: Partial<DdpgConfig>): OffPolicyAlgorithm
 
 /** DDPG (Spinning Up's, as the released STDDPG code builds on). */
 export const ddpg = ddpgFamily('ddpg', {});
-/** STDDPG-AL: actor leader (total derivative), critic follower; the released critic target by default. */
-export const stddpgAl = ddpgFamily('stddpg-al', { stackelberg: 'actor-leader', criticTarget: 'released' });
-/** STDDPG-CL: critic leader, actor follower; the released critic target by default. */
-export const stddpgCl = ddpgFamily('stddpg-cl', { stackelberg: 'critic-leader', criticTarget: 'released' });
+/** STDDPG-AL: actor leader (total derivative), critic follower; `--config released` for the released critic target. */
+export const stddpgAl = ddpgFamily('stddpg-al', { stackelberg: 'actor-leader' });
+/** STDDPG-CL: critic leader, actor follower; `--config released` for the released critic target. */
+export const stddpgCl = ddpgFamily('stddpg-cl', { stackelberg: 'critic-leader' });
 export default ddpg;

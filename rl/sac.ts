@@ -5,10 +5,12 @@
 // Players (minimise-both): actor f_π(θ, w) = mean(α·log π_θ(ã|s) − min(Q₁, Q₂)_w(s, ã)),
 // ã = tanh(μ + σε) reparameterised; critic f_Q(θ, w) = Σᵢ mean (Qᵢ(s, a) − y)²,
 // y = r + γ(1 − d)(min Q⁻(s′, a′) − α·log π_θ(a′|s′)), a′ drawn from the CURRENT policy.
-//   criticTarget 'standard' (Spinning Up / CleanRL): y computed without gradient (no θ in f_Q), so
-//     the Stackelberg cross terms vanish (STSAC = SAC up to the update order).
-//   criticTarget 'released' (the released STSAC code's critic-leader quirk): a′ and log π(a′|s′)
-//     keep their gradient into θ, so the cross terms are non-zero.
+//   criticTarget 'standard' (the default of every entry; Spinning Up / CleanRL): y computed
+//     without gradient (no θ in f_Q), so the Stackelberg cross terms vanish (STSAC = SAC up to
+//     the update order).
+//   criticTarget 'released' (the released STSAC code's critic-leader quirk, a named option and
+//     the `released` preset): a′ and log π(a′|s′) keep their gradient into θ, so the cross terms
+//     are non-zero.
 // The noise ε, ε′ of one update is drawn once (GPU RNG, checkpointed by the harness) and reused
 // by every evaluation of the losses in that update, so f₁ and f₂ are deterministic functions of
 // the parameters (the total derivative differentiates them several times).
@@ -24,7 +26,7 @@ import type {
 import { requireBox, checkFiniteActions, tanhGaussianPolicy, qNetwork, sampleTanhGaussian } from './continuous.ts';
 import {
   ContinuousReplay, TwoPlayerUpdater, polyakUpdate, packedCopy, lambdaAt, readStats, validateSt, saveOffPolicyState, loadOffPolicyState, disposePacked,
-  ST_SCHEMA, ST_DEFAULTS, type DdpgConfig, type CriticTarget, type OffPolicyBatch,
+  ST_SCHEMA, ST_DEFAULTS, RELEASED_PRESETS, PENDULUM_FAST, type DdpgConfig, type CriticTarget, type OffPolicyBatch,
 } from './ddpg.ts';
 import { OFF_POLICY_SCHEMA, RUN_DEFAULTS } from './harness/config.ts';
 
@@ -225,7 +227,8 @@ function sacFamily(name: string, over: Partial<SacConfig>): OffPolicyAlgorithm<S
     schema: SAC_SCHEMA,
     presets: {
       // A budget that fits this 2-core machine (docs/actor-critic.md): small nets, one update per step.
-      'pendulum-fast': { env: 'pendulum', totalSteps: 15_000, randomSteps: 1000, learningStarts: 1000, trainFreq: 1, gradientSteps: 1, hidden: [64, 64], batchSize: 64, logEvery: 1000 },
+      'pendulum-fast': PENDULUM_FAST,
+      ...RELEASED_PRESETS,
     },
     validate: validateSt,
     fixedOnResume: ['hidden', 'activation', 'stackelberg', 'autoAlpha'],
@@ -235,8 +238,8 @@ function sacFamily(name: string, over: Partial<SacConfig>): OffPolicyAlgorithm<S
 
 /** SAC (fixed α 0.2 as released; autoAlpha for CleanRL's learned temperature). */
 export const sac = sacFamily('sac', {});
-/** STSAC-AL: actor leader (total derivative), critics follower; the released critic target by default. */
-export const stsacAl = sacFamily('stsac-al', { stackelberg: 'actor-leader', criticTarget: 'released' });
-/** STSAC-CL: critics leader, actor follower; the released critic target by default. */
-export const stsacCl = sacFamily('stsac-cl', { stackelberg: 'critic-leader', criticTarget: 'released' });
+/** STSAC-AL: actor leader (total derivative), critics follower; `--config released` for the released critic target. */
+export const stsacAl = sacFamily('stsac-al', { stackelberg: 'actor-leader' });
+/** STSAC-CL: critics leader, actor follower; `--config released` for the released critic target. */
+export const stsacCl = sacFamily('stsac-cl', { stackelberg: 'critic-leader' });
 export default sac;

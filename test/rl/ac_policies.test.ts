@@ -153,3 +153,49 @@ describe('policies against float64', () => {
     E.dispose([a, c, ta, tc]);
   });
 });
+
+describe('the critic target of the Stackelberg entries', () => {
+  // The issue asks the released code's quirk (the online actor inside the critic's target, no
+  // stop-gradient) to be a named option, not the default: every entry's default critic loss must
+  // not depend on the actor, and the `released` preset must make it depend on it.
+  it("defaults to the stop-gradient target (∂f_Q/∂θ = 0); the 'released' preset puts the online actor in it (∂f_Q/∂θ ≠ 0)", async () => {
+    const { stddpgAl, stddpgCl, ddpgCriticLoss } = await import('../../rl/ddpg.ts');
+    const { stsacAl, stsacCl, sacCriticLoss } = await import('../../rl/sac.ts');
+    const { qNetwork } = await import('../../rl/continuous.ts');
+    const OBS = 3, ACT = 1, B = 8;
+    const before = E.memory().liveBuffers;
+    const rng = new Rng(4);
+    const u = (n: number, s = 1) => Float32Array.from({ length: n }, () => s * (2 * rng.uniform() - 1));
+    const batch = {
+      obs: E.tensor(u(B * OBS), [B, OBS]), actions: E.tensor(u(B * ACT), [B, ACT]), rewards: E.tensor(u(B), [B]),
+      nextObs: E.tensor(u(B * OBS), [B, OBS]), dones: E.zeros([B]),
+    };
+    const noise = { eps: E.tensor(u(B * ACT), [B, ACT]), epsNext: E.tensor(u(B * ACT), [B, ACT]) };
+    const q = qNetwork(OBS, ACT, [8], 'tanh');
+    const dpi = deterministicPolicy(OBS, ACT, [8], 'tanh'), spi = tanhGaussianPolicy(OBS, ACT, [8], 'tanh');
+    const ddpgActor = dpi.init(1), sacActor = spi.init(2), critic = q.init(3), targetCritic = q.init(4), twin = { q1: q.init(5), q2: q.init(6) };
+    // ‖∂f_Q/∂θ‖ for the critic target a config selects.
+    const actorGradNorm = async (family: 'ddpg' | 'sac', mode: 'standard' | 'released') => {
+      const g = E.scope(() => {
+        if (family === 'ddpg') {
+          return E.grad((a: E.Params) => ddpgCriticLoss(dpi, q, a, critic, { actor: ddpgActor, critic: targetCritic }, batch, 0.99, mode))(ddpgActor);
+        }
+        return E.grad((a: E.Params) => sacCriticLoss(spi, q, a, twin, twin, batch, noise, 0.2, 0.99, mode))(sacActor);
+      });
+      const t = E.scope(() => E.treeNorm(g));
+      const n = await t.item();
+      E.dispose([g, t]);
+      return n;
+    };
+    for (const [algo, family] of [[stddpgAl, 'ddpg'], [stddpgCl, 'ddpg'], [stsacAl, 'sac'], [stsacCl, 'sac']] as const) {
+      const def = algo.defaults.criticTarget, rel = { ...algo.defaults, ...algo.presets.released }.criticTarget!;
+      expect(def, `${algo.name} default`).toBe('standard');
+      expect(rel, `${algo.name} released preset`).toBe('released');
+      expect({ ...algo.defaults, ...algo.presets['pendulum-fast-released'] }.criticTarget).toBe('released');
+      expect(await actorGradNorm(family, def)).toBe(0);
+      expect(await actorGradNorm(family, rel)).toBeGreaterThan(1e-4);
+    }
+    E.dispose([batch, noise, ddpgActor, sacActor, critic, targetCritic, twin]);
+    expect(E.memory().liveBuffers).toBe(before);
+  }, 60_000);
+});

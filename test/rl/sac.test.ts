@@ -47,12 +47,13 @@ describe('SAC', () => {
     t.agent.dispose();
   }, 1_800_000);
 
-  it('STSAC-AL and STDDPG-CL run through the harness: finite losses, the λ schedule and the negative-curvature counter logged, nothing leaked', async () => {
+  it('STSAC-AL (released critic target) and STDDPG-CL (default) run through the harness: finite losses, the λ schedule and the negative-curvature counter logged, nothing leaked', async () => {
     const before = E.memory().liveBuffers;
-    for (const algo of [stsacAl, stddpgCl]) {
+    // STSAC-AL with the released critic target (the quirk's path through the loop), STDDPG-CL with its default.
+    for (const [algo, preset] of [[stsacAl, 'released'], [stddpgCl, null]] as const) {
       const lines: Record<string, unknown>[] = [];
       const cfg = {
-        ...algo.defaults, env: 'pendulum', seed: 1, numEnvs: 1, totalSteps: 60, randomSteps: 30, learningStarts: 30,
+        ...algo.defaults, ...(preset ? algo.presets[preset] : {}), env: 'pendulum', seed: 1, numEnvs: 1, totalSteps: 60, randomSteps: 30, learningStarts: 30,
         trainFreq: 10, gradientSteps: 2, hidden: [16, 16], batchSize: 16, logEvery: 30, lambda: 10, lambdaDecay: 100,
       };
       const t = new Trainer(algo, cfg, { onLog: (l) => lines.push(l) });
