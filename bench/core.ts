@@ -64,7 +64,7 @@ let tuned: Promise<unknown> | null = null;
  * and linear, a minute or two on lavapipe) and cached; `npm run tune` re-times every family.
  */
 export function tunedOnce(): Promise<unknown> {
-  return (tuned ??= E.init().then(() => E.ensureTuned({ families: ['matmul', 'linear'], log: (l) => console.error(`  tune: ${l}`) })));
+  return (tuned ??= E.init().then(() => E.ensureTuned({ families: ['matmul', 'linear', 'conv', 'convBackInput', 'convBackWeight', 'attention', 'attentionBackward'], log: (l) => console.error(`  tune: ${l}`) })));
 }
 
 /** Our engine on a spec, on the shared inputs, through the fused kernels where the engine has them. */

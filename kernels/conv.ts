@@ -217,3 +217,37 @@ ${flat}
 }
 
 export const CONV_GRID_WG = GRID_WG;
+
+/**
+ * im2col: the patch matrix cols[m, k] of a convolution, m = (n, oh, ow) and k = (kh, kw, ci) in
+ * the weight's own order, so conv2d = cols · W[co, k]ᵀ and its weight gradient = gyᵀ · cols run
+ * on the register-blocked linear/matmul kernels (the tuner picks this path per shape when it
+ * wins: ConvTile.IM2COL). Zero where a patch reaches into the padding. One thread per element;
+ * p.nthreads = M·K.
+ */
+export const im2colKernel = {
+  name: 'conv2d_im2col',
+  code: /* wgsl */ `
+${P}
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> C: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+@compute @workgroup_size(${GRID_WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.x + gid.y * nw.x * ${GRID_WG}u;
+  if (i >= p.nthreads) { return; }
+  let kdim = p.kh * p.kw * p.ci;
+  let m = i / kdim;
+  let k = i % kdim;
+  let c = k % p.ci;
+  let kw = (k / p.ci) % p.kw;
+  let kh = k / (p.ci * p.kw);
+  let ow = m % p.ow;
+  let oh = (m / p.ow) % p.oh;
+  let n = m / (p.ow * p.oh);
+  let ih = i32(oh * p.sh + kh) - i32(p.ph);
+  let iw = i32(ow * p.sw + kw) - i32(p.pw);
+  var v = 0.0;
+  if (ih >= 0 && iw >= 0 && u32(ih) < p.h && u32(iw) < p.w) { v = X[((n * p.h + u32(ih)) * p.w + u32(iw)) * p.ci + c]; }
+  C[i] = v;
+}`,
+};

@@ -10,7 +10,7 @@ import type { LinearTile } from './nn.ts';
 import type { MatmulTile } from './matmul.ts';
 
 export type AdapterClass = 'lavapipe' | 'nvidia' | 'other';
-export type KernelFamily = 'linear' | 'conv' | 'convBackInput' | 'convBackWeight' | 'attention' | 'matmul';
+export type KernelFamily = 'linear' | 'conv' | 'convBackInput' | 'convBackWeight' | 'attention' | 'attentionBackward' | 'matmul';
 
 export interface ConvTile {
   /** Output pixels per thread. */
@@ -19,6 +19,11 @@ export interface ConvTile {
   TC: number;
   /** Workgroup size (1-D). */
   WG: number;
+  /**
+   * 1: im2col + the register-blocked linear/matmul kernels instead of the direct kernel (conv
+   * forward and weight gradient only; TP and TC are then unused, WG is im2col's workgroup).
+   */
+  IM2COL?: number;
 }
 export interface AttentionTile {
   /** Key rows per online-softmax tile. */
@@ -63,6 +68,8 @@ export const DEFAULT_TABLES: Record<AdapterClass, Table> = {
     convBackInput: { small: { TP: 1, TC: 4, WG: 64 }, medium: { TP: 1, TC: 4, WG: 64 }, large: { TP: 1, TC: 8, WG: 64 } },
     convBackWeight: { small: { TP: 4, TC: 4, WG: 64 }, medium: { TP: 4, TC: 4, WG: 64 }, large: { TP: 4, TC: 4, WG: 64 } },
     attention: { small: { BK: 32, WG: 64 }, medium: { BK: 32, WG: 64 }, large: { BK: 32, WG: 64 } },
+    // the two backward kernels (dq; dk and dv) have their own tile: tuned on forward + backward
+    attentionBackward: { small: { BK: 32, WG: 64 }, medium: { BK: 32, WG: 64 }, large: { BK: 32, WG: 64 } },
   },
   // Not measured (no GPU was lent to this task): many light threads, the usual shape for
   // discrete GPUs. Run autotune() on the GPU to replace them.
@@ -81,6 +88,7 @@ export const DEFAULT_TABLES: Record<AdapterClass, Table> = {
     convBackInput: { small: { TP: 1, TC: 4, WG: 128 }, medium: { TP: 1, TC: 4, WG: 128 }, large: { TP: 1, TC: 4, WG: 256 } },
     convBackWeight: { small: { TP: 1, TC: 4, WG: 128 }, medium: { TP: 1, TC: 4, WG: 128 }, large: { TP: 1, TC: 4, WG: 256 } },
     attention: { small: { BK: 16, WG: 64 }, medium: { BK: 32, WG: 128 }, large: { BK: 32, WG: 128 } },
+    attentionBackward: { small: { BK: 16, WG: 64 }, medium: { BK: 32, WG: 128 }, large: { BK: 32, WG: 128 } },
   },
   other: {} as Table,
 };
@@ -235,6 +243,7 @@ export const CANDIDATES: Record<KernelFamily, AnyTile[]> = {
     { TM: 2, TN: 4, WX: 16, WY: 8 }, { TM: 4, TN: 8, WX: 16, WY: 16 }, { TM: 4, TN: 4, WX: 16, WY: 16 },
   ],
   conv: [
+    { TP: 1, TC: 1, WG: 256, IM2COL: 1 },
     { TP: 4, TC: 4, WG: 64 }, { TP: 2, TC: 4, WG: 64 }, { TP: 1, TC: 4, WG: 64 }, { TP: 4, TC: 8, WG: 64 },
     { TP: 8, TC: 4, WG: 64 }, { TP: 2, TC: 2, WG: 128 }, { TP: 1, TC: 4, WG: 256 }, { TP: 2, TC: 4, WG: 256 },
   ],
@@ -243,11 +252,16 @@ export const CANDIDATES: Record<KernelFamily, AnyTile[]> = {
     { TP: 1, TC: 4, WG: 256 }, { TP: 1, TC: 2, WG: 256 },
   ],
   convBackWeight: [
+    { TP: 1, TC: 1, WG: 256, IM2COL: 1 },
     { TP: 1, TC: 4, WG: 64 }, { TP: 4, TC: 4, WG: 64 }, { TP: 2, TC: 4, WG: 64 }, { TP: 4, TC: 8, WG: 64 },
     { TP: 1, TC: 1, WG: 64 }, { TP: 1, TC: 4, WG: 256 }, { TP: 2, TC: 2, WG: 128 },
   ],
   attention: [
     { BK: 16, WG: 64 }, { BK: 8, WG: 64 }, { BK: 32, WG: 64 }, { BK: 16, WG: 32 }, { BK: 32, WG: 128 }, { BK: 16, WG: 128 },
+  ],
+  attentionBackward: [
+    { BK: 32, WG: 64 }, { BK: 16, WG: 64 }, { BK: 8, WG: 64 }, { BK: 64, WG: 64 }, { BK: 32, WG: 32 }, { BK: 16, WG: 32 },
+    { BK: 32, WG: 128 }, { BK: 16, WG: 128 },
   ],
 };
 
@@ -269,6 +283,8 @@ export const TUNE_SHAPES: Record<KernelFamily, Partial<Record<'small' | 'medium'
     large: { M: 32 * 400, N: 32, K: 256, n: 32, h: 84, c: 4, o: 32, k: 8, s: 4 },
   },
   attention: { large: { M: 64, N: 64, K: 32 * 128, b: 32, heads: 4, d: 32 } },
+  // timed as forward + backward (the bench's and SPRIG's shape), the forward on its own tile
+  attentionBackward: { large: { M: 64, N: 64, K: 32 * 128, b: 32, heads: 4, d: 32 } },
 };
 
 export interface AutotuneOptions {
@@ -353,16 +369,20 @@ export function defaultCacheFile(): string | null {
 
 const FIELDS: Record<KernelFamily, string[]> = {
   linear: ['TM', 'TN', 'WX', 'WY'], matmul: ['TM', 'TN', 'WX', 'WY'], conv: ['TP', 'TC', 'WG'],
-  convBackInput: ['TP', 'TC', 'WG'], convBackWeight: ['TP', 'TC', 'WG'], attention: ['BK', 'WG'],
+  convBackInput: ['TP', 'TC', 'WG'], convBackWeight: ['TP', 'TC', 'WG'], attention: ['BK', 'WG'], attentionBackward: ['BK', 'WG'],
 };
 
-/** A tile read from a file is usable: the family's fields, positive integers, nothing else. */
+const OPTIONAL_FIELDS: Partial<Record<KernelFamily, string[]>> = { conv: ['IM2COL'], convBackWeight: ['IM2COL'] };
+
+/** A tile read from a file is usable: the family's fields (and its optional ones), positive integers, nothing else. */
 function validEntry(k: string, v: unknown): boolean {
   const fam = k.split('/')[1] as KernelFamily;
   const f = FIELDS[fam];
   if (!f || !v || typeof v !== 'object') return false;
+  const opt = OPTIONAL_FIELDS[fam] ?? [];
   const keys = Object.keys(v);
-  return keys.length === f.length && f.every((n) => Number.isInteger((v as Record<string, unknown>)[n]) && ((v as Record<string, number>)[n]) > 0);
+  const ok = (n: string) => Number.isInteger((v as Record<string, unknown>)[n]) && ((v as Record<string, number>)[n]) > 0;
+  return f.every(ok) && keys.every((n) => f.includes(n) || (opt.includes(n) && ok(n)));
 }
 
 type CacheFile = Record<string, Record<string, AnyTile>>;

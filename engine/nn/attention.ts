@@ -72,21 +72,23 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     // (also inside a jvp: the fused kernels' outputs would carry no tangents)
     if ((isGradEnabled() && insideTransform()) || forwardActive()) return attentionVjpComposed(q, k, v, g, opts, scale);
     const dq = alloc(q.shape), dk = alloc(k.shape), dv = alloc(v.shape);
+    // the backward kernels' own tile (tuned on forward + backward)
+    const tb = tileFor<AttentionTile>('attentionBackward', { M: L, N: S, K: D * B * H });
     const mb = (opts.mask ?? q).bufferFor('attention backward');
     rt.dispatch({
-      kernel: attentionBwdQKernel(D, t),
+      kernel: attentionBwdQKernel(D, tb),
       inputs: [q.bufferFor('attention backward'), k.buffer, v.buffer, mb, out.buffer, g.buffer],
       outputs: [dq.buffer, stats.buffer],
       params: params(rows),
-      workgroups: grid(rows, t.WG),
+      workgroups: grid(rows, tb.WG),
       label: 'attention backward (dq)',
     });
     rt.dispatch({
-      kernel: attentionBwdKVKernel(D, t),
+      kernel: attentionBwdKVKernel(D, tb),
       inputs: [q.buffer, k.buffer, v.buffer, mb, stats.buffer, g.buffer],
       outputs: [dk.buffer, dv.buffer],
       params: params(B * H * S),
-      workgroups: grid(B * H * S, t.WG),
+      workgroups: grid(B * H * S, tb.WG),
       label: 'attention backward (dk, dv)',
     });
     return [dq, dk, dv];

@@ -4,11 +4,12 @@
 // family is closed under differentiation and grad-of-grad / HVPs through convolutions run on
 // the same kernels.
 
-import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, type Shape } from '../tensor.ts';
+import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, noGrad, withoutTangents, type Shape } from '../tensor.ts';
 import * as O from '../ops.ts';
 import { grid } from '../../kernels/common.ts';
 import { ACTIVATIONS, type Activation } from '../../kernels/nn.ts';
-import { convFwdKernel, convBwdInKernel, convBwdWKernel, convFwdThreads, convBwdInThreads, convBwdWThreads } from '../../kernels/conv.ts';
+import { convFwdKernel, convBwdInKernel, convBwdWKernel, convFwdThreads, convBwdInThreads, convBwdWThreads, im2colKernel } from '../../kernels/conv.ts';
+import { linear, linearBackWeight } from './functional.ts';
 import { tileFor, type ConvTile } from '../../kernels/tune.ts';
 
 export interface Conv2dArgs {
@@ -51,9 +52,46 @@ function fit(t: ConvTile, pixelsOrIn: number | null, channels: number): ConvTile
 const words = (g: Geo, threads: number) => [g.n, g.h, g.w, g.ci, g.oh, g.ow, g.co, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, threads, Math.ceil((g.h + g.ph) / g.sh), Math.ceil((g.w + g.pw) / g.sw)];
 const dims = (g: Geo) => ({ M: g.n * g.oh * g.ow, N: g.co, K: g.kh * g.kw * g.ci });
 
+/** The patch matrix [N·OH·OW, kH·kW·inC] of x (one dispatch; kernels/conv.ts im2colKernel). */
+function im2col(x: Tensor, g: Geo): Tensor {
+  const d = dims(g);
+  const cols = alloc([d.M, d.K]);
+  runtime().dispatch({
+    kernel: im2colKernel, inputs: [x.bufferFor('conv2d im2col')], outputs: [cols.buffer], params: words(g, d.M * d.K),
+    workgroups: grid(d.M * d.K), label: 'conv2d im2col',
+  });
+  return cols;
+}
+
+/**
+ * Runs fn on the patch matrix and frees it. No graph and no tangents inside: the conv ops record
+ * their own (a tangent of the inner linear would miss x's and pre-empt conv2d's rule).
+ */
+function withCols<T>(x: Tensor, g: Geo, fn: (cols: Tensor) => T): T {
+  return withoutTangents(() => noGrad(() => {
+    const cols = im2col(x, g);
+    try {
+      return fn(cols);
+    } finally {
+      cols.dispose();
+    }
+  }));
+}
+
 function fwdRaw(x: Tensor, w: Tensor, b: Tensor | null, g: Geo, act: Activation): Tensor {
-  const out = alloc([g.n, g.oh, g.ow, g.co]);
   const t = fit(tileFor<ConvTile>('conv', dims(g)), null, g.co);
+  if (t.IM2COL) {
+    // act(cols · W[co, K]ᵀ + b) on the fused linear kernel
+    return withCols(x, g, (cols) => {
+      const w2 = O.reshape(w, [g.co, g.kh * g.kw * g.ci]);
+      const y = linear(cols, w2, b, act);
+      const out = O.reshape(y, [g.n, g.oh, g.ow, g.co]);
+      if (w2 !== w) w2.dispose();
+      if (out !== y) y.dispose();
+      return out;
+    });
+  }
+  const out = alloc([g.n, g.oh, g.ow, g.co]);
   const threads = convFwdThreads(t, g.n * g.oh * g.ow, g.co);
   runtime().dispatch({
     kernel: { ...convFwdKernel(t), constants: { ACT: ACTIVATIONS[act], HAS_BIAS: b ? 1 : 0 } },
@@ -122,8 +160,26 @@ export function conv2dBackInput(gy: Tensor, w: Tensor, xShape: Shape, stride: [n
 export function conv2dBackWeight(x: Tensor, gy: Tensor, wShape: Shape, stride: [number, number], pad: [number, number]): Tensor {
   const g = geometry(x.shape, wShape, stride, pad, 'conv2dBackWeight');
   if (gy.shape.join() !== [g.n, g.oh, g.ow, g.co].join()) throw new Error(`conv2dBackWeight: gradient ${fmtShape(gy.shape)} does not match output [${g.n}, ${g.oh}, ${g.ow}, ${g.co}]`);
-  const dw = alloc(wShape);
   const t = fit(tileFor<ConvTile>('convBackWeight', dims(g)), g.ci, g.co);
+  const dw = t.IM2COL
+    // dW[co, K] = gyᵀ · cols on the linear weight-gradient kernel (no activation: y is not read)
+    ? withCols(x, g, (cols) => {
+      const gy2 = O.reshape(gy, [g.n * g.oh * g.ow, g.co]);
+      const [d2] = linearBackWeight(gy2, gy2, cols, 'none', false);
+      const out = O.reshape(d2, wShape);
+      if (gy2 !== gy) gy2.dispose();
+      if (out !== d2) d2.dispose();
+      return out;
+    })
+    : backWeightDirect(x, gy, wShape, g, t);
+  return record(dw, 'conv2dBackWeight', [x, gy], (gw, needs) => [
+    needs[0] ? conv2dBackInput(gy, gw, x.shape, stride, pad) : null,
+    needs[1] ? conv2d(x, gw, null, { stride, padding: pad }) : null,
+  ]);
+}
+
+function backWeightDirect(x: Tensor, gy: Tensor, wShape: Shape, g: Geo, t: ConvTile): Tensor {
+  const dw = alloc(wShape);
   const threads = convBwdWThreads(t, g.co, g.kh * g.kw, g.ci);
   runtime().dispatch({
     kernel: convBwdWKernel(t),
@@ -133,10 +189,7 @@ export function conv2dBackWeight(x: Tensor, gy: Tensor, wShape: Shape, stride: [
     workgroups: grid(threads, t.WG),
     label: 'conv2dBackWeight',
   });
-  return record(dw, 'conv2dBackWeight', [x, gy], (gw, needs) => [
-    needs[0] ? conv2dBackInput(gy, gw, x.shape, stride, pad) : null,
-    needs[1] ? conv2d(x, gw, null, { stride, padding: pad }) : null,
-  ]);
+  return dw;
 }
 
 /** Output spatial size of a convolution (for building models). */

@@ -4,7 +4,8 @@
 // adapter's description plus, for software adapters, the host CPU (kernels/tune.ts tuneKey).
 // ensureTuned(): the cached choice if this adapter and host have one, else a tuning run.
 
-import { runtime, scope, dispose } from '../tensor.ts';
+import { runtime, scope, dispose, type Tensor } from '../tensor.ts';
+import { vjp } from '../autodiff.ts';
 import * as O from '../ops.ts';
 import {
   autotuneWith, setTile, shapeClass, tuneKey, describeAdapter, type AutotuneOptions, type TuneResult, type KernelFamily, type AnyTile, type ShapeDims,
@@ -49,10 +50,17 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<TuneResult> 
         const x = mk([d.M!, d.K!], 1), w = mk([d.N!, d.K!], 2), b = mk([d.N!], 3);
         return await timeRuns(() => linear(x, w, b, 'relu'));
       }
-      if (family === 'attention') {
+      if (family === 'attention' || family === 'attentionBackward') {
         const sh = [d.b!, d.heads!, d.M!, d.d!];
         const q = mk(sh, 1), k = mk(sh, 2), v = mk(sh, 3);
-        return await timeRuns(() => attention(q, k, v));
+        if (family === 'attention') return await timeRuns(() => attention(q, k, v));
+        const g = mk(sh, 4);
+        return await timeRuns(() => {
+          const [o, back] = vjp((a: Tensor, b: Tensor, c: Tensor) => attention(a, b, c), q, k, v);
+          const gs = back(g);
+          back.dispose();
+          return [o, gs];
+        });
       }
       const oh = Math.floor((d.h! - d.k!) / d.s!) + 1;
       const x = mk([d.n!, d.h!, d.h!, d.c!], 1), w = mk([d.o!, d.k!, d.k!, d.c!], 2), g = mk([d.n!, oh, oh, d.o!], 3);

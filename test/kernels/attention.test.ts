@@ -109,3 +109,28 @@ describe('fused attention', () => {
     E.dispose([q, k, v]);
   });
 });
+
+describe('attention backward tiles (tuned on forward + backward)', () => {
+  it('every attentionBackward candidate gives the central-difference gradient of the reference (masked)', async () => {
+    const rng = R.rng(9);
+    const c = { B: 1, H: 2, L: 9, S: 11, D: 8 };
+    const q = randn(rng, [c.B, c.H, c.L, c.D]), k = randn(rng, [c.B, c.H, c.S, c.D]), v = randn(rng, [c.B, c.H, c.S, c.D]), w = randn(rng, [c.B, c.H, c.L, c.D]);
+    const mask = makeMask(rng, c.B, c.L, c.S);
+    const fR = (ps: R.ND[]) => R.sum(R.mul(R.tanh(R.attention(ps[0], ps[1], ps[2], { mask })), w));
+    const ng = R.numGrad(fR, [q, k, v], 1e-6);
+    const Q = up(q), K = up(k), V = up(v), W = up(w), Mk = up(mask);
+    const live0 = E.memory().liveBuffers;
+    try {
+      for (const t of E.CANDIDATES.attentionBackward) {
+        for (const cls of ['small', 'medium', 'large'] as const) E.setTile('attentionBackward', cls, t);
+        const g = E.scope(() => E.grad((a: E.Tensor, b: E.Tensor, d: E.Tensor) => E.sum(E.mul(E.tanh(E.attention(a, b, d, { mask: Mk })), W)), [0, 1, 2])(Q, K, V)) as E.Tensor[];
+        for (let i = 0; i < 3; i++) await expectRel(g[i], ng[i], 1e-4, `grad ${i} with backward tile ${JSON.stringify(t)}`);
+        E.dispose(g);
+      }
+      expect(E.memory().liveBuffers).toBe(live0);
+    } finally {
+      E.clearTiles();
+      E.dispose([Q, K, V, W, Mk]);
+    }
+  });
+});
