@@ -6,6 +6,7 @@
 //   npx tsx bench/alternate.ts [mlp|hvp|matmul] [rounds]
 //   npx tsx bench/alternate.ts critic [rounds]   fresh HVP (forward over reverse, and reverse over
 //       reverse) against a gradient on bench/implicit.ts's two critic networks
+//   npx tsx bench/alternate.ts ppo [rounds]      one PPO minibatch update, composed loss vs the fused ppoLoss
 
 import os from 'node:os';
 import * as E from '../engine/index.ts';
@@ -66,6 +67,67 @@ if (which === 'critic') {
     cases.forEach(([n], i) =>
       console.log(`  ${n.padEnd(28)} wall ${med(wall[i]).toFixed(2)} ms (${(med(wall[i]) / med(wall[0])).toFixed(2)}× grad)  cpu ${med(cpu[i]).toFixed(2)} ms (${(med(cpu[i]) / med(cpu[0])).toFixed(2)}× grad)  dispatches ${disp[i]}`));
     E.dispose([held, actor, critic, v]);
+  }
+  process.exit(0);
+}
+
+if (which === 'ppo') {
+  // One PPO minibatch update (forward, loss, backward, Adam with gradient clipping) on CleanRL's
+  // CartPole network (MLP 4→64→64 tanh, heads 2 and 1; minibatch 128) and the MinAtar torso
+  // (conv 4→16 3×3, linear →128; 6 actions, minibatch 64 of SPRIG's table): the loss composed
+  // from ops (as rl/ppo.ts's ppoLossTerms) against the fused ppoLoss, alternating.
+  await E.init();
+  const o = { clipCoef: 0.2, clipVloss: true, vfCoef: 0.5, entCoef: 0.01 };
+  for (const net of [
+    { name: 'CartPole MLP 4→64→64', obs: [4], A: 2, M: 128, torso: E.MLP([4, 64, 64], { activation: 'tanh', outActivation: 'tanh' }) },
+    { name: 'MinAtar conv 10×10×4', obs: [10, 10, 4], A: 6, M: 64, torso: E.Sequential([E.Conv2d(4, 16, 3), E.ReLU(), E.Flatten(), E.Linear(8 * 8 * 16, 128), E.ReLU()]) },
+  ]) {
+    const feat = net.name.startsWith('Cart') ? 64 : 128;
+    const actor = E.Linear(feat, net.A), critic = E.Linear(feat, 1);
+    const packed = E.packParams({ torso: net.torso.init(1), actor: actor.init(2), critic: critic.init(3) });
+    const params = E.keep(packed.params);
+    E.keep(packed.flat);
+    const opt = E.adam(params, { lr: 2.5e-4, eps: 1e-5 });
+    const M = net.M;
+    const obs = E.keep(E.rand([M, ...net.obs], -1, 1, { seed: 4 }));
+    const d = new Float32Array(5 * M);
+    for (let i = 0; i < M; i++) { d[i] = i % net.A; d[M + i] = Math.log(1 / net.A) + 0.1 * Math.sin(i); d[2 * M + i] = Math.cos(i); d[3 * M + i] = Math.sin(2 * i); d[4 * M + i] = 0.1 * Math.cos(3 * i); }
+    const data = E.keep(E.tensor(d, [5, M]));
+    const step = (lossFn: typeof E.ppoLoss) => () => E.scope(() => {
+      const [loss, grads] = E.valueAndGrad((p: E.Params) => {
+        const f = net.torso.apply(p.torso as E.Params, obs);
+        const logits = actor.apply(p.actor as E.LinearParams, f), value = E.reshape(critic.apply(p.critic as E.LinearParams, f), [M]);
+        return lossFn(logits, value, data, o).loss;
+      })(params);
+      opt.step(params, grads, { maxGradNorm: 0.5 });
+      E.dispose([loss, grads]);
+    });
+    const cases: Array<[string, () => void]> = [['composed loss', step(E.ppoLossComposed)], ['fused ppoLoss', step(E.ppoLoss)]];
+    const disp: number[] = [];
+    for (const [, f] of cases) {
+      f();
+      await E.sync();
+      const d0 = E.counters().dispatches;
+      f();
+      disp.push(E.counters().dispatches - d0);
+      await E.sync();
+    }
+    const wall: number[][] = cases.map(() => []), cpu: number[][] = cases.map(() => []);
+    const load0 = os.loadavg()[0];
+    for (let r = 0; r < rounds; r++)
+      for (const [i, [, f]] of cases.entries()) {
+        const u0 = process.cpuUsage(), t0 = performance.now();
+        for (let k = 0; k < 5; k++) f();
+        await E.sync();
+        const u = process.cpuUsage(u0);
+        wall[i].push((performance.now() - t0) / 5);
+        cpu[i].push((u.user + u.system) / 1000 / 5);
+      }
+    console.log(`ppo minibatch update, ${net.name}, M ${M}: ${rounds} alternating rounds of 5; load ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
+    cases.forEach(([n], i) =>
+      console.log(`  ${n.padEnd(16)} wall ${med(wall[i]).toFixed(2)} ms (${(med(wall[0]) / med(wall[i])).toFixed(2)}× faster than composed)  cpu ${med(cpu[i]).toFixed(2)} ms (${(med(cpu[0]) / med(cpu[i])).toFixed(2)}×)  dispatches ${disp[i]}`));
+    E.dispose([params, packed.flat, obs, data]);
+    opt.dispose();
   }
   process.exit(0);
 }

@@ -465,7 +465,7 @@ export async function autotuneWith(
   time: (family: KernelFamily, tile: AnyTile, dims: ShapeDims) => Promise<number>,
   opts: AutotuneOptions = {},
 ): Promise<TuneResult> {
-  const families = opts.families ?? (Object.keys(CANDIDATES) as KernelFamily[]);
+  let families = opts.families ?? (Object.keys(CANDIDATES) as KernelFamily[]);
   const file = opts.file === false ? null : opts.file ?? defaultCacheFile();
   const res: TuneResult = { adapter, adapterClass: currentClass(), chosen: {}, timings: {}, fromCache: false, file: file ?? undefined };
   let cache: CacheFile = {};
@@ -479,6 +479,12 @@ export async function autotuneWith(
       res.fromCache = true;
       loadedFrom = file;
       return res;
+    }
+    // Not forced: keep the families the cache has, time only the missing ones.
+    if (!opts.force && have) {
+      loadTunedTiles(have);
+      loadedFrom = file;
+      families = families.filter((f) => !Object.keys(have).some((k) => k.split('/')[1] === f));
     }
   }
   for (const family of families) {

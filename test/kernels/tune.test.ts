@@ -40,6 +40,26 @@ describe('tuning tables', () => {
     E.clearTiles();
   });
 
+  it('autotuneWith times only the families the cache lacks (unless forced) and keeps the others', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tune-')), 'tiles.json');
+    const timed = new Set<string>();
+    const timer = async (f: E.KernelFamily, tile: any) => {
+      timed.add(f);
+      return tile.BK + tile.WG / 1000;
+    };
+    await E.autotuneWith('fake adapter', timer, { families: ['attention'], file, repeats: 1 });
+    timed.clear();
+    const r = await E.autotuneWith('fake adapter', timer, { families: ['attention', 'attentionBackward'], file, repeats: 1 });
+    expect([...timed]).toEqual(['attentionBackward']);
+    const saved = JSON.parse(readFileSync(file, 'utf8'))['fake adapter'];
+    expect(Object.keys(saved).map((k) => k.split('/')[1]).sort()).toEqual(['attention', 'attentionBackward']);
+    expect(r.fromCache).toBe(false);
+    timed.clear();
+    await E.autotuneWith('fake adapter', timer, { families: ['attention', 'attentionBackward'], file, repeats: 1, force: true });
+    expect([...timed].sort()).toEqual(['attention', 'attentionBackward']);
+    E.clearTiles();
+  });
+
   it('autotuneWith keeps the default tile unless a candidate beats it clearly, judging each by its fastest repeat', async () => {
     const def = E.DEFAULT_TABLES[E.getAdapterClass()].attention.large as E.AttentionTile;
     const same = (a: E.AttentionTile, b: E.AttentionTile) => a.BK === b.BK && a.WG === b.WG;
