@@ -3,7 +3,7 @@
 // wall clock swings by 10× between repeats; CPU time (lavapipe runs the kernels on this
 // process's threads, for every engine here) moves far less, so its ratio is the steadier one.
 //
-//   npx tsx bench/alternate.ts [mlp|hvp|matmul] [rounds]
+//   npx tsx bench/alternate.ts [mlp|hvp|matmul|conv_minatar|conv_nature1|conv_nature2|conv_nature3|attention] [rounds]
 //   npx tsx bench/alternate.ts critic [rounds]   fresh HVP (forward over reverse, and reverse over
 //       reverse) against a gradient on bench/implicit.ts's two critic networks
 //   npx tsx bench/alternate.ts ppo [rounds]      one PPO minibatch update, composed loss vs the fused ppoLoss
@@ -136,6 +136,11 @@ const specs: Record<string, CaseSpec> = {
   mlp: KERNEL_CASES['mlp grad'],
   hvp: { kind: 'hvp_mlp', batch: 256, sizes: [64, 256, 256, 8] },
   matmul: { kind: 'matmul', batch: 1, m: 1024, k: 1024, n: 1024 },
+  conv_minatar: KERNEL_CASES['conv2d minatar'],
+  conv_nature1: KERNEL_CASES['conv2d nature1'],
+  conv_nature2: KERNEL_CASES['conv2d nature2'],
+  conv_nature3: KERNEL_CASES['conv2d nature3'],
+  attention: KERNEL_CASES['attention sprig'],
 };
 const spec = specs[which];
 if (!spec) throw new Error(`alternate: unknown case '${which}' (valid: ${Object.keys(specs).join(', ')})`);
@@ -156,7 +161,7 @@ for (const [name, mk] of [
 }
 const wall: Record<string, number[]> = {}, cpu: Record<string, number[]> = {};
 for (const c of contenders) for (let w = 0; w < 2; w++) { await c.p.step(); await c.p.wait(); }
-const iters = spec.kind === 'matmul' ? 1 : 4;
+const iters = spec.kind === 'matmul' || (spec.kind === 'conv2d' && spec.h > 20) ? 1 : 4;
 for (let r = 0; r < rounds; r++) {
   for (const c of contenders) {
     const u0 = process.cpuUsage(), t0 = performance.now();

@@ -60,8 +60,9 @@ interface Built {
 
 let tuned: Promise<unknown> | null = null;
 /**
- * The engine's tiles for this adapter and host: read from the tuning cache, or tuned once (matmul
- * and linear, a minute or two on lavapipe) and cached; `npm run tune` re-times every family.
+ * The engine's tiles for this adapter and host: read from the tuning cache, or tuned once (every
+ * family the cache lacks: a few minutes on a quiet lavapipe host) and cached; `npm run tune`
+ * re-times every family.
  */
 export function tunedOnce(): Promise<unknown> {
   return (tuned ??= E.init().then(() => E.ensureTuned({ families: ['matmul', 'linear', 'conv', 'convBackInput', 'convBackWeight', 'attention', 'attentionBackward'], log: (l) => console.error(`  tune: ${l}`) })));
