@@ -1,21 +1,22 @@
 /**
- * GPU-resident vs CPU environments: CartPole steps per second with a uniformly random policy,
- * the CPU env (rl/envs/cartpole.ts in VecEnv, actions from a Philox stream) against the GPU env
- * (rl/envs/gpu/cartpole.ts, actions drawn on the GPU, no readback inside the rollout, one sync at
- * its end), alternating the two, `--reps` times each, median reported, at several batch sizes.
- * Not a test: `npx tsx bench/gpu_envs.ts [--reps 3] [--steps 200] [--envs 64,1024,16384] [--json FILE]`.
+ * GPU-resident vs CPU environments: steps per second with a uniformly random policy, the CPU env
+ * (rl/envs in VecEnv, actions from a Philox stream) against its GPU twin (rl/envs/gpu, actions
+ * drawn on the GPU, no readback inside the rollout, one sync at its end), alternating the two,
+ * `--reps` times each, median reported, for each GPU env at several batch sizes. Not a test:
+ * `npx tsx bench/gpu_envs.ts [--reps 3] [--steps 200] [--envs 64,1024,16384] [--only ID] [--json FILE]`.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import { Command } from 'commander';
 import * as E from '../engine/index.ts';
 import { makeEnv, Rng } from '../rl/envs/index.ts';
-import { GpuCartPole } from '../rl/envs/gpu/cartpole.ts';
+import { makeGpuEnv, GPU_ENV_IDS } from '../rl/envs/gpu/index.ts';
 
 const prog = new Command()
   .option('--reps <n>', 'timed rollouts per path and batch size', '3')
   .option('--steps <n>', 'env steps per rollout (per env)', '200')
   .option('--envs <list>', 'batch sizes', '64,1024,16384')
+  .option('--only <id>', `one env (${GPU_ENV_IDS.join(', ')})`)
   .option('--json <file>', 'also write the rows as JSON')
   .parse();
 const o = prog.opts();
@@ -25,26 +26,33 @@ for (const [k, v] of [['--reps', reps], ['--steps', T], ...sizes.map((s) => ['--
   if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be a positive integer, got ${v}`);
 }
 
-function cpuRollout(n: number): number {
-  const env = makeEnv('cartpole', { numEnvs: n, seed: 1 });
+const ids = o.only ? [String(o.only)] : GPU_ENV_IDS;
+for (const id of ids) if (!GPU_ENV_IDS.includes(id)) throw new Error(`--only: no GPU env ${JSON.stringify(id)}; GPU envs: ${GPU_ENV_IDS.join(', ')}`);
+
+function cpuRollout(id: string, n: number): number {
+  const env = makeEnv(id, { numEnvs: n, seed: 1 });
   env.reset();
   const rng = new Rng(2, 0);
-  const a = new Int32Array(n);
+  const sp = env.actionSpace;
+  const a = sp.kind === 'discrete' ? new Int32Array(n) : new Float32Array(n);
   const t0 = performance.now();
   for (let t = 0; t < T; t++) {
-    for (let i = 0; i < n; i++) a[i] = rng.int(2);
+    if (sp.kind === 'discrete') for (let i = 0; i < n; i++) a[i] = rng.int(sp.n);
+    else for (let i = 0; i < n; i++) a[i] = rng.uniformRange(sp.low[0]!, sp.high[0]!);
     env.step(a);
   }
   return performance.now() - t0;
 }
 
-async function gpuRollout(n: number): Promise<number> {
-  const env = new GpuCartPole({ numEnvs: n, seed: 1 });
+async function gpuRollout(id: string, n: number): Promise<number> {
+  const env = makeGpuEnv(id, { numEnvs: n, seed: 1 });
   E.dispose(env.reset());
   await E.sync();
+  // Both discrete envs here have two actions (≥ 0.5 is action 1); Pendulum's torque is in [−2, 2).
+  const box = id === 'pendulum';
   const t0 = performance.now();
   for (let t = 0; t < T; t++) {
-    const a = E.rand([n]);
+    const a = box ? E.rand([n], -2, 2) : E.rand([n]);
     const r = env.step(a);
     E.dispose([a, r.obs, r.rewards, r.terminated, r.truncated, r.finalObs]);
     // Long loops must let the driver drain now and then (docs/engine.md § Execution).
@@ -62,17 +70,19 @@ await E.init();
 const info = E.runtime().info.adapterInfo;
 const adapter = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unknown adapter';
 const rows: Array<{ env: string; numEnvs: number; cpuStepsPerSec: number; gpuStepsPerSec: number; ratio: number }> = [];
-console.log(`CartPole random-policy rollouts of ${T} steps, ${reps} alternating reps; adapter ${adapter}; host ${os.cpus()[0]?.model} × ${os.cpus().length}; load ${os.loadavg()[0].toFixed(2)}`);
-await gpuRollout(64); // compile the kernels outside the timing
-for (const n of sizes) {
-  const cpu: number[] = [], gpu: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    cpu.push(cpuRollout(n));
-    gpu.push(await gpuRollout(n));
+console.log(`Random-policy rollouts of ${T} steps, ${reps} alternating reps; adapter ${adapter}; host ${os.cpus()[0]?.model} × ${os.cpus().length}; load ${os.loadavg()[0].toFixed(2)}`);
+for (const id of ids) {
+  await gpuRollout(id, 64); // compile the kernels outside the timing
+  for (const n of sizes) {
+    const cpu: number[] = [], gpu: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      cpu.push(cpuRollout(id, n));
+      gpu.push(await gpuRollout(id, n));
+    }
+    const c = (n * T) / (median(cpu) / 1000), g = (n * T) / (median(gpu) / 1000);
+    rows.push({ env: id, numEnvs: n, cpuStepsPerSec: c, gpuStepsPerSec: g, ratio: g / c });
+    console.log(`${id.padEnd(16)} ×${String(n).padStart(6)}: CPU ${(c / 1e6).toFixed(3)} M steps/s, GPU ${(g / 1e6).toFixed(3)} M steps/s, GPU/CPU ${(g / c).toFixed(2)}×`);
   }
-  const c = (n * T) / (median(cpu) / 1000), g = (n * T) / (median(gpu) / 1000);
-  rows.push({ env: 'cartpole', numEnvs: n, cpuStepsPerSec: c, gpuStepsPerSec: g, ratio: g / c });
-  console.log(`cartpole ×${String(n).padStart(6)}: CPU ${(c / 1e6).toFixed(3)} M steps/s, GPU ${(g / 1e6).toFixed(3)} M steps/s, GPU/CPU ${(g / c).toFixed(2)}×`);
 }
 if (o.json) {
   fs.writeFileSync(o.json, JSON.stringify({ adapter, host: `${os.cpus()[0]?.model} × ${os.cpus().length}`, load: os.loadavg()[0], steps: T, reps, rows }, null, 2) + '\n');

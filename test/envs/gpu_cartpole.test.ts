@@ -137,7 +137,7 @@ describe('GPU CartPole', () => {
     const a = E.zeros([3]);
     expect(() => gpu.step(a)).toThrow(/call reset\(\) before step/);
     E.dispose(gpu.reset());
-    expect(() => gpu.step(a)).toThrow(/actions must have shape \[4\] \(one per env\), got \[3\]/);
+    expect(() => gpu.step(a)).toThrow(/actions must have shape \[4\] \(one action per env\), got \[3\]/);
     E.dispose(a);
     gpu.dispose();
     expect(() => gpu.reset()).toThrow(/after dispose/);

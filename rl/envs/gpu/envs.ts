@@ -1,0 +1,180 @@
+// The envs that step on the GPU: their per-env rules in WGSL, written from the same spec as the
+// CPU envs (docs/spec/classic.md) and drawing the same words in the same order, so test/envs/
+// gpu_envs.test.ts can check them step for step against rl/envs/{cartpole,pendulum,mdp}.ts.
+import { CARTPOLE } from '../cartpole.ts';
+import { PENDULUM } from '../pendulum.ts';
+import { MDP_MAX_STEPS, MDP_P, MDP_R, MDP_START } from '../mdp.ts';
+import { GpuVecEnv, type GpuEnvDef, type GpuVecEnvOptions } from './vec.ts';
+
+const f = (x: number) => {
+  const s = String(x);
+  return /[.eE]/.test(s) ? s : `${s}.0`;
+};
+
+const C = CARTPOLE;
+export const cartpoleGpu: GpuEnvDef = {
+  id: 'cartpole',
+  obsSize: 4,
+  actSize: 1,
+  stateSize: 4,
+  defaultMaxEpisodeSteps: C.maxEpisodeSteps,
+  // reset: x, ẋ, θ, θ̇ each uniform in [−0.05, 0.05), drawn in that order (cartpole.ts).
+  wgsl: /* wgsl */ `
+fn env_reset(i: u32, b: u32) {
+  for (var j = 0u; j < 4u; j++) { S[b + j] = -0.05 + 0.1 * draw(i); }
+}
+fn env_step(i: u32, b: u32, a: u32) -> vec2f {
+  let x = S[b];
+  let xd = S[b + 1u];
+  let th = S[b + 2u];
+  let thd = S[b + 3u];
+  // Action 1 pushes right (the index arrives as a float; NaN counts as 0).
+  let force = select(-${f(C.forceMag)}, ${f(C.forceMag)}, A[a] >= 0.5);
+  let total = ${f(C.massCart + C.massPole)};
+  let mpl = ${f(C.massPole * C.halfLength)};
+  let c = cos(th);
+  let s = sin(th);
+  let temp = (force + mpl * thd * thd * s) / total;
+  let thacc = (${f(C.gravity)} * s - c * temp) / (${f(C.halfLength)} * (4.0 / 3.0 - ${f(C.massPole)} * c * c / total));
+  let xacc = temp - mpl * thacc * c / total;
+  // Euler with the old velocities for the positions, as the CPU env and Gymnasium.
+  let nx = x + ${f(C.tau)} * xd;
+  let nth = th + ${f(C.tau)} * thd;
+  S[b] = nx;
+  S[b + 1u] = xd + ${f(C.tau)} * xacc;
+  S[b + 2u] = nth;
+  S[b + 3u] = thd + ${f(C.tau)} * thacc;
+  let term = nx < -${f(C.xThreshold)} || nx > ${f(C.xThreshold)} || nth < -${f(C.thetaThreshold)} || nth > ${f(C.thetaThreshold)};
+  return vec2f(1.0, select(0.0, 1.0, term));
+}
+fn env_obs(i: u32, b: u32, o: u32) {
+  for (var j = 0u; j < 4u; j++) { OUT[o + j] = S[b + j]; }
+}
+`,
+  packState: (c) => {
+    const s = c as { x: number; xDot: number; theta: number; thetaDot: number };
+    return [s.x, s.xDot, s.theta, s.thetaDot];
+  },
+  unpackState: (s) => ({ x: s[0], xDot: s[1], theta: s[2], thetaDot: s[3], terminated: false }),
+};
+
+const PD = PENDULUM;
+export const pendulumGpu: GpuEnvDef = {
+  id: 'pendulum',
+  obsSize: 3,
+  actSize: 1,
+  stateSize: 3, // θ, θ̇, last torque
+  defaultMaxEpisodeSteps: PD.maxEpisodeSteps,
+  // reset: θ uniform in [−π, π), then θ̇ uniform in [−1, 1) (pendulum.ts).
+  wgsl: /* wgsl */ `
+const PI = 3.141592653589793;
+fn angle_normalize(x: f32) -> f32 {
+  let y = (x + PI) % (2.0 * PI);
+  return select(y, y + 2.0 * PI, y < 0.0) - PI;
+}
+fn env_reset(i: u32, b: u32) {
+  S[b] = -PI + 2.0 * PI * draw(i);
+  S[b + 1u] = -1.0 + 2.0 * draw(i);
+  S[b + 2u] = 0.0;
+}
+fn env_step(i: u32, b: u32, a: u32) -> vec2f {
+  let raw = A[a];
+  let u = select(clamp(raw, -${f(PD.maxTorque)}, ${f(PD.maxTorque)}), 0.0, raw != raw);
+  let th = S[b];
+  let thd = S[b + 1u];
+  let n = angle_normalize(th);
+  let cost = n * n + 0.1 * thd * thd + 0.001 * u * u;
+  let ndot = clamp(thd + (${f((3 * PD.g) / (2 * PD.l))} * sin(th) + ${f(3 / (PD.m * PD.l * PD.l))} * u) * ${f(PD.dt)}, -${f(PD.maxSpeed)}, ${f(PD.maxSpeed)});
+  S[b] = th + ndot * ${f(PD.dt)};
+  S[b + 1u] = ndot;
+  S[b + 2u] = u;
+  return vec2f(-cost, 0.0);
+}
+fn env_obs(i: u32, b: u32, o: u32) {
+  OUT[o] = cos(S[b]);
+  OUT[o + 1u] = sin(S[b]);
+  OUT[o + 2u] = S[b + 1u];
+}
+`,
+  packState: (c) => {
+    const s = c as { theta: number; thetaDot: number; lastU: number };
+    return [s.theta, s.thetaDot, s.lastU];
+  },
+  unpackState: (s) => ({ theta: s[0], thetaDot: s[1], lastU: s[2] }),
+};
+
+/**
+ * The 3-state MDP's transition as WGSL: the CPU env compares one uniform u = word / 2^32 (exact
+ * in double) against the cumulative row, so with the thresholds ⌈acc · 2^32⌉ the GPU makes the
+ * same choice from the raw word in integers; the CPU's zero-probability guard is folded in.
+ */
+function mdpTransitionWgsl(): string {
+  const lines: string[] = [];
+  for (const s of [0, 1]) {
+    for (const a of [0, 1]) {
+      const p = MDP_P[s][a];
+      const guard = (k: number) => {
+        while (p[k] === 0) k--;
+        return k;
+      };
+      const body: string[] = [];
+      let acc = 0;
+      let done = false;
+      for (let k = 0; k < 3 && !done; k++) {
+        acc += p[k];
+        const thr = Math.ceil(acc * 2 ** 32);
+        if (thr === 0) continue; // u < 0 never holds
+        const r = MDP_R[s][a][guard(k)];
+        if (thr >= 2 ** 32) {
+          body.push(`return vec2f(${guard(k)}.0, ${f(r)});`);
+          done = true;
+        } else body.push(`if (w < ${thr}u) { return vec2f(${guard(k)}.0, ${f(r)}); }`);
+      }
+      if (!done) body.push(`return vec2f(${guard(2)}.0, ${f(MDP_R[s][a][guard(2)])});`);
+      lines.push(`  if (s == ${s}u && a == ${a}u) { ${body.join(' ')} }`);
+    }
+  }
+  return `fn mdp_next(s: u32, a: u32, w: u32) -> vec2f {\n${lines.join('\n')}\n  return vec2f(f32(s), 0.0);\n}`;
+}
+
+export const mdpGpu: GpuEnvDef = {
+  id: 'mdp/three-state',
+  obsSize: 3,
+  actSize: 1,
+  stateSize: 1,
+  defaultMaxEpisodeSteps: MDP_MAX_STEPS,
+  wgsl: /* wgsl */ `
+${mdpTransitionWgsl()}
+fn env_reset(i: u32, b: u32) { S[b] = ${MDP_START}.0; }
+fn env_step(i: u32, b: u32, a: u32) -> vec2f {
+  let s = u32(S[b]);
+  let act = select(0u, 1u, A[a] >= 0.5);
+  // one word per step, as the CPU env's one uniform
+  let nr = mdp_next(s, act, draw_word(i));
+  S[b] = nr.x;
+  return vec2f(nr.y, select(0.0, 1.0, nr.x == 2.0));
+}
+fn env_obs(i: u32, b: u32, o: u32) {
+  let s = u32(S[b]);
+  for (var k = 0u; k < 3u; k++) { OUT[o + k] = select(0.0, 1.0, k == s); }
+}
+`,
+  packState: (c) => [(c as { s: number }).s],
+  unpackState: (s) => ({ s: s[0] }),
+};
+
+export const GPU_ENVS: Record<string, GpuEnvDef> = {
+  cartpole: cartpoleGpu,
+  pendulum: pendulumGpu,
+  'mdp/three-state': mdpGpu,
+};
+
+/** Ids that makeGpuEnv accepts. */
+export const GPU_ENV_IDS = Object.keys(GPU_ENVS);
+
+/** A batch of `id` stepped on the GPU (rl/envs/gpu/vec.ts). */
+export function makeGpuEnv(id: string, opts: GpuVecEnvOptions): GpuVecEnv {
+  const def = GPU_ENVS[id];
+  if (!def) throw new Error(`no GPU version of env ${JSON.stringify(id)}; GPU envs: ${GPU_ENV_IDS.join(', ')}`);
+  return new GpuVecEnv(def, opts);
+}
