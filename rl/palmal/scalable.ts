@@ -15,14 +15,17 @@
 //   then many policy steps (the policy best-responds in the model).
 // - NPG: the model-free baseline, the same policy update on real data only.
 //
-// Rollouts start at real states from the model's buffer, each trajectory run by one ensemble
-// member (a different one per trajectory), h steps, bootstrapped by the value function.
+// Rollouts start at real states from the model's data, each trajectory run by one ensemble
+// member (trajectory i by member ⌊i·K/N⌋), h steps, bootstrapped by the value function. They are
+// batched wide (many start states, few sequential steps) because on a software adapter each
+// engine dispatch costs about the same whatever its size.
 
 import * as E from '../../engine/index.ts';
 import { makeEnvAsync } from '../envs/index.ts';
 import type { VecEnv } from '../envs/vec.ts';
 import type { BoxSpace } from '../envs/types.ts';
-import { mlpInit, mlpApply, mlpToHost, mlpForwardHost, type Mlp } from './mlp.ts';
+import { mlpInit, mlpApply, mlpLayers, mlpToHost, mlpForwardHost, type HostMlp, type Mlp } from './mlp.ts';
+import { solveDense } from './tabular.ts';
 
 type T = E.Tensor;
 export type ScaleAlgo = 'pal' | 'mal' | 'npg';
@@ -40,14 +43,11 @@ export interface ScaleConfig {
   /** Policy: hidden width; initial log-std. */
   hidden: number;
   logStd0: number;
-  /** NPG: KL radius ε, CG iterations, Fisher damping, discount, GAE λ. */
+  /** NPG: KL radius ε, CG iterations, Fisher damping, discount. */
   klStep: number;
   cgIters: number;
   damping: number;
   gamma: number;
-  lam: number;
-  /** Value function: Adam steps per policy update. */
-  valueSteps: number;
   /** Ensemble size, hidden width, Adam lr, minibatch. */
   ensemble: number;
   modelHidden: number;
@@ -63,17 +63,17 @@ export interface ScaleConfig {
   /** MAL: all data; model steps; policy steps per iteration. */
   malModelSteps: number;
   malPolicySteps: number;
-  /** Evaluation episodes (deterministic policy mean) after each iteration. */
+  /** Evaluation episodes (deterministic policy mean, fixed start states) after each iteration. */
   evalEpisodes: number;
   onProgress?: (msg: string) => void;
 }
 
 export const SCALE_DEFAULTS: Omit<ScaleConfig, 'algo' | 'seed'> = {
-  env: 'pendulum', realSteps: 1000, stepsPerIter: 200, npgBatch: 200,
-  hidden: 32, logStd0: -0.5, klStep: 0.05, cgIters: 8, damping: 0.01, gamma: 0.99, lam: 0.95, valueSteps: 8,
-  ensemble: 4, modelHidden: 64, modelLr: 2e-3, modelBatch: 128, rollouts: 100, horizon: 15,
-  palBuffer: 400, palModelSteps: 40, palPolicySteps: 1, malModelSteps: 8, malPolicySteps: 3,
-  evalEpisodes: 2,
+  env: 'pendulum', realSteps: 2000, stepsPerIter: 200, npgBatch: 400,
+  hidden: 32, logStd0: 0, klStep: 0.05, cgIters: 10, damping: 0.01, gamma: 0.99,
+  ensemble: 4, modelHidden: 64, modelLr: 2e-3, modelBatch: 128, rollouts: 100, horizon: 50,
+  palBuffer: 400, palModelSteps: 150, palPolicySteps: 4, malModelSteps: 40, malPolicySteps: 6,
+  evalEpisodes: 10,
 };
 
 /** Gaussian policy: mean MLP and a state-independent log-std. */
@@ -134,26 +134,27 @@ export function npgStep(pol: Policy, obs: T, act: T, adv: T, o: { klStep: number
 
 // ---------------------------------------------------------------- host-side data
 
-interface Buffer {
+/** Real transitions (host rows); `done`: 0 running, 1 terminated, 2 truncated. */
+export interface Transitions {
   obs: number[][];
   act: number[][];
   next: number[][];
   rew: number[];
+  done: number[];
 }
 
-function gae(rew: Float32Array, val: Float32Array, h: number, n: number, gamma: number, lam: number) {
-  // rew [h, n], val [h + 1, n] (time-major); no terminations inside model rollouts.
-  const adv = new Float32Array(h * n), ret = new Float32Array(h * n);
-  for (let j = 0; j < n; j++) {
-    let last = 0;
-    for (let t = h - 1; t >= 0; t--) {
-      const d = rew[t * n + j]! + gamma * val[(t + 1) * n + j]! - val[t * n + j]!;
-      last = d + gamma * lam * last;
-      adv[t * n + j] = last;
-      ret[t * n + j] = last + val[t * n + j]!;
-    }
-  }
-  return { adv, ret };
+export const emptyTransitions = (): Transitions => ({ obs: [], act: [], next: [], rew: [], done: [] });
+
+export function sliceTransitions(d: Transitions, from: number, to = d.obs.length): Transitions {
+  return { obs: d.obs.slice(from, to), act: d.act.slice(from, to), next: d.next.slice(from, to), rew: d.rew.slice(from, to), done: d.done.slice(from, to) };
+}
+
+export function appendTransitions(d: Transitions, more: Transitions) {
+  d.obs.push(...more.obs);
+  d.act.push(...more.act);
+  d.next.push(...more.next);
+  d.rew.push(...more.rew);
+  d.done.push(...more.done);
 }
 
 function normalised(x: Float32Array): Float32Array {
@@ -166,7 +167,12 @@ function normalised(x: Float32Array): Float32Array {
   return x.map((v) => (v - m) / s);
 }
 
-function stats(rows: number[][]): { mu: number[]; sd: number[] } {
+export interface Norm {
+  mu: number[];
+  sd: number[];
+}
+
+function stats(rows: number[][]): Norm {
   const d = rows[0]!.length, n = rows.length;
   const mu = new Array(d).fill(0), sd = new Array(d).fill(0);
   for (const r of rows) r.forEach((v, i) => (mu[i] += v / n));
@@ -174,10 +180,240 @@ function stats(rows: number[][]): { mu: number[]; sd: number[] } {
   return { mu, sd: sd.map((v) => Math.sqrt(v) + 1e-3) };
 }
 
+// ---------------------------------------------------------------- the model
+
+/**
+ * K dynamics-and-reward MLPs (obs, clipped act) → (Δobs, r) evaluated as one batched network
+ * ([K, in, out] weights). Inputs and targets are normalised by the statistics of the data of the
+ * latest `fit`.
+ */
+export class DynamicsEnsemble {
+  readonly params: Mlp;
+  private readonly flat: T;
+  private readonly opt: E.Optimizer;
+  norm: { sx: Norm; sy: Norm } | null = null;
+  constructor(
+    readonly dObs: number,
+    readonly dAct: number,
+    readonly K: number,
+    hidden: number,
+    lr: number,
+    seed: number,
+    private readonly actLow: number[],
+    private readonly actHigh: number[],
+  ) {
+    const packed = E.packParams(mlpInit([dObs + dAct, hidden, hidden, dObs + 1], seed, { batch: K }));
+    [this.params, this.flat] = [packed.params as Mlp, packed.flat];
+    this.opt = E.adam(this.params, { lr });
+  }
+
+  private rows(d: Transitions) {
+    const X = d.obs.map((o, i) => [...o, ...d.act[i]!.map((v, j) => Math.min(this.actHigh[j]!, Math.max(this.actLow[j]!, v)))]);
+    const Y = d.obs.map((o, i) => [...d.next[i]!.map((v, j) => v - o[j]!), d.rew[i]!]);
+    return { X, Y };
+  }
+
+  /** `steps` Adam steps on MSE in normalised units, each member on its own minibatches of `d`. */
+  async fit(d: Transitions, steps: number, batch: number, rng: E.Rng) {
+    if (d.obs.length === 0) throw new Error('DynamicsEnsemble.fit: no transitions to fit');
+    const { X, Y } = this.rows(d);
+    const sx = stats(X), sy = stats(Y);
+    this.norm = { sx, sy };
+    const K = this.K, B = Math.min(batch, X.length), dIn = this.dObs + this.dAct, dOut = this.dObs + 1;
+    for (let k = 0; k < steps; k++) {
+      const xb = new Float32Array(K * B * dIn), yb = new Float32Array(K * B * dOut);
+      for (let m = 0; m < K; m++) for (let b = 0; b < B; b++) {
+        const i = rng.int(X.length);
+        X[i]!.forEach((v, j) => (xb[(m * B + b) * dIn + j] = (v - sx.mu[j]!) / sx.sd[j]!));
+        Y[i]!.forEach((v, j) => (yb[(m * B + b) * dOut + j] = (v - sy.mu[j]!) / sy.sd[j]!));
+      }
+      E.scope(() => {
+        const xt = E.tensor(xb, [K, B, dIn]), yt = E.tensor(yb, [K, B, dOut]);
+        this.opt.step(this.params, E.grad((p: Mlp) => E.mean(E.square(E.sub(mlpApply(p, xt), yt))))(this.params));
+      });
+      if ((k + 1) % 25 === 0) await E.sync();
+    }
+  }
+
+  /** Raw (Δobs, r) predictions of every member for every row: [K, M, dObs + 1] on the host. */
+  async predictAll(d: Transitions): Promise<Float32Array> {
+    if (!this.norm) throw new Error('DynamicsEnsemble: predict before any fit (no normalisation statistics)');
+    const { X } = this.rows(d);
+    const { sx, sy } = this.norm, K = this.K, M = X.length, dIn = this.dObs + this.dAct, dOut = this.dObs + 1;
+    const xb = new Float32Array(K * M * dIn);
+    for (let m = 0; m < K; m++) X.forEach((r, i) => r.forEach((v, j) => (xb[(m * M + i) * dIn + j] = (v - sx.mu[j]!) / sx.sd[j]!)));
+    const out = E.noGrad(() => E.scope(() => mlpApply(this.params, E.tensor(xb, [K, M, dIn]))));
+    const y = (await out.data()) as Float32Array;
+    out.dispose();
+    return y.map((v, i) => v * sy.sd[i % dOut]! + sy.mu[i % dOut]!);
+  }
+
+  /**
+   * One-step prediction error on (held-out) transitions: mean squared error of the ensemble-mean
+   * next state and reward, beside the trivial predictors "the state does not change" and "the
+   * reward is the mean reward of the fitted data".
+   */
+  async oneStepError(d: Transitions) {
+    const y = await this.predictAll(d);
+    const K = this.K, M = d.obs.length, dO = this.dObs, dOut = dO + 1;
+    let state = 0, noChange = 0, rew = 0, rewMean = 0;
+    const rMu = this.norm!.sy.mu[dO]!;
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j <= dO; j++) {
+        let p = 0;
+        for (let m = 0; m < K; m++) p += y[(m * M + i) * dOut + j]! / K;
+        if (j < dO) {
+          const delta = d.next[i]![j]! - d.obs[i]![j]!;
+          state += (p - delta) ** 2 / (M * dO);
+          noChange += delta ** 2 / (M * dO);
+        } else {
+          rew += (p - d.rew[i]!) ** 2 / M;
+          rewMean += (rMu - d.rew[i]!) ** 2 / M;
+        }
+      }
+    }
+    return { state, noChange, rew, rewMean };
+  }
+
+  /** Host copies of the K members (float64 forwards in normalised units). */
+  async hostMembers(): Promise<HostMlp[]> {
+    const L = mlpLayers(this.params), K = this.K;
+    const ws = await E.readAll(Array.from({ length: L }, (_, i) => this.params[`w${i}`]!));
+    const bs = await E.readAll(Array.from({ length: L }, (_, i) => this.params[`b${i}`]!));
+    const sizes = [this.params.w0!.shape[1]!, ...Array.from({ length: L }, (_, i) => this.params[`w${i}`]!.shape[2]!)];
+    return Array.from({ length: K }, (_, m) => ({
+      sizes,
+      w: ws.map((w, i) => (w as Float32Array).subarray(m * sizes[i]! * sizes[i + 1]!, (m + 1) * sizes[i]! * sizes[i + 1]!)),
+      b: bs.map((b, i) => (b as Float32Array).subarray(m * sizes[i + 1]!, (m + 1) * sizes[i + 1]!)),
+    }));
+  }
+
+  dispose() {
+    E.dispose([this.params, this.flat]);
+    this.opt.dispose();
+  }
+}
+
+// ---------------------------------------------------------------- the policy and its update
+
+/**
+ * Advantages for NPG: discounted reward-to-go of each trajectory minus a linear-feature baseline
+ * (features o, o², t/H, (t/H)², (t/H)³, 1; the time-dependent baseline of Duan et al.'s benchmark
+ * suite, fitted by ridge least squares in float64). `obs` [n·dObs], `rew` [n] and `t` [n] (the step
+ * index inside its trajectory) are trajectory-major; `start[i]` marks the first step of a
+ * trajectory. Trajectories are not bootstrapped at their end (model rollouts stop at h, real ones
+ * at the time limit).
+ */
+export function baselineAdvantages(obs: ArrayLike<number>, rew: ArrayLike<number>, t: ArrayLike<number>, start: ArrayLike<number>, dObs: number, H: number, gamma: number) {
+  const n = rew.length;
+  const ret = new Float64Array(n);
+  for (let i = n - 1, acc = 0; i >= 0; i--) {
+    acc = rew[i]! + (i + 1 < n && !start[i + 1] ? gamma * acc : 0);
+    ret[i] = acc;
+  }
+  const feat = (i: number) => {
+    const f: number[] = [];
+    for (let j = 0; j < dObs; j++) f.push(obs[i * dObs + j]!);
+    for (let j = 0; j < dObs; j++) f.push(obs[i * dObs + j]! ** 2);
+    const a = t[i]! / H;
+    f.push(a, a * a, a * a * a, 1);
+    return f;
+  };
+  const p = 2 * dObs + 4;
+  const A = Array.from({ length: p }, () => new Array<number>(p).fill(0)), b = new Array<number>(p).fill(0);
+  for (let i = 0; i < n; i++) {
+    const f = feat(i);
+    for (let r = 0; r < p; r++) {
+      b[r] += f[r]! * ret[i]!;
+      for (let c = 0; c < p; c++) A[r]![c] += f[r]! * f[c]!;
+    }
+  }
+  for (let r = 0; r < p; r++) A[r]![r] += 1e-5 * n;
+  const w = solveDense(A, b);
+  const adv = new Float32Array(n);
+  for (let i = 0; i < n; i++) adv[i] = ret[i]! - feat(i).reduce((acc, x, k) => acc + x * w[k]!, 0);
+  return { adv, ret };
+}
+
+/** The Gaussian MLP policy and its natural-gradient update, shared by PAL, MAL and the model-free baseline. */
+export class NpgLearner {
+  pol: Policy;
+  constructor(
+    readonly dObs: number,
+    readonly dAct: number,
+    private readonly cfg: Pick<ScaleConfig, 'hidden' | 'logStd0' | 'klStep' | 'cgIters' | 'damping' | 'seed'>,
+  ) {
+    this.pol = { net: mlpInit([dObs, cfg.hidden, cfg.hidden, dAct], cfg.seed, { outScale: 0.1 }), logStd: E.full([dAct], cfg.logStd0) };
+  }
+
+  /** Host copy (float64 forwards): mean network and σ. */
+  async host() {
+    return { net: await mlpToHost(this.pol.net), std: Array.from(await this.pol.logStd.data(), (v) => Math.exp(v)) };
+  }
+
+  /** One NPG step on host samples obs [n·dObs], act [n·dAct] with advantages (normalised here). */
+  async update(obs: Float32Array, act: Float32Array, adv: Float32Array) {
+    const n = adv.length;
+    const [obsT, actT, advT] = [E.tensor(obs, [n, this.dObs]), E.tensor(act, [n, this.dAct]), E.tensor(normalised(adv), [n])];
+    const next = npgStep(this.pol, obsT, actT, advT, this.cfg);
+    E.dispose([this.pol, obsT, actT, advT]);
+    this.pol = next;
+    await E.sync();
+  }
+
+  dispose() {
+    E.dispose(this.pol);
+  }
+}
+
+/**
+ * Model rollouts on the host in float64 (the ensemble's and the policy's weights copied down once):
+ * on a software adapter a rollout is hundreds of tiny sequential dispatches, while the host does
+ * one 4×64×64 forward in microseconds. N trajectories from `starts` (drawn at random), h steps,
+ * trajectory i run by member i mod K. Returns trajectory-major obs, act (unclipped, as sampled),
+ * rew, t and start flags.
+ */
+export async function modelRollouts(learner: NpgLearner, ens: DynamicsEnsemble, starts: number[][], N: number, h: number, lo: number[], hi: number[], rng: E.Rng) {
+  const dObs = ens.dObs, dAct = ens.dAct, n = N * h;
+  const [pol, members] = [await learner.host(), await ens.hostMembers()];
+  const { sx, sy } = ens.norm!;
+  const obs = new Float32Array(n * dObs), act = new Float32Array(n * dAct), rew = new Float64Array(n), t = new Float64Array(n), start = new Uint8Array(n);
+  for (let i = 0; i < N; i++) {
+    let o = starts[rng.int(starts.length)]!.slice();
+    const m = members[i % ens.K]!;
+    for (let k = 0; k < h; k++) {
+      const j = i * h + k;
+      const mean = mlpForwardHost(pol.net, o);
+      const a = Array.from(mean, (v, d) => v + pol.std[d]! * rng.normal());
+      const x = [...o, ...a.map((v, d) => Math.min(hi[d]!, Math.max(lo[d]!, v)))].map((v, d) => (v - sx.mu[d]!) / sx.sd[d]!);
+      const y = mlpForwardHost(m, x);
+      o.forEach((v, d) => (obs[j * dObs + d] = v));
+      a.forEach((v, d) => (act[j * dAct + d] = v));
+      rew[j] = y[dObs]! * sy.sd[dObs]! + sy.mu[dObs]!;
+      t[j] = k;
+      start[j] = k === 0 ? 1 : 0;
+      o = o.map((v, d) => v + y[d]! * sy.sd[d]! + sy.mu[d]!);
+    }
+  }
+  return { obs, act, rew, t, start };
+}
+
+/** One policy step in the model: rollouts from `starts`, baseline advantages, NPG. Returns the mean model reward per step. */
+export async function modelPolicyStep(learner: NpgLearner, ens: DynamicsEnsemble, starts: number[][], cfg: Pick<ScaleConfig, 'rollouts' | 'horizon' | 'gamma'>, lo: number[], hi: number[], rng: E.Rng) {
+  const r = await modelRollouts(learner, ens, starts, cfg.rollouts, cfg.horizon, lo, hi, rng);
+  const { adv } = baselineAdvantages(r.obs, r.rew, r.t, r.start, ens.dObs, cfg.horizon, cfg.gamma);
+  await learner.update(r.obs, r.act, adv);
+  let m = 0;
+  for (const x of r.rew) m += x / r.rew.length;
+  return m;
+}
+
 export interface ScaleResult {
   config: Omit<ScaleConfig, 'onProgress'>;
-  /** Real steps used and the evaluation return after each iteration/update. */
+  /** Real steps used and the evaluation return after each iteration/update (steps 0: the initial policy). */
   curve: { steps: number; evalReturn: number }[];
+  /** One-step model error on the next iteration's fresh real data (before fitting on it): ensemble-mean MSE vs predict-no-change. */
+  modelError?: { steps: number; state: number; noChange: number; rew: number; rewMean: number }[];
   finalReturn: number;
   seconds: number;
 }
@@ -191,30 +427,28 @@ export async function trainScalable(cfg: ScaleConfig): Promise<ScaleResult> {
   const evalEnv = await makeEnvAsync(cfg.env, { numEnvs: 1, seed: cfg.seed + 7919 });
   if (env.actionSpace.kind !== 'box') throw new Error(`${cfg.env}: PAL/MAL here need a continuous (box) action space, got ${env.actionSpace.kind}`);
   const aSpace = env.actionSpace as BoxSpace;
+  const lo = Array.from(aSpace.low), hi = Array.from(aSpace.high);
   const dObs = env.observationSpace.kind === 'box' ? env.observationSpace.shape.reduce((a, b) => a * b, 1) : 1;
   const dAct = aSpace.shape.reduce((a, b) => a * b, 1);
   const rng = new E.Rng(cfg.seed * 7 + 1);
+  E.seed(cfg.seed * 7 + 3);
 
-  let pol: Policy = { net: mlpInit([dObs, cfg.hidden, cfg.hidden, dAct], cfg.seed, { outScale: 0.1 }), logStd: E.full([dAct], cfg.logStd0) };
-  const vf = E.packParams(mlpInit([dObs, 64, 64, 1], cfg.seed + 1)).params as Mlp;
-  const vOpt = E.adam(vf, { lr: 1e-3 });
-  const K = cfg.ensemble;
-  const model = cfg.algo === 'npg' ? null : (E.packParams(mlpInit([dObs + dAct, cfg.modelHidden, cfg.modelHidden, dObs + 1], cfg.seed + 2, { batch: K })).params as Mlp);
-  const mOpt = model ? E.adam(model, { lr: cfg.modelLr }) : null;
-  const buf: Buffer = { obs: [], act: [], next: [], rew: [] };
+  const learner = new NpgLearner(dObs, dAct, cfg);
+  const ens = cfg.algo === 'npg' ? null : new DynamicsEnsemble(dObs, dAct, cfg.ensemble, cfg.modelHidden, cfg.modelLr, cfg.seed + 2, lo, hi);
+  const buf = emptyTransitions();
   const curve: ScaleResult['curve'] = [];
+  const modelError: NonNullable<ScaleResult['modelError']> = [];
   let obs = Array.from(env.reset());
   let steps = 0;
+  const clipAct = (a: number[]) => a.map((v, i) => Math.min(hi[i]!, Math.max(lo[i]!, v)));
 
-  const clipAct = (a: number[]) => a.map((v, i) => Math.min(aSpace.high[i]!, Math.max(aSpace.low[i]!, v)));
-
-  /** Collects n real steps with the stochastic policy (CPU float64 forward). */
-  const collect = async (n: number) => {
-    const host = await mlpToHost(pol.net);
-    const std = Array.from(await pol.logStd.data(), (v) => Math.exp(v));
-    const out: Buffer & { done: number[] } = { obs: [], act: [], next: [], rew: [], done: [] };
+  let epT = 0;
+  /** Collects n real steps with the stochastic policy (CPU float64 forward of the policy). */
+  const collect = async (n: number): Promise<Transitions & { t: number[] }> => {
+    const { net, std } = await learner.host();
+    const out = { ...emptyTransitions(), t: [] as number[] };
     for (let k = 0; k < n; k++) {
-      const m = mlpForwardHost(host, obs);
+      const m = mlpForwardHost(net, obs);
       const a = Array.from(m, (v, i) => v + std[i]! * rng.normal());
       const r = env.step(Float32Array.from(clipAct(a)));
       const next = r.done[0] ? Array.from(r.finalObs.subarray(0, dObs)) : Array.from(r.obs.subarray(0, dObs));
@@ -223,15 +457,17 @@ export async function trainScalable(cfg: ScaleConfig): Promise<ScaleResult> {
       out.next.push(next);
       out.rew.push(r.rewards[0]!);
       out.done.push(r.terminated[0] ? 1 : r.truncated[0] ? 2 : 0);
+      out.t.push(epT);
+      epT = r.done[0] ? 0 : epT + 1;
       obs = Array.from(r.obs.subarray(0, dObs));
     }
     steps += n;
     return out;
   };
 
-  /** Average return of the deterministic (mean) policy over evalEpisodes. */
+  /** Average return of the deterministic (mean) policy over evalEpisodes fixed start states. */
   const evaluate = async () => {
-    const host = await mlpToHost(pol.net);
+    const { net: host } = await learner.host();
     let total = 0;
     for (let e = 0; e < cfg.evalEpisodes; e++) {
       let o = Array.from(evalEnv.reset(cfg.seed * 1000 + e + 1));
@@ -245,125 +481,33 @@ export async function trainScalable(cfg: ScaleConfig): Promise<ScaleResult> {
     return total / cfg.evalEpisodes;
   };
 
-  /** Value fit + NPG step on a batch (obs [n, dObs], act [n, dAct], rewards time-major for GAE). */
-  const policyUpdate = async (obsT: T, actT: T, adv: Float32Array, ret: Float32Array) => {
-    const n = adv.length;
-    const advT = E.tensor(normalised(adv), [n]);
-    const retT = E.tensor(ret, [n, 1]);
-    for (let k = 0; k < cfg.valueSteps; k++) E.scope(() => vOpt.step(vf, E.grad((p: Mlp) => E.mean(E.square(E.sub(mlpApply(p, obsT), retT))))(vf)));
-    const next = npgStep(pol, obsT, actT, advT, cfg);
-    E.dispose([pol, advT, retT]);
-    pol = next;
-    await E.sync();
-  };
-
-  /** Values of observations [m, dObs] (host). */
-  const values = async (o: T) => {
-    const v = E.noGrad(() => mlpApply(vf, o));
-    const d = (await v.data()) as Float32Array;
-    v.dispose();
-    return d;
-  };
-
-  /** Model training: `iters` Adam steps, each member on its own minibatch of `data`. */
-  const fitModel = async (data: Buffer, iters: number) => {
-    const X = data.obs.map((o, i) => [...o, ...data.act[i]!.map((v, j) => Math.min(aSpace.high[j]!, Math.max(aSpace.low[j]!, v)))]);
-    const Y = data.obs.map((o, i) => [...data.next[i]!.map((v, j) => v - o[j]!), data.rew[i]!]);
-    const sx = stats(X), sy = stats(Y);
-    const B = Math.min(cfg.modelBatch, X.length);
-    for (let k = 0; k < iters; k++) {
-      const xb = new Float32Array(K * B * (dObs + dAct)), yb = new Float32Array(K * B * (dObs + 1));
-      for (let m = 0; m < K; m++) for (let b = 0; b < B; b++) {
-        const i = rng.int(X.length);
-        X[i]!.forEach((v, j) => (xb[(m * B + b) * (dObs + dAct) + j] = (v - sx.mu[j]) / sx.sd[j]));
-        Y[i]!.forEach((v, j) => (yb[(m * B + b) * (dObs + 1) + j] = (v - sy.mu[j]) / sy.sd[j]));
-      }
-      E.scope(() => {
-        const xt = E.tensor(xb, [K, B, dObs + dAct]), yt = E.tensor(yb, [K, B, dObs + 1]);
-        mOpt!.step(model!, E.grad((p: Mlp) => E.mean(E.square(E.sub(mlpApply(p, xt), yt))))(model!));
-      });
-      if ((k + 1) % 25 === 0) await E.sync();
-    }
-    return { sx, sy };
-  };
-
-  /** Model rollouts from buffer states, then one policy update on them. */
-  const modelPolicyStep = async (starts: number[][], norm: { sx: { mu: number[]; sd: number[] }; sy: { mu: number[]; sd: number[] } }) => {
-    const N = Math.floor(cfg.rollouts / K) * K, per = N / K, h = cfg.horizon;
-    const s0 = new Float32Array(N * dObs);
-    for (let i = 0; i < N; i++) starts[rng.int(starts.length)]!.forEach((v, j) => (s0[i * dObs + j] = v));
-    const c = (v: number[]) => E.tensor(Float32Array.from(v), [v.length]);
-    const [xmu, xsd, ymu, ysd] = [c(norm.sx.mu), c(norm.sx.sd), c(norm.sy.mu), c(norm.sy.sd)];
-    const lo = E.tensor(Float32Array.from(aSpace.low), [dAct]), hi = E.tensor(Float32Array.from(aSpace.high), [dAct]);
-    const obsList: T[] = [], actList: T[] = [], rewList: T[] = [];
-    let o = E.tensor(s0, [N, dObs]);
-    const std = E.noGrad(() => E.exp(pol.logStd));
-    for (let t = 0; t < h; t++) {
-      const step = E.noGrad(() => E.scope(() => {
-        const a = E.add(mlpApply(pol.net, o), E.mul(E.randn([N, dAct]), std));
-        const ac = E.minimum(E.maximum(a, lo), hi);
-        const x = E.div(E.sub(E.concat([o, ac], -1), xmu), xsd);
-        const y = E.reshape(E.add(E.mul(mlpApply(model!, E.reshape(x, [K, per, dObs + dAct])), ysd), ymu), [N, dObs + 1]);
-        return { a, r: E.slice(y, [null, [dObs, dObs + 1]]), next: E.add(o, E.slice(y, [null, [0, dObs]])) };
-      }));
-      obsList.push(o);
-      actList.push(step.a);
-      rewList.push(step.r);
-      o = step.next;
-    }
-    std.dispose();
-    obsList.push(o);
-    const allObs = E.concat(obsList, 0); // [(h + 1)·N, dObs]
-    const rew = E.concat(rewList, 0);
-    const [rd, vd] = [(await rew.data()) as Float32Array, await values(allObs)];
-    const { adv, ret } = gae(rd, vd, h, N, cfg.gamma, cfg.lam);
-    const obsT = E.slice(allObs, [[0, h * N], null]);
-    const actT = E.concat(actList, 0);
-    await policyUpdate(obsT, actT, adv, ret);
-    E.dispose([obsList, actList, rewList, allObs, rew, obsT, actT, xmu, xsd, ymu, ysd, lo, hi]);
-  };
-
+  curve.push({ steps: 0, evalReturn: await evaluate() });
   while (steps < cfg.realSteps) {
     if (cfg.algo === 'npg') {
-      const n = Math.min(cfg.npgBatch, cfg.realSteps - steps);
-      const d = await collect(n);
-      // GAE on the real trajectory (bootstrap at truncations and at the batch end; not at terminations).
-      const obsT = E.tensor(Float32Array.from(d.obs.flat()), [n, dObs]);
-      const nextT = E.tensor(Float32Array.from(d.next.flat()), [n, dObs]);
-      const [v, vn] = [await values(obsT), await values(nextT)];
-      const adv = new Float32Array(n), ret = new Float32Array(n);
-      let last = 0;
-      for (let t = n - 1; t >= 0; t--) {
-        const boot = d.done[t] === 1 ? 0 : cfg.gamma * vn[t]!;
-        const delta = d.rew[t]! + boot - v[t]!;
-        last = delta + (d.done[t] ? 0 : cfg.gamma * cfg.lam * last);
-        adv[t] = last;
-        ret[t] = last + v[t]!;
-      }
-      const actT = E.tensor(Float32Array.from(d.act.flat()), [n, dAct]);
-      await policyUpdate(obsT, actT, adv, ret);
-      E.dispose([obsT, nextT, actT]);
+      // Real trajectories, reward-to-go cut at episode ends (and at the batch end), the same
+      // baseline and NPG step as in the model.
+      const d = await collect(Math.min(cfg.npgBatch, cfg.realSteps - steps));
+      const o = Float32Array.from(d.obs.flat()), start = d.t.map((t, i) => (i === 0 || t === 0 ? 1 : 0));
+      const { adv } = baselineAdvantages(o, d.rew, d.t, start, dObs, env.maxEpisodeSteps, cfg.gamma);
+      await learner.update(o, Float32Array.from(d.act.flat()), adv);
     } else {
       const d = await collect(Math.min(cfg.stepsPerIter, cfg.realSteps - steps));
-      buf.obs.push(...d.obs);
-      buf.act.push(...d.act);
-      buf.next.push(...d.next);
-      buf.rew.push(...d.rew);
+      if (ens!.norm) modelError.push({ steps, ...(await ens!.oneStepError(d)) });
+      appendTransitions(buf, d);
       const pal = cfg.algo === 'pal';
-      const from = pal ? Math.max(0, buf.obs.length - cfg.palBuffer) : 0;
-      const data: Buffer = { obs: buf.obs.slice(from), act: buf.act.slice(from), next: buf.next.slice(from), rew: buf.rew.slice(from) };
-      const norm = await fitModel(data, pal ? cfg.palModelSteps : cfg.malModelSteps);
-      for (let k = 0; k < (pal ? cfg.palPolicySteps : cfg.malPolicySteps); k++) await modelPolicyStep(data.obs, norm);
+      const data = pal ? sliceTransitions(buf, Math.max(0, buf.obs.length - cfg.palBuffer)) : buf;
+      await ens!.fit(data, pal ? cfg.palModelSteps : cfg.malModelSteps, cfg.modelBatch, rng);
+      for (let k = 0; k < (pal ? cfg.palPolicySteps : cfg.malPolicySteps); k++) await modelPolicyStep(learner, ens!, data.obs, cfg, lo, hi, rng);
     }
     const ev = await evaluate();
     curve.push({ steps, evalReturn: ev });
-    log(`${cfg.algo} seed ${cfg.seed}: ${steps}/${cfg.realSteps} real steps, eval return ${ev.toFixed(1)}`);
+    const me = modelError[modelError.length - 1];
+    log(`${cfg.algo} seed ${cfg.seed}: ${steps}/${cfg.realSteps} real steps, eval return ${ev.toFixed(1)}${me ? `, model MSE ${me.state.toExponential(2)} (no-change ${me.noChange.toExponential(2)})` : ''}`);
   }
-  E.dispose([pol, vf, model]);
-  vOpt.dispose();
-  mOpt?.dispose();
+  learner.dispose();
+  ens?.dispose();
   const { onProgress: _, ...config } = cfg;
-  return { config, curve, finalReturn: curve[curve.length - 1]!.evalReturn, seconds: (performance.now() - t0) / 1000 };
+  return { config, curve, ...(ens ? { modelError } : {}), finalReturn: curve[curve.length - 1]!.evalReturn, seconds: (performance.now() - t0) / 1000 };
 }
 
 export type { VecEnv };

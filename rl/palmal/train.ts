@@ -6,8 +6,9 @@
 //   ∇f₁ − ∇²₂₁f₂ (∇²₂₂f₂ + λI)⁻¹ ∇₂f₁ (engine/solvers.ts totalDerivative, CG warm-started from the
 //   previous step's solution); the follower tracks its best response with `followerSteps`
 //   gradient steps per leader step (after `warmup` steps from its random start).
-// - 'inner-outer': per leader step the follower is trained for `innerSteps` steps (warm-started:
-//   near convergence), then the leader steps along its own gradient ∇₁f₁ at that best response.
+// - 'inner-outer': per leader step the follower is trained to convergence (warm-started Adam until
+//   every run's ‖∇₂f₂‖₂ ≤ `innerTol`, checked every `innerSteps` steps, at most `innerMax` steps),
+//   then the leader steps along its own gradient ∇₁f₁ at that best response.
 //   This drops the implicit term: the leader does not anticipate how the follower moves (the
 //   classical "fit the model, then improve the policy in it" loop for PAL).
 // - 'contextual': the poster's contextualised follower: a network g_w(leader) → follower
@@ -45,9 +46,11 @@ export interface TabularConfig {
   followerLr: number;
   /** implicit: follower steps per leader step. */
   followerSteps: number;
-  /** inner-outer: follower steps per leader step (warm-started). */
+  /** inner-outer: follower steps between convergence checks; the tolerance on each run's ‖∇₂f₂‖₂; the cap per leader step. */
   innerSteps: number;
-  /** Follower steps from its random start before the first leader step (implicit, inner-outer). */
+  innerTol: number;
+  innerMax: number;
+  /** implicit: follower steps from its random start before the first leader step (inner-outer converges instead). */
   warmup: number;
   cgIters: number;
   lambda: number;
@@ -68,7 +71,7 @@ export interface TabularConfig {
 }
 
 export const DEFAULTS: Omit<TabularConfig, 'formulation' | 'method'> = {
-  runs: 5, seed: 0, leaderSteps: 40, leaderLr: 0.15, followerLr: 0.15, followerSteps: 2, innerSteps: 6, warmup: 60,
+  runs: 5, seed: 0, leaderSteps: 40, leaderLr: 0.15, followerLr: 0.15, followerSteps: 2, innerSteps: 10, innerTol: 1e-3, innerMax: 1000, warmup: 60,
   cgIters: 8, lambda: 1e-3, alpha: 0.5, kappa: 1e-3, tau: 0.1,
   ctxHidden: 64, ctxSteps: 200, ctxBatch: 32, ctxLr: 3e-3, ctxScale: 2,
   recordEvery: 5, episodes: 1000,
@@ -88,6 +91,9 @@ export interface RunResult {
   modelReturn: number;
   /** ℓ_P of the final model on the policy's real visitation, and the visitation μ̄ itself. */
   ellP: number;
+  /** The final model's logits θ (flat [s, a, s′]) and rewards ρ (flat [s, a]). */
+  theta: number[];
+  rho: number[];
   visitation: number[];
 }
 
@@ -97,6 +103,8 @@ export interface TabularResult {
   curve: { step: number; realReturn: number[] }[];
   /** implicit: CG directions with non-positive curvature, summed over all leader steps (games/ 'stop' mode truncates CG there). */
   negativeCurvature: number;
+  /** inner-outer: per inner loop (one before each leader step and one after the last) the follower steps taken and the largest per-run ‖∇₂f₂‖₂ at its end. */
+  inner?: { steps: number[]; gradNorm: number[] };
   seconds: number;
 }
 
@@ -179,8 +187,10 @@ export async function trainTabular(cfg: TabularConfig): Promise<TabularResult> {
   const o: GameOptions = { alpha: cfg.alpha, kappa: cfg.kappa, tau: cfg.tau, randomVisitation: rv };
   const init = initPlayers(R, cfg.seed);
   const pal = f === 'pal';
-  const L = E.packParams(pal ? { phi: init.phi } : { theta: init.theta, rho: init.rho }).params as any;
-  const F = E.packParams(pal ? { theta: init.theta, rho: init.rho } : { phi: init.phi }).params as any;
+  const Lp = E.packParams(pal ? { phi: init.phi } : { theta: init.theta, rho: init.rho });
+  const Fp = E.packParams(pal ? { theta: init.theta, rho: init.rho } : { phi: init.phi });
+  const L = Lp.params as any, F = Fp.params as any;
+  const flats: T[] = [Lp.flat, Fp.flat];
   const { f1, f2 } = losses(f, real, o);
   const lOpt = E.adam(L, { lr: cfg.leaderLr });
   const fOpt = E.adam(F, { lr: cfg.followerLr });
@@ -194,7 +204,9 @@ export async function trainTabular(cfg: TabularConfig): Promise<TabularResult> {
   let ctxO = o;
   if (cfg.method === 'contextual') {
     const dIn = pal ? 4 : 16, dOut = pal ? 16 : 4;
-    net = E.packParams(mlpInit([dIn, cfg.ctxHidden, cfg.ctxHidden, dOut], cfg.seed + 17, { batch: R, outScale: 0.5 })).params as Net;
+    const np = E.packParams(mlpInit([dIn, cfg.ctxHidden, cfg.ctxHidden, dOut], cfg.seed + 17, { batch: R, outScale: 0.5 }));
+    net = np.params as Net;
+    flats.push(np.flat);
     if (rv) ctxO = { ...o, randomVisitation: E.expandDims(rv, 1) };
     const ctx = losses(f, real, ctxO);
     const nOpt = E.adam(net, { lr: cfg.ctxLr });
@@ -233,7 +245,36 @@ export async function trainTabular(cfg: TabularConfig): Promise<TabularResult> {
     curve.push({ step, realReturn: rr });
   };
 
-  if (cfg.method !== 'contextual') {
+  /** Each run's ‖∇₂f₂‖₂ at the current (leader, follower); runs are summed in f₂, so each run's block is its own gradient. */
+  const followerGradNorms = async (): Promise<number[]> => {
+    const n = E.scope(() => {
+      const g = E.grad(f2, 1)(L, F) as Record<string, T>;
+      let acc: T | null = null;
+      for (const t of Object.values(g)) {
+        const s2 = E.sum(E.reshape(E.square(t), [R, -1]), -1);
+        acc = acc ? E.add(acc, s2) : s2;
+      }
+      return E.sqrt(acc!);
+    });
+    const d = Array.from(await n.data());
+    n.dispose();
+    return d;
+  };
+  const inner = { steps: [] as number[], gradNorm: [] as number[] };
+  /** inner-outer: the follower trained until every run's ‖∇₂f₂‖₂ ≤ innerTol (or innerMax steps). */
+  const innerLoop = async () => {
+    let used = 0;
+    let norms = await followerGradNorms();
+    while (Math.max(...norms) > cfg.innerTol && used < cfg.innerMax) {
+      for (let k = 0; k < cfg.innerSteps; k++) followerStep();
+      used += cfg.innerSteps;
+      norms = await followerGradNorms();
+    }
+    inner.steps.push(used);
+    inner.gradNorm.push(Math.max(...norms));
+  };
+
+  if (cfg.method === 'implicit') {
     for (let k = 0; k < cfg.warmup; k++) {
       followerStep();
       if ((k + 1) % 100 === 0) await E.sync();
@@ -255,7 +296,7 @@ export async function trainTabular(cfg: TabularConfig): Promise<TabularResult> {
       sg.dispose();
       for (let k = 1; k < cfg.followerSteps; k++) followerStep();
     } else if (cfg.method === 'inner-outer') {
-      for (let k = 0; k < cfg.innerSteps; k++) followerStep();
+      await innerLoop();
       const sg = stackelbergGradients({ leaderLoss: f1, followerLoss: f2 }, L, F, { kind: 'sequential' });
       lOpt.step(L, sg.leaderGrad);
       sg.dispose();
@@ -268,6 +309,8 @@ export async function trainTabular(cfg: TabularConfig): Promise<TabularResult> {
       log(`${f} ${cfg.method} step ${it}/${cfg.leaderSteps}: real return ${last.map((x) => x.toFixed(2)).join(' ')}`);
     } else if (it % 10 === 0) await E.sync();
   }
+  // The returned follower is the best response to the final leader.
+  if (cfg.method === 'inner-outer') await innerLoop();
   if (implicit) E.dispose(implicit);
   const negativeCurvature = negCurv ? Math.round(await negCurv.item()) : 0;
   negCurv?.dispose();
@@ -293,6 +336,7 @@ export async function trainTabular(cfg: TabularConfig): Promise<TabularResult> {
     }
     runs.push({
       phi, policy, model, visitation, ellP,
+      theta: Array.from(thetas.subarray(r * 12, r * 12 + 12)), rho: Array.from(rhos.subarray(r * 4, r * 4 + 4)),
       realReturn: episodeReturn(realM, policy),
       mcReturn: rolloutReturn(policy, cfg.episodes, cfg.seed * 1000 + r).mean,
       modelReturn: episodeReturn(model, policy),
@@ -300,9 +344,9 @@ export async function trainTabular(cfg: TabularConfig): Promise<TabularResult> {
   }
   lOpt.dispose();
   fOpt.dispose();
-  E.dispose([L, F, real, rv, net]);
+  E.dispose([L, F, real, rv, net, flats]);
   const { onProgress: _, ...config } = cfg;
-  return { config, runs, curve, negativeCurvature, seconds: (performance.now() - t0) / 1000 };
+  return { config, runs, curve, negativeCurvature, ...(cfg.method === 'inner-outer' ? { inner } : {}), seconds: (performance.now() - t0) / 1000 };
 }
 
 // Re-exported for the tests (engine-side objectives on plain tensors).
