@@ -21,6 +21,8 @@ import { fileURLToPath } from 'node:url';
 /** Page and library entries: out/web/js/<name>.js. */
 export const BROWSER_ENTRIES = {
   train: 'web/src/train.ts',
+  bench: 'web/src/bench.ts',
+  embed: 'web/src/embed.ts',
   engine: 'index.ts',
   games: 'games/index.ts',
   rl: 'rl/index.ts',

@@ -1,0 +1,280 @@
+// The pages in a real browser (Debian's chromium, WebGPU through SwiftShader when there is no
+// GPU), against independent references:
+//   - the training page trains a few PPO updates on CartPole: the curve, the frames and the
+//     engine counters move; pause stops the updates and resume continues them;
+//   - a checkpoint downloaded from the page decodes in Node (engine/safetensors.ts), equals the
+//     page's weights bit for bit, and restores into a Node Trainer of the harness; loading it back
+//     into the page works, a truncated file and a checkpoint of another env are refused;
+//   - Stop releases every GPU buffer the run held;
+//   - a fixed graph (matmul, tanh, sum and its gradient) gives the Node engine's numbers and a
+//     float64 reference's;
+//   - embedding (embed.html, docs/browser.md's examples): init({ device }) with the page's own
+//     GPUDevice, destroy() leaves it usable; a render pass draws an engine tensor's buffer;
+//   - without WebGPU the page says what to enable;
+//   - the benchmark page lists every case of `npm run bench` with a spec.
+// Small networks and few updates: SwiftShader runs the kernels on the CPU.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as E from '../../engine/index.ts';
+import { decodeSafetensors } from '../../engine/safetensors.ts';
+import { Trainer, checkpointInfo } from '../../rl/harness/trainer.ts';
+import type { RunConfig } from '../../rl/harness/types.ts';
+import { getAlgorithm } from '../../rl/registry.ts';
+import { makeEnv } from '../../rl/envs/index.ts';
+import { CORE_CASES } from '../../bench/core.ts';
+import { KERNEL_CASES } from '../../bench/common.ts';
+import { ARTIFACTS, HAVE_CHROMIUM, SKIP_REASON, WEB_ROOT, buildPages, launch, serveModule, type Server } from './harness.ts';
+
+// The callbacks given to page.evaluate run in the page, where `document` exists; the Node
+// program is type-checked without the DOM library.
+declare const document: any;
+
+// Tiny PPO on CartPole: 4 envs × 16 steps, one epoch of one minibatch per update.
+const TINY = { numEnvs: 4, numSteps: 16, minibatchSize: 64, updateEpochs: 1 };
+
+interface Counters {
+  state: string;
+  updates: number;
+  step: number;
+  dispatchesPerUpdate: number;
+  totalDispatches: number;
+  live: number;
+  points: number;
+  frames: number;
+  status: string;
+}
+
+async function counters(page: Page): Promise<Counters> {
+  return page.evaluate(() => {
+    const t = (id: string) => document.getElementById(id)!.textContent ?? '';
+    const n = (id: string) => Number(t(id).replace(/,/g, '')) || 0;
+    return {
+      state: document.body.dataset.state ?? '',
+      updates: n('c-updates'),
+      step: n('c-step'),
+      dispatchesPerUpdate: n('c-dispatches'),
+      totalDispatches: n('c-total-dispatches'),
+      live: n('c-live'),
+      points: Number(document.getElementById('curve')!.dataset.points ?? 0),
+      frames: Number(document.getElementById('game')!.dataset.frames ?? 0),
+      status: t('status'),
+    };
+  });
+}
+
+async function waitFor(page: Page, what: string, pred: (c: Counters) => boolean, timeoutMs = 60_000): Promise<Counters> {
+  const t0 = Date.now();
+  for (;;) {
+    const c = await counters(page);
+    if (pred(c)) return c;
+    if (c.state === 'failed') throw new Error(`the page failed while waiting for ${what}: ${c.status}`);
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(c)}`);
+    await page.waitForTimeout(200);
+  }
+}
+
+/** The function the page and Node both run: sum(tanh(A·B)) and its gradient in A and B. */
+async function fixedGraph(En: typeof E) {
+  await En.init();
+  const a = En.tensor(Float32Array.from({ length: 12 }, (_, i) => Math.sin(i + 1)), [3, 4]);
+  const b = En.tensor(Float32Array.from({ length: 8 }, (_, i) => Math.cos(2 * i + 1)), [4, 2]);
+  const [v, [ga, gb]] = En.valueAndGrad((x: E.Tensor, y: E.Tensor) => En.sum(En.tanh(En.matmul(x, y))), [0, 1])(a, b);
+  const out = { value: Array.from(await v.data()) as number[], gA: Array.from(await ga.data()) as number[], gB: Array.from(await gb.data()) as number[], live: 0 };
+  En.dispose([a, b, v, ga, gb]);
+  out.live = En.memory().liveBuffers;
+  return out;
+}
+
+/** float64 reference of fixedGraph (inputs rounded to f32 as the engines hold them). */
+function fixedGraphRef() {
+  const A = Array.from({ length: 12 }, (_, i) => Math.fround(Math.sin(i + 1)));
+  const B = Array.from({ length: 8 }, (_, i) => Math.fround(Math.cos(2 * i + 1)));
+  const T = Array.from({ length: 6 }, (_, k) => {
+    const [i, j] = [Math.floor(k / 2), k % 2];
+    let c = 0;
+    for (let p = 0; p < 4; p++) c += A[i * 4 + p] * B[p * 2 + j];
+    return Math.tanh(c);
+  });
+  const D = T.map((t) => 1 - t * t);
+  const gA = Array.from({ length: 12 }, (_, k) => {
+    const [i, p] = [Math.floor(k / 4), k % 4];
+    return D[i * 2] * B[p * 2] + D[i * 2 + 1] * B[p * 2 + 1];
+  });
+  const gB = Array.from({ length: 8 }, (_, k) => {
+    const [p, j] = [Math.floor(k / 2), k % 2];
+    return A[p] * D[j] + A[4 + p] * D[2 + j] + A[8 + p] * D[4 + j];
+  });
+  return { value: [T.reduce((s, t) => s + t, 0)], gA, gB };
+}
+
+function expectClose(got: number[], want: number[], tol: number, what: string) {
+  expect(got.length, what).toBe(want.length);
+  const err = Math.max(...got.map((g, i) => Math.abs(g - want[i]) / Math.max(1, Math.abs(want[i]))));
+  expect(err, what).toBeLessThan(tol);
+}
+
+describe.skipIf(!HAVE_CHROMIUM)(`browser pages (chromium)${SKIP_REASON ? ` — skipped: ${SKIP_REASON}` : ''}`, () => {
+  let server: Server;
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    buildPages();
+    server = await (await serveModule()).serve({ root: WEB_ROOT, port: 0 });
+    browser = await launch();
+    page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+    page.on('pageerror', (e) => errors.push(e.message));
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    E.destroy();
+  });
+
+  it('the training page trains PPO on CartPole: curve, frames and counters move; pause and resume', async () => {
+    const q = new URLSearchParams({ env: 'cartpole', algo: 'ppo', preset: 'cartpole-fast', steps: '100000', set: JSON.stringify(TINY), autostart: '1' });
+    await page.goto(`${server.url}index.html?${q}`);
+    const first = await waitFor(page, 'two updates', (c) => c.updates >= 2, 90_000);
+    expect(first.state).toBe('running');
+    const later = await waitFor(page, 'two more updates', (c) => c.updates >= first.updates + 2);
+    expect(later.step).toBe(later.updates * TINY.numEnvs * TINY.numSteps);
+    expect(later.points).toBeGreaterThan(first.points); // one log line per update → the curve grows
+    expect(later.totalDispatches).toBeGreaterThan(first.totalDispatches);
+    expect(later.dispatchesPerUpdate).toBeGreaterThan(10);
+    expect(later.live).toBeGreaterThan(0); // the agent's parameters and Adam moments
+    expect(later.frames).toBeGreaterThan(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'train-running.png'), fullPage: true });
+
+    await page.click('#pause');
+    const paused = await waitFor(page, 'the pause', (c) => c.state === 'paused');
+    await page.waitForTimeout(1500);
+    expect((await counters(page)).updates).toBe(paused.updates);
+    await page.click('#resume');
+    await waitFor(page, 'an update after resume', (c) => c.updates > paused.updates);
+    await page.click('#pause');
+    await waitFor(page, 'the second pause', (c) => c.state === 'paused');
+    expect(errors).toEqual([]);
+  }, 240_000);
+
+  it('a checkpoint downloaded from the page decodes in Node, equals the page weights and restores into a Node Trainer', async () => {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
+    const bytes = new Uint8Array(readFileSync((await dl.path())!));
+    expect(dl.suggestedFilename()).toMatch(/^ppo_cartpole_seed0_step\d+\.safetensors$/);
+    const pageWeights = await page.evaluate(() => (globalThis as unknown as { stackelbergTraining: { weights(): Promise<Record<string, number[]>> } }).stackelbergTraining.weights());
+    const { tensors, metadata } = decodeSafetensors(bytes, 'page checkpoint');
+    const info = checkpointInfo(bytes);
+    expect([info.algo, info.env, metadata.format]).toEqual(['ppo', 'cartpole', 'stackelberg-gpu/rl-checkpoint/v2']);
+    const names = Object.keys(pageWeights).sort();
+    expect(names).toEqual(Object.keys(tensors).filter((n) => n.startsWith('params.')).sort());
+    expect(names.length).toBeGreaterThan(3);
+    for (const n of names) expect(Array.from(tensors[n].data), n).toEqual(pageWeights[n]);
+    expect(Object.keys(tensors).some((n) => n.startsWith('optim.'))).toBe(true);
+
+    // The harness in Node (Dawn) restores the full state from the page's bytes.
+    await E.init();
+    const algo = await getAlgorithm('ppo');
+    const cfg = { ...algo.defaults, ...info.config } as RunConfig;
+    const t = new Trainer(algo, cfg);
+    try {
+      await t.loadCheckpoint(bytes);
+      expect(t.globalStep).toBe(info.step);
+      const named = E.namedParams(t.agent.params);
+      const data = await E.readAll(Object.values(named));
+      Object.keys(named).forEach((n, i) => expect(Array.from(data[i]), n).toEqual(pageWeights[`params.${n}`]));
+    } finally {
+      t.dispose();
+    }
+
+    // Back into the page: the same weights; a truncated copy and another env's load are refused.
+    const file = (name: string, buffer: Uint8Array) => ({ name, mimeType: 'application/octet-stream', buffer: Buffer.from(buffer) });
+    await page.setInputFiles('#load', file('again.safetensors', bytes));
+    await page.waitForFunction(() => /^loaded again\.safetensors/.test(document.getElementById('status')!.textContent ?? ''));
+    const reloaded = await page.evaluate(() => (globalThis as unknown as { stackelbergTraining: { weights(): Promise<Record<string, number[]>> } }).stackelbergTraining.weights());
+    expect(reloaded).toEqual(pageWeights);
+    expect((await counters(page)).step).toBe(info.step);
+
+    await page.setInputFiles('#load', file('cut.safetensors', bytes.subarray(0, bytes.length - 100)));
+    await page.waitForFunction(() => document.getElementById('status')!.className.includes('error'));
+    expect((await counters(page)).status).toMatch(/checkpoint cut\.safetensors is corrupt or truncated: tensor .* lies outside the data/);
+
+    await page.selectOption('#env', 'pendulum');
+    await page.setInputFiles('#load', file('again.safetensors', bytes));
+    await page.waitForFunction(() => /set to ppo on pendulum/.test(document.getElementById('status')!.textContent ?? ''));
+    expect((await counters(page)).status).toContain('checkpoint again.safetensors is ppo on cartpole, but this page is set to ppo on pendulum');
+    await page.selectOption('#env', 'cartpole');
+
+    // Stop releases what the run held: the live-buffer count goes back to zero.
+    await page.click('#stop');
+    await waitFor(page, 'the release', (c) => c.state === 'idle' && c.live === 0);
+    await page.screenshot({ path: join(ARTIFACTS, 'train-stopped.png'), fullPage: true });
+  }, 240_000);
+
+  it('a fixed graph (matmul, tanh, sum and its gradient) gives the Node engine numbers and the float64 reference', async () => {
+    // A string, so the test runner's module transform leaves the page's import() alone.
+    const inPage = (await page.evaluate(`(async () => (${fixedGraph.toString()})(await import('/js/engine.js')))()`)) as Awaited<ReturnType<typeof fixedGraph>>;
+    const inNode = await fixedGraph(E);
+    const ref = fixedGraphRef();
+    for (const k of ['value', 'gA', 'gB'] as const) {
+      expectClose(inPage[k], ref[k], 1e-5, `page ${k} vs float64`);
+      expectClose(inPage[k], inNode[k], 1e-5, `page ${k} vs Node`);
+    }
+    expect(inPage.live).toBe(0);
+  }, 120_000);
+
+  it('embedding (embed.html): init({ device }) on the page\'s GPUDevice, destroy() leaves it usable; a render pass draws an engine buffer', async () => {
+    const seed = 3;
+    await page.goto(`${server.url}embed.html?seed=${seed}`);
+    await page.waitForFunction(() => document.body.dataset.ready !== 'no', undefined, { timeout: 60_000 });
+    const status = await page.evaluate(() => document.getElementById('status')!.textContent);
+    expect(await page.evaluate(() => document.body.dataset.ready), status ?? '').toBe('yes');
+    const r = JSON.parse((await page.evaluate(() => document.getElementById('result')!.textContent)) ?? '{}');
+    expect(r.product).toEqual([7, 10, 15, 22]);
+    expect(r.live).toBe(0);
+    expect(r.after).toEqual([5, 6, 7, 8]); // the caller's device still works after destroy()
+    // The drawn cells are the observation's occupied cells (the same env and seed in Node).
+    const obs = makeEnv('minatar/breakout', { numEnvs: 1, seed, preset: 'gymnax' }).reset(seed);
+    const C = obs.length / 100;
+    const occupied = Array.from({ length: 100 }, (_, k) => (Array.from(obs.subarray(k * C, (k + 1) * C)).some((v) => v > 0.5) ? 1 : 0));
+    expect(occupied.reduce((a: number, b) => a + b, 0)).toBeGreaterThan(5);
+    expect(r.cells).toEqual(occupied);
+    await page.screenshot({ path: join(ARTIFACTS, 'embed.png'), fullPage: true });
+  }, 60_000);
+
+  it('the benchmark page lists every bench case with a spec and why the peers are absent', async () => {
+    await page.goto(`${server.url}bench.html`);
+    await page.waitForFunction(() => document.body.dataset.ready !== 'no', undefined, { timeout: 60_000 });
+    const shown = await page.evaluate(() => ({
+      ready: document.body.dataset.ready,
+      cases: [...document.querySelectorAll('#cases input')].map((b: any) => b.value),
+      peers: document.getElementById('peers')!.textContent,
+      adapter: document.getElementById('adapter')!.textContent,
+    }));
+    expect(shown.ready).toBe('yes');
+    expect(shown.cases.length).toBe(CORE_CASES.length + Object.keys(KERNEL_CASES).length);
+    for (const c of CORE_CASES) expect(shown.cases).toContain(c.id);
+    expect(shown.peers).toMatch(/tfjs-webgpu and jax-js are not run here/);
+    expect(shown.adapter.length).toBeGreaterThan(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'bench.png'), fullPage: true });
+  }, 90_000);
+
+  it('without WebGPU the page says what to enable instead of staying blank', async () => {
+    const plain = await launch(['--no-sandbox']); // no --enable-unsafe-webgpu: no adapter here
+    try {
+      const p = await plain.newPage();
+      await p.goto(`${server.url}index.html`);
+      await p.waitForFunction(() => document.body.dataset.ready === 'no-webgpu', undefined, { timeout: 60_000 });
+      const text = await p.evaluate(() => document.getElementById('status')!.textContent ?? '');
+      expect(text).toMatch(/WebGPU/);
+      expect(text).toContain('--enable-unsafe-webgpu');
+      expect(await p.isDisabled('#start')).toBe(true);
+      await p.screenshot({ path: join(ARTIFACTS, 'no-webgpu.png'), fullPage: true });
+    } finally {
+      await plain.close();
+    }
+  }, 60_000);
+});
