@@ -31,9 +31,9 @@ function randomBoxReturns(id: string, episodes: number, seed: number): number[] 
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 
 describe('SAC', () => {
-  it('learns Pendulum: the deterministic policy after 3,000 env steps beats a random policy by > 250', async () => {
+  it('learns Pendulum: the deterministic policy after 4,000 env steps beats a random policy by > 600', async () => {
     const cfg = {
-      ...sac.defaults, env: 'pendulum', seed: 3, numEnvs: 1, totalSteps: 3000, randomSteps: 500, learningStarts: 500,
+      ...sac.defaults, env: 'pendulum', seed: 3, numEnvs: 1, totalSteps: 4000, randomSteps: 500, learningStarts: 500,
       trainFreq: 1, gradientSteps: 1, hidden: [64, 64], batchSize: 64, logEvery: 500,
     };
     const t = new Trainer(sac, cfg);
@@ -42,8 +42,10 @@ describe('SAC', () => {
     const ev = await t.evaluate(16, { seed: 999 });
     const rand = mean(randomBoxReturns('pendulum', 64, 999));
     console.log(`SAC Pendulum, ${cfg.totalSteps} steps in ${((Date.now() - t0) / 1000).toFixed(0)} s: greedy return ${ev.mean_return?.toFixed(0)} vs random ${rand.toFixed(0)}`);
-    // Observed on the loaded host (seed 3): greedy −990 vs random −1333 over 8 episodes.
-    expect(ev.mean_return!).toBeGreaterThan(rand + 250);
+    // Calibration (this config, seed 3, greedy return over 16 episodes every 500 steps; random
+    // ≈ −1333): −1469, −1591, −1675, −1349, −1083, −951, −304, −199 at 500 … 4000 steps. The policy
+    // takes off between 3,000 and 3,500 steps; at 4,000 the margin (~1,100) is about twice the bar.
+    expect(ev.mean_return!).toBeGreaterThan(rand + 600);
     t.agent.dispose();
   }, 1_800_000);
 
