@@ -63,6 +63,7 @@ export const PPO_DEFAULTS: PpoConfig = {
   targetKl: null,
   torso: 'auto',
   mlpHidden: [64, 64],
+  envDevice: 'cpu',
 };
 
 export const PPO_SCHEMA: Schema<PpoConfig> = {
@@ -253,6 +254,27 @@ export class PpoAgent implements OnPolicyAgent {
     const actions = new Int32Array(o.sample), logp = new Float32Array(o.sample);
     sampleCategorical(logits, o.sample, this.numActions, o.rng, o.mode === 'greedy', actions, logp);
     return { actions, logp, values };
+  }
+
+  /**
+   * act() on the GPU for rollouts on a GPU env: actions by the Gumbel-max trick (argmax of
+   * logits + Gumbel noise from the engine RNG is an exact draw from the softmax), no readback.
+   */
+  actGpu(obs: Tensor, sample: number): { values: Tensor; actions?: Tensor; logp?: Tensor } {
+    return E.noGrad(() =>
+      E.scope(() => {
+        const rows = obs.shape[0];
+        const x = E.reshape(obs, [rows, ...this.perception.inputShape]);
+        const { features } = this.perception.apply(this.params.perception, x);
+        const { logits, value } = this.heads.apply(this.params.heads, features);
+        if (!sample) return { values: value };
+        const lg = sample === rows ? logits : E.slice(logits, [[0, sample]]);
+        // u = 0 gives −∞ noise (that action is not drawn), never NaN.
+        const gumbel = E.neg(E.log(E.neg(E.log(E.rand([sample, this.numActions])))));
+        const actions = E.argmax(E.add(lg, gumbel), 1);
+        return { values: value, actions, logp: E.categoricalLogProb(lg, actions) };
+      }),
+    );
   }
 
   get inputSize() {

@@ -44,6 +44,12 @@ export interface OnPolicyConfig extends RunConfig {
   numSteps: number;
   gamma: number;
   gaeLambda: number;
+  /**
+   * Where rollouts step the env: 'cpu' (rl/envs, one readback per vector step) or 'gpu'
+   * (rl/envs/gpu: actions sampled on the GPU, no readback until the rollout ends). Algorithms
+   * that offer it list it in their defaults.
+   */
+  envDevice?: 'cpu' | 'gpu';
 }
 
 /** Off-policy loops (replay, train frequency, warm-up). */
@@ -78,6 +84,7 @@ export const ON_POLICY_SCHEMA: Schema<OnPolicyConfig> = {
   numSteps: { type: 'int', min: 1 },
   gamma: { type: 'number', min: 0, max: 1 },
   gaeLambda: { type: 'number', min: 0, max: 1 },
+  envDevice: { type: 'string', choices: ['cpu', 'gpu'] },
 };
 
 export const OFF_POLICY_SCHEMA: Schema<OffPolicyConfig> = {

@@ -23,6 +23,7 @@ import * as E from '../../engine/index.ts';
 import { Rng, type RngState } from '../../engine/nn/rng.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedArrays } from '../../engine/safetensors.ts';
 import type { VecEnv } from '../envs/vec.ts';
+import { GPU_ENV_IDS, makeGpuEnv, type GpuVecEnv } from '../envs/gpu/index.ts';
 import type { VecEnvState } from '../envs/types.ts';
 import type { OffPolicyConfig, OnPolicyConfig, RunConfig } from './config.ts';
 import { createEnv, envSpecOf, FrameStack } from './envs.ts';
@@ -87,10 +88,17 @@ export interface TrainerOptions {
 interface EpisodeStat {
   ret: number;
   len: number;
+  /** Episodes summed in ret and len (GPU envs report sums); absent = 1. */
+  n?: number;
 }
 
 export class Trainer {
+  /** The CPU env: rollouts step it unless cfg.envDevice is 'gpu' (then it only describes the env). */
   readonly env: VecEnv;
+  /** The GPU env rollouts step when cfg.envDevice is 'gpu' (rl/envs/gpu); null otherwise. */
+  readonly genv: GpuVecEnv | null = null;
+  /** The GPU env's current observations (what the next rollout acts on first). */
+  private gobs: E.Tensor | null = null;
   readonly spec: EnvSpec;
   readonly agent: AgentBase;
   readonly rng: Rng;
@@ -127,11 +135,28 @@ export class Trainer {
       throw new Error(`${algo.name} handles ${algo.actionSpaces.join(' and ')} action spaces; ${cfg.env} has a ${kind} one`);
     }
     this.N = cfg.numEnvs;
+    const onGpu = algo.kind === 'on-policy' && (cfg as OnPolicyConfig).envDevice === 'gpu';
+    if (onGpu) {
+      if (o.env) throw new Error(`envDevice 'gpu' steps its own GPU env; a ready CPU env (TrainerOptions.env) cannot be used with it`);
+      if (!GPU_ENV_IDS.includes(cfg.env)) throw new Error(`envDevice 'gpu': ${cfg.env} has no GPU version (GPU envs: ${GPU_ENV_IDS.join(', ')}); use envDevice 'cpu'`);
+    }
     E.seed(cfg.seed);
     this.agent = algo.kind === 'on-policy' ? (algo as OnPolicyAlgorithm).create(cfg as OnPolicyConfig, this.spec) : (algo as OffPolicyAlgorithm).create(cfg as OffPolicyConfig, this.spec);
     this.rng = new Rng(cfg.seed);
     this.stack = new FrameStack(this.N, this.spec.obsSize, this.agent.frameStack ?? 1);
     this.stack.reset(this.env.reset(cfg.seed));
+    if (onGpu) {
+      const agent = this.agent as OnPolicyAgent;
+      const why = !agent.actGpu ? `${algo.name} cannot act on the GPU (its agent has no actGpu)` : (agent.frameStack ?? 1) !== 1 ? `${algo.name} stacks frames, which the GPU rollout does not` : null;
+      if (why) {
+        agent.dispose();
+        throw new Error(`envDevice 'gpu': ${why}; use envDevice 'cpu'`);
+      }
+      // The GPU batch starts from the CPU env's reset state (same seed, same Philox words).
+      this.genv = makeGpuEnv(cfg.env, { numEnvs: this.N, seed: cfg.seed, maxEpisodeSteps: this.env.maxEpisodeSteps });
+      this.genv.setState(this.env.getState());
+      this.gobs = E.tensor(this.stack.out, [this.N, this.spec.obsSize]);
+    }
     const perIter = algo.kind === 'on-policy' ? this.N * (cfg as OnPolicyConfig).numSteps : this.N;
     this.iterations = Math.ceil(cfg.totalSteps / perIter);
     this.nextLogStep = cfg.logEvery;
@@ -149,7 +174,7 @@ export class Trainer {
     });
     if (this.algo.kind === 'on-policy') {
       const c = cfg as OnPolicyConfig;
-      const ro = await this.collect(c);
+      const ro = this.genv ? await this.collectOnGpu(c) : await this.collect(c);
       this.checkStats(await (this.agent as OnPolicyAgent).update(ro, ctx()));
     } else {
       const c = cfg as OffPolicyConfig;
@@ -254,6 +279,94 @@ export class Trainer {
     return ro;
   }
 
+  /**
+   * One rollout on the GPU env: actions sampled on the GPU (agent.actGpu), env steps, rewards,
+   * flags and episode sums all stay on the GPU; truncated episodes' final observations ride
+   * along as extra rows of the next forward (γ·V(final) bootstrapping, as collect() does). Then
+   * ONE readback of the whole rollout, and GAE on the CPU as in collect().
+   */
+  private async collectOnGpu(c: OnPolicyConfig): Promise<Rollout> {
+    const { N } = this;
+    const genv = this.genv!;
+    const T = c.numSteps, S = this.stack.size;
+    const ro = (this.rollout ??= {
+      T, N,
+      obs: new Float32Array(T * N * S), actions: new Float32Array(T * N), logp: new Float32Array(T * N),
+      values: new Float32Array(T * N), rewards: new Float32Array(T * N), dones: new Float32Array(T * N),
+      advantages: new Float32Array(T * N), returns: new Float32Array(T * N),
+    });
+    const agent = this.agent as OnPolicyAgent;
+    const L = { obs: [] as E.Tensor[], act: [] as E.Tensor[], logp: [] as E.Tensor[], val: [] as E.Tensor[], rew: [] as E.Tensor[], term: [] as E.Tensor[], trunc: [] as E.Tensor[], boot: [] as E.Tensor[] };
+    let obs = this.gobs!;
+    let prevFinal: E.Tensor | null = null;
+    // values of [obs; final obs of the previous step]: the first N rows, then the bootstrap rows
+    const forward = (sample: number) => {
+      const input = prevFinal ? E.concat([obs, prevFinal]) : obs;
+      const out = agent.actGpu!(input, sample);
+      if (prevFinal) {
+        input.dispose();
+        prevFinal.dispose();
+        prevFinal = null;
+        const [v, b] = [E.slice(out.values, [[0, N]]), E.slice(out.values, [[N, 2 * N]])];
+        out.values.dispose();
+        L.boot.push(b);
+        return { ...out, values: v };
+      }
+      return out;
+    };
+    for (let t = 0; t < T; t++) {
+      const out = forward(N);
+      L.val.push(out.values);
+      L.act.push(out.actions!);
+      L.logp.push(out.logp!);
+      const r = genv.step(out.actions!);
+      L.obs.push(obs);
+      L.rew.push(r.rewards);
+      L.term.push(r.terminated);
+      L.trunc.push(r.truncated);
+      prevFinal = r.finalObs;
+      obs = r.obs;
+      this.globalStep += N;
+    }
+    const lastValues = forward(0).values;
+    const packed = E.scope(() => [
+      E.stack(L.obs),
+      E.stack(L.act),
+      E.stack(L.logp),
+      E.stack(L.val),
+      E.add(E.stack(L.rew), E.mul(E.mul(E.stack(L.boot), E.stack(L.trunc)), c.gamma)),
+      E.add(E.stack(L.term), E.stack(L.trunc)),
+      lastValues,
+      genv.takeEpisodeStats(),
+    ]);
+    const [o, a, lp, v, rw, dn, lv, st] = await E.readAll(packed);
+    E.dispose([packed, Object.values(L)]);
+    this.gobs = obs;
+    ro.obs.set(o);
+    ro.actions.set(a);
+    ro.logp.set(lp);
+    ro.values.set(v);
+    ro.rewards.set(rw);
+    ro.dones.set(dn);
+    const { advantages, returns } = gae(ro.rewards, ro.values, ro.dones, lv, T, N, c.gamma, c.gaeLambda);
+    ro.advantages.set(advantages);
+    ro.returns.set(returns);
+    let n = 0, ret = 0, len = 0;
+    for (let i = 0; i < N; i++) {
+      n += st[3 * i];
+      ret += st[3 * i + 1];
+      len += st[3 * i + 2];
+    }
+    if (n) {
+      // Per-episode returns stay on the GPU; the rollout's mean stands in for each of its
+      // episodes in the recent-100 window.
+      this.pendingEpisodes.push({ ret, len, n });
+      for (let k = 0; k < Math.min(n, 100); k++) this.recentReturns.push(ret / n);
+      if (this.recentReturns.length > 100) this.recentReturns.splice(0, this.recentReturns.length - 100);
+    }
+    return ro;
+  }
+
   private tr: Transitions | null = null;
   private randActs: Float32Array | null = null;
   private async offPolicyStep(c: OffPolicyConfig) {
@@ -297,16 +410,17 @@ export class Trainer {
   private async log() {
     const eps = this.pendingEpisodes;
     this.pendingEpisodes = [];
-    const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+    const n = eps.reduce((a, e) => a + (e.n ?? 1), 0);
+    const mean = (k: 'ret' | 'len') => (n ? eps.reduce((a, e) => a + e[k], 0) / n : null);
     const line: LogLine = {
       kind: 'train',
       step: this.globalStep,
       update: this.iteration,
       time_s: +this.elapsed().toFixed(3),
       sps: Math.round((this.globalStep - this.stepsAtStart) / Math.max(1e-9, (Date.now() - this.startTime) / 1000)),
-      episodes: eps.length,
-      episodic_return: mean(eps.map((e) => e.ret)),
-      episodic_length: mean(eps.map((e) => e.len)),
+      episodes: n,
+      episodic_return: mean('ret'),
+      episodic_length: mean('len'),
       recent_return: this.recentMean(),
       ...this.lastStats,
     };
@@ -417,6 +531,7 @@ export class Trainer {
       for (let j = 0; j < d.length; j++) if (!Number.isFinite(d[j])) throw new DivergedError(this.globalStep, `${n}[${j}] (${d[j]})`);
       tensors[n] = { data: d, shape: t.shape.length ? t.shape : [1] };
     });
+    if (this.gobs) this.stack.out.set(await this.gobs.data());
     tensors['harness.frames'] = { data: this.stack.out.slice(), shape: [this.N, this.stack.size] };
     const agentState = (await this.agent.saveState?.()) ?? {};
     for (const [n, a] of Object.entries(agentState.arrays ?? {})) tensors[`agent.${n}`] = a;
@@ -427,7 +542,7 @@ export class Trainer {
       evaluations: this.evaluations,
       rng: this.rng.getState(),
       engineRng: E.getRngState(),
-      env: this.env.getState(),
+      env: this.genv ? await this.genv.getState() : this.env.getState(),
       recentReturns: this.recentReturns,
       pendingEpisodes: this.pendingEpisodes,
       lastStats: this.lastStats,
@@ -502,8 +617,13 @@ export class Trainer {
     this.evaluations = state.evaluations ?? 0;
     this.rng.setState(state.rng as RngState);
     E.setRngState(state.engineRng);
-    this.env.setState(state.env as VecEnvState);
     this.stack.out.set(need('harness.frames').data as Float32Array);
+    if (this.genv) {
+      // The env state has the CPU VecEnv's format whichever device wrote it.
+      this.genv.setState(state.env as VecEnvState);
+      this.gobs?.dispose();
+      this.gobs = E.tensor(this.stack.out, [this.N, this.spec.obsSize]);
+    } else this.env.setState(state.env as VecEnvState);
     this.recentReturns = state.recentReturns;
     this.pendingEpisodes = state.pendingEpisodes;
     this.lastStats = state.lastStats ?? {};
@@ -522,6 +642,9 @@ export class Trainer {
 
   dispose() {
     this.agent.dispose();
+    this.gobs?.dispose();
+    this.gobs = null;
+    this.genv?.dispose();
   }
 }
 

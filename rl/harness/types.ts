@@ -143,6 +143,13 @@ export interface Rollout {
 
 export interface OnPolicyAgent extends AgentBase {
   update(rollout: Rollout, ctx: UpdateContext): Promise<Stats>;
+  /**
+   * For rollouts on a GPU env (cfg.envDevice 'gpu'): the act() of tensors, with no readback.
+   * `obs` [rows, ...obsShape]; values for every row; for the first `sample` rows (0 = none) an
+   * action drawn on the GPU (engine RNG) and its log-probability. Returned tensors are the
+   * caller's. An agent without it runs on CPU envs only.
+   */
+  actGpu?(obs: E.Tensor, sample: number): { values: E.Tensor; actions?: E.Tensor; logp?: E.Tensor };
 }
 
 /** One vector step of transitions, on the CPU; the arrays are reused by the next step (copy what you keep). */

@@ -174,7 +174,23 @@ struct P { n: u32, k0: u32, k1: u32, cap: u32, mode: u32 }
   St[4u * i + 3u] = 0.0;
 }`,
   };
-  return { reset, step, clear };
+  const take = {
+    name: 'gpu_env_take_stats',
+    code: /* wgsl */ `
+@group(0) @binding(0) var<storage, read_write> St: array<f32>;
+@group(0) @binding(1) var<storage, read_write> O: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+struct P { n: u32, k0: u32, k1: u32, cap: u32, mode: u32 }
+@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x;
+  if (i >= p.n) { return; }
+  for (var j = 0u; j < 3u; j++) {
+    O[3u * i + j] = St[4u * i + 1u + j];
+    St[4u * i + 1u + j] = 0.0;
+  }
+}`,
+  };
+  return { reset, step, clear, take };
 }
 
 const compiled = new WeakMap<GpuEnvDef, ReturnType<typeof kernels>>();
@@ -305,6 +321,17 @@ export class GpuVecEnv {
     }
     rt.dispatch({ kernel: this.k.clear, inputs: [], outputs: [this.St], params: this.params(0), workgroups: [Math.ceil(this.numEnvs / WG)], label: 'gpu_env_clear_stats' });
     return r;
+  }
+
+  /**
+   * The finished-episode sums as a tensor [numEnvs, 3] (episodes, return sum, length sum per
+   * env), cleared on the GPU: read it together with other tensors to save a readback.
+   */
+  takeEpisodeStats(): Tensor {
+    this.alive('read episode statistics');
+    const out = this.tensor([this.numEnvs, 3]);
+    runtime().dispatch({ kernel: this.k.take, inputs: [], outputs: [this.St, out.buffer], params: this.params(0), workgroups: [Math.ceil(this.numEnvs / WG)], label: 'gpu_env_take_stats' });
+    return out;
   }
 
   /**
