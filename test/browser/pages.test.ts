@@ -3,8 +3,9 @@
 //   - the training page trains a few PPO updates on CartPole: the curve, the frames and the
 //     engine counters move; pause stops the updates and resume continues them;
 //   - a checkpoint downloaded from the page decodes in Node (engine/safetensors.ts), equals the
-//     page's weights bit for bit, and restores into a Node Trainer of the harness; loading it back
-//     into the page works, a truncated file and a checkpoint of another env are refused;
+//     page's weights bit for bit and restores into a Node Trainer of the harness; that trainer's
+//     checkpoint after one more update loads into the page with Node's weights; a truncated file
+//     and a checkpoint of another env are refused;
 //   - Stop releases every GPU buffer the run held;
 //   - a fixed graph (matmul, tanh, sum and its gradient) gives the Node engine's numbers and a
 //     float64 reference's;
@@ -14,12 +15,12 @@
 //   - the benchmark page lists every case of `npm run bench` with a spec.
 // Small networks and few updates: SwiftShader runs the kernels on the CPU.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
-import { decodeSafetensors } from '../../engine/safetensors.ts';
+import { decodeSafetensors, encodeSafetensors } from '../../engine/safetensors.ts';
 import { Trainer, checkpointInfo } from '../../rl/harness/trainer.ts';
 import type { RunConfig } from '../../rl/harness/types.ts';
 import { getAlgorithm } from '../../rl/registry.ts';
@@ -161,7 +162,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`browser pages (chromium)${SKIP_REASON ? ` — s
     expect(errors).toEqual([]);
   }, 240_000);
 
-  it('a checkpoint downloaded from the page decodes in Node, equals the page weights and restores into a Node Trainer', async () => {
+  it('checkpoints move both ways: the page\'s download restores into a Node Trainer (same weights), Node\'s trained checkpoint loads into the page', async () => {
     const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
     const bytes = new Uint8Array(readFileSync((await dl.path())!));
     expect(dl.suggestedFilename()).toMatch(/^ppo_cartpole_seed0_step\d+\.safetensors$/);
@@ -175,23 +176,40 @@ describe.skipIf(!HAVE_CHROMIUM)(`browser pages (chromium)${SKIP_REASON ? ` — s
     for (const n of names) expect(Array.from(tensors[n].data), n).toEqual(pageWeights[n]);
     expect(Object.keys(tensors).some((n) => n.startsWith('optim.'))).toBe(true);
 
-    // The harness in Node (Dawn) restores the full state from the page's bytes.
+    writeFileSync(join(ARTIFACTS, 'page-checkpoint.safetensors'), bytes);
+
+    // The harness in Node (Dawn) restores the full state from the page's bytes, trains one more
+    // update, and its checkpoint goes back into the page: Node → browser as well.
     await E.init();
     const algo = await getAlgorithm('ppo');
     const cfg = { ...algo.defaults, ...info.config } as RunConfig;
     const t = new Trainer(algo, cfg);
+    let nodeBytes: Uint8Array;
+    let nodeWeights: Record<string, number[]> = {};
     try {
       await t.loadCheckpoint(bytes);
       expect(t.globalStep).toBe(info.step);
-      const named = E.namedParams(t.agent.params);
-      const data = await E.readAll(Object.values(named));
-      Object.keys(named).forEach((n, i) => expect(Array.from(data[i]), n).toEqual(pageWeights[`params.${n}`]));
+      const weightsOf = async () => {
+        const named = E.namedParams(t.agent.params);
+        const data = await E.readAll(Object.values(named));
+        return Object.fromEntries(Object.keys(named).map((n, i) => [`params.${n}`, Array.from(data[i])]));
+      };
+      expect(await weightsOf()).toEqual(pageWeights);
+      await t.step();
+      nodeWeights = await weightsOf();
+      expect(nodeWeights).not.toEqual(pageWeights);
+      const { tensors: nt, metadata: nm } = await t.checkpointData();
+      nodeBytes = encodeSafetensors(nt, nm);
     } finally {
       t.dispose();
     }
-
-    // Back into the page: the same weights; a truncated copy and another env's load are refused.
     const file = (name: string, buffer: Uint8Array) => ({ name, mimeType: 'application/octet-stream', buffer: Buffer.from(buffer) });
+    await page.setInputFiles('#load', file('from-node.safetensors', nodeBytes));
+    await page.waitForFunction(() => /^loaded from-node\.safetensors/.test(document.getElementById('status')!.textContent ?? ''));
+    expect(await page.evaluate(() => (globalThis as any).stackelbergTraining.weights())).toEqual(nodeWeights);
+    expect((await counters(page)).step).toBe(info.step + TINY.numEnvs * TINY.numSteps);
+
+    // The page's own file back into the page: the same weights; a truncated copy and another env's load are refused.
     await page.setInputFiles('#load', file('again.safetensors', bytes));
     await page.waitForFunction(() => /^loaded again\.safetensors/.test(document.getElementById('status')!.textContent ?? ''));
     const reloaded = await page.evaluate(() => (globalThis as unknown as { stackelbergTraining: { weights(): Promise<Record<string, number[]>> } }).stackelbergTraining.weights());

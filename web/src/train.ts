@@ -42,7 +42,9 @@ class TrainingPage {
   /** Serialises GPU work: a training step and a checkpoint never interleave. */
   private lock: Promise<unknown> = Promise.resolve();
   private lastFrame = 0;
-  private loopRunning = false;
+  /** The running loop (null when none): pausing waits for its current update to finish. */
+  private loopDone: Promise<void> | null = null;
+  private pauseRequested = false;
 
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.lock.then(fn, fn);
@@ -176,24 +178,28 @@ class TrainingPage {
   }
 
   resume() {
-    if (!this.trainer || this.loopRunning) return;
+    if (!this.trainer || this.loopDone) return;
+    this.pauseRequested = false;
     this.setState('running');
-    void this.loop();
+    this.loopDone = this.loop();
   }
 
-  pause() {
-    if (this.state === 'running') this.setState('paused');
+  /** Stops after the update in flight; the state reads 'paused' once the loop has stopped. */
+  async pause() {
+    if (!this.loopDone) return;
+    this.pauseRequested = true;
+    $('state').textContent = 'pausing after this update…';
+    await this.loopDone;
   }
 
   private async stopLoop() {
-    if (this.state === 'running') this.setState('paused');
+    await this.pause();
     await this.lock;
   }
 
   private async loop() {
-    this.loopRunning = true;
     try {
-      while (this.state === 'running' && this.trainer && !this.trainer.done()) {
+      while (!this.pauseRequested && this.state === 'running' && this.trainer && !this.trainer.done()) {
         await this.exclusive(async () => {
           const t = this.trainer!;
           const c0 = E.counters();
@@ -212,12 +218,15 @@ class TrainingPage {
       if (this.trainer?.done() && this.state === 'running') {
         this.setState('done');
         status(`finished at step ${this.trainer.globalStep}${this.trainer.reachedTarget() ? ` (reached the target return ${this.trainer.cfg.stopAtReturn})` : ''}`, 'ok');
+      } else if (this.state === 'running') {
+        this.setState('paused');
       }
     } catch (e) {
       this.setState('failed');
       status(`training stopped: ${errorText(e)}`, 'error');
     } finally {
-      this.loopRunning = false;
+      this.loopDone = null;
+      this.pauseRequested = false;
       this.render();
     }
   }
@@ -274,6 +283,7 @@ class TrainingPage {
     $<HTMLInputElement>('seed').value = String(cfg.seed);
     $<HTMLInputElement>('steps').value = String(cfg.totalSteps);
     this.setState('paused');
+    this.render();
     this.drawFrame(this.trainer!.env.renderSvg(0));
     status(`loaded ${file.name}: ${info.algo} on ${info.env} at step ${info.step}; Resume continues it`, 'ok');
   }
@@ -389,7 +399,7 @@ async function main() {
   for (const id of ['preset', 'env-preset', 'seed', 'steps', 'overrides']) $(id).oninput = () => page.showConfig();
   $('preset').onchange = () => page.showConfig();
   $('start').onclick = guard(() => page.start());
-  $('pause').onclick = () => page.pause();
+  $('pause').onclick = guard(() => page.pause());
   $('resume').onclick = () => page.resume();
   $('save').onclick = guard(() => page.saveCheckpoint());
   $('stop').onclick = guard(() => page.dispose());
