@@ -2,6 +2,7 @@
 // everything a training run does) against bench/ppo_torch.py, a CleanRL-style PyTorch PPO with
 // the same networks and hyperparameters, on this machine.
 //   npx tsx bench/train_speed.ts [--no-torch] [--updates 3] [--case cartpole]
+// The CartPole cases also run our PPO with rollouts on the GPU env (envDevice 'gpu').
 // Cases (identical in both implementations):
 //   cartpole-cleanrl  CartPole, MLP 64-64 tanh, CleanRL defaults: 4 envs × 128 steps, minibatch 128, 4 epochs
 //   cartpole-fast     CartPole, our CI config: 16 envs × 64 steps, minibatch 256, 6 epochs
@@ -84,10 +85,11 @@ function makeEnv(kind: Case['env'], numEnvs: number): VecEnv {
   });
 }
 
-async function ours(c: Case, algo: 'ppo' | 'sprig', updates: number): Promise<number> {
+/** Steps/s of our trainer; gpuEnv: rollouts on rl/envs/gpu (envDevice 'gpu', CartPole only). */
+async function ours(c: Case, algo: 'ppo' | 'sprig', updates: number, gpuEnv = false): Promise<number> {
   const a = await getAlgorithm(algo);
-  const cfg = resolveLayers(a.defaults, a.schema, [{ source: c.name, values: { ...c.cfg, env: c.env, totalSteps: 1e9, logEvery: 1e9, ...(algo === 'sprig' ? { frameStack: 2 } : {}) } }]) as RunConfig & SprigConfig;
-  const t = new Trainer(a, cfg, { env: makeEnv(c.env, cfg.numEnvs) });
+  const cfg = resolveLayers(a.defaults, a.schema, [{ source: c.name, values: { ...c.cfg, env: c.env, totalSteps: 1e9, logEvery: 1e9, ...(algo === 'sprig' ? { frameStack: 2 } : {}), ...(gpuEnv ? { envDevice: 'gpu' } : {}) } }]) as RunConfig & SprigConfig;
+  const t = new Trainer(a, cfg, gpuEnv ? {} : { env: makeEnv(c.env, cfg.numEnvs) });
   await t.step(); // warm-up
   const t0 = performance.now();
   for (let i = 0; i < updates; i++) await t.step();
@@ -117,13 +119,15 @@ async function main() {
   const only = args.includes('--case') ? args[args.indexOf('--case') + 1] : null;
   const noTorch = args.includes('--no-torch');
   await E.init();
-  const rows: string[] = ['| case | ours PPO (steps/s) | PyTorch PPO (steps/s) | ours / PyTorch | ours SPRIG (steps/s) |', '|---|---|---|---|---|'];
+  const rows: string[] = ['| case | ours PPO (steps/s) | PyTorch PPO (steps/s) | ours / PyTorch | ours PPO, GPU env (steps/s) | GPU env / PyTorch | ours SPRIG (steps/s) |', '|---|---|---|---|---|---|---|'];
   for (const c of CASES) {
     if (only && c.name !== only) continue;
     const o = await ours(c, 'ppo', updates);
     const p = noTorch ? null : torch(c, updates);
+    const g = c.env === 'cartpole' ? await ours(c, 'ppo', updates, true) : null;
     const s = c.name === 'grid-fast' ? await ours(c, 'sprig', Math.max(1, Math.floor(updates / 2))) : null;
-    const row = `| ${c.name} | ${o.toFixed(0)} | ${p === null ? '–' : p.toFixed(0)} | ${p === null ? '–' : (o / p).toFixed(2) + '×'} | ${s === null ? '–' : s.toFixed(0)} |`;
+    const ratio = (x: number | null) => (x === null || p === null ? '–' : (x / p).toFixed(2) + '×');
+    const row = `| ${c.name} | ${o.toFixed(0)} | ${p === null ? '–' : p.toFixed(0)} | ${ratio(o)} | ${g === null ? '–' : g.toFixed(0)} | ${ratio(g)} | ${s === null ? '–' : s.toFixed(0)} |`;
     rows.push(row);
     console.error(row);
   }
