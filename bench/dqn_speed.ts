@@ -3,7 +3,7 @@
 // uniform batches uploaded, the update, target copies) against bench/dqn_torch.py, a
 // CleanRL-style PyTorch DQN with the same network, env logic, batch size and train frequency,
 // in one run; and SCORER's cost per env step relative to DQN's.
-//   npx tsx bench/dqn_speed.ts [--steps 2000] [--rounds 3] [--no-torch] [--case small]
+//   npx tsx bench/dqn_speed.ts [--steps 2000] [--rounds 3] [--no-torch] [--case small] [--torch-threads 1,2]
 // The PyTorch side runs under the first python that imports torch ($BENCH_PYTHON, python3 on
 // PATH, /usr/bin/python3: a pyenv python3 first on PATH often has none).
 // Cases (identical in both implementations):
@@ -80,7 +80,13 @@ function env(n: number) {
   });
 }
 
-async function ours(algo: OffPolicyAlgorithm<DqnConfig>, c: Case, steps: number): Promise<number> {
+/** Env steps per wall second and per CPU second (all threads of the process: lavapipe's too). */
+interface Speed {
+  wall: number;
+  cpu: number;
+}
+
+async function ours(algo: OffPolicyAlgorithm<DqnConfig>, c: Case, steps: number): Promise<Speed> {
   const cfg = resolveDqnConfig(algo, {
     env: 'cartpole', preset: null, numEnvs: c.numEnvs, batchSize: c.batch, trainFreq: 1, learningStarts: WARMUP,
     bufferSize: 10_000, totalSteps: 1e9, logEvery: 1e9, evalEvery: 0, encoder: 'mlp', optimizer: 'adam', lr: 1e-4,
@@ -89,22 +95,24 @@ async function ours(algo: OffPolicyAlgorithm<DqnConfig>, c: Case, steps: number)
   const t = new Trainer(algo, cfg as RunConfig, { env: env(c.numEnvs) });
   while (t.globalStep <= WARMUP) await t.step();
   await E.sync();
-  const s0 = t.globalStep, t0 = performance.now();
+  const s0 = t.globalStep, t0 = performance.now(), c0 = process.cpuUsage();
   while (t.globalStep - s0 < steps) await t.step();
   await E.sync();
-  const sps = (t.globalStep - s0) / ((performance.now() - t0) / 1000);
+  const n = t.globalStep - s0, cu = process.cpuUsage(c0);
+  const out = { wall: n / ((performance.now() - t0) / 1000), cpu: n / ((cu.user + cu.system) / 1e6) };
   t.dispose();
-  return sps;
+  return out;
 }
 
 /** The python that imports torch (bench/peers/torch.ts: $BENCH_PYTHON, python3 on PATH, /usr/bin/python3, python). */
 const torchInfo = findTorch();
 
-function torch(c: Case, steps: number): number | null {
+function torch(c: Case, steps: number, threads: number): Speed | null {
   if (!torchInfo) return null;
   try {
-    const out = execFileSync(torchInfo.python, ['bench/dqn_torch.py', '--num-envs', String(c.numEnvs), '--batch', String(c.batch), '--train-freq', '1', '--steps', String(steps), '--learning-starts', String(WARMUP)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return JSON.parse(out.trim().split('\n').pop()!).steps_per_s;
+    const out = execFileSync(torchInfo.python, ['bench/dqn_torch.py', '--num-envs', String(c.numEnvs), '--batch', String(c.batch), '--train-freq', '1', '--steps', String(steps), '--learning-starts', String(WARMUP), '--threads', String(threads)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const j = JSON.parse(out.trim().split('\n').pop()!);
+    return { wall: j.steps_per_s, cpu: j.steps_per_cpu_s };
   } catch (e) {
     const msg = (e as { stderr?: string }).stderr ?? (e as Error).message;
     console.error(`PyTorch run failed (${torchInfo.python}): ${msg.split('\n').slice(-2).join(' ')}`);
@@ -125,30 +133,48 @@ async function main() {
   const rounds = Number(opt('--rounds') ?? 1);
   const only = opt('--case') ?? null;
   const noTorch = args.includes('--no-torch');
+  // PyTorch at each of these intra-op thread counts, every round; its faster one is the peer
+  // (on this loaded 2-core host 2 threads ran 5x slower than 1: OpenMP workers wait on each other).
+  const threads = (opt('--torch-threads') ?? '1,2').split(',').map(Number);
+  if (!threads.every((t) => Number.isInteger(t) && t >= 1)) throw new Error(`--torch-threads: expected a comma-separated list of integers >= 1, got '${opt('--torch-threads')}'`);
   if (!(steps > 0) || !(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--steps must be > 0 and --rounds an integer >= 1, got --steps ${opt('--steps')} --rounds ${opt('--rounds')}`);
   if (only && !CASES.some((c) => c.name === only)) throw new Error(`--case ${only}: unknown case; valid: ${CASES.map((c) => c.name).join(', ')}`);
   await E.init();
   const info = E.runtime().info.adapterInfo;
   console.log(`DQN training loop, ${steps} timed env steps per cell, ${rounds} round(s) alternating ours DQN / PyTorch DQN / ours SCORER; medians over rounds`);
   console.log(`adapter: ${info.vendor} ${info.architecture} ${info.description}; CPU ${os.cpus()[0]?.model} x${os.cpus().length}`);
-  console.log(`PyTorch: ${noTorch ? 'skipped (--no-torch)' : torchInfo ? `${torchInfo.version} (${torchInfo.device}) via ${torchInfo.python}, 2 threads` : 'unavailable (no python with torch: set BENCH_PYTHON, or apt-get install python3-torch)'}`);
+  console.log(`PyTorch: ${noTorch ? 'skipped (--no-torch)' : torchInfo ? `${torchInfo.version} (${torchInfo.device}) via ${torchInfo.python}, intra-op threads ${threads.join(' and ')} (the faster is the peer)` : 'unavailable (no python with torch: set BENCH_PYTHON, or apt-get install python3-torch)'}`);
   console.log(`load average at start: ${load()}`);
-  const rows = ['| case | ours DQN (steps/s) | PyTorch DQN (steps/s) | ours / PyTorch | ours SCORER (steps/s) | SCORER cost / DQN cost per env step |', '|---|---|---|---|---|---|'];
+  const rows = [
+    '| case | ours DQN (steps/s) | PyTorch DQN (steps/s) | ours / PyTorch | per CPU-second: ours / PyTorch | ours SCORER (steps/s) | SCORER cost / DQN cost per env step |',
+    '|---|---|---|---|---|---|---|',
+  ];
   for (const c of CASES) {
     if (only && c.name !== only) continue;
-    const d: number[] = [], p: number[] = [], s: number[] = [];
+    const d: Speed[] = [], s: Speed[] = [];
+    const pt: Speed[][] = threads.map(() => []);
     for (let r = 0; r < rounds; r++) {
       // Alternate the engines (DQN, PyTorch, SCORER) so load drifts hit all of them alike.
       d.push(await ours(dqnAlgorithms.dqn, c, steps));
-      const tp = noTorch ? null : torch(c, steps);
-      if (tp !== null) p.push(tp);
+      const tps = noTorch ? [] : threads.map((th, i) => {
+        const x = torch(c, steps, th);
+        if (x) pt[i].push(x);
+        return x;
+      });
       s.push(await ours(scorerAlgorithms['scorer-dqn'], c, steps));
-      console.error(`  ${c.name} round ${r + 1}: ours DQN ${d.at(-1)!.toFixed(1)}, PyTorch ${tp === null ? '-' : tp.toFixed(1)}, ours SCORER ${s.at(-1)!.toFixed(1)} steps/s (load ${load()})`);
+      const f = (x: Speed | null | undefined) => (x ? `${x.wall.toFixed(1)} (${x.cpu.toFixed(1)}/CPU-s)` : '-');
+      console.error(`  ${c.name} round ${r + 1}: ours DQN ${f(d.at(-1))}, ${tps.map((x, i) => `PyTorch ${threads[i]}t ${f(x)}`).join(', ')}, ours SCORER ${f(s.at(-1))} steps/s (load ${load()})`);
     }
-    const dm = median(d), sm = median(s), pm = p.length ? median(p) : null;
+    // The peer: the thread count with the higher median wall speed.
+    const best = pt.map((xs, i) => ({ i, m: xs.length === rounds ? median(xs.map((x) => x.wall)) : -1 })).sort((a, b) => b.m - a.m)[0];
+    const p = best && best.m > 0 ? pt[best.i] : [];
+    const dm = median(d.map((x) => x.wall)), sm = median(s.map((x) => x.wall));
+    const pm = p.length ? median(p.map((x) => x.wall)) : null;
+    if (p.length) console.error(`  ${c.name}: PyTorch peer = ${threads[best.i]} thread(s)`);
+    const cpuRatio = p.length ? median(d.map((x) => x.cpu)) / median(p.map((x) => x.cpu)) : null;
     // Per-round ratios too: their spread says how much the load moved within the run.
-    const ratios = p.length === d.length ? d.map((x, i) => (x / p[i]).toFixed(2)).join(', ') : null;
-    const row = `| ${c.name} (${c.numEnvs} env${c.numEnvs > 1 ? 's' : ''}, batch ${c.batch}) | ${dm.toFixed(1)} | ${pm === null ? '–' : pm.toFixed(1)} | ${pm === null ? '–' : (dm / pm).toFixed(2) + '×'}${ratios && rounds > 1 ? ` (rounds: ${ratios})` : ''} | ${sm.toFixed(1)} | ${(dm / sm).toFixed(2)}× |`;
+    const ratios = p.length === d.length ? d.map((x, i) => (x.wall / p[i].wall).toFixed(2)).join(', ') : null;
+    const row = `| ${c.name} (${c.numEnvs} env${c.numEnvs > 1 ? 's' : ''}, batch ${c.batch}) | ${dm.toFixed(1)} | ${pm === null ? '–' : `${pm.toFixed(1)} (${threads[best.i]}t)`} | ${pm === null ? '–' : (dm / pm).toFixed(2) + '×'}${ratios && rounds > 1 ? ` (rounds: ${ratios})` : ''} | ${cpuRatio === null ? '–' : cpuRatio.toFixed(2) + '×'} | ${sm.toFixed(1)} | ${(dm / sm).toFixed(2)}× |`;
     rows.push(row);
     console.error(row);
   }

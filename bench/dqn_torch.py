@@ -92,7 +92,7 @@ def main():
     total = a.learning_starts + a.steps
     while step < total:
         if t0 is None and step >= a.learning_starts:
-            t0, s0 = time.perf_counter(), step
+            t0, c0, s0 = time.perf_counter(), time.process_time(), step
         eps = max(0.05, 1 - step / 20000)
         with torch.no_grad():
             greedy = q(torch.from_numpy(obs)).argmax(1).numpy()
@@ -123,7 +123,9 @@ def main():
             if step // a.target_every != (step - a.num_envs) // a.target_every:
                 target.load_state_dict(q.state_dict())
     s = time.perf_counter() - t0
-    print(json.dumps({"impl": "torch", "num_envs": a.num_envs, "batch": a.batch, "train_freq": a.train_freq, "steps_per_s": (step - s0) / s, "threads": a.threads}))
+    cpu = time.process_time() - c0  # all threads of this process, like ours' process.cpuUsage
+    print(json.dumps({"impl": "torch", "num_envs": a.num_envs, "batch": a.batch, "train_freq": a.train_freq, "steps_per_s": (step - s0) / s,
+                      "steps_per_cpu_s": (step - s0) / cpu, "threads": a.threads}))
 
 
 if __name__ == "__main__":
