@@ -8,6 +8,7 @@ import { grid, lineChart, savePlot, type VlSpec } from '../../util/plot.ts';
 import { bestStationary, optimalValue, summary, trueModel } from './tabular.ts';
 import type { TabularResult } from './train.ts';
 import type { ScaleResult } from './scalable.ts';
+import { median, probabilityOfImprovementCi, stratifiedBootstrapCi } from '../report/stats.ts';
 
 /** The poster's numbers (mean ± std of 5 runs, average episode reward). */
 export const POSTER: Record<string, [number, number]> = {
@@ -43,6 +44,16 @@ export function tableMarkdown(results: TabularResult[]): string {
       r.runs.map((x) => `${x.policy[0]![1]!.toFixed(2)}/${x.policy[1]![1]!.toFixed(2)}`).join(' '),
       r.seconds.toFixed(0),
     ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'));
+  }
+  const io = results.filter((r) => r.inner);
+  if (io.length) {
+    lines.push('', 'Inner–outer convergence (the follower trained until every run\'s ‖∇₂f₂‖₂ ≤ tol before each leader step and once after the last): follower steps per inner loop (first loop from the random start, then mean and max of the rest), and the largest ‖∇₂f₂‖₂ at the end of any loop.', '');
+    lines.push('| formulation | α | tol | first loop steps | later loops: mean / max steps | loops at the cap | largest final ‖∇₂f₂‖₂ |', '|---|---:|---:|---:|---|---:|---:|');
+    for (const r of io) {
+      const st = r.inner!.steps, rest = st.slice(1);
+      const atCap = st.filter((x) => x >= r.config.innerMax).length;
+      lines.push(`| ${NAMES[r.config.formulation]} | ${r.config.formulation === 'mal-agent' || r.config.formulation === 'mal-noise' ? r.config.alpha : '–'} | ${r.config.innerTol} | ${st[0]} | ${(rest.reduce((a, b) => a + b, 0) / Math.max(1, rest.length)).toFixed(1)} / ${Math.max(...rest)} | ${atCap} of ${st.length} | ${Math.max(...r.inner!.gradNorm).toExponential(2)} |`);
+    }
   }
   return lines.join('\n') + '\n';
 }
@@ -125,21 +136,39 @@ export async function writeReport(dir: string): Promise<string[]> {
       const k = `${r.config.env}|${r.config.algo}|${r.config.realSteps}`;
       groups.set(k, [...(groups.get(k) ?? []), r]);
     }
-    const lines = ['| env | algorithm | real steps | seeds | final eval return: mean ± std [95% CI] | per seed | time per seed s |', '|---|---|---:|---:|---|---|---:|'];
+    const lines = [
+      '| env | algorithm | real steps | seeds | initial eval (mean) | final eval return: mean ± std [95% t-CI] | bootstrap 95% CI of the mean | final − initial: mean [bootstrap 95% CI] | per seed final | model one-step MSE / no-change (median) | time per seed s |',
+      '|---|---|---:|---:|---:|---|---|---|---|---:|---:|',
+    ];
     const series = [];
+    const finals = new Map<string, number[]>();
+    const bs = (xs: number[]) => stratifiedBootstrapCi([xs], (m) => m[0]!.reduce((a, b) => a + b, 0) / m[0]!.length, { reps: 2000, seed: 0 });
     for (const [k, rs] of groups) {
       const [env, algo, steps] = k.split('|');
       rs.sort((a, b) => a.config.seed - b.config.seed);
-      lines.push(`| ${env} | ${algo.toUpperCase()} | ${steps} | ${rs.length} | ${cell(rs.map((r) => r.finalReturn))} | ${rs.map((r) => r.finalReturn.toFixed(0)).join(', ')} | ${summary(rs.map((r) => r.seconds)).mean.toFixed(0)} |`);
+      const fin = rs.map((r) => r.finalReturn), init = rs.map((r) => r.curve[0]!.evalReturn), gain = fin.map((x, i) => x - init[i]!);
+      finals.set(k, fin);
+      const ci = bs(fin), gi = bs(gain);
+      const ratios = rs.flatMap((r) => (r.modelError ?? []).map((e) => e.state / e.noChange));
+      lines.push(`| ${env} | ${algo!.toUpperCase()} | ${steps} | ${rs.length} | ${f2(init.reduce((a, b) => a + b, 0) / init.length)} | ${cell(fin)} | [${f2(ci.lo)}, ${f2(ci.hi)}] | ${f2(gi.point)} [${f2(gi.lo)}, ${f2(gi.hi)}] | ${fin.map((x) => x.toFixed(0)).join(', ')} | ${ratios.length ? median(ratios).toFixed(3) : '–'} | ${summary(rs.map((r) => r.seconds)).mean.toFixed(0)} |`);
       // Mean curve over seeds at the common step counts.
       const xs = rs[0]!.curve.map((c) => c.steps);
       const at = (i: number) => rs.map((r) => r.curve[i]?.evalReturn ?? NaN).filter(Number.isFinite);
       series.push({
-        name: `${algo.toUpperCase()} (${env}, ${steps} steps, ${rs.length} seed${rs.length > 1 ? 's' : ''})`, x: xs, y: xs.map((_, i) => summary(at(i)).mean),
+        name: `${algo!.toUpperCase()} (${env}, ${steps} steps, ${rs.length} seed${rs.length > 1 ? 's' : ''})`, x: xs, y: xs.map((_, i) => summary(at(i)).mean),
         lo: xs.map((_, i) => { const s = summary(at(i)); return s.mean - (Number.isFinite(s.ci95) ? s.ci95 : 0); }),
         hi: xs.map((_, i) => { const s = summary(at(i)); return s.mean + (Number.isFinite(s.ci95) ? s.ci95 : 0); }),
       });
     }
+    // Pairwise: probability that a run of X ends above a run of Y (rliable's P(X > Y)), bootstrap CI.
+    const pairs: string[] = [];
+    for (const [kx, x] of finals) for (const [ky, y] of finals) {
+      const [ex, ax, sx] = kx.split('|'), [ey, ay, sy] = ky.split('|');
+      if (ex !== ey || sx !== sy || ax! >= ay!) continue;
+      const p = probabilityOfImprovementCi([x], [y], { reps: 2000, seed: 0 });
+      pairs.push(`| ${ex} | ${sx} | ${ax!.toUpperCase()} > ${ay!.toUpperCase()} | ${p.point.toFixed(2)} [${p.lo.toFixed(2)}, ${p.hi.toFixed(2)}] |`);
+    }
+    if (pairs.length) lines.push('', '| env | real steps | P(final return of X > of Y) | estimate [bootstrap 95% CI] |', '|---|---:|---|---|', ...pairs);
     fs.writeFileSync(path.join(dir, 'palmal-scale.md'), lines.join('\n') + '\n');
     written.push(path.join(dir, 'palmal-scale.md'));
     written.push(...(await savePlot(lineChart({ title: 'PAL vs MAL vs NPG (mean, band = 95% t-interval over seeds)', xLabel: 'real environment steps', yLabel: 'evaluation return', series, legend: 'bottom' }), path.join(dir, 'palmal-scale'))));

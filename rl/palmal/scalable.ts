@@ -192,6 +192,8 @@ export class DynamicsEnsemble {
   private readonly flat: T;
   private readonly opt: E.Optimizer;
   norm: { sx: Norm; sy: Norm } | null = null;
+  /** Per-dimension [min, max] of the fitted data's next states and rewards: rollouts are clipped to them. */
+  range: { lo: number[]; hi: number[]; rLo: number; rHi: number } | null = null;
   constructor(
     readonly dObs: number,
     readonly dAct: number,
@@ -219,6 +221,8 @@ export class DynamicsEnsemble {
     const { X, Y } = this.rows(d);
     const sx = stats(X), sy = stats(Y);
     this.norm = { sx, sy };
+    const lo = d.next[0]!.map((_, j) => Math.min(...d.next.map((r) => r[j]!))), hi = d.next[0]!.map((_, j) => Math.max(...d.next.map((r) => r[j]!)));
+    this.range = { lo, hi, rLo: Math.min(...d.rew), rHi: Math.max(...d.rew) };
     const K = this.K, B = Math.min(batch, X.length), dIn = this.dObs + this.dAct, dOut = this.dObs + 1;
     for (let k = 0; k < steps; k++) {
       const xb = new Float32Array(K * B * dIn), yb = new Float32Array(K * B * dOut);
@@ -370,13 +374,17 @@ export class NpgLearner {
  * Model rollouts on the host in float64 (the ensemble's and the policy's weights copied down once):
  * on a software adapter a rollout is hundreds of tiny sequential dispatches, while the host does
  * one 4×64×64 forward in microseconds. N trajectories from `starts` (drawn at random), h steps,
- * trajectory i run by member i mod K. Returns trajectory-major obs, act (unclipped, as sampled),
+ * trajectory i run by member i mod K. Predicted states and rewards are clipped to the range of the
+ * data the model was fitted on: without it the policy learns to steer the model where it
+ * extrapolates (on Pendulum, to positive predicted rewards, which the real env never gives). Returns trajectory-major obs, act (unclipped, as sampled),
  * rew, t and start flags.
  */
 export async function modelRollouts(learner: NpgLearner, ens: DynamicsEnsemble, starts: number[][], N: number, h: number, lo: number[], hi: number[], rng: E.Rng) {
   const dObs = ens.dObs, dAct = ens.dAct, n = N * h;
   const [pol, members] = [await learner.host(), await ens.hostMembers()];
   const { sx, sy } = ens.norm!;
+  const rg = ens.range!;
+  const clip = (v: number, a: number, b: number) => Math.min(b, Math.max(a, v));
   const obs = new Float32Array(n * dObs), act = new Float32Array(n * dAct), rew = new Float64Array(n), t = new Float64Array(n), start = new Uint8Array(n);
   for (let i = 0; i < N; i++) {
     let o = starts[rng.int(starts.length)]!.slice();
@@ -389,10 +397,10 @@ export async function modelRollouts(learner: NpgLearner, ens: DynamicsEnsemble, 
       const y = mlpForwardHost(m, x);
       o.forEach((v, d) => (obs[j * dObs + d] = v));
       a.forEach((v, d) => (act[j * dAct + d] = v));
-      rew[j] = y[dObs]! * sy.sd[dObs]! + sy.mu[dObs]!;
+      rew[j] = clip(y[dObs]! * sy.sd[dObs]! + sy.mu[dObs]!, rg.rLo, rg.rHi);
       t[j] = k;
       start[j] = k === 0 ? 1 : 0;
-      o = o.map((v, d) => v + y[d]! * sy.sd[d]! + sy.mu[d]!);
+      o = o.map((v, d) => clip(v + y[d]! * sy.sd[d]! + sy.mu[d]!, rg.lo[d]!, rg.hi[d]!));
     }
   }
   return { obs, act, rew, t, start };
