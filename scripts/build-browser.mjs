@@ -23,6 +23,7 @@ export const BROWSER_ENTRIES = {
   train: 'web/src/train.ts',
   bench: 'web/src/bench.ts',
   embed: 'web/src/embed.ts',
+  figures: 'web/src/figures.ts',
   engine: 'index.ts',
   games: 'games/index.ts',
   rl: 'rl/index.ts',

@@ -12,6 +12,8 @@
 //   - embedding (embed.html, docs/browser.md's examples): init({ device }) with the page's own
 //     GPUDevice, destroy() leaves it usable; a render pass draws an engine tensor's buffer;
 //   - without WebGPU the page says what to enable;
+//   - the actor-critic game page runs the Stackelberg update on the GPU engine and lands where
+//     the float64 closed form does;
 //   - the benchmark page lists every case of `npm run bench` with a spec.
 // Small networks and few updates: SwiftShader runs the kernels on the CPU.
 
@@ -25,6 +27,7 @@ import { Trainer, checkpointInfo } from '../../rl/harness/trainer.ts';
 import type { RunConfig } from '../../rl/harness/types.ts';
 import { getAlgorithm } from '../../rl/registry.ts';
 import { makeEnv } from '../../rl/envs/index.ts';
+import { actorCriticStepCpu } from '../../games/toys.ts';
 import { CORE_CASES } from '../../bench/core.ts';
 import { KERNEL_CASES } from '../../bench/common.ts';
 import { ARTIFACTS, HAVE_CHROMIUM, SKIP_REASON, WEB_ROOT, buildPages, launch, serveModule, type Server } from './harness.ts';
@@ -262,6 +265,25 @@ describe.skipIf(!HAVE_CHROMIUM)(`browser pages (chromium)${SKIP_REASON ? ` — s
     expect(r.cells).toEqual(occupied);
     await page.screenshot({ path: join(ARTIFACTS, 'embed.png'), fullPage: true });
   }, 60_000);
+
+  it('the actor-critic game page: the GPU engine trajectory (total derivative, λ) matches the float64 closed form', async () => {
+    const [iters, lambda, lr] = [40, 0.04, 0.01];
+    await page.goto(`${server.url}figures.html?iters=${iters}&lambda=${lambda}&lr=${lr}&rule=stackelberg&autorun=1`);
+    await page.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.state), undefined, { timeout: 90_000 });
+    const status = await page.evaluate(() => document.getElementById('status')!.textContent);
+    expect(await page.evaluate(() => document.body.dataset.state), status).toBe('done');
+    const r = JSON.parse(await page.evaluate(() => document.getElementById('gpu-result')!.dataset.result ?? '{}'));
+    // float64 reference: the closed-form Stackelberg step of games/toys.ts from the page's default start (−1, 1)
+    let [th, w] = [-1, 1];
+    for (let k = 0; k < iters; k++) [th, w] = actorCriticStepCpu(th, w, lr, lambda);
+    expect(r.steps).toBe(iters);
+    expect(Math.abs(r.final[0] - th)).toBeLessThan(1e-5);
+    expect(Math.abs(r.final[1] - w)).toBeLessThan(1e-5);
+    expect(r.maxGapToTwin).toBeLessThan(1e-5);
+    expect(Math.hypot(th, w)).toBeLessThan(Math.hypot(-1, 1)); // it moved towards (0, 0)
+    expect(r.live).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'figures.png'), fullPage: true });
+  }, 120_000);
 
   it('the benchmark page lists every bench case with a spec and why the peers are absent', async () => {
     await page.goto(`${server.url}bench.html`);
