@@ -39,7 +39,8 @@ export function tableMarkdown(results: TabularResult[]): string {
     const [pm, ps] = POSTER[f]!;
     const J = r.runs.map((x) => x.realReturn), mc = r.runs.map((x) => x.mcReturn);
     lines.push([
-      NAMES[f], f === 'mal-agent' || f === 'mal-noise' ? r.config.alpha : '–', `${pm} ± ${ps}`, r.config.method, r.runs.length, cell(J), cell(mc), J.map(f2).join(', '),
+      NAMES[f], f === 'mal-agent' || f === 'mal-noise' ? r.config.alpha : '–', `${pm} ± ${ps}`,
+      r.config.method !== 'inner-outer' ? r.config.method : r.inner ? `inner-outer (to ‖∇₂f₂‖ ≤ ${r.config.innerTol})` : `inner-outer (${r.config.innerSteps} fixed steps)`, r.runs.length, cell(J), cell(mc), J.map(f2).join(', '),
       summary(r.runs.map((x) => x.ellP)).mean.toExponential(1), f2(summary(r.runs.map((x) => x.modelReturn)).mean),
       r.runs.map((x) => `${x.policy[0]![1]!.toFixed(2)}/${x.policy[1]![1]!.toFixed(2)}`).join(' '),
       r.seconds.toFixed(0),
