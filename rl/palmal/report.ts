@@ -138,8 +138,8 @@ export async function writeReport(dir: string): Promise<string[]> {
       groups.set(k, [...(groups.get(k) ?? []), r]);
     }
     const lines = [
-      '| env | algorithm | real steps | seeds | initial eval (mean) | final eval return: mean ± std [95% t-CI] | bootstrap 95% CI of the mean | final − initial: mean [bootstrap 95% CI] | per seed final | model one-step MSE / no-change (median) | time per seed s |',
-      '|---|---|---:|---:|---:|---|---|---|---|---:|---:|',
+      '| env | algorithm | real steps | seeds | initial eval (mean) | final eval return: mean ± std [95% t-CI] | bootstrap 95% CI of the mean | final − initial: mean [bootstrap 95% CI] | per seed final | mean of the last 3 evals per seed | model one-step MSE / no-change (median) | time per seed s |',
+      '|---|---|---:|---:|---:|---|---|---|---|---|---:|---:|',
     ];
     const series = [];
     const finals = new Map<string, number[]>();
@@ -151,7 +151,7 @@ export async function writeReport(dir: string): Promise<string[]> {
       finals.set(k, fin);
       const ci = bs(fin), gi = bs(gain);
       const ratios = rs.flatMap((r) => (r.modelError ?? []).map((e) => e.state / e.noChange));
-      lines.push(`| ${env} | ${algo!.toUpperCase()} | ${steps} | ${rs.length} | ${f2(init.reduce((a, b) => a + b, 0) / init.length)} | ${cell(fin)} | [${f2(ci.lo)}, ${f2(ci.hi)}] | ${f2(gi.point)} [${f2(gi.lo)}, ${f2(gi.hi)}] | ${fin.map((x) => x.toFixed(0)).join(', ')} | ${ratios.length ? median(ratios).toFixed(3) : '–'} | ${summary(rs.map((r) => r.seconds)).mean.toFixed(0)} |`);
+      lines.push(`| ${env} | ${algo!.toUpperCase()} | ${steps} | ${rs.length} | ${f2(init.reduce((a, b) => a + b, 0) / init.length)} | ${cell(fin)} | [${f2(ci.lo)}, ${f2(ci.hi)}] | ${f2(gi.point)} [${f2(gi.lo)}, ${f2(gi.hi)}] | ${fin.map((x) => x.toFixed(0)).join(', ')} | ${rs.map((r) => (r.curve.slice(-3).reduce((a, c) => a + c.evalReturn, 0) / Math.min(3, r.curve.length)).toFixed(0)).join(', ')} | ${ratios.length ? median(ratios).toFixed(3) : '–'} | ${summary(rs.map((r) => r.seconds)).mean.toFixed(0)} |`);
       // Mean curve over seeds at the common step counts.
       const xs = rs[0]!.curve.map((c) => c.steps);
       const at = (i: number) => rs.map((r) => r.curve[i]?.evalReturn ?? NaN).filter(Number.isFinite);
