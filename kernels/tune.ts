@@ -30,6 +30,13 @@ export interface AttentionTile {
   BK: number;
   /** Workgroup size (one thread per query row). */
   WG: number;
+  /**
+   * 1: batched matmuls and a softmax (the L×S probabilities materialised) instead of the fused
+   * kernels: `attention` — the forward (and then its backward too, nothing fused is saved);
+   * `attentionBackward` — the backward of a fused forward. BK and WG are then unused. On
+   * lavapipe at short key lengths the register-blocked matmuls can beat one-thread-per-row.
+   */
+  COMPOSED?: number;
 }
 export type AnyTile = LinearTile | ConvTile | AttentionTile | MatmulTile;
 
@@ -257,9 +264,11 @@ export const CANDIDATES: Record<KernelFamily, AnyTile[]> = {
     { TP: 1, TC: 1, WG: 64 }, { TP: 1, TC: 4, WG: 256 }, { TP: 2, TC: 2, WG: 128 },
   ],
   attention: [
+    { BK: 32, WG: 64, COMPOSED: 1 },
     { BK: 16, WG: 64 }, { BK: 8, WG: 64 }, { BK: 32, WG: 64 }, { BK: 16, WG: 32 }, { BK: 32, WG: 128 }, { BK: 16, WG: 128 },
   ],
   attentionBackward: [
+    { BK: 32, WG: 64, COMPOSED: 1 },
     { BK: 32, WG: 64 }, { BK: 16, WG: 64 }, { BK: 8, WG: 64 }, { BK: 64, WG: 64 }, { BK: 32, WG: 32 }, { BK: 16, WG: 32 },
     { BK: 32, WG: 128 }, { BK: 16, WG: 128 },
   ],
@@ -372,7 +381,7 @@ const FIELDS: Record<KernelFamily, string[]> = {
   convBackInput: ['TP', 'TC', 'WG'], convBackWeight: ['TP', 'TC', 'WG'], attention: ['BK', 'WG'], attentionBackward: ['BK', 'WG'],
 };
 
-const OPTIONAL_FIELDS: Partial<Record<KernelFamily, string[]>> = { conv: ['IM2COL'], convBackWeight: ['IM2COL'] };
+const OPTIONAL_FIELDS: Partial<Record<KernelFamily, string[]>> = { conv: ['IM2COL'], convBackWeight: ['IM2COL'], attention: ['COMPOSED'], attentionBackward: ['COMPOSED'] };
 
 /** A tile read from a file is usable: the family's fields (and its optional ones), positive integers, nothing else. */
 function validEntry(k: string, v: unknown): boolean {

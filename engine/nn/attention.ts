@@ -4,7 +4,7 @@
 // backward pass is itself being differentiated (it runs recording a graph), the gradient is
 // built from differentiable ops (matmul, softmax, ...) instead of the fused backward kernels.
 
-import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, isGradEnabled, insideTransform, forwardActive, noGrad, type Shape } from '../tensor.ts';
+import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, isGradEnabled, insideTransform, forwardActive, noGrad, scope, withoutTangents, type Shape } from '../tensor.ts';
 import { f32bits } from '../runtime.ts';
 import * as O from '../ops.ts';
 import { grid, contiguousStrides } from '../../kernels/common.ts';
@@ -53,6 +53,11 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const scale = opts.scale ?? 1 / Math.sqrt(D);
   const ms = maskStrides(opts.mask, B, H, L, S);
   const t = tileFor<AttentionTile>('attention', { M: L, N: S, K: D * B * H });
+  if (t.COMPOSED) {
+    // the tuner's choice on this adapter: matmuls + softmax both ways (intermediates freed here)
+    const y = scope(() => withoutTangents(() => noGrad(() => attentionComposed(q, k, v, opts))));
+    return record(y, 'attention', [q, k, v], (g) => scope(() => attentionVjpComposed(q, k, v, g, opts, scale)), opts.mask ? [opts.mask] : []);
+  }
   const rows = B * H * L;
   const out = alloc([B, H, L, D]);
   const stats = alloc([2 * rows]);
@@ -71,9 +76,10 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   return record(out, 'attention', [q, k, v], (g) => {
     // (also inside a jvp: the fused kernels' outputs would carry no tangents)
     if ((isGradEnabled() && insideTransform()) || forwardActive()) return attentionVjpComposed(q, k, v, g, opts, scale);
-    const dq = alloc(q.shape), dk = alloc(k.shape), dv = alloc(v.shape);
-    // the backward kernels' own tile (tuned on forward + backward)
+    // the backward's own tile (tuned on forward + backward); COMPOSED: batched matmuls instead
     const tb = tileFor<AttentionTile>('attentionBackward', { M: L, N: S, K: D * B * H });
+    if (tb.COMPOSED) return scope(() => attentionVjpComposed(q, k, v, g, opts, scale));
+    const dq = alloc(q.shape), dk = alloc(k.shape), dv = alloc(v.shape);
     const mb = (opts.mask ?? q).bufferFor('attention backward');
     rt.dispatch({
       kernel: attentionBwdQKernel(D, tb),

@@ -1,7 +1,7 @@
 // Fused attention against the float64 reference (forward), against the composed engine path and
 // central differences of the reference (backward), masked/causal/unmasked, several lengths and
 // head counts; second derivatives (which run the composed path) against reference differences.
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, beforeAll, beforeEach, afterAll } from 'vitest';
 import * as E from '../../engine/index.ts';
 import * as R from '../ref/index.ts';
 import { up, randn, expectRel } from './helpers.ts';
@@ -34,6 +34,14 @@ function refMask(mode: Mode, mask: R.ND | undefined, L: number, S: number) {
 }
 
 describe('fused attention', () => {
+  // the fused kernels, whatever this host's tuning chose (the tuner may pick the composed path)
+  beforeEach(() => {
+    for (const cls of ['small', 'medium', 'large'] as const) {
+      E.setTile('attention', cls, { BK: 32, WG: 64 });
+      E.setTile('attentionBackward', cls, { BK: 32, WG: 64 });
+    }
+  });
+  afterAll(() => E.clearTiles());
   for (const mode of ['none', 'mask', 'causal'] as Mode[]) {
     it(`forward matches the reference (${mode}) at several lengths and head counts`, async () => {
       const rng = R.rng(1);
@@ -111,7 +119,7 @@ describe('fused attention', () => {
 });
 
 describe('attention backward tiles (tuned on forward + backward)', () => {
-  it('every attentionBackward candidate gives the central-difference gradient of the reference (masked)', async () => {
+  it('every attentionBackward candidate, and the composed forward, give the reference output and its central-difference gradient (masked)', async () => {
     const rng = R.rng(9);
     const c = { B: 1, H: 2, L: 9, S: 11, D: 8 };
     const q = randn(rng, [c.B, c.H, c.L, c.D]), k = randn(rng, [c.B, c.H, c.S, c.D]), v = randn(rng, [c.B, c.H, c.S, c.D]), w = randn(rng, [c.B, c.H, c.L, c.D]);
@@ -121,8 +129,18 @@ describe('attention backward tiles (tuned on forward + backward)', () => {
     const Q = up(q), K = up(k), V = up(v), W = up(w), Mk = up(mask);
     const live0 = E.memory().liveBuffers;
     try {
-      for (const t of E.CANDIDATES.attentionBackward) {
-        for (const cls of ['small', 'medium', 'large'] as const) E.setTile('attentionBackward', cls, t);
+      const tiles = [
+        ...E.CANDIDATES.attentionBackward.map((t) => ({ fam: 'attentionBackward' as const, t })),
+        // the composed forward (and with it the composed backward)
+        { fam: 'attention' as const, t: { BK: 32, WG: 64, COMPOSED: 1 } },
+      ];
+      for (const { fam, t } of tiles) {
+        for (const cls of ['small', 'medium', 'large'] as const) E.setTile(fam, cls, t);
+        if (fam === 'attention') {
+          const o = E.attention(Q, K, V, { mask: Mk });
+          R.assertClose(await o.data(), R.attention(q, k, v, { mask }), { rtol: 1e-4, atol: 2e-5, label: 'composed forward' });
+          o.dispose();
+        }
         const g = E.scope(() => E.grad((a: E.Tensor, b: E.Tensor, d: E.Tensor) => E.sum(E.mul(E.tanh(E.attention(a, b, d, { mask: Mk })), W)), [0, 1, 2])(Q, K, V)) as E.Tensor[];
         for (let i = 0; i < 3; i++) await expectRel(g[i], ng[i], 1e-4, `grad ${i} with backward tile ${JSON.stringify(t)}`);
         E.dispose(g);

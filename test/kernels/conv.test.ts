@@ -2,7 +2,7 @@
 // shapes/strides/paddings, input and weight gradients against central differences of the
 // reference, and second derivatives (HVPs through the conv-family backward kernels) against
 // differences of reference gradients.
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, beforeAll, beforeEach, afterAll } from 'vitest';
 import * as E from '../../engine/index.ts';
 import * as R from '../ref/index.ts';
 import { up, randn, expectRel, wToRef } from './helpers.ts';
@@ -23,6 +23,14 @@ const cases: Case[] = [
 const convRef = (x: R.ND, w: R.ND, c: Case, b?: R.ND) => R.conv2d(x, wToRef(w), { layout: 'NHWC', stride: c.s, padding: c.p, bias: b });
 
 describe('conv2d', () => {
+  // the direct kernels, whatever this host's tuning chose (the tuner may pick the im2col path)
+  beforeEach(() => {
+    for (const cls of ['small', 'medium', 'large'] as const) {
+      E.setTile('conv', cls, { TP: 4, TC: 4, WG: 64 });
+      E.setTile('convBackWeight', cls, { TP: 4, TC: 4, WG: 64 });
+    }
+  });
+  afterAll(() => E.clearTiles());
   it('forward (with and without bias, fused activation) matches the reference', async () => {
     const rng = R.rng(1);
     for (const c of cases) {
