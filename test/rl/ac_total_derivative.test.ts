@@ -99,10 +99,10 @@ function denseTotal(c: Case, z0: number[], lambda: number) {
   return { total, individual: Array.from(g1.slice(0, nl)) };
 }
 
-async function engineTotal(c: Case, z0: number[], lambda: number, cgIters: number) {
+async function engineTotal(c: Case, z0: number[], lambda: number, cgIters: number, secondOrder: 'forward' | 'reverse' = 'reverse') {
   const nl = sizeOf(c.leaderShapes);
   const L = toEngine(z0, c.leaderShapes), F = toEngine(z0, c.followerShapes, nl);
-  const r = E.totalDerivative({ leaderLoss: c.e1, followerLoss: c.e2, leader: L, follower: F, lambda, cgIters });
+  const r = E.totalDerivative({ leaderLoss: c.e1, followerLoss: c.e2, leader: L, follower: F, lambda, cgIters, secondOrder });
   const flat = async (t: unknown) => (await E.readAll(E.flattenTree(t).leaves)).flatMap((v) => Array.from(v));
   const out = { total: await flat(r.leaderGrad), individual: await flat(r.leaderIndividualGrad), neg: await r.negativeCurvature.item() };
   E.dispose([r, L, F]);
@@ -126,6 +126,12 @@ async function checkCase(c: Case, seed: number) {
   expect(gap).toBeGreaterThan(1e-3);
   expect(rel).toBeLessThan(Math.min(1e-3, gap / 100));
   expect(relInd).toBeLessThan(1e-3);
+  // The forward-over-reverse second derivatives (engine hvp / jvp of the gradient) give the same answer.
+  const fwd = await engineTotal(c, z0, LAMBDA, 3 * nf, 'forward');
+  expect(E.memory().liveBuffers).toBe(before);
+  const relF = R.relError(fwd.total, want.total);
+  console.log(`${c.name}: forward over reverse: rel. error ${relF.toExponential(2)}`);
+  expect(relF).toBeLessThan(Math.min(1e-3, gap / 100));
 }
 
 // ------------------------------------------------------------------ AC (categorical actor, V critic)
