@@ -48,11 +48,13 @@ async function gpuRollout(id: string, n: number): Promise<number> {
   const env = makeGpuEnv(id, { numEnvs: n, seed: 1 });
   E.dispose(env.reset());
   await E.sync();
-  // Both discrete envs here have two actions (≥ 0.5 is action 1); Pendulum's torque is in [−2, 2).
-  const box = id === 'pendulum';
+  // Discrete actions arrive as indices rounded to the nearest: uniform on [−0.5, n − 0.5) picks
+  // each of the n actions with equal probability. Pendulum's torque is uniform on [−2, 2).
+  const sp = makeEnv(id, { numEnvs: 1 }).actionSpace;
+  const [lo, hi] = sp.kind === 'discrete' ? [-0.5, sp.n - 0.5] : [sp.low[0]!, sp.high[0]!];
   const t0 = performance.now();
   for (let t = 0; t < T; t++) {
-    const a = box ? E.rand([n], -2, 2) : E.rand([n]);
+    const a = E.rand([n], lo, hi);
     const r = env.step(a);
     E.dispose([a, r.obs, r.rewards, r.terminated, r.truncated, r.finalObs]);
     // Long loops must let the driver drain now and then (docs/engine.md § Execution).

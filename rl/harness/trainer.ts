@@ -153,7 +153,7 @@ export class Trainer {
         throw new Error(`envDevice 'gpu': ${why}; use envDevice 'cpu'`);
       }
       // The GPU batch starts from the CPU env's reset state (same seed, same Philox words).
-      this.genv = makeGpuEnv(cfg.env, { numEnvs: this.N, seed: cfg.seed, maxEpisodeSteps: this.env.maxEpisodeSteps });
+      this.genv = makeGpuEnv(cfg.env, { numEnvs: this.N, seed: cfg.seed, maxEpisodeSteps: this.env.maxEpisodeSteps, ...(cfg.preset && cfg.env.startsWith('minatar/') ? { preset: cfg.preset as 'paper' | 'gymnax' } : {}) });
       this.genv.setState(this.env.getState());
       this.gobs = E.tensor(this.stack.out, [this.N, this.spec.obsSize]);
     }

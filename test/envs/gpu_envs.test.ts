@@ -13,10 +13,10 @@ beforeAll(async () => {
 
 const N = 64;
 
-async function compare(id: string, steps: number, cap: number, action: (rng: Rng) => number) {
+async function compare(id: string, steps: number, cap: number | undefined, action: (rng: Rng) => number, extra: Record<string, unknown> = {}) {
   const live = E.memory().liveBuffers;
-  const cpu = makeEnv(id, { numEnvs: N, seed: 5, maxEpisodeSteps: cap });
-  const gpu = makeGpuEnv(id, { numEnvs: N, seed: 5, maxEpisodeSteps: cap });
+  const cpu = makeEnv(id, { numEnvs: N, seed: 5, maxEpisodeSteps: cap, ...extra });
+  const gpu = makeGpuEnv(id, { numEnvs: N, seed: 5, maxEpisodeSteps: cap, ...extra });
   const g0 = gpu.reset();
   const c0 = cpu.reset();
   const resetDiff = Math.max(...Array.from(await g0.data(), (v, i) => Math.abs(v - c0[i])));
@@ -75,8 +75,28 @@ describe('GPU envs', () => {
     expect(r.st.returnSum).toBeCloseTo(r.eps.reduce((s, e) => s + e.return, 0), 2);
   });
 
+  it('minatar/breakout, paper preset (sticky actions, all 6 actions, no cap): identical frames, rewards and flags for 400 steps', async () => {
+    const r = await compare('minatar/breakout', 400, undefined, (rng) => rng.int(6), { preset: 'paper' });
+    expect(r.resetDiff).toBe(0);
+    expect(r.worstObs).toBe(0);
+    expect(r.worstReward).toBe(0);
+    expect(r.dones).toBeGreaterThan(100);
+    expect(r.eps.some((e) => e.return > 0)).toBe(true);
+    expect(r.st.episodes).toBe(r.eps.length);
+    expect(r.st.returnSum).toBe(r.eps.reduce((s, e) => s + e.return, 0));
+    expect(r.st.lengthSum).toBe(r.eps.reduce((s, e) => s + e.length, 0));
+  });
+
+  it('minatar/breakout, gymnax preset (minimal actions) with a 20-step cap: identical, truncations included', async () => {
+    const r = await compare('minatar/breakout', 300, 20, (rng) => rng.int(3), { preset: 'gymnax' });
+    expect(r.worstObs).toBe(0);
+    expect(r.worstReward).toBe(0);
+    expect(r.eps.some((e) => !e.terminated)).toBe(true);
+    expect(r.st.lengthSum).toBe(r.eps.reduce((s, e) => s + e.length, 0));
+  });
+
   it('an unknown id lists the GPU envs; a Box action of the wrong shape names both shapes', () => {
-    expect(() => makeGpuEnv('minatar/breakout', { numEnvs: 1 })).toThrow(`no GPU version of env "minatar/breakout"; GPU envs: ${GPU_ENV_IDS.join(', ')}`);
+    expect(() => makeGpuEnv('minatar/asterix', { numEnvs: 1 })).toThrow(`no GPU version of env "minatar/asterix"; GPU envs: ${GPU_ENV_IDS.join(', ')}`);
     const env = makeGpuEnv('pendulum', { numEnvs: 3 });
     E.dispose(env.reset());
     const a = E.zeros([3, 2]);

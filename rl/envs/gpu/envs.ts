@@ -4,6 +4,8 @@
 import { CARTPOLE } from '../cartpole.ts';
 import { PENDULUM } from '../pendulum.ts';
 import { MDP_MAX_STEPS, MDP_P, MDP_R, MDP_START } from '../mdp.ts';
+import { Breakout } from '../minatar/breakout.ts';
+import { resolveMinAtarOptions, type MinAtarEnvOptions } from '../index.ts';
 import { GpuVecEnv, type GpuEnvDef, type GpuVecEnvOptions } from './vec.ts';
 
 const f = (x: number) => {
@@ -163,6 +165,126 @@ fn env_obs(i: u32, b: u32, o: u32) {
   unpackState: (s) => ({ s: s[0] }),
 };
 
+// ------------------------------------------------------------------ MinAtar Breakout
+
+/**
+ * MinAtar Breakout (rl/envs/minatar/breakout.ts inside MinAtarEnv) with the preset's action set
+ * and sticky actions. State: ball x, y, direction, trail x, y, paddle x, strike flag, the last
+ * executed action (it survives resets, as on the CPU), then the 100 brick cells.
+ */
+export function breakoutGpu(o: { stickyProb: number; minimalActions: boolean; maxEpisodeSteps: number }): GpuEnvDef {
+  const map = o.minimalActions ? [...new Breakout().minimalActions] : [0, 1, 2, 3, 4, 5];
+  // The CPU draws a uniform u = word / 2^32 and tests u < p: in integers, word < ⌈p · 2^32⌉.
+  const stickyThr = Math.min(Math.ceil(o.stickyProb * 2 ** 32), 2 ** 32 - 1);
+  const sticky = o.stickyProb > 0;
+  return {
+    id: 'minatar/breakout',
+    obsSize: 400,
+    actSize: 1,
+    stateSize: 108,
+    defaultMaxEpisodeSteps: o.maxEpisodeSteps,
+    wgsl: /* wgsl */ `
+fn env_reset(i: u32, b: u32) {
+  // rng.int(2): Lemire's multiply-shift never rejects for n = 2, so it is the word's top bit.
+  let left = (draw_word(i) >> 31u) == 0u;
+  S[b] = select(9.0, 0.0, left);
+  S[b + 1u] = 3.0;
+  S[b + 2u] = select(3.0, 2.0, left);
+  S[b + 3u] = S[b];
+  S[b + 4u] = 3.0;
+  S[b + 5u] = 4.0;
+  S[b + 6u] = 0.0;
+  for (var k = 0u; k < 100u; k++) { S[b + 8u + k] = select(0.0, 1.0, k >= 10u && k < 40u); }
+}
+fn env_step(i: u32, b: u32, a: u32) -> vec2f {
+  var amap = array<u32, ${map.length}>(${map.map((v) => `${v}u`).join(', ')});
+  let raw = A[a];
+  let ai = select(u32(clamp(floor(raw + 0.5), 0.0, ${map.length - 1}.0)), 0u, raw != raw);
+  var act = amap[ai];
+  ${sticky ? `if (draw_word(i) < ${stickyThr}u) { act = u32(S[b + 7u]); }` : ''}
+  S[b + 7u] = f32(act);
+  var px = i32(S[b + 5u]);
+  if (act == 1u) { px = max(0, px - 1); } else if (act == 3u) { px = min(9, px + 1); }
+  var dxs = array<i32, 4>(-1, 1, 1, -1);
+  var dys = array<i32, 4>(-1, -1, 1, 1);
+  var mirrorH = array<u32, 4>(1u, 0u, 3u, 2u);
+  var mirrorV = array<u32, 4>(3u, 2u, 1u, 0u);
+  var reverse = array<u32, 4>(2u, 3u, 0u, 1u);
+  let bx = i32(S[b]);
+  let by = i32(S[b + 1u]);
+  var dir = u32(S[b + 2u]);
+  var nx = bx + dxs[dir];
+  var ny = by + dys[dir];
+  var reward = 0.0;
+  var term = false;
+  var strike = S[b + 6u] > 0.5;
+  if (nx < 0 || nx > 9) {
+    nx = select(9, 0, nx < 0);
+    dir = mirrorH[dir];
+  }
+  var hit = false;
+  if (ny < 0) {
+    ny = 0;
+    dir = mirrorV[dir];
+  } else if (S[b + 8u + u32(ny * 10 + nx)] > 0.5) {
+    hit = true;
+    if (!strike) {
+      reward = reward + 1.0;
+      strike = true;
+      S[b + 8u + u32(ny * 10 + nx)] = 0.0;
+      ny = by;
+      dir = mirrorV[dir];
+    }
+  } else if (ny == 9) {
+    var any = false;
+    for (var k = 0u; k < 100u; k++) { if (S[b + 8u + k] > 0.5) { any = true; } }
+    if (!any) { for (var k = 10u; k < 40u; k++) { S[b + 8u + k] = 1.0; } }
+    if (bx == px) {
+      dir = mirrorV[dir];
+      ny = by;
+    } else if (nx == px) {
+      dir = reverse[dir];
+      ny = by;
+    } else {
+      term = true;
+    }
+  }
+  if (!hit) { strike = false; }
+  S[b] = f32(nx);
+  S[b + 1u] = f32(ny);
+  S[b + 2u] = f32(dir);
+  S[b + 3u] = f32(bx);
+  S[b + 4u] = f32(by);
+  S[b + 5u] = f32(px);
+  S[b + 6u] = select(0.0, 1.0, strike);
+  return vec2f(reward, select(0.0, 1.0, term));
+}
+fn env_obs(i: u32, b: u32, o: u32) {
+  // channels: paddle 0, ball 1, trail 2, brick 3; (row, column, channel) order
+  for (var k = 0u; k < 100u; k++) {
+    OUT[o + 4u * k] = 0.0;
+    OUT[o + 4u * k + 1u] = 0.0;
+    OUT[o + 4u * k + 2u] = 0.0;
+    OUT[o + 4u * k + 3u] = S[b + 8u + k];
+  }
+  OUT[o + 4u * (u32(S[b + 1u]) * 10u + u32(S[b])) + 1u] = 1.0;
+  OUT[o + 4u * (90u + u32(S[b + 5u]))] = 1.0;
+  OUT[o + 4u * (u32(S[b + 4u]) * 10u + u32(S[b + 3u])) + 2u] = 1.0;
+}
+`,
+    packState: (c) => {
+      const core = c as { lastAction: number; game: { ballX: number; ballY: number; ballDir: number; lastX: number; lastY: number; paddleX: number; strike: boolean; bricks: number[] } };
+      const g = core.game;
+      return [g.ballX, g.ballY, g.ballDir, g.lastX, g.lastY, g.paddleX, g.strike ? 1 : 0, core.lastAction, ...g.bricks];
+    },
+    unpackState: (s) => ({
+      lastAction: s[7],
+      terminal: false,
+      game: { ballX: s[0], ballY: s[1], ballDir: s[2], lastX: s[3], lastY: s[4], paddleX: s[5], strike: s[6] > 0.5, bricks: Array.from(s.subarray(8, 108)) },
+    }),
+  };
+}
+
 export const GPU_ENVS: Record<string, GpuEnvDef> = {
   cartpole: cartpoleGpu,
   pendulum: pendulumGpu,
@@ -170,10 +292,20 @@ export const GPU_ENVS: Record<string, GpuEnvDef> = {
 };
 
 /** Ids that makeGpuEnv accepts. */
-export const GPU_ENV_IDS = Object.keys(GPU_ENVS);
+export const GPU_ENV_IDS = [...Object.keys(GPU_ENVS), 'minatar/breakout'];
 
-/** A batch of `id` stepped on the GPU (rl/envs/gpu/vec.ts). */
-export function makeGpuEnv(id: string, opts: GpuVecEnvOptions): GpuVecEnv {
+const minatarDefs = new Map<string, GpuEnvDef>();
+
+/** A batch of `id` stepped on the GPU (rl/envs/gpu/vec.ts); MinAtar ids take the CPU env's preset options. */
+export function makeGpuEnv(id: string, opts: GpuVecEnvOptions & Omit<MinAtarEnvOptions, 'numEnvs' | 'seed' | 'maxEpisodeSteps'>): GpuVecEnv {
+  if (id === 'minatar/breakout') {
+    const { preset, stickyProb, minimalActions, ramping } = opts;
+    const r = resolveMinAtarOptions('breakout', { preset, stickyProb, minimalActions, ramping, maxEpisodeSteps: opts.maxEpisodeSteps });
+    const key = JSON.stringify([r.stickyProb, r.minimalActions, r.maxEpisodeSteps]);
+    let def = minatarDefs.get(key);
+    if (!def) minatarDefs.set(key, (def = breakoutGpu(r)));
+    return new GpuVecEnv(def, { numEnvs: opts.numEnvs, seed: opts.seed, maxEpisodeSteps: r.maxEpisodeSteps });
+  }
   const def = GPU_ENVS[id];
   if (!def) throw new Error(`no GPU version of env ${JSON.stringify(id)}; GPU envs: ${GPU_ENV_IDS.join(', ')}`);
   return new GpuVecEnv(def, opts);
