@@ -7,6 +7,7 @@
 //   npx tsx bench/alternate.ts critic [rounds]   fresh HVP (forward over reverse, and reverse over
 //       reverse) against a gradient on bench/implicit.ts's two critic networks
 //   npx tsx bench/alternate.ts ppo [rounds]      one PPO minibatch update, composed loss vs the fused ppoLoss
+//   npx tsx bench/alternate.ts attention_paths [rounds]   attention's fused and composed paths
 
 import os from 'node:os';
 import * as E from '../engine/index.ts';
@@ -68,6 +69,57 @@ if (which === 'critic') {
       console.log(`  ${n.padEnd(28)} wall ${med(wall[i]).toFixed(2)} ms (${(med(wall[i]) / med(wall[0])).toFixed(2)}× grad)  cpu ${med(cpu[i]).toFixed(2)} ms (${(med(cpu[i]) / med(cpu[0])).toFixed(2)}× grad)  dispatches ${disp[i]}`));
     E.dispose([held, actor, critic, v]);
   }
+  process.exit(0);
+}
+
+if (which === 'attention_paths') {
+  // Attention B32 H4 S64 D32 (SPRIG's shape) on each path the tuner chooses between: fused
+  // forward + fused backward (two tiles), fused forward + composed backward, composed both ways;
+  // and the forward alone fused vs composed. Alternating, wall and CPU time.
+  await E.init();
+  const sh = [32, 4, 64, 32];
+  const [q, k, v, g] = E.keep([1, 2, 3, 4].map((seed) => E.rand(sh, -1, 1, { seed })));
+  const pin = (fwd: E.AttentionTile, bwd: E.AttentionTile) => {
+    for (const c of ['small', 'medium', 'large'] as const) {
+      E.setTile('attention', c, fwd);
+      E.setTile('attentionBackward', c, bwd);
+    }
+  };
+  const fused = { BK: 32, WG: 64 }, composed = { BK: 32, WG: 64, COMPOSED: 1 };
+  const fb = (fwd: E.AttentionTile, bwd: E.AttentionTile) => () => {
+    pin(fwd, bwd);
+    E.dispose(E.scope(() => {
+      const [o, back] = E.vjp((a: E.Tensor, b: E.Tensor, c: E.Tensor) => E.attention(a, b, c), q, k, v);
+      const gs = back(g);
+      back.dispose();
+      return [o, gs];
+    }));
+  };
+  const fwdOnly = (fwd: E.AttentionTile) => () => {
+    pin(fwd, fused);
+    E.attention(q, k, v).dispose();
+  };
+  const cases: Array<[string, () => void]> = [
+    ['fwd+bwd fused, fused bwd {32,64}', fb(fused, fused)], ['fwd+bwd fused, fused bwd {16,32}', fb(fused, { BK: 16, WG: 32 })],
+    ['fwd+bwd fused, composed bwd', fb(fused, composed)], ['fwd+bwd composed', fb(composed, composed)],
+    ['fwd fused', fwdOnly(fused)], ['fwd composed', fwdOnly(composed)],
+  ];
+  for (const [, f] of cases) { f(); await E.sync(); }
+  const wall: number[][] = cases.map(() => []), cpu: number[][] = cases.map(() => []);
+  const load0 = os.loadavg()[0];
+  for (let r = 0; r < rounds; r++)
+    for (const [i, [, f]] of cases.entries()) {
+      const u0 = process.cpuUsage(), t0 = performance.now();
+      for (let j = 0; j < 3; j++) f();
+      await E.sync();
+      const u = process.cpuUsage(u0);
+      wall[i].push((performance.now() - t0) / 3);
+      cpu[i].push((u.user + u.system) / 1000 / 3);
+    }
+  E.clearTiles();
+  console.log(`attention paths B32 H4 S64 D32: ${rounds} alternating rounds of 3; load ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
+  cases.forEach(([n], i) => console.log(`  ${n.padEnd(34)} wall ${med(wall[i]).toFixed(1)} ms  cpu ${med(cpu[i]).toFixed(1)} ms`));
+  E.dispose([q, k, v, g]);
   process.exit(0);
 }
 
