@@ -12,6 +12,7 @@
 import * as E from '../engine/index.ts';
 import { ON_POLICY_SCHEMA, RUN_DEFAULTS, type OnPolicyConfig, type Schema } from './harness/config.ts';
 import { sampleCategorical } from './harness/policy.ts';
+import { sampleCategoricalGpu } from './harness/sample_gpu.ts';
 import type { ActOptions, ActResult, EnvSpec, OnPolicyAgent, OnPolicyAlgorithm, Rollout, Stats, UpdateContext } from './harness/types.ts';
 
 type Tensor = E.Tensor;
@@ -257,8 +258,9 @@ export class PpoAgent implements OnPolicyAgent {
   }
 
   /**
-   * act() on the GPU for rollouts on a GPU env: actions by the Gumbel-max trick (argmax of
-   * logits + Gumbel noise from the engine RNG is an exact draw from the softmax), no readback.
+   * act() on the GPU for rollouts on a GPU env: values for every row; for the first `sample`
+   * rows an action by Gumbel-max (an exact softmax draw, one dispatch: rl/harness/sample_gpu.ts)
+   * and its log-probability. No readback.
    */
   actGpu(obs: Tensor, sample: number): { values: Tensor; actions?: Tensor; logp?: Tensor } {
     return E.noGrad(() =>
@@ -268,11 +270,8 @@ export class PpoAgent implements OnPolicyAgent {
         const { features } = this.perception.apply(this.params.perception, x);
         const { logits, value } = this.heads.apply(this.params.heads, features);
         if (!sample) return { values: value };
-        const lg = sample === rows ? logits : E.slice(logits, [[0, sample]]);
-        // u = 0 gives −∞ noise (that action is not drawn), never NaN.
-        const gumbel = E.neg(E.log(E.neg(E.log(E.rand([sample, this.numActions])))));
-        const actions = E.argmax(E.add(lg, gumbel), 1);
-        return { values: value, actions, logp: E.categoricalLogProb(lg, actions) };
+        const { actions, logp } = sampleCategoricalGpu(sample === rows ? logits : E.slice(logits, [[0, sample]]));
+        return { values: value, actions, logp };
       }),
     );
   }

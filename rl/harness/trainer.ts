@@ -281,9 +281,9 @@ export class Trainer {
 
   /**
    * One rollout on the GPU env: actions sampled on the GPU (agent.actGpu), env steps, rewards,
-   * flags and episode sums all stay on the GPU; truncated episodes' final observations ride
-   * along as extra rows of the next forward (γ·V(final) bootstrapping, as collect() does). Then
-   * ONE readback of the whole rollout, and GAE on the CPU as in collect().
+   * flags and episode sums all stay on the GPU; the final observations of every step go through
+   * one forward at the end (γ·V(final) bootstrapping for truncated episodes, as collect()
+   * does). Then ONE readback of the whole rollout, and GAE on the CPU as in collect().
    */
   private async collectOnGpu(c: OnPolicyConfig): Promise<Rollout> {
     const { N } = this;
@@ -296,26 +296,10 @@ export class Trainer {
       advantages: new Float32Array(T * N), returns: new Float32Array(T * N),
     });
     const agent = this.agent as OnPolicyAgent;
-    const L = { obs: [] as E.Tensor[], act: [] as E.Tensor[], logp: [] as E.Tensor[], val: [] as E.Tensor[], rew: [] as E.Tensor[], term: [] as E.Tensor[], trunc: [] as E.Tensor[], boot: [] as E.Tensor[] };
+    const L = { obs: [] as E.Tensor[], act: [] as E.Tensor[], logp: [] as E.Tensor[], val: [] as E.Tensor[], rew: [] as E.Tensor[], term: [] as E.Tensor[], trunc: [] as E.Tensor[], fin: [] as E.Tensor[] };
     let obs = this.gobs!;
-    let prevFinal: E.Tensor | null = null;
-    // values of [obs; final obs of the previous step]: the first N rows, then the bootstrap rows
-    const forward = (sample: number) => {
-      const input = prevFinal ? E.concat([obs, prevFinal]) : obs;
-      const out = agent.actGpu!(input, sample);
-      if (prevFinal) {
-        input.dispose();
-        prevFinal.dispose();
-        prevFinal = null;
-        const [v, b] = [E.slice(out.values, [[0, N]]), E.slice(out.values, [[N, 2 * N]])];
-        out.values.dispose();
-        L.boot.push(b);
-        return { ...out, values: v };
-      }
-      return out;
-    };
     for (let t = 0; t < T; t++) {
-      const out = forward(N);
+      const out = agent.actGpu!(obs, N);
       L.val.push(out.values);
       L.act.push(out.actions!);
       L.logp.push(out.logp!);
@@ -324,21 +308,27 @@ export class Trainer {
       L.rew.push(r.rewards);
       L.term.push(r.terminated);
       L.trunc.push(r.truncated);
-      prevFinal = r.finalObs;
+      L.fin.push(r.finalObs);
       obs = r.obs;
       this.globalStep += N;
     }
-    const lastValues = forward(0).values;
-    const packed = E.scope(() => [
-      E.stack(L.obs),
-      E.stack(L.act),
-      E.stack(L.logp),
-      E.stack(L.val),
-      E.add(E.stack(L.rew), E.mul(E.mul(E.stack(L.boot), E.stack(L.trunc)), c.gamma)),
-      E.add(E.stack(L.term), E.stack(L.trunc)),
-      lastValues,
-      genv.takeEpisodeStats(),
-    ]);
+    // One forward for V(last obs) and every step's V(final obs): truncated episodes bootstrap
+    // with γ·V(final) (collect() does the same with extra rows per step).
+    const packed = E.scope(() => {
+      const all = agent.actGpu!(E.concat([obs, ...L.fin]), 0).values;
+      const lastValues = E.slice(all, [[0, N]]);
+      const boot = E.reshape(E.slice(all, [[N, (T + 1) * N]]), [T, N]);
+      return [
+        E.stack(L.obs),
+        E.stack(L.act),
+        E.stack(L.logp),
+        E.stack(L.val),
+        E.add(E.stack(L.rew), E.mul(E.mul(boot, E.stack(L.trunc)), c.gamma)),
+        E.add(E.stack(L.term), E.stack(L.trunc)),
+        lastValues,
+        genv.takeEpisodeStats(),
+      ];
+    });
     const [o, a, lp, v, rw, dn, lv, st] = await E.readAll(packed);
     E.dispose([packed, Object.values(L)]);
     this.gobs = obs;

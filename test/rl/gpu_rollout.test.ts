@@ -19,6 +19,7 @@ import { getAlgorithm } from '../../rl/registry.ts';
 import { makeEnv } from '../../rl/envs/index.ts';
 import { makeGpuEnv } from '../../rl/envs/gpu/index.ts';
 import type { PpoAgent } from '../../rl/ppo.ts';
+import { sampleCategoricalGpu } from '../../rl/harness/sample_gpu.ts';
 
 beforeAll(async () => {
   await E.init();
@@ -120,6 +121,31 @@ describe('GPU rollouts', () => {
     const sd = Math.sqrt((p1 * (1 - p1)) / rows);
     expect(Math.abs(freq - p1)).toBeLessThan(5 * sd);
     tr.dispose();
+  });
+
+  it('the one-dispatch sampler draws what the composed Gumbel-max draws from the same RNG state; log-probabilities to float64', async () => {
+    const rows = 500, A = 6;
+    const data = Float32Array.from({ length: rows * A }, (_, i) => Math.sin(i * 12.9898) * 3);
+    const logits = E.tensor(data, [rows, A]);
+    const st = E.getRngState();
+    const fused = sampleCategoricalGpu(logits);
+    const after = E.getRngState();
+    E.setRngState(st);
+    const composed = E.scope(() => E.argmax(E.sub(logits, E.log(E.neg(E.log(E.rand([rows, A]))))), 1));
+    expect(E.getRngState()).toEqual(after);
+    const [fa, fl, ca] = await E.readAll([fused.actions, fused.logp, composed]);
+    expect(Array.from(fa)).toEqual(Array.from(ca));
+    let worst = 0;
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from(data.subarray(r * A, (r + 1) * A));
+      const m = Math.max(...row);
+      const lse = m + Math.log(row.reduce((z, l) => z + Math.exp(l - m), 0));
+      worst = Math.max(worst, Math.abs(fl[r] - (row[fa[r]] - lse)));
+    }
+    expect(worst).toBeLessThan(1e-5);
+    // every action is drawn somewhere (the noise is not degenerate)
+    expect(new Set(fa).size).toBe(A);
+    E.dispose([logits, fused.actions, fused.logp, composed]);
   });
 
   it('stopped at a checkpoint and resumed equals the uninterrupted run', async () => {
