@@ -5,9 +5,9 @@
 //   node scripts/build-browser.mjs            (npm run build:browser)
 //   node scripts/build-browser.mjs --out dir  (another output directory)
 //
-// The bundle is built for platform 'browser', where esbuild refuses every Node built-in
-// (node:fs, path, os, child_process, ...): a module on the engine/games/rl path that imports
-// one fails this build, naming the importer. Three npm packages are Node-only by nature and
+// The bundle is built for platform 'browser': a module of ours on the engine/games/rl path that
+// imports a Node built-in (node:fs, path, os, child_process, ...) fails this build, naming the
+// importer; npm packages get esbuild's own handling (their "browser" field, else an error). Three npm packages are Node-only by nature and
 // are replaced by modules that throw a clear error if they are ever reached (NODE_ONLY below):
 // the Dawn addon (engine/device.ts takes navigator.gpu first in a browser), resvg (PNG
 // rasterising; the page draws the envs' SVG itself) and mujoco-js (MuJoCo tasks are not offered
@@ -52,11 +52,14 @@ export const browserGuard = {
   name: 'browser-guard',
   setup(b) {
     b.onResolve({ filter: /.*/ }, (args) => {
-      if (NODE_BUILTINS.has(args.path) || args.path.startsWith('node:')) {
+      // A package's own Node imports are left to esbuild: it applies the package's "browser"
+      // field (tfjs maps util and crypto to nothing) and errors on an unmapped built-in itself.
+      const fromPackage = /[\\/]node_modules[\\/]/.test(args.importer);
+      if (!fromPackage && (NODE_BUILTINS.has(args.path) || args.path.startsWith('node:'))) {
         return {
           errors: [{
             text: `Node built-in '${args.path}' imported by ${args.importer ? relative(process.cwd(), args.importer) : '(entry)'} is on the browser path. ` +
-              'Move it behind an interface (rl/harness/storage.ts) or look it up at run time on the Node path only (util/node_fs.ts, process.getBuiltinModule).',
+              'Move it behind an interface (rl/harness/storage.ts) or look it up at run time on the Node path only (rl/envs/node_fs.ts, process.getBuiltinModule).',
           }],
         };
       }

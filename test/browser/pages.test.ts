@@ -11,7 +11,8 @@
 //     float64 reference's;
 //   - embedding (embed.html, docs/browser.md's examples): init({ device }) with the page's own
 //     GPUDevice, destroy() leaves it usable; a render pass draws an engine tensor's buffer;
-//   - without WebGPU the page says what to enable;
+//     tfjs-webgpu on the same device takes a tensor from and gives one to the engine by GPUBuffer;
+//   - without WebGPU (no adapter; no navigator.gpu) the page says what to enable;
 //   - the actor-critic game page runs the Stackelberg update on the GPU engine and lands where
 //     the float64 closed form does;
 //   - the benchmark page lists every case of `npm run bench` with a spec.
@@ -35,6 +36,7 @@ import { ARTIFACTS, HAVE_CHROMIUM, SKIP_REASON, WEB_ROOT, buildPages, launch, se
 // The callbacks given to page.evaluate run in the page, where `document` exists; the Node
 // program is type-checked without the DOM library.
 declare const document: any;
+declare const navigator: any;
 
 // Tiny PPO on CartPole: 4 envs × 16 steps, one epoch of one minibatch per update.
 const TINY = { numEnvs: 4, numSteps: 16, minibatchSize: 64, updateEpochs: 1 };
@@ -247,7 +249,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`browser pages (chromium)${SKIP_REASON ? ` — s
     expect(inPage.live).toBe(0);
   }, 120_000);
 
-  it('embedding (embed.html): init({ device }) on the page\'s GPUDevice, destroy() leaves it usable; a render pass draws an engine buffer', async () => {
+  it('embedding (embed.html): init({ device }) on the page\'s GPUDevice, destroy() leaves it usable; a render pass draws an engine buffer; tfjs shares the device and a tensor', async () => {
     const seed = 3;
     await page.goto(`${server.url}embed.html?seed=${seed}`);
     await page.waitForFunction(() => document.body.dataset.ready !== 'no', undefined, { timeout: 60_000 });
@@ -263,6 +265,11 @@ describe.skipIf(!HAVE_CHROMIUM)(`browser pages (chromium)${SKIP_REASON ? ` — s
     const occupied = Array.from({ length: 100 }, (_, k) => (Array.from(obs.subarray(k * C, (k + 1) * C)).some((v) => v > 0.5) ? 1 : 0));
     expect(occupied.reduce((a: number, b) => a + b, 0)).toBeGreaterThan(5);
     expect(r.cells).toEqual(occupied);
+    // tfjs-webgpu on the same device: the engine's [[1,2,3],[4,5,6]] goes to tfjs through its
+    // GPUBuffer, tfjs computes a·aᵀ, the engine adds 1 to tfjs's buffer
+    const a = [[1, 2, 3], [4, 5, 6]];
+    const aat1 = a.flatMap((ri) => a.map((rj) => ri.reduce((s, v, k) => s + v * rj[k], 0) + 1));
+    expect(r.tfjs).toEqual({ result: aat1, live: 0, shared: true });
     await page.screenshot({ path: join(ARTIFACTS, 'embed.png'), fullPage: true });
   }, 60_000);
 
@@ -303,18 +310,25 @@ describe.skipIf(!HAVE_CHROMIUM)(`browser pages (chromium)${SKIP_REASON ? ` — s
   }, 90_000);
 
   it('without WebGPU the page says what to enable instead of staying blank', async () => {
-    const plain = await launch(['--no-sandbox']); // no --enable-unsafe-webgpu: no adapter here
-    try {
-      const p = await plain.newPage();
-      await p.goto(`${server.url}index.html`);
-      await p.waitForFunction(() => document.body.dataset.ready === 'no-webgpu', undefined, { timeout: 60_000 });
-      const text = await p.evaluate(() => document.getElementById('status')!.textContent ?? '');
-      expect(text).toMatch(/WebGPU/);
-      expect(text).toContain('--enable-unsafe-webgpu');
-      expect(await p.isDisabled('#start')).toBe(true);
-      await p.screenshot({ path: join(ARTIFACTS, 'no-webgpu.png'), fullPage: true });
-    } finally {
-      await plain.close();
+    // Two browsers the page must handle, made from this one (a second Chromium launch without
+    // --enable-unsafe-webgpu costs ~20 s on this machine): no adapter, and no navigator.gpu.
+    for (const [what, init, want] of [
+      ['no adapter', () => { navigator.gpu.requestAdapter = async () => null; }, /offered no adapter[\s\S]*--enable-unsafe-webgpu/],
+      ['no navigator.gpu', () => { Object.defineProperty(Object.getPrototypeOf(navigator), 'gpu', { get: () => undefined }); }, /has no WebGPU \(navigator\.gpu is missing\)[\s\S]*--enable-unsafe-webgpu/],
+    ] as const) {
+      const ctx = await browser.newContext();
+      try {
+        const p = await ctx.newPage();
+        await p.addInitScript(init);
+        await p.goto(`${server.url}index.html`);
+        await p.waitForFunction(() => document.body.dataset.ready === 'no-webgpu', undefined, { timeout: 60_000 });
+        const text = await p.evaluate(() => document.getElementById('status')!.textContent ?? '');
+        expect(text, what).toMatch(want);
+        expect(await p.isDisabled('#start'), what).toBe(true);
+        await p.screenshot({ path: join(ARTIFACTS, `no-webgpu-${what.replace(/\W+/g, '-')}.png`), fullPage: true });
+      } finally {
+        await ctx.close();
+      }
     }
   }, 60_000);
 });

@@ -3,7 +3,9 @@
 //   1. sharedDevice: init({ device }) with the caller's GPUDevice; destroy() releases the
 //      engine's buffers and leaves the device to its owner.
 //   2. drawFromEngineBuffer: a render pipeline of the caller reads an engine tensor's GPUBuffer
-//      directly (no readback to the CPU) and draws a MinAtar observation into a canvas.
+//      directly (no readback to the CPU) and draws a MinAtar observation.
+//   3. exchangeWithTfjs (tfjs_exchange.ts): tfjs-webgpu on the same device; tensors pass both ways
+//      through their GPUBuffers.
 // In an application the import is `import * as E from 'stackelberg-gpu'` (or out/web/js/engine.js).
 
 import * as E from '../../index.ts';
@@ -135,11 +137,19 @@ async function main() {
       }
     }
     E.destroy();
-    const result = { product, live, after, seed, cells };
+    // Example 3 (tfjs on the same device), loaded on demand; its failure does not hide the others.
+    let tfjs: unknown;
+    try {
+      const { exchangeWithTfjs } = await import('./tfjs_exchange.ts');
+      tfjs = await exchangeWithTfjs(device);
+    } catch (e) {
+      tfjs = { error: errorText(e) };
+    }
+    const result = { product, live, after, seed, cells, tfjs };
     $('result').textContent = JSON.stringify(result);
     device.destroy();
     document.body.dataset.ready = 'yes';
-    status('both examples ran: see the numbers below and the grid drawn from the engine buffer', 'ok');
+    status('the examples ran: see the numbers below and the grid drawn from the engine buffer', 'ok');
   } catch (e) {
     document.body.dataset.ready = 'failed';
     console.error((e as Error).stack);

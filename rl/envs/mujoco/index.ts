@@ -6,7 +6,7 @@
  *   const env = makeEnv('mujoco/hopper', { numEnvs: 8, seed: 1 });
  *   // or: const env = await makeEnvAsync('mujoco/hopper', { numEnvs: 8, seed: 1 });
  */
-import { basename, readFileSync } from '../../../util/node_fs.ts';
+import { basename, readFileSync } from '../node_fs.ts';
 import type { BoxSpace } from '../types.ts';
 import { VecEnv } from '../vec.ts';
 import { MujocoCore, SharedModel } from './env.ts';
