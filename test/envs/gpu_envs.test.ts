@@ -95,6 +95,20 @@ describe('GPU envs', () => {
     expect(r.st.lengthSum).toBe(r.eps.reduce((s, e) => s + e.length, 0));
   });
 
+  it('minatar/freeway, both presets (mostly "up", so the chicken scores and the cars are redrawn): identical for 200 steps', async () => {
+    // paper: 6 actions, index 2 is up; gymnax: minimal actions [noop, up, down], index 1 is up
+    const paper = await compare('minatar/freeway', 200, undefined, (rng) => (rng.uniform() < 0.8 ? 2 : rng.int(6)), { preset: 'paper' });
+    const gymnax = await compare('minatar/freeway', 200, 80, (rng) => (rng.uniform() < 0.8 ? 1 : rng.int(3)), { preset: 'gymnax' });
+    for (const r of [paper, gymnax]) {
+      expect(r.resetDiff).toBe(0);
+      expect(r.worstObs).toBe(0);
+      expect(r.worstReward).toBe(0);
+    }
+    expect(gymnax.dones).toBe(N * 2); // truncated at 80 and 160
+    expect(gymnax.st.returnSum).toBe(gymnax.eps.reduce((s, e) => s + e.return, 0));
+    expect(gymnax.st.returnSum).toBeGreaterThan(0);
+  });
+
   it('an unknown id lists the GPU envs; a Box action of the wrong shape names both shapes', () => {
     expect(() => makeGpuEnv('minatar/asterix', { numEnvs: 1 })).toThrow(`no GPU version of env "minatar/asterix"; GPU envs: ${GPU_ENV_IDS.join(', ')}`);
     const env = makeGpuEnv('pendulum', { numEnvs: 3 });

@@ -171,7 +171,7 @@ describe('GPU rollouts', () => {
 
   it('envDevice gpu: an env without a GPU version and an algorithm without actGpu are errors that say so', async () => {
     const [algo, cfg] = await setup('ppo', { env: 'minatar/asterix', envDevice: 'gpu' });
-    expect(() => new Trainer(algo, cfg)).toThrow(/envDevice 'gpu': minatar\/asterix has no GPU version \(GPU envs: cartpole, pendulum, mdp\/three-state, minatar\/breakout\); use envDevice 'cpu'/);
+    expect(() => new Trainer(algo, cfg)).toThrow(/envDevice 'gpu': minatar\/asterix has no GPU version \(GPU envs: cartpole, pendulum, mdp\/three-state, minatar\/breakout, minatar\/freeway\); use envDevice 'cpu'/);
     const ac = await getAlgorithm('ac');
     expect(() => resolveLayers(ac.defaults, ac.schema, [{ source: 'test', values: { envDevice: 'gpu' } }])).toThrow(/unknown config key 'envDevice'/);
   });

@@ -5,6 +5,7 @@ import { CARTPOLE } from '../cartpole.ts';
 import { PENDULUM } from '../pendulum.ts';
 import { MDP_MAX_STEPS, MDP_P, MDP_R, MDP_START } from '../mdp.ts';
 import { Breakout } from '../minatar/breakout.ts';
+import { Freeway, FREEWAY } from '../minatar/freeway.ts';
 import { resolveMinAtarOptions, type MinAtarEnvOptions } from '../index.ts';
 import { GpuVecEnv, type GpuEnvDef, type GpuVecEnvOptions } from './vec.ts';
 
@@ -165,6 +166,36 @@ fn env_obs(i: u32, b: u32, o: u32) {
   unpackState: (s) => ({ s: s[0] }),
 };
 
+// ------------------------------------------------------------------ MinAtar
+
+/**
+ * MinAtarEnv's part of a step (rl/envs/minatar/common.ts): network index → game action code,
+ * then sticky actions (one uniform per step when stickyProb > 0; the CPU's u < p is
+ * word < ⌈p · 2³²⌉ in integers), the executed action kept at S[b + last].
+ */
+function minatarActionWgsl(map: readonly number[], stickyProb: number, last: number): string {
+  const thr = Math.min(Math.ceil(stickyProb * 2 ** 32), 2 ** 32 - 1);
+  return /* wgsl */ `
+  var amap = array<u32, ${map.length}>(${map.map((v) => `${v}u`).join(', ')});
+  let raw = A[a];
+  let ai = select(u32(clamp(floor(raw + 0.5), 0.0, ${map.length - 1}.0)), 0u, raw != raw);
+  var act = amap[ai];
+  ${stickyProb > 0 ? `if (draw_word(i) < ${thr}u) { act = u32(S[b + ${last}u]); }` : ''}
+  S[b + ${last}u] = f32(act);`;
+}
+
+/** rng.int(n) (Lemire's multiply-shift with rejection, rl/envs/rng.ts) on the env's stream. */
+function drawIntWgsl(n: number): string {
+  const thr = (2 ** 32 - n) % n;
+  return /* wgsl */ `
+fn draw_int${n}(i: u32) -> u32 {
+  loop {
+    let m = philox_mulhilo(draw_word(i), ${n}u);
+    if (m.y >= ${thr}u) { return m.x; }
+  }
+}`;
+}
+
 // ------------------------------------------------------------------ MinAtar Breakout
 
 /**
@@ -174,9 +205,6 @@ fn env_obs(i: u32, b: u32, o: u32) {
  */
 export function breakoutGpu(o: { stickyProb: number; minimalActions: boolean; maxEpisodeSteps: number }): GpuEnvDef {
   const map = o.minimalActions ? [...new Breakout().minimalActions] : [0, 1, 2, 3, 4, 5];
-  // The CPU draws a uniform u = word / 2^32 and tests u < p: in integers, word < ⌈p · 2^32⌉.
-  const stickyThr = Math.min(Math.ceil(o.stickyProb * 2 ** 32), 2 ** 32 - 1);
-  const sticky = o.stickyProb > 0;
   return {
     id: 'minatar/breakout',
     obsSize: 400,
@@ -197,12 +225,7 @@ fn env_reset(i: u32, b: u32) {
   for (var k = 0u; k < 100u; k++) { S[b + 8u + k] = select(0.0, 1.0, k >= 10u && k < 40u); }
 }
 fn env_step(i: u32, b: u32, a: u32) -> vec2f {
-  var amap = array<u32, ${map.length}>(${map.map((v) => `${v}u`).join(', ')});
-  let raw = A[a];
-  let ai = select(u32(clamp(floor(raw + 0.5), 0.0, ${map.length - 1}.0)), 0u, raw != raw);
-  var act = amap[ai];
-  ${sticky ? `if (draw_word(i) < ${stickyThr}u) { act = u32(S[b + 7u]); }` : ''}
-  S[b + 7u] = f32(act);
+${minatarActionWgsl(map, o.stickyProb, 7)}
   var px = i32(S[b + 5u]);
   if (act == 1u) { px = max(0, px - 1); } else if (act == 3u) { px = min(9, px + 1); }
   var dxs = array<i32, 4>(-1, 1, 1, -1);
@@ -285,6 +308,107 @@ fn env_obs(i: u32, b: u32, o: u32) {
   };
 }
 
+// ------------------------------------------------------------------ MinAtar Freeway
+
+/**
+ * MinAtar Freeway (rl/envs/minatar/freeway.ts): state chicken y, cooldown, countdown, then per
+ * car (rows 1..8) x, speed, direction, timer; the last executed action at the end.
+ */
+export function freewayGpu(o: { stickyProb: number; minimalActions: boolean; maxEpisodeSteps: number }): GpuEnvDef {
+  const map = o.minimalActions ? [...new Freeway().minimalActions] : [0, 1, 2, 3, 4, 5];
+  const F = FREEWAY;
+  return {
+    id: 'minatar/freeway',
+    obsSize: 700,
+    actSize: 1,
+    stateSize: 36,
+    defaultMaxEpisodeSteps: o.maxEpisodeSteps,
+    wgsl: /* wgsl */ `
+${drawIntWgsl(5)}
+// Per car in row order: speed 1 + int(5), then direction (u < 0.5: right); x kept or 0.
+fn draw_cars(i: u32, b: u32, keep_x: bool) {
+  for (var k = 0u; k < 8u; k++) {
+    let c = b + 3u + 4u * k;
+    let speed = 1u + draw_int5(i);
+    let right = draw_word(i) < 2147483648u;
+    if (!keep_x) { S[c] = 0.0; }
+    S[c + 1u] = f32(speed);
+    S[c + 2u] = select(-1.0, 1.0, right);
+    S[c + 3u] = f32(speed);
+  }
+}
+fn env_reset(i: u32, b: u32) {
+  S[b] = 9.0;
+  S[b + 1u] = ${F.playerSpeed}.0;
+  S[b + 2u] = ${F.timeLimit}.0;
+  draw_cars(i, b, false);
+}
+fn env_step(i: u32, b: u32, a: u32) -> vec2f {
+${minatarActionWgsl(map, o.stickyProb, 35)}
+  var reward = 0.0;
+  var cy = i32(S[b]);
+  var cool = i32(S[b + 1u]);
+  if ((act == 2u || act == 4u) && cool == 0) {
+    cool = ${F.playerSpeed};
+    cy = min(9, max(0, cy + select(1, -1, act == 2u)));
+  }
+  if (cy == 0) {
+    reward = reward + 1.0;
+    draw_cars(i, b, true);
+    cy = 9;
+  }
+  for (var k = 0; k < 8; k++) {
+    let c = b + 3u + 4u * u32(k);
+    var x = i32(S[c]);
+    let row = k + 1;
+    if (x == ${F.chickenX} && row == cy) { cy = 9; }
+    let timer = i32(S[c + 3u]);
+    if (timer == 0) {
+      S[c + 3u] = S[c + 1u];
+      x = (x + i32(S[c + 2u]) + 10) % 10;
+      S[c] = f32(x);
+      if (x == ${F.chickenX} && row == cy) { cy = 9; }
+    } else {
+      S[c + 3u] = f32(timer - 1);
+    }
+  }
+  if (cool > 0) { cool = cool - 1; }
+  let countdown = S[b + 2u] - 1.0;
+  S[b] = f32(cy);
+  S[b + 1u] = f32(cool);
+  S[b + 2u] = countdown;
+  return vec2f(reward, select(0.0, 1.0, countdown < 0.0));
+}
+fn env_obs(i: u32, b: u32, o: u32) {
+  // channels: chicken 0, car 1, trail of speed s at s + 1; (row, column, channel) order
+  for (var k = 0u; k < 700u; k++) { OUT[o + k] = 0.0; }
+  OUT[o + 7u * (u32(S[b]) * 10u + ${F.chickenX}u)] = 1.0;
+  for (var k = 0u; k < 8u; k++) {
+    let c = b + 3u + 4u * k;
+    let x = i32(S[c]);
+    let y = k + 1u;
+    OUT[o + 7u * (y * 10u + u32(x)) + 1u] = 1.0;
+    let tx = (x - i32(S[c + 2u]) + 10) % 10;
+    OUT[o + 7u * (y * 10u + u32(tx)) + u32(S[c + 1u]) + 1u] = 1.0;
+  }
+}
+`,
+    packState: (c) => {
+      const core = c as { lastAction: number; game: { chickenY: number; cooldown: number; countdown: number; cars: { x: number; speed: number; dir: number; timer: number }[] } };
+      const g = core.game;
+      return [g.chickenY, g.cooldown, g.countdown, ...g.cars.flatMap((k) => [k.x, k.speed, k.dir, k.timer]), core.lastAction];
+    },
+    unpackState: (s) => ({
+      lastAction: s[35],
+      terminal: false,
+      game: {
+        chickenY: s[0], cooldown: s[1], countdown: s[2],
+        cars: Array.from({ length: 8 }, (_, k) => ({ x: s[3 + 4 * k], speed: s[4 + 4 * k], dir: s[5 + 4 * k], timer: s[6 + 4 * k] })),
+      },
+    }),
+  };
+}
+
 export const GPU_ENVS: Record<string, GpuEnvDef> = {
   cartpole: cartpoleGpu,
   pendulum: pendulumGpu,
@@ -292,18 +416,20 @@ export const GPU_ENVS: Record<string, GpuEnvDef> = {
 };
 
 /** Ids that makeGpuEnv accepts. */
-export const GPU_ENV_IDS = [...Object.keys(GPU_ENVS), 'minatar/breakout'];
+export const GPU_ENV_IDS = [...Object.keys(GPU_ENVS), 'minatar/breakout', 'minatar/freeway'];
+const MINATAR_GPU = { breakout: breakoutGpu, freeway: freewayGpu } as const;
 
 const minatarDefs = new Map<string, GpuEnvDef>();
 
 /** A batch of `id` stepped on the GPU (rl/envs/gpu/vec.ts); MinAtar ids take the CPU env's preset options. */
 export function makeGpuEnv(id: string, opts: GpuVecEnvOptions & Omit<MinAtarEnvOptions, 'numEnvs' | 'seed' | 'maxEpisodeSteps'>): GpuVecEnv {
-  if (id === 'minatar/breakout') {
+  const game = id.startsWith('minatar/') ? (id.slice(8) as keyof typeof MINATAR_GPU) : null;
+  if (game && game in MINATAR_GPU) {
     const { preset, stickyProb, minimalActions, ramping } = opts;
-    const r = resolveMinAtarOptions('breakout', { preset, stickyProb, minimalActions, ramping, maxEpisodeSteps: opts.maxEpisodeSteps });
-    const key = JSON.stringify([r.stickyProb, r.minimalActions, r.maxEpisodeSteps]);
+    const r = resolveMinAtarOptions(game, { preset, stickyProb, minimalActions, ramping, maxEpisodeSteps: opts.maxEpisodeSteps });
+    const key = JSON.stringify([game, r.stickyProb, r.minimalActions, r.maxEpisodeSteps]);
     let def = minatarDefs.get(key);
-    if (!def) minatarDefs.set(key, (def = breakoutGpu(r)));
+    if (!def) minatarDefs.set(key, (def = MINATAR_GPU[game](r)));
     return new GpuVecEnv(def, { numEnvs: opts.numEnvs, seed: opts.seed, maxEpisodeSteps: r.maxEpisodeSteps });
   }
   const def = GPU_ENVS[id];
