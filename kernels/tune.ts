@@ -305,7 +305,10 @@ export interface AutotuneOptions {
    * tuning. Default: defaultCacheFile(); false: no file.
    */
   file?: string | false;
-  /** A candidate replaces the default tile only when faster by more than this fraction (default 0.05). */
+  /**
+   * A candidate replaces the default tile only when its fastest repeat beats the default's by
+   * more than this fraction (default 0.05) and it is faster in at least 2/3 of the rounds.
+   */
   margin?: number;
   /** Re-time even if the file has an entry for this adapter and host. */
   force?: boolean;
@@ -532,10 +535,20 @@ export async function autotuneWith(
         // The default stays unless a candidate beats it by more than `margin`: on a loaded
         // machine a near-tie is noise, and a tile chosen by noise ran 0.96× the probe.
         const margin = opts.margin ?? 0.05;
-        const pick = defMs <= list[0].ms * (1 + margin) ? list.find((l) => l.ms === defMs)!.tile : list[0].tile;
+        const defTile = list.find((l) => l.ms === defMs)?.tile;
+        // And it must be faster in most rounds, paired (a sign test): one lucky quiet repeat
+        // cannot carry a tile whose other repeats all lose to the default.
+        const defSamples = defTile ? samples.get(defTile) : undefined, topSamples = samples.get(list[0].tile);
+        const wins = defSamples && topSamples ? topSamples.filter((t, r) => r < defSamples.length && t < defSamples[r]).length : 0;
+        const rounds = Math.min(defSamples?.length ?? 0, topSamples?.length ?? 0);
+        const why = !defTile || list[0].tile === defTile ? ''
+          : defMs <= list[0].ms * (1 + margin) ? `the fastest, ${JSON.stringify(list[0].tile)}, is within ${Math.round(margin * 100)} %`
+          : wins * 3 < rounds * 2 ? `the fastest, ${JSON.stringify(list[0].tile)}, beat it in only ${wins} of ${rounds} rounds`
+          : '';
+        const pick = why ? defTile! : list[0].tile;
         overrides.set(k, pick);
         res.chosen[k] = pick;
-        opts.log?.(`${k}: ${JSON.stringify(pick)}${pick === list[0].tile ? '' : ' (the default: the fastest, ' + JSON.stringify(list[0].tile) + ', is within ' + Math.round(margin * 100) + ' %)'} ${list[0].ms.toFixed(3)} ms (default ${JSON.stringify(def)}: ${defMs.toFixed(3)} ms)`);
+        opts.log?.(`${k}: ${JSON.stringify(pick)}${why ? ` (the default: ${why})` : ''} ${list[0].ms.toFixed(3)} ms (default ${JSON.stringify(def)}: ${defMs.toFixed(3)} ms)`);
       }
     }
   }
