@@ -310,21 +310,22 @@ describe.skipIf(!HAVE_CHROMIUM)(`browser pages (chromium)${SKIP_REASON ? ` — s
   }, 90_000);
 
   it('without WebGPU the page says what to enable instead of staying blank', async () => {
+    await page.goto('about:blank'); // the earlier pages' engine and device go away first
     // Two browsers the page must handle, made from this one (a second Chromium launch without
     // --enable-unsafe-webgpu costs ~20 s on this machine): no adapter, and no navigator.gpu.
-    for (const [what, init, want] of [
-      ['no adapter', () => { navigator.gpu.requestAdapter = async () => null; }, /offered no adapter[\s\S]*--enable-unsafe-webgpu/],
-      ['no navigator.gpu', () => { Object.defineProperty(Object.getPrototypeOf(navigator), 'gpu', { get: () => undefined }); }, /has no WebGPU \(navigator\.gpu is missing\)[\s\S]*--enable-unsafe-webgpu/],
+    for (const [what, url, button, init, want] of [
+      ['no adapter', 'index.html', '#start', () => { navigator.gpu.requestAdapter = async () => null; }, /offered no adapter[\s\S]*--enable-unsafe-webgpu/],
+      ['no navigator.gpu', 'figures.html', '#run-gpu', () => { Object.defineProperty(Object.getPrototypeOf(navigator), 'gpu', { get: () => undefined }); }, /has no WebGPU \(navigator\.gpu is missing\)[\s\S]*--enable-unsafe-webgpu/],
     ] as const) {
       const ctx = await browser.newContext();
       try {
         const p = await ctx.newPage();
         await p.addInitScript(init);
-        await p.goto(`${server.url}index.html`);
+        await p.goto(`${server.url}${url}`);
         await p.waitForFunction(() => document.body.dataset.ready === 'no-webgpu', undefined, { timeout: 60_000 });
         const text = await p.evaluate(() => document.getElementById('status')!.textContent ?? '');
         expect(text, what).toMatch(want);
-        expect(await p.isDisabled('#start'), what).toBe(true);
+        expect(await p.isDisabled(button), what).toBe(true);
         await p.screenshot({ path: join(ARTIFACTS, `no-webgpu-${what.replace(/\W+/g, '-')}.png`), fullPage: true });
       } finally {
         await ctx.close();
