@@ -13,6 +13,7 @@
 // with the same draws, in the same order, as its CPU twin, so env i of seed s sees the same words.
 import { Tensor, runtime } from '../../../engine/tensor.ts';
 import { checkSeed } from '../rng.ts';
+import type { VecEnvState } from '../types.ts';
 import { philoxWgsl, seedKey } from './philox.ts';
 
 const WG = 64;
@@ -60,17 +61,7 @@ export interface GpuEpisodeStats {
 }
 
 /** The CPU VecEnv's checkpoint format (rl/envs/types.ts), so a batch moves between the two. */
-export interface GpuVecEnvState {
-  id: string;
-  numEnvs: number;
-  seed: number;
-  started: boolean;
-  rng: { seed: number; stream: number; words: number }[];
-  cores: unknown[];
-  episodeReturns: number[];
-  episodeLengths: number[];
-  completed: unknown[];
-}
+export type GpuVecEnvState = VecEnvState;
 
 function kernels(d: GpuEnvDef) {
   const decl = /* wgsl */ `
