@@ -1,6 +1,6 @@
 // PAL/MAL runner (Node):
 //   npx tsx rl/palmal/cli.ts table  [--runs 5] [--methods implicit,inner-outer,contextual] [--formulations mal,mal-agent,mal-noise,pal] [--out docs/results]
-//   npx tsx rl/palmal/cli.ts scale  [--env pendulum] [--algos pal,mal,npg] [--seeds 0,1,2,3,4] [--real-steps 3000] [--out docs/results]
+//   npx tsx rl/palmal/cli.ts scale  [--env pendulum] [--algos pal,mal,npg] [--seeds 0,1,2,3,4] [--real-steps 2000] [--out docs/results]
 //   npx tsx rl/palmal/cli.ts report [--out docs/results]     (tables and figures from the saved JSON)
 // `table` runs the four formulations on mdp/three-state with each best-response method and
 // writes palmal-table.json; `scale` runs the scalable PAL/MAL/NPG comparison and appends each
