@@ -36,7 +36,7 @@ const base: Partial<DqnConfig> = {
 describe.each([
   ['dueling-double-dqn', dqnAlgorithms['dueling-double-dqn'], {}],
   ['scorer-double-dqn', scorerAlgorithms['scorer-double-dqn'], {}],
-  ['scorer-dqn-total', scorerAlgorithms['scorer-dqn'], { leaderUpdate: 'total', cgIters: 3, cgLambda: 1, cgWarmStart: true }],
+  ['scorer-dqn-total', scorerAlgorithms['scorer-dqn'], { leaderUpdate: 'total', cgIters: 2, cgLambda: 1, cgWarmStart: true, hidden: 16, trainFreq: 6 }],
 ] as const)('exact resume (%s)', (name, algo, extra) => {
   it('stopped at a checkpoint after 120 vector steps and resumed equals the uninterrupted run', async () => {
     const live = E.memory().liveBuffers;
