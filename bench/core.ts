@@ -59,12 +59,22 @@ interface Built {
 }
 
 let tuned: Promise<unknown> | null = null;
+let tuning: 'tune' | 'defaults' = 'tune';
+/**
+ * 'defaults': run on the engine's default tiles without tuning. The browser bench page offers it:
+ * a browser has no tile cache, so tuning would run before every visit (minutes on a software
+ * adapter). The rows then measure the defaults, and the page says so.
+ */
+export function setTuning(mode: 'tune' | 'defaults') {
+  tuning = mode;
+}
 /**
  * The engine's tiles for this adapter and host: read from the tuning cache, or tuned once (every
  * family the cache lacks: a few minutes on a quiet lavapipe host) and cached; `npm run tune`
  * re-times every family.
  */
 export function tunedOnce(): Promise<unknown> {
+  if (tuning === 'defaults') return E.init();
   return (tuned ??= E.init().then(() => E.ensureTuned({ families: ['matmul', 'linear', 'conv', 'convBackInput', 'convBackWeight', 'attention', 'attentionBackward'], log: (l) => console.error(`  tune: ${l}`) })));
 }
 

@@ -306,8 +306,22 @@ describe.skipIf(!HAVE_CHROMIUM)(`browser pages (chromium)${SKIP_REASON ? ` — s
     for (const c of CORE_CASES) expect(shown.cases).toContain(c.id);
     expect(shown.peers).toMatch(/tfjs-webgpu and jax-js are not run here/);
     expect(shown.adapter.length).toBeGreaterThan(0);
+    // Two small cases on the default tiles: rows in bench/results' layout, checked against float64.
+    await page.goto(`${server.url}bench.html?cases=dispatch overhead,elementwise add 4M`);
+    await page.waitForFunction(() => document.body.dataset.ready === 'yes', undefined, { timeout: 60_000 });
+    await page.click('#run');
+    await page.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 120_000 });
+    const out = await page.evaluate(() => ({ state: document.body.dataset.state, json: document.getElementById('json')!.textContent }));
+    expect(out.state).toBe('done');
+    const res = JSON.parse(out.json!);
+    expect(res.tiles).toBe('defaults');
+    expect(res.rows.map((r: { id: string }) => r.id).sort()).toEqual(['dispatch overhead', 'elementwise add 4M']);
+    for (const r of res.rows) {
+      expect(r.status).toBe('ok');
+      expect(r.wall.median).toBeGreaterThan(0);
+    }
     await page.screenshot({ path: join(ARTIFACTS, 'bench.png'), fullPage: true });
-  }, 90_000);
+  }, 240_000);
 
   it('without WebGPU the page says what to enable instead of staying blank', async () => {
     await page.goto('about:blank'); // the earlier pages' engine and device go away first

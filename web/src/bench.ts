@@ -12,7 +12,7 @@
 (globalThis as { process?: unknown }).process ??= { argv: [], env: {} };
 
 import * as E from '../../engine/index.ts';
-import { CORE_CASES, runOurs } from '../../bench/core.ts';
+import { CORE_CASES, runOurs, setTuning } from '../../bench/core.ts';
 import { KERNEL_CASES, setOptions, specLabel, type CaseSpec, type Row } from '../../bench/common.ts';
 import { $, download, errorText, startEngine, status } from './ui.ts';
 
@@ -75,19 +75,24 @@ export function results(quick: boolean) {
     pollingMode: 'browser (the page awaits mapAsync; no Dawn polling throttle)',
     versions: {},
     peers: {},
-    notes: [PEERS_NOTE],
+    notes: [PEERS_NOTE, tiles === 'tuned' ? 'tiles tuned on this page before the first case' : "the engine's default tiles (not tuned: a browser keeps no tile cache)"],
+    tiles,
     rows,
   };
 }
 
-async function run(selectedIds: string[], quick: boolean) {
+let tiles: 'tuned' | 'defaults' = 'defaults';
+
+async function run(selectedIds: string[], quick: boolean, tune: boolean) {
   setOptions(quick ? { quick, targetMs: 60, repeats: 5, warmup: 2 } : { quick, targetMs: 200, repeats: 7, warmup: 2 });
+  setTuning(tune ? 'tune' : 'defaults');
+  tiles = tune ? 'tuned' : 'defaults';
   rows.length = 0;
   $('rows').replaceChildren();
   document.body.dataset.state = 'running';
   const cases = BENCH_CASES.filter((c) => selectedIds.includes(c.id));
   for (const [i, c] of cases.entries()) {
-    status(`running ${i + 1}/${cases.length}: ${c.id}${i === 0 ? ' (the first case tunes the matmul and linear tiles for this adapter first, as npm run bench does)' : ''}`);
+    status(`running ${i + 1}/${cases.length}: ${c.id}${i === 0 && tune ? ' (the first case tunes the tiles for this adapter first, as npm run bench does)' : ''}`);
     const r = await runOurs(c.spec, c.id, c.group);
     rows.push(r);
     addRowToTable(r);
@@ -121,6 +126,7 @@ async function main() {
     for (const box of list.querySelectorAll('input')) box.checked = want.includes(box.value);
   }
   if (q.get('quick') === '0') $<HTMLInputElement>('quick').checked = false;
+  if (q.get('tune') === '1') $<HTMLInputElement>('tune').checked = true;
   if (!(await startEngine())) {
     document.body.dataset.ready = 'no-webgpu';
     return;
@@ -135,7 +141,7 @@ async function main() {
     try {
       const ids = [...list.querySelectorAll('input')].filter((b) => (b as HTMLInputElement).checked).map((b) => (b as HTMLInputElement).value);
       if (!ids.length) throw new Error('no case selected');
-      await run(ids, $<HTMLInputElement>('quick').checked);
+      await run(ids, $<HTMLInputElement>('quick').checked, $<HTMLInputElement>('tune').checked);
     } catch (e) {
       document.body.dataset.state = 'failed';
       status(errorText(e), 'error');
