@@ -6,10 +6,10 @@
 // Everything here is built from differentiable engine ops and the functional autodiff API, so
 // it works for any function the engine can differentiate twice.
 //
-// Conjugate gradient never reads back. By default it is composed from differentiable ops (~45
-// dispatches an iteration); with `fused: true` every scalar (α, β, ‖r‖², flags) lives in a small
-// GPU state buffer and an iteration is one fused kernel (kernels/cg.ts) plus the caller's matvec
-// (opt-in while a native crash it triggered is being fixed, see CgOptions.fused).
+// Conjugate gradient never reads back. By default every scalar (α, β, ‖r‖², flags) lives in a
+// small GPU state buffer and an iteration is one fused kernel (kernels/cg.ts) plus the caller's
+// matvec; inside an active grad/vjp, or with `fused: false`, it is composed from differentiable
+// ops (~45 dispatches an iteration).
 // The vector it iterates on is the tree packed into one flat buffer (each leaf at a 256-byte-
 // aligned offset, zero padding between leaves), so an iteration costs the same one dispatch for
 // a network with many parameter tensors as for one tensor; the matvec sees the leaves as views
@@ -171,11 +171,11 @@ export interface CgOptions {
   /** μ of the 'damp' mode (default 1). */
   curvatureDamping?: number;
   /**
-   * true: one fused kernel per iteration (kernels/cg.ts), used when the solve is not itself being
-   * differentiated. Default false (composed from differentiable engine ops, ~30 dispatches per
-   * iteration, also what runs inside an active grad/vjp): the fused path crashed the process
-   * natively in about half of the runs of test/games/games.test.ts's Stackelberg play followed by
-   * more GPU work (0 of 5 with the composed path), so it stays opt-in until that is understood.
+   * true (default): one fused kernel per iteration (kernels/cg.ts), used when the solve is not
+   * itself being differentiated. false: composed from differentiable engine ops (~30 dispatches
+   * per iteration; also what runs inside an active grad/vjp). The native crash that made it
+   * opt-in for a while was the runtime's, not this kernel's (unreleased bind groups exhausting
+   * lavapipe's memory mappings; docs/engine.md § Execution), fixed there.
    */
   fused?: boolean;
 }
@@ -371,7 +371,7 @@ function composedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptio
 function startRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions, maxIters: number): CgRun {
   // In-place kernels cannot be differentiated: inside an active transformation with recording on,
   // the composed ops run instead.
-  const fused = (o.fused ?? false) && !(isGradEnabled() && insideTransform());
+  const fused = (o.fused ?? true) && !(isGradEnabled() && insideTransform());
   return fused ? fusedRun(P, matvec, b, o, maxIters) : composedRun(P, matvec, b, o);
 }
 
