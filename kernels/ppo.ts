@@ -12,7 +12,7 @@
 //   pg = max(−adv·r, −adv·clip(r, 1−c, 1+c)); ∂pg/∂r = −adv where the unclipped term is the max
 //     (inside the clip range both terms are equal and have that slope), else 0
 //   v = ½ max((V−R)², (oldV + clip(V−oldV, −c, c) − R)²) (or ½ (V−R)² without value clipping);
-//     ∂v/∂V = V−R where the unclipped term is the max, else 0
+//     ∂v/∂V = V−R where the unclipped term is the max, else vc−R inside the clip range, 0 outside
 //   loss = mean(pg) − entCoef·mean(H) + vfCoef·mean(v)
 //   ∂loss/∂z_j = (∂pg/∂r · r · (δ_ja − p_j) + entCoef · p_j (log p_j + H)) / M
 //
@@ -62,7 +62,10 @@ fn row_terms(i: u32) -> Row {
     let vc = oldv + clamp(val - oldv, -p.clip, p.clip);
     let cl = (vc - ret) * (vc - ret);
     o.v = 0.5 * max(unc, cl);
-    o.dv = select(0.0, val - ret, unc >= cl);
+    // Where the clipped term is the max, its slope is vc − R inside the clip range (clamp passes
+    // the gradient) and 0 outside. Inside the range vc equals V up to rounding, so either term
+    // may win there: a zero slope for the clipped one silently dropped those rows' gradient.
+    o.dv = select(select(0.0, vc - ret, abs(val - oldv) <= p.clip), val - ret, unc >= cl);
   } else {
     o.v = 0.5 * unc;
     o.dv = val - ret;

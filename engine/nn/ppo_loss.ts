@@ -155,11 +155,12 @@ function ppoLossGradComposed(logits: Tensor, value: Tensor, data: Tensor, o: Ppo
   const dz = O.mul(O.add(O.mul(O.expandDims(coef, -1), O.sub(onehot, prob)), O.mul(O.mul(prob, O.add(lsm, O.expandDims(h, -1))), o.entCoef)), scale);
   let dvRow = O.sub(v, returns);
   if (o.clipVloss) {
-    const vMask = noGrad(() => {
-      const vc = O.add(oldValues, O.minimum(O.maximum(O.sub(v, oldValues), -o.clipCoef), o.clipCoef));
-      return O.ge(O.square(O.sub(v, returns)), O.square(O.sub(vc, returns)));
-    });
-    dvRow = O.mul(dvRow, vMask);
+    // The max's branch as a constant mask; the clipped branch's slope is vc − R inside the clip
+    // range and 0 outside (where V ≈ vc inside the range, rounding may pick either branch).
+    const vc = O.add(oldValues, O.minimum(O.maximum(O.sub(v, oldValues), -o.clipCoef), o.clipCoef));
+    const vMask = noGrad(() => O.ge(O.square(O.sub(v, returns)), O.square(O.sub(vc, returns))));
+    const inside = noGrad(() => O.le(O.abs(O.sub(v, oldValues)), o.clipCoef));
+    dvRow = O.add(O.mul(dvRow, vMask), O.mul(O.mul(O.sub(vc, returns), inside), O.sub(1, vMask)));
   }
   return [dz, O.mul(O.mul(dvRow, o.vfCoef), scale)];
 }

@@ -171,6 +171,23 @@ describe('fused PPO loss', () => {
     expect(E.memory().liveBuffers).toBe(live0);
   });
 
+  it('a value inside the clip range keeps its gradient when rounding makes the clipped term the max (regression)', async () => {
+    // Row 150 of a real Breakout PPO minibatch: |V − oldV| = 0.128 < 0.2, so vc = V mathematically,
+    // but in float32 (vc − R)² exceeded (V − R)² and the fused backward returned 0 for ∂/∂V.
+    const v = -0.0423564538359642, oldV = 0.08522841334342957, R = 0.0068482146598398685;
+    const o = { clipCoef: 0.2, clipVloss: true, vfCoef: 0.5, entCoef: 0.01 };
+    const logits = E.tensor([0.1, -0.2], [1, 2]), value = E.tensor([v], [1]);
+    const batch = E.tensor([0, -0.7, 0.3, R, oldV], [5, 1]);
+    for (const f of [E.ppoLoss, E.ppoLossComposed]) {
+      const [, g] = E.valueAndGrad((x: { value: E.Tensor }) => f(logits, x.value, batch, o).loss)({ value });
+      const dv = (await g.value.data())[0];
+      // float64: ∂(vf · ½ (V − R)²)/∂V = vf · (V − R), whichever term is the max
+      expect(dv / (o.vfCoef * (v - R))).toBeCloseTo(1, 4);
+      E.dispose(g);
+    }
+    E.dispose([logits, value, batch]);
+  });
+
   it('bad input names the problem', () => {
     const live0 = E.memory().liveBuffers;
     const o = CASES[0].o;
