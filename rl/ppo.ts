@@ -354,14 +354,11 @@ export class PpoAgent implements OnPolicyAgent {
     const [loss, grads] = E.valueAndGrad((p: AgentParams) => {
       const { features } = this.perception.apply(p.perception, mb.obs);
       const { logits, value } = this.heads.apply(p.heads, features);
-      const t = ppoLossTerms(logits, value, mb, c);
-      if (wantStats) {
-        stats = E.keep(E.noGrad(() => {
-          const { approxKl, clipfrac } = klAndClipfrac(t.logratio, t.ratio, c.clipCoef);
-          return E.stack([t.pgLoss, t.vLoss, t.entropy, approxKl, clipfrac]);
-        }));
-      }
-      return t.loss;
+      // The fused loss (engine/nn/ppo_loss.ts): the same terms as ppoLossTerms in one dispatch
+      // forward and one backward, with CleanRL's statistics as a by-product.
+      const { loss, stats: st } = E.ppoLoss(logits, value, mb, c);
+      if (wantStats) stats = E.keep(st);
+      return loss;
     })(this.params);
     this.optimizers.agent.step(this.params, grads, { lr, maxGradNorm: c.maxGradNorm });
     E.dispose(grads);

@@ -27,7 +27,7 @@
 
 import * as E from '../engine/index.ts';
 import { stackelbergGradients, type Game, type LeaderRule } from '../games/game.ts';
-import { PPO_DEFAULTS, PPO_PRESETS, PPO_SCHEMA, PpoAgent, klAndClipfrac, ppoLossTerms, validatePpo, type AgentParams, type Minibatch, type Perception, type PpoConfig } from './ppo.ts';
+import { PPO_DEFAULTS, PPO_PRESETS, PPO_SCHEMA, PpoAgent, ppoLossTerms, validatePpo, type AgentParams, type Minibatch, type Perception, type PpoConfig } from './ppo.ts';
 import type { AgentState, EnvSpec, OnPolicyAlgorithm, Schema } from './harness/types.ts';
 
 type Tensor = E.Tensor;
@@ -268,14 +268,10 @@ export class SprigAgent extends PpoAgent {
     let stats: Tensor | null = null;
     const [loss, gPhi] = E.valueAndGrad((phi: Params) => {
       const { logits, value } = this.heads.apply(phi, features);
-      const t = ppoLossTerms(logits, value, mb, c);
-      if (leaderU) {
-        stats = E.keep(E.noGrad(() => {
-          const { approxKl, clipfrac } = klAndClipfrac(t.logratio, t.ratio, c.clipCoef);
-          return E.stack([t.pgLoss, t.vLoss, t.entropy, approxKl, clipfrac, E.reshape(cost, []), E.reshape(leaderU, [])]);
-        }));
-      }
-      return E.add(t.loss, cost);
+      // Fused PPO loss (one dispatch each way): this gradient is not differentiated again.
+      const { loss: pl, stats: st } = E.ppoLoss(logits, value, mb, c);
+      if (leaderU) stats = E.keep(E.noGrad(() => E.concat([st, E.reshape(cost, [1]), E.reshape(leaderU, [1])])));
+      return E.add(pl, cost);
     })(this.params.heads);
     this.optimizers.follower.step(this.params.heads, gPhi, { lr, maxGradNorm: c.maxGradNorm });
     E.dispose([gPhi, loss, features, attn!, cost]);
