@@ -23,7 +23,7 @@ import * as E from '../../engine/index.ts';
 import { Rng, type RngState } from '../../engine/nn/rng.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedArrays } from '../../engine/safetensors.ts';
 import type { VecEnv } from '../envs/vec.ts';
-import { GPU_ENV_IDS, makeGpuEnv, type GpuVecEnv } from '../envs/gpu/index.ts';
+import { GPU_ENV_IDS, makeGpuEnv, sumEpisodeStats, type GpuVecEnv } from '../envs/gpu/index.ts';
 import type { VecEnvState } from '../envs/types.ts';
 import type { OffPolicyConfig, OnPolicyConfig, RunConfig } from './config.ts';
 import { createEnv, envSpecOf, FrameStack } from './envs.ts';
@@ -225,16 +225,22 @@ export class Trainer {
     return scaleToBox(actions as Float32Array, sp, rows, this.envActions);
   }
 
-  /** One rollout of numSteps vector steps, with GAE. */
-  private async collect(c: OnPolicyConfig): Promise<Rollout> {
-    const { N, stack, env } = this;
-    const T = c.numSteps, S = stack.size, D = this.spec.actionDim;
-    const ro = (this.rollout ??= {
+  /** The rollout arrays (numSteps × numEnvs rows), made once and reused by every rollout. */
+  private rolloutBuffers(T: number, S: number, D: number): Rollout {
+    const N = this.N;
+    return (this.rollout ??= {
       T, N,
       obs: new Float32Array(T * N * S), actions: new Float32Array(T * N * D), logp: new Float32Array(T * N),
       values: new Float32Array(T * N), rewards: new Float32Array(T * N), dones: new Float32Array(T * N),
       advantages: new Float32Array(T * N), returns: new Float32Array(T * N),
     });
+  }
+
+  /** One rollout of numSteps vector steps, with GAE. */
+  private async collect(c: OnPolicyConfig): Promise<Rollout> {
+    const { N, stack, env } = this;
+    const T = c.numSteps, S = stack.size, D = this.spec.actionDim;
+    const ro = this.rolloutBuffers(T, S, D);
     const agent = this.agent as OnPolicyAgent;
     const obsIn = new Float32Array(2 * N * S);
     let pending: number[] = []; // rollout indices t·N+i whose reward awaits γ·V(final obs)
@@ -289,12 +295,7 @@ export class Trainer {
     const { N } = this;
     const genv = this.genv!;
     const T = c.numSteps, S = this.stack.size;
-    const ro = (this.rollout ??= {
-      T, N,
-      obs: new Float32Array(T * N * S), actions: new Float32Array(T * N), logp: new Float32Array(T * N),
-      values: new Float32Array(T * N), rewards: new Float32Array(T * N), dones: new Float32Array(T * N),
-      advantages: new Float32Array(T * N), returns: new Float32Array(T * N),
-    });
+    const ro = this.rolloutBuffers(T, S, 1);
     const agent = this.agent as OnPolicyAgent;
     const L = { obs: [] as E.Tensor[], act: [] as E.Tensor[], logp: [] as E.Tensor[], val: [] as E.Tensor[], rew: [] as E.Tensor[], term: [] as E.Tensor[], trunc: [] as E.Tensor[], fin: [] as E.Tensor[] };
     let obs = this.gobs!;
@@ -341,12 +342,7 @@ export class Trainer {
     const { advantages, returns } = gae(ro.rewards, ro.values, ro.dones, lv, T, N, c.gamma, c.gaeLambda);
     ro.advantages.set(advantages);
     ro.returns.set(returns);
-    let n = 0, ret = 0, len = 0;
-    for (let i = 0; i < N; i++) {
-      n += st[3 * i];
-      ret += st[3 * i + 1];
-      len += st[3 * i + 2];
-    }
+    const { episodes: n, returnSum: ret, lengthSum: len } = sumEpisodeStats(st);
     if (n) {
       // Per-episode returns stay on the GPU; the rollout's mean stands in for each of its
       // episodes in the recent-100 window.

@@ -60,6 +60,17 @@ export interface GpuEpisodeStats {
   lengthSum: number;
 }
 
+/** Sums over envs of takeEpisodeStats()'s rows (episodes, return sum, length sum per env). */
+export function sumEpisodeStats(st: Float32Array): GpuEpisodeStats {
+  const r: GpuEpisodeStats = { episodes: 0, returnSum: 0, lengthSum: 0 };
+  for (let i = 0; i + 2 < st.length; i += 3) {
+    r.episodes += st[i];
+    r.returnSum += st[i + 1];
+    r.lengthSum += st[i + 2];
+  }
+  return r;
+}
+
 /** The CPU VecEnv's checkpoint format (rl/envs/types.ts), so a batch moves between the two. */
 export type GpuVecEnvState = VecEnvState;
 
@@ -151,20 +162,6 @@ ${obsFns.replace('fn env_obs', 'fn env_obs_final').replace(/OUT\[/g, 'F[')}
   env_obs(i, b, o);
 }`,
   };
-  const clear = {
-    name: 'gpu_env_clear_stats',
-    code: /* wgsl */ `
-@group(0) @binding(0) var<storage, read_write> St: array<f32>;
-@group(0) @binding(1) var<uniform> p: P;
-struct P { n: u32, k0: u32, k1: u32, cap: u32, mode: u32 }
-@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x;
-  if (i >= p.n) { return; }
-  St[4u * i + 1u] = 0.0;
-  St[4u * i + 2u] = 0.0;
-  St[4u * i + 3u] = 0.0;
-}`,
-  };
   const take = {
     name: 'gpu_env_take_stats',
     code: /* wgsl */ `
@@ -181,7 +178,7 @@ struct P { n: u32, k0: u32, k1: u32, cap: u32, mode: u32 }
   }
 }`,
   };
-  return { reset, step, clear, take };
+  return { reset, step, take };
 }
 
 const compiled = new WeakMap<GpuEnvDef, ReturnType<typeof kernels>>();
@@ -300,18 +297,10 @@ export class GpuVecEnv {
 
   /** Episodes finished since the last call, summed over envs; clears the sums. One readback. */
   async drainEpisodes(): Promise<GpuEpisodeStats> {
-    this.alive('read episode statistics');
-    const rt = runtime();
-    const [ab] = await rt.readMany([{ buffer: this.St, bytes: 16 * this.numEnvs }]);
-    const st = new Float32Array(ab);
-    const r: GpuEpisodeStats = { episodes: 0, returnSum: 0, lengthSum: 0 };
-    for (let i = 0; i < this.numEnvs; i++) {
-      r.episodes += st[4 * i + 1];
-      r.returnSum += st[4 * i + 2];
-      r.lengthSum += st[4 * i + 3];
-    }
-    rt.dispatch({ kernel: this.k.clear, inputs: [], outputs: [this.St], params: this.params(0), workgroups: [Math.ceil(this.numEnvs / WG)], label: 'gpu_env_clear_stats' });
-    return r;
+    const t = this.takeEpisodeStats();
+    const st = await t.data();
+    t.dispose();
+    return sumEpisodeStats(st);
   }
 
   /**
