@@ -8,6 +8,7 @@
 // Node imports: Node's built-ins come from process.getBuiltinModule at run time (only on the
 // Node path), and `import('webgpu')` is the one Node-only package it names; the browser build
 // replaces that package with a module that throws, because a browser takes navigator.gpu first.
+import { nodeBuiltin } from '../kernels/common.ts';
 
 export interface AcquireOptions {
   /** Use this device instead of creating one; the engine never destroys it. */
@@ -121,15 +122,6 @@ export async function withNativeStderrFiltered<T>(fn: () => Promise<T>, drop: Re
   }
 }
 
-/** A Node built-in without a static import (null outside Node). */
-function nodeBuiltin<T>(name: string): T | null {
-  const p = (globalThis as { process?: { getBuiltinModule?: (n: string) => unknown } }).process;
-  try {
-    return (p?.getBuiltinModule?.(name) as T) ?? null;
-  } catch {
-    return null;
-  }
-}
 
 async function filterStderr<T>(fn: () => Promise<T>, drop: RegExp): Promise<T> {
   const fs = nodeBuiltin<typeof import('node:fs')>('node:fs');

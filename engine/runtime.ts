@@ -6,6 +6,7 @@
 // a submit happens only at a readback, an explicit flush(), or when the parameter arena fills.
 
 import { acquireDevice, throttledWait, type AcquireOptions, type AcquiredDevice } from './device.ts';
+import { nodeBuiltin } from '../kernels/common.ts';
 
 export interface Counters {
   dispatches: number;
@@ -63,13 +64,12 @@ const BIND_GROUP_CACHE = 4096;
  * run time. Browsers manage their GPU objects themselves; there it is null.
  */
 const collectGarbage: (() => void) | null = (() => {
-  const g = globalThis as { gc?: () => void; process?: { getBuiltinModule?: (id: string) => unknown } };
+  const g = globalThis as { gc?: () => void };
   if (typeof g.gc === 'function') return g.gc;
-  const get = g.process?.getBuiltinModule;
-  if (typeof get !== 'function') return null;
+  const v8 = nodeBuiltin<{ setFlagsFromString(f: string): void }>('node:v8');
+  const vm = nodeBuiltin<{ runInNewContext(code: string): unknown }>('node:vm');
+  if (!v8 || !vm) return null;
   try {
-    const v8 = get('node:v8') as { setFlagsFromString(f: string): void };
-    const vm = get('node:vm') as { runInNewContext(code: string): unknown };
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc');
     return typeof gc === 'function' ? (gc as () => void) : null;

@@ -68,3 +68,17 @@ fn act(v: f32) -> f32 {
     default: { return v; }
   }
 }`;
+
+/**
+ * A Node built-in module looked up at call time (process.getBuiltinModule), null outside Node:
+ * modules shared with the browser bundle reach node:fs and friends this way, with no static
+ * import for scripts/build-browser.mjs to refuse.
+ */
+export function nodeBuiltin<T>(name: string): T | null {
+  const p = (globalThis as { process?: { getBuiltinModule?: (n: string) => unknown } }).process;
+  try {
+    return (p?.getBuiltinModule?.(name) as T) ?? null;
+  } catch {
+    return null;
+  }
+}

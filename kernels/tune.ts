@@ -8,6 +8,7 @@
 
 import type { LinearTile } from './nn.ts';
 import type { MatmulTile } from './matmul.ts';
+import { nodeBuiltin as builtin } from './common.ts';
 
 export type AdapterClass = 'lavapipe' | 'nvidia' | 'other';
 export type KernelFamily = 'linear' | 'conv' | 'convBackInput' | 'convBackWeight' | 'attention' | 'attentionBackward' | 'matmul';
@@ -328,15 +329,6 @@ export interface TuneResult {
 type NodeFs = typeof import('node:fs');
 type NodeOs = typeof import('node:os');
 type NodePath = typeof import('node:path');
-/** Node's built-in modules without a static import (kernels/ also loads in browsers). */
-function builtin<T>(name: string): T | null {
-  const p = (globalThis as { process?: { getBuiltinModule?: (n: string) => unknown } }).process;
-  try {
-    return (p?.getBuiltinModule?.(name) as T) ?? null;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * The host part of the cache key. A software adapter (lavapipe, SwiftShader) runs on the CPU, so

@@ -3,18 +3,11 @@
 // process.getBuiltinModule at call time, so importing this module pulls no node:fs into a
 // browser build (scripts/build-browser.mjs refuses node: imports); calling readFileSync there
 // throws an error that says what is missing.
+import { nodeBuiltin as builtin } from '../../kernels/common.ts';
 
 type NodeFs = typeof import('node:fs');
 type NodePath = typeof import('node:path');
 
-function builtin<T>(name: string): T | null {
-  const p = (globalThis as { process?: { getBuiltinModule?: (n: string) => unknown } }).process;
-  try {
-    return (p?.getBuiltinModule?.(name) as T) ?? null;
-  } catch {
-    return null;
-  }
-}
 
 /** fs.readFileSync(file, 'utf8') under Node; outside Node an error naming the file. */
 export function readFileSync(file: string, encoding: 'utf8'): string {
