@@ -5,6 +5,7 @@
 // an unknown key is an error naming the nearest valid key, a string where a number belongs is
 // an error naming the key and the type.
 
+import { GPU_ENV_IDS } from '../envs/gpu/envs.ts';
 export type KeySpec =
   | { type: 'int'; min?: number; max?: number; nullable?: boolean; doc?: string }
   | { type: 'number'; min?: number; max?: number; positive?: boolean; nullable?: boolean; doc?: string }
@@ -290,5 +291,16 @@ export function resolveRunConfig<C extends RunConfig>(
   const perEnv = algo.envDefaults?.(env) ?? {};
   const cfg = resolveLayers(algo.defaults, algo.schema, [{ source: `env defaults for ${env}`, values: perEnv as Record<string, unknown> }, ...layers]);
   algo.validate?.(cfg);
+  checkEnvDevice(cfg);
   return cfg;
+}
+
+/**
+ * envDevice 'gpu' needs a GPU version of the env and no frame stacking; checked with the config,
+ * before a run directory is touched (the Trainer checks again for direct callers).
+ */
+function checkEnvDevice(cfg: RunConfig & { envDevice?: string; frameStack?: number }) {
+  if (cfg.envDevice !== 'gpu') return;
+  if (!GPU_ENV_IDS.includes(cfg.env)) throw new Error(`envDevice 'gpu': ${cfg.env} has no GPU version (GPU envs: ${GPU_ENV_IDS.join(', ')}); use envDevice 'cpu'`);
+  if ((cfg.frameStack ?? 1) !== 1) throw new Error(`envDevice 'gpu': ${cfg.algo} stacks frames (frameStack ${cfg.frameStack}), which the GPU rollout does not; use envDevice 'cpu'`);
 }

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { decodeSafetensors } from '../../engine/safetensors.ts';
-import { resolveLayers } from '../../rl/harness/config.ts';
+import { resolveLayers, resolveRunConfig } from '../../rl/harness/config.ts';
 import { nodeStorage } from '../../rl/harness/node_storage.ts';
 import { readMetrics, runSeed } from '../../rl/harness/run.ts';
 import { Trainer } from '../../rl/harness/trainer.ts';
@@ -172,6 +172,10 @@ describe('GPU rollouts', () => {
   it('envDevice gpu: an env without a GPU version and an algorithm without actGpu are errors that say so', async () => {
     const [algo, cfg] = await setup('ppo', { env: 'minatar/asterix', envDevice: 'gpu' });
     expect(() => new Trainer(algo, cfg)).toThrow(/envDevice 'gpu': minatar\/asterix has no GPU version \(GPU envs: cartpole, pendulum, mdp\/three-state, minatar\/breakout, minatar\/freeway\); use envDevice 'cpu'/);
+    // The same errors come with the config, before any run directory is touched.
+    expect(() => resolveRunConfig(algo, [{ source: 'test', values: { env: 'minatar/asterix', envDevice: 'gpu' } }])).toThrow(/minatar\/asterix has no GPU version/);
+    const sprig = await getAlgorithm('sprig');
+    expect(() => resolveRunConfig(sprig, [{ source: 'test', values: { env: 'minatar/breakout', envDevice: 'gpu' } }])).toThrow(/envDevice 'gpu': sprig stacks frames \(frameStack 4\)/);
     const ac = await getAlgorithm('ac');
     expect(() => resolveLayers(ac.defaults, ac.schema, [{ source: 'test', values: { envDevice: 'gpu' } }])).toThrow(/unknown config key 'envDevice'/);
   });
