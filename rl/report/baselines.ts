@@ -5,7 +5,7 @@
 // user supplies (`--baselines file.json`). Every report states the table it used.
 
 import * as fs from 'node:fs';
-import { makeEnv } from '../envs/index.ts';
+import { makeEnv, preloadEnv } from '../envs/index.ts';
 import { randomPolicyReturns } from '../harness/envs.ts';
 import { SeededRandom } from './stats.ts';
 
@@ -41,7 +41,12 @@ export function taskKey(env: string, preset?: string | null): string {
   return preset ? `${env}@${preset}` : env;
 }
 
-/** Mean return of a uniformly random policy (discrete: uniform action; box: uniform in the bounds, ±1 where unbounded). */
+/**
+ * Mean return of a uniformly random policy (discrete: uniform action; box: uniform in the bounds,
+ * ±1 where unbounded). Synchronous: an env whose code loads asynchronously (mujoco/*: MuJoCo's
+ * WebAssembly module) needs `await preloadEnv(env)` first, or use `measureRandomScoreAsync` /
+ * `baselineForAsync`, which do it.
+ */
 export function measureRandomScore(env: string, preset?: string | null, episodes = RANDOM_EPISODES): number {
   let probe;
   try {
@@ -71,6 +76,12 @@ export function measureRandomScore(env: string, preset?: string | null, episodes
   return rets.slice(0, episodes).reduce((s, v) => s + v, 0) / episodes;
 }
 
+/** measureRandomScore after loading what the env needs (MuJoCo's WebAssembly module for mujoco/*). */
+export async function measureRandomScoreAsync(env: string, preset?: string | null, episodes = RANDOM_EPISODES): Promise<number> {
+  await preloadEnv(env);
+  return measureRandomScore(env, preset, episodes);
+}
+
 /** A user's baselines file: { "<env>" or "<env>@<preset>": { "random"?: number, "reference"?: number } }. */
 export function readBaselinesFile(file: string): Record<string, { random?: number; reference?: number }> {
   let raw: unknown;
@@ -93,7 +104,19 @@ export function readBaselinesFile(file: string): Record<string, { random?: numbe
 }
 
 /**
- * The baseline of a task: user values win (by "env@preset", then "env"), then the published
+ * baselineFor for any env: loads what the env needs first (mujoco/*: MuJoCo's WebAssembly
+ * module), and only when a random score has to be measured (a reference is known and the user
+ * gave no random score). The report uses this one.
+ */
+export async function baselineForAsync(env: string, preset: string | null | undefined, user: Record<string, { random?: number; reference?: number }> = {}, cache = new Map<string, number>()): Promise<Baseline | null> {
+  const u = user[taskKey(env, preset)] ?? user[env] ?? {};
+  const refKnown = u.reference ?? REFERENCE_SCORES[env]?.score;
+  if (refKnown !== undefined && u.random === undefined && !cache.has(taskKey(env, preset))) await preloadEnv(env);
+  return baselineFor(env, preset, user, cache);
+}
+
+/**
+ * The baseline of a task (synchronous: see measureRandomScore for envs that load asynchronously): user values win (by "env@preset", then "env"), then the published
  * reference and a measured random score. Returns null when no reference score is known.
  */
 export function baselineFor(env: string, preset: string | null | undefined, user: Record<string, { random?: number; reference?: number }> = {}, cache = new Map<string, number>()): Baseline | null {

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { grid, lineChart, savePlot, type Series, type VlSpec } from '../../util/plot.ts';
-import { baselineFor, readBaselinesFile, taskKey, type Baseline } from './baselines.ts';
+import { baselineForAsync, readBaselinesFile, taskKey, type Baseline } from './baselines.ts';
 import { findRunDirs, finalScore, loadRun, valueAt, type RunData } from './runs.ts';
 import {
   AGGREGATES, iqm, linspace, meanCi, normalise, performanceProfileCi, probabilityOfImprovementCi,
@@ -213,7 +213,7 @@ export async function buildReport(paths: string[], o: ReportOptions): Promise<{ 
   for (const t of tasks) {
     const g = [...groups.values()].find((x) => x.task === t)!;
     try {
-      baselines[t] = baselineFor(g.env, g.preset, user);
+      baselines[t] = await baselineForAsync(g.env, g.preset, user);
     } catch (e) {
       // An env this machine cannot build (a missing optional package) still gets its raw scores reported.
       baselines[t] = null;
