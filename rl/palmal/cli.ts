@@ -1,6 +1,6 @@
 // PAL/MAL runner (Node):
 //   npx tsx rl/palmal/cli.ts table  [--runs 5] [--methods implicit,inner-outer,contextual] [--formulations mal,mal-agent,mal-noise,pal] [--out docs/results]
-//   npx tsx rl/palmal/cli.ts scale  [--env pendulum] [--algos pal,mal,npg] [--seeds 0,1,2,3,4] [--real-steps 2000] [--out docs/results]
+//   npx tsx rl/palmal/cli.ts scale  [--env pendulum|mujoco/hopper] [--algos pal,mal,npg,equal] [--seeds 0,1,2,3,4] [--real-steps 2000] [--steps-per-iter 200] [--equal-steps 5] [--equal-data all|latest] [--out docs/results]
 //   npx tsx rl/palmal/cli.ts report [--out docs/results]     (tables and figures from the saved JSON)
 // `table` runs the four formulations on mdp/three-state with each best-response method and
 // writes palmal-table.json; `scale` runs the scalable PAL/MAL/NPG comparison and appends each
@@ -8,12 +8,13 @@
 // palmal-table.md, palmal-scale.md and the figures (PNG + SVG) from those files.
 
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import * as E from '../../engine/index.ts';
 import { FORMULATIONS, type Formulation } from './games.ts';
 import { BEST_RESPONSES, DEFAULTS, trainTabular, type BestResponse, type TabularResult } from './train.ts';
-import { SCALE_ALGOS, SCALE_DEFAULTS, trainScalable, type ScaleAlgo, type ScaleResult } from './scalable.ts';
+import { SCALE_ALGOS, SCALE_DEFAULTS, terminationFn, trainScalable, type ScaleAlgo, type ScaleConfig, type ScaleResult } from './scalable.ts';
 import { writeReport } from './report.ts';
 
 function list<T extends string>(flag: string, text: string, valid: readonly T[]): T[] {
@@ -75,28 +76,43 @@ export async function main(argv = process.argv) {
     });
   program
     .command('scale')
-    .option('--env <id>', 'environment id', SCALE_DEFAULTS.env)
-    .option('--algos <list>', `algorithms (${SCALE_ALGOS.join(', ')})`, SCALE_ALGOS.join(','))
+    .option('--env <id>', 'environment id (pendulum, mujoco/hopper, …)', SCALE_DEFAULTS.env)
+    .option('--algos <list>', `algorithms (${SCALE_ALGOS.join(', ')}; equal: the equal-steps schedule ablation)`, 'pal,mal,npg')
     .option('--seeds <list>', 'seeds', '0,1,2,3,4')
     .option('--real-steps <n>', 'real environment steps per run', String(SCALE_DEFAULTS.realSteps))
+    .option('--steps-per-iter <n>', 'real steps collected per model-based iteration', String(SCALE_DEFAULTS.stepsPerIter))
+    .option('--pal-buffer <n>', 'PAL (and equal with --equal-data latest): fit on the latest n real steps', String(SCALE_DEFAULTS.palBuffer))
+    .option('--equal-steps <n>', 'equal: model updates = policy updates per iteration', String(SCALE_DEFAULTS.equalSteps))
+    .option('--equal-data <which>', 'equal: fit on all data or the latest --pal-buffer steps (all, latest)', SCALE_DEFAULTS.equalData)
+    .option('--eval-episodes <n>', 'evaluation episodes (fixed start states)', String(SCALE_DEFAULTS.evalEpisodes))
     .option('--out <dir>', 'output folder', 'docs/results')
     .option('--file <name>', 'results file name', 'palmal-scale.json')
     .action(async (o) => {
       const algos = list('--algos', o.algos, SCALE_ALGOS);
       const seeds = ints('--seeds', o.seeds);
-      const realSteps = posInt('--real-steps', o.realSteps);
+      const equalData = list('--equal-data', o.equalData, ['all', 'latest'] as const);
+      if (equalData.length !== 1) throw new Error(`--equal-data: give one of all, latest (got '${o.equalData}')`);
+      const over = {
+        env: String(o.env), realSteps: posInt('--real-steps', o.realSteps), stepsPerIter: posInt('--steps-per-iter', o.stepsPerIter),
+        palBuffer: posInt('--pal-buffer', o.palBuffer), equalSteps: posInt('--equal-steps', o.equalSteps), equalData: equalData[0]!,
+        evalEpisodes: posInt('--eval-episodes', o.evalEpisodes),
+      };
+      terminationFn(over.env); // fails now, not after the first seed, for an env without a known rule
       await E.init();
       const file = path.join(o.out, o.file);
+      // A run is done when a saved one has the same algorithm, seed and these settings (older files lack the newer keys: defaults).
+      const same = (c: Partial<ScaleConfig>, algo: string, seed: number) =>
+        c.algo === algo && c.seed === seed && (Object.keys(over) as (keyof typeof over)[]).every((k) => (c[k] ?? SCALE_DEFAULTS[k]) === over[k]);
       for (const seed of seeds) for (const algo of algos) {
         const done: ScaleResult[] = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : [];
-        if (done.some((r) => r.config.algo === algo && r.config.seed === seed && r.config.env === o.env && r.config.realSteps === realSteps)) continue;
-        const res = await trainScalable({ ...SCALE_DEFAULTS, env: o.env, algo: algo as ScaleAlgo, seed, realSteps, onProgress: (m) => console.log(`[${stamp()}] ${m}`) });
+        if (done.some((r) => same(r.config, algo, seed))) continue;
+        const res = await trainScalable({ ...SCALE_DEFAULTS, ...over, algo: algo as ScaleAlgo, seed, onProgress: (m) => console.log(`[${stamp()}] ${m}`) });
         // Re-read: another process may have appended meanwhile.
         const now: ScaleResult[] = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : [];
         now.push(res);
         fs.mkdirSync(o.out, { recursive: true });
         fs.writeFileSync(file, JSON.stringify(now, null, 1));
-        console.log(`[${stamp()}] ${algo} seed ${seed}: final ${res.finalReturn.toFixed(1)} (${res.seconds.toFixed(0)} s)`);
+        console.log(`[${stamp()}] ${algo} seed ${seed}: final ${res.finalReturn.toFixed(1)}, random policy ${res.randomReturn?.toFixed(1)} (${res.seconds.toFixed(0)} s; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')})`);
       }
     });
   program

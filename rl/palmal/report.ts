@@ -128,22 +128,25 @@ export async function writeReport(dir: string): Promise<string[]> {
     }));
     if (curvePanels.length) written.push(...(await savePlot(grid(curvePanels, { title: 'PAL/MAL on mdp/three-state (mean over runs, band = min..max)' }), path.join(dir, 'palmal-curves'))));
   }
-  // Scalable comparison.
+  // Scalable comparison: one table, one figure per env (palmal-scale.png for Pendulum, palmal-scale-<task>.png otherwise).
   const sfiles = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^palmal-scale.*\.json$/.test(f)) : [];
   const scale: ScaleResult[] = sfiles.flatMap((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as ScaleResult[]);
   if (scale.length) {
+    const label = (c: ScaleResult['config']) =>
+      c.algo === 'equal' ? `EQUAL ${c.equalSteps}+${c.equalSteps} (${c.equalData === 'latest' ? `latest ${c.palBuffer}` : 'all data'})` : c.algo.toUpperCase();
     const groups = new Map<string, ScaleResult[]>();
     for (const r of scale) {
-      const k = `${r.config.env}|${r.config.algo}|${r.config.realSteps}`;
+      const k = `${r.config.env}|${label(r.config)}|${r.config.realSteps}`;
       groups.set(k, [...(groups.get(k) ?? []), r]);
     }
     const lines = [
-      '| env | algorithm | real steps | seeds | initial eval (mean) | final eval return: mean ± std [95% t-CI] | bootstrap 95% CI of the mean | final − initial: mean [bootstrap 95% CI] | per seed final | mean of the last 3 evals per seed | model one-step MSE / no-change (median) | time per seed s |',
-      '|---|---|---:|---:|---:|---|---|---|---|---|---:|---:|',
+      '| env | algorithm | real steps | seeds | random policy (mean) | initial eval (mean) | final eval return: mean ± std [95% t-CI] | bootstrap 95% CI of the mean | final − initial: mean [bootstrap 95% CI] | per seed final | mean of the last 3 evals per seed | model one-step MSE / no-change (median) | model rollouts ended by the termination rule (last iteration, mean) | time per seed s |',
+      '|---|---|---:|---:|---:|---:|---|---|---|---|---|---:|---:|---:|',
     ];
-    const series = [];
+    const series = new Map<string, { name: string; x: number[]; y: number[]; lo: number[]; hi: number[] }[]>();
     const finals = new Map<string, number[]>();
     const bs = (xs: number[]) => stratifiedBootstrapCi([xs], (m) => m[0]!.reduce((a, b) => a + b, 0) / m[0]!.length, { reps: 2000, seed: 0 });
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     for (const [k, rs] of groups) {
       const [env, algo, steps] = k.split('|');
       rs.sort((a, b) => a.config.seed - b.config.seed);
@@ -151,15 +154,17 @@ export async function writeReport(dir: string): Promise<string[]> {
       finals.set(k, fin);
       const ci = bs(fin), gi = bs(gain);
       const ratios = rs.flatMap((r) => (r.modelError ?? []).map((e) => e.state / e.noChange));
-      lines.push(`| ${env} | ${algo!.toUpperCase()} | ${steps} | ${rs.length} | ${f2(init.reduce((a, b) => a + b, 0) / init.length)} | ${cell(fin)} | [${f2(ci.lo)}, ${f2(ci.hi)}] | ${f2(gi.point)} [${f2(gi.lo)}, ${f2(gi.hi)}] | ${fin.map((x) => x.toFixed(0)).join(', ')} | ${rs.map((r) => (r.curve.slice(-3).reduce((a, c) => a + c.evalReturn, 0) / Math.min(3, r.curve.length)).toFixed(0)).join(', ')} | ${ratios.length ? median(ratios).toFixed(3) : '–'} | ${summary(rs.map((r) => r.seconds)).mean.toFixed(0)} |`);
+      const rnd = rs.map((r) => r.randomReturn).filter((x): x is number => Number.isFinite(x));
+      const ended = rs.map((r) => r.modelRollout?.[r.modelRollout.length - 1]?.endedFraction).filter((x): x is number => Number.isFinite(x));
+      lines.push(`| ${env} | ${algo} | ${steps} | ${rs.length} | ${rnd.length ? f2(mean(rnd)) : '–'} | ${f2(mean(init))} | ${cell(fin)} | [${f2(ci.lo)}, ${f2(ci.hi)}] | ${f2(gi.point)} [${f2(gi.lo)}, ${f2(gi.hi)}] | ${fin.map((x) => x.toFixed(0)).join(', ')} | ${rs.map((r) => (r.curve.slice(-3).reduce((a, c) => a + c.evalReturn, 0) / Math.min(3, r.curve.length)).toFixed(0)).join(', ')} | ${ratios.length ? median(ratios).toFixed(3) : '–'} | ${ended.length && env !== 'pendulum' ? `${(100 * mean(ended)).toFixed(0)} %` : '–'} | ${summary(rs.map((r) => r.seconds)).mean.toFixed(0)} |`);
       // Mean curve over seeds at the common step counts.
       const xs = rs[0]!.curve.map((c) => c.steps);
       const at = (i: number) => rs.map((r) => r.curve[i]?.evalReturn ?? NaN).filter(Number.isFinite);
-      series.push({
-        name: `${algo!.toUpperCase()} (${env}, ${steps} steps, ${rs.length} seed${rs.length > 1 ? 's' : ''})`, x: xs, y: xs.map((_, i) => summary(at(i)).mean),
+      series.set(env!, [...(series.get(env!) ?? []), {
+        name: `${algo} (${steps} steps, ${rs.length} seed${rs.length > 1 ? 's' : ''})`, x: xs, y: xs.map((_, i) => summary(at(i)).mean),
         lo: xs.map((_, i) => { const s = summary(at(i)); return s.mean - (Number.isFinite(s.ci95) ? s.ci95 : 0); }),
         hi: xs.map((_, i) => { const s = summary(at(i)); return s.mean + (Number.isFinite(s.ci95) ? s.ci95 : 0); }),
-      });
+      }]);
     }
     // Pairwise: probability that a run of X ends above a run of Y (rliable's P(X > Y)), bootstrap CI.
     const pairs: string[] = [];
@@ -167,12 +172,15 @@ export async function writeReport(dir: string): Promise<string[]> {
       const [ex, ax, sx] = kx.split('|'), [ey, ay, sy] = ky.split('|');
       if (ex !== ey || sx !== sy || ax! >= ay!) continue;
       const p = probabilityOfImprovementCi([x], [y], { reps: 2000, seed: 0 });
-      pairs.push(`| ${ex} | ${sx} | ${ax!.toUpperCase()} > ${ay!.toUpperCase()} | ${p.point.toFixed(2)} [${p.lo.toFixed(2)}, ${p.hi.toFixed(2)}] |`);
+      pairs.push(`| ${ex} | ${sx} | ${ax} > ${ay} | ${p.point.toFixed(2)} [${p.lo.toFixed(2)}, ${p.hi.toFixed(2)}] |`);
     }
     if (pairs.length) lines.push('', '| env | real steps | P(final return of X > of Y) | estimate [bootstrap 95% CI] |', '|---|---:|---|---|', ...pairs);
     fs.writeFileSync(path.join(dir, 'palmal-scale.md'), lines.join('\n') + '\n');
     written.push(path.join(dir, 'palmal-scale.md'));
-    written.push(...(await savePlot(lineChart({ title: 'PAL vs MAL vs NPG (mean, band = 95% t-interval over seeds)', xLabel: 'real environment steps', yLabel: 'evaluation return', series, legend: 'bottom' }), path.join(dir, 'palmal-scale'))));
+    for (const [env, ser] of series) {
+      const name = env === 'pendulum' ? 'palmal-scale' : `palmal-scale-${env.replace(/^mujoco\//, '')}`;
+      written.push(...(await savePlot(lineChart({ title: `${env}: PAL vs MAL vs NPG (mean, band = 95% t-interval over seeds)`, xLabel: 'real environment steps', yLabel: 'evaluation return', series: ser, legend: 'bottom' }), path.join(dir, name))));
+    }
   }
   return written;
 }

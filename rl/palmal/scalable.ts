@@ -26,10 +26,53 @@ import type { VecEnv } from '../envs/vec.ts';
 import type { BoxSpace } from '../envs/types.ts';
 import { mlpInit, mlpApply, mlpLayers, mlpToHost, mlpForwardHost, type HostMlp, type Mlp } from './mlp.ts';
 import { solveDense } from './tabular.ts';
+import { V5 } from '../envs/mujoco/tasks.ts';
+import { disposeMujocoEnv } from '../envs/mujoco/index.ts';
 
 type T = E.Tensor;
-export type ScaleAlgo = 'pal' | 'mal' | 'npg';
-export const SCALE_ALGOS: ScaleAlgo[] = ['pal', 'mal', 'npg'];
+/**
+ * `equal` is the schedule ablation: the model and the policy take the same number of updates per
+ * iteration, interleaved (one model Adam step, one NPG step, …), so neither player is faster.
+ */
+export type ScaleAlgo = 'pal' | 'mal' | 'npg' | 'equal';
+export const SCALE_ALGOS: ScaleAlgo[] = ['pal', 'mal', 'npg', 'equal'];
+
+/**
+ * Termination rules of the continuous-control envs, written on the observation the model predicts
+ * (the known rule, as MBPO does, rather than a learned classifier): true when the episode ends at
+ * that state. From Gymnasium v5's health rules (rl/envs/mujoco/tasks.ts V5). Hopper's observation
+ * is qpos[1:] (z, angle, three joints) and clip(qvel, ±10): z = o[0], angle = o[1], qpos[2:] =
+ * o[1..4]; its rule also asks |qvel| < 100, which the clipped velocities cannot show (an observed
+ * velocity is at most 10), so a state the env ends only for a velocity over 100 runs on in the model.
+ * Walker2d: z = o[0], angle = o[1]. Ant: z = o[0] (qpos[2]) and every entry finite.
+ */
+export const TERMINATION: Record<string, ((o: ArrayLike<number>) => boolean) | null> = {
+  pendulum: null,
+  'mujoco/halfcheetah': null,
+  'mujoco/swimmer': null,
+  'mujoco/reacher': null,
+  'mujoco/hopper': (o) => {
+    const H = V5.hopper;
+    if (!(H.healthyZ[0] < o[0]! && o[0]! < H.healthyZ[1])) return true;
+    if (!(H.healthyAngle[0] < o[1]! && o[1]! < H.healthyAngle[1])) return true;
+    for (let i = 1; i < o.length; i++) if (!(H.healthyState[0] < o[i]! && o[i]! < H.healthyState[1])) return true;
+    return false;
+  },
+  'mujoco/walker2d': (o) => {
+    const H = V5.walker2d;
+    return !(H.healthyZ[0] < o[0]! && o[0]! < H.healthyZ[1] && H.healthyAngle[0] < o[1]! && o[1]! < H.healthyAngle[1]);
+  },
+  'mujoco/ant': (o) => {
+    for (let i = 0; i < o.length; i++) if (!Number.isFinite(o[i]!)) return true;
+    return !(V5.ant.healthyZ[0] <= o[0]! && o[0]! <= V5.ant.healthyZ[1]);
+  },
+};
+
+/** The termination rule of `env` for model rollouts (null: the env never terminates, only truncates). */
+export function terminationFn(env: string): ((o: ArrayLike<number>) => boolean) | null {
+  if (!(env in TERMINATION)) throw new Error(`PAL/MAL: no termination rule for '${env}' (model rollouts need one); known: ${Object.keys(TERMINATION).join(', ')}`);
+  return TERMINATION[env]!;
+}
 
 export interface ScaleConfig {
   env: string;
@@ -63,6 +106,9 @@ export interface ScaleConfig {
   /** MAL: all data; model steps; policy steps per iteration. */
   malModelSteps: number;
   malPolicySteps: number;
+  /** Equal-steps ablation: model updates = policy updates per iteration, interleaved; data: all, or the latest `palBuffer` steps. */
+  equalSteps: number;
+  equalData: 'all' | 'latest';
   /** Evaluation episodes (deterministic policy mean, fixed start states) after each iteration. */
   evalEpisodes: number;
   onProgress?: (msg: string) => void;
@@ -73,7 +119,7 @@ export const SCALE_DEFAULTS: Omit<ScaleConfig, 'algo' | 'seed'> = {
   hidden: 32, logStd0: 0, klStep: 0.05, cgIters: 10, damping: 0.01, gamma: 0.99,
   ensemble: 4, modelHidden: 64, modelLr: 2e-3, modelBatch: 128, rollouts: 100, horizon: 50,
   palBuffer: 400, palModelSteps: 150, palPolicySteps: 4, malModelSteps: 40, malPolicySteps: 6,
-  evalEpisodes: 10,
+  equalSteps: 5, equalData: 'all', evalEpisodes: 10,
 };
 
 /** Gaussian policy: mean MLP and a state-independent log-std. */
@@ -373,47 +419,83 @@ export class NpgLearner {
 /**
  * Model rollouts on the host in float64 (the ensemble's and the policy's weights copied down once):
  * on a software adapter a rollout is hundreds of tiny sequential dispatches, while the host does
- * one 4×64×64 forward in microseconds. N trajectories from `starts` (drawn at random), h steps,
- * trajectory i run by member i mod K. Predicted states and rewards are clipped to the range of the
- * data the model was fitted on: without it the policy learns to steer the model where it
- * extrapolates (on Pendulum, to positive predicted rewards, which the real env never gives). Returns trajectory-major obs, act (unclipped, as sampled),
- * rew, t and start flags.
+ * one 4×64×64 forward in microseconds. N trajectories from `starts` (drawn at random), at most h
+ * steps, trajectory i run by member i mod K. Predicted states and rewards are clipped to the range
+ * of the data the model was fitted on: without it the policy learns to steer the model where it
+ * extrapolates (on Pendulum, to positive predicted rewards, which the real env never gives).
+ * `terminated` (the env's known rule on the predicted next state, `terminationFn`) ends a
+ * trajectory after the step that reaches such a state: its reward counts, nothing follows (the
+ * return after it is 0, as in the env). Returns trajectory-major obs, act (unclipped, as
+ * sampled), rew, t and start flags (variable length when trajectories terminate) and the number of
+ * trajectories that terminated.
  */
-export async function modelRollouts(learner: NpgLearner, ens: DynamicsEnsemble, starts: number[][], N: number, h: number, lo: number[], hi: number[], rng: E.Rng) {
-  const dObs = ens.dObs, dAct = ens.dAct, n = N * h;
+export async function modelRollouts(
+  learner: NpgLearner, ens: DynamicsEnsemble, starts: number[][], N: number, h: number, lo: number[], hi: number[], rng: E.Rng,
+  terminated: ((o: ArrayLike<number>) => boolean) | null = null,
+) {
+  const dObs = ens.dObs, dAct = ens.dAct;
   const [pol, members] = [await learner.host(), await ens.hostMembers()];
   const { sx, sy } = ens.norm!;
   const rg = ens.range!;
   const clip = (v: number, a: number, b: number) => Math.min(b, Math.max(a, v));
-  const obs = new Float32Array(n * dObs), act = new Float32Array(n * dAct), rew = new Float64Array(n), t = new Float64Array(n), start = new Uint8Array(n);
+  const obs: number[] = [], act: number[] = [], rew: number[] = [], t: number[] = [], start: number[] = [];
+  let ended = 0;
   for (let i = 0; i < N; i++) {
     let o = starts[rng.int(starts.length)]!.slice();
     const m = members[i % ens.K]!;
     for (let k = 0; k < h; k++) {
-      const j = i * h + k;
       const mean = mlpForwardHost(pol.net, o);
       const a = Array.from(mean, (v, d) => v + pol.std[d]! * rng.normal());
       const x = [...o, ...a.map((v, d) => Math.min(hi[d]!, Math.max(lo[d]!, v)))].map((v, d) => (v - sx.mu[d]!) / sx.sd[d]!);
       const y = mlpForwardHost(m, x);
-      o.forEach((v, d) => (obs[j * dObs + d] = v));
-      a.forEach((v, d) => (act[j * dAct + d] = v));
-      rew[j] = clip(y[dObs]! * sy.sd[dObs]! + sy.mu[dObs]!, rg.rLo, rg.rHi);
-      t[j] = k;
-      start[j] = k === 0 ? 1 : 0;
+      obs.push(...o);
+      act.push(...a);
+      rew.push(clip(y[dObs]! * sy.sd[dObs]! + sy.mu[dObs]!, rg.rLo, rg.rHi));
+      t.push(k);
+      start.push(k === 0 ? 1 : 0);
       o = o.map((v, d) => clip(v + y[d]! * sy.sd[d]! + sy.mu[d]!, rg.lo[d]!, rg.hi[d]!));
+      if (terminated?.(o)) {
+        ended++;
+        break;
+      }
     }
   }
-  return { obs, act, rew, t, start };
+  return { obs: Float32Array.from(obs), act: Float32Array.from(act), rew: Float64Array.from(rew), t: Float64Array.from(t), start: Uint8Array.from(start), ended };
 }
 
-/** One policy step in the model: rollouts from `starts`, baseline advantages, NPG. Returns the mean model reward per step. */
-export async function modelPolicyStep(learner: NpgLearner, ens: DynamicsEnsemble, starts: number[][], cfg: Pick<ScaleConfig, 'rollouts' | 'horizon' | 'gamma'>, lo: number[], hi: number[], rng: E.Rng) {
-  const r = await modelRollouts(learner, ens, starts, cfg.rollouts, cfg.horizon, lo, hi, rng);
+/**
+ * One policy step in the model: rollouts from `starts`, baseline advantages, NPG. Returns the mean
+ * model reward per step, the mean model return per trajectory and the fraction of trajectories that
+ * terminated.
+ */
+export async function modelPolicyStep(
+  learner: NpgLearner, ens: DynamicsEnsemble, starts: number[][], cfg: Pick<ScaleConfig, 'rollouts' | 'horizon' | 'gamma'>, lo: number[], hi: number[], rng: E.Rng,
+  terminated: ((o: ArrayLike<number>) => boolean) | null = null,
+) {
+  const r = await modelRollouts(learner, ens, starts, cfg.rollouts, cfg.horizon, lo, hi, rng, terminated);
   const { adv } = baselineAdvantages(r.obs, r.rew, r.t, r.start, ens.dObs, cfg.horizon, cfg.gamma);
   await learner.update(r.obs, r.act, adv);
   let m = 0;
-  for (const x of r.rew) m += x / r.rew.length;
-  return m;
+  for (const x of r.rew) m += x;
+  return { meanReward: m / r.rew.length, meanReturn: m / cfg.rollouts, endedFraction: r.ended / cfg.rollouts };
+}
+
+/** Mean return of the uniformly random policy (actions U(low, high)) over `episodes` episodes from the evaluation's fixed start states. */
+export async function randomPolicyReturn(env: string, seed: number, episodes: number): Promise<number> {
+  const e = await makeEnvAsync(env, { numEnvs: 1, seed: seed + 7919 });
+  const sp = e.actionSpace as BoxSpace;
+  const rng = new E.Rng(seed * 31 + 5);
+  let total = 0;
+  for (let k = 0; k < episodes; k++) {
+    e.reset(seed * 1000 + k + 1);
+    for (;;) {
+      const r = e.step(Float32Array.from(Array.from(sp.low), (l, d) => l + (sp.high[d]! - l) * rng.uniform()));
+      total += r.rewards[0]!;
+      if (r.done[0]) break;
+    }
+  }
+  disposeMujocoEnv(e);
+  return total / episodes;
 }
 
 export interface ScaleResult {
@@ -422,15 +504,21 @@ export interface ScaleResult {
   curve: { steps: number; evalReturn: number }[];
   /** One-step model error on the next iteration's fresh real data (before fitting on it): ensemble-mean MSE vs predict-no-change. */
   modelError?: { steps: number; state: number; noChange: number; rew: number; rewMean: number }[];
+  /** Per iteration, the last policy step's model rollouts: mean return per trajectory and the fraction that terminated. */
+  modelRollout?: { steps: number; meanReturn: number; endedFraction: number }[];
+  /** The uniformly random policy's mean return on the same evaluation start states. */
+  randomReturn?: number;
   finalReturn: number;
   seconds: number;
 }
 
-/** Runs one seed of PAL, MAL or model-free NPG on a continuous-control env at the stated budget. */
+/** Runs one seed of PAL, MAL, the equal-steps schedule or model-free NPG on a continuous-control env at the stated budget. */
 export async function trainScalable(cfg: ScaleConfig): Promise<ScaleResult> {
   if (!SCALE_ALGOS.includes(cfg.algo)) throw new Error(`algorithm '${cfg.algo}' unknown; choose one of ${SCALE_ALGOS.join(', ')}`);
+  if (cfg.equalData !== 'all' && cfg.equalData !== 'latest') throw new Error(`equalData '${cfg.equalData}' unknown; choose all or latest`);
   const t0 = performance.now();
   const log = cfg.onProgress ?? (() => {});
+  const terminated = terminationFn(cfg.env);
   const env = await makeEnvAsync(cfg.env, { numEnvs: 1, seed: cfg.seed });
   const evalEnv = await makeEnvAsync(cfg.env, { numEnvs: 1, seed: cfg.seed + 7919 });
   if (env.actionSpace.kind !== 'box') throw new Error(`${cfg.env}: PAL/MAL here need a continuous (box) action space, got ${env.actionSpace.kind}`);
@@ -446,6 +534,7 @@ export async function trainScalable(cfg: ScaleConfig): Promise<ScaleResult> {
   const buf = emptyTransitions();
   const curve: ScaleResult['curve'] = [];
   const modelError: NonNullable<ScaleResult['modelError']> = [];
+  const modelRollout: NonNullable<ScaleResult['modelRollout']> = [];
   let obs = Array.from(env.reset());
   let steps = 0;
   const clipAct = (a: number[]) => a.map((v, i) => Math.min(hi[i]!, Math.max(lo[i]!, v)));
@@ -502,20 +591,36 @@ export async function trainScalable(cfg: ScaleConfig): Promise<ScaleResult> {
       const d = await collect(Math.min(cfg.stepsPerIter, cfg.realSteps - steps));
       if (ens!.norm) modelError.push({ steps, ...(await ens!.oneStepError(d)) });
       appendTransitions(buf, d);
-      const pal = cfg.algo === 'pal';
-      const data = pal ? sliceTransitions(buf, Math.max(0, buf.obs.length - cfg.palBuffer)) : buf;
-      await ens!.fit(data, pal ? cfg.palModelSteps : cfg.malModelSteps, cfg.modelBatch, rng);
-      for (let k = 0; k < (pal ? cfg.palPolicySteps : cfg.malPolicySteps); k++) await modelPolicyStep(learner, ens!, data.obs, cfg, lo, hi, rng);
+      const latest = cfg.algo === 'pal' || (cfg.algo === 'equal' && cfg.equalData === 'latest');
+      const data = latest ? sliceTransitions(buf, Math.max(0, buf.obs.length - cfg.palBuffer)) : buf;
+      const last: { step?: Awaited<ReturnType<typeof modelPolicyStep>> } = {};
+      const policyStep = async () => (last.step = await modelPolicyStep(learner, ens!, data.obs, cfg, lo, hi, rng, terminated));
+      if (cfg.algo === 'equal') {
+        // Neither player faster: one model update, then one policy update, equalSteps times.
+        for (let k = 0; k < cfg.equalSteps; k++) {
+          await ens!.fit(data, 1, cfg.modelBatch, rng);
+          await policyStep();
+        }
+      } else {
+        const pal = cfg.algo === 'pal';
+        await ens!.fit(data, pal ? cfg.palModelSteps : cfg.malModelSteps, cfg.modelBatch, rng);
+        for (let k = 0; k < (pal ? cfg.palPolicySteps : cfg.malPolicySteps); k++) await policyStep();
+      }
+      if (last.step) modelRollout.push({ steps, meanReturn: last.step.meanReturn, endedFraction: last.step.endedFraction });
     }
     const ev = await evaluate();
     curve.push({ steps, evalReturn: ev });
     const me = modelError[modelError.length - 1];
-    log(`${cfg.algo} seed ${cfg.seed}: ${steps}/${cfg.realSteps} real steps, eval return ${ev.toFixed(1)}${me ? `, model MSE ${me.state.toExponential(2)} (no-change ${me.noChange.toExponential(2)})` : ''}`);
+    const mr = modelRollout[modelRollout.length - 1];
+    log(`${cfg.algo} seed ${cfg.seed}: ${steps}/${cfg.realSteps} real steps, eval return ${ev.toFixed(1)}${me ? `, model MSE ${me.state.toExponential(2)} (no-change ${me.noChange.toExponential(2)})` : ''}${mr ? `, model return ${mr.meanReturn.toFixed(1)} (${(100 * mr.endedFraction).toFixed(0)}% terminated)` : ''} [${((performance.now() - t0) / 1000).toFixed(0)} s]`);
   }
   learner.dispose();
   ens?.dispose();
+  disposeMujocoEnv(env);
+  disposeMujocoEnv(evalEnv);
+  const randomReturn = await randomPolicyReturn(cfg.env, cfg.seed, cfg.evalEpisodes);
   const { onProgress: _, ...config } = cfg;
-  return { config, curve, ...(ens ? { modelError } : {}), finalReturn: curve[curve.length - 1]!.evalReturn, seconds: (performance.now() - t0) / 1000 };
+  return { config, curve, ...(ens ? { modelError, modelRollout } : {}), randomReturn, finalReturn: curve[curve.length - 1]!.evalReturn, seconds: (performance.now() - t0) / 1000 };
 }
 
 export type { VecEnv };

@@ -135,7 +135,7 @@ describe('learning on Pendulum', () => {
     const modelReward: number[] = [];
     const evals: number[] = [];
     for (let k = 1; k <= 20; k++) {
-      modelReward.push(await modelPolicyStep(learner, ens, data.obs, cfg, [-2], [2], rng));
+      modelReward.push((await modelPolicyStep(learner, ens, data.obs, cfg, [-2], [2], rng)).meanReward);
       if (k % 5 === 0) evals.push(await evalPolicy(learner, 10));
     }
     console.log(`initial ${initial.toFixed(1)}, after 5/10/15/20 NPG steps ${evals.map((x) => x.toFixed(1)).join(' ')}; model reward per step ${modelReward[0]!.toFixed(2)} -> ${modelReward[19]!.toFixed(2)}`);
