@@ -23,6 +23,7 @@ export {
 } from './functional.ts';
 export { conv2d, conv2dBackInput, conv2dBackWeight, convOutputSize, type Conv2dArgs } from './conv.ts';
 export { attention, attentionComposed, type AttentionOptions } from './attention.ts';
+export { l1Norm, l1NormComposed } from './l1norm.ts';
 export { ppoLoss, ppoLossComposed, packPpoBatch, PPO_STAT_NAMES, type PpoLossOptions, type PpoBatch } from './ppo_loss.ts';
 export {
   Linear, Conv2d, LayerNorm, MultiHeadAttention, MLP, Sequential, ReLU, Tanh, Sigmoid, Flatten,

@@ -24,9 +24,12 @@ export interface QModule<P extends Params = Params> extends E.Module<P> {
 
 const SQRT2 = Math.SQRT2;
 
-/** x / max(mean|x|, 1e-8) over the last axis (differentiable, composed ops). */
+/**
+ * x / max(mean|x|, 1e-8) over the last axis: the engine's fused L1Norm (one dispatch each way;
+ * its composed form was ~40 of a DQN update's 64 dispatches).
+ */
 export function l1Norm(x: Tensor): Tensor {
-  return E.div(x, E.maximum(E.mean(E.abs(x), -1, true), 1e-8));
+  return E.l1Norm(x, 1e-8);
 }
 
 export type EncoderKind = 'mlp' | 'conv';
