@@ -10,8 +10,9 @@
 import * as E from '../engine/index.ts';
 import {
   type CaseSpec, type Row, type Stats, type Prepared, caseInputs, mlpShapes, timeIt, timeInterleaved, stats, polled, opts, selected,
-  errMessage, specFlops, specBytes, specLabel, ADAM,
+  errMessage, specFlops, specBytes, specLabel, ADAM, CheckError,
 } from './common.ts';
+import type { Peer } from './peers/peer.ts';
 import { checkOutputs, transposeArray } from './peers/reference.ts';
 import type { MatmulTile } from '../kernels/matmul.ts';
 
@@ -146,6 +147,76 @@ export async function runOurs(spec: CaseSpec, id = specLabel(spec), group: strin
     p?.dispose();
   }
   return row;
+}
+
+/**
+ * One case on our engine and every peer that supports it, as bench/run.ts's runCase does it: each
+ * engine is built on the shared inputs and checked once against the float64 reference (wrong =
+ * failed, no time), then all are timed with their repeats interleaved; our row gets dispatch
+ * counts and GPU time. The browser bench page runs its cases through this (bench/run.ts keeps its
+ * own copy, which also merges another bench module's row).
+ */
+export async function runCase(spec: CaseSpec, id: string, group: string, peers: Peer[]): Promise<Row[]> {
+  const contenders: Array<{ engine: string; prepare: () => Promise<Prepared> }> = [
+    { engine: 'ours', prepare: () => prepareOurs(spec) },
+    ...peers.filter((p) => p.supports(spec)).map((p) => ({ engine: p.name, prepare: () => p.prepare(spec) })),
+  ];
+  const rows: Row[] = [];
+  const live: Array<{ row: Row; p: Prepared }> = [];
+  for (const c of contenders) {
+    const row: Row = { id, group, engine: c.engine, status: 'ok', spec, flops: specFlops(spec), bytes: specBytes(spec) };
+    rows.push(row);
+    let p: Prepared | null = null;
+    try {
+      p = await c.prepare();
+      if (p.note) row.note = p.note;
+      if (p.check) row.err = await p.check();
+      else if (!['roundtrip', 'dispatch'].includes(spec.kind)) row.note = [row.note, 'no float64 check for this kind'].filter(Boolean).join('; ');
+      if (c.engine === 'ours') row.metrics = await countOurs(p);
+      live.push({ row, p });
+    } catch (e) {
+      row.status = 'failed';
+      row.note = (e instanceof CheckError ? 'wrong result: ' : '') + errMessage(e);
+      p?.dispose();
+    }
+  }
+  try {
+    const st = await timeInterleaved(live.map((l) => l.p));
+    for (let i = 0; i < live.length; i++) {
+      const { row, p } = live[i];
+      const s = st[i];
+      if (s instanceof Error) {
+        row.status = 'failed';
+        row.note = errMessage(s);
+        continue;
+      }
+      row.wall = s;
+      if (spec.kind === 'dispatch') row.metrics = { ...row.metrics, usPerOp: (s.median * 1000) / spec.count };
+      if (row.engine === 'ours' && spec.kind !== 'roundtrip') {
+        try {
+          row.gpu = await gpuTime(p.step, s.iters);
+        } catch {
+          /* timestamps are optional */
+        }
+      }
+    }
+  } finally {
+    for (const { p } of live) p.dispose();
+  }
+  return rows;
+}
+
+/** Our rows get `ratios`: peer time / our time on the same case (> 1 = we are faster), as in bench/results. */
+export function addRatios(all: Row[]) {
+  const ms = (r?: Row) => (r && r.status === 'ok' && r.wall ? r.wall.median : undefined);
+  for (const r of all) {
+    if (r.engine !== 'ours') continue;
+    const om = ms(r);
+    const ratios: Record<string, number> = {};
+    for (const p of all) if (p.id === r.id && p.engine !== 'ours' && om && ms(p)) ratios[p.engine] = +(ms(p)! / om).toPrecision(4);
+    if (Object.keys(ratios).length) r.ratios = ratios;
+    else delete r.ratios;
+  }
 }
 
 /** Checks our fused kernels on a spec against the float64 reference; null where this kind has no check. */

@@ -14,7 +14,7 @@
 // in the browser).
 import { build } from 'esbuild';
 import { builtinModules } from 'node:module';
-import { cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -75,6 +75,22 @@ export const browserGuard = {
   },
 };
 
+/**
+ * Versions of the bench page's peers, from their package.json (jax-js exports no version; tfjs
+ * does, but one table for both): `__PEER_VERSIONS__` in web/src/bench.ts.
+ */
+export function peerVersions() {
+  const v = {};
+  for (const p of ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', '@jax-js/jax']) {
+    try {
+      v[p] = JSON.parse(readFileSync(join('node_modules', p, 'package.json'), 'utf8')).version;
+    } catch {
+      /* not installed: the page's loader then fails and says so in its rows */
+    }
+  }
+  return v;
+}
+
 export function browserOptions(outdir = 'out/web') {
   return {
     entryPoints: BROWSER_ENTRIES,
@@ -87,6 +103,7 @@ export function browserOptions(outdir = 'out/web') {
     sourcemap: true,
     chunkNames: 'chunks/[name]-[hash]',
     plugins: [browserGuard],
+    define: { __PEER_VERSIONS__: JSON.stringify(peerVersions()) },
     metafile: true,
     logLevel: 'warning',
   };

@@ -4,32 +4,27 @@
 // their inputs, hence the `.ref`s. jax-js is lazy: each iteration's result is dispatched with
 // `blockUntilReady()` (not awaited) so iterations are encoded back to back like ours; waits go
 // through `polled`, the same Dawn polling mode as our engine.
+//
+// The same adapter runs in Node (bench/run.ts: Dawn through env.ts's navigator shim) and in the
+// browser bench page (web/src/bench.ts passes the jax-js module and its version, as its bundle
+// holds them; jax-js then asks navigator.gpu for its own device, as in Node).
 
-import { createRequire } from 'node:module';
 import { type CaseSpec, caseInputs, mlpShapes, polled, ADAM } from '../common.ts';
 import { checkOutputs } from './reference.ts';
-import { installNavigator } from './env.ts';
+import { nodePackageVersion, peerEnvironment } from './env.ts';
 import type { Peer } from './peer.ts';
 
 type JAX = typeof import('@jax-js/jax');
 type A = import('@jax-js/jax').Array;
 
-export async function createJaxPeer(): Promise<Peer> {
-  await installNavigator();
-  const jax: JAX = await import('@jax-js/jax');
+/** jax-js as a bench peer; without `modules` (Node) it imports @jax-js/jax itself. */
+export async function createJaxPeer(modules?: { jax: JAX; version: string }): Promise<Peer> {
+  await peerEnvironment();
+  const jax: JAX = modules?.jax ?? (await import('@jax-js/jax'));
   const devs = await jax.init();
   if (!devs.includes('webgpu')) throw new Error(`jax-js: no webgpu device (has ${devs.join(', ')})`);
   jax.defaultDevice('webgpu');
-  const require = createRequire(import.meta.url);
-  let version = '?';
-  try {
-    version = (require('@jax-js/jax/package.json') as { version: string }).version;
-  } catch {
-    const fs = await import('node:fs');
-    const path = await import('node:path');
-    const p = path.join(path.dirname(require.resolve('@jax-js/jax')), '..', 'package.json');
-    version = JSON.parse(fs.readFileSync(p, 'utf8')).version;
-  }
+  const version = modules?.version ?? nodePackageVersion('@jax-js/jax', import.meta.url) ?? '?';
   const kinds = new Set(['matmul', 'conv2d', 'attention', 'linear', 'mlp_grad', 'adam', 'elementwise', 'reduce', 'roundtrip', 'dispatch', 'hvp_mlp']);
 
   return {

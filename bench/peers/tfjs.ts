@@ -1,21 +1,34 @@
 // TensorFlow.js on its WebGPU backend, sharing our engine's GPUDevice (same adapter, same
 // process). Small ops are kept on the GPU (WEBGPU_CPU_FORWARD = false). Waits go through
 // `polled`, i.e. the same Dawn polling mode as our engine.
+//
+// The same adapter runs in Node (bench/run.ts: tfjs imported here, Dawn through env.ts's
+// navigator shim) and in the browser bench page (web/src/bench.ts passes the tfjs modules and
+// their version, as its bundle holds them; the device is then the page's, shared the same way).
 
-import { createRequire } from 'node:module';
 import * as E from '../../engine/index.ts';
 import { type CaseSpec, caseInputs, mlpShapes, polled, ADAM } from '../common.ts';
 import { checkOutputs, transposeArray } from './reference.ts';
-import { installNavigator } from './env.ts';
+import { nodePackageVersion, peerEnvironment } from './env.ts';
 import type { Peer } from './peer.ts';
 
-type TF = typeof import('@tensorflow/tfjs');
-type T = import('@tensorflow/tfjs').Tensor;
+// tfjs-core's API is all this adapter uses (the full @tensorflow/tfjs re-exports it).
+type TF = typeof import('@tensorflow/tfjs-core');
+type T = import('@tensorflow/tfjs-core').Tensor;
+type WebGPUModule = typeof import('@tensorflow/tfjs-backend-webgpu');
 
-export async function createTfjsPeer(): Promise<Peer> {
-  await installNavigator();
-  const tf: TF = await import('@tensorflow/tfjs');
-  const webgpu = await import('@tensorflow/tfjs-backend-webgpu');
+export interface TfjsModules {
+  tf: TF;
+  webgpu: WebGPUModule;
+  /** @tensorflow/tfjs(-core)'s version, for the rows' details. */
+  version: string;
+}
+
+/** tfjs-webgpu as a bench peer; without `modules` (Node) it imports @tensorflow/tfjs and the WebGPU backend itself. */
+export async function createTfjsPeer(modules?: TfjsModules): Promise<Peer> {
+  await peerEnvironment();
+  const tf: TF = modules?.tf ?? ((await import('@tensorflow/tfjs')) as unknown as TF);
+  const webgpu: WebGPUModule = modules?.webgpu ?? (await import('@tensorflow/tfjs-backend-webgpu'));
   const rt = E.runtime();
   // Share our device: replace the self-registered backend with one on our GPUDevice.
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
@@ -25,15 +38,15 @@ export async function createTfjsPeer(): Promise<Peer> {
   await tf.ready();
   tf.env().set('WEBGPU_CPU_FORWARD', false);
   const shared = (tf.backend() as unknown as { device?: GPUDevice }).device === rt.device;
-  const require = createRequire(import.meta.url);
-  const version = (require('@tensorflow/tfjs/package.json') as { version: string }).version;
+  const version = modules?.version ?? nodePackageVersion('@tensorflow/tfjs', import.meta.url) ?? '?';
+  const pkg = modules ? '@tensorflow/tfjs-core' : '@tensorflow/tfjs';
 
   const kinds = new Set(['matmul', 'conv2d', 'attention', 'linear', 'mlp_grad', 'adam', 'elementwise', 'reduce', 'roundtrip', 'dispatch']);
 
   return {
     name: 'tfjs-webgpu',
     version,
-    details: `@tensorflow/tfjs ${version} + tfjs-backend-webgpu, ${shared ? 'sharing our GPUDevice' : 'its own GPUDevice on the same adapter'}, WEBGPU_CPU_FORWARD=false`,
+    details: `${pkg} ${version} + tfjs-backend-webgpu, ${shared ? 'sharing our GPUDevice' : 'its own GPUDevice on the same adapter'}, WEBGPU_CPU_FORWARD=false`,
     supports: (s) => kinds.has(s.kind),
     async prepare(spec) {
       const owned: T[] = [];
@@ -100,7 +113,7 @@ function build(tf: TF, s: CaseSpec, hold: <X extends T>(t: X) => X): Built {
       const ow = Math.floor((s.w + 2 * s.pad - s.kw) / s.stride) + 1;
       const g = hold(tf.tensor(transposeArray(inp.g, [s.n, s.o, oh, ow], [0, 2, 3, 1]), [s.n, oh, ow, s.o]));
       const pad = s.pad === 0 ? 'valid' : ([[0, 0], [s.pad, s.pad], [s.pad, s.pad], [0, 0]] as [[number, number], [number, number], [number, number], [number, number]]);
-      const conv = (xx: T, ww: T) => tf.conv2d(xx as import('@tensorflow/tfjs').Tensor4D, ww as import('@tensorflow/tfjs').Tensor4D, s.stride, pad);
+      const conv = (xx: T, ww: T) => tf.conv2d(xx as import('@tensorflow/tfjs-core').Tensor4D, ww as import('@tensorflow/tfjs-core').Tensor4D, s.stride, pad);
       if (!s.backward)
         return {
           step: () => ({ y: conv(x, w) }),

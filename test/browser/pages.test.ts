@@ -15,7 +15,9 @@
 //   - without WebGPU (no adapter; no navigator.gpu) the page says what to enable;
 //   - the actor-critic game page runs the Stackelberg update on the GPU engine and lands where
 //     the float64 closed form does;
-//   - the benchmark page lists every case of `npm run bench` with a spec.
+//   - the benchmark page lists every case of `npm run bench` with a spec and runs two of them on
+//     ours, tfjs-webgpu and jax-js, each checked against float64; a peer that cannot start gets a
+//     failed row with its error.
 // Small networks and few updates: SwiftShader runs the kernels on the CPU.
 
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -292,36 +294,82 @@ describe.skipIf(!HAVE_CHROMIUM)(`browser pages (chromium)${SKIP_REASON ? ` — s
     await page.screenshot({ path: join(ARTIFACTS, 'figures.png'), fullPage: true });
   }, 120_000);
 
-  it('the benchmark page lists every bench case with a spec and why the peers are absent', async () => {
+  it('the benchmark page lists every bench case; ours, tfjs-webgpu and jax-js give checked rows side by side; a peer that cannot load gets a row with its error', async () => {
     await page.goto(`${server.url}bench.html`);
     await page.waitForFunction(() => document.body.dataset.ready !== 'no', undefined, { timeout: 60_000 });
     const shown = await page.evaluate(() => ({
       ready: document.body.dataset.ready,
       cases: [...document.querySelectorAll('#cases input')].map((b: any) => b.value),
-      peers: document.getElementById('peers')!.textContent,
+      peers: [...document.querySelectorAll('#peer-choice input')].map((b: any) => [b.value, b.checked]),
       adapter: document.getElementById('adapter')!.textContent,
     }));
     expect(shown.ready).toBe('yes');
     expect(shown.cases.length).toBe(CORE_CASES.length + Object.keys(KERNEL_CASES).length);
     for (const c of CORE_CASES) expect(shown.cases).toContain(c.id);
-    expect(shown.peers).toMatch(/tfjs-webgpu and jax-js are not run here/);
+    expect(shown.peers).toEqual([['tfjs-webgpu', true], ['jax-js', true]]);
     expect(shown.adapter.length).toBeGreaterThan(0);
-    // Two small cases on the default tiles: rows in bench/results' layout, checked against float64.
-    await page.goto(`${server.url}bench.html?cases=dispatch overhead,elementwise add 4M`);
+
+    // Two small cases with a float64 check, every engine, on the default tiles: rows in bench/results' layout.
+    const cases = ['matmul 256²', 'elementwise add 4M'];
+    await page.goto(`${server.url}bench.html?cases=${encodeURIComponent(cases.join(','))}`);
     await page.waitForFunction(() => document.body.dataset.ready === 'yes', undefined, { timeout: 60_000 });
     await page.click('#run');
-    await page.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 120_000 });
-    const out = await page.evaluate(() => ({ state: document.body.dataset.state, json: document.getElementById('json')!.textContent }));
-    expect(out.state).toBe('done');
+    await page.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 180_000 });
+    const out = await page.evaluate(() => ({ state: document.body.dataset.state, status: document.getElementById('status')!.textContent, json: document.getElementById('json')!.textContent, shownRows: document.querySelectorAll('#rows tr').length }));
+    expect(out.state, out.status ?? '').toBe('done');
     const res = JSON.parse(out.json!);
     expect(res.tiles).toBe('defaults');
-    expect(res.rows.map((r: { id: string }) => r.id).sort()).toEqual(['dispatch overhead', 'elementwise add 4M']);
+    expect(Object.keys(res.peers).sort()).toEqual(['jax-js', 'tfjs-webgpu']);
+    expect(res.peers['tfjs-webgpu']).toMatch(/sharing our GPUDevice/);
+    expect(res.versions['@jax-js/jax']).toMatch(/^\d+\.\d+\.\d+/);
+    expect(res.rows.map((r: { id: string; engine: string }) => `${r.engine}: ${r.id}`).sort()).toEqual(
+      cases.flatMap((c) => ['ours', 'tfjs-webgpu', 'jax-js'].map((e) => `${e}: ${c}`)).sort(),
+    );
+    expect(out.shownRows).toBe(res.rows.length);
     for (const r of res.rows) {
-      expect(r.status).toBe('ok');
-      expect(r.wall.median).toBeGreaterThan(0);
+      const what = `${r.engine} on ${r.id}: ${r.note ?? ''}`;
+      expect(r.status, what).toBe('ok');
+      // each engine's result passed the float64 check of `npm run bench` (bench/peers/reference.ts):
+      // the three agree with the reference, hence with one another, to float32 rounding
+      expect(r.err, what).toBeLessThan(1e-5);
+      expect(r.wall.median, what).toBeGreaterThan(0);
+      expect(r.wall.repeats, what).toBeGreaterThanOrEqual(3);
+      if (r.engine === 'ours') {
+        expect(r.metrics.dispatches, what).toBe(1);
+        expect(Object.keys(r.ratios).sort(), what).toEqual(['jax-js', 'tfjs-webgpu']);
+        for (const e of ['jax-js', 'tfjs-webgpu']) {
+          const peer = res.rows.find((x: { id: string; engine: string }) => x.id === r.id && x.engine === e);
+          expect(r.ratios[e], what).toBeCloseTo(peer.wall.median / r.wall.median, 2);
+        }
+      }
     }
     await page.screenshot({ path: join(ARTIFACTS, 'bench.png'), fullPage: true });
-  }, 240_000);
+
+    // A peer that cannot start in this browser: jax-js asks navigator.gpu for an adapter of its
+    // own, with powerPreference 'high-performance' (the page and the engine ask without one); an
+    // init script makes that request come back empty.
+    const ctx = await browser.newContext();
+    try {
+      const p = await ctx.newPage();
+      await p.addInitScript(() => {
+        const orig = navigator.gpu.requestAdapter.bind(navigator.gpu);
+        navigator.gpu.requestAdapter = async (o?: { powerPreference?: string }) => (o?.powerPreference === 'high-performance' ? null : orig(o));
+      });
+      await p.goto(`${server.url}bench.html?cases=round trip&peers=jax-js&autorun=1`);
+      await p.waitForFunction(() => ['done', 'failed'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 60_000 });
+      const r2 = JSON.parse((await p.evaluate(() => document.getElementById('json')!.textContent)) ?? '{}');
+      const byEngine = Object.fromEntries(r2.rows.map((r: { engine: string }) => [r.engine, r]));
+      expect(Object.keys(byEngine).sort()).toEqual(['jax-js', 'ours']);
+      expect(byEngine.ours.status).toBe('ok');
+      expect(byEngine['jax-js'].status).toBe('failed');
+      expect(byEngine['jax-js'].note).toMatch(/did not load in this browser: jax-js: no webgpu device \(has /);
+      expect(r2.notes.join('\n')).toMatch(/jax-js unavailable: jax-js: no webgpu device/);
+      expect(await p.evaluate(() => document.getElementById('peer-status')!.textContent)).toMatch(/jax-js: did not load/);
+      expect(await p.evaluate(() => document.querySelector('#rows tr[data-engine="jax-js"]')?.getAttribute('data-status'))).toBe('failed');
+    } finally {
+      await ctx.close();
+    }
+  }, 300_000);
 
   it('without WebGPU the page says what to enable instead of staying blank', async () => {
     await page.goto('about:blank'); // the earlier pages' engine and device go away first
