@@ -110,7 +110,7 @@ describe('GPU envs', () => {
   });
 
   it('an unknown id lists the GPU envs; a Box action of the wrong shape names both shapes', () => {
-    expect(() => makeGpuEnv('minatar/asterix', { numEnvs: 1 })).toThrow(`no GPU version of env "minatar/asterix"; GPU envs: ${GPU_ENV_IDS.join(', ')}`);
+    expect(() => makeGpuEnv('hopper', { numEnvs: 1 })).toThrow(`no GPU version of env "hopper"; GPU envs: ${GPU_ENV_IDS.join(', ')}`);
     const env = makeGpuEnv('pendulum', { numEnvs: 3 });
     E.dispose(env.reset());
     const a = E.zeros([3, 2]);

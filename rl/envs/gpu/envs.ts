@@ -8,6 +8,8 @@ import { Breakout } from '../minatar/breakout.ts';
 import { Freeway, FREEWAY } from '../minatar/freeway.ts';
 import { resolveMinAtarOptions, type MinAtarEnvOptions } from '../index.ts';
 import { GpuVecEnv, type GpuEnvDef, type GpuVecEnvOptions } from './vec.ts';
+import { drawIntWgsl, minatarActionWgsl } from './minatar_wgsl.ts';
+import { asterixGpu, seaquestGpu, spaceInvadersGpu } from './minatar.ts';
 
 const f = (x: number) => {
   const s = String(x);
@@ -167,34 +169,6 @@ fn env_obs(i: u32, b: u32, o: u32) {
 };
 
 // ------------------------------------------------------------------ MinAtar
-
-/**
- * MinAtarEnv's part of a step (rl/envs/minatar/common.ts): network index → game action code,
- * then sticky actions (one uniform per step when stickyProb > 0; the CPU's u < p is
- * word < ⌈p · 2³²⌉ in integers), the executed action kept at S[b + last].
- */
-function minatarActionWgsl(map: readonly number[], stickyProb: number, last: number): string {
-  const thr = Math.min(Math.ceil(stickyProb * 2 ** 32), 2 ** 32 - 1);
-  return /* wgsl */ `
-  var amap = array<u32, ${map.length}>(${map.map((v) => `${v}u`).join(', ')});
-  let raw = A[a];
-  let ai = select(u32(clamp(floor(raw + 0.5), 0.0, ${map.length - 1}.0)), 0u, raw != raw);
-  var act = amap[ai];
-  ${stickyProb > 0 ? `if (draw_word(i) < ${thr}u) { act = u32(S[b + ${last}u]); }` : ''}
-  S[b + ${last}u] = f32(act);`;
-}
-
-/** rng.int(n) (Lemire's multiply-shift with rejection, rl/envs/rng.ts) on the env's stream. */
-function drawIntWgsl(n: number): string {
-  const thr = (2 ** 32 - n) % n;
-  return /* wgsl */ `
-fn draw_int${n}(i: u32) -> u32 {
-  loop {
-    let m = philox_mulhilo(draw_word(i), ${n}u);
-    if (m.y >= ${thr}u) { return m.x; }
-  }
-}`;
-}
 
 // ------------------------------------------------------------------ MinAtar Breakout
 
@@ -416,8 +390,8 @@ export const GPU_ENVS: Record<string, GpuEnvDef> = {
 };
 
 /** Ids that makeGpuEnv accepts. */
-export const GPU_ENV_IDS = [...Object.keys(GPU_ENVS), 'minatar/breakout', 'minatar/freeway'];
-const MINATAR_GPU = { breakout: breakoutGpu, freeway: freewayGpu } as const;
+const MINATAR_GPU = { asterix: asterixGpu, breakout: breakoutGpu, freeway: freewayGpu, seaquest: seaquestGpu, space_invaders: spaceInvadersGpu } as const;
+export const GPU_ENV_IDS = [...Object.keys(GPU_ENVS), ...Object.keys(MINATAR_GPU).map((g) => `minatar/${g}`)];
 
 const minatarDefs = new Map<string, GpuEnvDef>();
 
@@ -427,7 +401,7 @@ export function makeGpuEnv(id: string, opts: GpuVecEnvOptions & Omit<MinAtarEnvO
   if (game && game in MINATAR_GPU) {
     const { preset, stickyProb, minimalActions, ramping } = opts;
     const r = resolveMinAtarOptions(game, { preset, stickyProb, minimalActions, ramping, maxEpisodeSteps: opts.maxEpisodeSteps });
-    const key = JSON.stringify([game, r.stickyProb, r.minimalActions, r.maxEpisodeSteps]);
+    const key = JSON.stringify([game, r.stickyProb, r.minimalActions, r.ramping, r.maxEpisodeSteps]);
     let def = minatarDefs.get(key);
     if (!def) minatarDefs.set(key, (def = MINATAR_GPU[game](r)));
     return new GpuVecEnv(def, { numEnvs: opts.numEnvs, seed: opts.seed, maxEpisodeSteps: r.maxEpisodeSteps });
