@@ -298,3 +298,231 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }`,
   };
 }
+
+// ---------------------------------------------------------------- dual (value + tangent) linear kernels
+//
+// Forward mode through a linear layer and through its backward, each in one dispatch, so that a
+// Hessian-vector product (the jvp of a gradient) costs about the dispatches of a gradient. The
+// tangent of every operand is optional (an override flag; an absent one is bound to the primal
+// and never read). Value and tangent are written into ONE output buffer, the tangent at a
+// 256-byte-aligned float offset (params.toff), so no kernel here binds more than 8 storage
+// buffers (WebGPU's default limit).
+//
+// For y = act(z), act′ and its derivative are written from y:
+//   d(act′(y))/dt = act″·ẏ with act″(y) = −2y (tanh), 1 − 2y (sigmoid), 0 (relu, none).
+
+const dualHead = /* wgsl */ `
+override ACT: u32 = 0u;
+override HAS_BIAS: bool = true;
+override HAS_T0: bool = true;
+override HAS_T1: bool = true;
+override HAS_T2: bool = true;
+fn act(v: f32) -> f32 {
+  switch ACT {
+    case 1u: { return max(v, 0.0); }
+    case 2u: { return tanh(clamp(v, -15.0, 15.0)); }
+    case 3u: { return 1.0 / (1.0 + exp(-v)); }
+    default: { return v; }
+  }
+}
+fn dact(y: f32) -> f32 {
+  switch ACT {
+    case 1u: { return select(0.0, 1.0, y > 0.0); }
+    case 2u: { return 1.0 - y * y; }
+    case 3u: { return y * (1.0 - y); }
+    default: { return 1.0; }
+  }
+}
+fn ddact(y: f32) -> f32 {
+  switch ACT {
+    case 2u: { return -2.0 * y; }
+    case 3u: { return 1.0 - 2.0 * y; }
+    default: { return 0.0; }
+  }
+}
+struct P { m: u32, n: u32, k: u32, toff: u32 }`;
+
+/**
+ * y = act(x·Wᵀ + b) and ẏ = act′(y) ⊙ (ẋ·Wᵀ + x·Ẇᵀ + ḃ) in one dispatch. Bindings X, W, Bias,
+ * TX (HAS_T0), TW (HAS_T1), TB (HAS_T2); OUT holds y at 0 and ẏ at toff. vec4 needs K % 4 == 0.
+ */
+export function linearDualKernel(t: LinearTile, vec4: boolean) {
+  const T = vec4 ? 'vec4f' : 'f32';
+  const mul = (a: string, b: string) => (vec4 ? `dot(${a}, ${b})` : `${a} * ${b}`);
+  const L: string[] = [];
+  for (let i = 0; i < t.TM; i++) L.push(`let xr${i} = min(row + ${i}u, p.m - 1u) * kk;`);
+  for (let j = 0; j < t.TN; j++) L.push(`let wr${j} = min(col + ${j}u, p.n - 1u) * kk;`);
+  for (let i = 0; i < t.TM; i++) for (let j = 0; j < t.TN; j++) L.push(`var c${i}_${j} = 0.0;`, `var d${i}_${j} = 0.0;`);
+  const body: string[] = [];
+  for (let i = 0; i < t.TM; i++) body.push(`let a${i} = X[xr${i} + k];`);
+  for (let j = 0; j < t.TN; j++) body.push(`let w${j} = W[wr${j} + k];`);
+  for (let i = 0; i < t.TM; i++) for (let j = 0; j < t.TN; j++) body.push(`c${i}_${j} += ${mul(`a${i}`, `w${j}`)};`);
+  const tx: string[] = [], tw: string[] = [];
+  for (let i = 0; i < t.TM; i++) tx.push(`let ta${i} = TX[xr${i} + k];`);
+  for (let i = 0; i < t.TM; i++) for (let j = 0; j < t.TN; j++) tx.push(`d${i}_${j} += ${mul(`ta${i}`, `w${j}`)};`);
+  for (let j = 0; j < t.TN; j++) tw.push(`let tw${j} = TW[wr${j} + k];`);
+  for (let i = 0; i < t.TM; i++) for (let j = 0; j < t.TN; j++) tw.push(`d${i}_${j} += ${mul(`a${i}`, `tw${j}`)};`);
+  body.push(`if (HAS_T0) {\n      ${tx.join('\n      ')}\n    }`, `if (HAS_T1) {\n      ${tw.join('\n      ')}\n    }`);
+  const store: string[] = [];
+  for (let j = 0; j < t.TN; j++) {
+    store.push(`let b${j} = select(0.0, Bias[min(col + ${j}u, p.n - 1u)], HAS_BIAS);`);
+    store.push(`let tb${j} = select(0.0, TB[min(col + ${j}u, p.n - 1u)], HAS_T2);`);
+  }
+  for (let i = 0; i < t.TM; i++)
+    for (let j = 0; j < t.TN; j++)
+      store.push(
+        `if (row + ${i}u < p.m && col + ${j}u < p.n) { let o = (row + ${i}u) * p.n + col + ${j}u; let y = act(c${i}_${j} + b${j}); OUT[o] = y; OUT[p.toff + o] = dact(y) * (d${i}_${j} + tb${j}); }`,
+      );
+  return {
+    name: `linear_dual_${vec4 ? 'vec4' : 'scalar'}_${t.TM}x${t.TN}`,
+    code: /* wgsl */ `
+${dualHead}
+@group(0) @binding(0) var<storage, read> X: array<${T}>;
+@group(0) @binding(1) var<storage, read> W: array<${T}>;
+@group(0) @binding(2) var<storage, read> Bias: array<f32>;
+@group(0) @binding(3) var<storage, read> TX: array<${T}>;
+@group(0) @binding(4) var<storage, read> TW: array<${T}>;
+@group(0) @binding(5) var<storage, read> TB: array<f32>;
+@group(0) @binding(6) var<storage, read_write> OUT: array<f32>;
+@group(0) @binding(7) var<uniform> p: P;
+@compute @workgroup_size(${t.WX}, ${t.WY}, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let row = gid.y * ${t.TM}u;
+  let col = gid.x * ${t.TN}u;
+  if (row >= p.m || col >= p.n) { return; }
+  let kk = ${vec4 ? 'p.k / 4u' : 'p.k'};
+  ${L.join('\n  ')}
+  for (var k = 0u; k < kk; k++) {
+    ${body.join('\n    ')}
+  }
+  ${store.join('\n  ')}
+}`,
+  };
+}
+
+/** WGSL lines: e = g ⊙ act′(y) and its tangent ė = ġ ⊙ act′(y) + g ⊙ act″(y) ⊙ ẏ, for row i at flat index `at`. */
+function dualCotangent(i: number, at: string): string[] {
+  return [
+    `let g${i} = G[${at}];`,
+    `let y${i} = Y[${at}];`,
+    `let s${i} = dact(y${i});`,
+    `let e${i} = g${i} * s${i};`,
+    `var te${i} = 0.0;`,
+    `if (HAS_T0) { te${i} = TG[${at}] * s${i}; }`,
+    `if (HAS_T1) { te${i} = fma(g${i} * ddact(y${i}), TY[${at}], te${i}); }`,
+  ];
+}
+
+/**
+ * dX = (G ⊙ act′(Y))·W and its tangent d(dX) = Ė·W + E·Ẇ (Ė as in dualCotangent), one dispatch.
+ * Bindings G, Y, W, TG (HAS_T0), TY (HAS_T1; only tanh/sigmoid need it), TW (HAS_T2); OUT holds dX
+ * at 0 and its tangent at toff. vec4 over K when K % 4 == 0.
+ */
+export function linearBackInputDualKernel(t: LinearTile, vec4: boolean) {
+  const T = vec4 ? 'vec4f' : 'f32';
+  const V = vec4 ? 4 : 1;
+  const TN = Math.max(1, Math.round(t.TN / V));
+  const L: string[] = [];
+  for (let i = 0; i < t.TM; i++) L.push(`let r${i} = min(row + ${i}u, p.m - 1u) * p.n;`);
+  for (let i = 0; i < t.TM; i++) for (let j = 0; j < TN; j++) L.push(`var c${i}_${j} = ${T}(0.0);`, `var d${i}_${j} = ${T}(0.0);`);
+  const body: string[] = [];
+  for (let i = 0; i < t.TM; i++) body.push(...dualCotangent(i, `r${i} + n`));
+  for (let j = 0; j < TN; j++) body.push(`let w${j} = W[n * kk + min(col + ${j}u, kk - 1u)];`);
+  for (let i = 0; i < t.TM; i++)
+    for (let j = 0; j < TN; j++) body.push(`c${i}_${j} = fma(${T}(e${i}), w${j}, c${i}_${j});`, `d${i}_${j} = fma(${T}(te${i}), w${j}, d${i}_${j});`);
+  const tw: string[] = [];
+  for (let j = 0; j < TN; j++) tw.push(`let tw${j} = TW[n * kk + min(col + ${j}u, kk - 1u)];`);
+  for (let i = 0; i < t.TM; i++) for (let j = 0; j < TN; j++) tw.push(`d${i}_${j} = fma(${T}(e${i}), tw${j}, d${i}_${j});`);
+  body.push(`if (HAS_T2) {\n      ${tw.join('\n      ')}\n    }`);
+  const store: string[] = [];
+  for (let i = 0; i < t.TM; i++)
+    for (let j = 0; j < TN; j++)
+      store.push(`if (row + ${i}u < p.m && col + ${j}u < kk) { let o = (row + ${i}u) * kk + col + ${j}u; OUT[o] = c${i}_${j}; OUT[toffv + o] = d${i}_${j}; }`);
+  return {
+    name: `linear_bwd_x_dual_${vec4 ? 'vec4' : 'scalar'}_${t.TM}x${TN * V}`,
+    code: /* wgsl */ `
+${dualHead}
+@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read> Y: array<f32>;
+@group(0) @binding(2) var<storage, read> W: array<${T}>;
+@group(0) @binding(3) var<storage, read> TG: array<f32>;
+@group(0) @binding(4) var<storage, read> TY: array<f32>;
+@group(0) @binding(5) var<storage, read> TW: array<${T}>;
+@group(0) @binding(6) var<storage, read_write> OUT: array<${T}>;
+@group(0) @binding(7) var<uniform> p: P;
+@compute @workgroup_size(${t.WX}, ${t.WY}, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let kk = p.k / ${V}u;
+  let toffv = p.toff / ${V}u;
+  let row = gid.y * ${t.TM}u;
+  let col = gid.x * ${TN}u;
+  if (row >= p.m || col >= kk) { return; }
+  ${L.join('\n  ')}
+  for (var n = 0u; n < p.n; n++) {
+    ${body.join('\n    ')}
+  }
+  ${store.join('\n  ')}
+}`,
+  };
+}
+
+/**
+ * dW = Eᵀ·X, db = Σ_m E (E = G ⊙ act′(Y)) and their tangents Ėᵀ·X + Eᵀ·Ẋ and Σ_m Ė, one dispatch.
+ * Bindings G, Y, X, TG (HAS_T0), TY (HAS_T1), TX (HAS_T2); OUT (f32) holds dW at 0, its tangent
+ * at toff, db at boff and its tangent at boff + tboff (db only with HAS_BIAS).
+ */
+export function linearBackWeightDualKernel(t: LinearTile, vec4: boolean) {
+  const T = vec4 ? 'vec4f' : 'f32';
+  const V = vec4 ? 4 : 1;
+  const TN = Math.max(1, Math.round(t.TN / V));
+  const L: string[] = [];
+  for (let i = 0; i < t.TM; i++) L.push(`let o${i} = min(row + ${i}u, p.n - 1u);`);
+  for (let j = 0; j < TN; j++) L.push(`let x${j} = min(col + ${j}u, kk - 1u);`);
+  for (let i = 0; i < t.TM; i++) {
+    L.push(`var s${i}_b = 0.0;`, `var t${i}_b = 0.0;`);
+    for (let j = 0; j < TN; j++) L.push(`var c${i}_${j} = ${T}(0.0);`, `var d${i}_${j} = ${T}(0.0);`);
+  }
+  const body: string[] = [];
+  for (let i = 0; i < t.TM; i++) body.push(...dualCotangent(i, `m * p.n + o${i}`), `s${i}_b += e${i};`, `t${i}_b += te${i};`);
+  for (let j = 0; j < TN; j++) body.push(`let a${j} = X[m * kk + x${j}];`);
+  for (let i = 0; i < t.TM; i++)
+    for (let j = 0; j < TN; j++) body.push(`c${i}_${j} = fma(${T}(e${i}), a${j}, c${i}_${j});`, `d${i}_${j} = fma(${T}(te${i}), a${j}, d${i}_${j});`);
+  const tx: string[] = [];
+  for (let j = 0; j < TN; j++) tx.push(`let ta${j} = TX[m * kk + x${j}];`);
+  for (let i = 0; i < t.TM; i++) for (let j = 0; j < TN; j++) tx.push(`d${i}_${j} = fma(${T}(e${i}), ta${j}, d${i}_${j});`);
+  body.push(`if (HAS_T2) {\n      ${tx.join('\n      ')}\n    }`);
+  const put = (at: string, v: string) =>
+    vec4 ? `{ let q = (${at}) * 4u; OUT[q] = ${v}.x; OUT[q + 1u] = ${v}.y; OUT[q + 2u] = ${v}.z; OUT[q + 3u] = ${v}.w; }` : `OUT[${at}] = ${v};`;
+  const store: string[] = [];
+  for (let i = 0; i < t.TM; i++) {
+    for (let j = 0; j < TN; j++)
+      store.push(`if (row + ${i}u < p.n && col + ${j}u < kk) { let o = (row + ${i}u) * kk + col + ${j}u; ${put('o', `c${i}_${j}`)} ${put('toffv + o', `d${i}_${j}`)} }`);
+    store.push(`if (HAS_BIAS && col == 0u && row + ${i}u < p.n) { OUT[p.boff + row + ${i}u] = s${i}_b; OUT[p.boff + p.tboff + row + ${i}u] = t${i}_b; }`);
+  }
+  return {
+    name: `linear_bwd_w_dual_${vec4 ? 'vec4' : 'scalar'}_${t.TM}x${TN * V}`,
+    code: /* wgsl */ `
+${dualHead.replace('struct P { m: u32, n: u32, k: u32, toff: u32 }', 'struct P { m: u32, n: u32, k: u32, toff: u32, boff: u32, tboff: u32 }')}
+@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read> Y: array<f32>;
+@group(0) @binding(2) var<storage, read> X: array<${T}>;
+@group(0) @binding(3) var<storage, read> TG: array<f32>;
+@group(0) @binding(4) var<storage, read> TY: array<f32>;
+@group(0) @binding(5) var<storage, read> TX: array<${T}>;
+@group(0) @binding(6) var<storage, read_write> OUT: array<f32>;
+@group(0) @binding(7) var<uniform> p: P;
+@compute @workgroup_size(${t.WX}, ${t.WY}, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let kk = p.k / ${V}u;
+  let toffv = p.toff / ${V}u;
+  let row = gid.y * ${t.TM}u;
+  let col = gid.x * ${TN}u;
+  if (row >= p.n || col >= kk) { return; }
+  ${L.join('\n  ')}
+  for (var m = 0u; m < p.m; m++) {
+    ${body.join('\n    ')}
+  }
+  ${store.join('\n  ')}
+}`,
+  };
+}

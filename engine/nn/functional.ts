@@ -2,12 +2,15 @@
 // each backward is written with differentiable engine ops (and these fused ops), so gradients
 // can be differentiated again (HVPs, total derivatives).
 
-import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, noGrad, isGradEnabled, insideTransform, forwardActive, type Shape } from '../tensor.ts';
+import {
+  Tensor, allocTensor, record, runtime, shapeSize, fmtShape, noGrad, isGradEnabled, insideTransform, forwardActive, dualTangents, tangentOf, setTangent,
+  VIEW_ALIGN_FLOATS, type Shape,
+} from '../tensor.ts';
 import { f32bits } from '../runtime.ts';
 import * as O from '../ops.ts';
 import { grid, memoKernel } from '../../kernels/common.ts';
 import {
-  linearKernel, linearBackInputKernel, linearBackWeightKernel, softmaxKernel, categoricalKernel, gaussianLogProbKernel, lossKernel, ACTIVATIONS,
+  linearKernel, linearBackInputKernel, linearBackWeightKernel, linearDualKernel, linearBackInputDualKernel, linearBackWeightDualKernel, softmaxKernel, categoricalKernel, gaussianLogProbKernel, lossKernel, ACTIVATIONS,
   type Activation, type LinearTile,
 } from '../../kernels/nn.ts';
 import { tileFor } from '../../kernels/tune.ts';
@@ -47,8 +50,16 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, activation
   if (!(activation in ACTIVATIONS)) throw new Error(`linear: unknown activation '${activation}'`);
   const lead = x.shape.slice(0, -1);
   const M = shapeSize(lead);
-  const out = alloc([...lead, N]);
-  if (M * N > 0) {
+  // Inside a top-level jvp: y and ẏ in one dual dispatch (its tangent carries no graph).
+  const dual = dualTangents() && M * N * K > 0;
+  const tx = dual ? tangentOf(x) : null, tw = dual ? tangentOf(w) : null, tb = dual && b ? tangentOf(b) : null;
+  let out: Tensor;
+  if (tx || tw || tb) {
+    const [y, ty] = linearDual(x, w, b, activation, tx, tw, tb, M, N, K, [...lead, N]);
+    setTangent(y, ty);
+    out = y;
+  } else out = alloc([...lead, N]);
+  if (M * N > 0 && !(tx || tw || tb)) {
     const vec4 = K % 4 === 0 && K > 0;
     const t = tileFor('linear', { M, N, K });
     runtime().dispatch({
@@ -63,6 +74,13 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, activation
   const inputs = b ? [x, w, b] : [x, w];
   return record(out, 'linear', inputs, (g, needs) => {
     const x2 = O.reshape(x, [M, K]);
+    // Forward over reverse at top level (an HVP is the jvp of a gradient): the backward and its
+    // tangent in the same two fused dispatches, dual kernels.
+    if (!(isGradEnabled() && insideTransform()) && dualTangents() && M * N * K > 0) {
+      const g2 = O.reshape(g, [M, N]), y2 = O.reshape(out, [M, N]);
+      const [dx, dw, db] = linearBackwardDual(g2, y2, x2, w, activation, !!b && needs[2], needs[0], needs[1] || (!!b && needs[2]));
+      return [dx ? O.reshape(dx, x.shape) : null, needs[1] ? dw : null, db ? O.reshape(db, b!.shape) : null];
+    }
     // A first-order backward (not itself differentiated, no tangents through it): two fused
     // dispatches, dX and (dW, db).
     if (!(isGradEnabled() && insideTransform()) && !forwardActive() && M * N * K > 0) {
@@ -87,6 +105,95 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, activation
     }
     return activationGrad(activation, z!, out);
   });
+}
+
+/** Two tensors of `shape` in one buffer (the second at an aligned offset), and that offset: dual kernels write both. */
+function pairAlloc(shape: Shape, extra = 0): { base: Tensor; a: Tensor; t: Tensor; toff: number } {
+  const n = shapeSize(shape);
+  const toff = Math.ceil(Math.max(n, 1) / VIEW_ALIGN_FLOATS) * VIEW_ALIGN_FLOATS;
+  const base = alloc([toff * 2 + extra]);
+  return { base, a: base.subView(0, shape), t: base.subView(toff, shape), toff };
+}
+
+const dualFlags = (act: Activation, bias: boolean, t0: boolean, t1: boolean, t2: boolean) =>
+  ({ ACT: ACTIVATIONS[act], HAS_BIAS: bias ? 1 : 0, HAS_T0: t0 ? 1 : 0, HAS_T1: t1 ? 1 : 0, HAS_T2: t2 ? 1 : 0 });
+
+const dualKernel = memoKernel((which: 'f' | 'x' | 'w', t: LinearTile, vec4: boolean) =>
+  which === 'f' ? linearDualKernel(t, vec4) : which === 'x' ? linearBackInputDualKernel(t, vec4) : linearBackWeightDualKernel(t, vec4));
+
+/** y = act(x·Wᵀ + b) and ẏ, one dispatch; returns [y, ẏ] (views of one buffer). No autodiff record. */
+function linearDual(x: Tensor, w: Tensor, b: Tensor | null, act: Activation, tx: Tensor | null, tw: Tensor | null, tb: Tensor | null, M: number, N: number, K: number, shape: Shape): [Tensor, Tensor] {
+  const { base, a, t: ta, toff } = pairAlloc(shape);
+  const vec4 = K % 4 === 0;
+  const t = tileFor<LinearTile>('linear', { M, N, K });
+  const at = (u: Tensor) => u.bufferFor('linear (dual)');
+  runtime().dispatch({
+    kernel: { ...dualKernel('f', t, vec4), constants: dualFlags(act, !!b, !!tx, !!tw, !!tb) },
+    inputs: [at(x), at(w), at(b ?? w), at(tx ?? x), at(tw ?? w), at(tb ?? b ?? w)],
+    outputs: [base.buffer],
+    params: [M, N, K, toff],
+    workgroups: [Math.ceil(N / t.TN / t.WX), Math.ceil(M / t.TM / t.WY), 1],
+    label: 'linear (dual)',
+  });
+  base.dispose();
+  return [a, ta];
+}
+
+/**
+ * The linear backward inside a top-level jvp: dX, dW, db with their tangents (from the tangents
+ * of g, y = the forward's output, x and W), in at most two dispatches. An output whose tangent is
+ * zero runs the first-order kernel. Returns [dx | null, dW | null, db | null]; tangents attached.
+ */
+function linearBackwardDual(g: Tensor, y: Tensor, x: Tensor, w: Tensor, act: Activation, withBias: boolean, wantX: boolean, wantW: boolean): [Tensor | null, Tensor | null, Tensor | null] {
+  const [M, N] = g.shape, K = w.shape[1];
+  const tg = tangentOf(g), ty = act === 'tanh' || act === 'sigmoid' ? tangentOf(y) : null, tx = tangentOf(x), tw = tangentOf(w);
+  const at = (u: Tensor) => u.bufferFor('linear backward (dual)');
+  const vec4 = K % 4 === 0;
+  let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
+  if (wantX) {
+    if (tg || ty || tw) {
+      const { base, a, t: ta, toff } = pairAlloc([M, K]);
+      const t = tileFor<LinearTile>('matmul', { M, N: K, K: N });
+      const cols = vec4 ? Math.max(1, Math.round(t.TN / 4)) : t.TN;
+      runtime().dispatch({
+        kernel: { ...dualKernel('x', t, vec4), constants: dualFlags(act, false, !!tg, !!ty, !!tw) },
+        inputs: [at(g), at(y), at(w), at(tg ?? g), at(ty ?? y), at(tw ?? w)],
+        outputs: [base.buffer],
+        params: [M, N, K, toff],
+        workgroups: [Math.ceil(K / (vec4 ? 4 : 1) / cols / t.WX), Math.ceil(M / t.TM / t.WY), 1],
+        label: 'linear backward (dx, dual)',
+      });
+      base.dispose();
+      setTangent(a, ta);
+      dx = a;
+    } else dx = linearBackInput(g, y, w, act);
+  }
+  if (wantW) {
+    if (tg || ty || tx) {
+      const nk = N * K;
+      const toff = Math.ceil(Math.max(nk, 1) / VIEW_ALIGN_FLOATS) * VIEW_ALIGN_FLOATS;
+      const boff = 2 * toff, tboff = Math.ceil(N / VIEW_ALIGN_FLOATS) * VIEW_ALIGN_FLOATS;
+      const base = alloc([boff + (withBias ? 2 * tboff : 0)]);
+      const t = tileFor<LinearTile>('matmul', { M: N, N: K, K: M });
+      const cols = vec4 ? Math.max(1, Math.round(t.TN / 4)) : t.TN;
+      runtime().dispatch({
+        kernel: { ...dualKernel('w', t, vec4), constants: dualFlags(act, withBias, !!tg, !!ty, !!tx) },
+        inputs: [at(g), at(y), at(x), at(tg ?? g), at(ty ?? y), at(tx ?? x)],
+        outputs: [base.buffer],
+        params: [M, N, K, toff, boff, tboff],
+        workgroups: [Math.ceil(K / (vec4 ? 4 : 1) / cols / t.WX), Math.ceil(N / t.TM / t.WY), 1],
+        label: 'linear backward (dw, db, dual)',
+      });
+      dw = base.subView(0, [N, K]);
+      setTangent(dw, base.subView(toff, [N, K]));
+      if (withBias) {
+        db = base.subView(boff, [N]);
+        setTangent(db, base.subView(boff + tboff, [N]));
+      }
+      base.dispose();
+    } else [dw, db] = linearBackWeight(g, y, x, act, withBias);
+  }
+  return [dx, dw, db];
 }
 
 const bwdKernel = memoKernel((which: 'x' | 'w', t: LinearTile, vec4: boolean, act: Activation, bias: boolean) => {
