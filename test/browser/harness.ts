@@ -23,9 +23,9 @@ export const WEB_ROOT = resolve('out/browser/web');
 export const WEBGPU_FLAGS = ['--no-sandbox', '--enable-unsafe-webgpu'];
 
 /** Builds the pages with scripts/build-browser.mjs (a failed build fails the suite with esbuild's errors). */
-export function buildPages() {
+export function buildPages(root = WEB_ROOT) {
   mkdirSync(ARTIFACTS, { recursive: true });
-  execFileSync(process.execPath, ['scripts/build-browser.mjs', '--out', WEB_ROOT], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(process.execPath, ['scripts/build-browser.mjs', '--out', root], { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 export interface Server {
@@ -47,4 +47,49 @@ export async function serveModule(): Promise<ServeModule> {
 export async function launch(flags = WEBGPU_FLAGS): Promise<Browser> {
   const { chromium } = await import('playwright-core');
   return chromium.launch({ executablePath: CHROMIUM, args: flags });
+}
+
+// ------------------------------------------------------------------ Firefox (second browser)
+//
+// Debian's firefox-esr (153 here) driven by puppeteer-core over WebDriver BiDi (playwright-core's
+// Firefox needs Playwright's own patched build). WebGPU is behind dom.webgpu.enabled on Linux,
+// and without a GPU its only adapter is Mesa's lavapipe through Vulkan, which Firefox's blocklist
+// refuses unless gfx.webgpu.ignore-blocklist is set. Firefox runs as root without a flag.
+
+export const FIREFOX = process.env.FIREFOX_PATH ?? ['/usr/bin/firefox-esr', '/usr/bin/firefox'].find((p) => existsSync(p)) ?? '/usr/bin/firefox-esr';
+export const HAVE_FIREFOX = existsSync(FIREFOX);
+export const FIREFOX_PREFS = { 'dom.webgpu.enabled': true, 'gfx.webgpu.ignore-blocklist': true };
+/** The pages for the Firefox suite: its own copy, so that it can build while the Chromium suite serves its own. */
+export const FIREFOX_WEB_ROOT = resolve('out/browser/web-firefox');
+
+/** The part of puppeteer-core's API the Firefox suite uses (the package's own types may be absent when it is not installed). */
+export interface PptrPage {
+  goto(url: string): Promise<unknown>;
+  evaluate<T>(f: (() => T) | string): Promise<T>;
+  click(sel: string): Promise<void>;
+  screenshot(o: { path: string; fullPage?: boolean }): Promise<unknown>;
+  on(ev: 'pageerror', f: (e: Error) => void): unknown;
+}
+export interface PptrBrowser {
+  newPage(): Promise<PptrPage>;
+  version(): Promise<string>;
+  close(): Promise<void>;
+}
+interface Pptr {
+  launch(o: Record<string, unknown>): Promise<PptrBrowser>;
+}
+
+/** puppeteer-core, or why it cannot be loaded (PUPPETEER_CORE_PATH names another copy of the package). */
+export async function loadPuppeteer(): Promise<Pptr | string> {
+  const spec = process.env.PUPPETEER_CORE_PATH ?? 'puppeteer-core';
+  try {
+    const mod = (await import(/* @vite-ignore */ spec)) as { default?: Pptr } & Pptr;
+    return mod.default ?? mod;
+  } catch (e) {
+    return `puppeteer-core could not be loaded (${spec}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}); it drives Firefox here (npm i -D puppeteer-core@24.43.1: 25.x needs Node 22)`;
+  }
+}
+
+export async function launchFirefox(pptr: Pptr): Promise<PptrBrowser> {
+  return pptr.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true, extraPrefsFirefox: FIREFOX_PREFS });
 }

@@ -5,7 +5,9 @@
 //   - a checkpoint downloaded from the page decodes in Node (engine/safetensors.ts), equals the
 //     page's weights bit for bit and restores into a Node Trainer of the harness; that trainer's
 //     checkpoint after one more update loads into the page with Node's weights; a truncated file
-//     and a checkpoint of another env are refused;
+//     and a checkpoint of another env or algorithm are refused; files dropped on the page with a
+//     header length beyond the file, a null header or a tensor past the end are refused with the
+//     message Node's decodeSafetensors gives for the same bytes;
 //   - Stop releases every GPU buffer the run held;
 //   - a fixed graph (matmul, tanh, sum and its gradient) gives the Node engine's numbers and a
 //     float64 reference's;
@@ -34,94 +36,24 @@ import { actorCriticStepCpu } from '../../games/toys.ts';
 import { CORE_CASES } from '../../bench/core.ts';
 import { KERNEL_CASES } from '../../bench/common.ts';
 import { ARTIFACTS, HAVE_CHROMIUM, SKIP_REASON, WEB_ROOT, buildPages, launch, serveModule, type Server } from './harness.ts';
+import { TINY, counters, expectClose, fixedGraph, fixedGraphRef, waitFor } from './page_checks.ts';
 
 // The callbacks given to page.evaluate run in the page, where `document` exists; the Node
 // program is type-checked without the DOM library.
 declare const document: any;
 declare const navigator: any;
 
-// Tiny PPO on CartPole: 4 envs × 16 steps, one epoch of one minibatch per update.
-const TINY = { numEnvs: 4, numSteps: 16, minibatchSize: 64, updateEpochs: 1 };
-
-interface Counters {
-  state: string;
-  updates: number;
-  step: number;
-  dispatchesPerUpdate: number;
-  totalDispatches: number;
-  live: number;
-  points: number;
-  frames: number;
-  status: string;
-}
-
-async function counters(page: Page): Promise<Counters> {
-  return page.evaluate(() => {
-    const t = (id: string) => document.getElementById(id)!.textContent ?? '';
-    const n = (id: string) => Number(t(id).replace(/,/g, '')) || 0;
-    return {
-      state: document.body.dataset.state ?? '',
-      updates: n('c-updates'),
-      step: n('c-step'),
-      dispatchesPerUpdate: n('c-dispatches'),
-      totalDispatches: n('c-total-dispatches'),
-      live: n('c-live'),
-      points: Number(document.getElementById('curve')!.dataset.points ?? 0),
-      frames: Number(document.getElementById('game')!.dataset.frames ?? 0),
-      status: t('status'),
-    };
-  });
-}
-
-async function waitFor(page: Page, what: string, pred: (c: Counters) => boolean, timeoutMs = 60_000): Promise<Counters> {
-  const t0 = Date.now();
-  for (;;) {
-    const c = await counters(page);
-    if (pred(c)) return c;
-    if (c.state === 'failed') throw new Error(`the page failed while waiting for ${what}: ${c.status}`);
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(c)}`);
-    await page.waitForTimeout(200);
-  }
-}
-
-/** The function the page and Node both run: sum(tanh(A·B)) and its gradient in A and B. */
-async function fixedGraph(En: typeof E) {
-  await En.init();
-  const a = En.tensor(Float32Array.from({ length: 12 }, (_, i) => Math.sin(i + 1)), [3, 4]);
-  const b = En.tensor(Float32Array.from({ length: 8 }, (_, i) => Math.cos(2 * i + 1)), [4, 2]);
-  const [v, [ga, gb]] = En.valueAndGrad((x: E.Tensor, y: E.Tensor) => En.sum(En.tanh(En.matmul(x, y))), [0, 1])(a, b);
-  const out = { value: Array.from(await v.data()) as number[], gA: Array.from(await ga.data()) as number[], gB: Array.from(await gb.data()) as number[], live: 0 };
-  En.dispose([a, b, v, ga, gb]);
-  out.live = En.memory().liveBuffers;
-  return out;
-}
-
-/** float64 reference of fixedGraph (inputs rounded to f32 as the engines hold them). */
-function fixedGraphRef() {
-  const A = Array.from({ length: 12 }, (_, i) => Math.fround(Math.sin(i + 1)));
-  const B = Array.from({ length: 8 }, (_, i) => Math.fround(Math.cos(2 * i + 1)));
-  const T = Array.from({ length: 6 }, (_, k) => {
-    const [i, j] = [Math.floor(k / 2), k % 2];
-    let c = 0;
-    for (let p = 0; p < 4; p++) c += A[i * 4 + p] * B[p * 2 + j];
-    return Math.tanh(c);
-  });
-  const D = T.map((t) => 1 - t * t);
-  const gA = Array.from({ length: 12 }, (_, k) => {
-    const [i, p] = [Math.floor(k / 4), k % 4];
-    return D[i * 2] * B[p * 2] + D[i * 2 + 1] * B[p * 2 + 1];
-  });
-  const gB = Array.from({ length: 8 }, (_, k) => {
-    const [p, j] = [Math.floor(k / 2), k % 2];
-    return A[p] * D[j] + A[4 + p] * D[2 + j] + A[8 + p] * D[4 + j];
-  });
-  return { value: [T.reduce((s, t) => s + t, 0)], gA, gB };
-}
-
-function expectClose(got: number[], want: number[], tol: number, what: string) {
-  expect(got.length, what).toBe(want.length);
-  const err = Math.max(...got.map((g, i) => Math.abs(g - want[i]) / Math.max(1, Math.abs(want[i]))));
-  expect(err, what).toBeLessThan(tol);
+/** Drops a file on the page as a user would (a drop event carrying it in a DataTransfer). */
+async function drop(page: Page, name: string, bytes: Uint8Array) {
+  await page.evaluate(
+    ({ name, data }) => {
+      const G = globalThis as any;
+      const dt = new G.DataTransfer();
+      dt.items.add(new G.File([new Uint8Array(data)], name));
+      document.body.dispatchEvent(new G.DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    },
+    { name, data: Array.from(bytes) },
+  );
 }
 
 describe.skipIf(!HAVE_CHROMIUM)(`browser pages (chromium)${SKIP_REASON ? ` — skipped: ${SKIP_REASON}` : ''}`, () => {
@@ -169,7 +101,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`browser pages (chromium)${SKIP_REASON ? ` — s
     expect(errors).toEqual([]);
   }, 240_000);
 
-  it('checkpoints move both ways: the page\'s download restores into a Node Trainer (same weights), Node\'s trained checkpoint loads into the page', async () => {
+  it('checkpoints move both ways: the page\'s download restores into a Node Trainer (same weights), Node\'s trained checkpoint loads into the page; another algorithm\'s or env\'s checkpoint and corrupt dropped files are refused with Node\'s checks', async () => {
     const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
     const bytes = new Uint8Array(readFileSync((await dl.path())!));
     expect(dl.suggestedFilename()).toMatch(/^ppo_cartpole_seed0_step\d+\.safetensors$/);
@@ -232,6 +164,42 @@ describe.skipIf(!HAVE_CHROMIUM)(`browser pages (chromium)${SKIP_REASON ? ` — s
     await page.waitForFunction(() => /set to ppo on pendulum/.test(document.getElementById('status')!.textContent ?? ''));
     expect((await counters(page)).status).toContain('checkpoint again.safetensors is ppo on cartpole, but this page is set to ppo on pendulum');
     await page.selectOption('#env', 'cartpole');
+
+    // Files dropped on the page: another algorithm's setting is refused with both named, and three
+    // corrupt files are refused by the same checks as in Node, with Node's message for the same
+    // bytes (engine/safetensors.ts decodeSafetensors: the header length and the tensors' offsets
+    // are checked against the file before anything is sliced or allocated).
+    await page.selectOption('#algo', 'ac');
+    await drop(page, 'other-algo.safetensors', bytes);
+    await page.waitForFunction(() => /other-algo\.safetensors is/.test(document.getElementById('status')!.textContent ?? ''));
+    expect((await counters(page)).status).toContain('checkpoint other-algo.safetensors is ppo on cartpole, but this page is set to ac on cartpole');
+    await page.selectOption('#algo', 'ppo');
+    const le64 = (n: number) => new Uint8Array(new BigUint64Array([BigInt(n)]).buffer);
+    const withHeader = (h: string, data = new Uint8Array(0)) => {
+      const hb = new TextEncoder().encode(h);
+      return new Uint8Array([...le64(hb.length), ...hb, ...data]);
+    };
+    const corrupt: Array<[string, Uint8Array, RegExp]> = [
+      // claims a 1 TiB header in a 10-byte file
+      ['header-too-long.safetensors', new Uint8Array([...le64(2 ** 40), 0x7b, 0x7d]), /header length 1099511627776 exceeds the file \(10 bytes\)/],
+      ['null-header.safetensors', withHeader('null'), /header is JSON null, not an object of tensors/],
+      // a 4 GiB tensor declared over 16 bytes of data
+      ['past-the-end.safetensors', withHeader(JSON.stringify({ 'params.w': { dtype: 'F32', shape: [2 ** 30], data_offsets: [0, 2 ** 32] } }), new Uint8Array(16)), /tensor params\.w \[0, 4294967296\) lies outside the data \(16 bytes\)/],
+    ];
+    for (const [name, file, want] of corrupt) {
+      let nodeMessage = '';
+      try {
+        decodeSafetensors(file, `checkpoint ${name}`);
+      } catch (e) {
+        nodeMessage = (e as Error).message;
+      }
+      expect(nodeMessage, name).toMatch(want);
+      await drop(page, name, file);
+      await page.waitForFunction((n) => (document.getElementById('status')!.textContent ?? '').includes(n), name);
+      const st = await page.evaluate(() => ({ text: document.getElementById('status')!.textContent, cls: document.getElementById('status')!.className }));
+      expect(st.cls, name).toContain('error');
+      expect(st.text, name).toBe(nodeMessage);
+    }
 
     // Stop releases what the run held: the live-buffer count goes back to zero.
     await page.click('#stop');
