@@ -7,6 +7,9 @@
 //   npx tsx bench/alternate.ts critic [rounds]   fresh HVP (forward over reverse, and reverse over
 //       reverse) against a gradient on bench/implicit.ts's two critic networks
 //   npx tsx bench/alternate.ts ppo [rounds]      one PPO minibatch update, composed loss vs the fused ppoLoss
+//   npx tsx bench/alternate.ts leader [rounds]   the 10-CG leader update (totalDerivative) against the
+//       actor's individual gradient on bench/implicit.ts's games: forward over reverse with and
+//       without the dual linear/MSE kernels, and the recorded reverse path
 //   npx tsx bench/alternate.ts attention_paths [rounds]   attention's fused and composed paths
 
 import os from 'node:os';
@@ -68,6 +71,58 @@ if (which === 'critic') {
     cases.forEach(([n], i) =>
       console.log(`  ${n.padEnd(28)} wall ${med(wall[i]).toFixed(2)} ms (${(med(wall[i]) / med(wall[0])).toFixed(2)}× grad)  cpu ${med(cpu[i]).toFixed(2)} ms (${(med(cpu[i]) / med(cpu[0])).toFixed(2)}× grad)  dispatches ${disp[i]}`));
     E.dispose([held, actor, critic, v]);
+  }
+  process.exit(0);
+}
+
+if (which === 'leader') {
+  await E.init();
+  const { NETS, leaderGame } = await import('./implicit.ts');
+  for (const net of NETS) {
+    const g = leaderGame(net);
+    const td = (secondOrder: 'forward' | 'reverse', dual: boolean) => () => {
+      const prev = E.nnDualKernels(dual);
+      try {
+        E.dispose(E.totalDerivative({ leaderLoss: g.actorLoss, followerLoss: g.criticLoss, leader: g.actor, follower: g.critic, lambda: 1, cgIters: 10, secondOrder }));
+      } finally {
+        E.nnDualKernels(prev);
+      }
+    };
+    const cases: Array<[string, () => void]> = [
+      ['actor grad', () => E.dispose(E.grad(g.actorLoss, 0)(g.actor, g.critic))],
+      ['leader, forward (dual kernels)', td('forward', true)],
+      ['leader, forward (no dual kernels)', td('forward', false)],
+      ['leader, recorded reverse', td('reverse', true)],
+    ];
+    const disp: number[] = [];
+    for (const [, f] of cases) {
+      f();
+      await E.sync();
+      const d0 = E.counters().dispatches;
+      f();
+      disp.push(E.counters().dispatches - d0);
+      await E.sync();
+    }
+    const wall: number[][] = cases.map(() => []), cpu: number[][] = cases.map(() => []);
+    const load0 = os.loadavg()[0];
+    // the unit is cheap: time it over more iterations so each timed block lasts comparably long
+    const reps = (i: number) => (i === 0 ? 10 : 1);
+    for (let r = 0; r < rounds; r++)
+      for (const [i, [, f]] of cases.entries()) {
+        const n = reps(i);
+        const u0 = process.cpuUsage(), t0 = performance.now();
+        for (let k = 0; k < n; k++) f();
+        await E.sync();
+        const u = process.cpuUsage(u0);
+        wall[i].push((performance.now() - t0) / n);
+        cpu[i].push((u.user + u.system) / 1000 / n);
+      }
+    console.log(`leader update ${net.name}: ${rounds} alternating rounds; load ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
+    // ratio of medians, and the median of each round's own ratio (the pair ran back to back)
+    const paired = (x: number[][], i: number) => med(x[i].map((v, r) => v / x[0][r]));
+    cases.forEach(([n], i) =>
+      console.log(`  ${n.padEnd(36)} wall ${med(wall[i]).toFixed(2)} ms (${(med(wall[i]) / med(wall[0])).toFixed(2)}×, paired ${paired(wall, i).toFixed(2)}×)  cpu ${med(cpu[i]).toFixed(2)} ms (${(med(cpu[i]) / med(cpu[0])).toFixed(2)}×, paired ${paired(cpu, i).toFixed(2)}×)  dispatches ${disp[i]} (${(disp[i] / disp[0]).toFixed(1)}×)`));
+    g.dispose();
   }
   process.exit(0);
 }

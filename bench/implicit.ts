@@ -6,9 +6,11 @@
 //   reverse-over-reverse hvp  the gradient of ⟨∇f, v⟩ (the older path, for comparison)
 //   leader update   totalDerivative with 10 CG iterations on an actor/critic game, which also
 //                   returns the critic's gradient (goal ≤ 12× the actor's individual gradient),
-//                   with forward-over-reverse and with recorded reverse second derivatives,
-//                   alternating, two rounds each
+//                   with forward-over-reverse (the default), the same without the dual linear/MSE
+//                   kernels (E.nnDualKernels(false): what forward over reverse cost before them),
+//                   and recorded reverse second derivatives, alternating, two rounds each
 // with the dispatches and readbacks of one iteration. Not tests: numbers, not assertions.
+// The losses are rl/ddpg.ts's: f₂ = E.mse(Q(s, π(s)), y) with Q reshaped to [B], f₁ = −mean Q.
 //
 //   npx tsx bench/implicit.ts [filter] [--quick] [--composed] [--fused]
 
@@ -42,7 +44,7 @@ function mlp(ps: Layer[], x: E.Tensor, act: Act): E.Tensor {
   return x;
 }
 
-interface Net {
+export interface Net {
   name: string;
   act: Act;
   hidden: number[];
@@ -50,10 +52,25 @@ interface Net {
   actDim: number;
   batch: number;
 }
-const NETS: Net[] = [
+export const NETS: Net[] = [
   { name: '64x32 tanh', act: 'tanh', hidden: [64, 32], obs: 8, actDim: 2, batch: 1000 },
   { name: '256x256 relu', act: 'relu', hidden: [256, 256], obs: 17, actDim: 6, batch: 100 },
 ];
+
+/**
+ * The actor/critic game of the leader-update rows (kept tensors: call dispose()). f₂ (critic) =
+ * rl/ddpg.ts's mse(Q(s, π(s)), y); f₁ (actor) = −mean Q(s, π(s)).
+ */
+export function leaderGame(net: Net) {
+  const s = E.keep(E.randn([net.batch, net.obs], 0, 1, { seed: 1 }));
+  const target = E.keep(E.randn([net.batch], 0, 1, { seed: 2 }));
+  const actor = E.keep(mlpInit([net.obs, ...net.hidden, net.actDim], 10));
+  const critic = E.keep(mlpInit([net.obs + net.actDim, ...net.hidden, 1], 20));
+  const q = (a: Layer[], c: Layer[]) => E.reshape(mlp(c, E.concat([s, E.tanh(mlp(a, s, net.act))], 1), net.act), [net.batch]);
+  const criticLoss = (a: Layer[], c: Layer[]) => (COMPOSED ? E.mean(E.square(E.sub(q(a, c), target))) : E.mse(q(a, c), target));
+  const actorLoss = (a: Layer[], c: Layer[]) => E.neg(E.mean(q(a, c)));
+  return { s, target, actor, critic, criticLoss, actorLoss, dispose: () => E.dispose([s, target, actor, critic]) };
+}
 
 export interface ImplicitRow extends Row {
   name: string;
@@ -88,21 +105,23 @@ export async function benchImplicit(filter?: string): Promise<ImplicitRow[]> {
   const rows: ImplicitRow[] = [];
   for (const net of NETS) {
     if (!selected(filter, net.name, 'implicit', 'hvp', 'leader')) continue;
-    const keepAll = <T>(x: T) => E.keep(x);
-    const s = keepAll(E.randn([net.batch, net.obs], 0, 1, { seed: 1 }));
-    const target = keepAll(E.randn([net.batch, 1], 0, 1, { seed: 2 }));
-    const actor = keepAll(mlpInit([net.obs, ...net.hidden, net.actDim], 10));
-    const critic = keepAll(mlpInit([net.obs + net.actDim, ...net.hidden, 1], 20));
-    const v = keepAll(critic.map((p) => ({ w: E.randn(p.w.shape, 0, 1, { seed: 30 }), b: E.randn(p.b.shape, 0, 1, { seed: 31 }) })));
     // Critic loss (follower f₂) depends on the actor through the actions; actor loss f₁ = −mean Q(s, π(s)).
-    const q = (a: Layer[], c: Layer[]) => mlp(c, E.concat([s, E.tanh(mlp(a, s, net.act))], 1), net.act);
-    const criticLoss = (a: Layer[], c: Layer[]) => E.mean(E.square(E.sub(q(a, c), target)));
-    const actorLoss = (a: Layer[], c: Layer[]) => E.neg(E.mean(q(a, c)));
+    const game = leaderGame(net);
+    const { actor, critic, criticLoss, actorLoss } = game;
+    const v = E.keep(critic.map((p) => ({ w: E.randn(p.w.shape, 0, 1, { seed: 30 }), b: E.randn(p.b.shape, 0, 1, { seed: 31 }) })));
     const fCritic = (c: Layer[]) => criticLoss(actor, c);
 
     const cases: Array<[string, () => void, 'critic' | 'actor' | null]> = [
       [`grad ${net.name}`, () => E.dispose(E.grad(fCritic)(critic)), null],
       [`hvp ${net.name}`, () => E.dispose(E.hessianVectorProduct(fCritic, critic, v)), 'critic'],
+      [`hvp, no dual kernels ${net.name}`, () => {
+        const prev = E.nnDualKernels(false);
+        try {
+          E.dispose(E.hessianVectorProduct(fCritic, critic, v));
+        } finally {
+          E.nnDualKernels(prev);
+        }
+      }, 'critic'],
       [`reverse-over-reverse hvp ${net.name}`, () => E.dispose(E.hessianVectorProductReverse(fCritic, critic, v)), 'critic'],
       [`hvp linearised ${net.name}`, () => {
         // Amortised: linearise once, then 10 HVPs; reported per HVP (the loop below divides).
@@ -116,13 +135,23 @@ export async function benchImplicit(filter?: string): Promise<ImplicitRow[]> {
     ];
     // Forward-over-reverse (the default) and the recorded reverse path, alternating, twice each.
     for (const round of [1, 2]) {
-      for (const secondOrder of ['forward', 'reverse'] as const) {
-        // Row ids: the default path keeps the id docs/benchmarks.md quotes; the reverse rows are
+      for (const variant of ['forward', 'forward, no dual kernels', 'reverse'] as const) {
+        // Row ids: the default path keeps the id docs/benchmarks.md quotes; the other rows are
         // named so that bench/run.ts's goal check (/leader/) reads the default path only.
-        const id = secondOrder === 'forward' ? `leader update (10 CG${FUSED ? ', fused CG' : ''})${round > 1 ? ` #${round}` : ''}` : `total derivative, recorded reverse (10 CG${FUSED ? ', fused CG' : ''}) #${round}`;
-        cases.push([`${id} ${net.name}`, () => E.dispose(E.totalDerivative({
-          leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda: 1, cgIters: 10, secondOrder, ...(FUSED ? { fused: true } : {}),
-        })), 'actor']);
+        const cgTag = `10 CG${FUSED ? ', fused CG' : ''}`;
+        const id = variant === 'forward' ? `leader update (${cgTag})${round > 1 ? ` #${round}` : ''}`
+          : variant === 'reverse' ? `total derivative, recorded reverse (${cgTag}) #${round}` : `total derivative, forward without dual kernels (${cgTag}) #${round}`;
+        const secondOrder = variant === 'reverse' ? 'reverse' : 'forward';
+        cases.push([`${id} ${net.name}`, () => {
+          const prev = E.nnDualKernels(variant !== 'forward, no dual kernels');
+          try {
+            E.dispose(E.totalDerivative({
+              leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda: 1, cgIters: 10, secondOrder, ...(FUSED ? { fused: true } : {}),
+            }));
+          } finally {
+            E.nnDualKernels(prev);
+          }
+        }, 'actor']);
       }
     }
     const base: Record<string, number> = {};
@@ -148,7 +177,8 @@ export async function benchImplicit(filter?: string): Promise<ImplicitRow[]> {
         name, ms, ratioToGrad: ratio, dispatches: m.dispatches / per, readbacks: m.readbacks / per,
       });
     }
-    E.dispose([s, target, actor, critic, v]);
+    game.dispose();
+    E.dispose(v);
   }
   return rows;
 }

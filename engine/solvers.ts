@@ -454,15 +454,17 @@ export interface TotalDerivativeOptions<L extends Tree, F extends Tree> {
   curvatureDamping?: number;
   /**
    * How the second derivatives are computed (the same maths either way; tests check both):
-   * - 'reverse' (default): ∇₂f₂ recorded once as a function of both players, each CG product
-   *   one reverse pass over that recorded gradient, the mixed term one more reverse pass;
-   * - 'forward': forward over reverse — each CG product is the engine's `hvp` (the jvp of ∇₂f₂
-   *   along p, recomputing f₂'s forward pass), and the mixed term ∇²₁₂f₂·q together with ∇₂f₂
-   *   is one jvp of y ↦ (∇₁f₂, ∇₂f₂) along q.
-   * On rl/'s fused-linear actor/critic networks the recorded reverse path issues fewer dispatches
-   * (bench/implicit.ts: 562 vs 614 per 10-iteration update, 64×32 tanh; 450 vs 568, 256×256
-   * ReLU), because a linearised product does not redo the forward pass; a FRESH product is
-   * where forward over reverse wins (45–49 vs 93–105 dispatches), hence hessianVectorProduct.
+   * - 'forward' (default): forward over reverse — each CG product is the engine's `hvp` (the jvp
+   *   of ∇₂f₂ along p, recomputing f₂'s forward pass), and the mixed term ∇²₁₂f₂·q together
+   *   with ∇₂f₂ is one jvp of y ↦ (∇₁f₂, ∇₂f₂) along q;
+   * - 'reverse': ∇₂f₂ recorded once as a function of both players, each CG product one reverse
+   *   pass over that recorded gradient (composed ops), the mixed term one more reverse pass.
+   * On rl/'s fused-linear actor/critic networks with the fused MSE loss, forward over reverse
+   * runs the dual linear/MSE kernels (value and tangent in one dispatch; the backward's two
+   * fused kernels carry tangents), 18 dispatches a product, and a 10-iteration update is 250
+   * dispatches against the recorded reverse path's 435–547 (bench/implicit.ts, both nets),
+   * about two thirds of its CPU time (docs/actor-critic.md, Speed). The recorded path still
+   * does less arithmetic per product (it does not redo the primal passes).
    */
   secondOrder?: 'forward' | 'reverse';
   /** CG's one-kernel iteration (CgOptions.fused; default: CG's default). */
@@ -497,7 +499,7 @@ export interface TotalDerivativeResult<L, F> {
  * iterations gives the implicit-function-theorem derivative.
  */
 export function totalDerivative<L extends Tree, F extends Tree>(o: TotalDerivativeOptions<L, F>): TotalDerivativeResult<L, F> {
-  const mode = o.secondOrder ?? 'reverse';
+  const mode = o.secondOrder ?? 'forward';
   if (mode !== 'forward' && mode !== 'reverse') throw new Error(`totalDerivative: secondOrder must be 'forward' or 'reverse', got '${mode}'`);
   return scope(() => {
     const [leaderValue, [g1, g2]] = valueAndGrad(o.leaderLoss, [0, 1])(o.leader, o.follower);

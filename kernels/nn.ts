@@ -526,3 +526,78 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }`,
   };
 }
+
+/**
+ * mean((A − B)²) and its tangent (2/n)·Σ (A − B)(Ȧ − Ḃ) in one workgroup: OUT[0] the value,
+ * OUT[64] the tangent. TA (HAS_T0) / TB (HAS_T1) optional.
+ */
+export const mseDualKernel = {
+  name: 'mse_dual',
+  code: /* wgsl */ `
+override HAS_T0: bool = true;
+override HAS_T1: bool = true;
+struct P { n: u32 }
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var<storage, read> TA: array<f32>;
+@group(0) @binding(3) var<storage, read> TB: array<f32>;
+@group(0) @binding(4) var<storage, read_write> OUT: array<f32>;
+@group(0) @binding(5) var<uniform> p: P;
+var<workgroup> part: array<vec2f, ${WG}>;
+@compute @workgroup_size(${WG}) fn main(@builtin(local_invocation_id) lid: vec3u) {
+  var acc = vec2f(0.0);
+  for (var i = lid.x; i < p.n; i += ${WG}u) {
+    let d = A[i] - B[i];
+    var td = 0.0;
+    if (HAS_T0) { td = TA[i]; }
+    if (HAS_T1) { td -= TB[i]; }
+    acc += vec2f(d * d, d * td);
+  }
+  part[lid.x] = acc;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+    if (lid.x < s) { part[lid.x] += part[lid.x + s]; }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) {
+    OUT[0] = part[0].x / f32(p.n);
+    OUT[64] = 2.0 * part[0].y / f32(p.n);
+  }
+}`,
+};
+
+/**
+ * The MSE backward inside a top-level jvp: d = c·g·(A − B) with c = 2/n (g the one-element
+ * cotangent) and ḋ = c·(ġ·(A − B) + g·(Ȧ − Ḃ)); OUT holds d at 0 and ḋ at toff.
+ * TA (HAS_T0), TB (HAS_T1), TG (HAS_T2) optional.
+ */
+export const mseBackwardDualKernel = {
+  name: 'mse_bwd_dual',
+  code: /* wgsl */ `
+${flatIndex}
+override HAS_T0: bool = true;
+override HAS_T1: bool = true;
+override HAS_T2: bool = true;
+struct P { n: u32, toff: u32, c: f32 }
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var<storage, read> G: array<f32>;
+@group(0) @binding(3) var<storage, read> TA: array<f32>;
+@group(0) @binding(4) var<storage, read> TB: array<f32>;
+@group(0) @binding(5) var<storage, read> TG: array<f32>;
+@group(0) @binding(6) var<storage, read_write> OUT: array<f32>;
+@group(0) @binding(7) var<uniform> p: P;
+@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = flat_index(gid, nw);
+  if (i >= p.n) { return; }
+  let d = A[i] - B[i];
+  let g = G[0];
+  var td = 0.0;
+  if (HAS_T0) { td = TA[i]; }
+  if (HAS_T1) { td -= TB[i]; }
+  var t = g * td;
+  if (HAS_T2) { t = fma(TG[0], d, t); }
+  OUT[i] = p.c * g * d;
+  OUT[p.toff + i] = p.c * t;
+}`,
+};

@@ -10,7 +10,7 @@ import { f32bits } from '../runtime.ts';
 import * as O from '../ops.ts';
 import { grid, memoKernel } from '../../kernels/common.ts';
 import {
-  linearKernel, linearBackInputKernel, linearBackWeightKernel, linearDualKernel, linearBackInputDualKernel, linearBackWeightDualKernel, softmaxKernel, categoricalKernel, gaussianLogProbKernel, lossKernel, ACTIVATIONS,
+  linearKernel, linearBackInputKernel, linearBackWeightKernel, linearDualKernel, linearBackInputDualKernel, linearBackWeightDualKernel, mseDualKernel, mseBackwardDualKernel, softmaxKernel, categoricalKernel, gaussianLogProbKernel, lossKernel, ACTIVATIONS,
   type Activation, type LinearTile,
 } from '../../kernels/nn.ts';
 import { tileFor } from '../../kernels/tune.ts';
@@ -38,6 +38,20 @@ export function activate(x: Tensor, act: Activation): Tensor {
   }
 }
 
+let dualOn = true;
+/**
+ * Whether the fused linear and MSE ops use their dual (value + tangent) kernels inside a
+ * top-level jvp (default true). false makes them take their composed tangent rules, as before
+ * those kernels existed: for benchmarks that compare the two in one process. Returns the
+ * previous setting.
+ */
+export function nnDualKernels(on?: boolean): boolean {
+  const prev = dualOn;
+  if (on !== undefined) dualOn = on;
+  return prev;
+}
+const dualHere = () => dualOn && dualTangents();
+
 /**
  * y = act(x·Wᵀ + b) in one dispatch. w: [out, in] (PyTorch layout); b: [out] or null;
  * x: [..., in] → y: [..., out].
@@ -51,7 +65,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, activation
   const lead = x.shape.slice(0, -1);
   const M = shapeSize(lead);
   // Inside a top-level jvp: y and ẏ in one dual dispatch (its tangent carries no graph).
-  const dual = dualTangents() && M * N * K > 0;
+  const dual = dualHere() && M * N * K > 0;
   const tx = dual ? tangentOf(x) : null, tw = dual ? tangentOf(w) : null, tb = dual && b ? tangentOf(b) : null;
   let out: Tensor;
   if (tx || tw || tb) {
@@ -76,7 +90,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, activation
     const x2 = O.reshape(x, [M, K]);
     // Forward over reverse at top level (an HVP is the jvp of a gradient): the backward and its
     // tangent in the same two fused dispatches, dual kernels.
-    if (!(isGradEnabled() && insideTransform()) && dualTangents() && M * N * K > 0) {
+    if (!(isGradEnabled() && insideTransform()) && dualHere() && M * N * K > 0) {
       const g2 = O.reshape(g, [M, N]), y2 = O.reshape(out, [M, N]);
       const [dx, dw, db] = linearBackwardDual(g2, y2, x2, w, activation, !!b && needs[2], needs[0], needs[1] || (!!b && needs[2]));
       return [dx ? O.reshape(dx, x.shape) : null, needs[1] ? dw : null, db ? O.reshape(db, b!.shape) : null];
@@ -420,8 +434,38 @@ function lossRaw(mode: 0 | 1, pred: Tensor, target: Tensor, delta: number, op: s
 
 /** mean((pred − target)²), one dispatch. Differentiable in both operands. */
 export function mse(pred: Tensor, target: Tensor): Tensor {
-  const out = lossRaw(0, pred, target, 0, 'mse');
+  // Inside a top-level jvp: the value and its tangent in one dispatch.
+  const tp = dualHere() ? tangentOf(pred) : null, tt = dualHere() ? tangentOf(target) : null;
+  let out: Tensor;
+  if (tp || tt) {
+    if (pred.shape.join() !== target.shape.join()) throw new Error(`mse: prediction ${fmtShape(pred.shape)} and target ${fmtShape(target.shape)} differ`);
+    if (pred.size === 0) throw new Error('mse: empty tensors');
+    const base = alloc([VIEW_ALIGN_FLOATS + 1]);
+    runtime().dispatch({
+      kernel: { ...mseDualKernel, constants: { HAS_T0: tp ? 1 : 0, HAS_T1: tt ? 1 : 0 } },
+      inputs: [pred.bufferFor('mse'), target.bufferFor('mse'), (tp ?? pred).bufferFor('mse'), (tt ?? target).bufferFor('mse')],
+      outputs: [base.buffer], params: [pred.size], workgroups: [1], label: 'mse (dual)',
+    });
+    out = base.subView(0, []);
+    setTangent(out, base.subView(VIEW_ALIGN_FLOATS, []));
+    base.dispose();
+  } else out = lossRaw(0, pred, target, 0, 'mse');
   return record(out, 'mse', [pred, target], (g, needs) => {
+    if (!(isGradEnabled() && insideTransform()) && dualHere()) {
+      const ta = tangentOf(pred), tb = tangentOf(target), tg = tangentOf(g);
+      if (ta || tb || tg) {
+        // the backward and its tangent in one dispatch (a forward-over-reverse HVP runs this)
+        const { base, a, t, toff } = pairAlloc(pred.shape);
+        runtime().dispatch({
+          kernel: { ...mseBackwardDualKernel, constants: { HAS_T0: ta ? 1 : 0, HAS_T1: tb ? 1 : 0, HAS_T2: tg ? 1 : 0 } },
+          inputs: [pred.bufferFor('mse'), target.bufferFor('mse'), g.bufferFor('mse'), (ta ?? pred).bufferFor('mse'), (tb ?? target).bufferFor('mse'), (tg ?? g).bufferFor('mse')],
+          outputs: [base.buffer], params: [pred.size, toff, f32bits(2 / pred.size)], workgroups: grid(pred.size), label: 'mse backward (dual)',
+        });
+        base.dispose();
+        setTangent(a, t);
+        return [needs[0] ? a : null, needs[1] ? O.neg(a) : null];
+      }
+    }
     const d = O.mul(O.sub(pred, target), O.mul(g, 2 / pred.size));
     return [needs[0] ? d : null, needs[1] ? O.neg(d) : null];
   }, [], ([tp, tt]) => O.mul(O.sum(O.mul(O.sub(pred, target), tp && tt ? O.sub(tp, tt) : tp ?? O.neg(tt!))), 2 / pred.size));

@@ -159,6 +159,45 @@ describe('dual linear kernels (forward mode through the fused linear and its bac
     });
   }
 
+  it('MSE inside a jvp: value + tangent in one dispatch, its backward + tangent in one; HVP of mse(linear) = float64 differences', async () => {
+    const rng = R.rng(54);
+    const M = 37, K = 12, N = 1;
+    const x = randn(rng, [M, K]), w = randn(rng, [N, K], 0.5), b = randn(rng, [N], 0.5), y = randn(rng, [M]);
+    const vw = randn(rng, [N, K]), vb = randn(rng, [N]), vy = randn(rng, [M]);
+    const mse64 = (ww: R.ND, bb: R.ND, yy: R.ND) => {
+      const q = lin(x, ww, bb, 'tanh');
+      return R.sum(R.zip(R.reshape(q, [M]), yy, (u, v) => (u - v) ** 2)).data[0] / M;
+    };
+    const X = up(x), W = up(w), B = up(b), Y = up(y), VW = up(vw), VB = up(vb), VY = up(vy);
+    const f = (ww: E.Tensor, bb: E.Tensor, yy: E.Tensor) => E.mse(E.reshape(E.linear(X, ww, bb, 'tanh'), [M]), yy);
+    // first order: the value's tangent against a float64 central difference
+    const [val, tan] = E.jvp(f, [W, B, Y], [VW, VB, VY]);
+    const e1 = 1e-6;
+    const fd1 = (mse64(axpy(w, e1, vw), axpy(b, e1, vb), axpy(y, e1, vy)) - mse64(axpy(w, -e1, vw), axpy(b, -e1, vb), axpy(y, -e1, vy))) / (2 * e1);
+    expect(Math.abs((await val.data())[0] - mse64(w, b, y)) / mse64(w, b, y)).toBeLessThan(1e-5);
+    expect(Math.abs((await tan.data())[0] - fd1) / Math.abs(fd1), `mse tangent vs ${fd1}`).toBeLessThan(1e-4);
+    E.dispose([val, tan]);
+    // second order: H·v over (W, b, y) against differences of the float64 gradient (by central differences of the loss)
+    await E.sync();
+    const live = E.memory().liveBuffers;
+    let hv: E.Tensor[] = [];
+    const labels = labelsOf(() => {
+      hv = E.hvp(f, [W, B, Y], [VW, VB, VY]) as E.Tensor[];
+    });
+    expect(labels.get('mse (dual)')).toBe(1);
+    expect(labels.get('mse backward (dual)')).toBe(1);
+    const grad64m = (p: R.ND[]) => R.numGrad((q) => mse64(q[0], q[1], q[2]), p, 1e-5);
+    const e2 = 1e-4;
+    const gp = grad64m([axpy(w, e2, vw), axpy(b, e2, vb), axpy(y, e2, vy)]), gm = grad64m([axpy(w, -e2, vw), axpy(b, -e2, vb), axpy(y, -e2, vy)]);
+    for (let j = 0; j < 3; j++) await expectRel(hv[j], R.zip(gp[j], gm[j], (u, v) => (u - v) / (2 * e2)), 1e-3, `mse H·v[${j}]`);
+    const rr = E.hvpReverse(f, [W, B, Y], [VW, VB, VY]) as E.Tensor[];
+    for (let j = 0; j < 3; j++) await expectRel(hv[j], await rr[j].data(), 1e-5, `mse H·v[${j}] vs reverse over reverse`);
+    E.dispose([hv, rr]);
+    await E.sync();
+    expect(E.memory().liveBuffers).toBe(live);
+    E.dispose([X, W, B, Y, VW, VB, VY]);
+  });
+
   it('the tangent of g alone (a gradient differentiated along the cotangent) and of y alone', async () => {
     // jvp of u ↦ vjp(linear)(u): only the cotangent carries a tangent (HAS_T0 alone); linear in u,
     // so the tangent equals the vjp applied to the tangent, which the first-order kernels compute.
