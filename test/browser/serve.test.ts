@@ -3,16 +3,17 @@
 // system is asked; it binds 127.0.0.1 by default. No browser needed.
 
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveModule, type Server } from './harness.ts';
 
-/** A raw GET: the path is sent exactly as given (no URL normalisation on the way). */
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
+/** A raw request (GET unless told): the path is sent exactly as given (no URL normalisation on the way). */
+function get(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
   return new Promise((ok, fail) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'GET' }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method }, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
       res.on('end', () => ok({ status: res.statusCode ?? 0, body }));
@@ -45,6 +46,26 @@ describe('scripts/serve.mjs', () => {
     expect(idx).toEqual({ status: 200, body: '<p>index</p>' });
     expect((await get(server.port, '/js/a.js?v=1')).body).toBe('export const a = 1;');
     expect((await get(server.port, '/missing.js')).status).toBe(404);
+    for (const m of ['POST', 'PUT', 'DELETE']) expect((await get(server.port, '/index.html', m)).status, m).toBe(405);
+  });
+
+  it('the command (npm run serve) binds 127.0.0.1 unless --host says otherwise', async () => {
+    const child = spawn(process.execPath, ['scripts/serve.mjs', '--no-build', '--root', join(dir, 'root'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const line = await new Promise<string>((ok, fail) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          if (out.includes('\n')) ok(out);
+        });
+        child.on('exit', (code) => fail(new Error(`serve.mjs exited with ${code}`)));
+      });
+      const port = Number(/^serving .* at http:\/\/127\.0\.0\.1:(\d+)\//.exec(line)?.[1]);
+      expect(port, line).toBeGreaterThan(0);
+      expect((await get(port, '/')).body).toBe('<p>index</p>');
+    } finally {
+      child.kill();
+    }
   });
 
   it("refuses '..', encoded separators, backslashes, NUL, absolute paths and links out of the root", async () => {
