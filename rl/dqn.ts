@@ -20,6 +20,9 @@ import { OFF_POLICY_SCHEMA, RUN_DEFAULTS, resolveLayers } from './harness/config
 import type { NamedArrays } from '../engine/safetensors.ts';
 import type { AgentState, EnvSpec, OffPolicyAgent, OffPolicyAlgorithm, OffPolicyConfig, Schema, Stats, Transitions, UpdateContext, ActOptions, ActResult } from './harness/types.ts';
 import { ReplayBuffer, type BatchTensors } from './replay.ts';
+import { GpuReplay, gpuReplayStorage } from './dqn/gpu_replay.ts';
+import { GPU_ENV_IDS } from './envs/gpu/envs.ts';
+import type { GpuStepResult } from './envs/gpu/vec.ts';
 import { qNetwork, type EncoderKind, type QNetParams, type QNetwork } from './dqn/nets.ts';
 import { epsilonAt, msbe, qAt, tdLoss, tdTarget, type TdLoss } from './dqn/losses.ts';
 
@@ -62,6 +65,12 @@ export interface DqnConfig extends OffPolicyConfig {
   doubleSelect: string;
   /** Save the replay buffer with checkpoints (exact resume). */
   saveReplay: boolean;
+  /**
+   * 'gpu': the env steps on the GPU (rl/envs/gpu), ε-greedy actions are formed there (the
+   * exploration draws still come from the harness's CPU Rng, uploaded), and transitions go
+   * into a replay buffer on the GPU (rl/dqn/gpu_replay.ts): no readback per step.
+   */
+  envDevice: string;
   // ---- SCORER (rl/scorer.ts); ignored by the baselines
   /** Leader and follower learning rates (q-leader roles: Q-head θ and encoder φ). */
   leaderLr: number;
@@ -119,6 +128,7 @@ export const DQN_DEFAULTS: DqnConfig = {
   hidden: 128,
   doubleSelect: 'online',
   saveReplay: true,
+  envDevice: 'cpu',
   leaderLr: 1e-4,
   followerLr: 5e-4,
   followerLoss: 'bev',
@@ -153,6 +163,7 @@ export const DQN_SCHEMA: Schema<DqnConfig> = {
   encoder: { type: 'string', choices: ['mlp', 'conv'] },
   hidden: { type: 'int', min: 1 },
   doubleSelect: { type: 'string', choices: ['online', 'online-head'] },
+  envDevice: { type: 'string', choices: ['cpu', 'gpu'] },
   leaderLr: { type: 'number', positive: true },
   followerLr: { type: 'number', positive: true },
   followerLoss: { type: 'string', choices: ['bev', 'msbe'] },
@@ -211,6 +222,7 @@ export const DQN_PRESETS: Record<string, Partial<DqnConfig>> = {
 export function validateDqn(c: DqnConfig) {
   if (c.learningStarts < c.batchSize) throw new Error(`learningStarts (${c.learningStarts}) must be at least batchSize (${c.batchSize}): the first batch is drawn from the replay then`);
   if (c.bufferSize < c.batchSize) throw new Error(`bufferSize (${c.bufferSize}) must be at least batchSize (${c.batchSize})`);
+  if (c.envDevice === 'gpu' && !GPU_ENV_IDS.includes(c.env)) throw new Error(`envDevice 'gpu': ${c.env} has no GPU version (GPU envs: ${GPU_ENV_IDS.join(', ')}); use envDevice 'cpu'`);
 }
 
 /** A config for `algo` from named presets and/or objects of keys (later wins), checked. */
@@ -343,6 +355,8 @@ export type LearnerFactory = (cfg: DqnConfig, obsShape: number[], numActions: nu
 export class QAgent implements OffPolicyAgent {
   readonly learner: QLearner;
   readonly replay: ReplayBuffer;
+  /** The replay on the GPU when cfg.envDevice is 'gpu' (then `replay` stays empty). */
+  readonly greplay: GpuReplay | null = null;
   readonly params: E.Params;
   readonly optimizers: Record<string, E.Optimizer>;
   readonly obsShape: number[];
@@ -359,7 +373,8 @@ export class QAgent implements OffPolicyAgent {
     }
     this.obsShape = env.obsShape;
     this.numActions = env.actionSpace.n;
-    this.replay = new ReplayBuffer({ capacity: cfg.bufferSize, obsSize: env.obsSize });
+    this.replay = new ReplayBuffer({ capacity: cfg.envDevice === 'gpu' ? 1 : cfg.bufferSize, obsSize: env.obsSize });
+    if (cfg.envDevice === 'gpu') this.greplay = new GpuReplay({ capacity: cfg.bufferSize, obsSize: env.obsSize, storage: gpuReplayStorage(env.id) });
     this.learner = make(cfg, env.obsShape, this.numActions);
     this.params = { online: this.learner.params, target: this.learner.target };
     this.optimizers = this.learner.opts;
@@ -402,8 +417,39 @@ export class QAgent implements OffPolicyAgent {
     return { actions: acts.slice() };
   }
 
+  /**
+   * act() on the GPU (envDevice 'gpu'): the same exploration draws from o.rng in the same
+   * order, uploaded; the greedy rows' argmax and the mix stay on the GPU. Returns actions [n].
+   */
+  actGpu(obs: Tensor, n: number, o: ActOptions): Tensor {
+    const eps = o.mode === 'greedy' ? this.cfg.evalEps : this.epsilon(o.step);
+    const explore = new Float32Array(n), rand = new Float32Array(n);
+    let anyGreedy = false;
+    for (let i = 0; i < n; i++) {
+      if (eps > 0 && o.rng.uniform() < eps) {
+        explore[i] = 1;
+        rand[i] = o.rng.int(this.numActions);
+      } else {
+        anyGreedy = true;
+      }
+    }
+    if (!anyGreedy) return E.tensor(rand, [n]);
+    const L = this.learner;
+    return E.noGrad(() => E.scope(() => {
+      const greedy = E.argmax(L.net.q(L.params, E.reshape(obs, [n, ...this.obsShape])), -1);
+      return E.where(E.tensor(explore, [n]), E.tensor(rand, [n]), greedy);
+    }));
+  }
+
   observe(t: Transitions) {
+    if (this.greplay) throw new Error(`${this.cfg.algo}: envDevice 'gpu' takes transitions on the GPU (observeGpu), not from the CPU`);
     this.replay.addBatch(t.N, t.obs, t.actions, t.rewards, t.nextObs, t.terminated);
+  }
+
+  /** One vector step of a GPU env into the GPU replay: no readback. */
+  observeGpu(n: number, obs: Tensor, actions: Tensor, r: GpuStepResult) {
+    if (!this.greplay) throw new Error(`${this.cfg.algo}: observeGpu needs envDevice 'gpu'`);
+    this.greplay.addGpu(n, obs, actions, r);
   }
 
   lrFrac(step: number): number {
@@ -415,7 +461,7 @@ export class QAgent implements OffPolicyAgent {
 
   async train(ctx: UpdateContext): Promise<Stats> {
     const { cfg } = this;
-    const sample = () => this.replay.sampleTensors(cfg.batchSize, ctx.rng, this.obsShape);
+    const sample = () => (this.greplay ?? this.replay).sampleTensors(cfg.batchSize, ctx.rng, this.obsShape);
     let st: Tensor | null = null;
     for (let k = 0; k < cfg.gradientSteps; k++) {
       this.updates++;
@@ -441,8 +487,9 @@ export class QAgent implements OffPolicyAgent {
 
   async saveState(): Promise<AgentState> {
     const learner = await this.learner.saveState?.();
-    const json = { updates: this.updates, nextTargetCopy: this.nextTargetCopy, replaySaved: this.cfg.saveReplay, replay: this.replay.meta(), learner: learner?.json };
-    const arrays: NamedArrays = this.cfg.saveReplay ? this.replay.toArrays('replay.') : {};
+    const replay = this.greplay ?? this.replay;
+    const json = { updates: this.updates, nextTargetCopy: this.nextTargetCopy, replaySaved: this.cfg.saveReplay, replay: replay.meta(), learner: learner?.json };
+    const arrays: NamedArrays = this.cfg.saveReplay ? await replay.toArrays('replay.') : {};
     for (const [n, a] of Object.entries(learner?.arrays ?? {})) arrays[`learner.${n}`] = a;
     return { arrays, json };
   }
@@ -451,7 +498,7 @@ export class QAgent implements OffPolicyAgent {
     const j = s.json as { updates: number; nextTargetCopy: number; replaySaved: boolean; replay: ReturnType<ReplayBuffer['meta']>; learner?: unknown };
     this.updates = j.updates;
     this.nextTargetCopy = j.nextTargetCopy;
-    if (j.replaySaved) this.replay.fromArrays(s.arrays ?? {}, 'replay.', j.replay);
+    if (j.replaySaved) (this.greplay ?? this.replay).fromArrays(s.arrays ?? {}, 'replay.', j.replay);
     const learnerArrays: NamedArrays = {};
     for (const [n, a] of Object.entries(s.arrays ?? {})) if (n.startsWith('learner.')) learnerArrays[n.slice(8)] = a;
     this.learner.loadState?.(learnerArrays, j.learner);
@@ -459,6 +506,7 @@ export class QAgent implements OffPolicyAgent {
 
   dispose() {
     this.learner.dispose();
+    this.greplay?.dispose();
   }
 }
 

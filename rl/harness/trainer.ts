@@ -23,7 +23,7 @@ import * as E from '../../engine/index.ts';
 import { Rng, type RngState } from '../../engine/nn/rng.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedArrays } from '../../engine/safetensors.ts';
 import type { VecEnv } from '../envs/vec.ts';
-import { GPU_ENV_IDS, makeGpuEnv, sumEpisodeStats, type GpuVecEnv } from '../envs/gpu/index.ts';
+import { GPU_ENV_IDS, makeGpuEnv, sumEpisodeStats, type GpuStepResult, type GpuVecEnv } from '../envs/gpu/index.ts';
 import type { VecEnvState } from '../envs/types.ts';
 import type { OffPolicyConfig, OnPolicyConfig, RunConfig } from './config.ts';
 import { createEnv, envSpecOf, FrameStack } from './envs.ts';
@@ -31,7 +31,7 @@ import { gae } from './gae.ts';
 import { scaleToBox, uniformBox } from './policy.ts';
 import type { Storage } from './storage.ts';
 import type {
-  AgentBase, Algorithm, EnvSpec, OffPolicyAgent, OffPolicyAlgorithm, OnPolicyAgent, OnPolicyAlgorithm, Rollout, Stats, Transitions,
+  ActOptions, AgentBase, Algorithm, EnvSpec, OffPolicyAgent, OffPolicyAlgorithm, OnPolicyAgent, OnPolicyAlgorithm, Rollout, Stats, Transitions,
 } from './types.ts';
 
 export const CHECKPOINT_FORMAT = 'stackelberg-gpu/rl-checkpoint/v2';
@@ -85,6 +85,14 @@ export interface TrainerOptions {
   env?: VecEnv;
 }
 
+/** An off-policy agent that can run on a GPU env (the DQN family, rl/dqn.ts). */
+interface GpuOffPolicyAgent extends OffPolicyAgent {
+  /** ε-greedy (or whatever the agent does) from observations on the GPU: actions [n], no readback. */
+  actGpu(obs: E.Tensor, n: number, o: ActOptions): E.Tensor;
+  /** The vector step's transitions into the agent's GPU replay, no readback. */
+  observeGpu(n: number, obs: E.Tensor, actions: E.Tensor, r: GpuStepResult): void;
+}
+
 interface EpisodeStat {
   ret: number;
   len: number;
@@ -135,7 +143,7 @@ export class Trainer {
       throw new Error(`${algo.name} handles ${algo.actionSpaces.join(' and ')} action spaces; ${cfg.env} has a ${kind} one`);
     }
     this.N = cfg.numEnvs;
-    const onGpu = algo.kind === 'on-policy' && (cfg as OnPolicyConfig).envDevice === 'gpu';
+    const onGpu = (cfg as OnPolicyConfig).envDevice === 'gpu';
     if (onGpu) {
       if (o.env) throw new Error(`envDevice 'gpu' steps its own GPU env; a ready CPU env (TrainerOptions.env) cannot be used with it`);
       if (!GPU_ENV_IDS.includes(cfg.env)) throw new Error(`envDevice 'gpu': ${cfg.env} has no GPU version (GPU envs: ${GPU_ENV_IDS.join(', ')}); use envDevice 'cpu'`);
@@ -146,8 +154,9 @@ export class Trainer {
     this.stack = new FrameStack(this.N, this.spec.obsSize, this.agent.frameStack ?? 1);
     this.stack.reset(this.env.reset(cfg.seed));
     if (onGpu) {
-      const agent = this.agent as OnPolicyAgent;
-      const why = !agent.actGpu ? `${algo.name} cannot act on the GPU (its agent has no actGpu)` : (agent.frameStack ?? 1) !== 1 ? `${algo.name} stacks frames, which the GPU rollout does not` : null;
+      const agent = this.agent as { actGpu?: unknown; observeGpu?: unknown; frameStack?: number; dispose(): void };
+      const canAct = algo.kind === 'on-policy' ? !!agent.actGpu : !!agent.actGpu && !!agent.observeGpu;
+      const why = !canAct ? `${algo.name} cannot act on the GPU (its agent has no actGpu${algo.kind === 'off-policy' ? ' / observeGpu' : ''})` : (agent.frameStack ?? 1) !== 1 ? `${algo.name} stacks frames, which the GPU rollout does not` : null;
       if (why) {
         agent.dispose();
         throw new Error(`envDevice 'gpu': ${why}; use envDevice 'cpu'`);
@@ -178,7 +187,8 @@ export class Trainer {
       this.checkStats(await (this.agent as OnPolicyAgent).update(ro, ctx()));
     } else {
       const c = cfg as OffPolicyConfig;
-      await this.offPolicyStep(c);
+      if (this.genv) await this.offPolicyStepGpu(c);
+      else await this.offPolicyStep(c);
       if (this.globalStep >= c.learningStarts && (this.iteration + 1) % c.trainFreq === 0) {
         const st = await (this.agent as OffPolicyAgent).train({ ...ctx(), iteration: this.trainCalls });
         this.trainCalls++;
@@ -391,9 +401,59 @@ export class Trainer {
     this.globalStep += N;
   }
 
+  /**
+   * One vector step on the GPU env (envDevice 'gpu', off-policy): the agent's actions from the
+   * observations on the GPU, the env step, the transitions into the agent's GPU replay; the
+   * exploration draws come from the harness Rng as on the CPU path, so both paths make the
+   * same run. Nothing is read back; episode sums are drained at log lines and checkpoints.
+   */
+  private async offPolicyStepGpu(c: OffPolicyConfig) {
+    const { N } = this;
+    const agent = this.agent as GpuOffPolicyAgent;
+    const sp = this.spec.actionSpace;
+    let actions: E.Tensor;
+    if (this.globalStep < c.randomSteps && sp.kind === 'discrete') {
+      const a = new Float32Array(N);
+      for (let i = 0; i < N; i++) a[i] = this.rng.int(sp.n);
+      actions = E.tensor(a, [N]);
+    } else {
+      actions = agent.actGpu(this.gobs!, N, { rng: this.rng, sample: N, mode: 'explore', step: this.globalStep });
+    }
+    const r = this.genv!.step(actions);
+    agent.observeGpu(N, this.gobs!, actions, r);
+    E.dispose([this.gobs!, actions, r.rewards, r.terminated, r.truncated, r.finalObs]);
+    this.gobs = r.obs;
+    this.globalStep += N;
+  }
+
+  /**
+   * Episode sums read from the GPU env at a checkpoint, carried to the next log line (and in
+   * the checkpoint), so a resumed run logs what the uninterrupted one does.
+   */
+  private gpuCarry = { episodes: 0, returnSum: 0, lengthSum: 0 };
+
+  /** Finished GPU-env episodes since the last drain (one readback): into the statistics, or carried. */
+  private async drainGpuEpisodes(carry = false) {
+    if (!this.genv || this.algo.kind !== 'off-policy') return;
+    const d = await this.genv.drainEpisodes();
+    const c = this.gpuCarry;
+    c.episodes += d.episodes;
+    c.returnSum += d.returnSum;
+    c.lengthSum += d.lengthSum;
+    if (carry) return;
+    const { episodes: n, returnSum: ret, lengthSum: len } = c;
+    this.gpuCarry = { episodes: 0, returnSum: 0, lengthSum: 0 };
+    if (!n) return;
+    // per-episode returns stay on the GPU: their mean stands in for each (as collectOnGpu)
+    this.pendingEpisodes.push({ ret, len, n });
+    for (let k = 0; k < Math.min(n, 100); k++) this.recentReturns.push(ret / n);
+    if (this.recentReturns.length > 100) this.recentReturns.splice(0, this.recentReturns.length - 100);
+  }
+
   // ---------------------------------------------------------------- logging and evaluation
 
   private async log() {
+    await this.drainGpuEpisodes();
     const eps = this.pendingEpisodes;
     this.pendingEpisodes = [];
     const n = eps.reduce((a, e) => a + (e.n ?? 1), 0);
@@ -517,6 +577,7 @@ export class Trainer {
       for (let j = 0; j < d.length; j++) if (!Number.isFinite(d[j])) throw new DivergedError(this.globalStep, `${n}[${j}] (${d[j]})`);
       tensors[n] = { data: d, shape: t.shape.length ? t.shape : [1] };
     });
+    await this.drainGpuEpisodes(true);
     if (this.gobs) this.stack.out.set(await this.gobs.data());
     tensors['harness.frames'] = { data: this.stack.out.slice(), shape: [this.N, this.stack.size] };
     const agentState = (await this.agent.saveState?.()) ?? {};
@@ -531,6 +592,7 @@ export class Trainer {
       env: this.genv ? await this.genv.getState() : this.env.getState(),
       recentReturns: this.recentReturns,
       pendingEpisodes: this.pendingEpisodes,
+      gpuEpisodeCarry: this.gpuCarry,
       lastStats: this.lastStats,
       nextLogStep: this.nextLogStep,
       nextCkptStep: Number.isFinite(this.nextCkptStep) ? this.nextCkptStep : null,
@@ -612,6 +674,7 @@ export class Trainer {
     } else this.env.setState(state.env as VecEnvState);
     this.recentReturns = state.recentReturns;
     this.pendingEpisodes = state.pendingEpisodes;
+    this.gpuCarry = state.gpuEpisodeCarry ?? { episodes: 0, returnSum: 0, lengthSum: 0 };
     this.lastStats = state.lastStats ?? {};
     this.nextLogStep = state.nextLogStep;
     this.nextCkptStep = state.nextCkptStep ?? Infinity; // JSON writes Infinity as null

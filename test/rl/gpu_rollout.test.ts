@@ -2,7 +2,8 @@
 // float64 reading of the policy say it must be (replayed step for step: observations, rewards
 // with the γ·V(final) bootstrap on truncation, dones, log-probabilities and values), the
 // Gumbel-max actions follow the softmax, a rollout reads back once, a stopped and resumed run
-// equals the uninterrupted one, and PPO learns CartPole with it.
+// equals the uninterrupted one, and PPO learns CartPole with it; SPRIG's stacked frames on the GPU
+// equal the CPU FrameStack's, and its GPU runs resume exactly.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,7 +14,7 @@ import { resolveLayers, resolveRunConfig } from '../../rl/harness/config.ts';
 import { nodeStorage } from '../../rl/harness/node_storage.ts';
 import { readMetrics, runSeed } from '../../rl/harness/run.ts';
 import { Trainer } from '../../rl/harness/trainer.ts';
-import { randomPolicyReturns } from '../../rl/harness/envs.ts';
+import { FrameStack, randomPolicyReturns } from '../../rl/harness/envs.ts';
 import type { Algorithm, RunConfig, Rollout } from '../../rl/harness/types.ts';
 import { getAlgorithm } from '../../rl/registry.ts';
 import { makeEnv } from '../../rl/envs/index.ts';
@@ -170,14 +171,57 @@ describe('GPU rollouts', () => {
   });
 
   it('envDevice gpu: an env without a GPU version and an algorithm without actGpu are errors that say so', async () => {
-    const [algo, cfg] = await setup('ppo', { env: 'minatar/asterix', envDevice: 'gpu' });
-    expect(() => new Trainer(algo, cfg)).toThrow(/envDevice 'gpu': minatar\/asterix has no GPU version \(GPU envs: cartpole, pendulum, mdp\/three-state, minatar\/breakout, minatar\/freeway\); use envDevice 'cpu'/);
-    // The same errors come with the config, before any run directory is touched.
-    expect(() => resolveRunConfig(algo, [{ source: 'test', values: { env: 'minatar/asterix', envDevice: 'gpu' } }])).toThrow(/minatar\/asterix has no GPU version/);
+    // Every env with a discrete or Pendulum action space has a GPU version now; MuJoCo's do not.
+    const [algo] = await setup('ppo', { envDevice: 'gpu' });
+    // The errors come with the config, before any run directory is touched.
+    expect(() => resolveRunConfig(algo, [{ source: 'test', values: { env: 'mujoco/hopper', envDevice: 'gpu' } }])).toThrow(/envDevice 'gpu': mujoco\/hopper has no GPU version \(GPU envs: cartpole, pendulum, mdp\/three-state, minatar\/asterix, minatar\/breakout, minatar\/freeway, minatar\/seaquest, minatar\/space_invaders\); use envDevice 'cpu'/);
+    const [, cfg] = await setup('ppo', { env: 'cartpole', envDevice: 'gpu' });
+    expect(() => new Trainer(algo, cfg, { env: makeEnv('cartpole', { numEnvs: cfg.numEnvs }) })).toThrow(/envDevice 'gpu' steps its own GPU env; a ready CPU env \(TrainerOptions.env\) cannot be used with it/);
     const sprig = await getAlgorithm('sprig');
     expect(() => resolveRunConfig(sprig, [{ source: 'test', values: { env: 'minatar/breakout', envDevice: 'gpu' } }])).toThrow(/envDevice 'gpu': sprig stacks frames \(frameStack 4\)/);
     const ac = await getAlgorithm('ac');
     expect(() => resolveLayers(ac.defaults, ac.schema, [{ source: 'test', values: { envDevice: 'gpu' } }])).toThrow(/unknown config key 'envDevice'/);
+  });
+
+  it('a SPRIG rollout on the GPU Breakout stacks frames as the CPU FrameStack does (restarts clear the history), one readback', async () => {
+    const N = 4, T = 48, K = 2;
+    const [algo, cfg] = await setup('sprig', { env: 'minatar/breakout', preset: 'gymnax', seed: 5, numEnvs: N, numSteps: T, minibatchSize: 64, frameStack: K, attnDim: 8, envDevice: 'gpu' });
+    const tr = new Trainer(algo, cfg);
+    const cpu = makeEnv('minatar/breakout', { numEnvs: N, seed: 5, preset: 'gymnax' });
+    const S = cpu.obsSize;
+    const stack = new FrameStack(N, S, K);
+    stack.reset(cpu.reset());
+    const before = E.counters().readbacks;
+    const ro: Rollout = await (tr as unknown as { collectOnGpu(c: RunConfig): Promise<Rollout> }).collectOnGpu(cfg);
+    expect(E.counters().readbacks - before).toBe(1);
+    let restarts = 0;
+    for (let t = 0; t < T; t++) {
+      expect(Array.from(ro.obs.subarray(t * N * K * S, (t + 1) * N * K * S)), `stacked observations at t=${t}`).toEqual(Array.from(stack.out));
+      const step = cpu.step(Int32Array.from(ro.actions.subarray(t * N, (t + 1) * N)));
+      for (let i = 0; i < N; i++) {
+        expect(ro.dones[t * N + i], `done t=${t} i=${i}`).toBe(step.done[i]);
+        expect(ro.rewards[t * N + i], `reward t=${t} i=${i}`).toBe(step.rewards[i]);
+        stack.push(i, step.obs, i, step.done[i] === 1);
+        restarts += step.done[i];
+      }
+    }
+    expect(restarts, 'episodes ended inside the rollout').toBeGreaterThan(0);
+    tr.dispose();
+  });
+
+  it('SPRIG on the GPU env: stopped at a checkpoint and resumed equals the uninterrupted run', async () => {
+    const [algo, cfg] = await setup('sprig', { env: 'minatar/breakout', preset: 'gymnax', seed: 9, numEnvs: 2, numSteps: 8, minibatchSize: 8, updateEpochs: 1, frameStack: 2, attnDim: 8, totalSteps: 3 * 16, logEvery: 16, lr: 1e-3, envDevice: 'gpu' });
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-sprig-resume-'));
+    const a = path.join(root, 'a'), b = path.join(root, 'b');
+    const run = (dir: string, o: object = {}) => runSeed({ storage: nodeStorage, dir, algo, cfg, ...o }).then((r) => r.trainer.dispose());
+    const live = E.memory().liveBuffers;
+    await run(a);
+    await run(b, { maxIterations: 1 });
+    await run(b, { resume: true });
+    expect(E.memory().liveBuffers).toBe(live);
+    const load = (d: string) => decodeSafetensors(new Uint8Array(fs.readFileSync(path.join(d, 'checkpoint.safetensors'))), d);
+    const fa = load(a), fb = load(b);
+    for (const k of Object.keys(fa.tensors)) expect(Array.from(fb.tensors[k].data), k).toEqual(Array.from(fa.tensors[k].data));
   });
 
   it('PPO learns CartPole on the GPU env: after 24,576 steps of cartpole-fast the recent return is > 5× a random policy\'s', async () => {
