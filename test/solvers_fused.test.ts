@@ -1,0 +1,123 @@
+// totalDerivative on an actor/critic game built like rl/ddpg.ts's (fused linear layers, the fused
+// MSE critic loss, f₁ = −mean Q(s, π(s))), where its default forward-over-reverse path runs the
+// dual linear/MSE kernels: against a dense float64 implicit-function-theorem solve (Hessian
+// blocks by central differences of float64 losses), against the same path without the dual
+// kernels and the recorded reverse path; live buffers.
+import { describe, it, expect, beforeAll } from 'vitest';
+import * as E from '../engine/index.ts';
+import * as R from './ref/index.ts';
+
+beforeAll(async () => {
+  await E.init();
+});
+
+type Act = 'tanh' | 'relu';
+const OBS = 3, ACT = 2, HID = [5, 4], B = 7;
+const sizes = (inp: number, out: number) => [inp, ...HID, out];
+/** Flat float64 parameter vector ↔ layers (W [out, in], b [out]). */
+function layout(sz: number[]) {
+  const shapes: Array<[number[], number[]]> = sz.slice(1).map((n, i) => [[n, sz[i]], [n]]);
+  const count = shapes.reduce((s, [w, b]) => s + w[0] * w[1] + b[0], 0);
+  const split = (z: Float64Array) => {
+    let o = 0;
+    return shapes.map(([w, b]) => {
+      const W = R.nd(w, z.slice(o, (o += w[0] * w[1])));
+      const bb = R.nd(b, z.slice(o, (o += b[0])));
+      return { W, b: bb };
+    });
+  };
+  return { shapes, count, split };
+}
+const A = layout(sizes(OBS, ACT)), C = layout(sizes(OBS + ACT, 1));
+
+function mlp64(ls: Array<{ W: R.ND; b: R.ND }>, x: R.ND, act: Act): R.ND {
+  ls.forEach((l, i) => {
+    x = R.add(R.matmul(x, R.transpose(l.W)), l.b);
+    if (i < ls.length - 1) x = act === 'tanh' ? R.tanh(x) : R.relu(x);
+  });
+  return x;
+}
+
+describe('totalDerivative through the dual linear/MSE kernels', () => {
+  for (const act of ['tanh', 'relu'] as Act[]) {
+    it(`${act} actor/critic game: forward over reverse (dual kernels) = dense float64 IFT = the other paths; frees every buffer`, async () => {
+      const rng = R.rng(act === 'tanh' ? 61 : 62);
+      const s = R.nd([B, OBS], Float32Array.from(rng.ndNormal([B, OBS], 0, 1).data));
+      const y = R.nd([B], Float32Array.from(rng.ndNormal([B], 0, 1).data));
+      const za = Float64Array.from(Float32Array.from(rng.ndNormal([A.count], 0, 0.6).data));
+      const zc = Float64Array.from(Float32Array.from(rng.ndNormal([C.count], 0, 0.6).data));
+      const q64 = (a: Float64Array, c: Float64Array) => R.reshape(mlp64(C.split(c), R.concat([s, R.tanh(mlp64(A.split(a), s, act))], 1), act), [B]);
+      const f2 = (a: Float64Array, c: Float64Array) => R.sum(R.zip(q64(a, c), y, (u, v) => (u - v) ** 2)).data[0] / B;
+      const f1 = (a: Float64Array, c: Float64Array) => -R.sum(q64(a, c)).data[0] / B;
+      const NX = A.count, NY = C.count, N = NX + NY;
+      const both = (z: Float64Array): [Float64Array, Float64Array] => [z.slice(0, NX), z.slice(NX)];
+      const z0 = new Float64Array([...za, ...zc]);
+      // float64 gradients by central differences, and the Hessian blocks by differences of those
+      const grad = (f: (a: Float64Array, c: Float64Array) => number, z: Float64Array, h = 1e-6) =>
+        Array.from({ length: N }, (_, i) => {
+          const p = z.slice(), m = z.slice();
+          p[i] += h;
+          m[i] -= h;
+          return (f(...both(p)) - f(...both(m))) / (2 * h);
+        });
+      const H: number[][] = []; // rows NX..N-1 of ∇²f₂: [H₂₁ | H₂₂]
+      for (let j = NX; j < N; j++) {
+        const p = z0.slice(), m = z0.slice(), h = 1e-4;
+        p[j] += h;
+        m[j] -= h;
+        const gp = grad(f2, p), gm = grad(f2, m);
+        H.push(gp.map((v, i) => (v - gm[i]) / (2 * h)));
+      }
+      const lambda = 1;
+      const g1 = grad(f1, z0);
+      const M = Array.from({ length: NY }, (_, i) => Array.from({ length: NY }, (_, j) => (H[i][NX + j] + H[j][NX + i]) / 2 + (i === j ? lambda : 0)));
+      const qv = R.solve(R.nd([NY, NY], M.flat()), R.nd([NY], g1.slice(NX))).data;
+      const want = Array.from({ length: NX }, (_, i) => g1[i] - qv.reduce((acc, qj, j) => acc + H[j][i] * qj, 0));
+
+      const S = E.tensor(Float32Array.from(s.data), [B, OBS]), Y = E.tensor(Float32Array.from(y.data), [B]);
+      const toLayers = (z: Float64Array, L: typeof A) => L.split(z).map((l) => ({ w: E.tensor(Float32Array.from(l.W.data), l.W.shape), b: E.tensor(Float32Array.from(l.b.data), l.b.shape) }));
+      type Layer = { w: E.Tensor; b: E.Tensor };
+      const mlp = (ls: Layer[], x: E.Tensor) => {
+        ls.forEach((l, i) => {
+          x = E.linear(x, l.w, l.b, i < ls.length - 1 ? act : 'none');
+        });
+        return x;
+      };
+      const q = (a: Layer[], c: Layer[]) => E.reshape(mlp(c, E.concat([S, E.tanh(mlp(a, S))], 1)), [B]);
+      const actorLoss = (a: Layer[], c: Layer[]) => E.neg(E.mean(q(a, c)));
+      const criticLoss = (a: Layer[], c: Layer[]) => E.mse(q(a, c), Y);
+      const actor = toLayers(za, A), critic = toLayers(zc, C);
+      const flat = async (t: Layer[]) => (await Promise.all(t.flatMap((l) => [l.w.data(), l.b.data()]))).flatMap((d) => Array.from(d));
+      const results: Record<string, { grad: number[]; dispatches: number }> = {};
+      for (const [name, secondOrder, dual] of [['forward', 'forward', true], ['forward, no dual kernels', 'forward', false], ['reverse', 'reverse', true]] as const) {
+        const prev = E.nnDualKernels(dual);
+        try {
+          await E.sync();
+          const live = E.memory().liveBuffers;
+          const d0 = E.counters().dispatches;
+          const r = E.totalDerivative({
+            leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda, cgIters: 2 * NY, negativeCurvature: 'ignore',
+            ...(name === 'forward' ? {} : { secondOrder }),
+          });
+          const dispatches = E.counters().dispatches - d0;
+          results[name] = { grad: await flat(r.leaderGrad as Layer[]), dispatches };
+          const gf = await flat(r.followerGrad as Layer[]);
+          expect(R.relError(gf, grad(f2, z0).slice(NX)), `${name}: follower gradient`).toBeLessThan(1e-4);
+          E.dispose(r);
+          await E.sync();
+          expect(E.memory().liveBuffers, `${name}: live buffers`).toBe(live);
+        } finally {
+          E.nnDualKernels(prev);
+        }
+      }
+      const rel = R.relError(results.forward.grad, want);
+      console.log(`totalDerivative (${act} fused actor/critic, ${NX}+${NY} params) vs dense float64 IFT: ${rel.toExponential(2)}; dispatches forward ${results.forward.dispatches}, without dual kernels ${results['forward, no dual kernels'].dispatches}, reverse ${results.reverse.dispatches}`);
+      expect(rel).toBeLessThan(5e-3);
+      expect(R.relError(results.forward.grad, results["forward, no dual kernels"].grad)).toBeLessThan(1e-3);
+      expect(R.relError(results.forward.grad, results.reverse.grad)).toBeLessThan(1e-3);
+      // the dual kernels are what runs: fewer than half the dispatches of the composed tangent rules
+      expect(results.forward.dispatches).toBeLessThan(results['forward, no dual kernels'].dispatches / 2);
+      E.dispose([S, Y, actor, critic]);
+    });
+  }
+});
