@@ -4,6 +4,12 @@
  * drawn on the GPU, no readback inside the rollout, one sync at its end), alternating the two,
  * `--reps` times each, median reported, for each GPU env at several batch sizes. Not a test:
  * `npx tsx bench/gpu_envs.ts [--reps 3] [--steps 200] [--envs 64,1024,16384] [--only ID] [--json FILE]`.
+ *
+ * With `--dqn`: the DQN training loop (the harness's Trainer, rl/dqn.ts, minatar-small preset on
+ * MinAtar Breakout: ε-greedy acting, env steps, replay inserts, one update of batch 64 per vector
+ * step) with envDevice 'cpu' against envDevice 'gpu' (env, ε-greedy mix and replay on the GPU),
+ * alternating, `--reps` each, timed after the replay warm-up: env steps per second.
+ * `npx tsx bench/gpu_envs.ts --dqn [--reps 3] [--dqn-steps 2000] [--envs 8,64]`.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,6 +17,9 @@ import { Command } from 'commander';
 import * as E from '../engine/index.ts';
 import { makeEnv, Rng } from '../rl/envs/index.ts';
 import { makeGpuEnv, GPU_ENV_IDS } from '../rl/envs/gpu/index.ts';
+import { dqnAlgorithms, resolveDqnConfig } from '../rl/dqn.ts';
+import { Trainer } from '../rl/harness/trainer.ts';
+import type { RunConfig } from '../rl/harness/types.ts';
 
 const prog = new Command()
   .option('--reps <n>', 'timed rollouts per path and batch size', '3')
@@ -18,6 +27,8 @@ const prog = new Command()
   .option('--envs <list>', 'batch sizes', '64,1024,16384')
   .option('--only <id>', `one env (${GPU_ENV_IDS.join(', ')})`)
   .option('--json <file>', 'also write the rows as JSON')
+  .option('--dqn', 'time the DQN training loop on the CPU env against the GPU env instead')
+  .option('--dqn-steps <n>', 'timed env steps per DQN rep', '2000')
   .parse();
 const o = prog.opts();
 const reps = Number(o.reps), T = Number(o.steps);
@@ -68,10 +79,50 @@ async function gpuRollout(id: string, n: number): Promise<number> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** Env steps per second of the DQN loop after the warm-up (learningStarts 1000 env steps + one vector step). */
+async function dqnRate(envDevice: 'cpu' | 'gpu', n: number, steps: number): Promise<number> {
+  const algo = dqnAlgorithms.dqn;
+  const cfg = resolveDqnConfig(algo, 'minatar-small', { env: 'minatar/breakout', numEnvs: n, envDevice, totalSteps: 10_000_000, logEvery: 10_000_000, evalEvery: 0, learningStarts: Math.max(1000, 64) }) as RunConfig;
+  const tr = new Trainer(algo, cfg);
+  while (tr.globalStep < 1000 + n) await tr.step();
+  await E.sync();
+  const t0 = performance.now(), s0 = tr.globalStep;
+  let k = 0;
+  while (tr.globalStep - s0 < steps) {
+    await tr.step();
+    // long loops let the driver drain now and then (docs/engine.md § Execution)
+    if (++k % 100 === 0) await E.sync();
+  }
+  await E.sync();
+  const rate = (tr.globalStep - s0) / ((performance.now() - t0) / 1000);
+  tr.dispose();
+  return rate;
+}
+
 await E.init();
 const info = E.runtime().info.adapterInfo;
 const adapter = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unknown adapter';
 const rows: Array<{ env: string; numEnvs: number; cpuStepsPerSec: number; gpuStepsPerSec: number; ratio: number }> = [];
+if (o.dqn) {
+  const steps = Number(o.dqnSteps);
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`--dqn-steps must be a positive integer, got ${o.dqnSteps}`);
+  const dsizes = o.envs === '64,1024,16384' ? [8, 64] : sizes;
+  console.log(`DQN training loop (minatar-small preset, MinAtar Breakout), ${steps} timed env steps after the warm-up, ${reps} alternating reps; adapter ${adapter}; host ${os.cpus()[0]?.model} × ${os.cpus().length}; load ${os.loadavg()[0].toFixed(2)}`);
+  const dqnRows: Array<{ numEnvs: number; cpuEnvStepsPerSec: number; gpuEnvStepsPerSec: number; ratio: number }> = [];
+  for (const n of dsizes) {
+    const cpu: number[] = [], gpu: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      cpu.push(await dqnRate('cpu', n, steps));
+      gpu.push(await dqnRate('gpu', n, steps));
+    }
+    const c = median(cpu), g = median(gpu);
+    dqnRows.push({ numEnvs: n, cpuEnvStepsPerSec: c, gpuEnvStepsPerSec: g, ratio: g / c });
+    console.log(`dqn minatar/breakout ×${String(n).padStart(4)}: envDevice cpu ${c.toFixed(0)} env steps/s, gpu ${g.toFixed(0)} env steps/s, gpu/cpu ${(g / c).toFixed(2)}× (reps cpu ${cpu.map((x) => x.toFixed(0)).join(', ')}; gpu ${gpu.map((x) => x.toFixed(0)).join(', ')}); load ${os.loadavg()[0].toFixed(2)}`);
+  }
+  if (o.json) fs.writeFileSync(o.json, JSON.stringify({ adapter, host: `${os.cpus()[0]?.model} × ${os.cpus().length}`, load: os.loadavg()[0], steps, reps, rows: dqnRows }, null, 2) + '\n');
+  E.destroy();
+  process.exit(0);
+}
 console.log(`Random-policy rollouts of ${T} steps, ${reps} alternating reps; adapter ${adapter}; host ${os.cpus()[0]?.model} × ${os.cpus().length}; load ${os.loadavg()[0].toFixed(2)}`);
 for (const id of ids) {
   await gpuRollout(id, 64); // compile the kernels outside the timing
