@@ -139,6 +139,7 @@ export class GpuReplay {
    */
   addGpu(rows: number, obs: Tensor, actions: Tensor, r: { obs: Tensor; finalObs: Tensor; rewards: Tensor; terminated: Tensor; truncated: Tensor }) {
     if (this.disposed) throw new Error('replay: used after dispose()');
+    if (rows > this.capacity) throw new Error(`replay.addGpu: ${rows} rows in one step exceed the capacity ${this.capacity} (two rows would race for one slot); raise bufferSize to at least numEnvs`);
     if (obs.size !== rows * this.obsSize) throw new Error(`replay.addGpu: ${rows} rows need observations of ${rows * this.obsSize} floats, got [${obs.shape.join(', ')}]`);
     const b = (t: Tensor) => t.bufferFor('replay.addGpu');
     runtime().dispatch({
