@@ -296,11 +296,10 @@ export function resolveRunConfig<C extends RunConfig>(
 }
 
 /**
- * envDevice 'gpu' needs a GPU version of the env and no frame stacking; checked with the config,
+ * envDevice 'gpu' needs a GPU version of the env; checked with the config,
  * before a run directory is touched (the Trainer checks again for direct callers).
  */
-function checkEnvDevice(cfg: RunConfig & { envDevice?: string; frameStack?: number }) {
+function checkEnvDevice(cfg: RunConfig & { envDevice?: string }) {
   if (cfg.envDevice !== 'gpu') return;
   if (!GPU_ENV_IDS.includes(cfg.env)) throw new Error(`envDevice 'gpu': ${cfg.env} has no GPU version (GPU envs: ${GPU_ENV_IDS.join(', ')}); use envDevice 'cpu'`);
-  if ((cfg.frameStack ?? 1) !== 1) throw new Error(`envDevice 'gpu': ${cfg.algo} stacks frames (frameStack ${cfg.frameStack}), which the GPU rollout does not; use envDevice 'cpu'`);
 }

@@ -26,6 +26,7 @@ import type { VecEnv } from '../envs/vec.ts';
 import { GPU_ENV_IDS, makeGpuEnv, sumEpisodeStats, type GpuStepResult, type GpuVecEnv } from '../envs/gpu/index.ts';
 import type { VecEnvState } from '../envs/types.ts';
 import type { OffPolicyConfig, OnPolicyConfig, RunConfig } from './config.ts';
+import { GpuFrameStack } from './framestack_gpu.ts';
 import { createEnv, envSpecOf, FrameStack } from './envs.ts';
 import { gae } from './gae.ts';
 import { scaleToBox, uniformBox } from './policy.ts';
@@ -107,6 +108,8 @@ export class Trainer {
   readonly genv: GpuVecEnv | null = null;
   /** The GPU env's current observations (what the next rollout acts on first). */
   private gobs: E.Tensor | null = null;
+  /** The GPU rollout's frame stack (agents that act on their last K frames); null when K = 1. */
+  private gstack: GpuFrameStack | null = null;
   readonly spec: EnvSpec;
   readonly agent: AgentBase;
   readonly rng: Rng;
@@ -156,7 +159,7 @@ export class Trainer {
     if (onGpu) {
       const agent = this.agent as { actGpu?: unknown; observeGpu?: unknown; frameStack?: number; dispose(): void };
       const canAct = algo.kind === 'on-policy' ? !!agent.actGpu : !!agent.actGpu && !!agent.observeGpu;
-      const why = !canAct ? `${algo.name} cannot act on the GPU (its agent has no actGpu${algo.kind === 'off-policy' ? ' / observeGpu' : ''})` : (agent.frameStack ?? 1) !== 1 ? `${algo.name} stacks frames, which the GPU rollout does not` : null;
+      const why = !canAct ? `${algo.name} cannot act on the GPU (its agent has no actGpu${algo.kind === 'off-policy' ? ' / observeGpu' : ''})` : algo.kind === 'off-policy' && (agent.frameStack ?? 1) !== 1 ? `${algo.name} stacks frames, which the off-policy GPU path does not` : null;
       if (why) {
         agent.dispose();
         throw new Error(`envDevice 'gpu': ${why}; use envDevice 'cpu'`);
@@ -164,7 +167,9 @@ export class Trainer {
       // The GPU batch starts from the CPU env's reset state (same seed, same Philox words).
       this.genv = makeGpuEnv(cfg.env, { numEnvs: this.N, seed: cfg.seed, maxEpisodeSteps: this.env.maxEpisodeSteps, ...(cfg.preset && cfg.env.startsWith('minatar/') ? { preset: cfg.preset as 'paper' | 'gymnax' } : {}) });
       this.genv.setState(this.env.getState());
-      this.gobs = E.tensor(this.stack.out, [this.N, this.spec.obsSize]);
+      // Stacked rows [N, K·S] (K = 1 without stacking): the frame stack lives on the GPU too.
+      this.gobs = E.tensor(this.stack.out, [this.N, this.stack.size]);
+      if (this.stack.k > 1) this.gstack = new GpuFrameStack(this.N, this.spec.obsSize, this.stack.k);
     }
     const perIter = algo.kind === 'on-policy' ? this.N * (cfg as OnPolicyConfig).numSteps : this.N;
     this.iterations = Math.ceil(cfg.totalSteps / perIter);
@@ -319,8 +324,17 @@ export class Trainer {
       L.rew.push(r.rewards);
       L.term.push(r.terminated);
       L.trunc.push(r.truncated);
-      L.fin.push(r.finalObs);
-      obs = r.obs;
+      if (this.gstack) {
+        // FrameStack's rules on the GPU: the final observation goes in place of the newest
+        // frame of the old stack; the new frame is pushed, clearing the history of restarts.
+        const restarted = E.add(r.terminated, r.truncated);
+        L.fin.push(this.gstack.withLast(obs, r.finalObs));
+        obs = this.gstack.push(obs, r.obs, restarted);
+        E.dispose([restarted, r.finalObs, r.obs]);
+      } else {
+        L.fin.push(r.finalObs);
+        obs = r.obs;
+      }
       this.globalStep += N;
     }
     // One forward for V(last obs) and every step's V(final obs): truncated episodes bootstrap
@@ -670,7 +684,7 @@ export class Trainer {
       // The env state has the CPU VecEnv's format whichever device wrote it.
       this.genv.setState(state.env as VecEnvState);
       this.gobs?.dispose();
-      this.gobs = E.tensor(this.stack.out, [this.N, this.spec.obsSize]);
+      this.gobs = E.tensor(this.stack.out, [this.N, this.stack.size]);
     } else this.env.setState(state.env as VecEnvState);
     this.recentReturns = state.recentReturns;
     this.pendingEpisodes = state.pendingEpisodes;

@@ -178,7 +178,8 @@ describe('GPU rollouts', () => {
     const [, cfg] = await setup('ppo', { env: 'cartpole', envDevice: 'gpu' });
     expect(() => new Trainer(algo, cfg, { env: makeEnv('cartpole', { numEnvs: cfg.numEnvs }) })).toThrow(/envDevice 'gpu' steps its own GPU env; a ready CPU env \(TrainerOptions.env\) cannot be used with it/);
     const sprig = await getAlgorithm('sprig');
-    expect(() => resolveRunConfig(sprig, [{ source: 'test', values: { env: 'minatar/breakout', envDevice: 'gpu' } }])).toThrow(/envDevice 'gpu': sprig stacks frames \(frameStack 4\)/);
+    // SPRIG's frame stack lives on the GPU too (GpuFrameStack): its config is accepted.
+    expect(resolveRunConfig(sprig, [{ source: 'test', values: { env: 'minatar/breakout', envDevice: 'gpu' } }]).envDevice).toBe('gpu');
     const ac = await getAlgorithm('ac');
     expect(() => resolveLayers(ac.defaults, ac.schema, [{ source: 'test', values: { envDevice: 'gpu' } }])).toThrow(/unknown config key 'envDevice'/);
   });
