@@ -7,6 +7,8 @@
 //   npx tsx bench/alternate.ts critic [rounds]   fresh HVP (forward over reverse, and reverse over
 //       reverse) against a gradient on bench/implicit.ts's two critic networks
 //   npx tsx bench/alternate.ts ppo [rounds]      one PPO minibatch update, composed loss vs the fused ppoLoss
+//   npx tsx bench/alternate.ts critic_fused [rounds]   the same on bench/implicit.ts's fused-linear + MSE
+//       critics, with and without the dual linear/MSE kernels
 //   npx tsx bench/alternate.ts leader [rounds]   the 10-CG leader update (totalDerivative) against the
 //       actor's individual gradient on bench/implicit.ts's games: forward over reverse with and
 //       without the dual linear/MSE kernels, and the recorded reverse path
@@ -71,6 +73,58 @@ if (which === 'critic') {
     cases.forEach(([n], i) =>
       console.log(`  ${n.padEnd(28)} wall ${med(wall[i]).toFixed(2)} ms (${(med(wall[i]) / med(wall[0])).toFixed(2)}× grad)  cpu ${med(cpu[i]).toFixed(2)} ms (${(med(cpu[i]) / med(cpu[0])).toFixed(2)}× grad)  dispatches ${disp[i]}`));
     E.dispose([held, actor, critic, v]);
+  }
+  process.exit(0);
+}
+
+if (which === 'critic_fused') {
+  // A fresh HVP (forward over reverse) against a gradient of the critic loss on bench/implicit.ts's
+  // fused-linear + MSE games, with and without the dual linear/MSE kernels.
+  await E.init();
+  const { NETS, leaderGame } = await import('./implicit.ts');
+  for (const net of NETS) {
+    const g = leaderGame(net);
+    const v = E.keep(g.critic.map((p) => ({ w: E.randn(p.w.shape, 0, 1, { seed: 30 }), b: E.randn(p.b.shape, 0, 1, { seed: 31 }) })));
+    const fC = (c: typeof g.critic) => g.criticLoss(g.actor, c);
+    const hvp = (dual: boolean) => () => {
+      const prev = E.nnDualKernels(dual);
+      try {
+        E.dispose(E.hvp(fC, [g.critic], [v]));
+      } finally {
+        E.nnDualKernels(prev);
+      }
+    };
+    const cases: Array<[string, () => void]> = [
+      ['grad', () => E.dispose(E.grad(fC)(g.critic))],
+      ['hvp (dual kernels)', hvp(true)],
+      ['hvp (no dual kernels)', hvp(false)],
+      ['hvp (reverse over reverse)', () => E.dispose(E.hvpReverse(fC, [g.critic], [v]))],
+    ];
+    const disp: number[] = [];
+    for (const [, f] of cases) {
+      f();
+      await E.sync();
+      const d0 = E.counters().dispatches;
+      f();
+      disp.push(E.counters().dispatches - d0);
+      await E.sync();
+    }
+    const wall: number[][] = cases.map(() => []), cpu: number[][] = cases.map(() => []);
+    const load0 = os.loadavg()[0];
+    for (let r = 0; r < rounds; r++)
+      for (const [i, [, f]] of cases.entries()) {
+        const u0 = process.cpuUsage(), t0 = performance.now();
+        for (let k = 0; k < 5; k++) f();
+        await E.sync();
+        const u = process.cpuUsage(u0);
+        wall[i].push((performance.now() - t0) / 5);
+        cpu[i].push((u.user + u.system) / 1000 / 5);
+      }
+    console.log(`fused critic ${net.name}: ${rounds} alternating rounds of 5; load ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
+    cases.forEach(([n], i) =>
+      console.log(`  ${n.padEnd(28)} wall ${med(wall[i]).toFixed(2)} ms (${(med(wall[i]) / med(wall[0])).toFixed(2)}× grad)  cpu ${med(cpu[i]).toFixed(2)} ms (${(med(cpu[i]) / med(cpu[0])).toFixed(2)}× grad)  dispatches ${disp[i]}`));
+    E.dispose(v);
+    g.dispose();
   }
   process.exit(0);
 }
