@@ -15,13 +15,18 @@ beforeAll(async () => {
   await E.init();
 });
 
-/** Pendulum transitions under N(0, 2²) torques (clipped by the env), from a seeded env. */
-async function randomPendulum(n: number, seed: number): Promise<Transitions> {
+/**
+ * Pendulum transitions under N(0, 2²) torques (clipped by the env), from a seeded env; with
+ * `resetEvery`, a fresh random start (angle U(−π, π)) every that many steps, so the data cover the
+ * circle, the upright states included, rather than a few 200-step episodes near where they began.
+ */
+async function randomPendulum(n: number, seed: number, resetEvery = Infinity): Promise<Transitions> {
   const env = await makeEnvAsync('pendulum', { numEnvs: 1, seed });
   const rng = new E.Rng(seed + 100);
   const d = emptyTransitions();
   let o = Array.from(env.reset());
   for (let k = 0; k < n; k++) {
+    if (k > 0 && k % resetEvery === 0) o = Array.from(env.reset());
     const a = [2 * rng.normal()];
     const r = env.step(Float32Array.from([Math.max(-2, Math.min(2, a[0]!))]));
     d.obs.push(o);
@@ -122,9 +127,15 @@ describe('the dynamics ensemble on Pendulum', () => {
 });
 
 describe('learning on Pendulum', () => {
-  it('NPG in the fitted model (host rollouts, CG Fisher solves) raises the real return of the policy by a clear margin', { timeout: 400_000 }, async () => {
+  // The real return of the deterministic policy is not monotone in the NPG steps (a start state
+  // swings up or not, so the 10-start mean jumps by hundreds between nearby policies). Measured with
+  // this procedure (scratch runs, seeds 0–6 of data, model and policy): after 35 steps the gain
+  // over the initial policy was +445, +332, +372, +429, +946, +319, +555, and > +150 from step 30
+  // on in every seed (seed 0 is this test: −1,083.6 → −639.2). The earlier version (one 1,000-step episode of data, 20 steps, bar +300) met its bar
+  // in its own seed only at step 20 and in 2 of 5 other seeds not even at step 25.
+  it('NPG in the fitted model (host rollouts, CG Fisher solves) raises the real return of the policy by a clear margin', { timeout: 600_000 }, async () => {
     const before = E.memory().liveBuffers;
-    const data = await randomPendulum(1000, 0);
+    const data = await randomPendulum(1000, 0, 25);
     const rng = new E.Rng(1);
     const ens = new DynamicsEnsemble(3, 1, 4, 64, 2e-3, 2, [-2], [2]);
     await ens.fit(data, 400, 128, rng);
@@ -134,15 +145,17 @@ describe('learning on Pendulum', () => {
     const initial = await evalPolicy(learner, 10);
     const modelReward: number[] = [];
     const evals: number[] = [];
-    for (let k = 1; k <= 20; k++) {
+    const steps = 35;
+    for (let k = 1; k <= steps; k++) {
       modelReward.push((await modelPolicyStep(learner, ens, data.obs, cfg, [-2], [2], rng)).meanReward);
       if (k % 5 === 0) evals.push(await evalPolicy(learner, 10));
     }
-    console.log(`initial ${initial.toFixed(1)}, after 5/10/15/20 NPG steps ${evals.map((x) => x.toFixed(1)).join(' ')}; model reward per step ${modelReward[0]!.toFixed(2)} -> ${modelReward[19]!.toFixed(2)}`);
+    console.log(`initial ${initial.toFixed(1)}, after 5, 10, …, ${steps} NPG steps ${evals.map((x) => x.toFixed(1)).join(' ')}; model reward per step ${modelReward[0]!.toFixed(2)} -> ${modelReward[steps - 1]!.toFixed(2)}`);
     // The policy improves in the model (mean reward per rollout step, stochastic policy) ...
-    expect(modelReward[19]!).toBeGreaterThan(modelReward[0]! + 1);
-    // ... and in the real env (deterministic policy, 10 fixed start states).
-    expect(evals[evals.length - 1]!).toBeGreaterThan(initial + 300);
+    expect(modelReward[steps - 1]!).toBeGreaterThan(modelReward[0]! + 1);
+    // ... and in the real env (deterministic policy, 10 fixed start states): the smallest gain
+    // measured over seven seeds (+319) is twice this bar.
+    expect(evals[evals.length - 1]!).toBeGreaterThan(initial + 150);
     learner.dispose();
     ens.dispose();
     expect(E.memory().liveBuffers).toBe(before);
