@@ -1,6 +1,7 @@
 // PAL/MAL runner (Node):
 //   npx tsx rl/palmal/cli.ts table  [--runs 5] [--methods implicit,inner-outer,contextual] [--formulations mal,mal-agent,mal-noise,pal] [--out docs/results]
 //   npx tsx rl/palmal/cli.ts scale  [--env pendulum|mujoco/hopper] [--algos pal,mal,npg,equal] [--seeds 0,1,2,3,4] [--real-steps 2000] [--steps-per-iter 200] [--equal-steps 5] [--equal-data all|latest] [--out docs/results]
+//   npx tsx rl/palmal/cli.ts random [--env pendulum] [--seeds 0,1,2,3,4]   (the random policy's score on the evaluation starts)
 //   npx tsx rl/palmal/cli.ts report [--out docs/results]     (tables and figures from the saved JSON)
 // `table` runs the four formulations on mdp/three-state with each best-response method and
 // writes palmal-table.json; `scale` runs the scalable PAL/MAL/NPG comparison and appends each
@@ -14,7 +15,7 @@ import { Command } from 'commander';
 import * as E from '../../engine/index.ts';
 import { FORMULATIONS, type Formulation } from './games.ts';
 import { BEST_RESPONSES, DEFAULTS, trainTabular, type BestResponse, type TabularResult } from './train.ts';
-import { SCALE_ALGOS, SCALE_DEFAULTS, terminationFn, trainScalable, type ScaleAlgo, type ScaleConfig, type ScaleResult } from './scalable.ts';
+import { randomPolicyReturn, SCALE_ALGOS, SCALE_DEFAULTS, terminationFn, trainScalable, type ScaleAlgo, type ScaleConfig, type ScaleResult } from './scalable.ts';
 import { writeReport } from './report.ts';
 
 function list<T extends string>(flag: string, text: string, valid: readonly T[]): T[] {
@@ -114,6 +115,18 @@ export async function main(argv = process.argv) {
         fs.writeFileSync(file, JSON.stringify(now, null, 1));
         console.log(`[${stamp()}] ${algo} seed ${seed}: final ${res.finalReturn.toFixed(1)}, random policy ${res.randomReturn?.toFixed(1)} (${res.seconds.toFixed(0)} s; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')})`);
       }
+    });
+  program
+    .command('random')
+    .description("the uniformly random policy's mean return on each seed's evaluation start states (what `scale` records per run)")
+    .option('--env <id>', 'environment id', SCALE_DEFAULTS.env)
+    .option('--seeds <list>', 'seeds', '0,1,2,3,4')
+    .option('--eval-episodes <n>', 'episodes per seed', String(SCALE_DEFAULTS.evalEpisodes))
+    .action(async (o) => {
+      const seeds = ints('--seeds', o.seeds), n = posInt('--eval-episodes', o.evalEpisodes);
+      const xs: number[] = [];
+      for (const seed of seeds) xs.push(await randomPolicyReturn(String(o.env), seed, n));
+      console.log(`${o.env}: random policy, ${n} episodes per seed: ${xs.map((x) => x.toFixed(1)).join(', ')} (mean ${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(1)})`);
     });
   program
     .command('report')
