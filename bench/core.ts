@@ -156,7 +156,7 @@ export async function runOurs(spec: CaseSpec, id = specLabel(spec), group: strin
  * counts and GPU time. The browser bench page runs its cases through this (bench/run.ts keeps its
  * own copy, which also merges another bench module's row).
  */
-export async function runCase(spec: CaseSpec, id: string, group: string, peers: Peer[]): Promise<Row[]> {
+export async function runCase(spec: CaseSpec, id: string, group: string, peers: Peer[], moduleRow?: Row): Promise<Row[]> {
   const contenders: Array<{ engine: string; prepare: () => Promise<Prepared> }> = [
     { engine: 'ours', prepare: () => prepareOurs(spec) },
     ...peers.filter((p) => p.supports(spec)).map((p) => ({ engine: p.name, prepare: () => p.prepare(spec) })),
@@ -164,7 +164,7 @@ export async function runCase(spec: CaseSpec, id: string, group: string, peers: 
   const rows: Row[] = [];
   const live: Array<{ row: Row; p: Prepared }> = [];
   for (const c of contenders) {
-    const row: Row = { id, group, engine: c.engine, status: 'ok', spec, flops: specFlops(spec), bytes: specBytes(spec) };
+    const row: Row = { id, group, engine: c.engine, status: 'ok', spec, flops: moduleRow?.flops ?? specFlops(spec), bytes: moduleRow?.bytes ?? specBytes(spec) };
     rows.push(row);
     let p: Prepared | null = null;
     try {
@@ -202,6 +202,13 @@ export async function runCase(spec: CaseSpec, id: string, group: string, peers: 
     }
   } finally {
     for (const { p } of live) p.dispose();
+  }
+  // A row another bench module measured for this case (npm run bench's module rows).
+  const ours = rows[0];
+  if (moduleRow) {
+    if (moduleRow.wall) ours.metrics = { ...ours.metrics, moduleMs: +moduleRow.wall.median.toPrecision(4) };
+    if (moduleRow.metrics?.dispatches !== undefined) ours.metrics = { ...ours.metrics, dispatches: moduleRow.metrics.dispatches };
+    if (moduleRow.status === 'failed') ours.note = [ours.note, `bench module: ${moduleRow.note}`].filter(Boolean).join('; ');
   }
   return rows;
 }

@@ -14,10 +14,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from '../engine/index.ts';
 import {
-  type CaseSpec, type Row, type Prepared, opts, selected, pollingMode, errMessage, specLabel, specFlops, specBytes, KERNEL_CASES,
-  timeInterleaved,
+  type CaseSpec, type Row, opts, selected, pollingMode, errMessage, specLabel, specFlops, specBytes, KERNEL_CASES,
 } from './common.ts';
-import { CORE_CASES, prepareOurs, countOurs, gpuTime } from './core.ts';
+import { CORE_CASES, runCase, addRatios } from './core.ts';
 import type { Peer } from './peers/peer.ts';
 import { runTorch, findTorch, type TorchInfo } from './peers/torch.ts';
 import { QUOTE_SOURCES, rewriteQuotes } from './quotes.ts';
@@ -218,18 +217,6 @@ async function main() {
 const envsModule: string = ['.', 'envs.ts'].join('/');
 const cpuModule: string = ['.', 'cpu.ts'].join('/');
 
-/** Our rows get `ratios`: peer time / our time for every peer with a valid figure on the same case. */
-function addRatios(all: Row[]) {
-  for (const r of all) {
-    if (r.engine !== 'ours') continue;
-    const om = okMs(r);
-    const ratios: Record<string, number> = {};
-    for (const p of all) if (p.id === r.id && p.engine !== 'ours' && om && okMs(p)) ratios[p.engine] = +(okMs(p)! / om).toPrecision(4);
-    if (Object.keys(ratios).length) r.ratios = ratios;
-    else delete r.ratios;
-  }
-}
-
 /** `--report [adapter]`: recomputes ratios and goals of bench/results/<adapter>.json and rewrites its docs section. */
 function reportOnly(slug: string) {
   const file = path.join(root, 'bench', 'results', `${slug}.json`);
@@ -240,64 +227,6 @@ function reportOnly(slug: string) {
   const md = renderMarkdown(res, slug);
   updateDoc(path.join(root, 'docs', 'benchmarks.md'), slug, md);
   console.log(md);
-}
-
-/**
- * One case on our engine and every peer that supports it: each is built on the shared inputs
- * and checked once against the float64 reference (wrong = FAILED, no time), then all are timed
- * with their repeats interleaved. `moduleRow`: the row another bench module measured for it.
- */
-async function runCase(spec: CaseSpec, id: string, group: string, peers: Peer[], moduleRow?: Row): Promise<Row[]> {
-  const contenders: Array<{ engine: string; prepare: () => Promise<Prepared> }> = [
-    { engine: 'ours', prepare: () => prepareOurs(spec) },
-    ...peers.filter((p) => p.supports(spec)).map((p) => ({ engine: p.name, prepare: () => p.prepare(spec) })),
-  ];
-  const rows: Row[] = [];
-  const live: Array<{ row: Row; p: Prepared }> = [];
-  for (const c of contenders) {
-    const row: Row = { id, group, engine: c.engine, status: 'ok', spec, flops: moduleRow?.flops ?? specFlops(spec), bytes: moduleRow?.bytes ?? specBytes(spec) };
-    rows.push(row);
-    let p: Prepared | null = null;
-    try {
-      p = await c.prepare();
-      if (p.note) row.note = p.note;
-      if (p.check) row.err = await p.check();
-      else if (!['roundtrip', 'dispatch'].includes(spec.kind)) row.note = [row.note, 'no float64 check for this kind'].filter(Boolean).join('; ');
-      if (c.engine === 'ours') row.metrics = await countOurs(p);
-      live.push({ row, p });
-    } catch (e) {
-      row.status = 'failed';
-      row.note = (e instanceof Error && e.constructor.name === 'CheckError' ? 'wrong result: ' : '') + errMessage(e);
-      p?.dispose();
-    }
-  }
-  const stats = await timeInterleaved(live.map((l) => l.p));
-  for (let i = 0; i < live.length; i++) {
-    const { row, p } = live[i];
-    const st = stats[i];
-    if (st instanceof Error) {
-      row.status = 'failed';
-      row.note = errMessage(st);
-    } else {
-      row.wall = st;
-      if (spec.kind === 'dispatch') row.metrics = { ...row.metrics, usPerOp: (st.median * 1000) / spec.count };
-      if (row.engine === 'ours' && spec.kind !== 'roundtrip') {
-        try {
-          row.gpu = await gpuTime(p.step, st.iters);
-        } catch {
-          /* timestamps are optional */
-        }
-      }
-    }
-    p.dispose();
-  }
-  const ours = rows[0];
-  if (moduleRow) {
-    if (moduleRow.wall) ours.metrics = { ...ours.metrics, moduleMs: +moduleRow.wall.median.toPrecision(4) };
-    if (moduleRow.metrics?.dispatches !== undefined) ours.metrics = { ...ours.metrics, dispatches: moduleRow.metrics.dispatches };
-    if (moduleRow.status === 'failed') ours.note = [ours.note, `bench module: ${moduleRow.note}`].filter(Boolean).join('; ');
-  }
-  return rows;
 }
 
 function groupOf(s: CaseSpec): string {
