@@ -9,7 +9,8 @@
  * MinAtar Breakout: ε-greedy acting, env steps, replay inserts, one update of batch 64 per vector
  * step) with envDevice 'cpu' against envDevice 'gpu' (env, ε-greedy mix and replay on the GPU),
  * alternating, `--reps` each, timed after the replay warm-up: env steps per second.
- * `npx tsx bench/gpu_envs.ts --dqn [--reps 3] [--dqn-steps 2000] [--envs 8,64]`.
+ * `npx tsx bench/gpu_envs.ts --dqn [--no-train] [--reps 3] [--dqn-steps 2000] [--envs 8,64]` (--no-train:
+ * acting, env steps and replay inserts only, the part the GPU env changes).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,6 +30,7 @@ const prog = new Command()
   .option('--json <file>', 'also write the rows as JSON')
   .option('--dqn', 'time the DQN training loop on the CPU env against the GPU env instead')
   .option('--dqn-steps <n>', 'timed env steps per DQN rep', '2000')
+  .option('--no-train', 'with --dqn: time acting, env steps and replay inserts only (no updates)')
   .parse();
 const o = prog.opts();
 const reps = Number(o.reps), T = Number(o.steps);
@@ -80,9 +82,10 @@ async function gpuRollout(id: string, n: number): Promise<number> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Env steps per second of the DQN loop after the warm-up (learningStarts 1000 env steps + one vector step). */
-async function dqnRate(envDevice: 'cpu' | 'gpu', n: number, steps: number): Promise<number> {
+async function dqnRate(envDevice: 'cpu' | 'gpu', n: number, steps: number, train: boolean): Promise<number> {
   const algo = dqnAlgorithms.dqn;
-  const cfg = resolveDqnConfig(algo, 'minatar-small', { env: 'minatar/breakout', numEnvs: n, envDevice, totalSteps: 10_000_000, logEvery: 10_000_000, evalEvery: 0, learningStarts: Math.max(1000, 64) }) as RunConfig;
+  // without training: ε-greedy acting (ε 0.01 after the warm-up: nearly every step greedy), env steps, replay inserts
+  const cfg = resolveDqnConfig(algo, 'minatar-small', { env: 'minatar/breakout', numEnvs: n, envDevice, totalSteps: 10_000_000, logEvery: 10_000_000, evalEvery: 0, learningStarts: train ? 1000 : 10_000_000, ...(train ? {} : { epsDecaySteps: 1000 }) }) as RunConfig;
   const tr = new Trainer(algo, cfg);
   while (tr.globalStep < 1000 + n) await tr.step();
   await E.sync();
@@ -108,16 +111,18 @@ if (o.dqn) {
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`--dqn-steps must be a positive integer, got ${o.dqnSteps}`);
   const dsizes = o.envs === '64,1024,16384' ? [8, 64] : sizes;
   console.log(`DQN training loop (minatar-small preset, MinAtar Breakout), ${steps} timed env steps after the warm-up, ${reps} alternating reps; adapter ${adapter}; host ${os.cpus()[0]?.model} × ${os.cpus().length}; load ${os.loadavg()[0].toFixed(2)}`);
-  const dqnRows: Array<{ numEnvs: number; cpuEnvStepsPerSec: number; gpuEnvStepsPerSec: number; ratio: number }> = [];
+  const train = o.train !== false;
+  if (!train) console.log('acting only: no updates (learningStarts beyond the run), ε 0.01 after 1,000 steps');
+  const dqnRows: Array<{ numEnvs: number; train: boolean; cpuEnvStepsPerSec: number; gpuEnvStepsPerSec: number; ratio: number }> = [];
   for (const n of dsizes) {
     const cpu: number[] = [], gpu: number[] = [];
     for (let r = 0; r < reps; r++) {
-      cpu.push(await dqnRate('cpu', n, steps));
-      gpu.push(await dqnRate('gpu', n, steps));
+      cpu.push(await dqnRate('cpu', n, steps, train));
+      gpu.push(await dqnRate('gpu', n, steps, train));
     }
     const c = median(cpu), g = median(gpu);
-    dqnRows.push({ numEnvs: n, cpuEnvStepsPerSec: c, gpuEnvStepsPerSec: g, ratio: g / c });
-    console.log(`dqn minatar/breakout ×${String(n).padStart(4)}: envDevice cpu ${c.toFixed(0)} env steps/s, gpu ${g.toFixed(0)} env steps/s, gpu/cpu ${(g / c).toFixed(2)}× (reps cpu ${cpu.map((x) => x.toFixed(0)).join(', ')}; gpu ${gpu.map((x) => x.toFixed(0)).join(', ')}); load ${os.loadavg()[0].toFixed(2)}`);
+    dqnRows.push({ numEnvs: n, train, cpuEnvStepsPerSec: c, gpuEnvStepsPerSec: g, ratio: g / c });
+    console.log(`dqn minatar/breakout ×${String(n).padStart(4)}: envDevice cpu ${c.toFixed(0)} env steps/s, gpu ${g.toFixed(0)} env steps/s, gpu/cpu ${(g / c).toFixed(2)}× (per rep gpu/cpu ${gpu.map((x, i) => (x / cpu[i]).toFixed(2)).join(', ')}; cpu ${cpu.map((x) => x.toFixed(0)).join(', ')}; gpu ${gpu.map((x) => x.toFixed(0)).join(', ')}); load ${os.loadavg()[0].toFixed(2)}`);
   }
   if (o.json) fs.writeFileSync(o.json, JSON.stringify({ adapter, host: `${os.cpus()[0]?.model} × ${os.cpus().length}`, load: os.loadavg()[0], steps, reps, rows: dqnRows }, null, 2) + '\n');
   E.destroy();
