@@ -184,3 +184,59 @@ ${P}
 }`,
   };
 }
+
+// ---------------------------------------------------------------- composed path's row kernels
+//
+// The composed attention path (batched matmuls; what the tuner picks on lavapipe at SPRIG's
+// shape) saves the probabilities P of its forward and needs two row passes besides matmuls:
+//   attn_probs_rows      P = softmax(scale·S) per row (unmasked: the scale folded in)
+//   attn_softmax_bwd     dS = scale·P ⊙ (dP − Σⱼ dP ⊙ P) per row (the softmax backward with the
+//                        score scale folded in, so dQ = dS·K and dK = dSᵀ·Q need no extra pass;
+//                        masked entries have P = 0, so masks need nothing here)
+// One thread per row of c = S entries.
+
+const rowMain = /* wgsl */ `
+struct P { rows: u32, c: u32, scale: f32 }
+fn row_index(gid: vec3u, nw: vec3u) -> u32 { return gid.x + gid.y * nw.x * 64u; }`;
+
+export const attnProbsKernel = {
+  name: 'attn_probs_rows',
+  code: /* wgsl */ `
+${rowMain}
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let r = row_index(gid, nw);
+  if (r >= p.rows) { return; }
+  let base = r * p.c;
+  var m = p.scale * X[base];
+  for (var j = 1u; j < p.c; j++) { m = max(m, p.scale * X[base + j]); }
+  var s = 0.0;
+  for (var j = 0u; j < p.c; j++) {
+    let e = exp(p.scale * X[base + j] - m);
+    Y[base + j] = e;
+    s += e;
+  }
+  let inv = 1.0 / s;
+  for (var j = 0u; j < p.c; j++) { Y[base + j] = Y[base + j] * inv; }
+}`,
+};
+
+export const attnSoftmaxBwdKernel = {
+  name: 'attn_softmax_bwd',
+  code: /* wgsl */ `
+${rowMain}
+@group(0) @binding(0) var<storage, read> PR: array<f32>;
+@group(0) @binding(1) var<storage, read> DP: array<f32>;
+@group(0) @binding(2) var<storage, read_write> DS: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let r = row_index(gid, nw);
+  if (r >= p.rows) { return; }
+  let base = r * p.c;
+  var d = 0.0;
+  for (var j = 0u; j < p.c; j++) { d = fma(DP[base + j], PR[base + j], d); }
+  for (var j = 0u; j < p.c; j++) { DS[base + j] = p.scale * PR[base + j] * (DP[base + j] - d); }
+}`,
+};

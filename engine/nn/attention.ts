@@ -8,7 +8,7 @@ import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, isGradEnable
 import { f32bits } from '../runtime.ts';
 import * as O from '../ops.ts';
 import { grid, contiguousStrides } from '../../kernels/common.ts';
-import { attentionFwdKernel, attentionBwdQKernel, attentionBwdKVKernel } from '../../kernels/attention.ts';
+import { attentionFwdKernel, attentionBwdQKernel, attentionBwdKVKernel, attnProbsKernel, attnSoftmaxBwdKernel } from '../../kernels/attention.ts';
 import { tileFor, type AttentionTile } from '../../kernels/tune.ts';
 import { softmax } from './functional.ts';
 
@@ -53,10 +53,21 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const scale = opts.scale ?? 1 / Math.sqrt(D);
   const ms = maskStrides(opts.mask, B, H, L, S);
   const t = tileFor<AttentionTile>('attention', { M: L, N: S, K: D * B * H });
-  if (t.COMPOSED) {
-    // the tuner's choice on this adapter: matmuls + softmax both ways (intermediates freed here)
-    const y = scope(() => withoutTangents(() => noGrad(() => attentionComposed(q, k, v, opts))));
-    return record(y, 'attention', [q, k, v], (g) => scope(() => attentionVjpComposed(q, k, v, g, opts, scale)), opts.mask ? [opts.mask] : []);
+  const tracked = isGradEnabled() && (q.tracked || k.tracked || v.tracked);
+  // The composed path: the tuner's forward choice, or its backward choice when a backward will
+  // run (the forward's probabilities are then saved for it instead of recomputed).
+  if (t.COMPOSED || (tracked && tileFor<AttentionTile>('attentionBackward', { M: L, N: S, K: D * B * H }).COMPOSED)) {
+    const [p, y] = scope(() => withoutTangents(() => noGrad(() => {
+      const pr = probsFast(q, k, opts, scale);
+      return [pr, O.mm(pr, v)];
+    })));
+    const out = record(y, 'attention', [q, k, v], (g) => {
+      // differentiated again, or carrying tangents: the differentiable composed backward
+      if ((isGradEnabled() && insideTransform()) || forwardActive()) return attentionVjpComposed(q, k, v, g, opts, scale);
+      return scope(() => vjpFromProbs(p, q, k, v, g, scale));
+    }, opts.mask ? [p, opts.mask] : [p]);
+    if (!out.node) p.dispose();
+    return out;
   }
   const rows = B * H * L;
   const out = alloc([B, H, L, D]);
@@ -73,7 +84,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     label: 'attention',
   });
   const saved = opts.mask ? [stats, opts.mask] : [stats];
-  return record(out, 'attention', [q, k, v], (g) => {
+  const y = record(out, 'attention', [q, k, v], (g) => {
     // (also inside a jvp: the fused kernels' outputs would carry no tangents)
     if ((isGradEnabled() && insideTransform()) || forwardActive()) return attentionVjpComposed(q, k, v, g, opts, scale);
     // the backward's own tile (tuned on forward + backward); COMPOSED: batched matmuls instead
@@ -99,6 +110,9 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     });
     return [dq, dk, dv];
   }, saved);
+  // nothing will differentiate an untracked output: its backward's statistics can go now
+  if (!y.node) stats.dispose();
+  return y;
 }
 
 function keepMask(opts: AttentionOptions, L: number, S: number): Tensor | null {
@@ -124,6 +138,33 @@ function probs(q: Tensor, k: Tensor, opts: AttentionOptions, scale: number): Ten
   if (!keep) return softmax(s);
   s = O.where(keep, s, -1e30);
   return O.mul(softmax(s), keep);
+}
+
+/** Row kernel launch: P = softmax(scale·S) or dS = scale·P ⊙ (dP − Σ dP ⊙ P), rows of the last axis. */
+function rowPass(kernel: typeof attnProbsKernel, inputs: Tensor[], shape: Shape, scale: number, label: string): Tensor {
+  const c = shape[shape.length - 1];
+  const rows = shapeSize(shape) / Math.max(c, 1);
+  const out = alloc(shape);
+  runtime().dispatch({
+    kernel, inputs: inputs.map((x) => x.bufferFor(label)), outputs: [out.buffer], params: [rows, c, f32bits(scale)],
+    workgroups: grid(rows, 64), label,
+  });
+  return out;
+}
+
+/** The probabilities (no autodiff record): one row kernel with the scale folded in when unmasked. */
+function probsFast(q: Tensor, k: Tensor, opts: AttentionOptions, scale: number): Tensor {
+  if (opts.mask || opts.causal) return probs(q, k, opts, scale);
+  const s = O.mm(q, k, false, true);
+  return rowPass(attnProbsKernel, [s], s.shape, scale, 'attention probs');
+}
+
+/** dQ, dK, dV from the saved probabilities: four batched matmuls and one row pass (first order, no record). */
+function vjpFromProbs(p: Tensor, q: Tensor, k: Tensor, v: Tensor, g: Tensor, scale: number): Tensor[] {
+  const dv = O.mm(p, g, true, false);
+  const dp = O.mm(g, v, false, true);
+  const ds = rowPass(attnSoftmaxBwdKernel, [p, dp], dp.shape, scale, 'attention softmax backward');
+  return [O.mm(ds, k), O.mm(ds, q, true, false), dv];
 }
 
 /** attention() written with differentiable ops: the reference the fused kernels are tested against. */

@@ -152,3 +152,50 @@ describe('attention backward tiles (tuned on forward + backward)', () => {
     }
   });
 });
+
+describe('the composed path with saved probabilities (attnProbs / attnSoftmaxBwd row kernels)', () => {
+  it('unmasked, default and custom scale: output, gradient (float64 reference, central differences), HVP vs reverse over reverse, dispatches, live buffers', async () => {
+    const rng = R.rng(10);
+    try {
+      // the composed backward (what the tuner picks on lavapipe) makes a tracked forward save P
+      for (const cls of ['small', 'medium', 'large'] as const) {
+        E.setTile('attention', cls, { BK: 32, WG: 64 });
+        E.setTile('attentionBackward', cls, { BK: 32, WG: 64, COMPOSED: 1 });
+      }
+      for (const [c, scale] of [[{ B: 2, H: 2, L: 9, S: 13, D: 8 }, undefined], [{ B: 1, H: 3, L: 16, S: 5, D: 4 }, -0.7]] as const) {
+        const q = randn(rng, [c.B, c.H, c.L, c.D]), k = randn(rng, [c.B, c.H, c.S, c.D]), v = randn(rng, [c.B, c.H, c.S, c.D]), w = randn(rng, [c.B, c.H, c.L, c.D]);
+        const o = scale === undefined ? {} : { scale };
+        const fR = (ps: R.ND[]) => R.sum(R.mul(R.tanh(R.attention(ps[0], ps[1], ps[2], o)), w));
+        const ng = R.numGrad(fR, [q, k, v], 1e-6);
+        const Q = up(q), K = up(k), V = up(v), W = up(w);
+        await E.sync();
+        const live = E.memory().liveBuffers;
+        const y = E.attention(Q, K, V, o); // untracked: the fused forward's tile, P not kept
+        R.assertClose(await y.data(), R.attention(q, k, v, o), { rtol: 1e-4, atol: 2e-5, label: `forward, scale ${scale}` });
+        y.dispose();
+        const f = (a: E.Tensor, b: E.Tensor, d: E.Tensor) => E.sum(E.mul(E.tanh(E.attention(a, b, d, o)), W));
+        const [out, back] = E.vjp((a: E.Tensor, b: E.Tensor, d: E.Tensor) => E.attention(a, b, d, o), Q, K, V);
+        const seed = E.onesLike(Q);
+        const d0 = E.counters().dispatches;
+        const gs0 = back(seed) as E.Tensor[];
+        // dV, dP, the row pass, dQ, dK: the saved P is not recomputed
+        expect(E.counters().dispatches - d0).toBe(5);
+        back.dispose();
+        E.dispose([gs0, out, seed]);
+        const g = E.grad(f, [0, 1, 2])(Q, K, V) as E.Tensor[];
+        for (let i = 0; i < 3; i++) await expectRel(g[i], ng[i], 1e-4, `grad ${i}, scale ${scale}`);
+        E.dispose(g);
+        // second order (the differentiable composed backward runs there)
+        const t = [q, k, v].map((x) => up(randn(rng, x.shape)));
+        const hv = E.hvp(f, [Q, K, V], t) as E.Tensor[], hr = E.hvpReverse(f, [Q, K, V], t) as E.Tensor[];
+        for (let i = 0; i < 3; i++) await expectRel(hv[i], await hr[i].data(), 1e-4, `hvp ${i}, scale ${scale}`);
+        E.dispose([hv, hr, t]);
+        await E.sync();
+        expect(E.memory().liveBuffers).toBe(live);
+        E.dispose([Q, K, V, W]);
+      }
+    } finally {
+      E.clearTiles();
+    }
+  });
+});
