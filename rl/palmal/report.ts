@@ -161,7 +161,7 @@ export async function writeReport(dir: string): Promise<string[]> {
       const xs = rs[0]!.curve.map((c) => c.steps);
       const at = (i: number) => rs.map((r) => r.curve[i]?.evalReturn ?? NaN).filter(Number.isFinite);
       series.set(env!, [...(series.get(env!) ?? []), {
-        name: `${algo} (${steps} steps, ${rs.length} seed${rs.length > 1 ? 's' : ''})`, x: xs, y: xs.map((_, i) => summary(at(i)).mean),
+        name: `${algo}, ${rs.length} seed${rs.length > 1 ? 's' : ''}`, x: xs, y: xs.map((_, i) => summary(at(i)).mean),
         lo: xs.map((_, i) => { const s = summary(at(i)); return s.mean - (Number.isFinite(s.ci95) ? s.ci95 : 0); }),
         hi: xs.map((_, i) => { const s = summary(at(i)); return s.mean + (Number.isFinite(s.ci95) ? s.ci95 : 0); }),
       }]);
@@ -179,7 +179,7 @@ export async function writeReport(dir: string): Promise<string[]> {
     written.push(path.join(dir, 'palmal-scale.md'));
     for (const [env, ser] of series) {
       const name = env === 'pendulum' ? 'palmal-scale' : `palmal-scale-${env.replace(/^mujoco\//, '')}`;
-      written.push(...(await savePlot(lineChart({ title: `${env}: PAL vs MAL vs NPG (mean, band = 95% t-interval over seeds)`, xLabel: 'real environment steps', yLabel: 'evaluation return', series: ser, legend: 'bottom' }), path.join(dir, name))));
+      written.push(...(await savePlot(lineChart({ title: `${env}: mean evaluation return over seeds (band = 95% t-interval)`, xLabel: 'real environment steps', yLabel: 'evaluation return', series: ser, legend: 'right' }), path.join(dir, name))));
     }
   }
   return written;
