@@ -159,21 +159,30 @@ describe.skipIf(!HAVE_CHROMIUM)(`browser pages (chromium)${SKIP_REASON ? ` — s
     await page.waitForFunction(() => document.getElementById('status')!.className.includes('error'));
     expect((await counters(page)).status).toMatch(/checkpoint cut\.safetensors is corrupt or truncated: tensor .* lies outside the data/);
 
+    // the form's change is asynchronous (the algorithm's module loads, then the config is shown):
+    // wait for it, so that its status line cannot overwrite the refusal's
+    const formShows = (key: string, value: string) =>
+      page.waitForFunction((want) => (document.getElementById('config')!.textContent ?? '').includes(want), `"${key}": "${value}"`);
     await page.selectOption('#env', 'pendulum');
+    await formShows('env', 'pendulum');
     await page.setInputFiles('#load', file('again.safetensors', bytes));
     await page.waitForFunction(() => /set to ppo on pendulum/.test(document.getElementById('status')!.textContent ?? ''));
     expect((await counters(page)).status).toContain('checkpoint again.safetensors is ppo on cartpole, but this page is set to ppo on pendulum');
     await page.selectOption('#env', 'cartpole');
+    await formShows('env', 'cartpole');
 
     // Files dropped on the page: another algorithm's setting is refused with both named, and three
     // corrupt files are refused by the same checks as in Node, with Node's message for the same
     // bytes (engine/safetensors.ts decodeSafetensors: the header length and the tensors' offsets
     // are checked against the file before anything is sliced or allocated).
+    await page.fill('#overrides', ''); // the tiny PPO overrides are not AC's keys
     await page.selectOption('#algo', 'ac');
+    await formShows('algo', 'ac');
     await drop(page, 'other-algo.safetensors', bytes);
     await page.waitForFunction(() => /other-algo\.safetensors is/.test(document.getElementById('status')!.textContent ?? ''));
     expect((await counters(page)).status).toContain('checkpoint other-algo.safetensors is ppo on cartpole, but this page is set to ac on cartpole');
     await page.selectOption('#algo', 'ppo');
+    await formShows('algo', 'ppo');
     const le64 = (n: number) => new Uint8Array(new BigUint64Array([BigInt(n)]).buffer);
     const withHeader = (h: string, data = new Uint8Array(0)) => {
       const hb = new TextEncoder().encode(h);
