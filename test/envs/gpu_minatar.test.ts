@@ -118,10 +118,10 @@ describe('MinAtar on the GPU, step for step against the CPU games', () => {
     expect(r.dones).toBeGreaterThan(0);
   });
 
-  it('space invaders, gymnax preset from states near a wave clear: the ramp and the respawn match, and a 50-step cap', async () => {
+  it.each([true, false])('space invaders, gymnax preset from states near a wave clear (ramping %s): the ramp and the respawn match, and a 50-step cap', async (ramping) => {
     // a few envs start with one alien left above the cannon and a shot in flight under it
     const N = 16;
-    const cpu = makeEnv('minatar/space_invaders', { numEnvs: N, seed: 9, preset: 'gymnax', maxEpisodeSteps: 50 }) as unknown as Cpu;
+    const cpu = makeEnv('minatar/space_invaders', { numEnvs: N, seed: 9, preset: 'gymnax', maxEpisodeSteps: 50, ramping }) as unknown as Cpu;
     cpu.reset();
     for (let i = 0; i < N; i += 2) {
       const s = game<SpaceInvadersState>(cpu, i);
@@ -133,9 +133,10 @@ describe('MinAtar on the GPU, step for step against the CPU games', () => {
     }
     const st = cpu.getState();
     let cleared = 0, minInterval = 99;
+    const prevCount = new Array<number>(N).fill(-1);
     const policy: Policy = (rng) => [0, 1, 2, 3][rng.int(4)]; // gymnax: noop, left, right, fire
     const live = E.memory().liveBuffers;
-    const gpu = makeGpuEnv('minatar/space_invaders', { numEnvs: N, seed: 9, preset: 'gymnax', maxEpisodeSteps: 50 });
+    const gpu = makeGpuEnv('minatar/space_invaders', { numEnvs: N, seed: 9, preset: 'gymnax', maxEpisodeSteps: 50, ramping });
     gpu.setState(st);
     const rng = new Rng(4, 0);
     for (let t = 0; t < 120; t++) {
@@ -144,10 +145,12 @@ describe('MinAtar on the GPU, step for step against the CPU games', () => {
       const g = gpu.step(at);
       const [obs, rew, term, trunc] = await E.readAll([g.obs, g.rewards, g.terminated, g.truncated]);
       E.dispose([at, g.obs, g.rewards, g.terminated, g.truncated, g.finalObs]);
+      for (let i = 0; i < N; i++) prevCount[i] = game<SpaceInvadersState>(cpu, i).aliens.reduce((x, y) => x + y, 0);
       const c = cpu.step(a);
       for (let i = 0; i < N; i++) {
         const s = game<SpaceInvadersState>(cpu, i);
-        if (s.rampIndex > 0) cleared++;
+        // a cleared wave respawns the block within the episode: 1 alien, then 24
+        if (!c.done[i] && prevCount[i] === 1 && s.aliens.reduce((x, y) => x + y, 0) === 24) cleared++;
         minInterval = Math.min(minInterval, s.moveInterval);
       }
       expect(Array.from(rew), `step ${t}`).toEqual(Array.from(c.rewards));
@@ -160,7 +163,7 @@ describe('MinAtar on the GPU, step for step against the CPU games', () => {
     gpu.dispose();
     expect(E.memory().liveBuffers).toBe(live);
     expect(cleared).toBeGreaterThan(0);
-    expect(minInterval).toBe(6); // ramped from 7 to the floor
+    expect(minInterval).toBe(ramping ? 6 : 7); // ramped from 7 to the floor, or not at all
   });
 
   it('seaquest, paper preset: identical for 300 steps of a random policy', async () => {
