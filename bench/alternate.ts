@@ -10,8 +10,9 @@
 //   npx tsx bench/alternate.ts critic_fused [rounds]   the same on bench/implicit.ts's fused-linear + MSE
 //       critics, with and without the dual linear/MSE kernels
 //   npx tsx bench/alternate.ts leader [rounds]   the 10-CG leader update (totalDerivative) against the
-//       actor's individual gradient on bench/implicit.ts's games: forward over reverse with and
-//       without the dual linear/MSE kernels, and the recorded reverse path
+//       actor's individual gradient on bench/implicit.ts's games: forward over reverse (with the
+//       dual linear/MSE kernels and CG's matvec replay; without the replay; without either), and
+//       the recorded reverse path
 //   npx tsx bench/alternate.ts attention_paths [rounds]   attention's fused and composed paths
 
 import os from 'node:os';
@@ -134,18 +135,19 @@ if (which === 'leader') {
   const { NETS, leaderGame } = await import('./implicit.ts');
   for (const net of NETS) {
     const g = leaderGame(net);
-    const td = (secondOrder: 'forward' | 'reverse', dual: boolean) => () => {
+    const td = (secondOrder: 'forward' | 'reverse', dual: boolean, replay = true) => () => {
       const prev = E.nnDualKernels(dual);
       try {
-        E.dispose(E.totalDerivative({ leaderLoss: g.actorLoss, followerLoss: g.criticLoss, leader: g.actor, follower: g.critic, lambda: 1, cgIters: 10, secondOrder }));
+        E.dispose(E.totalDerivative({ leaderLoss: g.actorLoss, followerLoss: g.criticLoss, leader: g.actor, follower: g.critic, lambda: 1, cgIters: 10, secondOrder, replay }));
       } finally {
         E.nnDualKernels(prev);
       }
     };
     const cases: Array<[string, () => void]> = [
       ['actor grad', () => E.dispose(E.grad(g.actorLoss, 0)(g.actor, g.critic))],
-      ['leader, forward (dual kernels)', td('forward', true)],
-      ['leader, forward (no dual kernels)', td('forward', false)],
+      ['leader, forward (dual, replay)', td('forward', true)],
+      ['leader, forward (dual, no replay)', td('forward', true, false)],
+      ['leader, forward (no dual, no replay)', td('forward', false, false)],
       ['leader, recorded reverse', td('reverse', true)],
     ];
     const disp: number[] = [];

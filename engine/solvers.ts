@@ -23,8 +23,10 @@
 // totalDerivative takes the same x0 / negativeCurvature options and returns `implicit` (the
 // solution, to warm-start the next call) and `negativeCurvature`.
 
-import { Tensor, scope, dispose, noGrad, insideTransform, isGradEnabled, allocTensor, runtime, VIEW_ALIGN_FLOATS } from './tensor.ts';
-import { f32bits } from './runtime.ts';
+import {
+  Tensor, scope, dispose, noGrad, insideTransform, isGradEnabled, allocTensor, runtime, VIEW_ALIGN_FLOATS, captureCreated, deferDisposal, releaseDeferred,
+} from './tensor.ts';
+import { f32bits, type DispatchArgs } from './runtime.ts';
 import {
   add, sub, mul, div, sum, sqrt, gt, le, ne, abs, maximum, where, zeros, full, reshape, assign, stack, concat, clone,
 } from './ops.ts';
@@ -178,6 +180,16 @@ export interface CgOptions {
    * lavapipe's memory mappings; docs/engine.md § Execution), fixed there.
    */
   fused?: boolean;
+  /**
+   * Replay the matvec (fused path only; default false): the first product runs normally while
+   * its GPU work is recorded (nothing it frees is reused meanwhile); later products replay only
+   * the recorded dispatches and copies that depend on the vector, reading the outputs of the
+   * others (work that is the same for every vector, e.g. the primal passes an HVP's forward
+   * mode recomputes) from the first product's buffers. Valid when the matvec is a fixed
+   * function of its argument's values during the solve: no fresh random draws, no readbacks,
+   * no host-side branching on the vector. totalDerivative's forward-over-reverse products use it.
+   */
+  replay?: boolean;
 }
 
 export interface CgResult {
@@ -275,16 +287,24 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
     });
     return [x, r, p, s, ap];
   });
+  const iterate = (ap: Tensor, k: number) =>
+    rt.dispatch({
+      kernel: { ...cgKernel, constants: { MODE: 1 } },
+      inputs: [ap.bufferFor('cg')], outputs: [X.buffer, R.buffer, Pv.buffer, S.buffer],
+      params: words(k + 1), workgroups: [1], label: 'cg',
+    });
+  let tape: Tape | null = null;
   return {
     step(k) {
-      scope(() => {
-        const ap = packMatvec(P, matvec, Pv, [X, R, Pv, S], AP);
-        rt.dispatch({
-          kernel: { ...cgKernel, constants: { MODE: 1 } },
-          inputs: [ap.bufferFor('cg')], outputs: [X.buffer, R.buffer, Pv.buffer, S.buffer],
-          params: words(k + 1), workgroups: [1], label: 'cg',
-        });
-      });
+      if (tape) {
+        replayTape(tape);
+        iterate(tape.ap, k);
+      } else if (o.replay) {
+        tape = recordTape(() => packMatvec(P, matvec, Pv, [X, R, Pv, S], AP), Pv);
+        iterate(tape.ap, k);
+      } else {
+        scope(() => iterate(packMatvec(P, matvec, Pv, [X, R, Pv, S], AP), k));
+      }
     },
     header: () => S.subView(0, [4]),
     finish(iters) {
@@ -292,8 +312,84 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
       if (o.residuals) out.residuals = clone(S.subView(CG_HIST, [iters + 1]));
       return out;
     },
-    dispose: () => dispose([X, R, Pv, S, AP]),
+    dispose: () => {
+      dispose([X, R, Pv, S, AP]);
+      if (tape) {
+        releaseDeferred(tape.held);
+        dispose([...tape.created]);
+        tape = null;
+      }
+    },
   };
+}
+
+type CopyArgs = [GPUBuffer, number, GPUBuffer, number, number];
+/** A recorded matvec: the GPU work to replay, its output, and what holds its buffers. */
+interface Tape {
+  ops: Array<{ d: DispatchArgs } | { c: CopyArgs }>;
+  ap: Tensor;
+  held: Tensor[];
+  created: Set<Tensor>;
+}
+
+interface Span { buf: GPUBuffer; lo: number; hi: number }
+function span(x: GPUBuffer | GPUBufferBinding): Span {
+  if ('buffer' in x && x.buffer) {
+    const lo = x.offset ?? 0;
+    return { buf: x.buffer, lo, hi: x.size !== undefined ? lo + x.size : Infinity };
+  }
+  const b = x as GPUBuffer;
+  return { buf: b, lo: 0, hi: b.size };
+}
+const overlaps = (a: Span, set: Span[]) => set.some((d) => d.buf === a.buf && a.lo < d.hi && d.lo < a.hi);
+
+/**
+ * Runs fn (the matvec) once, recording its dispatches and copies with disposal deferred, and
+ * keeps those that (transitively) read the vector `v` or write where such work wrote: the rest
+ * computed values that do not depend on v, which stay in their (unrecycled) buffers.
+ */
+function recordTape(fn: () => Tensor, v: Tensor): Tape {
+  const rt = runtime() as unknown as { dispatch: (a: DispatchArgs) => void; copy: (...a: CopyArgs) => void };
+  const log: Tape['ops'] = [];
+  const own = (k: 'dispatch' | 'copy') => Object.prototype.hasOwnProperty.call(rt, k);
+  const [ownD, ownC] = [own('dispatch'), own('copy')];
+  const [d0, c0] = [rt.dispatch, rt.copy];
+  rt.dispatch = (a: DispatchArgs) => {
+    log.push({ d: a });
+    return d0.call(rt, a);
+  };
+  rt.copy = (...a: CopyArgs) => {
+    log.push({ c: a });
+    return c0.apply(rt, a);
+  };
+  let cap: { result: { result: Tensor; created: Set<Tensor> }; held: Tensor[] };
+  try {
+    cap = deferDisposal(() => captureCreated(fn));
+  } finally {
+    if (ownD) rt.dispatch = d0;
+    else delete (rt as { dispatch?: unknown }).dispatch;
+    if (ownC) rt.copy = c0;
+    else delete (rt as { copy?: unknown }).copy;
+  }
+  const dirty: Span[] = [span(v.bufferFor('cg'))];
+  const ops: Tape['ops'] = [];
+  for (const op of log) {
+    const ins = 'd' in op ? op.d.inputs.map(span) : [{ buf: op.c[0], lo: op.c[1], hi: op.c[1] + op.c[4] }];
+    const outs = 'd' in op ? op.d.outputs.map(span) : [{ buf: op.c[2], lo: op.c[3], hi: op.c[3] + op.c[4] }];
+    if (ins.some((x) => overlaps(x, dirty)) || outs.some((x) => overlaps(x, dirty))) {
+      ops.push(op);
+      dirty.push(...outs);
+    }
+  }
+  return { ops, ap: cap.result.result, held: cap.held, created: cap.result.created };
+}
+
+function replayTape(t: Tape) {
+  const rt = runtime();
+  for (const op of t.ops) {
+    if ('d' in op) rt.dispatch(op.d);
+    else rt.copy(...op.c);
+  }
 }
 
 interface ComposedState {
@@ -469,6 +565,11 @@ export interface TotalDerivativeOptions<L extends Tree, F extends Tree> {
   secondOrder?: 'forward' | 'reverse';
   /** CG's one-kernel iteration (CgOptions.fused; default: CG's default). */
   fused?: boolean;
+  /**
+   * Replay the forward-over-reverse products (CgOptions.replay; default true in 'forward' mode):
+   * the primal passes are computed by the first product only. false recomputes them every time.
+   */
+  replay?: boolean;
 }
 
 export interface TotalDerivativeResult<L, F> {
@@ -504,7 +605,7 @@ export function totalDerivative<L extends Tree, F extends Tree>(o: TotalDerivati
   return scope(() => {
     const [leaderValue, [g1, g2]] = valueAndGrad(o.leaderLoss, [0, 1])(o.leader, o.follower);
     const cgOpts = (): CgOptions => ({
-      iters: o.cgIters ?? 10, lambda: o.lambda ?? 0, x0: o.x0, residuals: o.residuals,
+      iters: o.cgIters ?? 10, lambda: o.lambda ?? 0, x0: o.x0, residuals: o.residuals, replay: mode === 'forward' && o.replay !== false,
       negativeCurvature: o.negativeCurvature, curvatureDamping: o.curvatureDamping, ...(o.fused !== undefined ? { fused: o.fused } : {}),
     });
     let sol: CgResult;

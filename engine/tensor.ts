@@ -248,6 +248,26 @@ export function captureCreated<T>(fn: () => T): { result: T; created: Set<Tensor
   }
 }
 
+let deferred: Tensor[] | null = null;
+/**
+ * Runs fn with every dispose() deferred: nothing fn frees goes back to the buffer pool, so no
+ * buffer fn used is handed to another tensor while fn runs. Returns the tensors fn disposed; the
+ * caller releases them (releaseDeferred) once it no longer replays fn's dispatches.
+ */
+export function deferDisposal<T>(fn: () => T): { result: T; held: Tensor[] } {
+  if (deferred) throw new Error('internal: nested deferDisposal');
+  deferred = [];
+  const held = deferred;
+  try {
+    return { result: fn(), held };
+  } finally {
+    deferred = null;
+  }
+}
+export function releaseDeferred(held: Tensor[]) {
+  for (const t of held) t.dispose('released after a deferred disposal');
+}
+
 /** Exempts tensors from the enclosing scopes' cleanup. */
 export function keep<T>(x: T): T {
   for (const t of collectTensors(x)) t.kept = true;
@@ -370,6 +390,10 @@ export class Tensor {
 
   dispose(reason = 'dispose() was called') {
     if (!this.storage) return;
+    if (deferred) {
+      deferred.push(this);
+      return;
+    }
     this.storage.release();
     this.storage = null;
     this.disposedBy = reason;
