@@ -3,7 +3,7 @@
 // with no readback; a batch is gathered on the GPU from indices drawn on the caller's CPU Rng
 // (rng.int(size), as ReplayBuffer.sampleIndices draws them) and uploaded, so a run on the GPU
 // env samples exactly the transitions its CPU twin samples. Layout and checkpoint format are
-// ReplayBuffer's (rl/replay.ts): MinAtar frames bit-packed (32 cells a u32 word, whose little-
+// ReplayBuffer's (rl/replay.ts): 0/1 observations bit-packed (32 cells a u32 word, whose little-
 // endian bytes are ReplayBuffer's 8-cells-a-byte layout), other observations as float32; the
 // next observation of a finished episode is its final one.
 
@@ -245,7 +245,10 @@ export class GpuReplay {
   }
 }
 
-/** Observations stored bit-packed on the GPU: MinAtar's 0/1 frames. */
+/**
+ * Observations stored bit-packed on the GPU where they are 0/1 (MinAtar's frames, the MDP's
+ * one-hot state): what ReplayBuffer's 'auto' picks for them, so checkpoints move both ways.
+ */
 export function gpuReplayStorage(envId: string): 'bits' | 'float32' {
-  return envId.startsWith('minatar/') ? 'bits' : 'float32';
+  return envId.startsWith('minatar/') || envId === 'mdp/three-state' ? 'bits' : 'float32';
 }

@@ -97,6 +97,23 @@ describe('DQN on a GPU env', () => {
     for (const k of Object.keys(ta)) if (k.startsWith('params.') || k.startsWith('agent.replay.')) expect(Array.from(tb[k].data), k).toEqual(Array.from(ta[k].data));
   }, 300_000);
 
+  it('a CPU-env checkpoint resumed with envDevice gpu continues the CPU run: same parameters and replay at the end', async () => {
+    const algo = dqnAlgorithms['dqn'];
+    const cfg = resolveDqnConfig(algo, base, { totalSteps: 400, logEvery: 160 }) as RunConfig;
+    const a = path.join(root, 'cpu-a'), b = path.join(root, 'cpu-b');
+    await runSeed({ storage: nodeStorage, dir: a, algo, cfg }).then((r) => r.trainer.dispose());
+    await runSeed({ storage: nodeStorage, dir: b, algo, cfg, maxIterations: 50 }).then((r) => r.trainer.dispose());
+    const r = await runSeed({ storage: nodeStorage, dir: b, algo, cfg, resume: true, explicit: { envDevice: 'gpu' } });
+    expect((r.trainer.agent as QAgent).greplay).toBeInstanceOf(GpuReplay);
+    r.trainer.dispose();
+    const { decodeSafetensors } = await import('../../engine/safetensors.ts');
+    const ta = decodeSafetensors(new Uint8Array(fs.readFileSync(path.join(a, 'checkpoint.safetensors')))).tensors;
+    const tb = decodeSafetensors(new Uint8Array(fs.readFileSync(path.join(b, 'checkpoint.safetensors')))).tensors;
+    const keys = Object.keys(ta).filter((k) => k.startsWith('params.') || k.startsWith('agent.replay.'));
+    expect(keys.length).toBeGreaterThan(5);
+    for (const k of keys) expect(Array.from(tb[k].data), k).toEqual(Array.from(ta[k].data));
+  }, 300_000);
+
   it('envDevice gpu: an env without a GPU version fails with the config (resolveRunConfig, the CLI\'s path, runs before any run directory is made)', () => {
     const algo = dqnAlgorithms['dqn'];
     expect(() => resolveRunConfig(algo, [{ source: 'test', values: { env: 'mujoco/hopper', envDevice: 'gpu' } }])).toThrow(/envDevice 'gpu': mujoco\/hopper has no GPU version \(GPU envs: .*minatar\/seaquest.*\); use envDevice 'cpu'/);
