@@ -324,6 +324,10 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
 }
 
 type CopyArgs = [GPUBuffer, number, GPUBuffer, number, number];
+/** A kernel that can replay its tangent half only (engine/nn/functional.ts's dual kernels). */
+type ReplayHinted = DispatchArgs['kernel'] & {
+  replay?: { constants: Record<string, number>; tangentInputs: number[]; tangentOut: Array<[number, number]> };
+};
 /** A recorded matvec: the GPU work to replay, its output, and what holds its buffers. */
 interface Tape {
   ops: Array<{ d: DispatchArgs } | { c: CopyArgs }>;
@@ -376,7 +380,14 @@ function recordTape(fn: () => Tensor, v: Tensor): Tape {
   for (const op of log) {
     const ins = 'd' in op ? op.d.inputs.map(span) : [{ buf: op.c[0], lo: op.c[1], hi: op.c[1] + op.c[4] }];
     const outs = 'd' in op ? op.d.outputs.map(span) : [{ buf: op.c[2], lo: op.c[3], hi: op.c[3] + op.c[4] }];
-    if (ins.some((x) => overlaps(x, dirty)) || outs.some((x) => overlaps(x, dirty))) {
+    if (!ins.some((x) => overlaps(x, dirty)) && !outs.some((x) => overlaps(x, dirty))) continue;
+    // A dual kernel whose primal inputs did not change replays its tangent half only (its
+    // primal outputs, from the recorded run, stay valid): kernels/nn.ts's PRIMAL override.
+    const hint = 'd' in op ? (op.d.kernel as ReplayHinted).replay : undefined;
+    if (hint && 'd' in op && outs.length === 1 && ins.every((x, i) => hint.tangentInputs.includes(i) || !overlaps(x, dirty))) {
+      ops.push({ d: { ...op.d, kernel: { ...op.d.kernel, constants: { ...op.d.kernel.constants, ...hint.constants } } } });
+      dirty.push(...hint.tangentOut.map(([lo, hi]) => ({ buf: outs[0].buf, lo: outs[0].lo + lo, hi: outs[0].lo + hi })));
+    } else {
       ops.push(op);
       dirty.push(...outs);
     }

@@ -317,6 +317,8 @@ override HAS_BIAS: bool = true;
 override HAS_T0: bool = true;
 override HAS_T1: bool = true;
 override HAS_T2: bool = true;
+// false: a replay (engine/solvers.ts) whose primal outputs are already in OUT: tangents only
+override PRIMAL: bool = true;
 fn act(v: f32) -> f32 {
   switch ACT {
     case 1u: { return max(v, 0.0); }
@@ -356,7 +358,9 @@ export function linearDualKernel(t: LinearTile, vec4: boolean) {
   const body: string[] = [];
   for (let i = 0; i < t.TM; i++) body.push(`let a${i} = X[xr${i} + k];`);
   for (let j = 0; j < t.TN; j++) body.push(`let w${j} = W[wr${j} + k];`);
-  for (let i = 0; i < t.TM; i++) for (let j = 0; j < t.TN; j++) body.push(`c${i}_${j} += ${mul(`a${i}`, `w${j}`)};`);
+  const cp: string[] = [];
+  for (let i = 0; i < t.TM; i++) for (let j = 0; j < t.TN; j++) cp.push(`c${i}_${j} += ${mul(`a${i}`, `w${j}`)};`);
+  body.push(`if (PRIMAL) {\n      ${cp.join('\n      ')}\n    }`);
   const tx: string[] = [], tw: string[] = [];
   for (let i = 0; i < t.TM; i++) tx.push(`let ta${i} = TX[xr${i} + k];`);
   for (let i = 0; i < t.TM; i++) for (let j = 0; j < t.TN; j++) tx.push(`d${i}_${j} += ${mul(`ta${i}`, `w${j}`)};`);
@@ -371,7 +375,7 @@ export function linearDualKernel(t: LinearTile, vec4: boolean) {
   for (let i = 0; i < t.TM; i++)
     for (let j = 0; j < t.TN; j++)
       store.push(
-        `if (row + ${i}u < p.m && col + ${j}u < p.n) { let o = (row + ${i}u) * p.n + col + ${j}u; let y = act(c${i}_${j} + b${j}); OUT[o] = y; OUT[p.toff + o] = dact(y) * (d${i}_${j} + tb${j}); }`,
+        `if (row + ${i}u < p.m && col + ${j}u < p.n) { let o = (row + ${i}u) * p.n + col + ${j}u; var y = OUT[o]; if (PRIMAL) { y = act(c${i}_${j} + b${j}); OUT[o] = y; } OUT[p.toff + o] = dact(y) * (d${i}_${j} + tb${j}); }`,
       );
   return {
     name: `linear_dual_${vec4 ? 'vec4' : 'scalar'}_${t.TM}x${t.TN}`,
@@ -428,8 +432,13 @@ export function linearBackInputDualKernel(t: LinearTile, vec4: boolean) {
   const body: string[] = [];
   for (let i = 0; i < t.TM; i++) body.push(...dualCotangent(i, `r${i} + n`));
   for (let j = 0; j < TN; j++) body.push(`let w${j} = W[n * kk + min(col + ${j}u, kk - 1u)];`);
+  const cp: string[] = [];
   for (let i = 0; i < t.TM; i++)
-    for (let j = 0; j < TN; j++) body.push(`c${i}_${j} = fma(${T}(e${i}), w${j}, c${i}_${j});`, `d${i}_${j} = fma(${T}(te${i}), w${j}, d${i}_${j});`);
+    for (let j = 0; j < TN; j++) {
+      cp.push(`c${i}_${j} = fma(${T}(e${i}), w${j}, c${i}_${j});`);
+      body.push(`d${i}_${j} = fma(${T}(te${i}), w${j}, d${i}_${j});`);
+    }
+  body.push(`if (PRIMAL) {\n      ${cp.join('\n      ')}\n    }`);
   const tw: string[] = [];
   for (let j = 0; j < TN; j++) tw.push(`let tw${j} = TW[n * kk + min(col + ${j}u, kk - 1u)];`);
   for (let i = 0; i < t.TM; i++) for (let j = 0; j < TN; j++) tw.push(`d${i}_${j} = fma(${T}(e${i}), tw${j}, d${i}_${j});`);
@@ -437,7 +446,7 @@ export function linearBackInputDualKernel(t: LinearTile, vec4: boolean) {
   const store: string[] = [];
   for (let i = 0; i < t.TM; i++)
     for (let j = 0; j < TN; j++)
-      store.push(`if (row + ${i}u < p.m && col + ${j}u < kk) { let o = (row + ${i}u) * kk + col + ${j}u; OUT[o] = c${i}_${j}; OUT[toffv + o] = d${i}_${j}; }`);
+      store.push(`if (row + ${i}u < p.m && col + ${j}u < kk) { let o = (row + ${i}u) * kk + col + ${j}u; if (PRIMAL) { OUT[o] = c${i}_${j}; } OUT[toffv + o] = d${i}_${j}; }`);
   return {
     name: `linear_bwd_x_dual_${vec4 ? 'vec4' : 'scalar'}_${t.TM}x${TN * V}`,
     code: /* wgsl */ `
@@ -483,10 +492,16 @@ export function linearBackWeightDualKernel(t: LinearTile, vec4: boolean) {
     for (let j = 0; j < TN; j++) L.push(`var c${i}_${j} = ${T}(0.0);`, `var d${i}_${j} = ${T}(0.0);`);
   }
   const body: string[] = [];
-  for (let i = 0; i < t.TM; i++) body.push(...dualCotangent(i, `m * p.n + o${i}`), `s${i}_b += e${i};`, `t${i}_b += te${i};`);
+  const cp: string[] = [];
+  for (let i = 0; i < t.TM; i++) body.push(...dualCotangent(i, `m * p.n + o${i}`), `t${i}_b += te${i};`);
+  for (let i = 0; i < t.TM; i++) cp.push(`s${i}_b += e${i};`);
   for (let j = 0; j < TN; j++) body.push(`let a${j} = X[m * kk + x${j}];`);
   for (let i = 0; i < t.TM; i++)
-    for (let j = 0; j < TN; j++) body.push(`c${i}_${j} = fma(${T}(e${i}), a${j}, c${i}_${j});`, `d${i}_${j} = fma(${T}(te${i}), a${j}, d${i}_${j});`);
+    for (let j = 0; j < TN; j++) {
+      cp.push(`c${i}_${j} = fma(${T}(e${i}), a${j}, c${i}_${j});`);
+      body.push(`d${i}_${j} = fma(${T}(te${i}), a${j}, d${i}_${j});`);
+    }
+  body.push(`if (PRIMAL) {\n      ${cp.join('\n      ')}\n    }`);
   const tx: string[] = [];
   for (let j = 0; j < TN; j++) tx.push(`let ta${j} = TX[m * kk + x${j}];`);
   for (let i = 0; i < t.TM; i++) for (let j = 0; j < TN; j++) tx.push(`d${i}_${j} = fma(${T}(e${i}), ta${j}, d${i}_${j});`);
@@ -496,8 +511,8 @@ export function linearBackWeightDualKernel(t: LinearTile, vec4: boolean) {
   const store: string[] = [];
   for (let i = 0; i < t.TM; i++) {
     for (let j = 0; j < TN; j++)
-      store.push(`if (row + ${i}u < p.n && col + ${j}u < kk) { let o = (row + ${i}u) * kk + col + ${j}u; ${put('o', `c${i}_${j}`)} ${put('toffv + o', `d${i}_${j}`)} }`);
-    store.push(`if (HAS_BIAS && col == 0u && row + ${i}u < p.n) { OUT[p.boff + row + ${i}u] = s${i}_b; OUT[p.boff + p.tboff + row + ${i}u] = t${i}_b; }`);
+      store.push(`if (row + ${i}u < p.n && col + ${j}u < kk) { let o = (row + ${i}u) * kk + col + ${j}u; if (PRIMAL) { ${put('o', `c${i}_${j}`)} } ${put('toffv + o', `d${i}_${j}`)} }`);
+    store.push(`if (HAS_BIAS && col == 0u && row + ${i}u < p.n) { if (PRIMAL) { OUT[p.boff + row + ${i}u] = s${i}_b; } OUT[p.boff + p.tboff + row + ${i}u] = t${i}_b; }`);
   }
   return {
     name: `linear_bwd_w_dual_${vec4 ? 'vec4' : 'scalar'}_${t.TM}x${TN * V}`,
@@ -569,7 +584,7 @@ var<workgroup> part: array<vec2f, ${WG}>;
 /**
  * The MSE backward inside a top-level jvp: d = c·g·(A − B) with c = 2/n (g the one-element
  * cotangent) and ḋ = c·(ġ·(A − B) + g·(Ȧ − Ḃ)); OUT holds d at 0 and ḋ at toff.
- * TA (HAS_T0), TB (HAS_T1), TG (HAS_T2) optional.
+ * TA (HAS_T0), TB (HAS_T1), TG (HAS_T2) optional; PRIMAL = false writes ḋ only (a replay).
  */
 export const mseBackwardDualKernel = {
   name: 'mse_bwd_dual',
@@ -578,6 +593,7 @@ ${flatIndex}
 override HAS_T0: bool = true;
 override HAS_T1: bool = true;
 override HAS_T2: bool = true;
+override PRIMAL: bool = true;
 struct P { n: u32, toff: u32, c: f32 }
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
@@ -597,7 +613,7 @@ struct P { n: u32, toff: u32, c: f32 }
   if (HAS_T1) { td -= TB[i]; }
   var t = g * td;
   if (HAS_T2) { t = fma(TG[0], d, t); }
-  OUT[i] = p.c * g * d;
+  if (PRIMAL) { OUT[i] = p.c * g * d; }
   OUT[p.toff + i] = p.c * t;
 }`,
 };

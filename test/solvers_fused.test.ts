@@ -1,8 +1,9 @@
 // totalDerivative on an actor/critic game built like rl/ddpg.ts's (fused linear layers, the fused
 // MSE critic loss, f₁ = −mean Q(s, π(s))), where its default forward-over-reverse path runs the
-// dual linear/MSE kernels: against a dense float64 implicit-function-theorem solve (Hessian
-// blocks by central differences of float64 losses), against the same path without the dual
-// kernels and the recorded reverse path; live buffers.
+// dual linear/MSE kernels and CG replays its products (tangent halves only after the first):
+// against a dense float64 implicit-function-theorem solve (Hessian blocks by central
+// differences of float64 losses), against the same path without the replay, without the dual
+// kernels, and the recorded reverse path; live buffers.
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as E from '../engine/index.ts';
 import * as R from './ref/index.ts';
@@ -89,7 +90,7 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
       const actor = toLayers(za, A), critic = toLayers(zc, C);
       const flat = async (t: Layer[]) => (await Promise.all(t.flatMap((l) => [l.w.data(), l.b.data()]))).flatMap((d) => Array.from(d));
       const results: Record<string, { grad: number[]; dispatches: number }> = {};
-      for (const [name, secondOrder, dual] of [['forward', 'forward', true], ['forward, no dual kernels', 'forward', false], ['reverse', 'reverse', true]] as const) {
+      for (const [name, secondOrder, dual] of [['forward', 'forward', true], ['forward, no replay', 'forward', true], ['forward, no dual kernels', 'forward', false], ['reverse', 'reverse', true]] as const) {
         const prev = E.nnDualKernels(dual);
         try {
           await E.sync();
@@ -97,7 +98,7 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
           const d0 = E.counters().dispatches;
           const r = E.totalDerivative({
             leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda, cgIters: 2 * NY, negativeCurvature: 'ignore',
-            ...(name === 'forward' ? {} : { secondOrder }),
+            ...(name === 'forward' ? {} : { secondOrder }), ...(name === 'forward, no replay' ? { replay: false } : {}),
           });
           const dispatches = E.counters().dispatches - d0;
           results[name] = { grad: await flat(r.leaderGrad as Layer[]), dispatches };
@@ -111,10 +112,14 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
         }
       }
       const rel = R.relError(results.forward.grad, want);
-      console.log(`totalDerivative (${act} fused actor/critic, ${NX}+${NY} params) vs dense float64 IFT: ${rel.toExponential(2)}; dispatches forward ${results.forward.dispatches}, without dual kernels ${results['forward, no dual kernels'].dispatches}, reverse ${results.reverse.dispatches}`);
+      console.log(`totalDerivative (${act} fused actor/critic, ${NX}+${NY} params) vs dense float64 IFT: ${rel.toExponential(2)}; dispatches forward ${results.forward.dispatches}, without replay ${results['forward, no replay'].dispatches}, without dual kernels ${results['forward, no dual kernels'].dispatches}, reverse ${results.reverse.dispatches}`);
       expect(rel).toBeLessThan(5e-3);
       expect(R.relError(results.forward.grad, results["forward, no dual kernels"].grad)).toBeLessThan(1e-3);
       expect(R.relError(results.forward.grad, results.reverse.grad)).toBeLessThan(1e-3);
+      // CG's replay (the default here): the products it replays (tangent halves only) are the
+      // products it would recompute, to float32 rounding; and they cost fewer dispatches
+      expect(R.relError(results.forward.grad, results['forward, no replay'].grad)).toBeLessThan(1e-5);
+      expect(results.forward.dispatches).toBeLessThan(results['forward, no replay'].dispatches);
       // the dual kernels are what runs: fewer than half the dispatches of the composed tangent rules
       expect(results.forward.dispatches).toBeLessThan(results['forward, no dual kernels'].dispatches / 2);
       E.dispose([S, Y, actor, critic]);

@@ -130,7 +130,16 @@ function pairAlloc(shape: Shape, extra = 0): { base: Tensor; a: Tensor; t: Tenso
 }
 
 const dualFlags = (act: Activation, bias: boolean, t0: boolean, t1: boolean, t2: boolean) =>
-  ({ ACT: ACTIVATIONS[act], HAS_BIAS: bias ? 1 : 0, HAS_T0: t0 ? 1 : 0, HAS_T1: t1 ? 1 : 0, HAS_T2: t2 ? 1 : 0 });
+  ({ ACT: ACTIVATIONS[act], HAS_BIAS: bias ? 1 : 0, HAS_T0: t0 ? 1 : 0, HAS_T1: t1 ? 1 : 0, HAS_T2: t2 ? 1 : 0, PRIMAL: 1 });
+
+/**
+ * A dual dispatch's kernel with its replay hint (engine/solvers.ts, CgOptions.replay): replayed
+ * with its primal inputs (bindings other than 3–5) unchanged, it may skip the primal half
+ * (PRIMAL = 0), which is then already in OUT; only the byte ranges `tangentOut` of OUT change.
+ */
+function withReplay<K extends object>(k: K, constants: Record<string, number>, tangentOut: Array<[number, number]>) {
+  return { ...k, constants, replay: { constants: { PRIMAL: 0 }, tangentInputs: [3, 4, 5], tangentOut } };
+}
 
 const dualKernel = memoKernel((which: 'f' | 'x' | 'w', t: LinearTile, vec4: boolean) =>
   which === 'f' ? linearDualKernel(t, vec4) : which === 'x' ? linearBackInputDualKernel(t, vec4) : linearBackWeightDualKernel(t, vec4));
@@ -142,7 +151,7 @@ function linearDual(x: Tensor, w: Tensor, b: Tensor | null, act: Activation, tx:
   const t = tileFor<LinearTile>('linear', { M, N, K });
   const at = (u: Tensor) => u.bufferFor('linear (dual)');
   runtime().dispatch({
-    kernel: { ...dualKernel('f', t, vec4), constants: dualFlags(act, !!b, !!tx, !!tw, !!tb) },
+    kernel: withReplay(dualKernel('f', t, vec4), dualFlags(act, !!b, !!tx, !!tw, !!tb), [[toff * 4, (toff + M * N) * 4]]),
     inputs: [at(x), at(w), at(b ?? w), at(tx ?? x), at(tw ?? w), at(tb ?? b ?? w)],
     outputs: [base.buffer],
     params: [M, N, K, toff],
@@ -170,7 +179,7 @@ function linearBackwardDual(g: Tensor, y: Tensor, x: Tensor, w: Tensor, act: Act
       const t = tileFor<LinearTile>('matmul', { M, N: K, K: N });
       const cols = vec4 ? Math.max(1, Math.round(t.TN / 4)) : t.TN;
       runtime().dispatch({
-        kernel: { ...dualKernel('x', t, vec4), constants: dualFlags(act, false, !!tg, !!ty, !!tw) },
+        kernel: withReplay(dualKernel('x', t, vec4), dualFlags(act, false, !!tg, !!ty, !!tw), [[toff * 4, (toff + M * K) * 4]]),
         inputs: [at(g), at(y), at(w), at(tg ?? g), at(ty ?? y), at(tw ?? w)],
         outputs: [base.buffer],
         params: [M, N, K, toff],
@@ -191,7 +200,7 @@ function linearBackwardDual(g: Tensor, y: Tensor, x: Tensor, w: Tensor, act: Act
       const t = tileFor<LinearTile>('matmul', { M: N, N: K, K: M });
       const cols = vec4 ? Math.max(1, Math.round(t.TN / 4)) : t.TN;
       runtime().dispatch({
-        kernel: { ...dualKernel('w', t, vec4), constants: dualFlags(act, withBias, !!tg, !!ty, !!tx) },
+        kernel: withReplay(dualKernel('w', t, vec4), dualFlags(act, withBias, !!tg, !!ty, !!tx), [[toff * 4, (toff + nk) * 4], [(boff + tboff) * 4, (boff + tboff + N) * 4]]),
         inputs: [at(g), at(y), at(x), at(tg ?? g), at(ty ?? y), at(tx ?? x)],
         outputs: [base.buffer],
         params: [M, N, K, toff, boff, tboff],
@@ -457,7 +466,7 @@ export function mse(pred: Tensor, target: Tensor): Tensor {
         // the backward and its tangent in one dispatch (a forward-over-reverse HVP runs this)
         const { base, a, t, toff } = pairAlloc(pred.shape);
         runtime().dispatch({
-          kernel: { ...mseBackwardDualKernel, constants: { HAS_T0: ta ? 1 : 0, HAS_T1: tb ? 1 : 0, HAS_T2: tg ? 1 : 0 } },
+          kernel: withReplay(mseBackwardDualKernel, { HAS_T0: ta ? 1 : 0, HAS_T1: tb ? 1 : 0, HAS_T2: tg ? 1 : 0, PRIMAL: 1 }, [[toff * 4, (toff + pred.size) * 4]]),
           inputs: [pred.bufferFor('mse'), target.bufferFor('mse'), g.bufferFor('mse'), (ta ?? pred).bufferFor('mse'), (tb ?? target).bufferFor('mse'), (tg ?? g).bufferFor('mse')],
           outputs: [base.buffer], params: [pred.size, toff, f32bits(2 / pred.size)], workgroups: grid(pred.size), label: 'mse backward (dual)',
         });
