@@ -9,6 +9,8 @@
 //   npx tsx bench/alternate.ts ppo [rounds]      one PPO minibatch update, composed loss vs the fused ppoLoss
 //   npx tsx bench/alternate.ts critic_fused [rounds]   the same on bench/implicit.ts's fused-linear + MSE
 //       critics, with and without the dual linear/MSE kernels
+//   npx tsx bench/alternate.ts leader_parts [rounds]   the default update's fixed part, first and
+//       replayed CG products, in CPU time against the actor gradient
 //   npx tsx bench/alternate.ts leader [rounds]   the 10-CG leader update (totalDerivative) against the
 //       actor's individual gradient on bench/implicit.ts's games: forward over reverse (with the
 //       dual linear/MSE kernels and CG's matvec replay; without the replay; without either), and
@@ -125,6 +127,37 @@ if (which === 'critic_fused') {
     cases.forEach(([n], i) =>
       console.log(`  ${n.padEnd(28)} wall ${med(wall[i]).toFixed(2)} ms (${(med(wall[i]) / med(wall[0])).toFixed(2)}× grad)  cpu ${med(cpu[i]).toFixed(2)} ms (${(med(cpu[i]) / med(cpu[0])).toFixed(2)}× grad)  dispatches ${disp[i]}`));
     E.dispose(v);
+    g.dispose();
+  }
+  process.exit(0);
+}
+
+if (which === 'leader_parts') {
+  // Where the default leader update's time goes: the update with 0, 1, 2 and 10 CG iterations
+  // (the fixed part, the recorded first product, replayed products), against the actor gradient.
+  await E.init();
+  const { NETS, leaderGame } = await import('./implicit.ts');
+  for (const net of NETS) {
+    const g = leaderGame(net);
+    const td = (n: number) => () => E.dispose(E.totalDerivative({ leaderLoss: g.actorLoss, followerLoss: g.criticLoss, leader: g.actor, follower: g.critic, lambda: 1, cgIters: n }));
+    const cases: Array<[string, () => void]> = [['actor grad', () => E.dispose(E.grad(g.actorLoss, 0)(g.actor, g.critic))], ['0 CG', td(0)], ['1 CG', td(1)], ['2 CG', td(2)], ['10 CG', td(10)]];
+    for (const [, f] of cases) {
+      f();
+      await E.sync();
+    }
+    const cpu: number[][] = cases.map(() => []);
+    const load0 = os.loadavg()[0];
+    for (let r = 0; r < rounds; r++)
+      for (const [i, [, f]] of cases.entries()) {
+        const u0 = process.cpuUsage();
+        for (let k = 0; k < 3; k++) f();
+        await E.sync();
+        const u = process.cpuUsage(u0);
+        cpu[i].push((u.user + u.system) / 1000 / 3);
+      }
+    const m = cpu.map(med);
+    console.log(`leader parts ${net.name}: ${rounds} alternating rounds of 3; load ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}; CPU ms (× actor grad)`);
+    console.log(`  actor grad ${m[0].toFixed(1)}; fixed part (0 CG) ${m[1].toFixed(1)} (${(m[1] / m[0]).toFixed(2)}×); first product ${(m[2] - m[1]).toFixed(1)} (${((m[2] - m[1]) / m[0]).toFixed(2)}×); replayed product ${((m[4] - m[3]) / 8).toFixed(1)} (${((m[4] - m[3]) / 8 / m[0]).toFixed(2)}×); 10 CG ${m[4].toFixed(1)} (${(m[4] / m[0]).toFixed(2)}×)`);
     g.dispose();
   }
   process.exit(0);

@@ -9,7 +9,9 @@
 // Conjugate gradient never reads back. By default every scalar (α, β, ‖r‖², flags) lives in a
 // small GPU state buffer and an iteration is one fused kernel (kernels/cg.ts) plus the caller's
 // matvec; inside an active grad/vjp, or with `fused: false`, it is composed from differentiable
-// ops (~45 dispatches an iteration).
+// ops (~45 dispatches an iteration). With `replay`, the matvec's GPU work is recorded on the first
+// iteration and later iterations replay only what depends on the vector (an HVP's primal passes
+// run once; dual kernels replay their tangent half only).
 // The vector it iterates on is the tree packed into one flat buffer (each leaf at a 256-byte-
 // aligned offset, zero padding between leaves), so an iteration costs the same one dispatch for
 // a network with many parameter tensors as for one tensor; the matvec sees the leaves as views
@@ -568,10 +570,10 @@ export interface TotalDerivativeOptions<L extends Tree, F extends Tree> {
    *   pass over that recorded gradient (composed ops), the mixed term one more reverse pass.
    * On rl/'s fused-linear actor/critic networks with the fused MSE loss, forward over reverse
    * runs the dual linear/MSE kernels (value and tangent in one dispatch; the backward's two
-   * fused kernels carry tangents), 18 dispatches a product, and a 10-iteration update is 250
-   * dispatches against the recorded reverse path's 435–547 (bench/implicit.ts, both nets),
-   * about two thirds of its CPU time (docs/actor-critic.md, Speed). The recorded path still
-   * does less arithmetic per product (it does not redo the primal passes).
+   * fused kernels carry tangents), 18 dispatches for the first product; CG then replays only
+   * the tangent work (`replay`), 11 dispatches and no primal arithmetic a product. A 10-iteration
+   * update is 187 dispatches against the recorded reverse path's 435–547 (bench/alternate.ts
+   * leader, both nets), about half its CPU time (docs/actor-critic.md, Speed).
    */
   secondOrder?: 'forward' | 'reverse';
   /** CG's one-kernel iteration (CgOptions.fused; default: CG's default). */
