@@ -26,7 +26,7 @@
 // solution, to warm-start the next call) and `negativeCurvature`.
 
 import {
-  Tensor, scope, dispose, noGrad, insideTransform, isGradEnabled, allocTensor, runtime, VIEW_ALIGN_FLOATS, captureCreated, deferDisposal, releaseDeferred,
+  Tensor, scope, dispose, noGrad, insideTransform, isGradEnabled, allocTensor, runtime, VIEW_ALIGN_FLOATS, captureCreated, deferDisposal, releaseDeferred, keep,
 } from './tensor.ts';
 import { f32bits, type DispatchArgs } from './runtime.ts';
 import {
@@ -318,7 +318,8 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
       dispose([X, R, Pv, S, AP]);
       if (tape) {
         releaseDeferred(tape.held);
-        dispose([...tape.created]);
+        // (a tensor the matvec kept, e.g. totalDerivative's copy of ∇₂f₂, outlives the solve)
+        dispose([...tape.created].filter((t) => !t.kept));
         tape = null;
       }
     },
@@ -626,12 +627,28 @@ export function totalDerivative<L extends Tree, F extends Tree>(o: TotalDerivati
     if (mode === 'forward') {
       // Forward over reverse: a product costs about one gradient and needs no recorded graph.
       const fy = (y: F) => o.followerLoss(o.leader, y);
-      sol = noGrad(() => cg((v: F) => hvp(fy, [o.follower], [v])[0], g2, cgOpts()));
-      // ∂_y(∇ₓf₂, ∇_y f₂)·q = (∇²ₓᵧf₂·q, ∇²ᵧᵧf₂·q): the first is the mixed term, and the jvp's
-      // primal output is the follower's gradient, so both cost one pass.
-      const [grads, tans] = jvp((y: F) => grad(o.followerLoss, [0, 1])(o.leader, y), [o.follower], [sol.x]);
-      g2f2 = grads[1];
-      mixed = tans[0];
+      // Each product is the jvp of ∇₂f₂ along p, whose primal output is ∇₂f₂ itself: the first
+      // product's is kept (a copy) as the follower's gradient, so the mixed-term pass below
+      // differentiates for the leader only.
+      let kept: Tensor[] | null = null;
+      const reuse = !insideTransform();
+      sol = noGrad(() => cg((v: F) => {
+        const [g, hv] = jvp((y: F) => grad(fy)(y), [o.follower], [v]);
+        if (reuse && !kept) kept = flattenTree(g).leaves.map((t) => keep(clone(t)));
+        return hv;
+      }, g2, cgOpts()));
+      if (kept) {
+        for (const t of kept as Tensor[]) t.kept = false;
+        g2f2 = flattenTree(o.follower).rebuild(kept);
+        // ∂_y(∇ₓf₂)·q = ∇²ₓᵧf₂·q, the mixed term: a jvp of the leader's gradient only
+        mixed = jvp((y: F) => grad(o.followerLoss, 0)(o.leader, y), [o.follower], [sol.x])[1];
+      } else {
+        // ∂_y(∇ₓf₂, ∇_y f₂)·q = (∇²ₓᵧf₂·q, ∇²ᵧᵧf₂·q): the first is the mixed term, and the jvp's
+        // primal output is the follower's gradient, so both cost one pass.
+        const [grads, tans] = jvp((y: F) => grad(o.followerLoss, [0, 1])(o.leader, y), [o.follower], [sol.x]);
+        g2f2 = grads[1];
+        mixed = tans[0];
+      }
     } else {
       // ∇₂f₂ is recorded once as a function of BOTH players: the leader is a variable of an outer
       // vjp, the follower of the inner linearisation. CG's HVPs walk only the follower-dependent
