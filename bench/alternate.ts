@@ -134,7 +134,8 @@ if (which === 'critic_fused') {
 
 if (which === 'leader_parts') {
   // Where the default leader update's time goes: the update with 0, 1, 2 and 10 CG iterations
-  // (the fixed part, the recorded first product, replayed products), against the actor gradient.
+  // (1 CG: the fixed part and the recorded first product; 10 − 2: eight replayed products),
+  // against the actor gradient.
   await E.init();
   const { NETS, leaderGame } = await import('./implicit.ts');
   for (const net of NETS) {
@@ -157,7 +158,8 @@ if (which === 'leader_parts') {
       }
     const m = cpu.map(med);
     console.log(`leader parts ${net.name}: ${rounds} alternating rounds of 3; load ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}; CPU ms (× actor grad)`);
-    console.log(`  actor grad ${m[0].toFixed(1)}; fixed part (0 CG) ${m[1].toFixed(1)} (${(m[1] / m[0]).toFixed(2)}×); first product ${(m[2] - m[1]).toFixed(1)} (${((m[2] - m[1]) / m[0]).toFixed(2)}×); replayed product ${((m[4] - m[3]) / 8).toFixed(1)} (${((m[4] - m[3]) / 8 / m[0]).toFixed(2)}×); 10 CG ${m[4].toFixed(1)} (${(m[4] / m[0]).toFixed(2)}×)`);
+    // (0 CG takes the path without CG's products: its mixed-term pass also computes ∇₂f₂)
+    console.log(`  actor grad ${m[0].toFixed(1)}; 0 CG ${m[1].toFixed(1)} (${(m[1] / m[0]).toFixed(2)}×); 1 CG: fixed part + recorded first product ${m[2].toFixed(1)} (${(m[2] / m[0]).toFixed(2)}×); replayed product ${((m[4] - m[3]) / 8).toFixed(1)} (${((m[4] - m[3]) / 8 / m[0]).toFixed(2)}×); 10 CG ${m[4].toFixed(1)} (${(m[4] / m[0]).toFixed(2)}×)`);
     g.dispose();
   }
   process.exit(0);

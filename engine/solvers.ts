@@ -573,7 +573,7 @@ export interface TotalDerivativeOptions<L extends Tree, F extends Tree> {
    * runs the dual linear/MSE kernels (value and tangent in one dispatch; the backward's two
    * fused kernels carry tangents), 18 dispatches for the first product; CG then replays only
    * the tangent work (`replay`), 11 dispatches and no primal arithmetic a product. A 10-iteration
-   * update is 187 dispatches against the recorded reverse path's 435–547 (bench/alternate.ts
+   * update is 184 dispatches against the recorded reverse path's 435–547 (bench/alternate.ts
    * leader, both nets), about half its CPU time (docs/actor-critic.md, Speed).
    */
   secondOrder?: 'forward' | 'reverse';
