@@ -161,7 +161,7 @@ export async function writeReport(dir: string): Promise<string[]> {
       const xs = rs[0]!.curve.map((c) => c.steps);
       const at = (i: number) => rs.map((r) => r.curve[i]?.evalReturn ?? NaN).filter(Number.isFinite);
       series.set(env!, [...(series.get(env!) ?? []), {
-        name: `${algo}, ${rs.length} seed${rs.length > 1 ? 's' : ''}`, x: xs, y: xs.map((_, i) => summary(at(i)).mean),
+        name: `${algo!.replace(/ \d+\+\d+/, '').replace(' (all data)', ' all').replace(/ \(latest \d+\)/, ' latest')}, ${Number(steps) / 1000}k steps`, x: xs, y: xs.map((_, i) => summary(at(i)).mean),
         lo: xs.map((_, i) => { const s = summary(at(i)); return s.mean - (Number.isFinite(s.ci95) ? s.ci95 : 0); }),
         hi: xs.map((_, i) => { const s = summary(at(i)); return s.mean + (Number.isFinite(s.ci95) ? s.ci95 : 0); }),
       }]);
@@ -177,9 +177,10 @@ export async function writeReport(dir: string): Promise<string[]> {
     if (pairs.length) lines.push('', '| env | real steps | P(final return of X > of Y) | estimate [bootstrap 95% CI] |', '|---|---:|---|---|', ...pairs);
     fs.writeFileSync(path.join(dir, 'palmal-scale.md'), lines.join('\n') + '\n');
     written.push(path.join(dir, 'palmal-scale.md'));
+    const seedCounts = (env: string) => [...new Set([...groups].filter(([k]) => k.startsWith(`${env}|`)).map(([, rs]) => rs.length))].join('/');
     for (const [env, ser] of series) {
       const name = env === 'pendulum' ? 'palmal-scale' : `palmal-scale-${env.replace(/^mujoco\//, '')}`;
-      written.push(...(await savePlot(lineChart({ title: `${env}: mean evaluation return over seeds (band = 95% t-interval)`, xLabel: 'real environment steps', yLabel: 'evaluation return', series: ser, legend: 'right' }), path.join(dir, name))));
+      written.push(...(await savePlot(lineChart({ title: `${env}: mean evaluation return over ${seedCounts(env)} seeds (band = 95% t-interval)`, xLabel: 'real environment steps', yLabel: 'evaluation return', series: ser, legend: 'right' }), path.join(dir, name))));
     }
   }
   return written;
