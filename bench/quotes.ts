@@ -138,3 +138,9 @@ export function checkQuotes(markdown: string, run: QuoteRun): QuoteCheck[] {
 export function rewriteQuotes(markdown: string, run: QuoteRun): string {
   return markdown.replace(QUOTE_RE, (_all, spec: string) => `<!--q ${spec}-->${quoteValue(run, spec)}<!--/q-->`);
 }
+
+/** Whether an implicit-differentiation row's ratios are to the actor's or to the critic's gradient (its note says). */
+export function implicitRatioTo(r: { id: string; note?: string }): { toActor: boolean; toCritic: boolean } {
+  const n = r.note ?? '';
+  return { toActor: /ratio to the actor's individual gradient/.test(n), toCritic: /ratio to the critic-loss gradient/.test(n) };
+}

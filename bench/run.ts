@@ -19,7 +19,7 @@ import {
 import { CORE_CASES, runCase, addRatios } from './core.ts';
 import type { Peer } from './peers/peer.ts';
 import { runTorch, findTorch, type TorchInfo } from './peers/torch.ts';
-import { QUOTE_SOURCES, rewriteQuotes } from './quotes.ts';
+import { QUOTE_SOURCES, rewriteQuotes, implicitRatioTo } from './quotes.ts';
 
 // The checkout root: BENCH_ROOT, else the working directory when it holds bench/ (also in the
 // esbuild bundle that gpu-pack.sh makes), else this file's parent folder.
@@ -455,13 +455,17 @@ function implicitTable(rows: Array<Row & { ms?: number }>): string[] {
     // bench/implicit.ts stores the per-unit time in `ms`; the wall stats cover one timed step
     const per = r.ms ? Math.max(1, Math.round(r.wall.median / r.ms)) : 1;
     const m = r.metrics ?? {};
+    // What a row is a ratio to comes from bench/implicit.ts's note (the variants it adds, e.g.
+    // "hvp, no dual kernels" or "total derivative, recorded reverse", name it there too).
+    const { toActor, toCritic } = implicitRatioTo(r);
     const unit = /^hvp linearised/.test(r.id)
       ? `one HVP (a step is 1 linearisation + ${per} HVPs, ÷ ${per})`
-      : /^hvp/.test(r.id) ? 'one HVP (records ∇f, then differentiates ⟨∇f, v⟩)'
-      : /^leader/.test(r.id) ? 'one leader update (total derivative, 10 CG iterations)'
+      : /^reverse-over-reverse hvp/.test(r.id) ? 'one HVP (reverse over reverse)'
+      : /hvp/.test(r.id) && toCritic ? 'one HVP (records ∇f, then differentiates ⟨∇f, v⟩)'
+      : toActor ? 'one leader update (total derivative, 10 CG iterations)'
       : /^actor grad/.test(r.id) ? "one gradient of the actor's loss"
       : /^grad/.test(r.id) ? "one gradient of the critic's loss" : 'one step';
-    const to = /^(hvp|leader)/.test(r.id) ? (/^leader/.test(r.id) ? 'actor grad (actor + critic grads)' : 'critic grad') : '—';
+    const to = toActor ? 'actor grad (actor + critic grads)' : toCritic ? 'critic grad' : '—';
     const ratio = (k: string, both?: string) => (m[k] === undefined ? '' : `${m[k]!.toFixed(2)}×${both && m[both] !== undefined ? ` (${m[both]!.toFixed(2)}×)` : ''}`);
     const wall = `${fmt(r.wall.median / per)} [${fmt(r.wall.min / per)}–${fmt(r.wall.max / per)}]`;
     L.push(`| ${r.id} | ${unit} | ${wall} | ${ratio('ratioToGrad', 'ratioToActorPlusCriticGrad')} | ${m.cpuMs === undefined ? '' : fmt(m.cpuMs)} | ` +

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DAWN_LIMIT_WARNINGS } from '../engine/device.ts';
-import { checkQuotes, QUOTE_RE, QUOTE_SOURCES, quoteValue, rewriteQuotes, type QuoteRun } from '../bench/quotes.ts';
+import { checkQuotes, implicitRatioTo, QUOTE_RE, QUOTE_SOURCES, quoteValue, rewriteQuotes, type QuoteRun } from '../bench/quotes.ts';
 
 const read = (p: string) => readFileSync(new URL(`../${p}`, import.meta.url), 'utf8');
 
@@ -61,7 +61,11 @@ describe('the implicit-differentiation table shows one unit per column', () => {
       const ms = (r as { ms?: number }).ms ?? r.wall!.median;
       expect(Math.abs(perUnit - ms) / ms).toBeLessThan(0.01);
       // the wall ratio is this row's per-unit time over its reference gradient's per-unit time
-      const ref = r.id.startsWith('leader') ? `actor grad ${r.id.split(') ')[1]}` : r.id.startsWith('hvp') ? `grad ${r.id.replace(/^hvp (linearised )?/, '')}` : r.id;
+      // the reference gradient of the same network (the id's last two words), as the row's note names it
+      const net = r.id.split(' ').slice(-2).join(' ');
+      const { toActor, toCritic } = implicitRatioTo(r as { id: string; note?: string });
+      const ref = toActor ? `actor grad ${net}` : toCritic ? `grad ${net}` : r.id;
+      if (ref === r.id && !/^(actor )?grad /.test(r.id)) continue; // a row with no reference ratio
       const refMs = Number(byId.get(ref)![3]!.split(' ')[0]);
       expect(Math.abs(Number(cells[4]!.split('×')[0]) - perUnit / refMs)).toBeLessThan(0.02 * (perUnit / refMs) + 0.01);
     }
