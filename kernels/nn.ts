@@ -192,9 +192,7 @@ var<workgroup> part: array<f32, ${WG}>;
 // ---------------------------------------------------------------- fused linear backward
 
 /** WGSL: act′ written from the activation's output y (the forward kernel keeps only y). */
-const dactWgsl = /* wgsl */ `
-override ACT: u32 = 0u;
-override HAS_BIAS: bool = true;
+const dactFn = /* wgsl */ `
 fn dact(y: f32) -> f32 {
   switch ACT {
     case 1u: { return select(0.0, 1.0, y > 0.0); }
@@ -203,6 +201,9 @@ fn dact(y: f32) -> f32 {
     default: { return 1.0; }
   }
 }`;
+const dactWgsl = /* wgsl */ `
+override ACT: u32 = 0u;
+override HAS_BIAS: bool = true;${dactFn}`;
 
 /**
  * dX[M,K] = (G ⊙ act′(Y))[M,N] · W[N,K]: the input gradient of y = act(x·Wᵀ + b) in one
@@ -312,29 +313,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 //   d(act′(y))/dt = act″·ẏ with act″(y) = −2y (tanh), 1 − 2y (sigmoid), 0 (relu, none).
 
 const dualHead = /* wgsl */ `
-override ACT: u32 = 0u;
-override HAS_BIAS: bool = true;
+${actWgsl}
 override HAS_T0: bool = true;
 override HAS_T1: bool = true;
 override HAS_T2: bool = true;
 // false: a replay (engine/solvers.ts) whose primal outputs are already in OUT: tangents only
-override PRIMAL: bool = true;
-fn act(v: f32) -> f32 {
-  switch ACT {
-    case 1u: { return max(v, 0.0); }
-    case 2u: { return tanh(clamp(v, -15.0, 15.0)); }
-    case 3u: { return 1.0 / (1.0 + exp(-v)); }
-    default: { return v; }
-  }
-}
-fn dact(y: f32) -> f32 {
-  switch ACT {
-    case 1u: { return select(0.0, 1.0, y > 0.0); }
-    case 2u: { return 1.0 - y * y; }
-    case 3u: { return y * (1.0 - y); }
-    default: { return 1.0; }
-  }
-}
+override PRIMAL: bool = true;${dactFn}
 fn ddact(y: f32) -> f32 {
   switch ACT {
     case 2u: { return -2.0 * y; }
