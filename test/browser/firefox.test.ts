@@ -10,7 +10,7 @@ import {
   ARTIFACTS, FIREFOX, FIREFOX_WEB_ROOT, HAVE_FIREFOX, buildPages, launchFirefox, loadPuppeteer, serveModule,
   type PptrBrowser, type PptrPage, type Server,
 } from './harness.ts';
-import { TINY, expectClose, fixedGraph, fixedGraphRef, waitFor } from './page_checks.ts';
+import { TINY, checkFixedGraph, waitFor } from './page_checks.ts';
 
 const pptr = HAVE_FIREFOX ? await loadPuppeteer() : null;
 const SKIP = !HAVE_FIREFOX
@@ -59,14 +59,6 @@ describe.skipIf(!!SKIP)(`browser pages (firefox)${SKIP ? ` — skipped: ${SKIP}`
   }, 240_000);
 
   it('a fixed graph (matmul, tanh, sum and its gradient) gives the Node engine numbers and the float64 reference', async () => {
-    // A string, so the test runner's module transform leaves the page's import() alone.
-    const inPage = (await page.evaluate(`(async () => (${fixedGraph.toString()})(await import('/js/engine.js')))()`)) as Awaited<ReturnType<typeof fixedGraph>>;
-    const inNode = await fixedGraph(E);
-    const ref = fixedGraphRef();
-    for (const k of ['value', 'gA', 'gB'] as const) {
-      expectClose(inPage[k], ref[k], 1e-5, `Firefox ${k} vs float64`);
-      expectClose(inPage[k], inNode[k], 1e-5, `Firefox ${k} vs Node`);
-    }
-    expect(inPage.live).toBe(0);
+    await checkFixedGraph(page, E, 'Firefox');
   }, 120_000);
 });

@@ -12,6 +12,7 @@ declare const document: any;
 /** The one method both drivers' pages share that these checks use. */
 export interface AnyPage {
   evaluate<T>(f: () => T): Promise<T>;
+  evaluate(expression: string): Promise<unknown>;
 }
 
 // Tiny PPO on CartPole: 4 envs × 16 steps, one epoch of one minibatch per update.
@@ -96,4 +97,21 @@ export function expectClose(got: number[], want: number[], tol: number, what: st
   expect(got.length, what).toBe(want.length);
   const err = Math.max(...got.map((g, i) => Math.abs(g - want[i]) / Math.max(1, Math.abs(want[i]))));
   expect(err, what).toBeLessThan(tol);
+}
+
+/**
+ * The page's engine (its /js/engine.js bundle), the Node engine `En` and the float64 reference
+ * run fixedGraph and agree to 1e-5; the page frees every buffer it made. `who` names the page in
+ * the messages.
+ */
+export async function checkFixedGraph(page: AnyPage, En: typeof E, who: string) {
+  // A string, so the test runner's module transform leaves the page's import() alone.
+  const inPage = (await page.evaluate(`(async () => (${fixedGraph.toString()})(await import('/js/engine.js')))()`)) as Awaited<ReturnType<typeof fixedGraph>>;
+  const inNode = await fixedGraph(En);
+  const ref = fixedGraphRef();
+  for (const k of ['value', 'gA', 'gB'] as const) {
+    expectClose(inPage[k], ref[k], 1e-5, `${who} ${k} vs float64`);
+    expectClose(inPage[k], inNode[k], 1e-5, `${who} ${k} vs Node`);
+  }
+  expect(inPage.live).toBe(0);
 }

@@ -36,7 +36,7 @@ import { actorCriticStepCpu } from '../../games/toys.ts';
 import { CORE_CASES } from '../../bench/core.ts';
 import { KERNEL_CASES } from '../../bench/common.ts';
 import { ARTIFACTS, HAVE_CHROMIUM, SKIP_REASON, WEB_ROOT, buildPages, launch, serveModule, type Server } from './harness.ts';
-import { TINY, counters, expectClose, fixedGraph, fixedGraphRef, waitFor } from './page_checks.ts';
+import { TINY, checkFixedGraph, counters, waitFor } from './page_checks.ts';
 
 // The callbacks given to page.evaluate run in the page, where `document` exists; the Node
 // program is type-checked without the DOM library.
@@ -217,15 +217,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`browser pages (chromium)${SKIP_REASON ? ` — s
   }, 240_000);
 
   it('a fixed graph (matmul, tanh, sum and its gradient) gives the Node engine numbers and the float64 reference', async () => {
-    // A string, so the test runner's module transform leaves the page's import() alone.
-    const inPage = (await page.evaluate(`(async () => (${fixedGraph.toString()})(await import('/js/engine.js')))()`)) as Awaited<ReturnType<typeof fixedGraph>>;
-    const inNode = await fixedGraph(E);
-    const ref = fixedGraphRef();
-    for (const k of ['value', 'gA', 'gB'] as const) {
-      expectClose(inPage[k], ref[k], 1e-5, `page ${k} vs float64`);
-      expectClose(inPage[k], inNode[k], 1e-5, `page ${k} vs Node`);
-    }
-    expect(inPage.live).toBe(0);
+    await checkFixedGraph(page, E, 'page');
   }, 120_000);
 
   it('embedding (embed.html): init({ device }) on the page\'s GPUDevice, destroy() leaves it usable; a render pass draws an engine buffer; tfjs shares the device and a tensor', async () => {
