@@ -327,10 +327,9 @@ export class Trainer {
       if (this.gstack) {
         // FrameStack's rules on the GPU: the final observation goes in place of the newest
         // frame of the old stack; the new frame is pushed, clearing the history of restarts.
-        const restarted = E.add(r.terminated, r.truncated);
         L.fin.push(this.gstack.withLast(obs, r.finalObs));
-        obs = this.gstack.push(obs, r.obs, restarted);
-        E.dispose([restarted, r.finalObs, r.obs]);
+        obs = this.gstack.push(obs, r.obs, r.terminated, r.truncated);
+        E.dispose([r.finalObs, r.obs]);
       } else {
         L.fin.push(r.finalObs);
         obs = r.obs;

@@ -28,16 +28,18 @@ describe('GpuFrameStack', () => {
       for (let t = 0; t < 30; t++) {
         const f = frames(), fin = frames();
         const restart = Float32Array.from({ length: N }, () => (rng.uniform() < 0.25 ? 1 : 0));
-        const [F, FIN, R] = [E.tensor(f, [N, S]), E.tensor(fin, [N, S]), E.tensor(restart, [N])];
+        // the restarts split over two flag tensors (a GPU env's terminated and truncated)
+        const byTerm = restart.map((x, i) => (i % 2 ? 0 : x)), byTrunc = restart.map((x, i) => (i % 2 ? x : 0));
+        const [F, FIN, R, R2] = [E.tensor(f, [N, S]), E.tensor(fin, [N, S]), E.tensor(byTerm, [N]), E.tensor(byTrunc, [N])];
         // withLast before the push, as a rollout takes the final observation of the old stack
         const wl = gpu.withLast(st, FIN);
         const want = new Float32Array(N * cpu.size);
         for (let i = 0; i < N; i++) cpu.withLast(i, fin, i, want, i * cpu.size);
         expect(Array.from(await wl.data())).toEqual(Array.from(want));
-        const next = gpu.push(st, F, R);
+        const next = gpu.push(st, F, R, R2);
         for (let i = 0; i < N; i++) cpu.push(i, f, i, restart[i] === 1);
         expect(Array.from(await next.data()), `step ${t}`).toEqual(Array.from(cpu.out));
-        E.dispose([F, FIN, R, wl, st]);
+        E.dispose([F, FIN, R, R2, wl, st]);
         st = next;
       }
       st.dispose();
@@ -50,6 +52,7 @@ describe('GpuFrameStack', () => {
     const a = E.zeros([2, 6]), f = E.zeros([2, 4]), r = E.zeros([3]);
     expect(() => g.push(a, f, E.zeros([2]))).toThrow(/frames of shape \[2,4\] do not hold 2 rows of 3/);
     expect(() => g.push(a, E.zeros([2, 3]), r)).toThrow(/3 restart flags for 2 envs/);
+    expect(() => g.push(a, E.zeros([2, 3]), E.zeros([2]), r)).toThrow(/3 restart flags for 2 envs/);
     expect(() => new GpuFrameStack(2, 3, 0)).toThrow(/k must be an integer >= 1, got 0/);
     E.dispose([a, f, r]);
   });
