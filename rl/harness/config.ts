@@ -6,6 +6,7 @@
 // an error naming the key and the type.
 
 import { GPU_ENV_IDS } from '../envs/gpu/envs.ts';
+import { ENV_IDS } from '../envs/index.ts';
 export type KeySpec =
   | { type: 'int'; min?: number; max?: number; nullable?: boolean; doc?: string }
   | { type: 'number'; min?: number; max?: number; positive?: boolean; nullable?: boolean; doc?: string }
@@ -301,5 +302,7 @@ export function resolveRunConfig<C extends RunConfig>(
  */
 function checkEnvDevice(cfg: RunConfig & { envDevice?: string }) {
   if (cfg.envDevice !== 'gpu') return;
+  // An id that names no env at all is the env's error (it lists the valid ids), not this one.
+  if (!ENV_IDS.includes(cfg.env)) return;
   if (!GPU_ENV_IDS.includes(cfg.env)) throw new Error(`envDevice 'gpu': ${cfg.env} has no GPU version (GPU envs: ${GPU_ENV_IDS.join(', ')}); use envDevice 'cpu'`);
 }

@@ -178,6 +178,9 @@ describe('GPU rollouts', () => {
     const [, cfg] = await setup('ppo', { env: 'cartpole', envDevice: 'gpu' });
     expect(() => new Trainer(algo, cfg, { env: makeEnv('cartpole', { numEnvs: cfg.numEnvs }) })).toThrow(/envDevice 'gpu' steps its own GPU env; a ready CPU env \(TrainerOptions.env\) cannot be used with it/);
     const sprig = await getAlgorithm('sprig');
+    // A typo'd env id is reported as unknown, with the valid ids, not as lacking a GPU version.
+    expect(() => resolveRunConfig(algo, [{ source: 'test', values: { env: 'minatar/breakot', envDevice: 'gpu' } }])).not.toThrow();
+    expect(() => new Trainer(algo, resolveLayers(algo.defaults, algo.schema, [{ source: 'test', values: { env: 'minatar/breakot', envDevice: 'gpu' } }]) as RunConfig)).toThrow(/unknown env id 'minatar\/breakot'; valid ids: cartpole/);
     // SPRIG's frame stack lives on the GPU too (GpuFrameStack): its config is accepted.
     expect(resolveRunConfig(sprig, [{ source: 'test', values: { env: 'minatar/breakout', envDevice: 'gpu' } }]).envDevice).toBe('gpu');
     const ac = await getAlgorithm('ac');
