@@ -89,11 +89,41 @@ function fmtVal(v: unknown): string {
 }
 
 /**
- * Labels: the algorithm name, and when one task holds several configurations of an algorithm
- * (a hyperparameter grid), the keys that differ among them ("ppo (lr=0.001)").
+ * A run's config with the keys its algorithm has since gained filled in from the algorithm's
+ * defaults (and its per-env defaults), so a run written before a key existed compares equal to a
+ * new run at that key's default instead of being labelled a separate variant. Unknown algorithms
+ * (or ones whose module does not load) keep their config as written.
  */
-function labelRuns(runs: RunData[], manifestLabels: Map<string, string>): Map<RunData, string> {
+async function filledConfigs(runs: RunData[]): Promise<Map<RunData, Record<string, unknown>>> {
+  const out = new Map<RunData, Record<string, unknown>>();
+  const { ALGORITHMS } = await import('../registry.ts');
+  const algos = new Map<string, { defaults: object; envDefaults?(env: string): object } | null>();
+  for (const r of runs) {
+    if (!algos.has(r.algo)) {
+      const entry = ALGORITHMS.find((a) => a.name === r.algo);
+      algos.set(r.algo, entry ? await entry.factory().catch(() => null) as { defaults: object; envDefaults?(env: string): object } | null : null);
+    }
+    const a = algos.get(r.algo);
+    out.set(r, a ? { ...a.defaults, ...(a.envDefaults?.(r.env) ?? {}), ...r.config } : r.config);
+  }
+  return out;
+}
+
+/** The config keys (outside NON_VARIANT) whose values differ among `configs`. */
+function differingKeys(configs: Array<Record<string, unknown>>): string[] {
+  const keys = new Set(configs.flatMap((c) => Object.keys(c)));
+  return [...keys].filter((k) => !NON_VARIANT.has(k) && new Set(configs.map((c) => JSON.stringify(c[k]))).size > 1).sort();
+}
+
+/**
+ * Labels: the algorithm name (or the sweep's label for a sweep cell), and when one task holds
+ * several configurations under one label (a hyperparameter grid in loose runs, or the same
+ * algorithm at different settings in two sweeps: STAC at λ = 100 in one and 1000 in another), the
+ * keys that differ among them ("ppo (lr=0.001)"), so different settings are never pooled.
+ */
+function labelRuns(runs: RunData[], manifestLabels: Map<string, string>, configOf: Map<RunData, Record<string, unknown>>): Map<RunData, string> {
   const out = new Map<RunData, string>();
+  const cfg = (r: RunData) => configOf.get(r) ?? r.config;
   const byAlgoTask = new Map<string, RunData[]>();
   for (const r of runs) {
     const k = `${r.algo}\u0000${taskKey(r.env, r.preset)}`;
@@ -101,18 +131,31 @@ function labelRuns(runs: RunData[], manifestLabels: Map<string, string>): Map<Ru
   }
   for (const group of byAlgoTask.values()) {
     const variants = new Map<string, RunData[]>();
-    for (const r of group) variants.set(variantKey(r.config), [...(variants.get(variantKey(r.config)) ?? []), r]);
-    let differing: string[] = [];
-    if (variants.size > 1) {
-      const reps = [...variants.values()].map((v) => v[0].config);
-      const keys = new Set(reps.flatMap((c) => Object.keys(c)));
-      differing = [...keys].filter((k) => !NON_VARIANT.has(k) && new Set(reps.map((c) => JSON.stringify(c[k]))).size > 1).sort();
-    }
+    for (const r of group) variants.set(variantKey(cfg(r)), [...(variants.get(variantKey(cfg(r))) ?? []), r]);
+    const differing = variants.size > 1 ? differingKeys([...variants.values()].map((v) => cfg(v[0]))) : [];
     for (const r of group) {
       const m = manifestLabels.get(r.dir);
       if (m) out.set(r, m);
-      else out.set(r, differing.length ? `${r.algo} (${differing.map((k) => `${k}=${fmtVal(r.config[k])}`).join(', ')})` : r.algo);
+      else out.set(r, differing.length ? `${r.algo} (${differing.map((k) => `${k}=${fmtVal(cfg(r)[k])}`).join(', ')})` : r.algo);
     }
+  }
+  // Sweep labels are unique within a sweep, not across sweeps: where one label still covers
+  // several settings on a task, name the keys that differ (the union over tasks, so a setting
+  // gets the same label on every task).
+  const byLabel = new Map<string, RunData[]>();
+  for (const [r, l] of out) byLabel.set(l, [...(byLabel.get(l) ?? []), r]);
+  for (const [label, rs] of byLabel) {
+    const perTask = new Map<string, Map<string, Record<string, unknown>>>();
+    for (const r of rs) {
+      const t = taskKey(r.env, r.preset);
+      if (!perTask.has(t)) perTask.set(t, new Map());
+      perTask.get(t)!.set(variantKey(cfg(r)), cfg(r));
+    }
+    const keys = new Set<string>();
+    for (const vs of perTask.values()) if (vs.size > 1) for (const k of differingKeys([...vs.values()])) keys.add(k);
+    if (!keys.size) continue;
+    const ks = [...keys].sort();
+    for (const r of rs) out.set(r, `${label} (${ks.map((k) => `${k}=${fmtVal(cfg(r)[k])}`).join(', ')})`);
   }
   return out;
 }
@@ -184,7 +227,7 @@ export async function buildReport(paths: string[], o: ReportOptions): Promise<{ 
     }
   }
   const used = all.filter((r) => (o.includePartial ? r.train.length + r.evals.length > 0 : r.complete));
-  const labelOf = labelRuns(used, manifestLabels);
+  const labelOf = labelRuns(used, manifestLabels, await filledConfigs(used));
 
   // Groups: label × task.
   const groups = new Map<string, Group>();

@@ -153,6 +153,35 @@ describe('report on loose run directories', () => {
     expect(r.json.probabilityOfImprovement[0].poi.point).toBe(1);
   }, 60_000);
 
+  it('two sweeps that give one label to different settings are not pooled; a key a run predates counts as its default', async () => {
+    // Sweep A ran STAC at lambda 100, sweep B at lambda 1000, both labelled 'stac' by their own
+    // manifests: the report must name lambda instead of pooling the two settings.
+    const d = path.join(tmp, 'two-sweeps');
+    for (const [name, lambda, vals] of [['a', 100, [10, 20]], ['b', 1000, [300, 400, 500]]] as const) {
+      const root = path.join(d, name);
+      const cells = vals.map((v, s) => {
+        const runDir = `stac/cartpole/seed${s}`;
+        writeRun(path.join(root, runDir), { algo: 'stac', env: 'cartpole', seed: s, trainFinal: v, extra: { lambda } });
+        return { index: s, id: `stac__cartpole__seed${s}`, label: 'stac', algo: 'stac', env: 'cartpole', preset: null, config: null, seed: s, steps: 1000, set: { lambda }, outDir: 'stac/cartpole', runDir };
+      });
+      fs.writeFileSync(path.join(root, 'sweep.json'), JSON.stringify({ version: 1, name, created: '', source: `${name}.yaml`, retries: 1, cells }));
+    }
+    const r = await buildReport([path.join(d, 'a'), path.join(d, 'b')], { out: path.join(tmp, 'out-two'), reps: 200, png: false });
+    expect(r.json.labels).toEqual(['stac (lambda=100)', 'stac (lambda=1000)']);
+    expect(r.json.perTask.find((p) => p.label === 'stac (lambda=1000)')!.mean).toBeCloseTo(400, 12);
+    expect(r.json.perTask.find((p) => p.label === 'stac (lambda=100)')!.runs).toBe(2);
+
+    // Loose PPO runs: one written before clipCoef existed (no key), one at its default 0.2, one
+    // at 0.3. The first two are one setting; the third is named.
+    const e = path.join(tmp, 'old-keys');
+    writeRun(path.join(e, 'old', 'seed0'), { algo: 'ppo', env: 'pendulum', seed: 0, trainFinal: -100 });
+    writeRun(path.join(e, 'new', 'seed1'), { algo: 'ppo', env: 'pendulum', seed: 1, trainFinal: -200, extra: { clipCoef: 0.2 } });
+    writeRun(path.join(e, 'other', 'seed0'), { algo: 'ppo', env: 'pendulum', seed: 0, trainFinal: -900, extra: { clipCoef: 0.3 } });
+    const q = await buildReport([e], { out: path.join(tmp, 'out-old'), reps: 200, png: false });
+    expect(q.json.labels).toEqual(['ppo (clipCoef=0.2)', 'ppo (clipCoef=0.3)']);
+    expect(q.json.perTask.find((p) => p.label === 'ppo (clipCoef=0.2)')!.scores.sort()).toEqual([-100, -200].sort());
+  }, 60_000);
+
   it('finds runs at any depth and skips report/log folders', () => {
     const dirs = findRunDirs([tmp]);
     expect(dirs.some((x) => x.endsWith(path.join('sweep', 'ppo', 'cartpole', 'seed0')))).toBe(true);
