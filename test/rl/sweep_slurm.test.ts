@@ -4,7 +4,7 @@
 // other cell ran, that `sweep --resume` resubmits exactly the cancelled cell, that it resumed
 // from its checkpoint (not from zero) and finished with one metrics line per step, and that
 // `report` merges all four runs. Skipped, with the reason, where sbatch is missing or the
-// cluster is down.
+// cluster is down, unless SWEEP_SLURM_REQUIRED=1 (CI), where that fails.
 
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -23,7 +23,13 @@ function slurmUnavailable(): string | null {
   return null;
 }
 const reason = slurmUnavailable();
-if (reason) console.warn(`sweep_slurm.test.ts skipped: ${reason}`);
+// CI sets the cluster up (.ci/run) and sets SWEEP_SLURM_REQUIRED=1: there a down cluster is a
+// failure, not a skip.
+const required = process.env.SWEEP_SLURM_REQUIRED === '1';
+if (reason && !required) console.warn(`sweep_slurm.test.ts skipped: ${reason}`);
+describe.runIf(!!reason && required)('sweep on SLURM (required: SWEEP_SLURM_REQUIRED=1)', () => {
+  it('has a cluster that takes jobs', () => { throw new Error(`SLURM is required here but unavailable: ${reason}`); });
+});
 
 const ROOT_DIR = path.resolve(import.meta.dirname, '..', '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-slurm-'));
