@@ -1,0 +1,148 @@
+// The TD loss of the DQN family and SCORER (target, Q(s, a), MSE / Huber / Bellman-error
+// variance) as one differentiable op: one dispatch forward (which also writes the update's
+// statistics), one backward (kernels/td_loss.ts). tdLossComposed is the same loss from engine
+// ops: the reference the tests hold the fused op to, and the rule taken where its gradient is
+// itself differentiated or tangents flow through it.
+//
+// The target y = r + γ(1 − d)·next is a constant of the loss in every algorithm here (a
+// stop-gradient): the op differentiates in q only, and next-state values carry no gradient.
+
+import { Tensor, allocTensor, record, runtime, isGradEnabled, insideTransform, forwardActive, noGrad, fmtShape } from '../tensor.ts';
+import { f32bits } from '../runtime.ts';
+import * as O from '../ops.ts';
+import { grid } from '../../kernels/common.ts';
+import { tdLossKernel, tdLossBackwardKernel, TD_WG } from '../../kernels/td_loss.ts';
+
+export const TD_LOSS_KINDS = ['mse', 'huber', 'bev'] as const;
+/** 'mse': mean δ² (the MSBE); 'huber': torch's smooth-L1 of qa − y at huberDelta; 'bev': the population variance of δ. */
+export type TdLossKind = (typeof TD_LOSS_KINDS)[number];
+
+/** Names of the fused op's statistics vector, in order (`stats` of tdLoss). */
+export const TD_STAT_NAMES = ['loss', 'q_mean', 'msbe', 'bev', 'delta_mean'] as const;
+
+export interface TdLossArgs {
+  /** Online Q-values [B, A] (the differentiated input). */
+  q: Tensor;
+  /** The target network's Q-values at the next states [B, A]. */
+  qNextTarget: Tensor;
+  /** Double DQN: the selector's Q-values at the next states [B, A] (argmax, first index on ties); omitted: max of qNextTarget. */
+  qNextSelect?: Tensor | null;
+  /** Actions taken [B] (integer-valued floats), rewards [B], terminal flags [B] (1 stops bootstrapping). */
+  actions: Tensor;
+  rewards: Tensor;
+  dones: Tensor;
+  gamma: number;
+  loss: TdLossKind;
+  /** Huber's δ (torch's smooth-L1 beta); default 1. */
+  huberDelta?: number;
+}
+
+export interface TdLossResult {
+  /** The loss, a differentiable scalar in q. */
+  loss: Tensor;
+  /** [5] = TD_STAT_NAMES: loss, mean Q(s, a), MSBE, BEV, mean δ (no gradient). */
+  stats: Tensor;
+}
+
+const LOSS_CODE: Record<TdLossKind, 0 | 1 | 2> = { mse: 0, huber: 1, bev: 2 };
+
+function check(a: TdLossArgs, who: string): { B: number; A: number } {
+  if (!(a.loss in LOSS_CODE)) throw new Error(`${who}: unknown loss '${a.loss}'; valid: ${TD_LOSS_KINDS.join(', ')}`);
+  if (a.q.rank !== 2 || a.q.shape[0] < 1 || a.q.shape[1] < 1) throw new Error(`${who}: q must be [batch, actions] with both > 0, got ${fmtShape(a.q.shape)}`);
+  const [B, A] = a.q.shape;
+  if (a.qNextTarget.shape.join() !== a.q.shape.join()) throw new Error(`${who}: qNextTarget ${fmtShape(a.qNextTarget.shape)} must match q ${fmtShape(a.q.shape)}`);
+  if (a.qNextSelect && a.qNextSelect.shape.join() !== a.q.shape.join()) throw new Error(`${who}: qNextSelect ${fmtShape(a.qNextSelect.shape)} must match q ${fmtShape(a.q.shape)}`);
+  for (const [n, t] of [['actions', a.actions], ['rewards', a.rewards], ['dones', a.dones]] as const) {
+    if (t.size !== B) throw new Error(`${who}: ${n} has ${t.size} elements ${fmtShape(t.shape)}, q has ${B} rows ${fmtShape(a.q.shape)}`);
+  }
+  if (!Number.isFinite(a.gamma)) throw new Error(`${who}: gamma must be a finite number, got ${a.gamma}`);
+  const h = a.huberDelta ?? 1;
+  if (!(h > 0) || !Number.isFinite(h)) throw new Error(`${who}: huberDelta must be a finite number > 0, got ${a.huberDelta}`);
+  return { B, A };
+}
+
+/** The one-hot mask of the actions [B, A] (a constant). */
+const actionMask = (actions: Tensor, B: number, A: number) => noGrad(() => O.eq(O.expandDims(O.reshape(actions, [B]), -1), O.arange(A)));
+
+/** dL/dQ(s, a) per row [B] from Q(s, a) and the constant y, written with differentiable ops. */
+function rowGrad(kind: TdLossKind, qa: Tensor, y: Tensor, B: number, h: number): Tensor {
+  if (kind === 'huber') return O.mul(O.minimum(O.maximum(O.sub(qa, y), -h), h), 1 / B);
+  const d = O.sub(y, qa);
+  return O.mul(kind === 'bev' ? O.sub(d, O.mean(d)) : d, -2 / B);
+}
+
+/** The targets y [B] (no gradient), from ops. */
+export function tdTargetComposed(a: Pick<TdLossArgs, 'qNextTarget' | 'qNextSelect' | 'rewards' | 'dones' | 'gamma'>): Tensor {
+  return noGrad(() => {
+    const [B, A] = a.qNextTarget.shape;
+    const next = a.qNextSelect
+      ? O.sum(O.mul(a.qNextTarget, actionMask(O.argmax(a.qNextSelect, -1), B, A)), -1)
+      : O.max(a.qNextTarget, -1);
+    return O.add(O.reshape(a.rewards, [B]), O.mul(O.mul(O.sub(1, O.reshape(a.dones, [B])), a.gamma), next));
+  });
+}
+
+/** The loss and statistics composed from engine ops (differentiable in q to any order). */
+export function tdLossComposed(a: TdLossArgs): TdLossResult {
+  const { B, A } = check(a, 'tdLossComposed');
+  const h = a.huberDelta ?? 1;
+  const y = tdTargetComposed(a);
+  const qa = O.sum(O.mul(a.q, actionMask(a.actions, B, A)), -1);
+  const d = O.sub(y, qa);
+  const e = O.sub(qa, y);
+  const ae = O.abs(e);
+  const huber = O.mean(O.where(O.le(ae, h), O.mul(O.square(e), 0.5), O.mul(O.sub(ae, 0.5 * h), h)));
+  const msbe = O.mean(O.square(d));
+  const bev = O.mean(O.square(O.sub(d, O.mean(d))));
+  const loss = a.loss === 'mse' ? msbe : a.loss === 'huber' ? huber : bev;
+  const stats = noGrad(() => O.stack([loss, O.mean(qa), msbe, bev, O.mean(d)]));
+  return { loss, stats };
+}
+
+/**
+ * The TD loss in one dispatch (and its gradient in one): y = r + γ(1 − d)·next with next the
+ * max of qNextTarget (DQN) or qNextTarget at the argmax of qNextSelect (Double DQN), δ = y − q[a],
+ * loss = mean δ² ('mse'), mean Huber(q[a] − y) ('huber') or the population variance of δ ('bev').
+ */
+export function tdLoss(a: TdLossArgs): TdLossResult {
+  const { B, A } = check(a, 'tdLoss');
+  const h = a.huberDelta ?? 1;
+  const code = LOSS_CODE[a.loss];
+  const rt = runtime();
+  const yd = allocTensor([2 * B]);
+  const out = allocTensor([8]);
+  const p = [B, A, f32bits(a.gamma), f32bits(h)];
+  const act = a.actions.bufferFor('tdLoss');
+  rt.dispatch({
+    kernel: tdLossKernel(code, !!a.qNextSelect),
+    inputs: [a.q.bufferFor('tdLoss'), a.qNextTarget.bufferFor('tdLoss'), (a.qNextSelect ?? a.qNextTarget).bufferFor('tdLoss'), act, a.rewards.bufferFor('tdLoss'), a.dones.bufferFor('tdLoss')],
+    outputs: [yd.buffer, out.buffer],
+    params: p,
+    workgroups: [1],
+    label: 'tdLoss',
+  });
+  const stats = out.subView(0, [TD_STAT_NAMES.length]);
+  const loss = out.subView(0, []);
+  const actions = a.actions, q = a.q;
+  // Composed rule pieces, for a gradient that is differentiated again or tangents through it.
+  const composedGrad = () => rowGrad(a.loss, O.sum(O.mul(q, actionMask(actions, B, A)), -1), yd.subView(0, [B]), B, h);
+  record(loss, 'tdLoss', [q], (g) => {
+    if (!(isGradEnabled() && insideTransform()) && !forwardActive()) {
+      const dq = allocTensor([B, A]);
+      rt.dispatch({
+        kernel: tdLossBackwardKernel(code),
+        inputs: [yd.bufferFor('tdLoss backward'), out.bufferFor('tdLoss backward'), actions.bufferFor('tdLoss backward'), g.bufferFor('tdLoss backward')],
+        outputs: [dq.buffer],
+        params: p,
+        workgroups: grid(B * A, TD_WG),
+        label: 'tdLoss backward',
+      });
+      return [dq];
+    }
+    return [O.mul(O.mul(O.expandDims(composedGrad(), -1), actionMask(actions, B, A)), O.reshape(g, [1, 1]))];
+  }, [yd, out, actions], (tans) => {
+    const t = tans[0]!;
+    return O.sum(O.mul(composedGrad(), O.sum(O.mul(t, actionMask(actions, B, A)), -1)));
+  });
+  return { loss, stats };
+}
