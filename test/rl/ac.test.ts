@@ -13,14 +13,22 @@ beforeAll(async () => {
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 
 describe('STAC', () => {
-  it('learns CartPole: the greedy policy after the cartpole-fast budget beats random by > 3×', async () => {
-    const cfg = { ...stac.defaults, ...stac.presets['cartpole-fast'], seed: 1 };
-    const t = new Trainer(stac, cfg);
+  // λ = 1000, not the preset's 100: at λ = 100 CG meets negative curvature and the policy
+  // collapses in 3 of 5 seeds by 20k steps, so a λ = 100 test only passes on a lucky seed. At
+  // λ = 1000 the damped follower Hessian stayed positive definite along CG's directions and
+  // every one of 10 seeds (docs/actor-critic.md: seeds 1–5 and the fresh 6–10) ended at ≥ 4× the
+  // random policy, so the assertion below holds for the method, not for one trajectory.
+  it('learns CartPole: with λ = 1000, no negative curvature and a greedy policy > 3× random after the cartpole-fast budget', async () => {
+    const cfg = { ...stac.defaults, ...stac.presets['cartpole-fast'], lambda: 1000, seed: 1 };
+    const negCurvature: number[] = [];
+    const t = new Trainer(stac, cfg, { onLog: (l) => negCurvature.push(l.neg_curvature as number) });
     const t0 = Date.now();
     await t.train();
     const ev = await t.evaluate(16, { seed: 777 });
     const rand = mean(randomPolicyReturns('cartpole', { episodes: 64, envSeed: 777, policySeed: 1 }));
-    console.log(`STAC CartPole, ${cfg.totalSteps} steps in ${((Date.now() - t0) / 1000).toFixed(0)} s: greedy return ${ev.mean_return?.toFixed(1)} vs random ${rand.toFixed(1)}`);
+    console.log(`STAC λ = 1000 CartPole, ${cfg.totalSteps} steps in ${((Date.now() - t0) / 1000).toFixed(0)} s: greedy return ${ev.mean_return?.toFixed(1)} vs random ${rand.toFixed(1)}; negative-curvature events ${negCurvature.at(-1)}`);
+    expect(negCurvature.length).toBeGreaterThan(0);
+    expect(negCurvature.at(-1)).toBe(0);
     expect(ev.mean_return!).toBeGreaterThan(3 * rand);
     t.agent.dispose();
   }, 900_000);
