@@ -24,7 +24,7 @@ import { GpuReplay, gpuReplayStorage } from './dqn/gpu_replay.ts';
 import { GPU_ENV_IDS } from './envs/gpu/envs.ts';
 import type { GpuStepResult } from './envs/gpu/vec.ts';
 import { qNetwork, type EncoderKind, type QNetParams, type QNetwork } from './dqn/nets.ts';
-import { epsilonAt, msbe, qAt, tdLoss, tdTarget, type TdLoss } from './dqn/losses.ts';
+import { epsilonAt, fusedTdLoss, tdTarget, type NextQ } from './dqn/losses.ts';
 
 type Tensor = E.Tensor;
 
@@ -288,8 +288,8 @@ export function copyInto(dst: E.Params, src: E.Params) {
   for (const [n, t] of Object.entries(d)) E.assign(t, s[n]);
 }
 
-/** TD target y for a batch, with the target network (and the online one for Double DQN's argmax). */
-export function batchTarget(cfg: DqnConfig, net: QNetwork, online: QNetParams, target: QNetParams, b: BatchTensors): Tensor {
+/** The next-state Q-values a TD target needs: the target network's, and for Double DQN the argmax selector's (no gradient). */
+export function batchNextQ(cfg: DqnConfig, net: QNetwork, online: QNetParams, target: QNetParams, b: BatchTensors): NextQ {
   return E.noGrad(() => {
     const fT = net.encoder.apply(target.encoder, b.nextObs);
     const qNextTarget = net.head.apply(target.head, fT);
@@ -298,8 +298,14 @@ export function batchTarget(cfg: DqnConfig, net: QNetwork, online: QNetParams, t
       const f = cfg.doubleSelect === 'online' ? net.encoder.apply(online.encoder, b.nextObs) : fT;
       qNextSelect = net.head.apply(online.head, f);
     }
-    return tdTarget({ rewards: b.rewards, dones: b.dones, gamma: cfg.gamma, qNextTarget, qNextSelect });
+    return { qNextTarget, qNextSelect };
   });
+}
+
+/** TD target y for a batch, with the target network (and the online one for Double DQN's argmax). */
+export function batchTarget(cfg: DqnConfig, net: QNetwork, online: QNetParams, target: QNetParams, b: BatchTensors): Tensor {
+  const n = batchNextQ(cfg, net, online, target, b);
+  return tdTarget({ rewards: b.rewards, dones: b.dones, gamma: cfg.gamma, ...n });
 }
 
 function makeOptimizer(cfg: DqnConfig, params: E.Params, lr: number): E.Optimizer {
@@ -326,12 +332,12 @@ export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: numbe
       let stats: Tensor | null = null;
       E.scope(() => {
         const b = sample();
-        const y = batchTarget(cfg, net, params, target, b);
+        const next = batchNextQ(cfg, net, params, target, b);
         const [, grads] = E.valueAndGrad((p: QNetParams) => {
-          const qa = qAt(net.q(p, b.obs), b.actions);
-          const loss = tdLoss(cfg.loss as TdLoss, qa, y);
-          if (wantStats) stats = E.keep(E.noGrad(() => E.stack([loss, E.mean(qa), msbe(qa, y)])));
-          return loss;
+          // Target, Q(s, a) and the loss in one dispatch; its statistics start with loss, q_mean, msbe.
+          const td = fusedTdLoss(cfg.loss === 'huber' ? 'huber' : 'mse', net.q(p, b.obs), next, b, cfg.gamma);
+          if (wantStats) stats = E.keep(td.stats.subView(0, [3]));
+          return td.loss;
         })(params);
         opt.step(params, grads, { lr: cfg.lr * lrFrac, maxGradNorm: clip });
       });

@@ -13,6 +13,7 @@
 // `sampleTensors` uploads the batch to the GPU: uploads only, nothing is read back.
 
 import * as E from '../engine/index.ts';
+import { VIEW_ALIGN_FLOATS } from '../engine/tensor.ts';
 import type { Rng } from '../engine/nn/rng.ts';
 import type { NamedArrays } from '../engine/safetensors.ts';
 
@@ -195,15 +196,24 @@ export class ReplayBuffer {
   }
 
   private batchBuf: Batch | null = null;
+  /** The batch's float arrays as one buffer (each part at a 64-float boundary, a GPU view offset): one upload a batch. */
+  private packed: { data: Float32Array; offsets: number[] } | null = null;
 
   /** A uniform batch decoded to floats (arrays reused by the next call). */
   sample(batch: number, rng: Rng): Batch {
     const n = this.obsSize;
     if (!this.batchBuf || this.batchBuf.actions.length !== batch) {
-      this.batchBuf = {
-        obs: new Float32Array(batch * n), nextObs: new Float32Array(batch * n), actions: new Float32Array(batch),
-        rewards: new Float32Array(batch), dones: new Float32Array(batch), indices: new Int32Array(batch),
-      };
+      const sizes = [batch * n, batch * n, batch, batch, batch];
+      const offsets: number[] = [];
+      let total = 0;
+      for (const sz of sizes) {
+        offsets.push(total);
+        total += Math.ceil(sz / VIEW_ALIGN_FLOATS) * VIEW_ALIGN_FLOATS;
+      }
+      const data = new Float32Array(total);
+      const part = (i: number) => data.subarray(offsets[i], offsets[i] + sizes[i]);
+      this.packed = { data, offsets };
+      this.batchBuf = { obs: part(0), nextObs: part(1), actions: part(2), rewards: part(3), dones: part(4), indices: new Int32Array(batch) };
     }
     const b = this.batchBuf;
     this.sampleIndices(batch, rng, b.indices);
@@ -218,16 +228,23 @@ export class ReplayBuffer {
     return b;
   }
 
-  /** A uniform batch uploaded to the GPU; obsShape is the per-sample shape the network wants. */
+  /**
+   * A uniform batch uploaded to the GPU in one buffer write (the five tensors are views into
+   * it); obsShape is the per-sample shape the network wants.
+   */
   sampleTensors(batch: number, rng: Rng, obsShape: number[] = [this.obsSize]): BatchTensors {
-    const b = this.sample(batch, rng);
-    return {
-      obs: E.tensor(b.obs, [batch, ...obsShape]),
-      nextObs: E.tensor(b.nextObs, [batch, ...obsShape]),
-      actions: E.tensor(b.actions, [batch]),
-      rewards: E.tensor(b.rewards, [batch]),
-      dones: E.tensor(b.dones, [batch]),
+    this.sample(batch, rng);
+    const { data, offsets } = this.packed!;
+    const all = E.tensor(data, [data.length]);
+    const out = {
+      obs: all.subView(offsets[0], [batch, ...obsShape]),
+      nextObs: all.subView(offsets[1], [batch, ...obsShape]),
+      actions: all.subView(offsets[2], [batch]),
+      rewards: all.subView(offsets[3], [batch]),
+      dones: all.subView(offsets[4], [batch]),
     };
+    all.dispose();
+    return out;
   }
 
   /** Observation `slot` decoded (tests, debugging). */

@@ -25,12 +25,12 @@
 import * as E from '../engine/index.ts';
 import { stackelbergGradients } from '../games/game.ts';
 import {
-  batchTarget, packKept, packedClone, copyInto, qAlgorithm, isDueling, DQN_VARIANTS,
+  batchTarget, batchNextQ, packKept, packedClone, copyInto, qAlgorithm, isDueling, DQN_VARIANTS,
   type DqnConfig, type QLearner,
 } from './dqn.ts';
 import type { OffPolicyAlgorithm } from './harness/types.ts';
 import { qNetwork, type EncoderKind, type QNetParams } from './dqn/nets.ts';
-import { bev, msbe, qAt } from './dqn/losses.ts';
+import { bev, fusedTdLoss, msbe, qAt } from './dqn/losses.ts';
 import type { BatchTensors } from './replay.ts';
 
 type Tensor = E.Tensor;
@@ -58,6 +58,8 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
   const follower = E.adam(followerParams, { lr: cfg.followerLr, eps: cfg.adamEps });
   const clip = cfg.maxGradNorm ?? undefined;
   const followerLoss = cfg.followerLoss === 'bev' ? bev : msbe;
+  /** The follower's loss for the fused TD op (MSBE is its 'mse'). */
+  const followerKind: 'bev' | 'mse' = cfg.followerLoss === 'bev' ? 'bev' : 'mse';
   /** 'total' with cgWarmStart: the previous update's CG solution q (shaped like the encoder), checkpointed. */
   let warmStart: Params | null = null;
 
@@ -68,10 +70,11 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
     const stats: Tensor[] = [];
     E.scope(() => {
       const b1 = sample();
-      const y1 = batchTarget(cfg, net, params, target, b1);
       let g1: Params;
       if (cfg.leaderUpdate === 'total') {
-        // The leader's MSBE differentiated through the follower's BEV best response (games/).
+        // The leader's MSBE differentiated through the follower's BEV best response (games/):
+        // second order, so the losses are composed from ops here.
+        const y1 = batchTarget(cfg, net, params, target, b1);
         const game = {
           leaderLoss: (h: Params, e: Params) => msbe(qa(b1, h, e), y1),
           followerLoss: (h: Params, e: Params) => followerLoss(qa(b1, h, e), y1),
@@ -88,8 +91,10 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
         if (wantStats) stats.push(E.keep(E.noGrad(() => E.reshape(sg.leaderValue, []))));
         if (wantStats && sg.negativeCurvature) stats.push(E.keep(E.noGrad(() => E.reshape(sg.negativeCurvature!, []))));
       } else {
+        const n1 = batchNextQ(cfg, net, params, target, b1);
         const f1 = E.noGrad(() => net.encoder.apply(params.encoder, b1.obs));
-        const [l1, g] = E.valueAndGrad((h: Params) => msbe(qAt(net.head.apply(h, f1), b1.actions), y1))(params.head);
+        // MSBE: target, Q(s, a) and loss in one fused dispatch, its gradient in one.
+        const [l1, g] = E.valueAndGrad((h: Params) => fusedTdLoss('mse', net.head.apply(h, f1), n1, b1, cfg.gamma).loss)(params.head);
         g1 = g;
         if (wantStats) stats.push(E.keep(l1));
       }
@@ -98,13 +103,13 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
     E.scope(() => {
       // Fresh batch, targets and Q from the just-updated head (θ is a constant here).
       const b2 = sample();
-      const y2 = batchTarget(cfg, net, params, target, b2);
-      const [l2, g2] = E.valueAndGrad((e: Params) => {
-        const q = qa(b2, params.head, e);
-        if (wantStats) stats.push(E.keep(E.noGrad(() => E.mean(q))));
-        return followerLoss(q, y2);
+      const n2 = batchNextQ(cfg, net, params, target, b2);
+      const [, g2] = E.valueAndGrad((e: Params) => {
+        const td = fusedTdLoss(followerKind, net.head.apply(params.head, net.encoder.apply(e, b2.obs)), n2, b2, cfg.gamma);
+        // stats: follower loss (TD_STAT_NAMES[0]) and q_mean ([1]), picked out on log steps only
+        if (wantStats) stats.push(E.keep(E.noGrad(() => E.reshape(E.slice(td.stats, [[1, 2]]), []))), E.keep(E.noGrad(() => E.reshape(E.slice(td.stats, [[0, 1]]), []))));
+        return td.loss;
       })(params.encoder);
-      if (wantStats) stats.push(E.keep(l2));
       follower.step(params.encoder, g2, { lr: cfg.followerLr * lrFrac, maxGradNorm: clip });
     });
     if (!wantStats) return null;
@@ -118,14 +123,14 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
     E.scope(() => {
       if (!leaderDue && !wantStats) return;
       const b1 = sample();
-      const y1 = batchTarget(cfg, net, params, target, b1);
+      const n1 = batchNextQ(cfg, net, params, target, b1);
       const lossOf = (e: Params) => {
         if (cfg.reversedLeaderLoss === 'norm') {
           const z = net.encoder.apply(e, b1.obs);
           return E.mul(E.square(E.sub(1, E.mean(E.square(z)))), 0.1);
         }
-        const q = qa(b1, params.head, e);
-        return cfg.reversedLeaderLoss === 'variance' ? bev(q, y1) : msbe(q, y1);
+        const q = net.head.apply(params.head, net.encoder.apply(e, b1.obs));
+        return fusedTdLoss(cfg.reversedLeaderLoss === 'variance' ? 'bev' : 'mse', q, n1, b1, cfg.gamma).loss;
       };
       if (!leaderDue) {
         // Not the leader's turn: its loss on this batch is still logged (no step).
@@ -138,12 +143,12 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
     });
     E.scope(() => {
       const b2 = sample();
-      const y2 = batchTarget(cfg, net, params, target, b2);
+      const n2 = batchNextQ(cfg, net, params, target, b2);
       const f2 = E.noGrad(() => net.encoder.apply(params.encoder, b2.obs));
       const [l2, g2] = E.valueAndGrad((h: Params) => {
-        const q = qAt(net.head.apply(h, f2), b2.actions);
-        if (wantStats) stats.push(E.keep(E.noGrad(() => E.mean(q))));
-        return msbe(q, y2);
+        const td = fusedTdLoss('mse', net.head.apply(h, f2), n2, b2, cfg.gamma);
+        if (wantStats) stats.push(E.keep(E.noGrad(() => E.reshape(E.slice(td.stats, [[1, 2]]), []))));
+        return td.loss;
       })(params.head);
       if (wantStats) stats.push(E.keep(l2));
       follower.step(params.head, g2, { lr: cfg.followerLr * lrFrac, maxGradNorm: clip });

@@ -3,6 +3,7 @@
 // Stackelberg update can differentiate the follower's gradient again.
 
 import * as E from '../../engine/index.ts';
+import { tdLoss as tdLossOp, type TdLossKind, type TdLossResult } from '../../engine/nn/td_loss.ts';
 
 type Tensor = E.Tensor;
 
@@ -26,6 +27,21 @@ export function tdTarget(o: { rewards: Tensor; dones: Tensor; gamma: number; qNe
 }
 
 export type TdLoss = 'huber' | 'mse';
+
+/** A batch's next-state Q-values: the target network's, and Double DQN's argmax selector's. */
+export interface NextQ {
+  qNextTarget: Tensor;
+  qNextSelect?: Tensor;
+}
+
+/**
+ * The TD target, Q(s, a) and the loss ('mse' = MSBE, 'huber', 'bev') in one dispatch and its
+ * gradient in q in one (engine/nn/td_loss.ts); the same values as tdTarget + qAt + tdLoss/msbe/bev,
+ * for a first-order update. `stats`: loss, q_mean, msbe, bev, delta_mean.
+ */
+export function fusedTdLoss(kind: TdLossKind, q: Tensor, next: NextQ, b: { actions: Tensor; rewards: Tensor; dones: Tensor }, gamma: number): TdLossResult {
+  return tdLossOp({ q, qNextTarget: next.qNextTarget, qNextSelect: next.qNextSelect ?? null, actions: b.actions, rewards: b.rewards, dones: b.dones, gamma, loss: kind });
+}
 
 /** The baselines' loss: mean Huber (δ = 1, torch's smooth_l1) or mean squared TD error. */
 export function tdLoss(kind: TdLoss, qa: Tensor, y: Tensor): Tensor {
