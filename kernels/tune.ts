@@ -11,7 +11,7 @@ import type { MatmulTile } from './matmul.ts';
 import { nodeBuiltin as builtin } from './common.ts';
 
 export type AdapterClass = 'lavapipe' | 'nvidia' | 'other';
-export type KernelFamily = 'linear' | 'conv' | 'convBackInput' | 'convBackWeight' | 'attention' | 'attentionBackward' | 'matmul';
+export type KernelFamily = 'linear' | 'linearDual' | 'conv' | 'convBackInput' | 'convBackWeight' | 'attention' | 'attentionBackward' | 'matmul';
 
 export interface ConvTile {
   /** Output pixels per thread. */
@@ -64,6 +64,16 @@ export const DEFAULT_TABLES: Record<AdapterClass, Table> = {
       medium: { TM: 8, TN: 4, WX: 8, WY: 8 },
       large: { TM: 8, TN: 4, WX: 8, WY: 8 },
     },
+    // The dual (value + tangent) linear forward of forward-mode HVPs: its own family, because it
+    // holds two accumulators per output and so fits a different register tile than the plain
+    // forward (on lavapipe 8×4 ran its tangent half at 3.6 ms where the 4×2 tile tuned for the
+    // plain kernel on this host took 5.7: 256×256 layer, batch 100, .scratch timing in
+    // docs/kernels.md)
+    linearDual: {
+      small: { TM: 8, TN: 4, WX: 8, WY: 8 },
+      medium: { TM: 8, TN: 4, WX: 8, WY: 8 },
+      large: { TM: 8, TN: 4, WX: 8, WY: 8 },
+    },
     // 4×8 outputs per thread; large: 8×8 workgroups, the register-blocked probe's shape (the
     // engine's kernel at the probe's tile does the same work, so by default it is not slower);
     // autotune replaces a tile per host only when another beats it clearly (AutotuneOptions.margin)
@@ -83,6 +93,11 @@ export const DEFAULT_TABLES: Record<AdapterClass, Table> = {
   // discrete GPUs. Run autotune() on the GPU to replace them.
   nvidia: {
     linear: {
+      small: { TM: 1, TN: 1, WX: 16, WY: 16 },
+      medium: { TM: 2, TN: 2, WX: 16, WY: 8 },
+      large: { TM: 4, TN: 4, WX: 16, WY: 16 },
+    },
+    linearDual: {
       small: { TM: 1, TN: 1, WX: 16, WY: 16 },
       medium: { TM: 2, TN: 2, WX: 16, WY: 8 },
       large: { TM: 4, TN: 4, WX: 16, WY: 16 },
@@ -244,6 +259,10 @@ export const CANDIDATES: Record<KernelFamily, AnyTile[]> = {
     { TM: 4, TN: 2, WX: 8, WY: 8 }, { TM: 1, TN: 1, WX: 16, WY: 16 }, { TM: 2, TN: 2, WX: 16, WY: 16 },
     { TM: 4, TN: 4, WX: 16, WY: 16 }, { TM: 8, TN: 4, WX: 8, WY: 8 },
   ],
+  linearDual: [
+    { TM: 8, TN: 4, WX: 8, WY: 8 }, { TM: 4, TN: 4, WX: 8, WY: 8 }, { TM: 4, TN: 2, WX: 8, WY: 8 }, { TM: 8, TN: 4, WX: 64, WY: 1 },
+    { TM: 4, TN: 8, WX: 64, WY: 1 }, { TM: 4, TN: 8, WX: 8, WY: 8 }, { TM: 2, TN: 2, WX: 16, WY: 8 }, { TM: 4, TN: 4, WX: 16, WY: 16 },
+  ],
   matmul: [
     { TM: 4, TN: 8, WX: 64, WY: 1 }, { TM: 4, TN: 8, WX: 8, WY: 8 }, { TM: 4, TN: 8, WX: 16, WY: 4 }, { TM: 4, TN: 8, WX: 32, WY: 2 },
     { TM: 8, TN: 4, WX: 64, WY: 1 }, { TM: 8, TN: 4, WX: 8, WY: 8 }, { TM: 4, TN: 4, WX: 64, WY: 1 }, { TM: 4, TN: 4, WX: 8, WY: 8 },
@@ -278,6 +297,8 @@ export const CANDIDATES: Record<KernelFamily, AnyTile[]> = {
 /** Representative problem per (family, shape class) for autotune() (dims as tileFor sees them). */
 export const TUNE_SHAPES: Record<KernelFamily, Partial<Record<'small' | 'medium' | 'large', ShapeDims>>> = {
   linear: { small: { M: 64, N: 64, K: 32 }, medium: { M: 256, N: 256, K: 64 }, large: { M: 1024, N: 256, K: 256 } },
+  // the actor/critic layers of bench/implicit.ts (timed as a jvp: value and tangent)
+  linearDual: { small: { M: 64, N: 64, K: 32 }, medium: { M: 100, N: 256, K: 256 }, large: { M: 1024, N: 256, K: 256 } },
   // large at 1024³, the shape the goal is measured at: a tile chosen at 512³ (8× cheaper to
   // tune) ran 0.96× the register-blocked probe at 1024² on the AMD host while the 8×8 workgroup
   // beat it (docs/kernels.md)
@@ -372,7 +393,7 @@ export function defaultCacheFile(): string | null {
 }
 
 const FIELDS: Record<KernelFamily, string[]> = {
-  linear: ['TM', 'TN', 'WX', 'WY'], matmul: ['TM', 'TN', 'WX', 'WY'], conv: ['TP', 'TC', 'WG'],
+  linear: ['TM', 'TN', 'WX', 'WY'], linearDual: ['TM', 'TN', 'WX', 'WY'], matmul: ['TM', 'TN', 'WX', 'WY'], conv: ['TP', 'TC', 'WG'],
   convBackInput: ['TP', 'TC', 'WG'], convBackWeight: ['TP', 'TC', 'WG'], attention: ['BK', 'WG'], attentionBackward: ['BK', 'WG'],
 };
 

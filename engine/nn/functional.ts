@@ -148,7 +148,7 @@ const dualKernel = memoKernel((which: 'f' | 'x' | 'w', t: LinearTile, vec4: bool
 function linearDual(x: Tensor, w: Tensor, b: Tensor | null, act: Activation, tx: Tensor | null, tw: Tensor | null, tb: Tensor | null, M: number, N: number, K: number, shape: Shape): [Tensor, Tensor] {
   const { base, a, t: ta, toff } = pairAlloc(shape);
   const vec4 = K % 4 === 0;
-  const t = tileFor<LinearTile>('linear', { M, N, K });
+  const t = tileFor<LinearTile>('linearDual', { M, N, K });
   const at = (u: Tensor) => u.bufferFor('linear (dual)');
   runtime().dispatch({
     kernel: withReplay(dualKernel('f', t, vec4), dualFlags(act, !!b, !!tx, !!tw, !!tb), [[toff * 4, (toff + M * N) * 4]]),

@@ -5,7 +5,7 @@
 // ensureTuned(): the cached choice if this adapter and host have one, else a tuning run.
 
 import { runtime, scope, dispose, type Tensor } from '../tensor.ts';
-import { vjp } from '../autodiff.ts';
+import { vjp, jvp } from '../autodiff.ts';
 import * as O from '../ops.ts';
 import {
   autotuneWith, setTile, shapeClass, tuneKey, describeAdapter, type AutotuneOptions, type TuneResult, type KernelFamily, type AnyTile, type ShapeDims,
@@ -49,6 +49,10 @@ export async function autotune(opts: AutotuneOptions = {}): Promise<TuneResult> 
       if (family === 'linear') {
         const x = mk([d.M!, d.K!], 1), w = mk([d.N!, d.K!], 2), b = mk([d.N!], 3);
         return await timeRuns(() => linear(x, w, b, 'relu'));
+      }
+      if (family === 'linearDual') {
+        const x = mk([d.M!, d.K!], 1), w = mk([d.N!, d.K!], 2), b = mk([d.N!], 3), tx = mk([d.M!, d.K!], 4), tw = mk([d.N!, d.K!], 5);
+        return await timeRuns(() => jvp((u: Tensor, v: Tensor) => linear(u, v, b, 'relu'), [x, w], [tx, tw]));
       }
       if (family === 'attention' || family === 'attentionBackward') {
         const sh = [d.b!, d.heads!, d.M!, d.d!];

@@ -85,6 +85,34 @@ describe('dual linear kernels (forward mode through the fused linear and its bac
     }
   });
 
+  it('every linearDual candidate tile (the dual forward has its own tile family) gives y and ẏ of the float64 closed form', async () => {
+    const rng = R.rng(51);
+    const shapes: Array<[number, number, number]> = [[33, 20, 9], [7, 13, 65]]; // vec4 and scalar K, ragged tiles
+    const dims = (M: number, N: number, K: number) => ({ M, N, K });
+    for (const [M, K, N] of shapes) {
+      const x = randn(rng, [M, K]), w = randn(rng, [N, K], 0.5), b = randn(rng, [N], 0.5);
+      const t = [randn(rng, [M, K]), randn(rng, [N, K]), randn(rng, [N])];
+      const X = up(x), W = up(w), B = up(b), T = t.map(up);
+      // tanh (act′ and act″ from y); one activation keeps it to 16 pipelines to compile
+      for (const act of ['tanh'] as Act[]) {
+        const y64 = lin(x, w, b, act);
+        // ẏ = act′(y) ⊙ (ẋ·Wᵀ + x·Ẇᵀ + ḃ), in float64
+        const z = R.add(R.add(R.matmul(t[0], R.transpose(w)), R.matmul(x, R.transpose(t[1]))), t[2]);
+        const ty64 = R.zip(z, y64, (u, y) => u * f64[act].d(y));
+        for (const tile of E.CANDIDATES.linearDual) {
+          E.setTile('linearDual', E.shapeClass(dims(M, N, K)), tile);
+          const [y, ty] = E.jvp((xx: E.Tensor, ww: E.Tensor, bb: E.Tensor) => E.linear(xx, ww, bb, act), [X, W, B], T);
+          const lab = `${act} ${M}x${K}x${N} tile ${JSON.stringify(tile)}`;
+          await expectRel(y, y64, 1e-5, `y ${lab}`);
+          await expectRel(ty, ty64, 1e-5, `ẏ ${lab}`);
+          E.dispose([y, ty]);
+        }
+      }
+      E.dispose([X, W, B, T]);
+    }
+    E.clearTiles();
+  }, 240_000);
+
   it('a tangent on only some operands (the others absent, not zero) matches the composed rules', async () => {
     const rng = R.rng(51);
     const x = up(randn(rng, [9, 12])), w = up(randn(rng, [6, 12], 0.4)), b = up(randn(rng, [6], 0.4)), tw = up(randn(rng, [6, 12]));
