@@ -24,6 +24,7 @@ import { GpuReplay, gpuReplayStorage } from './dqn/gpu_replay.ts';
 import { GPU_ENV_IDS } from './envs/gpu/envs.ts';
 import type { GpuStepResult } from './envs/gpu/vec.ts';
 import { qNetwork, type EncoderKind, type QNetParams, type QNetwork } from './dqn/nets.ts';
+import { fusedQ, fusedQSupported } from './dqn/fused_q.ts';
 import { epsilonAt, fusedTdLoss, tdTarget, type NextQ } from './dqn/losses.ts';
 
 type Tensor = E.Tensor;
@@ -291,6 +292,14 @@ export function copyInto(dst: E.Params, src: E.Params) {
 /** The next-state Q-values a TD target needs: the target network's, and for Double DQN the argmax selector's (no gradient). */
 export function batchNextQ(cfg: DqnConfig, net: QNetwork, online: QNetParams, target: QNetParams, b: BatchTensors): NextQ {
   return E.noGrad(() => {
+    // The released MLP network: each network's values in one dispatch (rl/dqn/fused_q.ts).
+    if (fusedQSupported(net)) {
+      const double = isDouble(cfg.variant);
+      const shared = double && cfg.doubleSelect !== 'online';
+      const t = fusedQ(net, target.encoder, shared ? [target.head, online.head] : [target.head], b.nextObs);
+      const s = double && !shared ? fusedQ(net, online.encoder, [online.head], b.nextObs) : null;
+      if (t && (!double || shared || s)) return { qNextTarget: t[0], qNextSelect: shared ? t[1] : s?.[0] };
+    }
     const fT = net.encoder.apply(target.encoder, b.nextObs);
     const qNextTarget = net.head.apply(target.head, fT);
     let qNextSelect: Tensor | undefined;
@@ -392,10 +401,15 @@ export class QAgent implements OffPolicyAgent {
     return epsilonAt(step, { start: c.epsStart, end: c.epsEnd, decaySteps: c.epsDecaySteps, startAt: c.epsDecayFrom === 'learningStarts' ? c.learningStarts : 0 });
   }
 
+  /** The online network's Q-values for acting (no gradient): one dispatch for the released MLP network. */
+  private actQ(obs: Tensor): Tensor {
+    const L = this.learner;
+    return fusedQ(L.net, L.params.encoder, [L.params.head], obs)?.[0] ?? L.net.q(L.params, obs);
+  }
+
   /** Greedy actions for `rows` observations: one forward, one readback of [rows] indices. */
   async greedy(obs: Float32Array, rows: number): Promise<Float32Array> {
-    const L = this.learner;
-    const a = E.noGrad(() => E.scope(() => E.argmax(L.net.q(L.params, E.tensor(obs.subarray(0, rows * this.env.obsSize), [rows, ...this.obsShape])), -1)));
+    const a = E.noGrad(() => E.scope(() => E.argmax(this.actQ(E.tensor(obs.subarray(0, rows * this.env.obsSize), [rows, ...this.obsShape])), -1)));
     const d = await a.data();
     a.dispose();
     return d;
@@ -440,9 +454,8 @@ export class QAgent implements OffPolicyAgent {
       }
     }
     if (!anyGreedy) return E.tensor(rand, [n]);
-    const L = this.learner;
     return E.noGrad(() => E.scope(() => {
-      const greedy = E.argmax(L.net.q(L.params, E.reshape(obs, [n, ...this.obsShape])), -1);
+      const greedy = E.argmax(this.actQ(E.reshape(obs, [n, ...this.obsShape])), -1);
       return E.where(E.tensor(explore, [n]), E.tensor(rand, [n]), greedy);
     }));
   }
