@@ -13,6 +13,9 @@ import * as E from '../engine/index.ts';
 import { ON_POLICY_SCHEMA, RUN_DEFAULTS, type OnPolicyConfig, type Schema } from './harness/config.ts';
 import { sampleCategorical } from './harness/policy.ts';
 import { sampleCategoricalGpu } from './harness/sample_gpu.ts';
+import { FlatAdam, PpoMlp, ppoMlpShape } from '../engine/nn/ppo_mlp.ts';
+import { packedOf } from '../engine/nn/params.ts';
+import type { GpuVecEnv } from './envs/gpu/vec.ts';
 import type { ActOptions, ActResult, EnvSpec, OnPolicyAgent, OnPolicyAlgorithm, Rollout, Stats, UpdateContext } from './harness/types.ts';
 
 type Tensor = E.Tensor;
@@ -38,6 +41,12 @@ export interface PpoConfig extends OnPolicyConfig {
   /** 'auto': MLP for vector observations, the MinAtar reference conv torso for grids. */
   torso: 'auto' | 'mlp' | 'minatar';
   mlpHidden: number[];
+  /**
+   * With an MLP torso, train and act through the fused small-MLP kernels (engine/nn/ppo_mlp.ts:
+   * a minibatch update in four dispatches, the rollout forward in one). Same algorithm and RNG
+   * streams; false takes the composed path (autodiff over the modules).
+   */
+  fusedMlp: boolean;
 }
 
 /** SPRIG's PPO table (rollout 2048, minibatch 64, γ 0.99, λ 0.95, lr 1e-4, 4 epochs, clip 0.2, ...). */
@@ -64,6 +73,7 @@ export const PPO_DEFAULTS: PpoConfig = {
   targetKl: null,
   torso: 'auto',
   mlpHidden: [64, 64],
+  fusedMlp: true,
   envDevice: 'cpu',
 };
 
@@ -80,6 +90,7 @@ export const PPO_SCHEMA: Schema<PpoConfig> = {
   targetKl: { type: 'number', positive: true, nullable: true },
   torso: { type: 'string', choices: ['auto', 'mlp', 'minatar'] },
   mlpHidden: { type: 'numbers', int: true, min: 1, minLength: 1 },
+  fusedMlp: { type: 'bool' },
 };
 
 /** `paper` is the table; the others are tuned for a 2-core machine (CI, the demo) and say so. */
@@ -111,6 +122,8 @@ export interface Perception {
   featureDim: number;
   init(seed: number): Params;
   apply(params: Params, obs: Tensor): { features: Tensor; cost?: Tensor };
+  /** An all-tanh MLP's layer keys in order ('0', '2', ...): what the fused kernels can run. */
+  mlpLayers?: string[];
 }
 
 /** CleanRL's torsos: MLP (tanh, orthogonal √2) for vectors; for MinAtar grids the reference
@@ -134,6 +147,7 @@ export function ppoTorso(cfg: Pick<PpoConfig, 'torso' | 'mlpHidden'>, obsShape: 
     featureDim,
     init: (seed) => net.init(seed),
     apply: (p, x) => ({ features: net.apply(p, x) }),
+    ...(kind === 'mlp' ? { mlpLayers: cfg.mlpHidden.map((_, i) => String(2 * i)) } : {}),
   };
 }
 
@@ -228,9 +242,21 @@ export class PpoAgent implements OnPolicyAgent {
   /** The flat buffers packParams made (the parameter views keep them alive; dispose frees them). */
   protected flats: Tensor[] = [];
 
+  /** The fused small-MLP kernels (engine/nn/ppo_mlp.ts) when cfg.fusedMlp and the torso is an MLP; else null. */
+  protected fused: PpoMlp | null = null;
+
   /** Packs the parameters (engine/nn's one-dispatch optimizers need that) and makes the optimizers. */
   protected setup(fresh: AgentParams): { params: AgentParams; optimizers: Record<string, E.Optimizer> } {
     const params = this.pack(fresh);
+    const layers = this.perception.mlpLayers;
+    if (this.cfg.fusedMlp !== false && layers) {
+      const packed = packedOf(params)!;
+      const r = ppoMlpShape(packed.layout, { layers: layers.map((l) => `perception.${l}`), actor: 'heads.actor', critic: 'heads.critic' });
+      if ('shape' in r) {
+        this.fused = new PpoMlp(r.shape, packed.flat);
+        return { params, optimizers: { agent: new FlatAdam(params, { lr: this.cfg.lr, eps: this.cfg.adamEps }) } };
+      }
+    }
     return { params, optimizers: { agent: E.adam(params, { lr: this.cfg.lr, eps: this.cfg.adamEps }) } };
   }
 
@@ -242,6 +268,7 @@ export class PpoAgent implements OnPolicyAgent {
 
   /** Logits [rows, A] and values [rows] in one readback; actions for the first o.sample rows. */
   async act(obs: Float32Array, rows: number, o: ActOptions): Promise<ActResult> {
+    if (this.fused) return this.actFused(obs, rows, o);
     const out = E.noGrad(() =>
       E.scope(() => {
         const x = E.tensor(obs.subarray(0, rows * this.inputSize), [rows, ...this.perception.inputShape]);
@@ -257,12 +284,36 @@ export class PpoAgent implements OnPolicyAgent {
     return { actions, logp, values };
   }
 
+  /** act() through the fused forward: one dispatch, one readback of [rows, A + 1]. */
+  private async actFused(obs: Float32Array, rows: number, o: ActOptions): Promise<ActResult> {
+    const A = this.numActions;
+    const x = E.tensor(obs.subarray(0, rows * this.inputSize), [rows, this.inputSize]);
+    const out = this.fused!.act(x);
+    x.dispose();
+    const d = await out.data();
+    out.dispose();
+    const logits = new Float32Array(rows * A), values = new Float32Array(rows);
+    for (let i = 0; i < rows; i++) {
+      for (let a = 0; a < A; a++) logits[i * A + a] = d[i * (A + 1) + a];
+      values[i] = d[i * (A + 1) + A];
+    }
+    const actions = new Int32Array(o.sample), logp = new Float32Array(o.sample);
+    sampleCategorical(logits, o.sample, A, o.rng, o.mode === 'greedy', actions, logp);
+    return { actions, logp, values };
+  }
+
   /**
    * act() on the GPU for rollouts on a GPU env: values for every row; for the first `sample`
    * rows an action by Gumbel-max (an exact softmax draw, one dispatch: rl/harness/sample_gpu.ts)
    * and its log-probability. No readback.
    */
   actGpu(obs: Tensor, sample: number): { values: Tensor; actions?: Tensor; logp?: Tensor } {
+    if (this.fused) {
+      const r = this.fused.actSample(obs, sample);
+      if (sample) return r;
+      E.dispose([r.actions, r.logp]);
+      return { values: r.values };
+    }
     return E.noGrad(() =>
       E.scope(() => {
         const rows = obs.shape[0];
@@ -276,6 +327,13 @@ export class PpoAgent implements OnPolicyAgent {
     );
   }
 
+  /** The whole GPU rollout in one dispatch (PpoMlp.rollout) when the fused kernels run this agent; see OnPolicyAgent.rolloutGpu. */
+  rolloutGpu(genv: GpuVecEnv, T: number, OB: Tensor, ROW: Tensor): Tensor | null {
+    if (!this.fused || genv.obsSize !== this.inputSize || genv.actSize !== 1) return null;
+    this.fused.rollout(genv, T, OB, ROW);
+    return this.fused.act(OB, T * genv.numEnvs, (T + 1) * genv.numEnvs);
+  }
+
   get inputSize() {
     return this.perception.inputShape.reduce((a, b) => a * b, 1);
   }
@@ -286,6 +344,7 @@ export class PpoAgent implements OnPolicyAgent {
   }
 
   async update(ro: Rollout, ctx: UpdateContext): Promise<Stats> {
+    if (this.fused) return this.updateFused(ro, ctx);
     const cfg = this.cfg;
     const lr = this.lr(ctx);
     const B = ro.T * ro.N, M = cfg.minibatchSize, S = this.inputSize;
@@ -347,6 +406,79 @@ export class PpoAgent implements OnPolicyAgent {
     return stats;
   }
 
+  /**
+   * update() through the fused kernels: the rollout uploaded once; each epoch's permutation and
+   * per-minibatch normalised advantages made on the CPU (the same Rng draws and float64
+   * arithmetic as update()) and uploaded once per update (per epoch with targetKl); then per
+   * minibatch the rows and dW kernels, the norm and Adam: four dispatches, all in one submit.
+   * One readback at the end for the statistics (and one per epoch with targetKl).
+   */
+  private async updateFused(ro: Rollout, ctx: UpdateContext): Promise<Stats> {
+    const cfg = this.cfg, fused = this.fused!;
+    const opt = this.optimizers.agent as FlatAdam;
+    const lr = this.lr(ctx);
+    const B = ro.T * ro.N, M = cfg.minibatchSize, S = this.inputSize, nMb = B / M;
+    const data = new Float32Array(4 * B);
+    for (let k = 0; k < B; k++) {
+      data[4 * k] = ro.actions[k];
+      data[4 * k + 1] = ro.logp[k];
+      data[4 * k + 2] = ro.returns[k];
+      data[4 * k + 3] = ro.values[k];
+    }
+    const X = E.tensor(ro.obs.subarray(0, B * S), [B, S]);
+    const DATA = E.tensor(data, [B, 4]);
+    const stats = E.zeros([5]);
+    // With targetKl each epoch's statistics decide whether the next runs: one epoch per batch.
+    const per = cfg.targetKl === null ? cfg.updateEpochs : 1;
+    const idx = new Uint32Array(per * B), adv = new Float32Array(per * B);
+    try {
+      for (let epoch = 0; epoch < cfg.updateEpochs; epoch += per) {
+        const k = Math.min(per, cfg.updateEpochs - epoch);
+        for (let e = 0; e < k; e++) {
+          const perm = ctx.rng.permutation(B);
+          for (let s = 0; s < nMb; s++) {
+            const o = e * B + s * M;
+            let mean = 0;
+            for (let j = 0; j < M; j++) {
+              const r = perm[s * M + j];
+              idx[o + j] = r;
+              adv[o + j] = ro.advantages[r];
+              mean += ro.advantages[r];
+            }
+            if (cfg.normAdv) {
+              mean /= M;
+              let v = 0;
+              for (let j = 0; j < M; j++) v += (adv[o + j] - mean) ** 2;
+              const std = Math.sqrt(v / (M - 1)); // torch.std is unbiased
+              for (let j = 0; j < M; j++) adv[o + j] = (adv[o + j] - mean) / (std + 1e-8);
+            }
+          }
+        }
+        const IDX = E.Tensor.fromBuffer(E.runtime().upload(idx.subarray(0, k * B)), [k * B]);
+        const ADV = E.tensor(adv.subarray(0, k * B), [k * B]);
+        for (let e = 0; e < k; e++) {
+          for (let s = 0; s < nMb; s++) {
+            // Statistics of the last minibatch (CleanRL logs those); with targetKl, of every epoch's last.
+            const wantStats = s === nMb - 1 && (epoch + e === cfg.updateEpochs - 1 || cfg.targetKl !== null);
+            fused.minibatchGrad({ X, DATA, IDX, ADV, base: e * B + s * M, M, G: opt.grad, S: stats, wantStats }, cfg);
+            opt.stepStaged({ lr, maxGradNorm: cfg.maxGradNorm });
+          }
+        }
+        E.dispose([IDX, ADV]);
+        if (cfg.targetKl !== null && epoch + k < cfg.updateEpochs) {
+          const kl = (await stats.data())[this.statNames.indexOf('approx_kl')];
+          if (kl > cfg.targetKl) break;
+        }
+      }
+      const d = await stats.data();
+      const out: Stats = { lr };
+      this.statNames.forEach((n, i) => (out[n] = d[i]));
+      return out;
+    } finally {
+      E.dispose([X, DATA, stats]);
+    }
+  }
+
   /** One Adam step on the PPO loss; with wantStats, returns a kept row of statNames. */
   protected updateMinibatch(mb: Minibatch, lr: number, wantStats: boolean): Tensor | null {
     const c = this.cfg;
@@ -367,6 +499,7 @@ export class PpoAgent implements OnPolicyAgent {
   }
 
   dispose() {
+    this.fused?.dispose();
     E.dispose(this.params);
     E.dispose(this.flats);
     for (const o of Object.values(this.optimizers)) o.dispose();

@@ -20,6 +20,7 @@
 // and the last good checkpoint stays.
 
 import * as E from '../../engine/index.ts';
+import { allocTensor } from '../../engine/tensor.ts';
 import { Rng, type RngState } from '../../engine/nn/rng.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedArrays } from '../../engine/safetensors.ts';
 import type { VecEnv } from '../envs/vec.ts';
@@ -312,49 +313,67 @@ export class Trainer {
     const T = c.numSteps, S = this.stack.size;
     const ro = this.rolloutBuffers(T, S, 1);
     const agent = this.agent as OnPolicyAgent;
-    const L = { obs: [] as E.Tensor[], act: [] as E.Tensor[], logp: [] as E.Tensor[], val: [] as E.Tensor[], rew: [] as E.Tensor[], term: [] as E.Tensor[], trunc: [] as E.Tensor[], fin: [] as E.Tensor[] };
+    if (!this.gstack && agent.rolloutGpu) {
+      const ro2 = await this.collectOnGpuFused(c, ro);
+      if (ro2) return ro2;
+    }
+    // Each step's tensors are copied into [T, N, ...] buffers (encoder copies, no dispatch):
+    // stacking T per-step tensors at the end cost one dispatch per tensor (8·T per rollout).
+    const rt = E.runtime();
+    const buf = (w: number) => allocTensor([T * N * w]);
+    const R = { obs: buf(S), act: buf(1), logp: buf(1), val: buf(1), rew: buf(1), term: buf(1), trunc: buf(1), fin: buf(S) };
+    const put = (dst: E.Tensor, src: E.Tensor, t: number, w: number) => {
+      const d = dst.bufferFor('rollout'), b = src.bufferFor('rollout');
+      rt.copy(b.buffer, b.offset, d.buffer, d.offset + t * N * w * 4, N * w * 4);
+    };
     let obs = this.gobs!;
     for (let t = 0; t < T; t++) {
       const out = agent.actGpu!(obs, N);
-      L.val.push(out.values);
-      L.act.push(out.actions!);
-      L.logp.push(out.logp!);
       const r = genv.step(out.actions!);
-      L.obs.push(obs);
-      L.rew.push(r.rewards);
-      L.term.push(r.terminated);
-      L.trunc.push(r.truncated);
+      put(R.obs, obs, t, S);
+      put(R.val, out.values, t, 1);
+      put(R.act, out.actions!, t, 1);
+      put(R.logp, out.logp!, t, 1);
+      put(R.rew, r.rewards, t, 1);
+      put(R.term, r.terminated, t, 1);
+      put(R.trunc, r.truncated, t, 1);
+      let next: E.Tensor;
       if (this.gstack) {
         // FrameStack's rules on the GPU: the final observation goes in place of the newest
         // frame of the old stack; the new frame is pushed, clearing the history of restarts.
-        L.fin.push(this.gstack.withLast(obs, r.finalObs));
-        obs = this.gstack.push(obs, r.obs, r.terminated, r.truncated);
-        E.dispose([r.finalObs, r.obs]);
+        const fin = this.gstack.withLast(obs, r.finalObs);
+        put(R.fin, fin, t, S);
+        next = this.gstack.push(obs, r.obs, r.terminated, r.truncated);
+        E.dispose([fin, r.finalObs, r.obs]);
       } else {
-        L.fin.push(r.finalObs);
-        obs = r.obs;
+        put(R.fin, r.finalObs, t, S);
+        r.finalObs.dispose();
+        next = r.obs;
       }
+      E.dispose([out.values, out.actions!, out.logp!, r.rewards, r.terminated, r.truncated]);
+      obs.dispose(); // copied above; the copy runs before any later reuse of its buffer
+      obs = next;
       this.globalStep += N;
     }
     // One forward for V(last obs) and every step's V(final obs): truncated episodes bootstrap
     // with γ·V(final) (collect() does the same with extra rows per step).
     const packed = E.scope(() => {
-      const all = agent.actGpu!(E.concat([obs, ...L.fin]), 0).values;
+      const all = agent.actGpu!(E.concat([E.reshape(obs, [N, S]), E.reshape(R.fin, [T * N, S])]), 0).values;
       const lastValues = E.slice(all, [[0, N]]);
-      const boot = E.reshape(E.slice(all, [[N, (T + 1) * N]]), [T, N]);
+      const boot = E.slice(all, [[N, (T + 1) * N]]);
       return [
-        E.stack(L.obs),
-        E.stack(L.act),
-        E.stack(L.logp),
-        E.stack(L.val),
-        E.add(E.stack(L.rew), E.mul(E.mul(boot, E.stack(L.trunc)), c.gamma)),
-        E.add(E.stack(L.term), E.stack(L.trunc)),
+        R.obs,
+        R.act,
+        R.logp,
+        R.val,
+        E.add(R.rew, E.mul(E.mul(boot, R.trunc), c.gamma)),
+        E.add(R.term, R.trunc),
         lastValues,
         genv.takeEpisodeStats(),
       ];
     });
     const [o, a, lp, v, rw, dn, lv, st] = await E.readAll(packed);
-    E.dispose([packed, Object.values(L)]);
+    E.dispose([packed, Object.values(R)]);
     this.gobs = obs;
     ro.obs.set(o);
     ro.actions.set(a);
@@ -365,6 +384,12 @@ export class Trainer {
     const { advantages, returns } = gae(ro.rewards, ro.values, ro.dones, lv, T, N, c.gamma, c.gaeLambda);
     ro.advantages.set(advantages);
     ro.returns.set(returns);
+    this.recordGpuEpisodes(st);
+    return ro;
+  }
+
+  /** A rollout's finished-episode sums (takeEpisodeStats rows) into the episode statistics. */
+  private recordGpuEpisodes(st: Float32Array) {
     const { episodes: n, returnSum: ret, lengthSum: len } = sumEpisodeStats(st);
     if (n) {
       // Per-episode returns stay on the GPU; the rollout's mean stands in for each of its
@@ -373,6 +398,50 @@ export class Trainer {
       for (let k = 0; k < Math.min(n, 100); k++) this.recentReturns.push(ret / n);
       if (this.recentReturns.length > 100) this.recentReturns.splice(0, this.recentReturns.length - 100);
     }
+  }
+
+  /**
+   * collectOnGpu when the agent runs the whole rollout itself (agent.rolloutGpu: PPO's fused
+   * small-MLP kernels, one dispatch for T vector steps): then the bootstrap forward and ONE
+   * readback; rewards get γ·V(final) where truncated, as above. Null when the agent declines.
+   */
+  private async collectOnGpuFused(c: OnPolicyConfig, ro: Rollout): Promise<Rollout | null> {
+    const { N } = this;
+    const genv = this.genv!;
+    const T = c.numSteps, S = this.stack.size;
+    const agent = this.agent as OnPolicyAgent;
+    const rt = E.runtime();
+    const OB = allocTensor([(2 * T + 1) * N, S]), ROW = allocTensor([T * N, 8]);
+    const g = this.gobs!.bufferFor('rollout'), ob = OB.bufferFor('rollout');
+    rt.copy(g.buffer, g.offset, ob.buffer, ob.offset, N * S * 4);
+    const vals = agent.rolloutGpu!(genv, T, OB, ROW);
+    if (!vals) {
+      E.dispose([OB, ROW]);
+      return null;
+    }
+    const next = allocTensor([N, S]), nb = next.bufferFor('rollout');
+    rt.copy(ob.buffer, ob.offset + T * N * S * 4, nb.buffer, nb.offset, N * S * 4);
+    const stats = genv.takeEpisodeStats();
+    const [o, rw, v, st] = await E.readAll([OB, ROW, vals, stats]);
+    E.dispose([OB, ROW, vals, stats, this.gobs!]);
+    this.gobs = next;
+    const W = vals.shape[1];
+    ro.obs.set(o.subarray(0, T * N * S));
+    for (let k = 0; k < T * N; k++) {
+      ro.actions[k] = rw[8 * k];
+      ro.logp[k] = rw[8 * k + 1];
+      ro.values[k] = rw[8 * k + 2];
+      // γ·V(final observation) where the step cap cut the episode (collect() does the same)
+      ro.rewards[k] = rw[8 * k + 3] + (rw[8 * k + 5] ? c.gamma * v[(N + k) * W + W - 1] : 0);
+      ro.dones[k] = rw[8 * k + 4] + rw[8 * k + 5];
+    }
+    const last = new Float32Array(N);
+    for (let i = 0; i < N; i++) last[i] = v[i * W + W - 1];
+    this.globalStep += T * N;
+    const { advantages, returns } = gae(ro.rewards, ro.values, ro.dones, last, T, N, c.gamma, c.gaeLambda);
+    ro.advantages.set(advantages);
+    ro.returns.set(returns);
+    this.recordGpuEpisodes(st);
     return ro;
   }
 

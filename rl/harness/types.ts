@@ -51,6 +51,7 @@ import type * as E from '../../engine/index.ts';
 import type { Rng } from '../../engine/nn/rng.ts';
 import type { NamedArrays } from '../../engine/safetensors.ts';
 import type { Space } from '../envs/types.ts';
+import type { GpuVecEnv } from '../envs/gpu/vec.ts';
 import type { KeySpec, OffPolicyConfig, OnPolicyConfig, RunConfig, Schema } from './config.ts';
 
 export type { RunConfig, OnPolicyConfig, OffPolicyConfig, KeySpec, Schema };
@@ -150,6 +151,16 @@ export interface OnPolicyAgent extends AgentBase {
    * caller's. An agent without it runs on CPU envs only.
    */
   actGpu?(obs: E.Tensor, sample: number): { values: E.Tensor; actions?: E.Tensor; logp?: E.Tensor };
+  /**
+   * Optional: a whole rollout of T vector steps on the GPU env in one go (PPO's fused small-MLP
+   * rollout). OB [(2T+1)·N, S] holds the observations to act on in rows [0, N); the agent fills
+   * rows [N, (T+1)N) with the next observations, rows (T+1)N + tN + i with step t's final
+   * observations, ROW [T·N, 8] with action, logp, value, reward, terminated, truncated, and
+   * returns [(T+1)·N, W] whose last column is V of OB's rows [TN, (2T+1)N) (the last
+   * observations, then every final one). Null: not possible for this agent and env (the harness
+   * then steps one vector step at a time with actGpu).
+   */
+  rolloutGpu?(genv: GpuVecEnv, T: number, OB: E.Tensor, ROW: E.Tensor): E.Tensor | null;
 }
 
 /** One vector step of transitions, on the CPU; the arrays are reused by the next step (copy what you keep). */

@@ -74,6 +74,58 @@ export function sumEpisodeStats(st: Float32Array): GpuEpisodeStats {
 /** The CPU VecEnv's checkpoint format (rl/envs/types.ts), so a batch moves between the two. */
 export type GpuVecEnvState = VecEnvState;
 
+/**
+ * WGSL of one env's whole step (the env's rules, autoreset, truncation at p.cap, episode sums):
+ * fn env_advance(i, a, o, fo) -> vec3f (reward, terminated, truncated) reads the action at
+ * A[a..], writes the next observation to obsArr[o..] and, where the episode ended, its final
+ * observation to finArr[fo..]. Needs storage S, Cn, St, the action array A and a uniform `p`
+ * with k0, k1 (the seed key) and cap. The step kernel below runs it per env; kernels that step
+ * envs inside their own loop (PPO's fused rollout, kernels/ppo_mlp.ts) include it too.
+ */
+export function envAdvanceWgsl(d: GpuEnvDef, obsArr: string, finArr: string): string {
+  const obsFns = d.wgsl.match(/fn env_obs[\s\S]*?\n}/)?.[0];
+  if (!obsFns) throw new Error(`${d.id}: its WGSL lacks fn env_obs(...) ending with a line "}"`);
+  return /* wgsl */ `
+${philoxWgsl}
+fn draw(i: u32) -> f32 {
+  let w = Cn[2u * i + 1u];
+  Cn[2u * i + 1u] = w + 1u;
+  return env_uniform(vec2u(p.k0, p.k1), i, w);
+}
+fn draw_word(i: u32) -> u32 {
+  let w = Cn[2u * i + 1u];
+  Cn[2u * i + 1u] = w + 1u;
+  return env_word(vec2u(p.k0, p.k1), i, w);
+}
+${d.wgsl.replace(/OUT\[/g, `${obsArr}[`)}
+${obsFns.replace('fn env_obs', 'fn env_obs_final').replace(/OUT\[/g, `${finArr}[`)}
+fn begin_episode(i: u32) {
+  env_reset(i, ${d.stateSize}u * i);
+  Cn[2u * i] = 0u;
+  St[4u * i] = 0.0;
+}
+fn env_advance(i: u32, a: u32, o: u32, fo: u32) -> vec3f {
+  let b = ${d.stateSize}u * i;
+  let rt = env_step(i, b, a);
+  let term = rt.y > 0.5;
+  let len = Cn[2u * i] + 1u;
+  let ret = St[4u * i] + rt.x;
+  let trunc = !term && p.cap > 0u && len >= p.cap;
+  if (term || trunc) {
+    env_obs_final(i, b, fo);
+    St[4u * i + 1u] = St[4u * i + 1u] + 1.0;
+    St[4u * i + 2u] = St[4u * i + 2u] + ret;
+    St[4u * i + 3u] = St[4u * i + 3u] + f32(len);
+    begin_episode(i);
+  } else {
+    Cn[2u * i] = len;
+    St[4u * i] = ret;
+  }
+  env_obs(i, b, o);
+  return vec3f(rt.x, select(0.0, 1.0, term), select(0.0, 1.0, trunc));
+}`;
+}
+
 function kernels(d: GpuEnvDef) {
   const decl = /* wgsl */ `
 struct P { n: u32, k0: u32, k1: u32, cap: u32, mode: u32 }
@@ -117,10 +169,6 @@ ${decl.replace(/OUT\[/g, 'O[')}
 }
 fn env_obs_to_O(i: u32) { env_obs(i, ${d.stateSize}u * i, ${d.obsSize}u * i); }`,
   };
-  // env_obs writes through OUT[…]: the step kernel instantiates it twice, once for the
-  // observation and once for the final observation.
-  const obsFns = d.wgsl.match(/fn env_obs[\s\S]*?\n}/)?.[0];
-  if (!obsFns) throw new Error(`${d.id}: its WGSL lacks fn env_obs(...) ending with a line "}"`);
   const step = {
     name: `gpu_${d.id}_step`,
     code: /* wgsl */ `
@@ -134,32 +182,15 @@ fn env_obs_to_O(i: u32) { env_obs(i, ${d.stateSize}u * i, ${d.obsSize}u * i); }`
 @group(0) @binding(7) var<storage, read_write> U: array<f32>;
 @group(0) @binding(8) var<storage, read_write> F: array<f32>;
 @group(0) @binding(9) var<uniform> p: P;
-${decl.replace(/OUT\[/g, 'O[')}
-${obsFns.replace('fn env_obs', 'fn env_obs_final').replace(/OUT\[/g, 'F[')}
+struct P { n: u32, k0: u32, k1: u32, cap: u32, mode: u32 }
+${envAdvanceWgsl(d, 'O', 'F')}
 @compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x;
   if (i >= p.n) { return; }
-  let b = ${d.stateSize}u * i;
-  let o = ${d.obsSize}u * i;
-  let rt = env_step(i, b, ${d.actSize}u * i);
-  let term = rt.y > 0.5;
-  let len = Cn[2u * i] + 1u;
-  let ret = St[4u * i] + rt.x;
-  let trunc = !term && p.cap > 0u && len >= p.cap;
-  R[i] = rt.x;
-  T[i] = select(0.0, 1.0, term);
-  U[i] = select(0.0, 1.0, trunc);
-  if (term || trunc) {
-    env_obs_final(i, b, o);
-    St[4u * i + 1u] = St[4u * i + 1u] + 1.0;
-    St[4u * i + 2u] = St[4u * i + 2u] + ret;
-    St[4u * i + 3u] = St[4u * i + 3u] + f32(len);
-    begin_episode(i);
-  } else {
-    Cn[2u * i] = len;
-    St[4u * i] = ret;
-  }
-  env_obs(i, b, o);
+  let r = env_advance(i, ${d.actSize}u * i, ${d.obsSize}u * i, ${d.obsSize}u * i);
+  R[i] = r.x;
+  T[i] = r.y;
+  U[i] = r.z;
 }`,
   };
   const take = {
@@ -293,6 +324,21 @@ export class GpuVecEnv {
       label: this.k.step.name,
     });
     return out;
+  }
+
+  /**
+   * What a kernel needs to step this batch inside its own loop (envAdvanceWgsl): the env's
+   * definition, its state buffers (S, Cn, St) and the uniform words n, k0, k1, cap.
+   */
+  fusedParts(): { def: GpuEnvDef; S: GPUBuffer; Cn: GPUBuffer; St: GPUBuffer; words: number[] } {
+    this.alive('step');
+    if (!this.started) throw new Error(`${this.id} (GPU): call reset() before stepping`);
+    return { def: this.def, S: this.S, Cn: this.Cn, St: this.St, words: this.params(0).slice(0, 4) };
+  }
+
+  /** envAdvanceWgsl of this env over the named arrays. */
+  advanceWgsl(obsArr: string, finArr: string): string {
+    return envAdvanceWgsl(this.def, obsArr, finArr);
   }
 
   /** Episodes finished since the last call, summed over envs; clears the sums. One readback. */
