@@ -25,7 +25,7 @@ import { GPU_ENV_IDS } from './envs/gpu/envs.ts';
 import type { GpuStepResult } from './envs/gpu/vec.ts';
 import { qNetwork, type EncoderKind, type QNetParams, type QNetwork } from './dqn/nets.ts';
 import { fusedQ, fusedQSupported } from './dqn/fused_q.ts';
-import { epsilonAt, fusedTdLoss, tdTarget, type NextQ } from './dqn/losses.ts';
+import { epsilonAt, fusedTdLoss, lossAndGrad, tdTarget, type NextQ } from './dqn/losses.ts';
 
 type Tensor = E.Tensor;
 
@@ -330,6 +330,8 @@ export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: numbe
   const target = tgt.params;
   const opt = makeOptimizer(cfg, params, cfg.lr);
   const clip = cfg.maxGradNorm ?? undefined;
+  /** The backward pass's unit seed, made once. */
+  const one = E.keep(E.ones([]));
   return {
     name: cfg.variant,
     net,
@@ -342,12 +344,12 @@ export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: numbe
       E.scope(() => {
         const b = sample();
         const next = batchNextQ(cfg, net, params, target, b);
-        const [, grads] = E.valueAndGrad((p: QNetParams) => {
+        const [, grads] = lossAndGrad((p: QNetParams) => {
           // Target, Q(s, a) and the loss in one dispatch; its statistics start with loss, q_mean, msbe.
           const td = fusedTdLoss(cfg.loss === 'huber' ? 'huber' : 'mse', net.q(p, b.obs), next, b, cfg.gamma);
           if (wantStats) stats = E.keep(td.stats.subView(0, [3]));
           return td.loss;
-        })(params);
+        }, params, one);
         opt.step(params, grads, { lr: cfg.lr * lrFrac, maxGradNorm: clip });
       });
       return stats;
@@ -356,7 +358,7 @@ export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: numbe
       copyInto(target, params);
     },
     dispose() {
-      E.dispose([params, target, online.flat, tgt.flat]);
+      E.dispose([params, target, online.flat, tgt.flat, one]);
       opt.dispose();
     },
   };

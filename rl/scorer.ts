@@ -30,7 +30,7 @@ import {
 } from './dqn.ts';
 import type { OffPolicyAlgorithm } from './harness/types.ts';
 import { qNetwork, type EncoderKind, type QNetParams } from './dqn/nets.ts';
-import { bev, fusedTdLoss, msbe, qAt } from './dqn/losses.ts';
+import { bev, fusedTdLoss, lossAndGrad, msbe, qAt } from './dqn/losses.ts';
 import type { BatchTensors } from './replay.ts';
 
 type Tensor = E.Tensor;
@@ -57,6 +57,8 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
   const leader = E.adam(leaderParams, { lr: cfg.leaderLr, eps: cfg.adamEps });
   const follower = E.adam(followerParams, { lr: cfg.followerLr, eps: cfg.adamEps });
   const clip = cfg.maxGradNorm ?? undefined;
+  /** The backward passes' unit seed, made once. */
+  const one = E.keep(E.ones([]));
   const followerLoss = cfg.followerLoss === 'bev' ? bev : msbe;
   /** The follower's loss for the fused TD op (MSBE is its 'mse'). */
   const followerKind: 'bev' | 'mse' = cfg.followerLoss === 'bev' ? 'bev' : 'mse';
@@ -94,7 +96,7 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
         const n1 = batchNextQ(cfg, net, params, target, b1);
         const f1 = E.noGrad(() => net.encoder.apply(params.encoder, b1.obs));
         // MSBE: target, Q(s, a) and loss in one fused dispatch, its gradient in one.
-        const [l1, g] = E.valueAndGrad((h: Params) => fusedTdLoss('mse', net.head.apply(h, f1), n1, b1, cfg.gamma).loss)(params.head);
+        const [l1, g] = lossAndGrad((h: Params) => fusedTdLoss('mse', net.head.apply(h, f1), n1, b1, cfg.gamma).loss, params.head, one);
         g1 = g;
         if (wantStats) stats.push(E.keep(l1));
       }
@@ -104,12 +106,12 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
       // Fresh batch, targets and Q from the just-updated head (θ is a constant here).
       const b2 = sample();
       const n2 = batchNextQ(cfg, net, params, target, b2);
-      const [, g2] = E.valueAndGrad((e: Params) => {
+      const [, g2] = lossAndGrad((e: Params) => {
         const td = fusedTdLoss(followerKind, net.head.apply(params.head, net.encoder.apply(e, b2.obs)), n2, b2, cfg.gamma);
         // stats: follower loss (TD_STAT_NAMES[0]) and q_mean ([1]), picked out on log steps only
         if (wantStats) stats.push(E.keep(E.noGrad(() => E.reshape(E.slice(td.stats, [[1, 2]]), []))), E.keep(E.noGrad(() => E.reshape(E.slice(td.stats, [[0, 1]]), []))));
         return td.loss;
-      })(params.encoder);
+      }, params.encoder, one);
       follower.step(params.encoder, g2, { lr: cfg.followerLr * lrFrac, maxGradNorm: clip });
     });
     if (!wantStats) return null;
@@ -137,7 +139,7 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
         stats.push(E.keep(E.noGrad(() => lossOf(params.encoder))));
         return;
       }
-      const [l1, g1] = E.valueAndGrad(lossOf)(params.encoder);
+      const [l1, g1] = lossAndGrad(lossOf, params.encoder, one);
       if (wantStats) stats.push(E.keep(l1));
       leader.step(params.encoder, g1, { lr: cfg.leaderLr * lrFrac, maxGradNorm: clip });
     });
@@ -145,11 +147,11 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
       const b2 = sample();
       const n2 = batchNextQ(cfg, net, params, target, b2);
       const f2 = E.noGrad(() => net.encoder.apply(params.encoder, b2.obs));
-      const [l2, g2] = E.valueAndGrad((h: Params) => {
+      const [l2, g2] = lossAndGrad((h: Params) => {
         const td = fusedTdLoss('mse', net.head.apply(h, f2), n2, b2, cfg.gamma);
         if (wantStats) stats.push(E.keep(E.noGrad(() => E.reshape(E.slice(td.stats, [[1, 2]]), []))));
         return td.loss;
-      })(params.head);
+      }, params.head, one);
       if (wantStats) stats.push(E.keep(l2));
       follower.step(params.head, g2, { lr: cfg.followerLr * lrFrac, maxGradNorm: clip });
     });
@@ -193,7 +195,7 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
     },
     dispose() {
       if (warmStart) E.dispose(warmStart);
-      E.dispose([params, target, enc.flat, head.flat, tEnc.flat, tHead.flat]);
+      E.dispose([params, target, enc.flat, head.flat, tEnc.flat, tHead.flat, one]);
       leader.dispose();
       follower.dispose();
     },

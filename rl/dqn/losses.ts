@@ -61,6 +61,16 @@ export function bev(qa: Tensor, y: Tensor): Tensor {
   return E.mean(E.square(E.sub(d, E.mean(d))));
 }
 
+/**
+ * [loss, gradient] of a scalar loss in one parameter tree, seeded with a kept unit cotangent
+ * `one` ([] of 1): E.valueAndGrad's result, without its per-call fill dispatch for the seed.
+ */
+export function lossAndGrad<P extends E.Params>(f: (p: P) => Tensor, p: P, one: Tensor): [Tensor, P] {
+  const [out, back] = E.vjp(f, p);
+  const [g] = back(one);
+  return [out as Tensor, g as P];
+}
+
 // ---------------------------------------------------------------- schedules
 
 /** CleanRL's linear_schedule: start → end linearly over `duration` steps, then end. */
