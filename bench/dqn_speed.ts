@@ -2,7 +2,8 @@
 // Trainer: ε-greedy acting with one readback per vector step, env steps, replay inserts,
 // uniform batches uploaded, the update, target copies) against bench/dqn_torch.py, a
 // CleanRL-style PyTorch DQN with the same network, env logic, batch size and train frequency,
-// in one run; and SCORER's cost per env step relative to DQN's.
+// in one run; and SCORER's cost per env step relative to DQN's. Our rounds also print GPU
+// dispatches and uploads per vector step (the engine's counters over the timed steps).
 //   npx tsx bench/dqn_speed.ts [--steps 2000] [--rounds 3] [--no-torch] [--case small] [--torch-threads 1,2]
 // The PyTorch side runs under the first python that imports torch ($BENCH_PYTHON, python3 on
 // PATH, /usr/bin/python3: a pyenv python3 first on PATH often has none).
@@ -84,6 +85,9 @@ function env(n: number) {
 interface Speed {
   wall: number;
   cpu: number;
+  /** Ours only: GPU dispatches and buffer uploads per vector step (engine counters over the timed steps). */
+  dispatches?: number;
+  uploads?: number;
 }
 
 async function ours(algo: OffPolicyAlgorithm<DqnConfig>, c: Case, steps: number): Promise<Speed> {
@@ -95,11 +99,14 @@ async function ours(algo: OffPolicyAlgorithm<DqnConfig>, c: Case, steps: number)
   const t = new Trainer(algo, cfg as RunConfig, { env: env(c.numEnvs) });
   while (t.globalStep <= WARMUP) await t.step();
   await E.sync();
-  const s0 = t.globalStep, t0 = performance.now(), c0 = process.cpuUsage();
+  const s0 = t.globalStep, t0 = performance.now(), c0 = process.cpuUsage(), k0 = { ...E.counters() };
   while (t.globalStep - s0 < steps) await t.step();
   await E.sync();
-  const n = t.globalStep - s0, cu = process.cpuUsage(c0);
-  const out = { wall: n / ((performance.now() - t0) / 1000), cpu: n / ((cu.user + cu.system) / 1e6) };
+  const n = t.globalStep - s0, cu = process.cpuUsage(c0), k1 = E.counters(), vsteps = n / c.numEnvs;
+  const out = {
+    wall: n / ((performance.now() - t0) / 1000), cpu: n / ((cu.user + cu.system) / 1e6),
+    dispatches: (k1.dispatches - k0.dispatches) / vsteps, uploads: (k1.uploads - k0.uploads) / vsteps,
+  };
   t.dispose();
   return out;
 }
@@ -162,7 +169,7 @@ async function main() {
         return x;
       });
       s.push(await ours(scorerAlgorithms['scorer-dqn'], c, steps));
-      const f = (x: Speed | null | undefined) => (x ? `${x.wall.toFixed(1)} (${x.cpu.toFixed(1)}/CPU-s)` : '-');
+      const f = (x: Speed | null | undefined) => (x ? `${x.wall.toFixed(1)} (${x.cpu.toFixed(1)}/CPU-s${x.dispatches !== undefined ? `, ${x.dispatches.toFixed(1)} dispatches and ${x.uploads!.toFixed(1)} uploads per vector step` : ''})` : '-');
       console.error(`  ${c.name} round ${r + 1}: ours DQN ${f(d.at(-1))}, ${tps.map((x, i) => `PyTorch ${threads[i]}t ${f(x)}`).join(', ')}, ours SCORER ${f(s.at(-1))} steps/s (load ${load()})`);
     }
     // The peer: the thread count with the higher median wall speed.
