@@ -505,3 +505,51 @@ ${step}
 }`,
   };
 }
+
+/**
+ * torch.optim.Adam with clip_grad_norm_ for a small flat parameter vector in ONE workgroup:
+ * the global gradient norm (a workgroup reduction), a barrier, then the update of every
+ * element, where kernels/optim.ts needs two dispatches (the norm kernel, then the update).
+ * G gradients, P parameters, M and V the moments (the flat layout); same arithmetic as
+ * optimKernel('adam') (no weight decay): g·min(1, maxNorm/(‖g‖ + 1e-6)), m, v, bias corrections.
+ * H[64] receives the norm (as gradNormKernel writes it). params: n, clip (0/1), lr, maxNorm,
+ * beta1, beta2, eps, bias correction 1, sqrt(bias correction 2).
+ */
+export const adamClipSmallKernel = {
+  name: 'adam_clip_small',
+  code: /* wgsl */ `
+@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read_write> P: array<f32>;
+@group(0) @binding(2) var<storage, read_write> M: array<f32>;
+@group(0) @binding(3) var<storage, read_write> V: array<f32>;
+@group(0) @binding(4) var<storage, read_write> H: array<f32>;
+struct Q { n: u32, clip: u32, lr: f32, max_norm: f32, b1: f32, b2: f32, eps: f32, bc1: f32, sbc2: f32 }
+@group(0) @binding(5) var<uniform> p: Q;
+var<workgroup> part: array<f32, 256>;
+@compute @workgroup_size(256) fn main(@builtin(local_invocation_id) lid: vec3u) {
+  var scale = 1.0;
+  if (p.clip != 0u) {
+    var acc = 0.0;
+    for (var i = lid.x; i < p.n; i += 256u) { let g = G[i]; acc = fma(g, g, acc); }
+    part[lid.x] = acc;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s = s >> 1u) {
+      if (lid.x < s) { part[lid.x] += part[lid.x + s]; }
+      workgroupBarrier();
+    }
+    let norm = sqrt(part[0]);
+    scale = min(1.0, p.max_norm / (norm + 1e-6));
+    if (lid.x == 0u) { H[64] = norm; }
+  }
+  for (var i = lid.x; i < p.n; i += 256u) {
+    var g = G[i];
+    if (p.clip != 0u) { g *= scale; }
+    let m = p.b1 * M[i] + (1.0 - p.b1) * g;
+    let v = p.b2 * V[i] + (1.0 - p.b2) * g * g;
+    M[i] = m;
+    V[i] = v;
+    let denom = sqrt(v) / p.sbc2 + p.eps;
+    P[i] = P[i] - (p.lr / p.bc1) * m / denom;
+  }
+}`,
+};

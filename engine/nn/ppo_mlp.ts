@@ -15,7 +15,7 @@ import { grid } from '../../kernels/common.ts';
 import { threefryWgsl } from '../../kernels/random.ts';
 import { optimKernel, gradNormKernel } from '../../kernels/optim.ts';
 import {
-  ppoMlpActKernel, ppoMlpActSampleKernel, ppoMlpRowsKernel, ppoMlpDwKernel, ppoMlpDwThreads, ppoMlpMisfit, ppoMlpRolloutKernel, scratchLayout, type PpoMlpShape,
+  ppoMlpActKernel, ppoMlpActSampleKernel, ppoMlpRowsKernel, ppoMlpDwKernel, ppoMlpDwThreads, ppoMlpMisfit, ppoMlpRolloutKernel, adamClipSmallKernel, scratchLayout, type PpoMlpShape,
 } from '../../kernels/ppo_mlp.ts';
 import { packedOf, gatherInto, type Params, type PackLayout } from './params.ts';
 import type { Optimizer, StepOptions } from './optim.ts';
@@ -198,6 +198,13 @@ export class PpoMlp {
   }
 }
 
+/**
+ * Up to this many floats FlatAdam runs the clipped step in one single-workgroup dispatch
+ * (kernels/ppo_mlp.ts, adamClipSmallKernel); above, the two-dispatch kernels/optim.ts path,
+ * whose many workgroups pay off on big vectors.
+ */
+export const FLAT_ADAM_ONE_WORKGROUP = 1 << 15;
+
 export interface FlatAdamOptions {
   lr?: number;
   betas?: [number, number];
@@ -244,6 +251,18 @@ export class FlatAdam implements Optimizer {
   stepStaged(opts: { lr?: number; maxGradNorm?: number } = {}) {
     const rt = runtime();
     const n = this.layout.size;
+    if (n <= FLAT_ADAM_ONE_WORKGROUP) {
+      // small nets: the norm and the update in one single-workgroup dispatch
+      this.stepCount++;
+      const [b1, b2] = this.betas, t = this.stepCount;
+      rt.dispatch({
+        kernel: adamClipSmallKernel, inputs: [this.grad.buffer],
+        outputs: [this.flat.buffer, this.moments.exp_avg.buffer, this.moments.exp_avg_sq.buffer, this.hyper.buffer],
+        params: [n, opts.maxGradNorm !== undefined ? 1 : 0, ...[opts.lr ?? this.lr, opts.maxGradNorm ?? 0, b1, b2, this.eps, 1 - b1 ** t, Math.sqrt(1 - b2 ** t)].map(f32bits)],
+        workgroups: [1], label: 'adam.step (one workgroup)',
+      });
+      return;
+    }
     const g = this.grad.buffer, hb = this.hyper.buffer;
     let flags = 0;
     if (opts.maxGradNorm !== undefined) {
@@ -261,7 +280,10 @@ export class FlatAdam implements Optimizer {
   }
 
   lastGradNorm(): Tensor {
-    return O.clone(this.hyper.subView(64, []));
+    const v = this.hyper.subView(64, []);
+    const out = O.clone(v);
+    v.dispose();
+    return out;
   }
 
   state(): Record<string, Tensor> {

@@ -320,6 +320,55 @@ describe('fused small-MLP PPO', () => {
     expect(E.memory().liveBuffers).toBe(before);
   });
 
+  it('FlatAdam (one-workgroup and two-dispatch paths) equals a float64 torch.optim.Adam with clip_grad_norm_; checkpoint state names as E.adam', async () => {
+    for (const [rows, cols] of [[8, 6], [200, 180]]) {
+      const before = E.memory().liveBuffers;
+      const rng = new Rng(rows);
+      const w0 = Float64Array.from({ length: rows * cols }, () => Math.fround(rng.normal()));
+      const b0 = Float64Array.from({ length: rows }, () => Math.fround(rng.normal()));
+      const { params, flat, layout } = E.packParams({ w: E.tensor(Float32Array.from(w0), [rows, cols]), b: E.tensor(Float32Array.from(b0), [rows]) });
+      const opt = new FlatAdam(params, { lr: 1e-2, eps: 1e-5 });
+      expect(layout.size > 32768).toBe(rows === 200);
+      // float64 reference
+      const p = [w0.slice(), b0.slice()], m = p.map((x) => new Float64Array(x.length)), v = p.map((x) => new Float64Array(x.length));
+      const lrs = [1e-2, 5e-3, 2e-3], clip = [0.5, undefined, 100];
+      for (let t = 1; t <= 3; t++) {
+        const g = p.map((x) => Float64Array.from(x, () => Math.fround(rng.normal() * 0.3)));
+        const gw = E.tensor(Float32Array.from(g[0]), [rows, cols]), gb = E.tensor(Float32Array.from(g[1]), [rows]);
+        opt.step(params, { w: gw, b: gb }, { lr: lrs[t - 1], maxGradNorm: clip[t - 1] });
+        E.dispose([gw, gb]);
+        const norm = Math.sqrt(g.reduce((s, x) => s + x.reduce((a, y) => a + y * y, 0), 0));
+        const sc = clip[t - 1] === undefined ? 1 : Math.min(1, clip[t - 1]! / (norm + 1e-6));
+        for (let q = 0; q < 2; q++) {
+          for (let k = 0; k < p[q].length; k++) {
+            const gk = g[q][k] * sc;
+            m[q][k] = 0.9 * m[q][k] + 0.1 * gk;
+            v[q][k] = 0.999 * v[q][k] + 0.001 * gk * gk;
+            p[q][k] -= (lrs[t - 1] / (1 - 0.9 ** t)) * m[q][k] / (Math.sqrt(v[q][k]) / Math.sqrt(1 - 0.999 ** t) + 1e-5);
+          }
+        }
+        if (t === 1) {
+          const n1 = opt.lastGradNorm();
+          expect(Math.abs((await n1.item()) - norm)).toBeLessThan(1e-4 * norm);
+          n1.dispose();
+        }
+      }
+      const [pw, pb] = await E.readAll([params.w as E.Tensor, params.b as E.Tensor]);
+      let worst = 0;
+      pw.forEach((x, k) => (worst = Math.max(worst, Math.abs(x - p[0][k]))));
+      pb.forEach((x, k) => (worst = Math.max(worst, Math.abs(x - p[1][k]))));
+      expect(worst).toBeLessThan(2e-6);
+      const st = opt.state();
+      expect(Object.keys(st).sort()).toEqual(['exp_avg.b', 'exp_avg.w', 'exp_avg_sq.b', 'exp_avg_sq.w', 'step']);
+      const ma = await st['exp_avg.b'].data();
+      ma.forEach((x, k) => expect(Math.abs(x - m[1][k])).toBeLessThan(1e-6));
+      E.dispose(Object.values(st));
+      opt.dispose();
+      E.dispose([params, flat]);
+      expect(E.memory().liveBuffers).toBe(before);
+    }
+  });
+
   it('falls back to the composed path where the kernels do not fit, and says why', async () => {
     const cfg = await config({ numEnvs: 2, numSteps: 4, minibatchSize: 4, mlpHidden: [6] });
     const agent = new PpoAgent(cfg, specOf(4, 2), ppoTorso(cfg, [4]));
