@@ -339,25 +339,18 @@ export function linearDualKernel(t: LinearTile, vec4: boolean) {
   for (let i = 0; i < t.TM; i++) L.push(`let xr${i} = min(row + ${i}u, p.m - 1u) * kk;`);
   for (let j = 0; j < t.TN; j++) L.push(`let wr${j} = min(col + ${j}u, p.n - 1u) * kk;`);
   for (let i = 0; i < t.TM; i++) for (let j = 0; j < t.TN; j++) L.push(`var c${i}_${j} = 0.0;`, `var d${i}_${j} = 0.0;`);
-  // Two passes over K, each with one product per accumulator pair: (X, TX)·W, then X·TW. One
-  // pass reading X, W, TX and TW together held four register blocks of operands at once and
-  // spilled on lavapipe (each vec4 lane of an invocation is a SIMD register there): the
-  // tangent-only replay of a 256×256 layer ran ~3× the plain forward for 2× its multiply-adds.
-  const body: string[] = [];
-  for (let j = 0; j < t.TN; j++) body.push(`let w${j} = W[wr${j} + k];`);
-  const cp: string[] = [];
-  for (let i = 0; i < t.TM; i++) cp.push(`let a${i} = X[xr${i} + k];`);
-  for (let i = 0; i < t.TM; i++) for (let j = 0; j < t.TN; j++) cp.push(`c${i}_${j} += ${mul(`a${i}`, `w${j}`)};`);
-  body.push(`if (PRIMAL) {\n      ${cp.join('\n      ')}\n    }`);
-  const tx: string[] = [], tw: string[] = [];
-  for (let i = 0; i < t.TM; i++) tx.push(`let ta${i} = TX[xr${i} + k];`);
-  for (let i = 0; i < t.TM; i++) for (let j = 0; j < t.TN; j++) tx.push(`d${i}_${j} += ${mul(`ta${i}`, `w${j}`)};`);
-  body.push(`if (HAS_T0) {\n      ${tx.join('\n      ')}\n    }`);
-  const body2: string[] = [];
-  for (let i = 0; i < t.TM; i++) body2.push(`let a${i} = X[xr${i} + k];`);
-  for (let j = 0; j < t.TN; j++) tw.push(`let tw${j} = TW[wr${j} + k];`);
-  for (let i = 0; i < t.TM; i++) for (let j = 0; j < t.TN; j++) tw.push(`d${i}_${j} += ${mul(`a${i}`, `tw${j}`)};`);
-  body2.push(...tw);
+  // One pass over K per product (X·W, TX·W, X·TW), each with the plain kernel's register
+  // profile (one operand block of each side and one accumulator block). One pass reading X, W,
+  // TX and TW together held four operand blocks and two accumulator blocks at once and spilled
+  // on lavapipe (each vec4 lane of an invocation is a SIMD register there): the tangent-only
+  // replay of a 256×256 layer ran ~3× the plain forward for 2× its multiply-adds.
+  const pass = (a: string, b: string, acc: string) => {
+    const out: string[] = [];
+    for (let i = 0; i < t.TM; i++) out.push(`let a${i} = ${a}[xr${i} + k];`);
+    for (let j = 0; j < t.TN; j++) out.push(`let w${j} = ${b}[wr${j} + k];`);
+    for (let i = 0; i < t.TM; i++) for (let j = 0; j < t.TN; j++) out.push(`${acc}${i}_${j} += ${mul(`a${i}`, `w${j}`)};`);
+    return `for (var k = 0u; k < kk; k++) {\n      ${out.join('\n      ')}\n    }`;
+  };
   const store: string[] = [];
   for (let j = 0; j < t.TN; j++) {
     store.push(`let b${j} = select(0.0, Bias[min(col + ${j}u, p.n - 1u)], HAS_BIAS);`);
@@ -387,15 +380,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (row >= p.m || col >= p.n) { return; }
   let kk = ${vec4 ? 'p.k / 4u' : 'p.k'};
   ${L.join('\n  ')}
-  if (PRIMAL || HAS_T0) {
-    for (var k = 0u; k < kk; k++) {
-      ${body.join('\n      ')}
-    }
+  if (PRIMAL) {
+    ${pass('X', 'W', 'c')}
+  }
+  if (HAS_T0) {
+    ${pass('TX', 'W', 'd')}
   }
   if (HAS_T1) {
-    for (var k = 0u; k < kk; k++) {
-      ${body2.join('\n      ')}
-    }
+    ${pass('X', 'TW', 'd')}
   }
   ${store.join('\n  ')}
 }`,
