@@ -8,14 +8,23 @@
 //                   returns the critic's gradient (goal ≤ 12× the actor's individual gradient),
 //                   with forward-over-reverse (the default), the same without the dual linear/MSE
 //                   kernels (E.nnDualKernels(false): what forward over reverse cost before them),
-//                   and recorded reverse second derivatives, alternating, two rounds each
+//                   and recorded reverse second derivatives
 // with the dispatches and readbacks of one iteration. Not tests: numbers, not assertions.
+//
+// Timing: every case is warmed (pipelines compiled, buffers pooled, bind groups cached), then
+// all cases of a network run in alternating rounds (one sample of each per round, a sample being
+// enough back-to-back iterations to last ~targetMs, then one wait). A full garbage collection runs
+// between samples, outside the timed region, so no sample pays for another's garbage. A ratio is
+// the median over rounds of the per-round ratio (case sample / unit sample of the same round), so
+// load that changes between rounds (another process starting on a 2-core host) hits both sides
+// alike; the ratio of the medians is reported beside it. Nothing inside a timed sample reads back.
 // The losses are rl/ddpg.ts's: f₂ = E.mse(Q(s, π(s)), y) with Q reshaped to [B], f₁ = −mean Q.
 //
 //   npx tsx bench/implicit.ts [filter] [--quick] [--composed] [--fused]
 
+import os from 'node:os';
 import * as E from '../engine/index.ts';
-import { timeIt, selected, type Row, type Stats } from './common.ts';
+import { opts, selected, type Row } from './common.ts';
 
 type Layer = { w: E.Tensor; b: E.Tensor };
 type Act = 'tanh' | 'relu';
@@ -81,27 +90,47 @@ export interface ImplicitRow extends Row {
 }
 
 /**
- * Wall time (harness timing), and process CPU time per iteration: lavapipe runs the kernels on
- * this process's threads, so CPU time counts the whole cost (JS + Dawn + kernels) and, unlike wall
- * time, is barely moved by other jobs on a shared machine.
+ * V8's full collection (Node exposes gc() once --expose-gc is set at run time): run between
+ * samples so that a sample never pays for garbage the previous one left. null where unavailable.
  */
-async function measure(step: () => void): Promise<{ wall: Stats; cpuMs: number; dispatches: number; readbacks: number }> {
-  const wall = await timeIt(() => step(), () => E.sync(), { maxIters: 256 });
+const collect: (() => void) | null = await (async () => {
+  try {
+    const v8 = await import('node:v8');
+    const vm = await import('node:vm');
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc');
+    return typeof gc === 'function' ? (gc as () => void) : null;
+  } catch {
+    return null;
+  }
+})();
+
+interface Sample { wall: number; cpu: number }
+
+/** One sample: `iters` back-to-back iterations, then one wait; per-iteration wall and process CPU ms. */
+async function sample(step: () => void, iters: number): Promise<Sample> {
   await E.sync();
-  const c0 = E.counters();
-  step();
-  const c1 = E.counters();
-  await E.sync();
-  const n = Math.max(3, Math.min(wall.iters, 20));
+  collect?.();
   const u0 = process.cpuUsage();
-  for (let i = 0; i < n; i++) step();
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) step();
   await E.sync();
+  const wall = (performance.now() - t0) / iters;
   const u = process.cpuUsage(u0);
-  return { wall, cpuMs: (u.user + u.system) / 1000 / n, dispatches: c1.dispatches - c0.dispatches, readbacks: c1.readbacks - c0.readbacks };
+  return { wall, cpu: (u.user + u.system) / 1000 / iters };
 }
+
+const median = (a: number[]) => {
+  const s = [...a].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 
 export async function benchImplicit(filter?: string): Promise<ImplicitRow[]> {
   await E.init();
+  const { targetMs, repeats, quick } = opts();
+  // Enough rounds that the median of the paired ratios is stable on a shared 2-core host.
+  const rounds = Math.max(repeats, quick ? 5 : 11);
   const rows: ImplicitRow[] = [];
   for (const net of NETS) {
     if (!selected(filter, net.name, 'implicit', 'hvp', 'leader')) continue;
@@ -124,7 +153,7 @@ export async function benchImplicit(filter?: string): Promise<ImplicitRow[]> {
       }, 'critic'],
       [`reverse-over-reverse hvp ${net.name}`, () => E.dispose(E.hessianVectorProductReverse(fCritic, critic, v)), 'critic'],
       [`hvp linearised ${net.name}`, () => {
-        // Amortised: linearise once, then 10 HVPs; reported per HVP (the loop below divides).
+        // Amortised: linearise once, then 10 HVPs; reported per HVP (divided below).
         E.scope(() => {
           const lin = E.linearizeGrad(fCritic, critic);
           for (let k = 0; k < 10; k++) lin.hvp(v);
@@ -133,48 +162,70 @@ export async function benchImplicit(filter?: string): Promise<ImplicitRow[]> {
       }, 'critic'],
       [`actor grad ${net.name}`, () => E.dispose(E.grad(actorLoss, 0)(actor, critic)), null],
     ];
-    // Forward-over-reverse (the default) and the recorded reverse path, alternating, twice each.
-    for (const round of [1, 2]) {
-      for (const variant of ['forward', 'forward, no dual kernels', 'reverse'] as const) {
-        // Row ids: the default path keeps the id docs/benchmarks.md quotes; the other rows are
-        // named so that bench/run.ts's goal check (/leader/) reads the default path only.
-        const cgTag = `10 CG${FUSED ? ', fused CG' : ''}`;
-        const id = variant === 'forward' ? `leader update (${cgTag})${round > 1 ? ` #${round}` : ''}`
-          : variant === 'reverse' ? `total derivative, recorded reverse (${cgTag}) #${round}` : `total derivative, forward without dual kernels (${cgTag}) #${round}`;
-        const secondOrder = variant === 'reverse' ? 'reverse' : 'forward';
-        cases.push([`${id} ${net.name}`, () => {
-          const prev = E.nnDualKernels(variant !== 'forward, no dual kernels');
-          try {
-            E.dispose(E.totalDerivative({
-              leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda: 1, cgIters: 10, secondOrder, ...(FUSED ? { fused: true } : {}),
-            }));
-          } finally {
-            E.nnDualKernels(prev);
-          }
-        }, 'actor']);
-      }
+    // Forward over reverse (the default), the same without the dual kernels, and the recorded
+    // reverse path. Row ids: the default path keeps the id docs quote; the others are named so
+    // that bench/run.ts's goal check (/leader/) reads the default path only.
+    for (const variant of ['forward', 'forward, no dual kernels', 'reverse'] as const) {
+      const cgTag = `10 CG${FUSED ? ', fused CG' : ''}`;
+      const id = variant === 'forward' ? `leader update (${cgTag})`
+        : variant === 'reverse' ? `total derivative, recorded reverse (${cgTag})` : `total derivative, forward without dual kernels (${cgTag})`;
+      const secondOrder = variant === 'reverse' ? 'reverse' : 'forward';
+      cases.push([`${id} ${net.name}`, () => {
+        const prev = E.nnDualKernels(variant !== 'forward, no dual kernels');
+        try {
+          E.dispose(E.totalDerivative({
+            leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda: 1, cgIters: 10, secondOrder, ...(FUSED ? { fused: true } : {}),
+          }));
+        } finally {
+          E.nnDualKernels(prev);
+        }
+      }, 'actor']);
     }
-    const base: Record<string, number> = {};
-    const baseCpu: Record<string, number> = {};
-    for (const [name, fn, ratioTo] of cases) {
-      const m = await measure(fn);
+
+    // Warm-up (pipelines, pool, bind groups), the dispatches and readbacks of one call, and the
+    // iterations per sample from a first estimate of each case's cost.
+    const info = [];
+    for (const [, fn] of cases) {
+      fn();
+      fn();
+      await E.sync();
+      const c0 = E.counters();
+      fn();
+      const c1 = E.counters();
+      const est = await sample(fn, 1);
+      info.push({ dispatches: c1.dispatches - c0.dispatches, readbacks: c1.readbacks - c0.readbacks, iters: Math.max(1, Math.min(64, Math.round(targetMs / 2 / Math.max(est.wall, 1e-3)))) });
+    }
+    const samples: Sample[][] = cases.map(() => []);
+    for (let r = 0; r < rounds; r++) for (const [i, [, fn]] of cases.entries()) samples[i].push(await sample(fn, info[i].iters));
+
+    const unitIndex = { critic: cases.findIndex(([n]) => n.startsWith('grad ')), actor: cases.findIndex(([n]) => n.startsWith('actor grad')) };
+    for (const [i, [name, , ratioTo]] of cases.entries()) {
       const per = name.startsWith('hvp linearised') ? 10 : 1;
-      const ms = m.wall.median / per;
-      const cpuMs = m.cpuMs / per;
-      if (name.startsWith('grad ')) [base.critic, baseCpu.critic] = [ms, cpuMs];
-      if (name.startsWith('actor grad')) [base.actor, baseCpu.actor] = [ms, cpuMs];
-      const ratio = ratioTo ? ms / base[ratioTo] : 1;
-      const cpuRatio = ratioTo ? cpuMs / baseCpu[ratioTo] : 1;
+      const wall = samples[i].map((x) => x.wall / per), cpu = samples[i].map((x) => x.cpu / per);
+      const ms = median(wall), cpuMs = median(cpu);
+      const paired = (j: number, k: 'wall' | 'cpu') => median(samples[i].map((x, r) => x[k] / per / samples[j][r][k]));
+      let metrics: Record<string, number> = { ratioToGrad: 1, dispatches: info[i].dispatches / per, readbacks: info[i].readbacks / per, cpuMs, cpuRatioToGrad: 1 };
+      if (ratioTo) {
+        const j = unitIndex[ratioTo];
+        metrics = {
+          // the paired estimator first: bench/run.ts's goal check reads the first ratio metric
+          ratioToGrad: paired(j, 'wall'), dispatches: info[i].dispatches / per, readbacks: info[i].readbacks / per, cpuMs, cpuRatioToGrad: paired(j, 'cpu'),
+          ratioOfMedians: ms / median(samples[j].map((x) => x.wall)), cpuRatioOfMedians: cpuMs / median(samples[j].map((x) => x.cpu)),
+        };
+        // The leader update also yields the critic's gradient: compare with a plain actor-critic step too.
+        if (ratioTo === 'actor') {
+          const c = unitIndex.critic;
+          metrics.ratioToActorPlusCriticGrad = median(samples[i].map((x, r) => x.wall / (samples[j][r].wall + samples[c][r].wall)));
+          metrics.cpuRatioToActorPlusCriticGrad = median(samples[i].map((x, r) => x.cpu / (samples[j][r].cpu + samples[c][r].cpu)));
+        }
+      }
+      const wallStats = { median: ms, min: Math.min(...wall), max: Math.max(...wall), repeats: rounds, iters: info[i].iters * per };
       rows.push({
-        id: name, group: 'implicit', engine: 'ours', status: 'ok', wall: m.wall,
-        metrics: {
-          ratioToGrad: ratio, dispatches: m.dispatches / per, readbacks: m.readbacks / per,
-          cpuMs, cpuRatioToGrad: cpuRatio,
-          // The leader update also yields the critic's gradient: compare with a plain actor-critic step too.
-          ...(ratioTo === 'actor' ? { ratioToActorPlusCriticGrad: ms / (base.actor + base.critic), cpuRatioToActorPlusCriticGrad: cpuMs / (baseCpu.actor + baseCpu.critic) } : {}),
-        },
-        note: ratioTo ? `ratio to ${ratioTo === 'critic' ? 'the critic-loss gradient' : "the actor's individual gradient"}` : undefined,
-        name, ms, ratioToGrad: ratio, dispatches: m.dispatches / per, readbacks: m.readbacks / per,
+        id: name, group: 'implicit', engine: 'ours', status: 'ok', wall: wallStats, metrics,
+        note: ratioTo
+          ? `ratio to ${ratioTo === 'critic' ? 'the critic-loss gradient' : "the actor's individual gradient"}: median over ${rounds} alternating rounds of the per-round ratio (ratioOfMedians beside it)`
+          : `unit: ${rounds} rounds alternating with the cases measured against it`,
+        name, ms, ratioToGrad: metrics.ratioToGrad, dispatches: metrics.dispatches, readbacks: metrics.readbacks,
       });
     }
     game.dispose();
@@ -186,13 +237,14 @@ export async function benchImplicit(filter?: string): Promise<ImplicitRow[]> {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const filter = process.argv.slice(2).filter((a) => !a.startsWith('--')).join(' ') || undefined;
   const rows = await benchImplicit(filter);
-  console.log('| case | wall ms | wall ratio | CPU ms | CPU ratio | dispatches | readbacks |\n|---|---:|---:|---:|---:|---:|---:|');
+  console.log(`load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log('| case | wall ms | wall ratio (paired; of medians) | CPU ms | CPU ratio (paired; of medians) | dispatches | readbacks |\n|---|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const m = r.metrics!;
     const both = m.ratioToActorPlusCriticGrad;
     console.log(
-      `| ${r.name} | ${r.ms.toFixed(1)} | ${r.ratioToGrad.toFixed(2)}×${both ? ` (${both.toFixed(2)}× a+c)` : ''} | ${m.cpuMs.toFixed(1)} | ` +
-        `${m.cpuRatioToGrad.toFixed(2)}×${both ? ` (${m.cpuRatioToActorPlusCriticGrad.toFixed(2)}× a+c)` : ''} | ${r.dispatches} | ${r.readbacks} |`,
+      `| ${r.name} | ${r.ms.toFixed(1)} | ${r.ratioToGrad.toFixed(2)}×${m.ratioOfMedians ? `; ${m.ratioOfMedians.toFixed(2)}×` : ''}${both ? ` (${both.toFixed(2)}× a+c)` : ''} | ${m.cpuMs.toFixed(1)} | ` +
+        `${m.cpuRatioToGrad.toFixed(2)}×${m.cpuRatioOfMedians ? `; ${m.cpuRatioOfMedians.toFixed(2)}×` : ''}${both ? ` (${m.cpuRatioToActorPlusCriticGrad.toFixed(2)}× a+c)` : ''} | ${r.dispatches} | ${r.readbacks} |`,
     );
   }
 }
