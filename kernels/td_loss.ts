@@ -18,6 +18,8 @@
 // dL/dq[i, j] = [j = a_i] · g · c_i with c_i = −2δ_i/B, clamp(qa_i − y_i, ±delta)/B, −2(δ_i − mean δ)/B.
 
 const WG = 64;
+/** Head mode: the statistics at YO[0..8), then y and δ from this (view-aligned) offset. */
+export const OUT_PAD = 64;
 
 /** Reduction of four sums over the workgroup. */
 const reduce = /* wgsl */ `
@@ -37,11 +39,29 @@ fn wg_sum(t: u32, v: vec4f) -> vec4f {
 /** Indices of the stats vector the forward writes (OUT[0..7]). */
 export const TD_STATS = { loss: 0, q_mean: 1, msbe: 2, bev: 3, delta_mean: 4, huber: 5 } as const;
 
-const forwardSource = (loss: number, double: boolean) => /* wgsl */ `
+const forwardSource = (loss: number, double: boolean, head: boolean) => /* wgsl */ `
 const LOSS: u32 = ${loss}u;
 const DOUBLE: bool = ${double};
 var<private> INF_BITS: u32 = 0x7f800000u;
-struct P { rows: u32, acts: u32, gamma: f32, delta: f32 }
+${head ? `struct P { rows: u32, acts: u32, gamma: f32, delta: f32, hid: u32, wo: u32, bo: u32 }
+@group(0) @binding(0) var<storage, read> HID: array<f32>;
+@group(0) @binding(1) var<storage, read> PW: array<f32>;
+@group(0) @binding(2) var<storage, read> QT: array<f32>;
+@group(0) @binding(3) var<storage, read> QS: array<f32>;
+@group(0) @binding(4) var<storage, read> ACT: array<f32>;
+@group(0) @binding(5) var<storage, read> R: array<f32>;
+@group(0) @binding(6) var<storage, read> D: array<f32>;
+@group(0) @binding(7) var<storage, read_write> YO: array<f32>;
+@group(0) @binding(8) var<uniform> p: P;
+// Q(s, a) = h·W[a] + b[a] of the output layer, only at the action taken
+fn q_at(i: u32, a: u32) -> f32 {
+  var acc = 0.0;
+  for (var m = 0u; m < p.hid; m++) { acc += HID[i * p.hid + m] * PW[p.wo + a * p.hid + m]; }
+  return acc + PW[p.bo + a];
+}
+fn put_yd(k: u32, v: f32) { YO[${OUT_PAD}u + k] = v; }
+fn get_yd(k: u32) -> f32 { return YO[${OUT_PAD}u + k]; }
+fn put_out(k: u32, v: f32) { YO[k] = v; }` : `struct P { rows: u32, acts: u32, gamma: f32, delta: f32 }
 @group(0) @binding(0) var<storage, read> Q: array<f32>;
 @group(0) @binding(1) var<storage, read> QT: array<f32>;
 @group(0) @binding(2) var<storage, read> QS: array<f32>;
@@ -51,6 +71,10 @@ struct P { rows: u32, acts: u32, gamma: f32, delta: f32 }
 @group(0) @binding(6) var<storage, read_write> YD: array<f32>;
 @group(0) @binding(7) var<storage, read_write> OUT: array<f32>;
 @group(0) @binding(8) var<uniform> p: P;
+fn q_at(i: u32, a: u32) -> f32 { return Q[i * p.acts + a]; }
+fn put_yd(k: u32, v: f32) { YD[k] = v; }
+fn get_yd(k: u32) -> f32 { return YD[k]; }
+fn put_out(k: u32, v: f32) { OUT[k] = v; }`}
 ${reduce}
 @compute @workgroup_size(${WG}) fn main(@builtin(local_invocation_index) t: u32) {
   let B = p.rows;
@@ -77,10 +101,11 @@ ${reduce}
     let y = R[i] + ((1.0 - D[i]) * p.gamma) * next;
     let a = u32(max(ACT[i], 0.0));
     let valid = ACT[i] >= 0.0 && a < A && f32(a) == ACT[i];
-    let qa = select(0.0, Q[base + min(a, A - 1u)], valid);
+    var qa = 0.0;
+    if (valid) { qa = q_at(i, a); }
     let d = y - qa;
-    YD[i] = y;
-    YD[B + i] = d;
+    put_yd(i, y);
+    put_yd(B + i, d);
     let e = qa - y;
     let ae = abs(e);
     let h = select(p.delta * (ae - 0.5 * p.delta), 0.5 * e * e, ae <= p.delta);
@@ -92,7 +117,7 @@ ${reduce}
   // BEV in two passes (mean first), as the composed mean((δ − mean δ)²): no cancellation.
   var v = 0.0;
   for (var i = t; i < B; i += ${WG}u) {
-    let c = YD[B + i] - m;
+    let c = get_yd(B + i) - m;
     v += c * c;
   }
   let bev = wg_sum(t, vec4f(v, 0.0, 0.0, 0.0)).x / n;
@@ -102,14 +127,14 @@ ${reduce}
     var loss = msbe;
     if (LOSS == 1u) { loss = huber; }
     if (LOSS == 2u) { loss = bev; }
-    OUT[0] = loss;
-    OUT[1] = tot.z / n;
-    OUT[2] = msbe;
-    OUT[3] = bev;
-    OUT[4] = m;
-    OUT[5] = huber;
-    OUT[6] = 0.0;
-    OUT[7] = 0.0;
+    put_out(0u, loss);
+    put_out(1u, tot.z / n);
+    put_out(2u, msbe);
+    put_out(3u, bev);
+    put_out(4u, m);
+    put_out(5u, huber);
+    put_out(6u, 0.0);
+    put_out(7u, 0.0);
   }
 }`;
 
@@ -138,6 +163,60 @@ struct P { rows: u32, acts: u32, gamma: f32, delta: f32 }
   DQ[k] = select(0.0, c * gn, hit);
 }`;
 
+const backwardHeadSource = (loss: number) => /* wgsl */ `
+const LOSS: u32 = ${loss}u;
+struct P { rows: u32, acts: u32, gamma: f32, delta: f32, hid: u32, wo: u32, bo: u32, ow: u32, ob: u32 }
+@group(0) @binding(0) var<storage, read> YO: array<f32>;
+@group(0) @binding(1) var<storage, read> ACT: array<f32>;
+@group(0) @binding(2) var<storage, read> G: array<f32>;
+@group(0) @binding(3) var<storage, read> HID: array<f32>;
+@group(0) @binding(4) var<storage, read> PW: array<f32>;
+@group(0) @binding(5) var<storage, read_write> GO: array<f32>;
+@group(0) @binding(6) var<uniform> p: P;
+// dL/dQ(s_i, a_i) (zero for an action outside [0, A))
+fn c_of(i: u32) -> f32 {
+  let B = p.rows;
+  let d = YO[${OUT_PAD}u + B + i];
+  var c = -2.0 * d;
+  if (LOSS == 1u) { c = clamp(-d, -p.delta, p.delta); }
+  if (LOSS == 2u) { c = -2.0 * (d - YO[4]); }
+  return c * (G[0] / f32(B));
+}
+fn act_of(i: u32) -> u32 {
+  let x = ACT[i];
+  let a = u32(max(x, 0.0));
+  return select(0xffffffffu, a, x >= 0.0 && a < p.acts && f32(a) == x);
+}
+@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let k = gid.x + gid.y * nw.x * ${WG}u;
+  let B = p.rows;
+  let A = p.acts;
+  let H = p.hid;
+  if (k < B * H) {
+    // dh[i, m] = c_i · W[a_i, m]
+    let i = k / H;
+    let a = act_of(i);
+    GO[k] = select(0.0, c_of(i) * PW[p.wo + min(a, A - 1u) * H + k % H], a < A);
+    return;
+  }
+  let k2 = k - B * H;
+  if (k2 < A * H) {
+    // dW[a, m] = Σ_i [a_i = a] c_i · h[i, m]
+    let a = k2 / H;
+    let m = k2 % H;
+    var acc = 0.0;
+    for (var i = 0u; i < B; i++) { if (act_of(i) == a) { acc += c_of(i) * HID[i * H + m]; } }
+    GO[p.ow + k2] = acc;
+    return;
+  }
+  let a = k2 - A * H;
+  if (a < A) {
+    var acc = 0.0;
+    for (var i = 0u; i < B; i++) { if (act_of(i) == a) { acc += c_of(i); } }
+    GO[p.ob + a] = acc;
+  }
+}`;
+
 const specs = new Map<string, { name: string; code: string }>();
 function spec(key: string, make: () => string) {
   let s = specs.get(key);
@@ -149,7 +228,20 @@ function spec(key: string, make: () => string) {
  * Forward: Q [B, A], QT [B, A], QS [B, A] (read only when double), actions, rewards, dones [B]
  * → YD [2B] (y, then δ), OUT [8] (TD_STATS). One workgroup. Params: rows, acts, γ, Huber delta.
  */
-export const tdLossKernel = (loss: 0 | 1 | 2, double: boolean) => spec(`td_loss_${loss}_${double ? 'double' : 'max'}`, () => forwardSource(loss, double));
+export const tdLossKernel = (loss: 0 | 1 | 2, double: boolean) => spec(`td_loss_${loss}_${double ? 'double' : 'max'}`, () => forwardSource(loss, double, false));
+
+/**
+ * Head mode: Q(s, a) from the output layer, h [B, H]·W[a] + b[a], W and b read from one
+ * parameter buffer at float offsets wo, bo. Inputs h, params, QT, QS, actions, rewards, dones →
+ * YO: OUT [8] then (at OUT_PAD) y, δ. Params: rows, acts, γ, Huber delta, H, wo, bo.
+ */
+export const tdLossHeadKernel = (loss: 0 | 1 | 2, double: boolean) => spec(`td_loss_head_${loss}_${double ? 'double' : 'max'}`, () => forwardSource(loss, double, true));
+
+/**
+ * Head mode backward: YO, actions, the cotangent G, h, params → GO: dh [B, H] at 0, dW [A, H]
+ * at ow, db [A] at ob, over B·H + A·H + A threads. Params as the forward plus ow, ob.
+ */
+export const tdLossHeadBackwardKernel = (loss: 0 | 1 | 2) => spec(`td_loss_head_backward_${loss}`, () => backwardHeadSource(loss));
 
 /** Backward: YD, OUT, actions, the cotangent G [1] → dQ [B, A]; WG-sized groups over B·A. Params as the forward. */
 export const tdLossBackwardKernel = (loss: 0 | 1 | 2) => spec(`td_loss_backward_${loss}`, () => backwardSource(loss));

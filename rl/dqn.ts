@@ -25,7 +25,7 @@ import { GPU_ENV_IDS } from './envs/gpu/envs.ts';
 import type { GpuStepResult } from './envs/gpu/vec.ts';
 import { qNetwork, type EncoderKind, type QNetParams, type QNetwork } from './dqn/nets.ts';
 import { fusedQ, fusedQSupported } from './dqn/fused_q.ts';
-import { epsilonAt, fusedTdLoss, lossAndGrad, tdTarget, type NextQ } from './dqn/losses.ts';
+import { epsilonAt, headTdLoss, lossAndGrad, tdTarget, type NextQ } from './dqn/losses.ts';
 
 type Tensor = E.Tensor;
 
@@ -346,7 +346,7 @@ export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: numbe
         const next = batchNextQ(cfg, net, params, target, b);
         const [, grads] = lossAndGrad((p: QNetParams) => {
           // Target, Q(s, a) and the loss in one dispatch; its statistics start with loss, q_mean, msbe.
-          const td = fusedTdLoss(cfg.loss === 'huber' ? 'huber' : 'mse', net.q(p, b.obs), next, b, cfg.gamma);
+          const td = headTdLoss(cfg.loss === 'huber' ? 'huber' : 'mse', net.head, p.head, net.encoder.apply(p.encoder, b.obs), next, b, cfg.gamma);
           if (wantStats) stats = E.keep(td.stats.subView(0, [3]));
           return td.loss;
         }, params, one);

@@ -30,7 +30,7 @@ import {
 } from './dqn.ts';
 import type { OffPolicyAlgorithm } from './harness/types.ts';
 import { qNetwork, type EncoderKind, type QNetParams } from './dqn/nets.ts';
-import { bev, fusedTdLoss, lossAndGrad, msbe, qAt } from './dqn/losses.ts';
+import { bev, headTdLoss, lossAndGrad, msbe, qAt } from './dqn/losses.ts';
 import type { BatchTensors } from './replay.ts';
 
 type Tensor = E.Tensor;
@@ -96,7 +96,7 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
         const n1 = batchNextQ(cfg, net, params, target, b1);
         const f1 = E.noGrad(() => net.encoder.apply(params.encoder, b1.obs));
         // MSBE: target, Q(s, a) and loss in one fused dispatch, its gradient in one.
-        const [l1, g] = lossAndGrad((h: Params) => fusedTdLoss('mse', net.head.apply(h, f1), n1, b1, cfg.gamma).loss, params.head, one);
+        const [l1, g] = lossAndGrad((h: Params) => headTdLoss('mse', net.head, h, f1, n1, b1, cfg.gamma).loss, params.head, one);
         g1 = g;
         if (wantStats) stats.push(E.keep(l1));
       }
@@ -107,7 +107,7 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
       const b2 = sample();
       const n2 = batchNextQ(cfg, net, params, target, b2);
       const [, g2] = lossAndGrad((e: Params) => {
-        const td = fusedTdLoss(followerKind, net.head.apply(params.head, net.encoder.apply(e, b2.obs)), n2, b2, cfg.gamma);
+        const td = headTdLoss(followerKind, net.head, params.head, net.encoder.apply(e, b2.obs), n2, b2, cfg.gamma);
         // stats: follower loss (TD_STAT_NAMES[0]) and q_mean ([1]), picked out on log steps only
         if (wantStats) stats.push(E.keep(E.noGrad(() => E.reshape(E.slice(td.stats, [[1, 2]]), []))), E.keep(E.noGrad(() => E.reshape(E.slice(td.stats, [[0, 1]]), []))));
         return td.loss;
@@ -131,8 +131,7 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
           const z = net.encoder.apply(e, b1.obs);
           return E.mul(E.square(E.sub(1, E.mean(E.square(z)))), 0.1);
         }
-        const q = net.head.apply(params.head, net.encoder.apply(e, b1.obs));
-        return fusedTdLoss(cfg.reversedLeaderLoss === 'variance' ? 'bev' : 'mse', q, n1, b1, cfg.gamma).loss;
+        return headTdLoss(cfg.reversedLeaderLoss === 'variance' ? 'bev' : 'mse', net.head, params.head, net.encoder.apply(e, b1.obs), n1, b1, cfg.gamma).loss;
       };
       if (!leaderDue) {
         // Not the leader's turn: its loss on this batch is still logged (no step).
@@ -148,7 +147,7 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
       const n2 = batchNextQ(cfg, net, params, target, b2);
       const f2 = E.noGrad(() => net.encoder.apply(params.encoder, b2.obs));
       const [l2, g2] = lossAndGrad((h: Params) => {
-        const td = fusedTdLoss('mse', net.head.apply(h, f2), n2, b2, cfg.gamma);
+        const td = headTdLoss('mse', net.head, h, f2, n2, b2, cfg.gamma);
         if (wantStats) stats.push(E.keep(E.noGrad(() => E.reshape(E.slice(td.stats, [[1, 2]]), []))));
         return td.loss;
       }, params.head, one);

@@ -7,11 +7,12 @@
 // The target y = r + γ(1 − d)·next is a constant of the loss in every algorithm here (a
 // stop-gradient): the op differentiates in q only, and next-state values carry no gradient.
 
-import { Tensor, allocTensor, record, runtime, isGradEnabled, insideTransform, forwardActive, noGrad, fmtShape } from '../tensor.ts';
+import { Tensor, allocTensor, record, runtime, isGradEnabled, insideTransform, forwardActive, noGrad, fmtShape, VIEW_ALIGN_FLOATS } from '../tensor.ts';
 import { f32bits } from '../runtime.ts';
 import * as O from '../ops.ts';
 import { grid } from '../../kernels/common.ts';
-import { tdLossKernel, tdLossBackwardKernel, TD_WG } from '../../kernels/td_loss.ts';
+import { tdLossKernel, tdLossBackwardKernel, tdLossHeadKernel, tdLossHeadBackwardKernel, TD_WG, OUT_PAD } from '../../kernels/td_loss.ts';
+import { linear } from './functional.ts';
 
 export const TD_LOSS_KINDS = ['mse', 'huber', 'bev'] as const;
 /** 'mse': mean δ² (the MSBE); 'huber': torch's smooth-L1 of qa − y at huberDelta; 'bev': the population variance of δ. */
@@ -144,5 +145,72 @@ export function tdLoss(a: TdLossArgs): TdLossResult {
     const t = tans[0]!;
     return O.sum(O.mul(composedGrad(), O.sum(O.mul(t, actionMask(actions, B, A)), -1)));
   });
+  return { loss, stats };
+}
+
+export interface TdLossHeadArgs extends Omit<TdLossArgs, 'q'> {
+  /** The output layer's input [B, H] (the head's last hidden activations). */
+  h: Tensor;
+  /** The output layer: weight [A, H], bias [A] (Q = h·Wᵀ + b). */
+  w: Tensor;
+  b: Tensor;
+}
+
+const align = (n: number) => Math.ceil(n / VIEW_ALIGN_FLOATS) * VIEW_ALIGN_FLOATS;
+
+/**
+ * The TD loss through the Q-network's output layer, q = h·Wᵀ + b: the same value as
+ * tdLoss({ q: linear(h, w, b), ... }), differentiable in h, w and b, with the layer's forward
+ * folded into the loss's dispatch (only Q(s, a) is computed) and its whole backward (dh, dW, db)
+ * in one more. w and b must live in one buffer (packed parameters); otherwise, and where the
+ * gradient is differentiated again or tangents flow, it is that composition.
+ */
+export function tdLossHead(a: TdLossHeadArgs): TdLossResult {
+  if (a.h.rank !== 2 || a.w.rank !== 2 || a.w.shape[1] !== a.h.shape[1] || a.b.size !== a.w.shape[0]) {
+    throw new Error(`tdLossHead: need h [batch, H], w [actions, H], b [actions]; got h ${fmtShape(a.h.shape)}, w ${fmtShape(a.w.shape)}, b ${fmtShape(a.b.shape)}`);
+  }
+  const wb = a.w.bufferFor('tdLossHead'), bb = a.b.bufferFor('tdLossHead');
+  if (wb.buffer !== bb.buffer || forwardActive()) return tdLoss({ ...a, q: linear(a.h, a.w, a.b) });
+  const [B, H] = a.h.shape;
+  const A = a.w.shape[0];
+  check({ ...a, q: { rank: 2, shape: [B, A] } as Tensor }, 'tdLossHead');
+  const hd = a.huberDelta ?? 1;
+  const code = LOSS_CODE[a.loss];
+  const rt = runtime();
+  const yo = allocTensor([OUT_PAD + 2 * B]);
+  const pw = { buffer: wb.buffer, offset: 0, size: wb.buffer.size };
+  const p = [B, A, f32bits(a.gamma), f32bits(hd), H, wb.offset / 4, bb.offset / 4];
+  rt.dispatch({
+    kernel: tdLossHeadKernel(code, !!a.qNextSelect),
+    inputs: [a.h.bufferFor('tdLossHead'), pw, a.qNextTarget.bufferFor('tdLossHead'), (a.qNextSelect ?? a.qNextTarget).bufferFor('tdLossHead'), a.actions.bufferFor('tdLossHead'), a.rewards.bufferFor('tdLossHead'), a.dones.bufferFor('tdLossHead')],
+    outputs: [yo.buffer],
+    params: p,
+    workgroups: [1],
+    label: 'tdLossHead',
+  });
+  const stats = yo.subView(0, [TD_STAT_NAMES.length]);
+  const loss = yo.subView(0, []);
+  const { h, w, b, actions } = a;
+  const composedGrad = (q: Tensor) => rowGrad(a.loss, O.sum(O.mul(q, actionMask(actions, B, A)), -1), yo.subView(OUT_PAD, [B]), B, hd);
+  record(loss, 'tdLossHead', [h, w, b], (g, needs) => {
+    if (!(isGradEnabled() && insideTransform()) && !forwardActive()) {
+      const ow = align(B * H), ob = ow + align(A * H);
+      const go = allocTensor([ob + A]);
+      rt.dispatch({
+        kernel: tdLossHeadBackwardKernel(code),
+        inputs: [yo.bufferFor('tdLossHead backward'), actions.bufferFor('tdLossHead backward'), g.bufferFor('tdLossHead backward'), h.bufferFor('tdLossHead backward'), pw],
+        outputs: [go.buffer],
+        params: [...p, ow, ob],
+        workgroups: grid(B * H + A * H + A, TD_WG),
+        label: 'tdLossHead backward',
+      });
+      const out = [needs[0] ? go.subView(0, [B, H]) : null, needs[1] ? go.subView(ow, [A, H]) : null, needs[2] ? go.subView(ob, b.shape) : null];
+      go.dispose();
+      return out;
+    }
+    // Differentiated again: dq = [j = a_i]·c_i·g through the layer, from differentiable ops.
+    const dq = O.mul(O.mul(O.expandDims(composedGrad(linear(h, w, b)), -1), actionMask(actions, B, A)), O.reshape(g, [1, 1]));
+    return [needs[0] ? O.mm(dq, w) : null, needs[1] ? O.mm(dq, h, true, false) : null, needs[2] ? O.reshape(O.sum(dq, 0), b.shape) : null];
+  }, [yo, actions]);
   return { loss, stats };
 }

@@ -3,7 +3,8 @@
 // Stackelberg update can differentiate the follower's gradient again.
 
 import * as E from '../../engine/index.ts';
-import { tdLoss as tdLossOp, type TdLossKind, type TdLossResult } from '../../engine/nn/td_loss.ts';
+import { tdLoss as tdLossOp, tdLossHead, type TdLossKind, type TdLossResult } from '../../engine/nn/td_loss.ts';
+import type { QModule } from './nets.ts';
 
 type Tensor = E.Tensor;
 
@@ -59,6 +60,17 @@ export function msbe(qa: Tensor, y: Tensor): Tensor {
 export function bev(qa: Tensor, y: Tensor): Tensor {
   const d = E.sub(y, qa);
   return E.mean(E.square(E.sub(d, E.mean(d))));
+}
+
+/**
+ * fusedTdLoss of a Q-head on features f: with a plain head its output layer is folded into the
+ * loss (Q(s, a) only, and the layer's backward in the loss's backward dispatch: tdLossHead),
+ * otherwise the head runs as usual. Same values either way.
+ */
+export function headTdLoss(kind: TdLossKind, head: QModule, hp: E.Params, f: Tensor, next: NextQ, b: { actions: Tensor; rewards: Tensor; dones: Tensor }, gamma: number): TdLossResult {
+  if (!head.outputLayer) return fusedTdLoss(kind, head.apply(hp, f), next, b, gamma);
+  const out = head.outputLayer.params(hp);
+  return tdLossHead({ h: head.outputLayer.hidden(hp, f), w: out.weight, b: out.bias, qNextTarget: next.qNextTarget, qNextSelect: next.qNextSelect ?? null, actions: b.actions, rewards: b.rewards, dones: b.dones, gamma, loss: kind });
 }
 
 /**

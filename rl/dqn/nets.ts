@@ -20,6 +20,11 @@ type Params = E.Params;
 export interface QModule<P extends Params = Params> extends E.Module<P> {
   readonly inShape: number[];
   readonly outDim: number;
+  /**
+   * The plain head's split before its output layer (Q = hidden·Wᵀ + b), so the TD loss can fold
+   * that layer in (engine/nn/td_loss.ts tdLossHead); absent for dueling heads and encoders.
+   */
+  readonly outputLayer?: { hidden(p: P, f: Tensor): Tensor; params(p: P): { weight: Tensor; bias: Tensor } };
 }
 
 const SQRT2 = Math.SQRT2;
@@ -95,6 +100,10 @@ export function qHead(featureDim: number, numActions: number, o: { dueling?: boo
       },
       apply(p, f) {
         return l1.apply(p['1'] as E.LinearParams, l0.apply(p['0'] as E.LinearParams, f));
+      },
+      outputLayer: {
+        hidden: (p, f) => l0.apply(p['0'] as E.LinearParams, f),
+        params: (p) => p['1'] as { weight: Tensor; bias: Tensor },
       },
     };
   }

@@ -5,7 +5,7 @@
 // composed op; live buffers; bad input.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
-import { tdLoss, tdLossComposed, TD_STAT_NAMES, type TdLossKind } from '../../engine/nn/td_loss.ts';
+import { tdLoss, tdLossComposed, tdLossHead, TD_STAT_NAMES, type TdLossKind } from '../../engine/nn/td_loss.ts';
 
 beforeAll(async () => {
   await E.init();
@@ -155,5 +155,68 @@ it('tdLoss: bad input names the problem', () => {
     expect(() => tdLoss({ ...a, qNextTarget: E.zeros([B, A + 1]) })).toThrow(/qNextTarget \[7, 5\] must match q \[7, 4\]/);
     expect(() => tdLoss({ ...a, rewards: E.zeros([B + 1]) })).toThrow(/rewards has 8 elements/);
     expect(() => tdLoss({ ...a, huberDelta: 0 })).toThrow(/huberDelta/);
+  });
+});
+
+describe.each([
+  ['mse', false], ['huber', true], ['bev', false], ['bev', true],
+] as Array<[TdLossKind, boolean]>)('tdLossHead %s (double %s): the loss through the output layer', (kind, double) => {
+  const Hd = 5;
+  const Hm = Array.from({ length: B }, (_, i) => Array.from({ length: Hd }, (_, m) => Math.max(0, Math.sin(1.3 * i + 0.7 * m + 0.2))));
+  const Wm = Array.from({ length: A }, (_, j) => Array.from({ length: Hd }, (_, m) => 0.4 * Math.cos(0.9 * j - 1.1 * m)));
+  const bv = [0.05, -0.1, 0.2, 0.0];
+  const qOf = () => Hm.map((row) => Wm.map((wr, j) => wr.reduce((s, w, m) => s + w * row[m], bv[j])));
+
+  it('value, statistics and dh, dW, db match float64 (packed w, b: two dispatches and the seed); no leaks', async () => {
+    const live = E.memory().liveBuffers;
+    const r = ref(kind, double, qOf());
+    const dq = r.grad;
+    const dh = Hm.map((_, i) => Array.from({ length: Hd }, (_, m) => dq[i].reduce((s, c, j) => s + c * Wm[j][m], 0)));
+    const dW = Wm.map((_, j) => Array.from({ length: Hd }, (_, m) => dq.reduce((s, row, i) => s + row[j] * Hm[i][m], 0)));
+    const db = bv.map((_, j) => dq.reduce((s, row) => s + row[j], 0));
+    const packed = E.packParams({ w: E.tensor(Wm), b: E.tensor(bv) });
+    let n = 0;
+    const outs = E.scope(() => {
+      const a = args(kind, double, E.zeros([B, A]));
+      const d0 = E.counters().dispatches;
+      let st: E.Tensor | null = null;
+      const [v, g] = E.valueAndGrad((h: E.Tensor, w: E.Tensor, b: E.Tensor) => {
+        const out = tdLossHead({ ...a, h, w, b });
+        st = E.keep(out.stats);
+        return out.loss;
+      }, [0, 1, 2])(E.tensor(Hm), packed.params.w, packed.params.b);
+      n = E.counters().dispatches - d0;
+      return [v, st!, ...g] as E.Tensor[];
+    });
+    expect(n).toBeLessThanOrEqual(3);
+    const [v, st, gh, gw, gb] = await E.readAll(outs);
+    expect(v[0]).toBeCloseTo(r.loss, 5);
+    Array.from(st).forEach((x, i) => expect(x).toBeCloseTo(r.stats[i], 5));
+    Array.from(gh).forEach((x, k) => expect(x).toBeCloseTo(dh[Math.floor(k / Hd)][k % Hd], 5));
+    Array.from(gw).forEach((x, k) => expect(x).toBeCloseTo(dW[Math.floor(k / Hd)][k % Hd], 5));
+    Array.from(gb).forEach((x, k) => expect(x).toBeCloseTo(db[k], 5));
+    E.dispose([outs, packed.params, packed.flat]);
+    expect(E.memory().liveBuffers).toBe(live);
+  });
+
+  it('equals tdLoss(linear(h, w, b)) under HVPs (both modes) and with unpacked w, b', async () => {
+    const live = E.memory().liveBuffers;
+    const packed = E.packParams({ w: E.tensor(Wm), b: E.tensor(bv) });
+    const outs = E.scope(() => {
+      const a = args(kind, double, E.zeros([B, A]));
+      const h0 = E.tensor(Hm);
+      const v = E.tensor(Hm.map((row, i) => row.map((_, m) => Math.cos(i + 2 * m))));
+      const fused = (h: E.Tensor) => tdLossHead({ ...a, h: E.mul(h, h), w: packed.params.w, b: packed.params.b }).loss;
+      const composed = (h: E.Tensor) => tdLoss({ ...a, q: E.linear(E.mul(h, h), packed.params.w, packed.params.b) }).loss;
+      const unpacked = tdLossHead({ ...a, h: h0, w: E.tensor(Wm), b: E.tensor(bv) }).stats;
+      return [E.hvp(fused, [h0], [v])[0], E.hvpReverse(fused, [h0], [v])[0], E.hvp(composed, [h0], [v])[0], unpacked, tdLoss({ ...a, q: E.tensor(qOf()) }).stats];
+    });
+    const [h1, h1r, h2, su, sq] = await E.readAll(outs);
+    expect(h2.some((x) => Math.abs(x) > 1e-4)).toBe(true);
+    h1.forEach((x, k) => expect(x).toBeCloseTo(h2[k], 4));
+    h1r.forEach((x, k) => expect(x).toBeCloseTo(h2[k], 4));
+    su.forEach((x, k) => expect(x).toBeCloseTo(sq[k], 5));
+    E.dispose([outs, packed.params, packed.flat]);
+    expect(E.memory().liveBuffers).toBe(live);
   });
 });
