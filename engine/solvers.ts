@@ -380,6 +380,7 @@ function recordTape(fn: () => Tensor, v: Tensor): Tape {
   }
   const dirty: Span[] = [span(v.bufferFor('cg'))];
   const ops: Tape['ops'] = [];
+  const writes: Span[][] = [];
   for (const op of log) {
     const ins = 'd' in op ? op.d.inputs.map(span) : [{ buf: op.c[0], lo: op.c[1], hi: op.c[1] + op.c[4] }];
     const outs = 'd' in op ? op.d.outputs.map(span) : [{ buf: op.c[2], lo: op.c[3], hi: op.c[3] + op.c[4] }];
@@ -389,13 +390,30 @@ function recordTape(fn: () => Tensor, v: Tensor): Tape {
     const hint = 'd' in op ? (op.d.kernel as ReplayHinted).replay : undefined;
     if (hint && 'd' in op && outs.length === 1 && ins.every((x, i) => hint.tangentInputs.includes(i) || !overlaps(x, dirty))) {
       ops.push({ d: { ...op.d, kernel: { ...op.d.kernel, constants: { ...op.d.kernel.constants, ...hint.constants } } } });
-      dirty.push(...hint.tangentOut.map(([lo, hi]) => ({ buf: outs[0].buf, lo: outs[0].lo + lo, hi: outs[0].lo + hi })));
+      const w = hint.tangentOut.map(([lo, hi]) => ({ buf: outs[0].buf, lo: outs[0].lo + lo, hi: outs[0].lo + hi }));
+      dirty.push(...w);
+      writes.push(w);
     } else {
       ops.push(op);
       dirty.push(...outs);
+      writes.push(outs);
     }
   }
-  return { ops, ap: cap.result.result, held: cap.held, created: cap.result.created };
+  // Dead work: a replayed op none of whose writes reach the product (e.g. the tangent of the loss
+  // value inside an HVP, which the gradient's tangent never reads) is dropped. Walking backwards
+  // from the output, an op is live when it writes a live span; its inputs, and its outputs
+  // (read_write bindings may be read), become live.
+  const ap = cap.result.result;
+  const live: Span[] = [span(ap.bufferFor('cg'))];
+  const keepOp = new Array<boolean>(ops.length).fill(false);
+  for (let i = ops.length - 1; i >= 0; i--) {
+    if (!writes[i].some((w) => overlaps(w, live))) continue;
+    keepOp[i] = true;
+    const op = ops[i];
+    if ('d' in op) live.push(...op.d.inputs.map(span), ...op.d.outputs.map(span));
+    else live.push({ buf: op.c[0], lo: op.c[1], hi: op.c[1] + op.c[4] });
+  }
+  return { ops: ops.filter((_, i) => keepOp[i]), ap, held: cap.held, created: cap.result.created };
 }
 
 function replayTape(t: Tape) {

@@ -96,10 +96,27 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
           await E.sync();
           const live = E.memory().liveBuffers;
           const d0 = E.counters().dispatches;
-          const r = E.totalDerivative({
+          const rt = E.runtime() as unknown as { dispatch: (a: { label: string }) => void };
+          const orig = rt.dispatch;
+          let mseDual = 0;
+          rt.dispatch = function (this: unknown, a: { label: string }) {
+            if (a.label === 'mse (dual)') mseDual++;
+            return orig.call(this, a);
+          };
+          let r;
+          try {
+            r = E.totalDerivative({
             leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda, cgIters: 2 * NY, negativeCurvature: 'ignore',
             ...(name === 'forward' ? {} : { secondOrder }), ...(name === 'forward, no replay' ? { replay: false } : {}),
-          });
+            });
+          } finally {
+            rt.dispatch = orig;
+          }
+          // The loss value's tangent is dead work in a product (the gradient's tangent never reads
+          // it): the replayed products drop it, so it runs in the recorded first product and the
+          // mixed-term pass only (every product, without the replay).
+          if (name === 'forward') expect(mseDual, 'mse (dual) dispatches with the replay').toBe(2);
+          if (name === 'forward, no replay') expect(mseDual, 'mse (dual) dispatches without the replay').toBe(2 * NY + 1);
           const dispatches = E.counters().dispatches - d0;
           results[name] = { grad: await flat(r.leaderGrad as Layer[]), dispatches };
           const gf = await flat(r.followerGrad as Layer[]);
