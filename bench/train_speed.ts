@@ -2,7 +2,9 @@
 // everything a training run does) against bench/ppo_torch.py, a CleanRL-style PyTorch PPO with
 // the same networks and hyperparameters, on this machine.
 //   npx tsx bench/train_speed.ts [--no-torch] [--updates 3] [--rounds 2] [--case cartpole-fast] [--torch-threads 1,2]
-// The CartPole cases also run our PPO with rollouts on the GPU env (envDevice 'gpu'). Each round
+// The CartPole cases also run our PPO with rollouts on the GPU env (envDevice 'gpu'), and on the
+// CPU env through the composed path (fusedMlp false: autodiff over the modules and E.adam, what
+// ran before the fused small-MLP kernels of engine/nn/ppo_mlp.ts). Each round
 // alternates the engines (ours, PyTorch at each thread count, ours on the GPU env, SPRIG) so that
 // load drifts hit all of them; the table gives medians over rounds, PyTorch at its faster thread
 // count (on this 2-core host OpenMP's second thread often slows it down under load).
@@ -117,13 +119,13 @@ class PpoOnSprigNet extends SprigAgent {
 type Which = 'ppo' | 'sprig' | 'ppo-sprig-net';
 
 /** Steps/s of our trainer; gpuEnv: rollouts on rl/envs/gpu (envDevice 'gpu', CartPole only). */
-async function ours(c: Case, algo: Which, updates: number, gpuEnv = false): Promise<number> {
+async function ours(c: Case, algo: Which, updates: number, gpuEnv = false, extra: Record<string, unknown> = {}): Promise<number> {
   const sprigNet = algo !== 'ppo';
   const base = await getAlgorithm(sprigNet ? 'sprig' : 'ppo');
   const a: OnPolicyAlgorithm<SprigConfig> = algo === 'ppo-sprig-net'
     ? { ...(base as OnPolicyAlgorithm<SprigConfig>), create: (cfg, env) => new PpoOnSprigNet(cfg, env) }
     : (base as OnPolicyAlgorithm<SprigConfig>);
-  const cfg = resolveLayers(a.defaults, a.schema, [{ source: c.name, values: { ...c.cfg, env: c.env, totalSteps: 1e9, logEvery: 1e9, ...(sprigNet ? { frameStack: 2 } : {}), ...(gpuEnv ? { envDevice: 'gpu' } : {}) } }]) as RunConfig & SprigConfig;
+  const cfg = resolveLayers(a.defaults, a.schema, [{ source: c.name, values: { ...c.cfg, env: c.env, totalSteps: 1e9, logEvery: 1e9, ...(sprigNet ? { frameStack: 2 } : {}), ...(gpuEnv ? { envDevice: 'gpu' } : {}), ...extra } }]) as RunConfig & SprigConfig;
   const t = new Trainer(a, cfg, gpuEnv ? {} : { env: makeEnv(c.env, cfg.numEnvs) });
   await t.step(); // warm-up
   const t0 = performance.now();
@@ -175,12 +177,12 @@ async function main() {
   console.log(`PyTorch: ${noTorch ? 'skipped (--no-torch)' : torchInfo ? `${torchInfo.version} (${torchInfo.device}) via ${torchInfo.python}, intra-op threads ${threads.join(' and ')} (the faster is the peer)` : 'unavailable (no python with torch: set BENCH_PYTHON, or apt-get install python3-torch)'}`);
   console.log(`load average at start: ${load()}`);
   const rows: string[] = [
-    '| case | ours PPO (steps/s) | PyTorch PPO (steps/s) | ours / PyTorch | ours PPO, GPU env (steps/s) | GPU env / PyTorch | ours SPRIG (steps/s) | PPO on SPRIG\'s network (steps/s) | SPRIG cost / PPO cost per env step | SPRIG cost / same-network PPO cost |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| case | ours PPO (steps/s) | PyTorch PPO (steps/s) | ours / PyTorch | ours PPO, GPU env (steps/s) | GPU env / PyTorch | ours PPO, composed path (steps/s) | composed / PyTorch | ours SPRIG (steps/s) | PPO on SPRIG\'s network (steps/s) | SPRIG cost / PPO cost per env step | SPRIG cost / same-network PPO cost |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const c of CASES) {
     if (only && c.name !== only) continue;
-    const o: number[] = [], g: number[] = [], s: number[] = [], n: number[] = [];
+    const o: number[] = [], g: number[] = [], s: number[] = [], n: number[] = [], u: number[] = [];
     const pt: number[][] = threads.map(() => []);
     for (let r = 0; r < rounds; r++) {
       o.push(await ours(c, 'ppo', updates));
@@ -188,23 +190,27 @@ async function main() {
         const x = torch(c, updates, th);
         if (x !== null) pt[i].push(x);
       });
-      if (c.env === 'cartpole') g.push(await ours(c, 'ppo', updates, true));
+      if (c.env === 'cartpole') {
+        g.push(await ours(c, 'ppo', updates, true));
+        // the composed path (autodiff over the modules, E.adam), for the fused kernels' effect
+        u.push(await ours(c, 'ppo', updates, false, { fusedMlp: false }));
+      }
       if (c.name === 'grid-fast') {
         const u = Math.max(1, Math.floor(updates / 2));
         s.push(await ours(c, 'sprig', u));
         n.push(await ours(c, 'ppo-sprig-net', u));
       }
       const f = (xs: number[]) => (xs.length > r ? xs[r].toFixed(0) : '-');
-      console.error(`  ${c.name} round ${r + 1}: ours ${f(o)}, ${threads.map((th, i) => `PyTorch ${th}t ${f(pt[i])}`).join(', ')}, GPU env ${f(g)}, SPRIG ${f(s)}, PPO on SPRIG's net ${f(n)} steps/s (load ${load()})`);
+      console.error(`  ${c.name} round ${r + 1}: ours ${f(o)}, ${threads.map((th, i) => `PyTorch ${th}t ${f(pt[i])}`).join(', ')}, GPU env ${f(g)}, composed (fusedMlp off) ${f(u)}, SPRIG ${f(s)}, PPO on SPRIG's net ${f(n)} steps/s (load ${load()})`);
     }
     const best = pt.map((xs, i) => ({ i, m: xs.length === rounds ? median(xs) : -1 })).sort((a, b) => b.m - a.m)[0];
     const p = best && best.m > 0 ? best.m : null;
     const m = (xs: number[]) => (xs.length ? median(xs) : null);
-    const [om, gm, sm, nm] = [m(o), m(g), m(s), m(n)];
+    const [om, gm, sm, nm, um] = [m(o), m(g), m(s), m(n), m(u)];
     const fmt = (x: number | null) => (x === null ? '–' : x.toFixed(0));
     const ratio = (x: number | null, y: number | null) => (x === null || y === null ? '–' : (x / y).toFixed(2) + '×');
     // Cost per env step is 1 / steps-per-second: SPRIG's cost over PPO's = PPO's speed / SPRIG's.
-    const row = `| ${c.name} | ${fmt(om)} | ${p === null ? '–' : `${p.toFixed(0)} (${threads[best.i]}t)`} | ${ratio(om, p)} | ${fmt(gm)} | ${ratio(gm, p)} | ${fmt(sm)} | ${fmt(nm)} | ${ratio(om, sm)} | ${ratio(nm, sm)} |`;
+    const row = `| ${c.name} | ${fmt(om)} | ${p === null ? '–' : `${p.toFixed(0)} (${threads[best.i]}t)`} | ${ratio(om, p)} | ${fmt(gm)} | ${ratio(gm, p)} | ${fmt(um)} | ${ratio(um, p)} | ${fmt(sm)} | ${fmt(nm)} | ${ratio(om, sm)} | ${ratio(nm, sm)} |`;
     rows.push(row);
     console.error(row);
   }
