@@ -62,7 +62,7 @@ export function fusedQ(net: QNetwork, encoder: E.Params, heads: E.Params[], x: T
   if (H > Q_MLP_HMAX || H % 4 !== 0 || IN % 4 !== 0 || e.shapes[2][0] !== H || e.shapes[2][1] !== H) return null;
   for (const v of h) if (v!.shapes[0][0] !== H || v!.shapes[0][1] !== H || v!.shapes[2][0] !== A || v!.shapes[2][1] !== H) return null;
   const B = x.shape[0];
-  if (x.size !== B * IN || B < 1) return null;
+  if (x.size !== B * IN || B < 1 || Math.ceil(B / Q_MLP_RB) > 65535) return null;
   const g = h[1] ?? h[0]!;
   // the second head's values start at a view boundary
   const o2 = Math.ceil((B * A) / VIEW_ALIGN_FLOATS) * VIEW_ALIGN_FLOATS;
