@@ -92,7 +92,7 @@ export class Runtime {
   readonly info: AcquiredDevice;
   readonly counters: Counters = { dispatches: 0, submits: 0, readbacks: 0, uploads: 0, pipelines: 0 };
 
-  private pipelines = new Map<string, CompiledKernel>();
+  private pipelines = new Map<string, Map<string, CompiledKernel>>();
   private free = new Map<number, PooledBuffer[]>();
   private live = new Set<GPUBuffer>();
   private liveBytesCount = 0;
@@ -267,8 +267,13 @@ export class Runtime {
   pipeline(spec: KernelSpec): CompiledKernel {
     const hit = this.bySpec.get(spec);
     if (hit) return hit;
-    const key = spec.constants ? spec.code + '\0' + JSON.stringify(spec.constants) : spec.code;
-    let p = this.pipelines.get(key);
+    // Two levels, code then constants: the code string usually comes from a memoised kernel, so
+    // V8 keeps its hash, whereas a concatenated code+constants key was a new multi-KB string to
+    // flatten and hash on every dispatch of a spec built per call (~20 % of a DQN loop's JS).
+    let byConstants = this.pipelines.get(spec.code);
+    if (!byConstants) this.pipelines.set(spec.code, (byConstants = new Map()));
+    const key = spec.constants ? JSON.stringify(spec.constants) : '';
+    let p = byConstants.get(key);
     if (!p) {
       const entries: GPUBindGroupLayoutEntry[] = [];
       for (const m of spec.code.matchAll(/@group\(0\)\s*@binding\((\d+)\)\s*var<([^>]+)>/g)) {
@@ -289,7 +294,7 @@ export class Runtime {
         compute: { module, entryPoint: 'main', constants: spec.constants },
       });
       p = { pipeline, layout, layoutId: this.nextLayoutId++, bindings: entries.length };
-      this.pipelines.set(key, p);
+      byConstants.set(key, p);
       this.counters.pipelines++;
     }
     this.bySpec.set(spec, p);
