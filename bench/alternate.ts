@@ -9,6 +9,8 @@
 //   npx tsx bench/alternate.ts ppo [rounds]      one PPO minibatch update, composed loss vs the fused ppoLoss
 //   npx tsx bench/alternate.ts critic_fused [rounds]   the same on bench/implicit.ts's fused-linear + MSE
 //       critics, with and without the dual linear/MSE kernels
+//   npx tsx bench/alternate.ts dual_kernels [rounds]   the dual linear forward (value + tangent, and
+//       the tangent half CG's replay runs) against the plain forward, 256×256 layer, batch 100
 //   npx tsx bench/alternate.ts leader_parts [rounds]   the default update's fixed part, first and
 //       replayed CG products, in CPU time against the actor gradient
 //   npx tsx bench/alternate.ts leader [rounds]   the 10-CG leader update (totalDerivative) against the
@@ -129,6 +131,49 @@ if (which === 'critic_fused') {
     E.dispose(v);
     g.dispose();
   }
+  process.exit(0);
+}
+
+if (which === 'dual_kernels') {
+  // The dual linear forward (value + tangent; tangent half only, as CG's replay runs it) against
+  // the plain forward, on the 256×256 layer of bench/implicit.ts's ReLU game (batch 100, every
+  // tangent present), with the tile each family gets on this host: CPU ms per dispatch.
+  await E.init();
+  const { linearKernel, linearDualKernel } = await import('../kernels/nn.ts');
+  type LinearTile = import('../kernels/nn.ts').LinearTile;
+  const rt = E.runtime();
+  const [M, N, K] = [100, 256, 256];
+  const r = (shape: number[], seed: number) => E.keep(E.randn(shape, 0, 1, { seed }));
+  const x = r([M, K], 1), w = r([N, K], 2), b = r([N], 3), tx = r([M, K], 4), tw = r([N, K], 5), tb = r([N], 6);
+  const out = E.keep(E.zeros([4 * M * N]));
+  const at = (t: E.Tensor) => t.bufferFor('dual_kernels');
+  const tp = E.tileFor<LinearTile>('linear', { M, N, K }), td = E.tileFor<LinearTile>('linearDual', { M, N, K });
+  const plain = { ...linearKernel(tp, true), constants: { ACT: 1, HAS_BIAS: 1 } };
+  const dual = (primal: number) => ({ ...linearDualKernel(td, true), constants: { ACT: 1, HAS_BIAS: 1, HAS_T0: 1, HAS_T1: 1, HAS_T2: 1, PRIMAL: primal } });
+  const cases: Array<[string, () => void]> = [
+    [`plain forward ${JSON.stringify(tp)}`, () => rt.dispatch({ kernel: plain, inputs: [at(x), at(w), at(b)], outputs: [out.buffer], params: [M, N, K], workgroups: [Math.ceil(N / tp.TN / tp.WX), Math.ceil(M / tp.TM / tp.WY), 1], label: 'linear' })],
+    ...[1, 0].map((primal): [string, () => void] => {
+      const k = dual(primal);
+      return [`dual forward, ${primal ? 'value + tangent' : 'tangent half'} ${JSON.stringify(td)}`, () => rt.dispatch({
+        kernel: k, inputs: [at(x), at(w), at(b), at(tx), at(tw), at(tb)], outputs: [out.buffer], params: [M, N, K, 2 * M * N],
+        workgroups: [Math.ceil(N / td.TN / td.WX), Math.ceil(M / td.TM / td.WY), 1], label: 'linear (dual)',
+      })];
+    }),
+  ];
+  for (const [, f] of cases) f();
+  await E.sync();
+  const cpu: number[][] = cases.map(() => []);
+  const load0 = os.loadavg()[0];
+  for (let q = 0; q < rounds; q++)
+    for (const [i, [, f]] of cases.entries()) {
+      const u0 = process.cpuUsage();
+      for (let k = 0; k < 10; k++) f();
+      await E.sync();
+      const u = process.cpuUsage(u0);
+      cpu[i].push((u.user + u.system) / 1000 / 10);
+    }
+  console.log(`dual kernels, ${M}×${K} · ${N}×${K}ᵀ ReLU: ${rounds} alternating rounds of 10; load ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}; CPU ms per dispatch (× plain)`);
+  cases.forEach(([n], i) => console.log(`  ${n.padEnd(70)} ${med(cpu[i]).toFixed(2)} (${(med(cpu[i]) / med(cpu[0])).toFixed(2)}×)`));
   process.exit(0);
 }
 
