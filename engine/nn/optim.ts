@@ -110,7 +110,11 @@ abstract class FlatOptimizer implements Optimizer {
   }
 
   lastGradNorm(): Tensor {
-    return O.clone(this.hyper.subView(64, []));
+    // The view is only the clone's source: free it here, or every call outside a scope leaks it.
+    const v = this.hyper.subView(64, []);
+    const out = O.clone(v);
+    v.dispose();
+    return out;
   }
 
   state(): Record<string, Tensor> {

@@ -236,4 +236,23 @@ describe('optimizers: one dispatch, step for step against float64 torch.optim tr
     await E.sync();
     expect(E.memory().liveBuffers).toBe(before);
   });
+
+  it('lastGradNorm outside a scope: the pre-clip norm; the optimizer frees its buffers after being asked', async () => {
+    await E.sync();
+    const before = E.memory().liveBuffers;
+    const { params, flat } = E.packParams({ w: E.tensor([1, 2, 3]) });
+    const opt = E.adam(params, { lr: 1e-3 });
+    const g = { w: E.tensor([3, 4, 12]) };
+    opt.step(params, g, { maxGradNorm: 0.5 });
+    for (let i = 0; i < 5; i++) {
+      const n = opt.lastGradNorm();
+      expect(await n.item()).toBeCloseTo(13, 4); // ‖(3, 4, 12)‖ = 13, before clipping to 0.5
+      n.dispose();
+    }
+    // A view left undisposed keeps the optimizer's hyper-parameter buffer alive after dispose().
+    opt.dispose();
+    E.dispose([params, flat, g.w]);
+    await E.sync();
+    expect(E.memory().liveBuffers).toBe(before);
+  });
 });
