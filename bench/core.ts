@@ -76,7 +76,7 @@ export function setTuning(mode: 'tune' | 'defaults') {
  */
 export function tunedOnce(): Promise<unknown> {
   if (tuning === 'defaults') return E.init();
-  return (tuned ??= E.init().then(() => E.ensureTuned({ families: ['matmul', 'linear', 'conv', 'convBackInput', 'convBackWeight', 'attention', 'attentionBackward'], log: (l) => console.error(`  tune: ${l}`) })));
+  return (tuned ??= E.init().then(() => E.ensureTuned({ families: ['matmul', 'linear', 'linearDual', 'conv', 'convBackInput', 'convBackWeight', 'attention', 'attentionBackward'], log: (l) => console.error(`  tune: ${l}`) })));
 }
 
 /** Our engine on a spec, on the shared inputs, through the fused kernels where the engine has them. */
