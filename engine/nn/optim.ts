@@ -47,7 +47,7 @@ interface Common {
   weightDecay: number;
 }
 
-abstract class FlatOptimizer implements Optimizer {
+export abstract class FlatOptimizer implements Optimizer {
   abstract readonly kind: OptimKind;
   stepCount = 0;
   lr: number;
@@ -80,6 +80,11 @@ abstract class FlatOptimizer implements Optimizer {
       throw new Error(`${this.kind}.step: params are not the packed tree this optimizer was made for`);
     }
     gatherInto(grads, this.layout, this.gflat, `${this.kind}.step (gradients)`);
+    this.stepGathered(opts);
+  }
+
+  /** The step from the gradients already in the flat gradient buffer (layout order). */
+  protected stepGathered(opts: StepOptions) {
     const rt = runtime();
     const lr = opts.lr ?? this.lr;
     let flags = 0;
@@ -161,9 +166,9 @@ export interface AdamOptions {
   decoupled?: boolean;
 }
 
-class Adam extends FlatOptimizer {
+export class Adam extends FlatOptimizer {
   readonly kind = 'adam' as const;
-  constructor(params: Params, private o: Required<AdamOptions>, who: string) {
+  constructor(params: Params, protected o: Required<AdamOptions>, who: string) {
     super(params, { lr: o.lr, weightDecay: o.weightDecay }, ['exp_avg', 'exp_avg_sq'], who);
   }
   protected weightDecay() {

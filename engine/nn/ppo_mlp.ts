@@ -1,24 +1,23 @@
 // PPO for a small MLP actor-critic in a handful of dispatches (kernels/ppo_mlp.ts): the
 // forward for acting in one dispatch (with the Gumbel-max draw for GPU rollouts), and a
 // minibatch's gradient in two (rows, then dW) written straight into the staging buffer of a
-// flat Adam whose norm clipping and update are one dispatch each. The maths is the composed
+// flat Adam whose clipped update is one dispatch. The maths is the composed
 // path's (MLP + heads + ppoLoss + valueAndGrad + E.adam): tests hold it to float64 and to that.
 //
-// `FlatAdam` is torch.optim.Adam over packed parameters (the same kernels, rules and
-// checkpoint names as E.adam) with its gradient buffer exposed, so kernels can write gradients
-// in place instead of the engine copying a gradient tree into it.
+// `FlatAdam` is E.adam (a subclass: the same rules, state and checkpoint names) with its
+// gradient buffer exposed, so kernels can write gradients in place instead of the engine copying
+// a gradient tree into it, and a one-workgroup clipped step for small vectors.
 
 import { Tensor, allocTensor, runtime, keep } from '../tensor.ts';
 import { f32bits } from '../runtime.ts';
 import * as O from '../ops.ts';
 import { grid } from '../../kernels/common.ts';
 import { threefryWgsl } from '../../kernels/random.ts';
-import { optimKernel, gradNormKernel } from '../../kernels/optim.ts';
 import {
   ppoMlpActKernel, ppoMlpActSampleKernel, ppoMlpRowsKernel, ppoMlpDwKernel, ppoMlpDwThreads, ppoMlpMisfit, ppoMlpRolloutKernel, adamClipSmallKernel, scratchLayout, type PpoMlpShape,
 } from '../../kernels/ppo_mlp.ts';
-import { packedOf, gatherInto, type Params, type PackLayout } from './params.ts';
-import type { Optimizer, StepOptions } from './optim.ts';
+import type { Params, PackLayout } from './params.ts';
+import { Adam, type StepOptions } from './optim.ts';
 import type { PpoLossOptions } from './ppo_loss.ts';
 
 export type { PpoMlpShape } from '../../kernels/ppo_mlp.ts';
@@ -212,107 +211,42 @@ export interface FlatAdamOptions {
 }
 
 /**
- * torch.optim.Adam (no weight decay) over a packed tree, E.adam's kernels and state names;
- * `grad` is its flat gradient buffer: write gradients there (layout order) and call stepStaged().
+ * torch.optim.Adam (no weight decay) over a packed tree: E.adam (same kernels above
+ * FLAT_ADAM_ONE_WORKGROUP floats, same state names and checkpoints) plus a staged step: write
+ * gradients into `grad` (layout order) and call stepStaged(), and, for small vectors, the clipped
+ * step in one single-workgroup dispatch instead of two.
  */
-export class FlatAdam implements Optimizer {
-  readonly kind = 'adam' as const;
-  stepCount = 0;
-  lr: number;
-  readonly grad: Tensor;
-  readonly layout: PackLayout;
-  private flat: Tensor;
-  private hyper: Tensor;
-  private moments: Record<string, Tensor>;
-  private betas: [number, number];
-  private eps: number;
-
-  constructor(private tree: Params, o: FlatAdamOptions = {}) {
-    const p = packedOf(tree);
-    if (!p) throw new Error('FlatAdam: parameters must be packed into one buffer first (packParams)');
-    this.flat = p.flat;
-    this.layout = p.layout;
-    this.lr = o.lr ?? 1e-3;
-    this.betas = o.betas ?? [0.9, 0.999];
-    this.eps = o.eps ?? 1e-8;
-    this.grad = keep(O.zeros([p.layout.size]));
-    this.hyper = keep(O.zeros([128]));
-    this.moments = { exp_avg: keep(O.zeros([p.layout.size])), exp_avg_sq: keep(O.zeros([p.layout.size])) };
+export class FlatAdam extends Adam {
+  constructor(tree: Params, o: FlatAdamOptions = {}) {
+    super(tree, { lr: o.lr ?? 1e-3, betas: o.betas ?? [0.9, 0.999], eps: o.eps ?? 1e-8, weightDecay: 0, decoupled: false }, 'FlatAdam');
   }
 
-  step(params: Params, grads: Params | Tensor[], opts: StepOptions = {}) {
-    if (params !== this.tree && packedOf(params)?.flat !== this.flat) throw new Error('adam.step: params are not the packed tree this optimizer was made for');
+  /** The flat gradient buffer stepStaged() reads. */
+  get grad(): Tensor {
+    return this.gflat;
+  }
+
+  override step(params: Params, grads: Params | Tensor[], opts: StepOptions = {}) {
     if (opts.lr instanceof Tensor) throw new Error('FlatAdam.step: the learning rate must be a number (tensor schedules: use E.adam)');
-    gatherInto(grads, this.layout, this.grad, 'adam.step (gradients)');
-    this.stepStaged({ lr: opts.lr, maxGradNorm: opts.maxGradNorm });
+    super.step(params, grads, opts);
   }
 
   /** One Adam step from the gradients already in `grad`; lr a number here (no tensor schedules). */
   stepStaged(opts: { lr?: number; maxGradNorm?: number } = {}) {
-    const rt = runtime();
+    this.stepGathered(opts);
+  }
+
+  protected override stepGathered(opts: StepOptions) {
     const n = this.layout.size;
-    if (n <= FLAT_ADAM_ONE_WORKGROUP) {
-      // small nets: the norm and the update in one single-workgroup dispatch
-      this.stepCount++;
-      const [b1, b2] = this.betas, t = this.stepCount;
-      rt.dispatch({
-        kernel: adamClipSmallKernel, inputs: [this.grad.buffer],
-        outputs: [this.flat.buffer, this.moments.exp_avg.buffer, this.moments.exp_avg_sq.buffer, this.hyper.buffer],
-        params: [n, opts.maxGradNorm !== undefined ? 1 : 0, ...[opts.lr ?? this.lr, opts.maxGradNorm ?? 0, b1, b2, this.eps, 1 - b1 ** t, Math.sqrt(1 - b2 ** t)].map(f32bits)],
-        workgroups: [1], label: 'adam.step (one workgroup)',
-      });
-      return;
-    }
-    const g = this.grad.buffer, hb = this.hyper.buffer;
-    let flags = 0;
-    if (opts.maxGradNorm !== undefined) {
-      flags |= 2;
-      rt.dispatch({ kernel: gradNormKernel, inputs: [g], outputs: [hb], params: [n], workgroups: [1], label: 'clipGradNorm' });
-    }
+    if (n > FLAT_ADAM_ONE_WORKGROUP || opts.lr instanceof Tensor) return super.stepGathered(opts);
+    // small nets: the norm and the update in one single-workgroup dispatch
     this.stepCount++;
-    const [b1, b2] = this.betas, t = this.stepCount;
-    const h = [b1, b2, this.eps, 1 - b1 ** t, Math.sqrt(1 - b2 ** t), 0];
-    rt.dispatch({
-      kernel: optimKernel('adam'), inputs: [g, hb], outputs: [this.flat.buffer, this.moments.exp_avg.buffer, this.moments.exp_avg_sq.buffer],
-      params: [n, flags, f32bits(opts.lr ?? this.lr), f32bits(0), f32bits(opts.maxGradNorm ?? 0), ...h.map(f32bits)],
-      workgroups: grid(n), label: 'adam.step',
+    const [b1, b2] = this.o.betas, t = this.stepCount;
+    runtime().dispatch({
+      kernel: adamClipSmallKernel, inputs: [this.gflat.buffer],
+      outputs: [this.flat.buffer, this.moments.exp_avg.buffer, this.moments.exp_avg_sq.buffer, this.hyper.buffer],
+      params: [n, opts.maxGradNorm !== undefined ? 1 : 0, ...[opts.lr ?? this.lr, opts.maxGradNorm ?? 0, b1, b2, this.o.eps, 1 - b1 ** t, Math.sqrt(1 - b2 ** t)].map(f32bits)],
+      workgroups: [1], label: 'adam.step (one workgroup)',
     });
-  }
-
-  lastGradNorm(): Tensor {
-    const v = this.hyper.subView(64, []);
-    const out = O.clone(v);
-    v.dispose();
-    return out;
-  }
-
-  state(): Record<string, Tensor> {
-    const out: Record<string, Tensor> = { step: O.tensor([this.stepCount]) };
-    for (const [m, flat] of Object.entries(this.moments)) {
-      this.layout.names.forEach((name, i) => (out[`${m}.${name}`] = flat.subView(this.layout.offsets[i], this.layout.shapes[i])));
-    }
-    return out;
-  }
-
-  async loadState(state: Record<string, Tensor | number>) {
-    const s = state.step;
-    if (s === undefined) throw new Error(`adam.loadState: no 'step' entry`);
-    this.stepCount = typeof s === 'number' ? s : Math.round(await s.item());
-    for (const [m, flat] of Object.entries(this.moments)) {
-      this.layout.names.forEach((name, i) => {
-        const t = state[`${m}.${name}`];
-        if (!(t instanceof Tensor)) throw new Error(`adam.loadState: missing '${m}.${name}'`);
-        const v = flat.subView(this.layout.offsets[i], this.layout.shapes[i]);
-        O.assign(v, t);
-        v.dispose();
-      });
-    }
-  }
-
-  dispose() {
-    this.grad.dispose();
-    this.hyper.dispose();
-    for (const m of Object.values(this.moments)) m.dispose();
-    this.moments = {};
   }
 }
