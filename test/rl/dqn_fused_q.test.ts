@@ -7,31 +7,12 @@ import * as E from '../../engine/index.ts';
 import { qNetwork } from '../../rl/dqn/nets.ts';
 import { fusedQ, fusedQEnabled } from '../../rl/dqn/fused_q.ts';
 import { batchNextQ, dqnAlgorithms, resolveDqnConfig } from '../../rl/dqn.ts';
+import { type F64, toF64, lin, l1n } from './dqn_ref.ts';
 
 beforeAll(async () => {
   await E.init();
 });
 
-type F64 = Record<string, { data: Float64Array; shape: number[] }>;
-async function toF64(p: E.Params): Promise<F64> {
-  const named = E.namedParams(p);
-  const vals = await E.readAll(Object.values(named));
-  const out: F64 = {};
-  Object.entries(named).forEach(([n, t], i) => (out[n] = { data: Float64Array.from(vals[i]), shape: t.shape }));
-  return out;
-}
-function lin(x: number[][], w: { data: Float64Array; shape: number[] }, b: { data: Float64Array }, relu: boolean): number[][] {
-  const [o, k] = w.shape;
-  return x.map((row) => Array.from({ length: o }, (_, j) => {
-    let s = b.data[j];
-    for (let i = 0; i < k; i++) s += w.data[j * k + i] * row[i];
-    return relu ? Math.max(0, s) : s;
-  }));
-}
-const l1n = (x: number[][]) => x.map((r) => {
-  const m = Math.max(r.reduce((a, v) => a + Math.abs(v), 0) / r.length, 1e-8);
-  return r.map((v) => v / m);
-});
 function q64(enc: F64, head: F64, obs: number[][]): number[][] {
   let h = lin(l1n(obs), enc['0.weight'], enc['0.bias'], true);
   h = l1n(lin(h, enc['1.weight'], enc['1.bias'], true));

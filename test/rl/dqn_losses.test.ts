@@ -9,6 +9,7 @@ import { bev, epsilonAt, msbe, qAt, tdLoss, tdTarget, targetCopyDue } from '../.
 import { dqnAlgorithms, dqnLearner, qAlgorithm, resolveDqnConfig, type QLearner } from '../../rl/dqn.ts';
 import { Trainer } from '../../rl/harness/trainer.ts';
 import type { RunConfig } from '../../rl/harness/types.ts';
+import { type F64, toF64, lin, l1n } from './dqn_ref.ts';
 
 const dqn = dqnAlgorithms.dqn;
 
@@ -16,31 +17,6 @@ beforeAll(async () => {
   await E.init();
 });
 
-type F64 = Record<string, { data: Float64Array; shape: number[] }>;
-
-async function toF64(p: E.Params): Promise<F64> {
-  const named = E.namedParams(p);
-  const vals = await E.readAll(Object.values(named));
-  const out: F64 = {};
-  Object.entries(named).forEach(([n, t], i) => (out[n] = { data: Float64Array.from(vals[i]), shape: t.shape }));
-  return out;
-}
-
-// ---- the float64 network
-function lin(x: number[][], w: { data: Float64Array; shape: number[] }, b: { data: Float64Array }, relu: boolean): number[][] {
-  const [o, k] = w.shape;
-  return x.map((row) => Array.from({ length: o }, (_, j) => {
-    let s = b.data[j];
-    for (let i = 0; i < k; i++) s += w.data[j * k + i] * row[i];
-    return relu ? Math.max(0, s) : s;
-  }));
-}
-function l1n(x: number[][]): number[][] {
-  return x.map((r) => {
-    const m = Math.max(r.reduce((a, v) => a + Math.abs(v), 0) / r.length, 1e-8);
-    return r.map((v) => v / m);
-  });
-}
 function q64(p: F64, obs: number[][], dueling: boolean): number[][] {
   const g = (n: string) => p[n];
   let h = l1n(obs);
