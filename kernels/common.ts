@@ -53,6 +53,27 @@ export function memoKernel<A extends unknown[], K>(make: (...args: A) => K): (..
 }
 
 /** Activation codes shared by the fused kernels (pipeline-overridable ACT constant). */
+/**
+ * WGSL `wg_sum(t, v)`: the sum of `v` over a workgroup of `wg` threads (a power of two), tree
+ * reduction in workgroup memory; every thread gets the total. `type` is the summed WGSL type
+ * (several sums at once in a vector). Every thread of the workgroup must call it.
+ */
+export function wgSumWgsl(type: 'f32' | 'vec2f' | 'vec4f', wg: number): string {
+  return /* wgsl */ `
+var<workgroup> acc: array<${type}, ${wg}>;
+fn wg_sum(t: u32, v: ${type}) -> ${type} {
+  acc[t] = v;
+  workgroupBarrier();
+  for (var w = ${wg / 2}u; w > 0u; w = w / 2u) {
+    if (t < w) { acc[t] += acc[t + w]; }
+    workgroupBarrier();
+  }
+  let r = acc[0];
+  workgroupBarrier();
+  return r;
+}`;
+}
+
 export const ACTIVATIONS = { none: 0, relu: 1, tanh: 2, sigmoid: 3 } as const;
 export type Activation = keyof typeof ACTIVATIONS;
 

@@ -12,21 +12,11 @@
 //   y_j  = x_j / s
 //   dx_k = g_k / s − [m ≥ ε] · sign(x_k) / n · Σ_j g_j x_j / s²
 
+import { wgSumWgsl } from './common.ts';
+
 const WG = 64;
 
-const reduce = /* wgsl */ `
-var<workgroup> acc: array<vec2f, ${WG}>;
-fn wg_sum(t: u32, v: vec2f) -> vec2f {
-  acc[t] = v;
-  workgroupBarrier();
-  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
-    if (t < w) { acc[t] += acc[t + w]; }
-    workgroupBarrier();
-  }
-  let r = acc[0];
-  workgroupBarrier();
-  return r;
-}
+const reduce = wgSumWgsl('vec2f', WG) + /* wgsl */ `
 fn row_of(wid: vec3u, nw: vec3u) -> u32 { return wid.x + wid.y * nw.x; }`;
 
 /** y [R, n] from x [R, n]; one workgroup per row (grid over rows). Params: rows, n, ε. */

@@ -17,24 +17,14 @@
 // 2 (BEV): mean (δ − mean δ)², the population variance over the batch.
 // dL/dq[i, j] = [j = a_i] · g · c_i with c_i = −2δ_i/B, clamp(qa_i − y_i, ±delta)/B, −2(δ_i − mean δ)/B.
 
+import { wgSumWgsl } from './common.ts';
+
 const WG = 64;
 /** Head mode: the statistics at YO[0..8), then y and δ from this (view-aligned) offset. */
 export const OUT_PAD = 64;
 
 /** Reduction of four sums over the workgroup. */
-const reduce = /* wgsl */ `
-var<workgroup> acc: array<vec4f, ${WG}>;
-fn wg_sum(t: u32, v: vec4f) -> vec4f {
-  acc[t] = v;
-  workgroupBarrier();
-  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
-    if (t < w) { acc[t] += acc[t + w]; }
-    workgroupBarrier();
-  }
-  let r = acc[0];
-  workgroupBarrier();
-  return r;
-}`;
+const reduce = wgSumWgsl('vec4f', WG);
 
 /** Indices of the stats vector the forward writes (OUT[0..7]). */
 export const TD_STATS = { loss: 0, q_mean: 1, msbe: 2, bev: 3, delta_mean: 4, huber: 5 } as const;
