@@ -74,6 +74,32 @@ export function sumEpisodeStats(st: Float32Array): GpuEpisodeStats {
 /** The CPU VecEnv's checkpoint format (rl/envs/types.ts), so a batch moves between the two. */
 export type GpuVecEnvState = VecEnvState;
 
+/** Env i's random draws: the Philox words of its stream, the word counter in Cn[2i + 1]. */
+const envDrawsWgsl = /* wgsl */ `
+${philoxWgsl}
+// The next uniform of env i's stream.
+fn draw(i: u32) -> f32 {
+  let w = Cn[2u * i + 1u];
+  Cn[2u * i + 1u] = w + 1u;
+  return env_uniform(vec2u(p.k0, p.k1), i, w);
+}
+// The next raw word (for exact integer comparisons against the CPU's double arithmetic).
+fn draw_word(i: u32) -> u32 {
+  let w = Cn[2u * i + 1u];
+  Cn[2u * i + 1u] = w + 1u;
+  return env_word(vec2u(p.k0, p.k1), i, w);
+}`;
+
+/** A fresh episode of env i: the env's reset, and its length and return counters zeroed. */
+function beginEpisodeWgsl(d: GpuEnvDef): string {
+  return /* wgsl */ `
+fn begin_episode(i: u32) {
+  env_reset(i, ${d.stateSize}u * i);
+  Cn[2u * i] = 0u;
+  St[4u * i] = 0.0;
+}`;
+}
+
 /**
  * WGSL of one env's whole step (the env's rules, autoreset, truncation at p.cap, episode sums):
  * fn env_advance(i, a, o, fo) -> vec3f (reward, terminated, truncated) reads the action at
@@ -86,24 +112,10 @@ export function envAdvanceWgsl(d: GpuEnvDef, obsArr: string, finArr: string): st
   const obsFns = d.wgsl.match(/fn env_obs[\s\S]*?\n}/)?.[0];
   if (!obsFns) throw new Error(`${d.id}: its WGSL lacks fn env_obs(...) ending with a line "}"`);
   return /* wgsl */ `
-${philoxWgsl}
-fn draw(i: u32) -> f32 {
-  let w = Cn[2u * i + 1u];
-  Cn[2u * i + 1u] = w + 1u;
-  return env_uniform(vec2u(p.k0, p.k1), i, w);
-}
-fn draw_word(i: u32) -> u32 {
-  let w = Cn[2u * i + 1u];
-  Cn[2u * i + 1u] = w + 1u;
-  return env_word(vec2u(p.k0, p.k1), i, w);
-}
+${envDrawsWgsl}
 ${d.wgsl.replace(/OUT\[/g, `${obsArr}[`)}
 ${obsFns.replace('fn env_obs', 'fn env_obs_final').replace(/OUT\[/g, `${finArr}[`)}
-fn begin_episode(i: u32) {
-  env_reset(i, ${d.stateSize}u * i);
-  Cn[2u * i] = 0u;
-  St[4u * i] = 0.0;
-}
+${beginEpisodeWgsl(d)}
 fn env_advance(i: u32, a: u32, o: u32, fo: u32) -> vec3f {
   let b = ${d.stateSize}u * i;
   let rt = env_step(i, b, a);
@@ -129,25 +141,9 @@ fn env_advance(i: u32, a: u32, o: u32, fo: u32) -> vec3f {
 function kernels(d: GpuEnvDef) {
   const decl = /* wgsl */ `
 struct P { n: u32, k0: u32, k1: u32, cap: u32, mode: u32 }
-${philoxWgsl}
-// The next uniform of env i's stream (word counter in Cn[2i + 1]).
-fn draw(i: u32) -> f32 {
-  let w = Cn[2u * i + 1u];
-  Cn[2u * i + 1u] = w + 1u;
-  return env_uniform(vec2u(p.k0, p.k1), i, w);
-}
-// The next raw word (for exact integer comparisons against the CPU's double arithmetic).
-fn draw_word(i: u32) -> u32 {
-  let w = Cn[2u * i + 1u];
-  Cn[2u * i + 1u] = w + 1u;
-  return env_word(vec2u(p.k0, p.k1), i, w);
-}
+${envDrawsWgsl}
 ${d.wgsl}
-fn begin_episode(i: u32) {
-  env_reset(i, ${d.stateSize}u * i);
-  Cn[2u * i] = 0u;
-  St[4u * i] = 0.0;
-}`;
+${beginEpisodeWgsl(d)}`;
   const reset = {
     name: `gpu_${d.id}_reset`,
     code: /* wgsl */ `
