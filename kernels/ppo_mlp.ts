@@ -167,6 +167,33 @@ ${out}
  * log-probability, from the engine RNG's Threefry stream exactly as sampleCategoricalGpu
  * (rl/harness/sample_gpu.ts) consumes it: element j = r·A + a of E.rand([sample, A]).
  */
+/**
+ * WGSL `gumbel_draw(z, k0, k1, base, j0)`: rl/harness/sample_gpu.ts's Gumbel-max draw over the
+ * A logits z — (action, its log-probability) — with E.rand's elements j0 + a of the stream
+ * (k0, k1) from pair `base` as the uniforms (u = 0 gives −∞ noise: never drawn, never NaN).
+ * The acting and rollout kernels both use it, so they draw exactly what the sampler would.
+ */
+function gumbelDrawWgsl(A: number): string {
+  return /* wgsl */ `
+fn engine_uniform(k0: u32, k1: u32, base: u32, j: u32) -> f32 {
+  let w = threefry2x32(k0, k1, base + j / 2u, 0u);
+  return u01(select(w.y, w.x, j % 2u == 0u));
+}
+fn gumbel_draw(z: array<f32, ${A}>, k0: u32, k1: u32, base: u32, j0: u32) -> vec2f {
+  var best = 0u;
+  var bestScore = -3.4e38;
+  var m = -3.4e38;
+  for (var a = 0u; a < ${A}u; a++) {
+    m = max(m, z[a]);
+    let score = z[a] - log(-log(engine_uniform(k0, k1, base, j0 + a)));
+    if (score > bestScore) { bestScore = score; best = a; }
+  }
+  var zs = 0.0;
+  for (var a = 0u; a < ${A}u; a++) { zs = zs + exp(z[a] - m); }
+  return vec2f(f32(best), z[best] - m - log(zs));
+}`;
+}
+
 export function ppoMlpActSampleKernel(s: PpoMlpShape, threefry: string) {
   const sl = scratchLayout(s), A = s.A, D = s.sizes[0];
   let out = '';
@@ -183,24 +210,11 @@ ${threefry}
 @group(0) @binding(5) var<storage, read_write> LP: array<f32>;
 struct P { rows: u32, sample: u32, k0: u32, k1: u32, base: u32 }
 @group(0) @binding(6) var<uniform> p: P;
-fn uniform_at(j: u32) -> f32 {
-  let w = threefry2x32(p.k0, p.k1, p.base + j / 2u, 0u);
-  return u01(select(w.y, w.x, j % 2u == 0u));
-}
+${gumbelDrawWgsl(A)}
 fn draw(r: u32, z: array<f32, ${A}>) {
-  var best = 0u;
-  var bestScore = -3.4e38;
-  var m = -3.4e38;
-  for (var a = 0u; a < ${A}u; a++) {
-    m = max(m, z[a]);
-    // u = 0 gives −∞ noise: that action is not drawn (never NaN)
-    let score = z[a] - log(-log(uniform_at(r * ${A}u + a)));
-    if (score > bestScore) { bestScore = score; best = a; }
-  }
-  var zs = 0.0;
-  for (var a = 0u; a < ${A}u; a++) { zs = zs + exp(z[a] - m); }
-  ACT[r] = f32(best);
-  LP[r] = z[best] - m - log(zs);
+  let d = gumbel_draw(z, p.k0, p.k1, p.base, r * ${A}u);
+  ACT[r] = d.x;
+  LP[r] = d.y;
 }
 @compute @workgroup_size(${WG_ROWS}) fn main(@builtin(global_invocation_id) gid: vec3u) {
   let R = p.rows;
@@ -473,23 +487,10 @@ struct P { n: u32, k0: u32, k1: u32, cap: u32, T: u32, rk0: u32, rk1: u32, rbase
 @group(0) @binding(7) var<uniform> p: P;
 var<private> A: array<f32, 1>;
 ${envAdvance}
-fn uniform_at(base: u32, j: u32) -> f32 {
-  let w = threefry2x32(p.rk0, p.rk1, base + j / 2u, 0u);
-  return u01(select(w.y, w.x, j % 2u == 0u));
-}
-// (action, log-probability) of row r: the draw of rl/harness/sample_gpu.ts
+${gumbelDrawWgsl(A)}
+// (action, log-probability) of row r
 fn draw_action(r: u32, z: array<f32, ${A}>, base: u32) -> vec2f {
-  var best = 0u;
-  var bestScore = -3.4e38;
-  var m = -3.4e38;
-  for (var a = 0u; a < ${A}u; a++) {
-    m = max(m, z[a]);
-    let score = z[a] - log(-log(uniform_at(base, r * ${A}u + a)));
-    if (score > bestScore) { bestScore = score; best = a; }
-  }
-  var zs = 0.0;
-  for (var a = 0u; a < ${A}u; a++) { zs = zs + exp(z[a] - m); }
-  return vec2f(f32(best), z[best] - m - log(zs));
+  return gumbel_draw(z, p.rk0, p.rk1, base, r * ${A}u);
 }
 @compute @workgroup_size(${WG_ROWS}) fn main(@builtin(global_invocation_id) gid: vec3u) {
   let N = p.n;
