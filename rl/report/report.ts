@@ -14,7 +14,7 @@ import {
   AGGREGATES, iqm, linspace, meanCi, normalise, performanceProfileCi, probabilityOfImprovementCi,
   stratifiedBootstrapCi, stratifiedBootstrapCis, type AggregateName, type Interval, type ScoreMatrix,
 } from './stats.ts';
-import { readManifest, cellState, type CellState, type SweepManifest } from '../sweep/manifest.ts';
+import { readManifest, readStatus, cellState, type CellState, type SweepManifest } from '../sweep/manifest.ts';
 
 export interface ReportOptions {
   /** Output folder (report.md, report.json, figures). */
@@ -74,6 +74,12 @@ export interface ReportJson {
   probabilityOfImprovement: Array<{ x: string; y: string; tasks: string[]; poi: Interval }>;
   profiles: Array<{ label: string; tau: number[]; point: number[]; lo: number[]; hi: number[] }>;
   missing: MissingCell[];
+  /**
+   * The code each group's runs started from, from the sweeps' status files: a short commit,
+   * with `+N` when N source files differed from it; a resumed run lists each attempt's. Runs
+   * outside a sweep, or from sweeps older than this record, count as unknown.
+   */
+  codeVersions: Array<{ task: string; label: string; versions: Array<{ code: string; runs: number }>; unknown: number }>;
   files: string[];
 }
 
@@ -208,10 +214,13 @@ export async function buildReport(paths: string[], o: ReportOptions): Promise<{ 
   log(`report: ${all.length} run director${all.length === 1 ? 'y' : 'ies'} found`);
   const missing: MissingCell[] = [];
   const seen = new Set<string>();
+  const codeOf = new Map<string, string[]>();
   for (const { root, m } of manifests) {
     for (const c of m.cells) {
       const dir = path.resolve(root, c.runDir);
       seen.add(dir);
+      const codes = (readStatus(root, c)?.history ?? []).map((h) => h.code).filter((v) => !!v).map((v) => `${v!.commit.slice(0, 7)}${v!.dirty.length ? `+${v!.dirty.length}` : ''}`);
+      if (codes.length) codeOf.set(dir, [...new Set(codes)]);
       const run = all.find((r) => r.dir === dir);
       const st = cellState(root, c, run);
       // A cell whose train exited 0 is finished even if it stopped short of its budget.
@@ -374,9 +383,25 @@ export async function buildReport(paths: string[], o: ReportOptions): Promise<{ 
     await save(lineChart({ series, title: `IQM ${scoreWord} over training (95% stratified bootstrap bands)`, xLabel: 'env steps', yLabel: `IQM ${scoreWord}`, legend: 'bottom' }), 'curves');
   }
 
+  const codeVersions: ReportJson['codeVersions'] = [];
+  for (const t of tasks) {
+    for (const l of labels) {
+      const g = groups.get(`${l}\u0000${t}`);
+      if (!g) continue;
+      const count = new Map<string, number>();
+      let unknown = 0;
+      for (const r of g.runs) {
+        const codes = codeOf.get(r.dir);
+        if (!codes) unknown++;
+        else { const k = codes.join(' → '); count.set(k, (count.get(k) ?? 0) + 1); }
+      }
+      codeVersions.push({ task: t, label: l, versions: [...count].map(([code, runs]) => ({ code, runs })).sort((a, b) => b.runs - a.runs || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0)), unknown });
+    }
+  }
+
   const json: ReportJson = {
     generated: new Date().toISOString(), paths, options: { reps, seed, level, includePartial: !!o.includePartial },
-    normalised, notNormalisedReason, baselines, tasks, labels, perTask, aggregates, probabilityOfImprovement: pois, profiles, missing, files: [...files, 'report.md', 'report.json'],
+    normalised, notNormalisedReason, baselines, tasks, labels, perTask, aggregates, probabilityOfImprovement: pois, profiles, missing, codeVersions, files: [...files, 'report.md', 'report.json'],
   };
   const markdown = renderMarkdown(json, used.length, all.length);
   fs.writeFileSync(path.join(o.out, 'report.json'), JSON.stringify(json, null, 1) + '\n');
@@ -423,6 +448,12 @@ function renderMarkdown(j: ReportJson, used: number, found: number): string {
   if (figs.length) {
     L.push('## Figures', '');
     for (const x of figs) L.push(`![${x.replace(/\.svg$/, '')}](${x})`, '');
+  }
+  if (j.codeVersions.some((c) => c.versions.length)) {
+    L.push('## Code versions', '', 'The commit each run started from (sweep status files; `+N`: N source files under engine/, kernels/, rl/, games/ differed from it; `a → b`: a resume ran other code). A run reads the working tree when it starts, so runs of one group on different code may differ in rounding or more.', '');
+    L.push('| task | algorithm | code (runs) | unknown |', '|---|---|---|---|');
+    for (const c of j.codeVersions) L.push(`| ${c.task} | ${c.label} | ${c.versions.map((v) => `${v.code} (${v.runs})`).join(', ') || '—'} | ${c.unknown || ''} |`);
+    L.push('');
   }
   L.push('## Missing and incomplete', '');
   if (!j.missing.length) L.push('None: every expected run is complete.');

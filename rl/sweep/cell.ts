@@ -14,14 +14,14 @@
 // code; a cell killed by a signal is marked interrupted and not retried here (the scheduler or
 // `sweep --resume` reruns it).
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   MANIFEST_FILE, checkpointStep, lastLoggedStep, logFile, readManifest, readStatus, startMode, statusFile, trainArgs, writeJsonAtomic,
-  type CellStatus, type SweepCell, type SweepManifest,
+  type CellStatus, type CodeVersion, type SweepCell, type SweepManifest,
 } from './manifest.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -39,6 +39,23 @@ function tail(file: string, n = 5): string {
   } catch {
     return '';
   }
+}
+
+/** Source folders whose contents decide a run's numbers (docs, tests and benches do not). */
+const SOURCE_DIRS = ['engine', 'kernels', 'rl', 'games', 'package-lock.json'];
+
+/**
+ * The commit checked out in `dir` and the source files that differ from it, or null where
+ * `dir` is not a git checkout or git is missing (a cluster node may have neither).
+ */
+export function codeVersion(dir: string = PROJECT_ROOT): CodeVersion | null {
+  const git = (args: string[]) => spawnSync('git', ['-C', dir, ...args], { encoding: 'utf8', timeout: 10_000 });
+  const head = git(['rev-parse', 'HEAD']);
+  if (head.status !== 0 || !/^[0-9a-f]{40}$/.test(head.stdout.trim())) return null;
+  const st = git(['status', '--porcelain', '--untracked-files=all', '--', ...SOURCE_DIRS]);
+  if (st.status !== 0) return null;
+  const dirty = st.stdout.split('\n').filter((l) => l.trim()).map((l) => l.slice(3).trim()).sort();
+  return { commit: head.stdout.trim(), dirty };
 }
 
 export interface CellResult {
@@ -71,7 +88,7 @@ export async function runCell(manifest: SweepManifest, cell: SweepCell, root: st
       const mode = startMode(root, cell);
       const fromStep = mode === 'resume' ? checkpointStep(runDir) : 0;
       const started = new Date().toISOString();
-      history.push({ attempt: history.length + 1, fromStep, started, host });
+      history.push({ attempt: history.length + 1, fromStep, started, host, code: codeVersion() });
       status = { state: 'running', attempts: history.length, exitCode: null, signal: null, resumedFromStep: fromStep, history, host, pid: process.pid, updated: started };
       writeJsonAtomic(statusFile(root, cell), status);
       fs.appendFileSync(log, `\n=== ${started} ${host} attempt ${attempt}/${maxAttempts} of cell ${cell.index} (${cell.id}), ${mode === 'resume' ? `resuming from the checkpoint at step ${fromStep}` : mode === 'overwrite' ? 'restarting (no checkpoint was written)' : 'fresh'}\n`);

@@ -43,6 +43,17 @@ export interface SweepManifest {
 
 export type CellState = 'done' | 'running' | 'interrupted' | 'partial' | 'failed' | 'missing';
 
+/**
+ * The code an attempt ran: a cell's `train` process reads the working tree when it starts, so
+ * an engine change committed (or merely saved) during a sweep changes rounding between its
+ * cells. `dirty` lists the source files that differed from `commit` then (null: not a git
+ * checkout, e.g. a container image).
+ */
+export interface CodeVersion {
+  commit: string;
+  dirty: string[];
+}
+
 export interface CellStatus {
   state: 'running' | 'done' | 'failed' | 'interrupted';
   attempts: number;
@@ -51,7 +62,7 @@ export interface CellStatus {
   /** Checkpoint step this attempt resumed from (0 = started fresh). */
   resumedFromStep: number;
   /** Every attempt's start step, in order (resumes across invocations accumulate). */
-  history: Array<{ attempt: number; fromStep: number; started: string; ended?: string; exitCode?: number | null; signal?: string | null; host: string }>;
+  history: Array<{ attempt: number; fromStep: number; started: string; ended?: string; exitCode?: number | null; signal?: string | null; host: string; code?: CodeVersion | null }>;
   host: string;
   pid: number;
   updated: string;

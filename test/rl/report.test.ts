@@ -70,6 +70,13 @@ describe('report over a sweep root', () => {
     outDir: path.dirname(d), runDir: d,
   }));
   fs.writeFileSync(path.join(root, 'sweep.json'), JSON.stringify({ version: 1, name: 't', created: '', source: 't.yaml', retries: 1, cells }));
+  // Status files with the code each cartpole ppo attempt ran: seeds 0-1 at commit A, seed 2 at
+  // A with two edited source files, seed 3 started at A and resumed at B; sprig has none.
+  const A = 'a'.repeat(40), B = 'b'.repeat(40);
+  const attempt = (code: { commit: string; dirty: string[] }) => ({ attempt: 1, fromStep: 0, started: '', host: 'h', code });
+  const codes = [[attempt({ commit: A, dirty: [] })], [attempt({ commit: A, dirty: [] })], [attempt({ commit: A, dirty: ['rl/x.ts', 'engine/y.ts'] })], [attempt({ commit: A, dirty: [] }), attempt({ commit: B, dirty: [] })]];
+  fs.mkdirSync(path.join(root, 'status'), { recursive: true });
+  codes.forEach((history, s) => fs.writeFileSync(path.join(root, 'status', `ppo__cartpole__seed${s}.json`), JSON.stringify({ state: 'done', attempts: history.length, exitCode: 0, signal: null, resumedFromStep: 0, history, host: 'h', pid: 1, updated: '' })));
   const bfile = path.join(tmp, 'baselines.json');
   fs.writeFileSync(bfile, JSON.stringify(base));
   const out = path.join(tmp, 'out');
@@ -84,6 +91,16 @@ describe('report over a sweep root', () => {
     expect(fs.existsSync(path.join(out, 'report.md'))).toBe(true);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')).labels).toEqual(['ppo', 'sprig']);
   }, 60_000);
+
+  it('lists the code each group ran, from the status files', () => {
+    const cv = result.json.codeVersions;
+    expect(cv.find((c) => c.task === 'cartpole' && c.label === 'ppo')).toEqual({
+      task: 'cartpole', label: 'ppo', unknown: 0,
+      versions: [{ code: 'aaaaaaa', runs: 2 }, { code: 'aaaaaaa → bbbbbbb', runs: 1 }, { code: 'aaaaaaa+2', runs: 1 }],
+    });
+    expect(cv.find((c) => c.task === 'cartpole' && c.label === 'sprig')).toEqual({ task: 'cartpole', label: 'sprig', versions: [], unknown: 3 });
+    expect(result.markdown).toMatch(/## Code versions[\s\S]*\| cartpole \| ppo \| aaaaaaa \(2\), aaaaaaa → bbbbbbb \(1\), aaaaaaa\+2 \(1\) \|/);
+  });
 
   it('normalised aggregates equal a hand computation over the pooled runs', () => {
     const j = result.json;

@@ -17,6 +17,7 @@ import { planSweep } from '../../rl/sweep/cli.ts';
 import { arraySpec, cellsToSubmit, parseArraySpec, renderSbatch } from '../../rl/sweep/slurm.ts';
 import { renderK8s } from '../../rl/sweep/k8s.ts';
 import { runLocal } from '../../rl/sweep/local.ts';
+import { codeVersion } from '../../rl/sweep/cell.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sweep-test-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -230,6 +231,32 @@ describe('k8s backend', () => {
   });
 });
 
+describe('code version of a cell attempt', () => {
+  it('names the commit and the changed source files, and is null outside a git checkout', () => {
+    const repo = path.join(tmp, 'gitrepo');
+    fs.mkdirSync(path.join(repo, 'rl'), { recursive: true });
+    const git = (...a: string[]) => spawnSync('git', ['-C', repo, '-c', 'user.email=t@t', '-c', 'user.name=t', ...a], { encoding: 'utf8' });
+    if (git('init', '-q').status !== 0) return; // no git on this machine: codeVersion's null case below still runs
+    fs.writeFileSync(path.join(repo, 'rl', 'a.ts'), 'export const a = 1;\n');
+    fs.writeFileSync(path.join(repo, 'README.md'), 'x\n');
+    git('add', '.');
+    git('commit', '-qm', 'one');
+    const head = git('rev-parse', 'HEAD').stdout.trim();
+    expect(codeVersion(repo)).toEqual({ commit: head, dirty: [] });
+    // Only source files count: an edited README does not, an edited or new rl/ file does.
+    fs.writeFileSync(path.join(repo, 'README.md'), 'y\n');
+    fs.writeFileSync(path.join(repo, 'rl', 'a.ts'), 'export const a = 2;\n');
+    fs.writeFileSync(path.join(repo, 'rl', 'b.ts'), 'export const b = 1;\n');
+    expect(codeVersion(repo)).toEqual({ commit: head, dirty: ['rl/a.ts', 'rl/b.ts'] });
+    const plain = fs.mkdtempSync(path.join(os.tmpdir(), 'not-git-'));
+    try {
+      expect(codeVersion(plain)).toBeNull();
+    } finally {
+      fs.rmSync(plain, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('local backend on real train processes', () => {
   it('runs the good cell, retries then reports the bad one, skips done cells on a rerun', async () => {
     const root = path.join(tmp, 'local');
@@ -249,6 +276,12 @@ describe('local backend on real train processes', () => {
     expect(bad.message).toMatch(/notAConfigKey/);
     const good = readStatus(root, manifest.cells[0])!;
     expect(good).toMatchObject({ state: 'done', attempts: 1, exitCode: 0 });
+    // The attempt records the code it ran: this checkout's HEAD, as git itself reports it.
+    const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: path.resolve(__dirname, '../..'), encoding: 'utf8' });
+    if (head.status === 0) {
+      expect(good.history[0].code?.commit).toBe(head.stdout.trim());
+      expect(Array.isArray(good.history[0].code?.dirty)).toBe(true);
+    } else expect(good.history[0].code).toBeNull();
     const metrics = fs.readFileSync(path.join(root, manifest.cells[0].runDir, 'metrics.jsonl'), 'utf8');
     expect(metrics).toMatch(/"step":512/);
     const again = await runLocal(manifest, root, { parallel: 2, progress: false, log: () => {} });
