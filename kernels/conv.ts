@@ -32,7 +32,15 @@ export function convFwdThreads(t: ConvTile, pixels: number, co: number) {
   return Math.ceil(pixels / t.TP) * Math.ceil(co / t.TC);
 }
 
-export function convFwdKernel(t: ConvTile) {
+/**
+ * The forward kernel; `flipW` reads the weight as the stride-1 input gradient needs it: with
+ * x = gy, the geometry of the equivalent forward problem (channels in = co, out = ci, padding
+ * k − 1 − p) and w' [ci, kh', kw', co] = w [co, kH−1−kh', kW−1−kw', ci], read in place (no
+ * transposed copy), dx = conv2d(gy, w'). Each thread then owns TP input pixels × TC input
+ * channels (register blocking the residue-class kernel cannot do: neighbouring pixels there
+ * visit different taps only when the stride exceeds 1).
+ */
+export function convFwdKernel(t: ConvTile, flipW = false) {
   const { TP, TC } = t;
   const pre: string[] = [];
   for (const i of range(TP)) {
@@ -40,7 +48,7 @@ export function convFwdKernel(t: ConvTile) {
     pre.push(`let ow${i} = q${i} % p.ow; let oh${i} = (q${i} / p.ow) % p.oh; let n${i} = q${i} / (p.ow * p.oh);`);
     pre.push(`let ihb${i} = i32(oh${i} * p.sh) - i32(p.ph); let iwb${i} = i32(ow${i} * p.sw) - i32(p.pw); let xb${i} = n${i} * p.h;`);
   }
-  for (const j of range(TC)) pre.push(`let wr${j} = min(c0 + ${j}u, p.co - 1u) * p.kh * p.kw * p.ci;`);
+  for (const j of range(TC)) pre.push(flipW ? `let wr${j} = min(c0 + ${j}u, p.co - 1u);` : `let wr${j} = min(c0 + ${j}u, p.co - 1u) * p.kh * p.kw * p.ci;`);
   for (const i of range(TP)) for (const j of range(TC)) pre.push(`var a${i}_${j} = 0.0;`);
   const kbody: string[] = [];
   for (const i of range(TP)) {
@@ -49,17 +57,18 @@ export function convFwdKernel(t: ConvTile) {
     kbody.push(`let xo${i} = select(0u, ((xb${i} + u32(ih${i})) * p.w + u32(iw${i})) * p.ci, ok${i});`);
     kbody.push(`let m${i} = select(0.0, 1.0, ok${i});`);
   }
-  kbody.push(`let wo = (kh * p.kw + kw) * p.ci;`);
+  kbody.push(flipW ? `let wo = (p.kh - 1u - kh) * p.kw + p.kw - 1u - kw;` : `let wo = (kh * p.kw + kw) * p.ci;`);
   const cbody: string[] = [];
   for (const i of range(TP)) cbody.push(`let x${i} = X[xo${i} + c] * m${i};`);
-  for (const j of range(TC)) cbody.push(`let w${j} = Wt[wr${j} + wo + c];`);
+  if (flipW) cbody.push(`let wc = (c * p.kh * p.kw + wo) * p.co;`);
+  for (const j of range(TC)) cbody.push(flipW ? `let w${j} = Wt[wc + wr${j}];` : `let w${j} = Wt[wr${j} + wo + c];`);
   for (const i of range(TP)) for (const j of range(TC)) cbody.push(`a${i}_${j} = fma(x${i}, w${j}, a${i}_${j});`);
   const store: string[] = [];
   for (const j of range(TC)) store.push(`let b${j} = select(0.0, Bias[min(c0 + ${j}u, p.co - 1u)], HAS_BIAS);`);
   for (const i of range(TP))
     for (const j of range(TC)) store.push(`if (p0 + ${i}u < npix && c0 + ${j}u < p.co) { Y[(p0 + ${i}u) * p.co + c0 + ${j}u] = act(a${i}_${j} + b${j}); }`);
   return {
-    name: `conv2d_fwd_${TP}x${TC}`,
+    name: `conv2d_fwd${flipW ? '_flipw' : ''}_${TP}x${TC}`,
     code: /* wgsl */ `
 ${P}
 ${flat}

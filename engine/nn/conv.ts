@@ -10,7 +10,7 @@ import { grid } from '../../kernels/common.ts';
 import { ACTIVATIONS, type Activation } from '../../kernels/nn.ts';
 import { convFwdKernel, convBwdInKernel, convBwdWKernel, convFwdThreads, convBwdInThreads, convBwdWThreads, im2colKernel } from '../../kernels/conv.ts';
 import { linear, linearBackWeight } from './functional.ts';
-import { tileFor, type ConvTile } from '../../kernels/tune.ts';
+import { tileFor, DEFAULT_TABLES, getAdapterClass, shapeClass, type ConvTile } from '../../kernels/tune.ts';
 
 export interface Conv2dArgs {
   stride?: number | [number, number];
@@ -140,6 +140,50 @@ export function conv2dBackInput(gy: Tensor, w: Tensor, xShape: Shape, stride: [n
   const g = geometry(xShape, w.shape, stride, pad, 'conv2dBackInput');
   if (gy.shape.join() !== [g.n, g.oh, g.ow, g.co].join()) throw new Error(`conv2dBackInput: gradient ${fmtShape(gy.shape)} does not match output [${g.n}, ${g.oh}, ${g.ow}, ${g.co}]`);
   const dx = alloc(xShape);
+  if (flipInput && g.sh === 1 && g.sw === 1 && g.ph < g.kh && g.pw < g.kw) backInputFlipped(gy, w, dx, g);
+  else backInputResidue(gy, w, dx, g);
+  return record(dx, 'conv2dBackInput', [gy, w], (gg, needs) => [
+    needs[0] ? conv2d(gg, w, null, { stride, padding: pad }) : null,
+    needs[1] ? conv2dBackWeight(gg, gy, w.shape, stride, pad) : null,
+  ]);
+}
+
+let flipInput = true;
+/**
+ * Whether a stride-1 input gradient runs as a forward convolution of gy with the flipped weight
+ * (default true; false: the residue-class kernel every stride uses). Returns the previous value
+ * (benchmarks compare both in one process).
+ */
+export function convFlippedBackInput(on?: boolean): boolean {
+  const prev = flipInput;
+  if (on !== undefined) flipInput = on;
+  return prev;
+}
+
+/**
+ * dx = conv2d(gy, w') with w' [ci, kH, kW, co] = w [co, kH−1−kh, kW−1−kw, ci] and padding
+ * k − 1 − p (stride 1): the forward kernel, register-blocked over TP input pixels × TC input
+ * channels, at the forward family's tile for that problem; the weight is read flipped in place.
+ */
+function backInputFlipped(gy: Tensor, w: Tensor, dx: Tensor, g: Geo) {
+  const gf: Geo = { n: g.n, h: g.oh, w: g.ow, ci: g.co, oh: g.h, ow: g.w, co: g.ci, kh: g.kh, kw: g.kw, sh: 1, sw: 1, ph: g.kh - 1 - g.ph, pw: g.kw - 1 - g.pw };
+  const d = dims(gf);
+  let t0 = tileFor<ConvTile>('conv', d);
+  // (an im2col choice is about the forward's patch matrix; here the direct kernel runs)
+  if (t0.IM2COL) t0 = DEFAULT_TABLES[getAdapterClass()].conv[shapeClass(d)] as ConvTile;
+  const t = fit(t0, null, gf.co);
+  const threads = convFwdThreads(t, gf.n * gf.oh * gf.ow, gf.co);
+  runtime().dispatch({
+    kernel: { ...convFwdKernel(t, true), constants: { ACT: 0, HAS_BIAS: 0 } },
+    inputs: [gy.bufferFor('conv2dBackInput'), w.bufferFor('conv2dBackInput'), w.bufferFor('conv2dBackInput')],
+    outputs: [dx.buffer],
+    params: words(gf, threads),
+    workgroups: grid(threads, t.WG),
+    label: 'conv2dBackInput',
+  });
+}
+
+function backInputResidue(gy: Tensor, w: Tensor, dx: Tensor, g: Geo) {
   const t = fit(tileFor<ConvTile>('convBackInput', dims(g)), null, g.ci);
   const threads = convBwdInThreads(t, g.n, g.sh, g.sw, Math.ceil((g.h + g.ph) / g.sh), Math.ceil((g.w + g.pw) / g.sw), g.ci);
   runtime().dispatch({
@@ -150,10 +194,6 @@ export function conv2dBackInput(gy: Tensor, w: Tensor, xShape: Shape, stride: [n
     workgroups: grid(threads, t.WG),
     label: 'conv2dBackInput',
   });
-  return record(dx, 'conv2dBackInput', [gy, w], (gg, needs) => [
-    needs[0] ? conv2d(gg, w, null, { stride, padding: pad }) : null,
-    needs[1] ? conv2dBackWeight(gg, gy, w.shape, stride, pad) : null,
-  ]);
 }
 
 /** The gradient of conv2d with respect to its weight (the correlation of x with gy). */

@@ -1,0 +1,113 @@
+// The stride-1 conv2d input gradient run as a forward convolution of gy with the flipped weight
+// (engine/nn/conv.ts backInputFlipped; kernels/conv.ts convFwdKernel with flipW): against a
+// float64 closed form of the adjoint (dx[n, oh·s+kh−p, ow·s+kw−p, ci] += gy[n, oh, ow, co] ·
+// w[co, kh, kw, ci]), at every forward tile it can be given, with paddings 0 ≤ p < k, square and
+// non-square kernels, the fallback to the residue-class kernel where p ≥ k, second order through
+// it, and live buffers.
+import { describe, it, expect, beforeAll, afterEach } from 'vitest';
+import * as E from '../../engine/index.ts';
+import * as R from '../ref/index.ts';
+import { up, randn, expectRel, wToRef } from './helpers.ts';
+
+beforeAll(async () => {
+  await E.init();
+});
+afterEach(() => {
+  E.clearTiles();
+  E.convFlippedBackInput(true);
+});
+
+interface Geo { n: number; h: number; w: number; ci: number; co: number; kh: number; kw: number; p: number }
+
+/** dx of L = Σ conv2d(x, w) ⊙ gy (stride 1, zero padding p), by scattering every product once. */
+function refBackInput(gy: R.ND, w: R.ND, g: Geo): Float64Array {
+  const oh = g.h + 2 * g.p - g.kh + 1, ow = g.w + 2 * g.p - g.kw + 1;
+  const dx = new Float64Array(g.n * g.h * g.w * g.ci);
+  for (let n = 0; n < g.n; n++)
+    for (let y = 0; y < oh; y++)
+      for (let x = 0; x < ow; x++)
+        for (let co = 0; co < g.co; co++) {
+          const gv = gy.data[((n * oh + y) * ow + x) * g.co + co];
+          for (let kh = 0; kh < g.kh; kh++) {
+            const ih = y + kh - g.p;
+            if (ih < 0 || ih >= g.h) continue;
+            for (let kw = 0; kw < g.kw; kw++) {
+              const iw = x + kw - g.p;
+              if (iw < 0 || iw >= g.w) continue;
+              for (let ci = 0; ci < g.ci; ci++) dx[((n * g.h + ih) * g.w + iw) * g.ci + ci] += gv * w.data[((co * g.kh + kh) * g.kw + kw) * g.ci + ci];
+            }
+          }
+        }
+  return dx;
+}
+
+const GEOS: Geo[] = [
+  { n: 2, h: 10, w: 10, ci: 4, co: 16, kh: 3, kw: 3, p: 0 }, // MinAtar torso
+  { n: 2, h: 9, w: 9, ci: 12, co: 8, kh: 3, kw: 3, p: 1 }, // Nature layer 3's geometry, fewer channels
+  { n: 3, h: 7, w: 6, ci: 5, co: 3, kh: 3, kw: 2, p: 1 }, // non-square kernel, odd channel counts
+  { n: 1, h: 6, w: 7, ci: 2, co: 7, kh: 4, kw: 4, p: 3 }, // p = k − 1: the equivalent forward has no padding
+  { n: 2, h: 5, w: 5, ci: 3, co: 2, kh: 1, kw: 1, p: 0 }, // 1×1
+];
+const TILES: E.ConvTile[] = [
+  { TP: 4, TC: 4, WG: 64 }, { TP: 1, TC: 1, WG: 64 }, { TP: 8, TC: 4, WG: 64 }, { TP: 2, TC: 8, WG: 128 }, { TP: 4, TC: 2, WG: 32 },
+];
+
+describe('conv2dBackInput at stride 1 (flipped-weight forward kernel)', () => {
+  it('matches the float64 adjoint at every forward tile, in one dispatch, equal to the residue-class kernel', async () => {
+    const rng = R.rng(21);
+    for (const g of GEOS) {
+      const oshape = [g.n, g.h + 2 * g.p - g.kh + 1, g.w + 2 * g.p - g.kw + 1, g.co];
+      const gy = randn(rng, oshape), w = randn(rng, [g.co, g.kh, g.kw, g.ci], 0.5);
+      const ref = refBackInput(gy, w, g);
+      const GY = up(gy), W = up(w);
+      for (const t of TILES) {
+        for (const cls of ['small', 'medium', 'large'] as const) E.setTile('conv', cls, t);
+        const d0 = E.counters().dispatches;
+        const dx = E.conv2dBackInput(GY, W, [g.n, g.h, g.w, g.ci], [1, 1], [g.p, g.p]);
+        expect(E.counters().dispatches - d0).toBe(1);
+        expect(dx.shape).toEqual([g.n, g.h, g.w, g.ci]);
+        await expectRel(dx, ref, 1e-5, `flipped ${JSON.stringify(g)} tile ${JSON.stringify(t)}`);
+        dx.dispose();
+      }
+      E.convFlippedBackInput(false);
+      const dxr = E.conv2dBackInput(GY, W, [g.n, g.h, g.w, g.ci], [1, 1], [g.p, g.p]);
+      await expectRel(dxr, ref, 1e-5, `residue ${JSON.stringify(g)}`);
+      E.convFlippedBackInput(true);
+      E.dispose([GY, W, dxr]);
+    }
+  });
+
+  it('falls back to the residue-class kernel where padding ≥ kernel size, still exact', async () => {
+    const rng = R.rng(22);
+    const g: Geo = { n: 1, h: 4, w: 4, ci: 2, co: 3, kh: 2, kw: 2, p: 2 };
+    const gy = randn(rng, [1, 7, 7, 3]), w = randn(rng, [3, 2, 2, 2]);
+    const dx = E.conv2dBackInput(up(gy), up(w), [1, 4, 4, 2], [1, 1], [2, 2]);
+    await expectRel(dx, refBackInput(gy, w, g), 1e-5, 'p ≥ k');
+  });
+
+  it('gradients and HVPs of a stride-1, padded two-layer conv net match the float64 reference', async () => {
+    const rng = R.rng(23);
+    const c = { n: 2, h: 6, w: 6, ci: 3, co: 4, k: 3, p: 1 };
+    const x = randn(rng, [c.n, c.h, c.w, c.ci]), w = randn(rng, [c.co, c.k, c.k, c.ci], 0.5), w2 = randn(rng, [2, 3, 3, c.co], 0.5);
+    const W2 = up(w2);
+    const ref = (a: R.ND, b: R.ND, p: number) => R.conv2d(a, wToRef(b), { layout: 'NHWC', stride: 1, padding: p });
+    // conv → tanh → conv (unpadded) → Σ square: the gradient w.r.t. x runs the flipped kernel
+    // twice, and the HVP runs conv2dBackInput's own backward (conv2d, conv2dBackWeight)
+    const fE = (X: E.Tensor, Wt: E.Tensor) => E.sum(E.square(E.conv2d(E.tanh(E.conv2d(X, Wt, null, { padding: c.p })), W2)));
+    const fR = (ps: R.ND[]) => R.sum(R.square(ref(R.tanh(ref(ps[0], ps[1], c.p)), w2, 0)));
+    const live0 = E.memory().liveBuffers;
+    const X = up(x), Wt = up(w);
+    const g = E.scope(() => E.grad(fE, [0, 1])(X, Wt)) as E.Tensor[];
+    const ng = R.numGrad(fR, [x, w], 1e-6);
+    for (let i = 0; i < 2; i++) await expectRel(g[i], ng[i], 1e-4, `grad ${i}`);
+    const vs = [randn(rng, x.shape), randn(rng, w.shape)];
+    const Vs = vs.map(up);
+    const hv = E.scope(() => E.hvp(fE, [X, Wt], Vs)) as E.Tensor[];
+    const nh = R.numHvp((ps) => R.numGrad(fR, ps, 1e-6), [x, w], vs, 1e-4);
+    for (let i = 0; i < 2; i++) await expectRel(hv[i], nh[i], 2e-3, `hvp ${i}`);
+    E.dispose([X, Wt, g, Vs, hv]);
+    await E.sync();
+    expect(E.memory().liveBuffers).toBe(live0);
+    W2.dispose();
+  });
+});
