@@ -14,6 +14,11 @@
 //   grid-paper        MinAtar-shaped stand-in env (10×10×4 binary frames), MinAtar torso, SPRIG's PPO table:
 //                     8 envs × 256 steps, minibatch 64, 4 epochs
 //   grid-fast         same env and network, docs/results.md config: 16 envs × 64 steps, minibatch 256, 2 epochs
+//   breakout-fast     MinAtar Breakout (gymnax preset), the minatar-fast preset (16 × 64, minibatch 256, 2 epochs):
+//                     ours only (PPO with the MinAtar torso and SPRIG, each on the CPU and the GPU env),
+//                     for envDevice 'auto''s choice on MinAtar and SPRIG's cost over PPO on the GPU path
+// The "default" column is what a run gets without --set envDevice (envDevice 'auto', rl/harness/
+// trainer.ts's autoEnvDevice): the GPU env where it is listed as faster, else the CPU env.
 // SPRIG (ours only; PyTorch has no counterpart here) is timed on grid-fast with frame stack 2 (its
 // minatar-fast preset), beside PPO on the same network (SPRIG's perception: convolutions and gated
 // attention over the stacked frames, one Adam step on all parameters per minibatch), so the
@@ -76,7 +81,7 @@ class DummyGrid implements EnvCore {
 
 interface Case {
   name: string;
-  env: 'cartpole' | 'grid';
+  env: 'cartpole' | 'grid' | 'minatar/breakout';
   cfg: Partial<SprigConfig>;
 }
 
@@ -85,10 +90,12 @@ const CASES: Case[] = [
   { name: 'cartpole-fast', env: 'cartpole', cfg: { numEnvs: 16, numSteps: 64, minibatchSize: 256, updateEpochs: 6, lr: 3e-3 } },
   { name: 'grid-paper', env: 'grid', cfg: { numEnvs: 8, numSteps: 256, minibatchSize: 64, updateEpochs: 4, lr: 1e-4 } },
   { name: 'grid-fast', env: 'grid', cfg: { numEnvs: 16, numSteps: 64, minibatchSize: 256, updateEpochs: 2, lr: 1e-3 } },
+  { name: 'breakout-fast', env: 'minatar/breakout', cfg: { preset: 'gymnax', numEnvs: 16, numSteps: 64, minibatchSize: 256, updateEpochs: 2, lr: 1e-3 } },
 ];
 
 function makeEnv(kind: Case['env'], numEnvs: number): VecEnv {
   if (kind === 'cartpole') return createEnv('cartpole', { numEnvs, seed: 0 });
+  if (kind === 'minatar/breakout') return createEnv(kind, { numEnvs, seed: 0, preset: 'gymnax' });
   return new VecEnv({
     id: 'dummy-grid', numEnvs, seed: 0,
     observationSpace: { kind: 'box', shape: [10, 10, 4], low: new Array(400).fill(0), high: new Array(400).fill(1) },
@@ -118,28 +125,33 @@ class PpoOnSprigNet extends SprigAgent {
 
 type Which = 'ppo' | 'sprig' | 'ppo-sprig-net';
 
-/** Steps/s of our trainer; gpuEnv: rollouts on rl/envs/gpu (envDevice 'gpu', CartPole only). */
-async function ours(c: Case, algo: Which, updates: number, gpuEnv = false, extra: Record<string, unknown> = {}): Promise<number> {
+/**
+ * Steps/s of our trainer and the env device it ran on. device 'cpu' / 'gpu': that envDevice;
+ * 'default': no envDevice given (the run's default, 'auto'); the grid stand-in has no GPU version.
+ */
+async function ours(c: Case, algo: Which, updates: number, device: 'cpu' | 'gpu' | 'default' = 'cpu', extra: Record<string, unknown> = {}): Promise<{ sps: number; device: string }> {
   const sprigNet = algo !== 'ppo';
   const base = await getAlgorithm(sprigNet ? 'sprig' : 'ppo');
   const a: OnPolicyAlgorithm<SprigConfig> = algo === 'ppo-sprig-net'
     ? { ...(base as OnPolicyAlgorithm<SprigConfig>), create: (cfg, env) => new PpoOnSprigNet(cfg, env) }
     : (base as OnPolicyAlgorithm<SprigConfig>);
-  const cfg = resolveLayers(a.defaults, a.schema, [{ source: c.name, values: { ...c.cfg, env: c.env, totalSteps: 1e9, logEvery: 1e9, ...(sprigNet ? { frameStack: 2 } : {}), ...(gpuEnv ? { envDevice: 'gpu' } : {}), ...extra } }]) as RunConfig & SprigConfig;
-  const t = new Trainer(a, cfg, gpuEnv ? {} : { env: makeEnv(c.env, cfg.numEnvs) });
+  const cfg = resolveLayers(a.defaults, a.schema, [{ source: c.name, values: { ...c.cfg, env: c.env, totalSteps: 1e9, logEvery: 1e9, ...(sprigNet ? { frameStack: 2 } : {}), ...(device !== 'default' ? { envDevice: device } : {}), ...extra } }]) as RunConfig & SprigConfig;
+  // the stand-in grid env is handed over ready-made; the real envs are made by the Trainer
+  const t = new Trainer(a, cfg, c.env === 'grid' ? { env: makeEnv(c.env, cfg.numEnvs) } : {});
   await t.step(); // warm-up
   const t0 = performance.now();
   for (let i = 0; i < updates; i++) await t.step();
   const s = (performance.now() - t0) / 1000;
+  const used = t.envDevice;
   t.dispose();
-  return (updates * cfg.numEnvs * cfg.numSteps) / s;
+  return { sps: (updates * cfg.numEnvs * cfg.numSteps) / s, device: used };
 }
 
 const torchInfo = findTorch();
 
 function torch(c: Case, updates: number, threads: number): number | null {
   const f = c.cfg;
-  if (!torchInfo) return null;
+  if (!torchInfo || c.env === 'minatar/breakout') return null;
   try {
     const out = execFileSync(torchInfo.python, [
       'bench/ppo_torch.py', '--case', c.env === 'cartpole' ? 'cartpole' : 'minatar-dummy',
@@ -177,40 +189,48 @@ async function main() {
   console.log(`PyTorch: ${noTorch ? 'skipped (--no-torch)' : torchInfo ? `${torchInfo.version} (${torchInfo.device}) via ${torchInfo.python}, intra-op threads ${threads.join(' and ')} (the faster is the peer)` : 'unavailable (no python with torch: set BENCH_PYTHON, or apt-get install python3-torch)'}`);
   console.log(`load average at start: ${load()}`);
   const rows: string[] = [
-    '| case | ours PPO (steps/s) | PyTorch PPO (steps/s) | ours / PyTorch | ours PPO, GPU env (steps/s) | GPU env / PyTorch | ours PPO, composed path (steps/s) | composed / PyTorch | ours SPRIG (steps/s) | PPO on SPRIG\'s network (steps/s) | SPRIG cost / PPO cost per env step | SPRIG cost / same-network PPO cost |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| case | ours PPO, CPU env (steps/s) | PyTorch PPO (steps/s) | CPU env / PyTorch | ours PPO, GPU env (steps/s) | GPU env / PyTorch | default envDevice (auto →) | default / PyTorch | ours PPO, composed path (steps/s) | composed / PyTorch | ours SPRIG (steps/s) | PPO on SPRIG\'s network (steps/s) | SPRIG cost / PPO cost per env step | SPRIG cost / same-network PPO cost | SPRIG, GPU env (steps/s) | SPRIG / PPO cost per env step, GPU env |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const c of CASES) {
     if (only && c.name !== only) continue;
-    const o: number[] = [], g: number[] = [], s: number[] = [], n: number[] = [], u: number[] = [];
+    const o: number[] = [], g: number[] = [], s: number[] = [], n: number[] = [], u: number[] = [], d: number[] = [], sg: number[] = [];
+    let defDevice = '–';
     const pt: number[][] = threads.map(() => []);
+    const hasGpu = c.env !== 'grid';
     for (let r = 0; r < rounds; r++) {
-      o.push(await ours(c, 'ppo', updates));
+      o.push((await ours(c, 'ppo', updates)).sps);
       if (!noTorch) threads.forEach((th, i) => {
         const x = torch(c, updates, th);
         if (x !== null) pt[i].push(x);
       });
-      if (c.env === 'cartpole') {
-        g.push(await ours(c, 'ppo', updates, true));
-        // the composed path (autodiff over the modules, E.adam), for the fused kernels' effect
-        u.push(await ours(c, 'ppo', updates, false, { fusedMlp: false }));
+      if (hasGpu) {
+        g.push((await ours(c, 'ppo', updates, 'gpu')).sps);
+        const def = await ours(c, 'ppo', updates, 'default');
+        d.push(def.sps);
+        defDevice = def.device;
       }
-      if (c.name === 'grid-fast') {
-        const u = Math.max(1, Math.floor(updates / 2));
-        s.push(await ours(c, 'sprig', u));
-        n.push(await ours(c, 'ppo-sprig-net', u));
+      if (c.env === 'cartpole') {
+        // the composed path (autodiff over the modules, E.adam), for the fused kernels' effect
+        u.push((await ours(c, 'ppo', updates, 'cpu', { fusedMlp: false })).sps);
+      }
+      if (c.name === 'grid-fast' || c.env === 'minatar/breakout') {
+        const k = Math.max(1, Math.floor(updates / 2));
+        s.push((await ours(c, 'sprig', k)).sps);
+        if (c.env === 'grid') n.push((await ours(c, 'ppo-sprig-net', k)).sps);
+        else sg.push((await ours(c, 'sprig', k, 'gpu')).sps);
       }
       const f = (xs: number[]) => (xs.length > r ? xs[r].toFixed(0) : '-');
-      console.error(`  ${c.name} round ${r + 1}: ours ${f(o)}, ${threads.map((th, i) => `PyTorch ${th}t ${f(pt[i])}`).join(', ')}, GPU env ${f(g)}, composed (fusedMlp off) ${f(u)}, SPRIG ${f(s)}, PPO on SPRIG's net ${f(n)} steps/s (load ${load()})`);
+      console.error(`  ${c.name} round ${r + 1}: ours CPU env ${f(o)}, ${threads.map((th, i) => `PyTorch ${th}t ${f(pt[i])}`).join(', ')}, GPU env ${f(g)}, default (${defDevice}) ${f(d)}, composed (fusedMlp off) ${f(u)}, SPRIG ${f(s)}, PPO on SPRIG's net ${f(n)}, SPRIG GPU env ${f(sg)} steps/s (load ${load()})`);
     }
     const best = pt.map((xs, i) => ({ i, m: xs.length === rounds ? median(xs) : -1 })).sort((a, b) => b.m - a.m)[0];
     const p = best && best.m > 0 ? best.m : null;
     const m = (xs: number[]) => (xs.length ? median(xs) : null);
-    const [om, gm, sm, nm, um] = [m(o), m(g), m(s), m(n), m(u)];
+    const [om, gm, sm, nm, um, dm, sgm] = [m(o), m(g), m(s), m(n), m(u), m(d), m(sg)];
     const fmt = (x: number | null) => (x === null ? '–' : x.toFixed(0));
     const ratio = (x: number | null, y: number | null) => (x === null || y === null ? '–' : (x / y).toFixed(2) + '×');
     // Cost per env step is 1 / steps-per-second: SPRIG's cost over PPO's = PPO's speed / SPRIG's.
-    const row = `| ${c.name} | ${fmt(om)} | ${p === null ? '–' : `${p.toFixed(0)} (${threads[best.i]}t)`} | ${ratio(om, p)} | ${fmt(gm)} | ${ratio(gm, p)} | ${fmt(um)} | ${ratio(um, p)} | ${fmt(sm)} | ${fmt(nm)} | ${ratio(om, sm)} | ${ratio(nm, sm)} |`;
+    const row = `| ${c.name} | ${fmt(om)} | ${p === null ? '–' : `${p.toFixed(0)} (${threads[best.i]}t)`} | ${ratio(om, p)} | ${fmt(gm)} | ${ratio(gm, p)} | ${dm === null ? '–' : `${fmt(dm)} (${defDevice})`} | ${ratio(dm, p)} | ${fmt(um)} | ${ratio(um, p)} | ${fmt(sm)} | ${fmt(nm)} | ${ratio(om, sm)} | ${ratio(nm, sm)} | ${fmt(sgm)} | ${ratio(gm, sgm)} |`;
     rows.push(row);
     console.error(row);
   }

@@ -453,7 +453,9 @@ struct P { m: u32, stats: u32 }
  * OB [(2T+1)·N, D]: rows [0, (T+1)N) the observations acted on (block 0 filled beforehand;
  * block T is what the next rollout starts from), rows (T+1)N + tN + i the final observation of
  * env i's episode that ended at step t. ROW [T·N, 8]: action, logp, value, reward, terminated,
- * truncated. S, Cn, St: the env batch's state.
+ * truncated. S, Cn, St: the env batch's state; EP its episode log, whose slots
+ * (p.lbase + t)·N + i this rollout writes (each ended episode's return and length: the episode
+ * bookkeeping stays on the GPU and comes back with the rollout's one readback).
  */
 export function ppoMlpRolloutKernel(s: PpoMlpShape, threefry: string, envAdvance: string, env: { obsSize: number; actSize: number }) {
   const sl = scratchLayout(s), A = s.A, D = s.sizes[0];
@@ -466,7 +468,7 @@ export function ppoMlpRolloutKernel(s: PpoMlpShape, threefry: string, envAdvance
       let q = t * N + r${t};
       let d = draw_action(q - t * N, z${t}, base);
       A[0] = d.x;
-      let e = env_advance(r${t}, 0u, (q + N) * ${D}u, (q + (p.T + 1u) * N) * ${D}u);
+      let e = env_advance(r${t}, 0u, (q + N) * ${D}u, (q + (p.T + 1u) * N) * ${D}u, p.lbase + t);
       let w = q * 8u;
       ROW[w] = d.x; ROW[w + 1u] = d.y; ROW[w + 2u] = v${t};
       ROW[w + 3u] = e.x; ROW[w + 4u] = e.y; ROW[w + 5u] = e.z;
@@ -483,8 +485,9 @@ ${threefry}
 @group(0) @binding(4) var<storage, read_write> S: array<f32>;
 @group(0) @binding(5) var<storage, read_write> Cn: array<u32>;
 @group(0) @binding(6) var<storage, read_write> St: array<f32>;
-struct P { n: u32, k0: u32, k1: u32, cap: u32, T: u32, rk0: u32, rk1: u32, rbase: u32 }
-@group(0) @binding(7) var<uniform> p: P;
+@group(0) @binding(7) var<storage, read_write> EP: array<f32>;
+struct P { n: u32, k0: u32, k1: u32, cap: u32, T: u32, rk0: u32, rk1: u32, rbase: u32, lbase: u32 }
+@group(0) @binding(8) var<uniform> p: P;
 var<private> A: array<f32, 1>;
 ${envAdvance}
 ${gumbelDrawWgsl(A)}

@@ -74,7 +74,8 @@ export const PPO_DEFAULTS: PpoConfig = {
   torso: 'auto',
   mlpHidden: [64, 64],
   fusedMlp: true,
-  envDevice: 'cpu',
+  // the GPU env where bench/train_speed.ts measured it faster (PpoAgent.prefersGpuEnv), else the CPU env
+  envDevice: 'auto',
 };
 
 export const PPO_SCHEMA: Schema<PpoConfig> = {
@@ -332,6 +333,15 @@ export class PpoAgent implements OnPolicyAgent {
     if (!this.fused || genv.obsSize !== this.inputSize || genv.actSize !== 1) return null;
     this.fused.rollout(genv, T, OB, ROW);
     return this.fused.act(OB, T * genv.numEnvs, (T + 1) * genv.numEnvs);
+  }
+
+  /**
+   * envDevice 'auto' (rl/harness/trainer.ts, autoEnvDevice): the GPU env when the fused kernels
+   * run the whole rollout in one dispatch (an MLP torso on an env of the network's input size:
+   * CartPole), measured 1.6–4× the CPU env's steps/s (docs/rl.md § Speed).
+   */
+  prefersGpuEnv(env: EnvSpec): boolean {
+    return !!this.fused && this.frameStack === 1 && this.fused.obsSize === env.obsSize && env.actionDim === 1;
   }
 
   get inputSize() {

@@ -24,7 +24,9 @@ export type { PpoMlpShape } from '../../kernels/ppo_mlp.ts';
 
 /** A GPU env batch as the fused rollout sees it (rl/envs/gpu/vec.ts's GpuVecEnv). */
 export interface GpuEnvLike {
-  fusedParts(): { def: { obsSize: number; actSize: number }; S: GPUBuffer; Cn: GPUBuffer; St: GPUBuffer; words: number[] };
+  /** The batch's buffers for `steps` vector steps run by a kernel (counted as taken), its episode log and where this run of steps starts in it. */
+  fusedParts(steps: number): { def: { obsSize: number; actSize: number }; S: GPUBuffer; Cn: GPUBuffer; St: GPUBuffer; EP: GPUBuffer; logBase: number; words: number[] };
+  readonly numEnvs: number;
   /** envAdvanceWgsl of this env over the named observation and final-observation arrays. */
   advanceWgsl(obsArr: string, finArr: string): string;
 }
@@ -126,17 +128,18 @@ export class PpoMlp {
    * RNG as T draws of N rows would.
    */
   rollout(env: GpuEnvLike, T: number, OB: Tensor, ROW: Tensor) {
-    const parts = env.fusedParts();
-    const N = parts.words[0], D = this.obsSize, A = this.shape.A;
+    const N = env.numEnvs, D = this.obsSize, A = this.shape.A;
     if (!(Number.isInteger(T) && T >= 1)) throw new Error(`PpoMlp.rollout: T must be a positive integer, got ${T}`);
     if (OB.size !== (2 * T + 1) * N * D) throw new Error(`PpoMlp.rollout: OB has ${OB.size} floats, expected [${(2 * T + 1) * N}, ${D}] ((2T+1)·N rows)`);
     if (ROW.size !== T * N * 8) throw new Error(`PpoMlp.rollout: ROW has ${ROW.size} floats, expected [${T * N}, 8]`);
+    // checked first: fusedParts counts the T steps in the env's episode log
+    const parts = env.fusedParts(T);
     let k = this.rolloutKernels.get(parts.def);
     if (!k) this.rolloutKernels.set(parts.def, (k = ppoMlpRolloutKernel(this.shape, threefryWgsl, env.advanceWgsl('OB', 'OB'), { obsSize: parts.def.obsSize, actSize: parts.def.actSize })));
     const rng = O.getRngState();
     runtime().dispatch({
-      kernel: k, inputs: [this.flat.bufferFor('PpoMlp.rollout')], outputs: [this.scratchFor(N).buffer, OB.bufferFor('PpoMlp.rollout'), ROW.bufferFor('PpoMlp.rollout'), parts.S, parts.Cn, parts.St],
-      params: [...parts.words, T, rng.k0, rng.k1, rng.counter], workgroups: [Math.ceil(N / ROWS_PER_WG)], label: 'ppo_mlp_rollout',
+      kernel: k, inputs: [this.flat.bufferFor('PpoMlp.rollout')], outputs: [this.scratchFor(N).buffer, OB.bufferFor('PpoMlp.rollout'), ROW.bufferFor('PpoMlp.rollout'), parts.S, parts.Cn, parts.St, parts.EP],
+      params: [...parts.words, T, rng.k0, rng.k1, rng.counter, parts.logBase], workgroups: [Math.ceil(N / ROWS_PER_WG)], label: 'ppo_mlp_rollout',
     });
     O.setRngState({ ...rng, counter: (rng.counter + T * Math.ceil((N * A) / 2)) >>> 0 });
   }

@@ -47,11 +47,12 @@ export interface OnPolicyConfig extends RunConfig {
   gamma: number;
   gaeLambda: number;
   /**
-   * Where rollouts step the env: 'cpu' (rl/envs, one readback per vector step) or 'gpu'
-   * (rl/envs/gpu: actions sampled on the GPU, no readback until the rollout ends). Algorithms
-   * that offer it list it in their defaults.
+   * Where rollouts step the env: 'cpu' (rl/envs, one readback per vector step), 'gpu'
+   * (rl/envs/gpu: actions sampled on the GPU, no readback until the rollout ends) or 'auto'
+   * (the GPU env where it is measured faster for the agent and env: Trainer's autoEnvDevice).
+   * Algorithms that offer it list it in their defaults.
    */
-  envDevice?: 'cpu' | 'gpu';
+  envDevice?: 'auto' | 'cpu' | 'gpu';
 }
 
 /** Off-policy loops (replay, train frequency, warm-up). */
@@ -86,7 +87,7 @@ export const ON_POLICY_SCHEMA: Schema<OnPolicyConfig> = {
   numSteps: { type: 'int', min: 1 },
   gamma: { type: 'number', min: 0, max: 1 },
   gaeLambda: { type: 'number', min: 0, max: 1 },
-  envDevice: { type: 'string', choices: ['cpu', 'gpu'] },
+  envDevice: { type: 'string', choices: ['auto', 'cpu', 'gpu'] },
 };
 
 export const OFF_POLICY_SCHEMA: Schema<OffPolicyConfig> = {

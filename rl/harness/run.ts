@@ -18,7 +18,7 @@
 import { configDiff, resolveLayers } from './config.ts';
 import { preloadEnv } from './envs.ts';
 import type { Storage } from './storage.ts';
-import { CHECKPOINT_FILE, checkpointInfo, METRICS_FILE, Trainer, type EvalLine, type LogLine } from './trainer.ts';
+import { CHECKPOINT_FILE, checkpointInfo, METRICS_FILE, Trainer, type EvalLine, type LogLine, type TrainerOptions } from './trainer.ts';
 import type { Algorithm, RunConfig } from './types.ts';
 
 export const CONFIG_FILE = 'config.json';
@@ -44,6 +44,8 @@ export interface RunOptions {
   onLog?: (l: LogLine) => void;
   onEval?: (l: EvalLine) => void;
   onIteration?: (t: Trainer) => void;
+  /** Every finished training episode (TrainerOptions.onEpisodes). */
+  onEpisodes?: TrainerOptions['onEpisodes'];
   /** Stop (with a checkpoint) after this many iterations in this process (tests of resume). */
   maxIterations?: number;
 }
@@ -83,6 +85,8 @@ export async function prepareRun(o: Pick<RunOptions, 'storage' | 'dir' | 'algo' 
     }
     if (info.algo !== o.algo.name) throw new Error(`--resume: the run in ${dir} is ${info.algo}, not ${o.algo.name}`);
     const saved = { ...o.algo.defaults, ...info.config } as RunConfig;
+    // Runs from before envDevice existed stepped the CPU env: they resume there, not on 'auto'.
+    if ('envDevice' in o.algo.defaults && !('envDevice' in info.config)) (saved as { envDevice?: string }).envDevice = 'cpu';
     const cfg = resolveLayers(saved, o.algo.schema, [{ source: 'resume overrides', values: ex }]) as RunConfig;
     o.algo.validate?.(cfg);
     const changes = configDiff(saved, cfg);
@@ -129,7 +133,7 @@ export async function runSeed(o: RunOptions, prepared?: PreparedRun): Promise<{ 
     if (o.overwrite) for (const f of RUN_FILES) await s.remove(s.join(dir, f));
     await s.writeAtomic(s.join(dir, CONFIG_FILE), JSON.stringify(p.cfg, null, 2) + '\n');
     await preloadEnv(p.cfg.env);
-    trainer = new Trainer(o.algo, p.cfg, { dir, storage: s, onLog: o.onLog, onEval: o.onEval, onIteration: o.onIteration });
+    trainer = new Trainer(o.algo, p.cfg, { dir, storage: s, onLog: o.onLog, onEval: o.onEval, onIteration: o.onIteration, onEpisodes: o.onEpisodes });
     if (p.resumeStep !== null) {
       await trainer.loadCheckpoint(s.join(dir, CHECKPOINT_FILE));
       await truncateMetrics(s, s.join(dir, METRICS_FILE), trainer.globalStep);
@@ -167,7 +171,8 @@ export async function evaluateCheckpoint(
 ): Promise<EvalLine & { algo: string; env: string }> {
   const info = checkpointInfo(await storage.readBytes(file), `checkpoint ${file}`);
   if (info.algo !== algo.name) throw new Error(`checkpoint ${file} is ${info.algo}, not ${algo.name}`);
-  const cfg = { ...algo.defaults, ...info.config, numEnvs: o.numEnvs ?? 8, checkpointEvery: 0 } as RunConfig;
+  // evaluation steps CPU envs only: no GPU env is made for it
+  const cfg = { ...algo.defaults, ...info.config, numEnvs: o.numEnvs ?? 8, checkpointEvery: 0, ...('envDevice' in algo.defaults ? { envDevice: 'cpu' } : {}) } as RunConfig;
   await preloadEnv(cfg.env);
   const t = new Trainer(algo, cfg, { storage });
   try {

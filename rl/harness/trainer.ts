@@ -24,7 +24,7 @@ import { allocTensor } from '../../engine/tensor.ts';
 import { Rng, type RngState } from '../../engine/nn/rng.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedArrays } from '../../engine/safetensors.ts';
 import type { VecEnv } from '../envs/vec.ts';
-import { GPU_ENV_IDS, makeGpuEnv, sumEpisodeStats, type GpuStepResult, type GpuVecEnv } from '../envs/gpu/index.ts';
+import { GPU_ENV_IDS, episodesOfLog, makeGpuEnv, type GpuStepResult, type GpuVecEnv } from '../envs/gpu/index.ts';
 import type { VecEnvState } from '../envs/types.ts';
 import type { OffPolicyConfig, OnPolicyConfig, RunConfig } from './config.ts';
 import { GpuFrameStack } from './framestack_gpu.ts';
@@ -85,6 +85,21 @@ export interface TrainerOptions {
   onIteration?: (t: Trainer) => void;
   /** A ready env instead of createEnv(cfg.env) (benchmarks, scripted test envs); numEnvs must match. */
   env?: VecEnv;
+  /**
+   * The training episodes that ended in an iteration, in the order the CPU env finishes them
+   * (vector step by vector step, env by env), from either env device. Off-policy runs on a GPU
+   * env report them at log lines (their log is read there).
+   */
+  onEpisodes?: (eps: TrainingEpisode[]) => void;
+}
+
+/** A finished training episode. */
+export interface TrainingEpisode {
+  return: number;
+  length: number;
+  /** The run's env step count when it ended (all envs together, as LogLine.step). */
+  step: number;
+  envIndex: number;
 }
 
 /** An off-policy agent that can run on a GPU env (the DQN family, rl/dqn.ts). */
@@ -98,15 +113,20 @@ interface GpuOffPolicyAgent extends OffPolicyAgent {
 interface EpisodeStat {
   ret: number;
   len: number;
-  /** Episodes summed in ret and len (GPU envs report sums); absent = 1. */
+  /** The env step when it ended and its env (absent in checkpoints written before they were recorded). */
+  step?: number;
+  env?: number;
+  /** Episodes summed in ret and len (checkpoints of GPU runs before per-episode records); absent = 1. */
   n?: number;
 }
 
 export class Trainer {
-  /** The CPU env: rollouts step it unless cfg.envDevice is 'gpu' (then it only describes the env). */
+  /** The CPU env: rollouts step it unless the run is on the GPU env (then it only describes the env). */
   readonly env: VecEnv;
-  /** The GPU env rollouts step when cfg.envDevice is 'gpu' (rl/envs/gpu); null otherwise. */
+  /** The GPU env rollouts step when envDevice is 'gpu' (rl/envs/gpu); null otherwise. */
   readonly genv: GpuVecEnv | null = null;
+  /** Where this run steps its env: cfg.envDevice, with 'auto' resolved by autoEnvDevice. */
+  readonly envDevice: 'cpu' | 'gpu';
   /** The GPU env's current observations (what the next rollout acts on first). */
   private gobs: E.Tensor | null = null;
   /** The GPU rollout's frame stack (agents that act on their last K frames); null when K = 1. */
@@ -147,13 +167,16 @@ export class Trainer {
       throw new Error(`${algo.name} handles ${algo.actionSpaces.join(' and ')} action spaces; ${cfg.env} has a ${kind} one`);
     }
     this.N = cfg.numEnvs;
-    const onGpu = (cfg as OnPolicyConfig).envDevice === 'gpu';
-    if (onGpu) {
+    const asked = ((cfg as OnPolicyConfig).envDevice ?? 'cpu') as string;
+    if (!ENV_DEVICES.includes(asked as EnvDevice)) throw new Error(`envDevice '${asked}' is not one of ${ENV_DEVICES.map((d) => `'${d}'`).join(', ')}`);
+    if (asked === 'gpu') {
       if (o.env) throw new Error(`envDevice 'gpu' steps its own GPU env; a ready CPU env (TrainerOptions.env) cannot be used with it`);
       if (!GPU_ENV_IDS.includes(cfg.env)) throw new Error(`envDevice 'gpu': ${cfg.env} has no GPU version (GPU envs: ${GPU_ENV_IDS.join(', ')}); use envDevice 'cpu'`);
     }
     E.seed(cfg.seed);
     this.agent = algo.kind === 'on-policy' ? (algo as OnPolicyAlgorithm).create(cfg as OnPolicyConfig, this.spec) : (algo as OffPolicyAlgorithm).create(cfg as OffPolicyConfig, this.spec);
+    this.envDevice = asked === 'auto' ? autoEnvDevice(algo, cfg, this.agent, this.spec, !!o.env) : (asked as 'cpu' | 'gpu');
+    const onGpu = this.envDevice === 'gpu';
     this.rng = new Rng(cfg.seed);
     this.stack = new FrameStack(this.N, this.spec.obsSize, this.agent.frameStack ?? 1);
     this.stack.reset(this.env.reset(cfg.seed));
@@ -224,12 +247,35 @@ export class Trainer {
     if (Object.keys(st).length) this.lastStats = st;
   }
 
+  /** The CPU env's episodes that ended in the vector step being taken (globalStep not yet advanced). */
   private recordEpisodes() {
-    for (const ep of this.env.completedEpisodes()) {
-      this.pendingEpisodes.push({ ret: ep.return, len: ep.length });
-      this.recentReturns.push(ep.return);
-      if (this.recentReturns.length > 100) this.recentReturns.shift();
+    const eps = this.env.completedEpisodes();
+    if (eps.length) this.addEpisodes(eps.map((e) => ({ ret: e.return, len: e.length, step: this.globalStep + this.N, env: e.envIndex })));
+  }
+
+  /**
+   * Finished episodes into the log-line statistics and the recent-return window (which
+   * stopAtReturn reads): the one place both env devices' episodes go through.
+   */
+  private addEpisodes(eps: EpisodeStat[]) {
+    for (const e of eps) {
+      this.pendingEpisodes.push(e);
+      // a sum record (old checkpoints) stands for its episodes by their mean, as it did when written
+      const n = e.n ?? 1;
+      for (let k = 0; k < Math.min(n, 100); k++) this.recentReturns.push(e.ret / n);
     }
+    if (this.recentReturns.length > 100) this.recentReturns.splice(0, this.recentReturns.length - 100);
+    const whole = eps.filter((e) => e.n === undefined && e.step !== undefined);
+    if (whole.length) this.o.onEpisodes?.(whole.map((e) => ({ return: e.ret, length: e.len, step: e.step!, envIndex: e.env! })));
+  }
+
+  /**
+   * The episodes of a GPU env's episode log (takeEpisodeLog, read back) of `steps` vector steps,
+   * the last of which brought the run to `stepAfter` env steps.
+   */
+  private gpuLogEpisodes(log: Float32Array, steps: number, stepAfter: number): EpisodeStat[] {
+    const N = this.N;
+    return episodesOfLog(log, N).map((e) => ({ ret: e.return, len: e.length, step: stepAfter - (steps - 1 - e.step) * N, env: e.envIndex }));
   }
 
   private envActions: Float32Array | null = null;
@@ -369,10 +415,10 @@ export class Trainer {
         E.add(R.rew, E.mul(E.mul(boot, R.trunc), c.gamma)),
         E.add(R.term, R.trunc),
         lastValues,
-        genv.takeEpisodeStats(),
+        genv.takeEpisodeLog()!.log,
       ];
     });
-    const [o, a, lp, v, rw, dn, lv, st] = await E.readAll(packed);
+    const [o, a, lp, v, rw, dn, lv, log] = await E.readAll(packed);
     E.dispose([packed, Object.values(R)]);
     this.gobs = obs;
     ro.obs.set(o);
@@ -384,20 +430,8 @@ export class Trainer {
     const { advantages, returns } = gae(ro.rewards, ro.values, ro.dones, lv, T, N, c.gamma, c.gaeLambda);
     ro.advantages.set(advantages);
     ro.returns.set(returns);
-    this.recordGpuEpisodes(st);
+    this.addEpisodes(this.gpuLogEpisodes(log, T, this.globalStep));
     return ro;
-  }
-
-  /** A rollout's finished-episode sums (takeEpisodeStats rows) into the episode statistics. */
-  private recordGpuEpisodes(st: Float32Array) {
-    const { episodes: n, returnSum: ret, lengthSum: len } = sumEpisodeStats(st);
-    if (n) {
-      // Per-episode returns stay on the GPU; the rollout's mean stands in for each of its
-      // episodes in the recent-100 window.
-      this.pendingEpisodes.push({ ret, len, n });
-      for (let k = 0; k < Math.min(n, 100); k++) this.recentReturns.push(ret / n);
-      if (this.recentReturns.length > 100) this.recentReturns.splice(0, this.recentReturns.length - 100);
-    }
   }
 
   /**
@@ -421,9 +455,9 @@ export class Trainer {
     }
     const next = allocTensor([N, S]), nb = next.bufferFor('rollout');
     rt.copy(ob.buffer, ob.offset + T * N * S * 4, nb.buffer, nb.offset, N * S * 4);
-    const stats = genv.takeEpisodeStats();
-    const [o, rw, v, st] = await E.readAll([OB, ROW, vals, stats]);
-    E.dispose([OB, ROW, vals, stats, this.gobs!]);
+    const { log: logT } = genv.takeEpisodeLog()!;
+    const [o, rw, v, log] = await E.readAll([OB, ROW, vals, logT]);
+    E.dispose([OB, ROW, vals, logT, this.gobs!]);
     this.gobs = next;
     const W = vals.shape[1];
     ro.obs.set(o.subarray(0, T * N * S));
@@ -441,7 +475,7 @@ export class Trainer {
     const { advantages, returns } = gae(ro.rewards, ro.values, ro.dones, last, T, N, c.gamma, c.gaeLambda);
     ro.advantages.set(advantages);
     ro.returns.set(returns);
-    this.recordGpuEpisodes(st);
+    this.addEpisodes(this.gpuLogEpisodes(log, T, this.globalStep));
     return ro;
   }
 
@@ -509,27 +543,28 @@ export class Trainer {
   }
 
   /**
-   * Episode sums read from the GPU env at a checkpoint, carried to the next log line (and in
+   * Episodes read from the GPU env's log at a checkpoint, carried to the next log line (and in
    * the checkpoint), so a resumed run logs what the uninterrupted one does.
    */
-  private gpuCarry = { episodes: 0, returnSum: 0, lengthSum: 0 };
+  private gpuCarry: EpisodeStat[] = [];
 
-  /** Finished GPU-env episodes since the last drain (one readback): into the statistics, or carried. */
+  /**
+   * Off-policy runs on a GPU env: the episodes logged on the GPU since the last drain (one
+   * readback), each recorded exactly as the CPU path records it, into the statistics, or carried.
+   * (On-policy rollouts read their episodes with the rollout.)
+   */
   private async drainGpuEpisodes(carry = false) {
     if (!this.genv || this.algo.kind !== 'off-policy') return;
-    const d = await this.genv.drainEpisodes();
-    const c = this.gpuCarry;
-    c.episodes += d.episodes;
-    c.returnSum += d.returnSum;
-    c.lengthSum += d.lengthSum;
+    const t = this.genv.takeEpisodeLog();
+    if (t) {
+      const log = await t.log.data();
+      t.log.dispose();
+      this.gpuCarry.push(...this.gpuLogEpisodes(log, t.steps, this.globalStep));
+    }
     if (carry) return;
-    const { episodes: n, returnSum: ret, lengthSum: len } = c;
-    this.gpuCarry = { episodes: 0, returnSum: 0, lengthSum: 0 };
-    if (!n) return;
-    // per-episode returns stay on the GPU: their mean stands in for each (as collectOnGpu)
-    this.pendingEpisodes.push({ ret, len, n });
-    for (let k = 0; k < Math.min(n, 100); k++) this.recentReturns.push(ret / n);
-    if (this.recentReturns.length > 100) this.recentReturns.splice(0, this.recentReturns.length - 100);
+    const eps = this.gpuCarry;
+    this.gpuCarry = [];
+    if (eps.length) this.addEpisodes(eps);
   }
 
   // ---------------------------------------------------------------- logging and evaluation
@@ -756,7 +791,9 @@ export class Trainer {
     } else this.env.setState(state.env as VecEnvState);
     this.recentReturns = state.recentReturns;
     this.pendingEpisodes = state.pendingEpisodes;
-    this.gpuCarry = state.gpuEpisodeCarry ?? { episodes: 0, returnSum: 0, lengthSum: 0 };
+    // checkpoints written before per-episode records carried one sum {episodes, returnSum, lengthSum}
+    const carry = state.gpuEpisodeCarry ?? [];
+    this.gpuCarry = Array.isArray(carry) ? carry : carry.episodes ? [{ ret: carry.returnSum, len: carry.lengthSum, n: carry.episodes }] : [];
     this.lastStats = state.lastStats ?? {};
     this.nextLogStep = state.nextLogStep;
     this.nextCkptStep = state.nextCkptStep ?? Infinity; // JSON writes Infinity as null
@@ -777,6 +814,22 @@ export class Trainer {
     this.gobs = null;
     this.genv?.dispose();
   }
+}
+
+/** envDevice values: 'auto' is the GPU env where it is measured faster (autoEnvDevice), else the CPU env. */
+export const ENV_DEVICES = ['auto', 'cpu', 'gpu'] as const;
+export type EnvDevice = (typeof ENV_DEVICES)[number];
+
+/**
+ * envDevice 'auto': the GPU env (rl/envs/gpu) when the env has one, the agent acts on the GPU
+ * and says the GPU rollout is the faster one for this env (OnPolicyAgent.prefersGpuEnv, from
+ * bench/train_speed.ts, docs/rl.md § Speed); otherwise the CPU env, and always the CPU env when
+ * the caller hands over a ready CPU env. Off-policy algorithms choose their env device themselves.
+ */
+export function autoEnvDevice(algo: Algorithm, cfg: RunConfig, agent: AgentBase, spec: EnvSpec, readyEnv: boolean): 'cpu' | 'gpu' {
+  if (readyEnv || algo.kind !== 'on-policy' || !GPU_ENV_IDS.includes(cfg.env)) return 'cpu';
+  const a = agent as OnPolicyAgent;
+  return a.actGpu && a.prefersGpuEnv?.(spec) ? 'gpu' : 'cpu';
 }
 
 export function checkFormat(metadata: Record<string, string>, what: string) {

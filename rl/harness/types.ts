@@ -161,6 +161,11 @@ export interface OnPolicyAgent extends AgentBase {
    * then steps one vector step at a time with actGpu).
    */
   rolloutGpu?(genv: GpuVecEnv, T: number, OB: E.Tensor, ROW: E.Tensor): E.Tensor | null;
+  /**
+   * Optional: whether rollouts on this env are faster on its GPU version than on the CPU env
+   * for this agent (measured, bench/train_speed.ts); envDevice 'auto' picks the GPU env then.
+   */
+  prefersGpuEnv?(env: EnvSpec): boolean;
 }
 
 /** One vector step of transitions, on the CPU; the arrays are reused by the next step (copy what you keep). */

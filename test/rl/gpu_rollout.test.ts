@@ -3,19 +3,24 @@
 // with the γ·V(final) bootstrap on truncation, dones, log-probabilities and values), the
 // Gumbel-max actions follow the softmax, a rollout reads back once, a stopped and resumed run
 // equals the uninterrupted one, and PPO learns CartPole with it; SPRIG's stacked frames on the GPU
-// equal the CPU FrameStack's, and its GPU runs resume exactly.
+// equal the CPU FrameStack's, and its GPU runs resume exactly. Per-episode bookkeeping: every
+// episode that ends in a GPU rollout comes back exactly as the CPU env records it (return,
+// length, end step, env, order), so a scripted action stream gives the same log lines,
+// stopAtReturn stop and resume on either device; envDevice 'auto' picks the GPU env where it is
+// the faster one, and old CPU runs resume on the CPU.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { decodeSafetensors } from '../../engine/safetensors.ts';
-import { resolveLayers, resolveRunConfig } from '../../rl/harness/config.ts';
+import { ON_POLICY_DEFAULTS, ON_POLICY_SCHEMA, RUN_DEFAULTS, resolveLayers, resolveRunConfig, type OnPolicyConfig } from '../../rl/harness/config.ts';
+import { decodeSafetensors as decode, encodeSafetensors } from '../../engine/safetensors.ts';
 import { nodeStorage } from '../../rl/harness/node_storage.ts';
 import { readMetrics, runSeed } from '../../rl/harness/run.ts';
-import { Trainer } from '../../rl/harness/trainer.ts';
+import { Trainer, type LogLine, type TrainingEpisode } from '../../rl/harness/trainer.ts';
 import { FrameStack, randomPolicyReturns } from '../../rl/harness/envs.ts';
-import type { Algorithm, RunConfig, Rollout } from '../../rl/harness/types.ts';
+import type { ActOptions, Algorithm, EnvSpec, OnPolicyAgent, OnPolicyAlgorithm, RunConfig, Rollout } from '../../rl/harness/types.ts';
 import { getAlgorithm } from '../../rl/registry.ts';
 import { makeEnv } from '../../rl/envs/index.ts';
 import { makeGpuEnv } from '../../rl/envs/gpu/index.ts';
@@ -45,7 +50,184 @@ async function policyOf(agent: PpoAgent, obs: Float32Array, rows: number) {
   return { logits, values };
 }
 
+/**
+ * A scripted on-policy "algorithm": actions from a fixed stream of (vector step, env) on both
+ * env devices, values and log-probabilities 0, no learning. Same actions => the CPU and GPU
+ * envs must finish the same episodes at the same steps.
+ */
+class ScriptedAgent implements OnPolicyAgent {
+  params = {};
+  optimizers = {};
+  /** Vector steps acted so far (saved in checkpoints). */
+  t = 0;
+  constructor(readonly spec: EnvSpec) {}
+  private next(n: number): Int32Array {
+    const A = this.spec.actionSpace.kind === 'discrete' ? this.spec.actionSpace.n : 1;
+    const a = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      let h = Math.imul(this.t * n + i + 1, 0x9e3779b1);
+      h = Math.imul(h ^ (h >>> 15), 0x85ebca77);
+      a[i] = ((h ^ (h >>> 13)) >>> 0) % A;
+    }
+    this.t++;
+    return a;
+  }
+  async act(_obs: Float32Array, rows: number, o: ActOptions) {
+    return { actions: o.sample ? this.next(o.sample) : new Int32Array(0), logp: new Float32Array(o.sample), values: new Float32Array(rows) };
+  }
+  actGpu(obs: E.Tensor, sample: number) {
+    const values = E.zeros([obs.shape[0]]);
+    if (!sample) return { values };
+    return { values, actions: E.tensor(Float32Array.from(this.next(sample)), [sample]), logp: E.zeros([sample]) };
+  }
+  async update() {
+    return {};
+  }
+  async saveState() {
+    return { json: { t: this.t } };
+  }
+  async loadState(s: { json: unknown }) {
+    this.t = (s.json as { t: number }).t;
+  }
+  dispose() {}
+}
+
+const scripted: OnPolicyAlgorithm<OnPolicyConfig> = {
+  name: 'scripted', kind: 'on-policy', actionSpaces: ['discrete'],
+  defaults: { ...RUN_DEFAULTS, ...ON_POLICY_DEFAULTS, algo: 'scripted', envDevice: 'cpu' },
+  schema: ON_POLICY_SCHEMA, presets: {},
+  create: (_cfg, env) => new ScriptedAgent(env),
+};
+
+/** The CPU env's episodes for a rollout's actions replayed on it (end step: the env steps after the vector step). */
+function replayEpisodes(cpu: ReturnType<typeof makeEnv>, actions: Float32Array, T: number, N: number, step0: number): TrainingEpisode[] {
+  const out: TrainingEpisode[] = [];
+  for (let t = 0; t < T; t++) {
+    cpu.step(Int32Array.from(actions.subarray(t * N, (t + 1) * N)));
+    for (const e of cpu.completedEpisodes()) out.push({ return: e.return, length: e.length, step: step0 + (t + 1) * N, envIndex: e.envIndex });
+  }
+  return out;
+}
+
+const strip = (ls: object[]) => ls.map((l) => ({ ...l, time_s: 0, sps: 0 }));
+
 describe('GPU rollouts', () => {
+  it.each([
+    ['the one-dispatch fused rollout', true],
+    ['the step-by-step rollout', false],
+  ])('per-episode records: %s\'s episodes equal the CPU env\'s with the same actions (return, length, end step, env, order), read with the rollout', async (_name, fusedMlp) => {
+    const N = 6, T = 30, cap = 11;
+    const live = E.memory().liveBuffers;
+    const [algo, cfg] = await setup('ppo', { env: 'cartpole', seed: 11, numEnvs: N, numSteps: T, minibatchSize: 60, envDevice: 'gpu', fusedMlp });
+    const got: TrainingEpisode[] = [];
+    const tr = new Trainer(algo, cfg, { onEpisodes: (e) => got.push(...e) });
+    // a short step cap: truncations and terminations both end episodes inside the rollouts
+    tr.genv!.dispose();
+    const capped = makeGpuEnv('cartpole', { numEnvs: N, seed: 11, maxEpisodeSteps: cap });
+    const cpu = makeEnv('cartpole', { numEnvs: N, seed: 11, maxEpisodeSteps: cap });
+    cpu.reset();
+    capped.setState(cpu.getState() as never);
+    (tr as unknown as { genv: unknown }).genv = capped;
+    const collect = (tr as unknown as { collectOnGpu(c: RunConfig): Promise<Rollout> }).collectOnGpu.bind(tr);
+    const want: TrainingEpisode[] = [];
+    for (let r = 0; r < 3; r++) {
+      const before = E.counters().readbacks;
+      const ro = await collect(cfg);
+      expect(E.counters().readbacks - before, 'one readback per rollout, episodes included').toBe(1);
+      want.push(...replayEpisodes(cpu, ro.actions, T, N, r * T * N));
+      expect(capped.loggedSteps).toBe(0);
+    }
+    expect(want.some((e) => e.length === cap) && want.some((e) => e.length < cap), 'truncated and terminated episodes').toBe(true);
+    expect(want.length).toBeGreaterThan(3 * N);
+    expect(got).toEqual(want);
+    // the log-line statistics and the recent-return window are those episodes'
+    const recent = want.slice(-20).map((e) => e.return);
+    expect(tr.recentMean()).toBeCloseTo(recent.reduce((a, b) => a + b, 0) / recent.length, 10);
+    tr.dispose();
+    expect(E.memory().liveBuffers).toBe(live);
+  }, 300_000);
+
+  it('a scripted action stream on Breakout: the CPU and GPU envs give the same episodes, log lines and stopAtReturn stop; a CPU checkpoint resumes on the GPU env as the CPU run continues', async () => {
+    const live = E.memory().liveBuffers;
+    const base = { env: 'minatar/breakout', preset: 'gymnax', seed: 4, numEnvs: 4, numSteps: 32, totalSteps: 4 * 32 * 12, logEvery: 256, checkpointEvery: 128 };
+    const cfgOf = (v: Record<string, unknown>) => resolveRunConfig(scripted, [{ source: 'test', values: { ...base, ...v } }]) as RunConfig;
+    // the recent-20 mean along a CPU run without a stop, to pick a target it reaches early
+    const probe = new Trainer(scripted, cfgOf({ envDevice: 'cpu' }));
+    const means: number[] = [];
+    while (!probe.done()) {
+      await probe.step();
+      means.push(probe.recentReturns.length >= 20 ? probe.recentMean()! : -Infinity);
+    }
+    probe.dispose();
+    const target = Math.max(...means.slice(0, 8));
+    const stopAt = means.findIndex((m) => m >= target) + 1;
+    expect(target).toBeGreaterThan(0);
+    expect(stopAt).toBeLessThan(12);
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-episodes-'));
+    const run = async (dir: string, v: Record<string, unknown>, o: object = {}) => {
+      const eps: TrainingEpisode[] = [];
+      const r = await runSeed({ storage: nodeStorage, dir: path.join(root, dir), algo: scripted, cfg: cfgOf({ stopAtReturn: target, ...v }), onEpisodes: (e: TrainingEpisode[]) => eps.push(...e), ...o } as never);
+      const out = { eps, device: r.trainer.envDevice, iteration: r.trainer.iteration, metrics: await readMetrics(nodeStorage, path.join(root, dir)) };
+      r.trainer.dispose();
+      return out;
+    };
+    const c = await run('cpu', { envDevice: 'cpu' });
+    const g = await run('gpu', { envDevice: 'gpu' });
+    expect([c.device, g.device]).toEqual(['cpu', 'gpu']);
+    expect(c.iteration, 'stopped by stopAtReturn').toBe(stopAt);
+    expect(g.iteration).toBe(stopAt);
+    expect(c.eps.length).toBeGreaterThan(20);
+    expect(new Set(c.eps.map((e) => e.return)).size, 'episodes of different returns').toBeGreaterThan(1);
+    expect(g.eps).toEqual(c.eps);
+    expect(strip(g.metrics.train)).toEqual(strip(c.metrics.train));
+    expect((c.metrics.train.at(-1) as LogLine).recent_return).toBeGreaterThanOrEqual(target);
+    // stopped after 2 iterations on the CPU env, resumed on the GPU env
+    await run('moved', { envDevice: 'cpu' }, { maxIterations: 2 });
+    const m = await run('moved', { envDevice: 'cpu' }, { resume: true, explicit: { envDevice: 'gpu' } });
+    expect(m.device).toBe('gpu');
+    expect(strip(m.metrics.train)).toEqual(strip(c.metrics.train));
+    expect(E.memory().liveBuffers).toBe(live);
+  }, 300_000);
+
+  it('envDevice auto: the GPU env for PPO\'s fused MLP on CartPole, the CPU env elsewhere; bad values list the valid ones; old CPU runs resume on the CPU env', async () => {
+    const live = E.memory().liveBuffers;
+    const ppo = await getAlgorithm('ppo'), sprig = await getAlgorithm('sprig');
+    expect(ppo.defaults.envDevice).toBe('auto');
+    const device = (algo: Algorithm, v: Record<string, unknown>, o: object = {}) => {
+      const tr = new Trainer(algo, resolveRunConfig(algo, [{ source: 'test', values: v }]) as RunConfig, o);
+      const d = [tr.envDevice, tr.genv ? 'genv' : 'no genv'].join(' ');
+      tr.dispose();
+      return d;
+    };
+    const small = { numEnvs: 4, numSteps: 16, minibatchSize: 64 };
+    expect(device(ppo, { env: 'cartpole', ...small })).toBe('gpu genv');
+    expect(device(ppo, { env: 'cartpole', ...small, fusedMlp: false })).toBe('cpu no genv');
+    expect(device(ppo, { env: 'cartpole', ...small }, { env: makeEnv('cartpole', { numEnvs: 4 }) })).toBe('cpu no genv');
+    expect(device(ppo, { env: 'minatar/breakout', ...small })).toBe('cpu no genv');
+    expect(device(sprig, { env: 'minatar/breakout', ...small, attnDim: 8 })).toBe('cpu no genv');
+    expect(device(ppo, { env: 'cartpole', ...small, envDevice: 'cpu' })).toBe('cpu no genv');
+    expect(() => resolveRunConfig(ppo, [{ source: 'test', values: { envDevice: 'tpu' } }])).toThrow(/envDevice.*'auto', 'cpu', 'gpu'/);
+    // old runs: envDevice 'cpu' recorded, or no envDevice at all (before the key existed), resume on the CPU env
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-auto-'));
+    const cfg = resolveRunConfig(ppo, [{ source: 'test', values: { env: 'cartpole', ...small, updateEpochs: 1, totalSteps: 256, envDevice: 'cpu' } }]) as RunConfig;
+    for (const old of ['cpu recorded', 'no key']) {
+      const dir = path.join(root, old.replace(' ', '-'));
+      (await runSeed({ storage: nodeStorage, dir, algo: ppo, cfg, maxIterations: 1 })).trainer.dispose();
+      if (old === 'no key') {
+        const f = path.join(dir, 'checkpoint.safetensors');
+        const { tensors, metadata } = decode(new Uint8Array(fs.readFileSync(f)));
+        const c = JSON.parse(metadata.config);
+        delete c.envDevice;
+        fs.writeFileSync(f, encodeSafetensors(tensors, { ...metadata, config: JSON.stringify(c) }));
+      }
+      const r = await runSeed({ storage: nodeStorage, dir, algo: ppo, cfg: { ...cfg, envDevice: 'auto' } as RunConfig, resume: true });
+      expect(r.trainer.envDevice, old).toBe('cpu');
+      expect(r.trainer.globalStep).toBe(256);
+      r.trainer.dispose();
+    }
+    expect(E.memory().liveBuffers).toBe(live);
+  }, 300_000);
+
   it('a PPO rollout on the GPU CartPole replays exactly on the CPU env (with truncations), one readback', async () => {
     const N = 8, T = 40, cap = 12, gamma = 0.9;
     const [algo, cfg] = await setup('ppo', { env: 'cartpole', seed: 3, numEnvs: N, numSteps: T, minibatchSize: 64, gamma, envDevice: 'gpu' });

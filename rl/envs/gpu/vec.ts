@@ -3,7 +3,10 @@
 // the per-env rules supplied as WGSL by each env (cartpole.ts, pendulum.ts, mdp.ts here). The
 // state, episode lengths and returns, finished-episode sums and stream positions live in GPU
 // buffers, so a rollout reads nothing back: actions arrive as a tensor, observations, rewards
-// and flags leave as tensors, and drainEpisodes() reads the sums once.
+// and flags leave as tensors, and drainEpisodes() reads the sums once. Every episode that ends
+// is also written to an episode log on the GPU (its return and length at slot k·N + i for env i
+// at the k-th vector step since the last takeEpisodeLog()), so a rollout's episodes come back
+// one by one, in the CPU VecEnv's completedEpisodes() order, with the rollout's one readback.
 //
 // An env's WGSL defines, over its `stateSize` floats at S[b..b+stateSize) (b = i·stateSize):
 //   fn env_reset(i: u32, b: u32)            draws with draw(i) (the next word's uniform in [0, 1))
@@ -71,6 +74,20 @@ export function sumEpisodeStats(st: Float32Array): GpuEpisodeStats {
   return r;
 }
 
+/**
+ * The episodes of a takeEpisodeLog() read back: slot k·N + i holds (return, length) of the
+ * episode env i finished at the k-th vector step of the log, or (0, 0); listed in the CPU
+ * VecEnv's completedEpisodes() order (step by step, env by env).
+ */
+export function episodesOfLog(log: Float32Array, numEnvs: number): { step: number; envIndex: number; return: number; length: number }[] {
+  const out: { step: number; envIndex: number; return: number; length: number }[] = [];
+  for (let s = 0; 2 * s + 1 < log.length; s++) {
+    const len = log[2 * s + 1];
+    if (len > 0) out.push({ step: Math.floor(s / numEnvs), envIndex: s % numEnvs, return: log[2 * s], length: len });
+  }
+  return out;
+}
+
 /** The CPU VecEnv's checkpoint format (rl/envs/types.ts), so a batch moves between the two. */
 export type GpuVecEnvState = VecEnvState;
 
@@ -102,10 +119,11 @@ fn begin_episode(i: u32) {
 
 /**
  * WGSL of one env's whole step (the env's rules, autoreset, truncation at p.cap, episode sums):
- * fn env_advance(i, a, o, fo) -> vec3f (reward, terminated, truncated) reads the action at
+ * fn env_advance(i, a, o, fo, k) -> vec3f (reward, terminated, truncated) reads the action at
  * A[a..], writes the next observation to obsArr[o..] and, where the episode ended, its final
- * observation to finArr[fo..]. Needs storage S, Cn, St, the action array A and a uniform `p`
- * with k0, k1 (the seed key) and cap. The step kernel below runs it per env; kernels that step
+ * observation to finArr[fo..]; it writes the episode log's slot k·n + i (the ended episode's
+ * return and length, else zeros). Needs storage S, Cn, St, EP, the action array A and a uniform
+ * `p` with n, k0, k1 (the seed key) and cap. The step kernel below runs it per env; kernels that step
  * envs inside their own loop (PPO's fused rollout, kernels/ppo_mlp.ts) include it too.
  */
 export function envAdvanceWgsl(d: GpuEnvDef, obsArr: string, finArr: string): string {
@@ -116,22 +134,27 @@ ${envDrawsWgsl}
 ${d.wgsl.replace(/OUT\[/g, `${obsArr}[`)}
 ${obsFns.replace('fn env_obs', 'fn env_obs_final').replace(/OUT\[/g, `${finArr}[`)}
 ${beginEpisodeWgsl(d)}
-fn env_advance(i: u32, a: u32, o: u32, fo: u32) -> vec3f {
+fn env_advance(i: u32, a: u32, o: u32, fo: u32, k: u32) -> vec3f {
   let b = ${d.stateSize}u * i;
   let rt = env_step(i, b, a);
   let term = rt.y > 0.5;
   let len = Cn[2u * i] + 1u;
   let ret = St[4u * i] + rt.x;
   let trunc = !term && p.cap > 0u && len >= p.cap;
+  let slot = 2u * (k * p.n + i);
   if (term || trunc) {
     env_obs_final(i, b, fo);
     St[4u * i + 1u] = St[4u * i + 1u] + 1.0;
     St[4u * i + 2u] = St[4u * i + 2u] + ret;
     St[4u * i + 3u] = St[4u * i + 3u] + f32(len);
+    EP[slot] = ret;
+    EP[slot + 1u] = f32(len);
     begin_episode(i);
   } else {
     Cn[2u * i] = len;
     St[4u * i] = ret;
+    EP[slot] = 0.0;
+    EP[slot + 1u] = 0.0;
   }
   env_obs(i, b, o);
   return vec3f(rt.x, select(0.0, 1.0, term), select(0.0, 1.0, trunc));
@@ -177,13 +200,14 @@ fn env_obs_to_O(i: u32) { env_obs(i, ${d.stateSize}u * i, ${d.obsSize}u * i); }`
 @group(0) @binding(6) var<storage, read_write> T: array<f32>;
 @group(0) @binding(7) var<storage, read_write> U: array<f32>;
 @group(0) @binding(8) var<storage, read_write> F: array<f32>;
-@group(0) @binding(9) var<uniform> p: P;
-struct P { n: u32, k0: u32, k1: u32, cap: u32, mode: u32 }
+@group(0) @binding(9) var<storage, read_write> EP: array<f32>;
+@group(0) @binding(10) var<uniform> p: P;
+struct P { n: u32, k0: u32, k1: u32, cap: u32, log_k: u32 }
 ${envAdvanceWgsl(d, 'O', 'F')}
 @compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x;
   if (i >= p.n) { return; }
-  let r = env_advance(i, ${d.actSize}u * i, ${d.obsSize}u * i, ${d.obsSize}u * i);
+  let r = env_advance(i, ${d.actSize}u * i, ${d.obsSize}u * i, ${d.obsSize}u * i, p.log_k);
   R[i] = r.x;
   T[i] = r.y;
   U[i] = r.z;
@@ -227,6 +251,13 @@ export class GpuVecEnv {
   private readonly S: GPUBuffer;
   private readonly Cn: GPUBuffer;
   private readonly St: GPUBuffer;
+  // The episode log [logCapacity vector steps × n × 2] f32 and the vector steps written since
+  // the last takeEpisodeLog(): the CPU knows every step it dispatches, so the slots need no
+  // atomics or counters on the GPU, and the log grows (doubling, contents copied) before a
+  // step would pass its end.
+  private EP: GPUBuffer;
+  private logCapacity = 64;
+  private logSteps = 0;
 
   constructor(def: GpuEnvDef, o: GpuVecEnvOptions) {
     if (!Number.isInteger(o.numEnvs) || o.numEnvs < 1) throw new Error(`numEnvs must be a positive integer, got ${o.numEnvs}`);
@@ -249,6 +280,21 @@ export class GpuVecEnv {
     this.S = rt.upload(new Float32Array(def.stateSize * n));
     this.Cn = rt.upload(new Uint32Array(2 * n));
     this.St = rt.upload(new Float32Array(4 * n));
+    this.EP = rt.alloc(this.logCapacity * n * 8);
+  }
+
+  /** Room in the episode log for `steps` more vector steps (grows it, keeping what it holds). */
+  private reserveLog(steps: number) {
+    const need = this.logSteps + steps;
+    if (need <= this.logCapacity) return;
+    const rt = runtime(), n = this.numEnvs;
+    let cap = this.logCapacity;
+    while (cap < need) cap *= 2;
+    const next = rt.alloc(cap * n * 8);
+    if (this.logSteps) rt.copy(this.EP, 0, next, 0, this.logSteps * n * 8);
+    rt.release(this.EP);
+    this.EP = next;
+    this.logCapacity = cap;
   }
 
   private params(mode: number): number[] {
@@ -311,11 +357,12 @@ export class GpuVecEnv {
       truncated: this.tensor([n]),
       finalObs: this.tensor([n, this.obsSize]),
     };
+    this.reserveLog(1);
     runtime().dispatch({
       kernel: this.k.step,
       inputs: [actions.bufferFor(`${this.id} step`)],
-      outputs: [this.S, this.Cn, this.St, out.obs.buffer, out.rewards.buffer, out.terminated.buffer, out.truncated.buffer, out.finalObs.buffer],
-      params: this.params(0),
+      outputs: [this.S, this.Cn, this.St, out.obs.buffer, out.rewards.buffer, out.terminated.buffer, out.truncated.buffer, out.finalObs.buffer, this.EP],
+      params: this.params(this.logSteps++),
       workgroups: [Math.ceil(n / WG)],
       label: this.k.step.name,
     });
@@ -323,13 +370,41 @@ export class GpuVecEnv {
   }
 
   /**
-   * What a kernel needs to step this batch inside its own loop (envAdvanceWgsl): the env's
-   * definition, its state buffers (S, Cn, St) and the uniform words n, k0, k1, cap.
+   * What a kernel needs to step this batch `steps` vector steps inside its own loop
+   * (envAdvanceWgsl): the env's definition, its state buffers (S, Cn, St), the episode log EP
+   * with room for those steps, the log step `logBase` its first step writes (step t of the
+   * kernel passes k = logBase + t to env_advance) and the uniform words n, k0, k1, cap. The log
+   * counts the steps as taken: call it only when the kernel will run them.
    */
-  fusedParts(): { def: GpuEnvDef; S: GPUBuffer; Cn: GPUBuffer; St: GPUBuffer; words: number[] } {
+  fusedParts(steps: number): { def: GpuEnvDef; S: GPUBuffer; Cn: GPUBuffer; St: GPUBuffer; EP: GPUBuffer; logBase: number; words: number[] } {
     this.alive('step');
     if (!this.started) throw new Error(`${this.id} (GPU): call reset() before stepping`);
-    return { def: this.def, S: this.S, Cn: this.Cn, St: this.St, words: this.params(0).slice(0, 4) };
+    if (!(Number.isInteger(steps) && steps >= 1)) throw new Error(`${this.id} (GPU): fusedParts needs a positive integer step count, got ${steps}`);
+    this.reserveLog(steps);
+    const logBase = this.logSteps;
+    this.logSteps += steps;
+    return { def: this.def, S: this.S, Cn: this.Cn, St: this.St, EP: this.EP, logBase, words: this.params(0).slice(0, 4) };
+  }
+
+  /** Vector steps in the episode log (taken since the last takeEpisodeLog()). */
+  get loggedSteps(): number {
+    return this.logSteps;
+  }
+
+  /**
+   * The episode log since the last call, as a tensor [steps·numEnvs, 2] (read it with
+   * episodesOfLog, together with other tensors to save a readback), and empties the log; null
+   * when no step was taken since.
+   */
+  takeEpisodeLog(): { log: Tensor; steps: number } | null {
+    this.alive('read its episode log');
+    const steps = this.logSteps;
+    if (!steps) return null;
+    const log = this.tensor([steps * this.numEnvs, 2]);
+    const b = log.bufferFor('episode log');
+    runtime().copy(this.EP, 0, b.buffer, b.offset, steps * this.numEnvs * 8);
+    this.logSteps = 0;
+    return { log, steps };
   }
 
   /** envAdvanceWgsl of this env over the named arrays. */
@@ -400,6 +475,8 @@ export class GpuVecEnv {
     }
     this.seed = st.seed;
     this.started = st.started;
+    // episodes logged before belong to the replaced state
+    this.logSteps = 0;
     const rt = runtime();
     // The batch recorded so far may still read these buffers: submit it before overwriting.
     rt.flush();
@@ -415,5 +492,6 @@ export class GpuVecEnv {
     rt.release(this.S);
     rt.release(this.Cn);
     rt.release(this.St);
+    rt.release(this.EP);
   }
 }
