@@ -18,7 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import { Resvg } from '@resvg/resvg-js';
+import { resvg } from '../rl/envs/render.ts';
 
 /** A Vega-Lite spec (top level or a layer/panel); plain JSON. */
 export type VlSpec = Record<string, unknown>;
@@ -321,7 +321,7 @@ export async function renderSvg(spec: VlSpec): Promise<string> {
 
 /** Rasterises an SVG string to PNG bytes (scale 2 by default, for crisp figures in docs). */
 export function svgToPng(svg: string, scale = 2): Uint8Array {
-  const r = new Resvg(svg, {
+  const r = new (resvg())(svg, {
     fitTo: { mode: 'zoom', value: scale },
     background: 'white',
     font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' },

@@ -1,8 +1,30 @@
-import { Resvg } from '@resvg/resvg-js';
+import { nodeBuiltin } from '../../kernels/common.ts';
+import type { Resvg as ResvgClass } from '@resvg/resvg-js';
+
+// resvg (SVG -> PNG) is loaded on first use rather than at import time: it is a native addon,
+// and a bundled entry point (bench/*.ts packed by ../shared/tools/gpu-pack.sh for a lent GPU
+// machine, which has no node_modules) must load without it; only a PNG request needs it.
+
+let cached: typeof ResvgClass | null = null;
+
+/** The Resvg class; throws a clear error where the package is not installed. */
+export function resvg(): typeof ResvgClass {
+  if (cached) return cached;
+  // A computed specifier keeps bundlers from inlining the native binding.
+  const name = ['@resvg', 'resvg-js'].join('/');
+  const mod = nodeBuiltin<typeof import('node:module')>('node:module');
+  if (!mod) throw new Error(`PNG output needs Node (the ${name} package); in a browser draw the SVG instead`);
+  try {
+    cached = (mod.createRequire(import.meta.url)(name) as { Resvg: typeof ResvgClass }).Resvg;
+  } catch (e) {
+    throw new Error(`PNG output needs the ${name} package, which did not load here (${(e as Error).message.split('\n')[0]}); SVG output works without it`);
+  }
+  return cached;
+}
 
 /** Rasterise an SVG document to PNG bytes (optionally fit to a pixel width). */
 export function svgToPng(svg: string, width?: number): Uint8Array {
-  const r = new Resvg(svg, {
+  const r = new (resvg())(svg, {
     fitTo: width ? { mode: 'width', value: width } : { mode: 'original' },
     background: 'white',
   });
