@@ -91,15 +91,40 @@ export class ContinuousReplay {
       rewards: this.rewards.slice(0, n), dones: this.dones.slice(0, n), meta: Float32Array.of(this.size, this.ptr),
     };
   }
+  /**
+   * Restores state(). The capacity follows totalSteps, so a run resumed with a larger --steps
+   * loads into a larger buffer: kept as saved, a buffer that had just filled (ptr wrapped to 0)
+   * would be overwritten from its oldest slot while sampling reached never-written rows. Unless
+   * the layout still fits as saved (same capacity, or not yet wrapped), the transitions are laid
+   * out oldest first and the newest min(size, capacity) kept; with an unchanged capacity the
+   * layout, and so every later sample, is the saved one.
+   */
   load(s: Record<string, ArrayLike<number>>) {
     const [size, ptr] = Array.from(s.meta);
-    this.obs.set(s.obs);
-    this.nextObs.set(s.nextObs);
-    this.actions.set(s.actions);
-    this.rewards.set(s.rewards);
-    this.dones.set(s.dones);
-    this.size = size;
-    this.ptr = ptr;
+    const S = this.obsSize, D = this.actDim, C = this.capacity;
+    if (size === C || (ptr === size && size < C)) {
+      this.obs.set(s.obs);
+      this.nextObs.set(s.nextObs);
+      this.actions.set(s.actions);
+      this.rewards.set(s.rewards);
+      this.dones.set(s.dones);
+      this.size = size;
+      this.ptr = ptr % C;
+      return;
+    }
+    // Oldest first: slots ptr … size − 1, then 0 … ptr − 1 (a wrapped ring); keep the newest `n`.
+    const n = Math.min(size, C);
+    const row = (a: ArrayLike<number>, k: number, w: number) => Float32Array.from({ length: w }, (_, i) => a[k * w + i]!);
+    for (let j = 0; j < n; j++) {
+      const k = (ptr + size - n + j) % size;
+      this.obs.set(row(s.obs, k, S), j * S);
+      this.nextObs.set(row(s.nextObs, k, S), j * S);
+      this.actions.set(row(s.actions, k, D), j * D);
+      this.rewards[j] = s.rewards[k]!;
+      this.dones[j] = s.dones[k]!;
+    }
+    this.size = n;
+    this.ptr = n % C;
   }
 }
 

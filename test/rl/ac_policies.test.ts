@@ -9,7 +9,7 @@ import {
   deterministicPolicy, addExplorationNoise, sampleTanhGaussian, LOG_STD_MIN, LOG_STD_MAX,
 } from '../../rl/continuous.ts';
 import { sac } from '../../rl/sac.ts';
-import { ddpg, polyakUpdate, packedCopy } from '../../rl/ddpg.ts';
+import { ddpg, polyakUpdate, packedCopy, ContinuousReplay } from '../../rl/ddpg.ts';
 import { ac } from '../../rl/ac.ts';
 import { Trainer } from '../../rl/harness/trainer.ts';
 
@@ -151,6 +151,68 @@ describe('policies against float64', () => {
     R.assertClose(await (tc.u as E.Tensor).data(), [9, 18], { rtol: 1e-6, atol: 1e-6, label: 'critic target' });
     expect(() => polyakUpdate([[a, { w: E.tensor([1]) }]], 0.9)).toThrow(/not two packed parameter trees/);
     E.dispose([a, c, ta, tc]);
+  });
+});
+
+describe('the off-policy replay across a resume', () => {
+  // Transition t (1-based) has obs [t, −t], next obs [t + 0.5, 0], action [10t], reward 100t,
+  // terminated on even t: every field says which transition a row holds.
+  const fill = (r: ContinuousReplay, from: number, to: number) => {
+    for (let t = from; t <= to; t++) {
+      r.add({ N: 1, obs: Float32Array.of(t, -t), nextObs: Float32Array.of(t + 0.5, 0), actions: Float32Array.of(10 * t), rewards: Float32Array.of(100 * t),
+        terminated: Uint8Array.of(t % 2 === 0 ? 1 : 0), truncated: Uint8Array.of(0) });
+    }
+  };
+  // Which transition each of the first `size` rows holds, checked against every field.
+  const rows = (r: ContinuousReplay) => {
+    const st = r.state();
+    const ids = Array.from(st.rewards, (x) => x / 100);
+    ids.forEach((t, k) => {
+      expect([st.obs[2 * k], st.obs[2 * k + 1], st.nextObs[2 * k], st.actions[k], st.dones[k]]).toEqual([t, -t, t + 0.5, 10 * t, t % 2 === 0 ? 1 : 0]);
+    });
+    return { ids, ptr: st.meta[1] };
+  };
+
+  it('a larger capacity (a run resumed with more --steps) appends after the newest transition and samples only written rows', async () => {
+    const full = new ContinuousReplay(4, 2, 1);
+    fill(full, 1, 6); // wrapped: slots hold 5, 6, 3, 4; the next write goes to slot 2
+    expect(rows(full)).toEqual({ ids: [5, 6, 3, 4], ptr: 2 });
+    const justFull = new ContinuousReplay(4, 2, 1);
+    fill(justFull, 1, 4); // as a run whose capacity is its totalSteps leaves it: ptr wrapped to 0
+    for (const [src, want] of [[full, [3, 4, 5, 6]], [justFull, [1, 2, 3, 4]]] as const) {
+      const big = new ContinuousReplay(8, 2, 1);
+      big.load(src.state());
+      expect(rows(big)).toEqual({ ids: want, ptr: 4 });
+      fill(big, 7, 8);
+      expect(rows(big)).toEqual({ ids: [...want, 7, 8], ptr: 6 });
+      // every sampled row is a written transition (before the fix, rows 4-5 were zeros here)
+      const b = big.sample(64, new Rng(3));
+      const r = await b.rewards.data();
+      expect(Array.from(r).every((x) => [...want, 7, 8].includes(x / 100))).toBe(true);
+      E.dispose(b);
+    }
+  });
+
+  it('the same capacity restores the saved layout exactly; a smaller one keeps the newest; an unwrapped buffer loads as saved', () => {
+    const full = new ContinuousReplay(4, 2, 1);
+    fill(full, 1, 6);
+    const same = new ContinuousReplay(4, 2, 1);
+    same.load(full.state());
+    expect(rows(same)).toEqual({ ids: [5, 6, 3, 4], ptr: 2 });
+    fill(same, 7, 7);
+    fill(full, 7, 7);
+    expect(rows(same)).toEqual(rows(full));
+    const small = new ContinuousReplay(3, 2, 1);
+    small.load(full.state()); // full holds 5, 6, 7, 4 (oldest 4)
+    expect(rows(small)).toEqual({ ids: [5, 6, 7], ptr: 0 });
+    const part = new ContinuousReplay(8, 2, 1);
+    fill(part, 1, 3);
+    const other = new ContinuousReplay(5, 2, 1);
+    other.load(part.state());
+    expect(rows(other)).toEqual({ ids: [1, 2, 3], ptr: 3 });
+    const exact = new ContinuousReplay(3, 2, 1);
+    exact.load(part.state());
+    expect(rows(exact)).toEqual({ ids: [1, 2, 3], ptr: 0 });
   });
 });
 
