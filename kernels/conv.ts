@@ -13,7 +13,7 @@
 // workgroup size come from kernels/tune.ts per adapter. ACT/HAS_BIAS are override constants.
 
 import type { ConvTile } from './tune.ts';
-import { WG as GRID_WG, actWgsl } from './common.ts';
+import { WG as GRID_WG, actWgsl, grid } from './common.ts';
 
 const P = /* wgsl */ `
 struct P { n: u32, h: u32, w: u32, ci: u32, oh: u32, ow: u32, co: u32, kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32, nthreads: u32, qa: u32, qb: u32 }`;
@@ -33,6 +33,21 @@ export function convFwdThreads(t: ConvTile, pixels: number, co: number) {
 }
 
 /**
+ * conv2d_fwd's launch: p.nthreads and the workgroup grid. The channel block is the workgroup's z
+ * index, so every weight address is the same for all invocations of a workgroup: lavapipe (which
+ * runs the invocations of a workgroup as SIMD lanes) then loads a weight once and broadcasts it
+ * instead of gathering it lane by lane; only the input pixels are gathered.
+ */
+export function convFwdLaunch(t: ConvTile, pixels: number, co: number, uniformW = true): { threads: number; workgroups: [number, number, number] } {
+  if (!uniformW) {
+    const threads = convFwdThreads(t, pixels, co);
+    return { threads, workgroups: [...grid(threads, t.WG), 1] };
+  }
+  const threads = Math.ceil(pixels / t.TP);
+  return { threads, workgroups: [...grid(threads, t.WG), Math.ceil(co / t.TC)] };
+}
+
+/**
  * The forward kernel; `flipW` reads the weight as the stride-1 input gradient needs it: with
  * x = gy, the geometry of the equivalent forward problem (channels in = co, out = ci, padding
  * k − 1 − p) and w' [ci, kh', kw', co] = w [co, kH−1−kh', kW−1−kw', ci], read in place (no
@@ -40,7 +55,7 @@ export function convFwdThreads(t: ConvTile, pixels: number, co: number) {
  * channels (register blocking the residue-class kernel cannot do: neighbouring pixels there
  * visit different taps only when the stride exceeds 1).
  */
-export function convFwdKernel(t: ConvTile, flipW = false) {
+export function convFwdKernel(t: ConvTile, flipW = false, uniformW = true) {
   const { TP, TC } = t;
   const pre: string[] = [];
   for (const i of range(TP)) {
@@ -68,7 +83,7 @@ export function convFwdKernel(t: ConvTile, flipW = false) {
   for (const i of range(TP))
     for (const j of range(TC)) store.push(`if (p0 + ${i}u < npix && c0 + ${j}u < p.co) { Y[(p0 + ${i}u) * p.co + c0 + ${j}u] = act(a${i}_${j} + b${j}); }`);
   return {
-    name: `conv2d_fwd${flipW ? '_flipw' : ''}_${TP}x${TC}`,
+    name: `conv2d_fwd${flipW ? '_flipw' : ''}${uniformW ? '' : '_mixed'}_${TP}x${TC}`,
     code: /* wgsl */ `
 ${P}
 ${flat}
@@ -78,18 +93,109 @@ ${act}
 @group(0) @binding(2) var<storage, read> Bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(4) var<uniform> p: P;
-@compute @workgroup_size(${t.WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+@compute @workgroup_size(${t.WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let tid = thread_index(gid, nw, ${t.WG}u);
   if (tid >= p.nthreads) { return; }
-  let ncb = (p.co + ${TC - 1}u) / ${TC}u;
+  ${uniformW ? `let c0 = wid.z * ${TC}u;
+  let p0 = tid * ${TP}u;` : `let ncb = (p.co + ${TC - 1}u) / ${TC}u;
   let c0 = (tid % ncb) * ${TC}u;
-  let p0 = (tid / ncb) * ${TP}u;
+  let p0 = (tid / ncb) * ${TP}u;`}
   let npix = p.n * p.oh * p.ow;
   ${pre.join('\n  ')}
   for (var kh = 0u; kh < p.kh; kh++) {
     for (var kw = 0u; kw < p.kw; kw++) {
       ${kbody.join('\n      ')}
       for (var c = 0u; c < p.ci; c++) {
+        ${cbody.join('\n        ')}
+      }
+    }
+  }
+  ${store.join('\n  ')}
+}`,
+  };
+}
+
+/**
+ * conv2d_fwd with vec4 channel loads (lavapipe gathers every lane's load separately, so a
+ * 16-byte load per lane costs about what a 4-byte one does: four times the multiply-adds per
+ * gathered load). Plain: needs ci % 4 == 0; a_ij += dot(x_i[c..c+3], w_j[c..c+3]). flipW (the
+ * stride-1 input gradient, as convFwdKernel): needs ci % 4 == 0 (gy's channels) and co % 4 == 0
+ * (dx's channels, contiguous in the weight) with TC a multiple of 4; each thread accumulates TP
+ * pixels × TC/4 vec4 channel blocks, a_i += x_i[e] · w'[c+e, tap, block] for the 4 channels e of
+ * one gathered x load. Launch with convFwdLaunch (channel block = workgroup z: uniform weights).
+ */
+export function convFwdVec4Kernel(t: ConvTile, flipW = false) {
+  const { TP } = t;
+  const TC = flipW ? Math.max(4, t.TC) : t.TC;
+  const TB = TC / 4;
+  const pre: string[] = [`let ci4 = p.ci / 4u;`];
+  for (const i of range(TP)) {
+    pre.push(`let q${i} = min(p0 + ${i}u, npix - 1u);`);
+    pre.push(`let ow${i} = q${i} % p.ow; let oh${i} = (q${i} / p.ow) % p.oh; let n${i} = q${i} / (p.ow * p.oh);`);
+    pre.push(`let ihb${i} = i32(oh${i} * p.sh) - i32(p.ph); let iwb${i} = i32(ow${i} * p.sw) - i32(p.pw); let xb${i} = n${i} * p.h;`);
+  }
+  if (flipW) {
+    pre.push(`let co4 = p.co / 4u;`);
+    for (const b of range(TB)) pre.push(`let wr${b} = min(c0 / 4u + ${b}u, co4 - 1u);`);
+    for (const i of range(TP)) for (const b of range(TB)) pre.push(`var a${i}_${b} = vec4f(0.0);`);
+  } else {
+    for (const j of range(TC)) pre.push(`let wr${j} = min(c0 + ${j}u, p.co - 1u) * p.kh * p.kw * ci4;`);
+    for (const i of range(TP)) for (const j of range(TC)) pre.push(`var a${i}_${j} = 0.0;`);
+  }
+  const kbody: string[] = [];
+  for (const i of range(TP)) {
+    kbody.push(`let ih${i} = ihb${i} + i32(kh); let iw${i} = iwb${i} + i32(kw);`);
+    kbody.push(`let ok${i} = ih${i} >= 0 && ih${i} < i32(p.h) && iw${i} >= 0 && iw${i} < i32(p.w);`);
+    kbody.push(`let xo${i} = select(0u, ((xb${i} + u32(ih${i})) * p.w + u32(iw${i})) * ci4, ok${i});`);
+    kbody.push(`let m${i} = select(0.0, 1.0, ok${i});`);
+  }
+  kbody.push(flipW ? `let wo = (p.kh - 1u - kh) * p.kw + p.kw - 1u - kw;` : `let wo = (kh * p.kw + kw) * ci4;`);
+  const cbody: string[] = [];
+  for (const i of range(TP)) cbody.push(`let x${i} = X[xo${i} + c] * m${i};`);
+  if (flipW) {
+    for (let e = 0; e < 4; e++) {
+      cbody.push(`let wc${e} = ((4u * c + ${e}u) * p.kh * p.kw + wo) * co4;`);
+      for (const b of range(TB)) cbody.push(`let w${e}_${b} = Wt[wc${e} + wr${b}];`);
+    }
+    for (const i of range(TP))
+      for (const b of range(TB)) for (let e = 0; e < 4; e++) cbody.push(`a${i}_${b} = fma(vec4f(x${i}.${'xyzw'[e]}), w${e}_${b}, a${i}_${b});`);
+  } else {
+    for (const j of range(TC)) cbody.push(`let w${j} = Wt[wr${j} + wo + c];`);
+    for (const i of range(TP)) for (const j of range(TC)) cbody.push(`a${i}_${j} += dot(x${i}, w${j});`);
+  }
+  const store: string[] = [];
+  if (flipW) {
+    for (const i of range(TP))
+      for (const b of range(TB))
+        for (let e = 0; e < 4; e++)
+          store.push(`if (p0 + ${i}u < npix && c0 + ${4 * b + e}u < p.co) { Y[(p0 + ${i}u) * p.co + c0 + ${4 * b + e}u] = a${i}_${b}.${'xyzw'[e]}; }`);
+  } else {
+    for (const j of range(TC)) store.push(`let b${j} = select(0.0, Bias[min(c0 + ${j}u, p.co - 1u)], HAS_BIAS);`);
+    for (const i of range(TP))
+      for (const j of range(TC)) store.push(`if (p0 + ${i}u < npix && c0 + ${j}u < p.co) { Y[(p0 + ${i}u) * p.co + c0 + ${j}u] = act(a${i}_${j} + b${j}); }`);
+  }
+  return {
+    name: `conv2d_fwd${flipW ? '_flipw' : ''}_vec4_${TP}x${TC}`,
+    code: /* wgsl */ `
+${P}
+${flat}
+${act}
+@group(0) @binding(0) var<storage, read> X: array<vec4f>;
+@group(0) @binding(1) var<storage, read> Wt: array<vec4f>;
+@group(0) @binding(2) var<storage, read> Bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(4) var<uniform> p: P;
+@compute @workgroup_size(${t.WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let tid = thread_index(gid, nw, ${t.WG}u);
+  if (tid >= p.nthreads) { return; }
+  let c0 = wid.z * ${TC}u;
+  let p0 = tid * ${TP}u;
+  let npix = p.n * p.oh * p.ow;
+  ${pre.join('\n  ')}
+  for (var kh = 0u; kh < p.kh; kh++) {
+    for (var kw = 0u; kw < p.kw; kw++) {
+      ${kbody.join('\n      ')}
+      for (var c = 0u; c < ci4; c++) {
         ${cbody.join('\n        ')}
       }
     }
@@ -216,6 +322,72 @@ ${flat}
         if (iw < 0 || iw >= i32(p.w)) { continue; }
         let gb = ((n * p.oh + oh) * p.ow + ow) * p.co;
         let xb = ((n * p.h + u32(ih)) * p.w + u32(iw)) * p.ci;
+        ${body.join('\n        ')}
+      }
+    }
+  }
+  ${store.join('\n  ')}
+}`,
+  };
+}
+
+/** Threads needed by conv2d_bwd_w_vec4: co/TC · kh·kw · ci/(4·⌈TP/4⌉). */
+export function convBwdWVec4Threads(t: ConvTile, co: number, kk: number, ci: number) {
+  return Math.ceil(co / Math.max(4, t.TC)) * kk * Math.ceil(ci / (4 * Math.max(1, Math.round(t.TP / 4))));
+}
+
+/**
+ * The weight gradient with vec4 loads of gy (over output channels) and x (over input channels):
+ * each thread owns TC output channels (a multiple of 4) × TP input channels (rounded to vec4
+ * blocks) at one tap; a_j += gy[co_j] · x[ci..ci+3]. Needs ci % 4 == 0 and co % 4 == 0.
+ */
+export function convBwdWVec4Kernel(t: ConvTile) {
+  const TC = Math.max(4, t.TC);
+  const TB = TC / 4;
+  const TQ = Math.max(1, Math.round(t.TP / 4));
+  const pre: string[] = [];
+  for (const b of range(TB)) pre.push(`let cb${b} = min(c0 / 4u + ${b}u, co4 - 1u);`);
+  for (const i of range(TQ)) pre.push(`let qi${i} = min(q0 + ${i}u, ci4 - 1u);`);
+  for (const j of range(TC)) for (const i of range(TQ)) pre.push(`var a${j}_${i} = vec4f(0.0);`);
+  const body: string[] = [];
+  for (const b of range(TB)) body.push(`let g${b} = G[gb + cb${b}];`);
+  for (const i of range(TQ)) body.push(`let x${i} = X[xb + qi${i}];`);
+  for (const j of range(TC)) for (const i of range(TQ)) body.push(`a${j}_${i} = fma(vec4f(g${j >> 2}.${'xyzw'[j & 3]}), x${i}, a${j}_${i});`);
+  const store: string[] = [];
+  for (const j of range(TC))
+    for (const i of range(TQ))
+      store.push(`if (c0 + ${j}u < p.co && q0 + ${i}u < ci4) { DW[((c0 + ${j}u) * p.kh * p.kw + kk) * ci4 + q0 + ${i}u] = a${j}_${i}; }`);
+  return {
+    name: `conv2d_bwd_w_vec4_${TC}x${4 * TQ}`,
+    code: /* wgsl */ `
+${P}
+${flat}
+@group(0) @binding(0) var<storage, read> X: array<vec4f>;
+@group(0) @binding(1) var<storage, read> G: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> DW: array<vec4f>;
+@group(0) @binding(3) var<uniform> p: P;
+@compute @workgroup_size(${t.WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let tid = thread_index(gid, nw, ${t.WG}u);
+  if (tid >= p.nthreads) { return; }
+  let ci4 = p.ci / 4u;
+  let co4 = p.co / 4u;
+  let nqb = (ci4 + ${TQ - 1}u) / ${TQ}u;
+  let q0 = (tid % nqb) * ${TQ}u;
+  let rest = tid / nqb;
+  let kk = rest % (p.kh * p.kw);
+  let c0 = (rest / (p.kh * p.kw)) * ${TC}u;
+  let kh = kk / p.kw;
+  let kw = kk % p.kw;
+  ${pre.join('\n  ')}
+  for (var n = 0u; n < p.n; n++) {
+    for (var oh = 0u; oh < p.oh; oh++) {
+      let ih = i32(oh * p.sh + kh) - i32(p.ph);
+      if (ih < 0 || ih >= i32(p.h)) { continue; }
+      for (var ow = 0u; ow < p.ow; ow++) {
+        let iw = i32(ow * p.sw + kw) - i32(p.pw);
+        if (iw < 0 || iw >= i32(p.w)) { continue; }
+        let gb = ((n * p.oh + oh) * p.ow + ow) * co4;
+        let xb = ((n * p.h + u32(ih)) * p.w + u32(iw)) * ci4;
         ${body.join('\n        ')}
       }
     }

@@ -8,7 +8,7 @@ import { Tensor, allocTensor, record, runtime, shapeSize, fmtShape, noGrad, with
 import * as O from '../ops.ts';
 import { grid } from '../../kernels/common.ts';
 import { ACTIVATIONS, type Activation } from '../../kernels/nn.ts';
-import { convFwdKernel, convBwdInKernel, convBwdWKernel, convFwdThreads, convBwdInThreads, convBwdWThreads, im2colKernel } from '../../kernels/conv.ts';
+import { convFwdKernel, convFwdVec4Kernel, convFwdLaunch, convBwdInKernel, convBwdWKernel, convBwdWVec4Kernel, convBwdWVec4Threads, convBwdInThreads, convBwdWThreads, im2colKernel } from '../../kernels/conv.ts';
 import { linear, linearBackWeight } from './functional.ts';
 import { tileFor, DEFAULT_TABLES, getAdapterClass, shapeClass, type ConvTile } from '../../kernels/tune.ts';
 
@@ -92,13 +92,14 @@ function fwdRaw(x: Tensor, w: Tensor, b: Tensor | null, g: Geo, act: Activation)
     });
   }
   const out = alloc([g.n, g.oh, g.ow, g.co]);
-  const threads = convFwdThreads(t, g.n * g.oh * g.ow, g.co);
+  const v4 = VEC4 && g.ci % 4 === 0;
+  const { threads, workgroups } = convFwdLaunch(t, g.n * g.oh * g.ow, g.co);
   runtime().dispatch({
-    kernel: { ...convFwdKernel(t), constants: { ACT: ACTIVATIONS[act], HAS_BIAS: b ? 1 : 0 } },
+    kernel: { ...(v4 ? convFwdVec4Kernel(t) : convFwdKernel(t)), constants: { ACT: ACTIVATIONS[act], HAS_BIAS: b ? 1 : 0 } },
     inputs: [x.bufferFor('conv2d'), w.bufferFor('conv2d'), (b ?? w).bufferFor('conv2d')],
     outputs: [out.buffer],
     params: words(g, threads),
-    workgroups: grid(threads, t.WG),
+    workgroups,
     label: 'conv2d',
   });
   return out;
@@ -149,6 +150,17 @@ export function conv2dBackInput(gy: Tensor, w: Tensor, xShape: Shape, stride: [n
 }
 
 let flipInput = true;
+let VEC4 = true;
+/**
+ * Whether the forward, flipped input-gradient and weight-gradient kernels load channels as vec4
+ * where the channel counts are multiples of 4 (default true; false: the scalar kernels, for
+ * benchmarks and tests that compare both). Returns the previous value.
+ */
+export function convVec4(on?: boolean): boolean {
+  const prev = VEC4;
+  if (on !== undefined) VEC4 = on;
+  return prev;
+}
 /**
  * Whether a stride-1 input gradient runs as a forward convolution of gy with the flipped weight
  * (default true; false: the residue-class kernel every stride uses). Returns the previous value
@@ -171,14 +183,16 @@ function backInputFlipped(gy: Tensor, w: Tensor, dx: Tensor, g: Geo) {
   let t0 = tileFor<ConvTile>('conv', d);
   // (an im2col choice is about the forward's patch matrix; here the direct kernel runs)
   if (t0.IM2COL) t0 = DEFAULT_TABLES[getAdapterClass()].conv[shapeClass(d)] as ConvTile;
-  const t = fit(t0, null, gf.co);
-  const threads = convFwdThreads(t, gf.n * gf.oh * gf.ow, gf.co);
+  const v4 = VEC4 && gf.ci % 4 === 0 && gf.co % 4 === 0;
+  const t1 = fit(t0, null, gf.co);
+  const t = v4 ? { ...t1, TC: Math.max(4, t1.TC) } : t1;
+  const { threads, workgroups } = convFwdLaunch(t, gf.n * gf.oh * gf.ow, gf.co);
   runtime().dispatch({
-    kernel: { ...convFwdKernel(t, true), constants: { ACT: 0, HAS_BIAS: 0 } },
+    kernel: { ...(v4 ? convFwdVec4Kernel(t, true) : convFwdKernel(t, true)), constants: { ACT: 0, HAS_BIAS: 0 } },
     inputs: [gy.bufferFor('conv2dBackInput'), w.bufferFor('conv2dBackInput'), w.bufferFor('conv2dBackInput')],
     outputs: [dx.buffer],
     params: words(gf, threads),
-    workgroups: grid(threads, t.WG),
+    workgroups,
     label: 'conv2dBackInput',
   });
 }
@@ -220,9 +234,10 @@ export function conv2dBackWeight(x: Tensor, gy: Tensor, wShape: Shape, stride: [
 
 function backWeightDirect(x: Tensor, gy: Tensor, wShape: Shape, g: Geo, t: ConvTile): Tensor {
   const dw = alloc(wShape);
-  const threads = convBwdWThreads(t, g.co, g.kh * g.kw, g.ci);
+  const v4 = VEC4 && g.ci % 4 === 0 && g.co % 4 === 0;
+  const threads = v4 ? convBwdWVec4Threads(t, g.co, g.kh * g.kw, g.ci) : convBwdWThreads(t, g.co, g.kh * g.kw, g.ci);
   runtime().dispatch({
-    kernel: convBwdWKernel(t),
+    kernel: v4 ? convBwdWVec4Kernel(t) : convBwdWKernel(t),
     inputs: [x.bufferFor('conv2dBackWeight'), gy.bufferFor('conv2dBackWeight')],
     outputs: [dw.buffer],
     params: words(g, threads),

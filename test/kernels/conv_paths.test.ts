@@ -1,9 +1,13 @@
-// The stride-1 conv2d input gradient run as a forward convolution of gy with the flipped weight
+// The conv2d kernel paths beside the plain scalar kernels (conv.test.ts covers the operator):
+// 1. the stride-1 input gradient run as a forward convolution of gy with the flipped weight
 // (engine/nn/conv.ts backInputFlipped; kernels/conv.ts convFwdKernel with flipW): against a
 // float64 closed form of the adjoint (dx[n, oh·s+kh−p, ow·s+kw−p, ci] += gy[n, oh, ow, co] ·
 // w[co, kh, kw, ci]), at every forward tile it can be given, with paddings 0 ≤ p < k, square and
 // non-square kernels, the fallback to the residue-class kernel where p ≥ k, second order through
-// it, and live buffers.
+// it, and live buffers; scalar and vec4 (convFwdVec4Kernel) variants.
+// 2. the vec4 forward and weight-gradient kernels (channel counts % 4 == 0) against the float64
+// forward and a closed form of the weight gradient, at several tiles, strides and paddings, and
+// equal to the scalar kernels (E.convVec4(false)).
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
 import * as E from '../../engine/index.ts';
 import * as R from '../ref/index.ts';
@@ -15,6 +19,7 @@ beforeAll(async () => {
 afterEach(() => {
   E.clearTiles();
   E.convFlippedBackInput(true);
+  E.convVec4(true);
 });
 
 interface Geo { n: number; h: number; w: number; ci: number; co: number; kh: number; kw: number; p: number }
@@ -109,5 +114,63 @@ describe('conv2dBackInput at stride 1 (flipped-weight forward kernel)', () => {
     await E.sync();
     expect(E.memory().liveBuffers).toBe(live0);
     W2.dispose();
+  });
+});
+
+/** dw of L = Σ conv2d(x, w) ⊙ gy: Σ over (n, oh, ow) of gy[co] · x[ci] at each tap. */
+function refBackWeight(x: R.ND, gy: R.ND, c: { n: number; h: number; w: number; ci: number; co: number; k: number; s: number; p: number }): Float64Array {
+  const oh = Math.floor((c.h + 2 * c.p - c.k) / c.s) + 1, ow = Math.floor((c.w + 2 * c.p - c.k) / c.s) + 1;
+  const dw = new Float64Array(c.co * c.k * c.k * c.ci);
+  for (let n = 0; n < c.n; n++)
+    for (let y = 0; y < oh; y++)
+      for (let xx = 0; xx < ow; xx++)
+        for (let kh = 0; kh < c.k; kh++) {
+          const ih = y * c.s + kh - c.p;
+          if (ih < 0 || ih >= c.h) continue;
+          for (let kw = 0; kw < c.k; kw++) {
+            const iw = xx * c.s + kw - c.p;
+            if (iw < 0 || iw >= c.w) continue;
+            for (let co = 0; co < c.co; co++) {
+              const gv = gy.data[((n * oh + y) * ow + xx) * c.co + co];
+              for (let ci = 0; ci < c.ci; ci++) dw[((co * c.k + kh) * c.k + kw) * c.ci + ci] += gv * x.data[((n * c.h + ih) * c.w + iw) * c.ci + ci];
+            }
+          }
+        }
+  return dw;
+}
+
+describe('conv2d vec4 kernels (forward, weight gradient)', () => {
+  const VCASES = [
+    { n: 3, h: 10, w: 10, ci: 4, co: 16, k: 3, s: 1, p: 0 }, // MinAtar
+    { n: 2, h: 9, w: 9, ci: 8, co: 12, k: 3, s: 1, p: 1 },
+    { n: 2, h: 12, w: 12, ci: 4, co: 8, k: 8, s: 4, p: 0 }, // Nature-CNN layer 1, small
+    { n: 2, h: 8, w: 7, ci: 12, co: 4, k: 4, s: 2, p: 2 },
+  ];
+  const VTILES: E.ConvTile[] = [{ TP: 4, TC: 4, WG: 64 }, { TP: 1, TC: 1, WG: 64 }, { TP: 8, TC: 8, WG: 32 }];
+  it('match the float64 forward and weight gradient at three tiles, and the scalar kernels', async () => {
+    const rng = R.rng(31);
+    for (const c of VCASES) {
+      const oshape = [c.n, E.convOutputSize(c.h, c.k, c.s, c.p), E.convOutputSize(c.w, c.k, c.s, c.p), c.co];
+      const x = randn(rng, [c.n, c.h, c.w, c.ci]), w = randn(rng, [c.co, c.k, c.k, c.ci], 0.5), b = randn(rng, [c.co]), gy = randn(rng, oshape);
+      const yRef = R.relu(R.conv2d(x, wToRef(w), { layout: 'NHWC', stride: c.s, padding: c.p, bias: b }));
+      const dwRef = refBackWeight(x, gy, c);
+      const X = up(x), W = up(w), B = up(b), GY = up(gy);
+      for (const t of VTILES) {
+        for (const cls of ['small', 'medium', 'large'] as const) {
+          E.setTile('conv', cls, t);
+          E.setTile('convBackWeight', cls, t);
+        }
+        for (const v4 of t === VTILES[0] ? [true, false] : [true]) {
+          E.convVec4(v4);
+          const tag = `${v4 ? 'vec4' : 'scalar'} ${JSON.stringify(c)} tile ${JSON.stringify(t)}`;
+          const y = E.conv2d(X, W, B, { stride: c.s, padding: c.p, activation: 'relu' });
+          await expectRel(y, yRef, 1e-5, `forward ${tag}`);
+          const dw = E.conv2dBackWeight(X, GY, W.shape, [c.s, c.s], [c.p, c.p]);
+          await expectRel(dw, dwRef, 1e-5, `weight gradient ${tag}`);
+          E.dispose([y, dw]);
+        }
+      }
+      E.dispose([X, W, B, GY]);
+    }
   });
 });
