@@ -26,6 +26,9 @@ import type { GpuStepResult } from './envs/gpu/vec.ts';
 import { qNetwork, type EncoderKind, type QNetParams, type QNetwork } from './dqn/nets.ts';
 import { fusedQ, fusedQSupported } from './dqn/fused_q.ts';
 import { epsilonAt, headTdLoss, lossAndGrad, tdTarget, type NextQ } from './dqn/losses.ts';
+import { FusedDqnGrad } from './dqn/fused_update.ts';
+import { FlatAdam } from '../engine/nn/ppo_mlp.ts';
+import { allocTensor } from '../engine/tensor.ts';
 
 type Tensor = E.Tensor;
 
@@ -328,10 +331,26 @@ export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: numbe
   const params = online.params;
   const tgt = packedClone(params);
   const target = tgt.params;
-  const opt = makeOptimizer(cfg, params, cfg.lr);
+  // The released MLP network with a plain head: the whole gradient in two dispatches
+  // (rl/dqn/fused_update.ts), written into Adam's flat gradient buffer (FlatAdam: E.adam's rule
+  // and state names) or, for RMSProp, into a buffer whose views the optimizer gathers (copies).
+  const fused = FusedDqnGrad.create(net, params);
+  const opt = fused && cfg.optimizer === 'adam' ? new FlatAdam(params, { lr: cfg.lr, eps: cfg.adamEps }) : makeOptimizer(cfg, params, cfg.lr);
+  const G = fused && !(opt instanceof FlatAdam) ? E.keep(allocTensor([fused.layoutSize])) : null;
+  let gTree: E.Params | null = null;
+  if (G) {
+    const layout = E.packedOf(params)!.layout;
+    const names = new Map(Object.entries(E.namedParams(params)).map(([n, t]) => [t, n]));
+    const ft = E.flattenTree(params);
+    gTree = ft.rebuild(ft.leaves.map((t) => {
+      const i = layout.names.indexOf(names.get(t)!);
+      return E.keep(G.subView(layout.offsets[i], layout.shapes[i]));
+    }));
+  }
   const clip = cfg.maxGradNorm ?? undefined;
   /** The backward pass's unit seed, made once. */
   const one = E.keep(E.ones([]));
+  const loss = cfg.loss === 'huber' ? 'huber' : 'mse';
   return {
     name: cfg.variant,
     net,
@@ -344,9 +363,17 @@ export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: numbe
       E.scope(() => {
         const b = sample();
         const next = batchNextQ(cfg, net, params, target, b);
+        if (fused) {
+          const S = wantStats ? allocTensor([8]) : null;
+          fused.grad({ batch: b, next, gamma: cfg.gamma, loss, G: G ?? (opt as FlatAdam).grad, S });
+          if (S) stats = E.keep(S.subView(0, [3]));
+          if (opt instanceof FlatAdam) opt.stepStaged({ lr: cfg.lr * lrFrac, maxGradNorm: clip });
+          else opt.step(params, gTree!, { lr: cfg.lr * lrFrac, maxGradNorm: clip });
+          return;
+        }
         const [, grads] = lossAndGrad((p: QNetParams) => {
           // Target, Q(s, a) and the loss in one dispatch; its statistics start with loss, q_mean, msbe.
-          const td = headTdLoss(cfg.loss === 'huber' ? 'huber' : 'mse', net.head, p.head, net.encoder.apply(p.encoder, b.obs), next, b, cfg.gamma);
+          const td = headTdLoss(loss, net.head, p.head, net.encoder.apply(p.encoder, b.obs), next, b, cfg.gamma);
           if (wantStats) stats = E.keep(td.stats.subView(0, [3]));
           return td.loss;
         }, params, one);
@@ -359,6 +386,9 @@ export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: numbe
     },
     dispose() {
       E.dispose([params, target, online.flat, tgt.flat, one]);
+      if (gTree) E.dispose(gTree);
+      G?.dispose();
+      fused?.dispose();
       opt.dispose();
     },
   };

@@ -1,0 +1,380 @@
+// The gradient of a DQN update of the released SCORER MinAtar network in two dispatches:
+//
+//   x → L1Norm → Linear(IN, H) → ReLU → Linear(H, H) → ReLU → L1Norm → f      (encoder φ)
+//   f → Linear(H, H) → ReLU → Linear(H, A) → Q                                (plain head θ)
+//
+// Why: layer by layer an update was 16 dispatches on lavapipe (two L1Norms and three fused
+// linears forward, their six backward kernels, the TD loss both ways, the optimizer), each with
+// ~20–30 µs of fixed cost, for a batch of 32 rows of a 128-wide network. Here:
+//  - rows: a workgroup owns RB batch rows (kernels/q_mlp.ts's layout: activations in workgroup
+//          memory, one thread per output column for all RB rows, weights as vec4 along the
+//          reduction axis). It runs the forward, Q(s, a) at the action taken, the TD target
+//          from the next-state values (the target network's, and Double DQN's selector's:
+//          kernels/td_loss.ts's rules, ties to the first index), and the backward of Q(s, a)
+//          down to every layer's pre-activation gradient with a unit seed. Each row's
+//          activations and unit-seed δs go to a scratch buffer.
+//  - dw:   the loss's gradient in q is one coefficient per row (c_i: −2δ_i/B for MSE,
+//          clamp(qa_i − y_i, ±delta)/B for Huber, −2(δ_i − mean δ)/B for the BEV), and the
+//          backward is linear in it, so dW_l = Σ_i c_i·δ_l[i]ᵀ a_{l−1}[i]: one thread per (weight
+//          row, 4 columns) sums over the batch straight into a flat gradient buffer (the
+//          optimizer's); the first column's threads also sum the biases. Five more threads
+//          write the statistics (loss, mean Q(s, a), MSBE, BEV, mean δ), as tdLoss's.
+// With the target forward (kernels/q_mlp.ts) and the optimizer (clip + Adam) an update is five
+// dispatches.
+//
+// The L1Norm backward (v = u / s, s = max(mean|u|, ε)): du = dv/s − [mean|u| ≥ ε]·sign(u)·(Σ dv·u)/(n·s²),
+// engine/nn/l1norm.ts's rule; u is post-ReLU, so sign(u) is the ReLU mask. As in q_mlp, the
+// input norm's division comes after the first layer's dot product ((W·x)/s, not W·(x/s)).
+
+/** Batch rows per workgroup of the rows kernel. */
+export const DQN_MLP_RB = 8;
+/** Threads per workgroup of the rows kernel. */
+const T = 128;
+/** Widest hidden layer the rows kernel's workgroup memory holds (3 arrays of RB·H floats: 12 KB). */
+export const DQN_MLP_HMAX = 128;
+const WG = 64;
+
+export interface DqnMlpShape {
+  /** Observation floats (multiple of 4). */
+  IN: number;
+  /** Hidden width of every layer (multiple of 4, ≤ DQN_MLP_HMAX). */
+  H: number;
+  /** Actions. */
+  A: number;
+}
+
+/**
+ * Scratch floats per batch row: h1 [H], u [H] (the features before the output L1Norm),
+ * h3 [H] (the head's hidden layer), the unit-seed δs dz1, dz2, dz3 [H each], then 8 floats:
+ * qa, y, δ, the action (−1 where it is not a valid index), the input scale, the feature scale,
+ * the feature norm's mask [mean|u| ≥ ε], 0.
+ */
+export function dqnMlpScratchWidth(s: DqnMlpShape) {
+  return 6 * s.H + 8;
+}
+
+/** What the kernels cannot take, or null. */
+export function dqnMlpMisfit(s: DqnMlpShape): string | null {
+  if (s.IN % 4 !== 0 || s.H % 4 !== 0) return `the fused DQN update needs the observation size and hidden width to be multiples of 4, got ${s.IN} and ${s.H}`;
+  if (s.H > DQN_MLP_HMAX) return `the fused DQN update holds hidden widths up to ${DQN_MLP_HMAX}, got ${s.H}`;
+  if (s.A < 1) return `no actions (${s.A})`;
+  return null;
+}
+
+const rowsOf = (f: (r: number) => string, n = DQN_MLP_RB) => Array.from({ length: n }, (_, r) => f(r)).join('\n');
+
+function rowsSource(s: DqnMlpShape, double: boolean) {
+  const { IN, H, A } = s, RB = DQN_MLP_RB;
+  const INq = IN / 4, Hq = H / 4, Wq = dqnMlpScratchWidth(s) / 4;
+  /** dst[r][j] = act((Σ_k W[j, k]·src[r][k]) / div[r] + b[j]) for the workgroup's rows. */
+  const layer = (o: { nq: number; buf: string; w: string; b: string; src: 'X' | string; dst: string; div?: string }) => {
+    const src = (r: number) => (o.src === 'X' ? `X[x${r} + k4]` : `${o.src}[${r * Hq}u + k4]`);
+    const v = (r: number) => `a${r}${o.div ? ` / ${o.div}[${r}]` : ''} + b`;
+    return /* wgsl */ `for (var j = t; j < ${H}u; j += ${T}u) {
+    ${rowsOf((r) => `var a${r} = 0.0;`)}
+    let wb = ${o.w} / 4u + j * ${o.nq}u;
+    for (var k4 = 0u; k4 < ${o.nq}u; k4++) {
+      let w = ${o.buf}[wb + k4];
+      ${rowsOf((r) => `a${r} += dot(w, ${src(r)});`)}
+    }
+    let b = ${o.buf}[(${o.b} + j) / 4u][(${o.b} + j) % 4u];
+    ${rowsOf((r) => `${o.dst}[${r * Hq}u + j / 4u][j % 4u] = max(${v(r)}, 0.0);`)}
+  }`;
+  };
+  /** dst[r][k] = Σ_j W[j, k]·src[r][j] (Wᵀ·src), 4 columns × 2 rows per thread. */
+  const layerT = (o: { buf: string; w: string; src: string; body: (r: string, q: string, acc: string) => string }) => /* wgsl */ `for (var i = t; i < ${(RB / 2) * Hq}u; i += ${T}u) {
+    let q = i % ${Hq}u;
+    let r0 = (i / ${Hq}u) * 2u;
+    let r1 = r0 + 1u;
+    var g0 = vec4f(0.0);
+    var g1 = vec4f(0.0);
+    for (var j4 = 0u; j4 < ${Hq}u; j4++) {
+      let d0 = ${o.src}[r0 * ${Hq}u + j4];
+      let d1 = ${o.src}[r1 * ${Hq}u + j4];
+      ${[0, 1, 2, 3].map((e) => `{ let w = ${o.buf}[${o.w} / 4u + (4u * j4 + ${e}u) * ${Hq}u + q]; g0 = fma(w, vec4f(d0.${'xyzw'[e]}), g0); g1 = fma(w, vec4f(d1.${'xyzw'[e]}), g1); }`).join('\n      ')}
+    }
+    ${o.body('r0', 'q', 'g0')}
+    ${o.body('r1', 'q', 'g1')}
+  }`;
+  return /* wgsl */ `
+struct P { rows: u32, gamma: f32, eps: f32, tr_a: u32, tr_r: u32, tr_d: u32, qt: u32, qs: u32,
+  e0w: u32, e0b: u32, e1w: u32, e1b: u32, h0w: u32, h0b: u32, h1w: u32, h1b: u32 }
+@group(0) @binding(0) var<storage, read> X: array<vec4f>;
+@group(0) @binding(1) var<storage, read> PE: array<vec4f>;
+@group(0) @binding(2) var<storage, read> PH: array<vec4f>;
+@group(0) @binding(3) var<storage, read> QT: array<f32>;
+@group(0) @binding(4) var<storage, read> QS: array<f32>;
+@group(0) @binding(5) var<storage, read> TR: array<f32>;
+@group(0) @binding(6) var<storage, read_write> SC: array<vec4f>;
+@group(0) @binding(7) var<uniform> p: P;
+var<workgroup> ha: array<vec4f, ${RB * Hq}>;
+var<workgroup> hb: array<vec4f, ${RB * Hq}>;
+var<workgroup> hc: array<vec4f, ${RB * Hq}>;
+var<workgroup> sc0: array<f32, ${RB}>;
+var<workgroup> s2: array<f32, ${RB}>;
+var<workgroup> m2: array<f32, ${RB}>;
+var<workgroup> gs: array<f32, ${RB}>;
+var<workgroup> act: array<i32, ${RB}>;
+var<private> INF_BITS: u32 = 0x7f800000u;
+
+@compute @workgroup_size(${T}) fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3u) {
+  let row0 = wid.x * ${RB}u;
+  let last = p.rows - 1u;
+  // the input's L1Norm scale
+  if (t < ${RB}u) {
+    let xr = min(row0 + t, last) * ${INq}u;
+    var a = 0.0;
+    for (var k4 = 0u; k4 < ${INq}u; k4++) {
+      let v = abs(X[xr + k4]);
+      a += v.x + v.y + v.z + v.w;
+    }
+    sc0[t] = max(a / ${IN}.0, p.eps);
+  }
+  workgroupBarrier();
+  {
+    ${rowsOf((r) => `let x${r} = min(row0 + ${r}u, last) * ${INq}u;`)}
+    ${layer({ nq: INq, buf: 'PE', w: 'p.e0w', b: 'p.e0b', src: 'X', dst: 'ha', div: 'sc0' })}
+  }
+  workgroupBarrier();
+  ${layer({ nq: Hq, buf: 'PE', w: 'p.e1w', b: 'p.e1b', src: 'ha', dst: 'hb' })}
+  workgroupBarrier();
+  if (t < ${RB}u) {
+    var a = 0.0;
+    for (var k4 = 0u; k4 < ${Hq}u; k4++) {
+      let v = hb[t * ${Hq}u + k4];
+      a += v.x + v.y + v.z + v.w;
+    }
+    let m = a / ${H}.0;
+    s2[t] = max(m, p.eps);
+    m2[t] = select(0.0, 1.0, m >= p.eps);
+  }
+  workgroupBarrier();
+  ${layer({ nq: Hq, buf: 'PH', w: 'p.h0w', b: 'p.h0b', src: 'hb', dst: 'hc', div: 's2' })}
+  workgroupBarrier();
+  for (var i = t; i < ${RB * Hq}u; i += ${T}u) {
+    let r = i / ${Hq}u;
+    if (row0 + r < p.rows) {
+      let o = (row0 + r) * ${Wq}u + i % ${Hq}u;
+      SC[o] = ha[i];
+      SC[o + ${Hq}u] = hb[i];
+      SC[o + ${2 * Hq}u] = hc[i];
+    }
+  }
+  // Q(s, a) at the action taken, the target, δ (rows past the batch: action −1, no gradient)
+  if (t < ${RB}u) {
+    let i = min(row0 + t, last);
+    let av = TR[p.tr_a + i];
+    let a = u32(max(av, 0.0));
+    let valid = av >= 0.0 && a < ${A}u && f32(a) == av && row0 + t < p.rows;
+    var qa = 0.0;
+    if (valid) {
+      var acc = 0.0;
+      for (var k4 = 0u; k4 < ${Hq}u; k4++) { acc += dot(PH[p.h1w / 4u + a * ${Hq}u + k4], hc[t * ${Hq}u + k4]); }
+      qa = acc + PH[(p.h1b + a) / 4u][(p.h1b + a) % 4u];
+    }
+    let base = i * ${A}u;
+    var next = -bitcast<f32>(INF_BITS);
+    ${double ? `var best = -bitcast<f32>(INF_BITS);
+    var bi = 0xffffffffu;
+    for (var j = 0u; j < ${A}u; j++) {
+      let v = QS[p.qs + base + j];
+      if (v > best || (v == best && j < bi) || (v != v && best == best)) { best = v; bi = j; }
+    }
+    next = select(0.0, QT[p.qt + base + min(bi, ${A - 1}u)], bi < ${A}u);` : `for (var j = 0u; j < ${A}u; j++) {
+      let v = QT[p.qt + base + j];
+      next = select(max(next, v), v, v != v);
+    }`}
+    let y = TR[p.tr_r + i] + ((1.0 - TR[p.tr_d + i]) * p.gamma) * next;
+    act[t] = select(-1, i32(a), valid);
+    if (row0 + t < p.rows) {
+      SC[i * ${Wq}u + ${6 * Hq}u] = vec4f(qa, y, y - qa, select(-1.0, f32(a), valid));
+      SC[i * ${Wq}u + ${6 * Hq + 1}u] = vec4f(sc0[t], s2[t], m2[t], 0.0);
+    }
+  }
+  workgroupBarrier();
+  // dz3 = [h3 > 0]·W_out[a] (the unit seed at Q(s, a))
+  for (var i = t; i < ${RB * Hq}u; i += ${T}u) {
+    let r = i / ${Hq}u;
+    let a = act[r];
+    var v = vec4f(0.0);
+    if (a >= 0) { v = select(vec4f(0.0), PH[p.h1w / 4u + u32(a) * ${Hq}u + i % ${Hq}u], hc[i] > vec4f(0.0)); }
+    hc[i] = v;
+    if (row0 + r < p.rows) { SC[(row0 + r) * ${Wq}u + ${5 * Hq}u + i % ${Hq}u] = v; }
+  }
+  workgroupBarrier();
+  // ∂/∂features = W_h0ᵀ dz3, into ha
+  ${layerT({ buf: 'PH', w: 'p.h0w', src: 'hc', body: (r, q, g) => `ha[${r} * ${Hq}u + ${q}] = ${g};` })}
+  workgroupBarrier();
+  if (t < ${RB}u) {
+    var a = 0.0;
+    for (var k4 = 0u; k4 < ${Hq}u; k4++) { a += dot(ha[t * ${Hq}u + k4], hb[t * ${Hq}u + k4]); }
+    gs[t] = a;
+  }
+  workgroupBarrier();
+  // through the L1Norm and the ReLU: dz2 = [u > 0]·(dv/s − [m ≥ ε]·Σ dv·u/(H·s²))
+  for (var i = t; i < ${RB * Hq}u; i += ${T}u) {
+    let r = i / ${Hq}u;
+    let s = s2[r];
+    let v = select(vec4f(0.0), ha[i] / s - vec4f(m2[r] * gs[r] / (${H}.0 * s * s)), hb[i] > vec4f(0.0));
+    hc[i] = v;
+    if (row0 + r < p.rows) { SC[(row0 + r) * ${Wq}u + ${4 * Hq}u + i % ${Hq}u] = v; }
+  }
+  workgroupBarrier();
+  // dz1 = [h1 > 0]·W1ᵀ dz2 (h1 from the scratch: ha now holds ∂/∂features)
+  ${layerT({ buf: 'PE', w: 'p.e1w', src: 'hc', body: (r, q, g) => `if (row0 + ${r} < p.rows) { let o = (row0 + ${r}) * ${Wq}u + ${q}; SC[o + ${3 * Hq}u] = select(vec4f(0.0), ${g}, SC[o] > vec4f(0.0)); }` })}
+}`;
+}
+
+const rowsSpecs = new Map<string, { name: string; code: string }>();
+/**
+ * X [B, IN], PE / PH the encoder's and head's parameter buffers (leaf offsets in floats,
+ * multiples of 4), QT / QS the next-state values [B, A] at float offsets qt / qs, TR the
+ * actions, rewards and dones at float offsets tr_a, tr_r, tr_d → SC [B, dqnMlpScratchWidth].
+ * ceil(B / DQN_MLP_RB) workgroups.
+ */
+export function dqnMlpRowsKernel(s: DqnMlpShape, double: boolean) {
+  const key = `${s.IN},${s.H},${s.A},${double}`;
+  let k = rowsSpecs.get(key);
+  if (!k) rowsSpecs.set(key, (k = { name: `dqn_mlp_rows_${double ? 'double' : 'max'}`, code: rowsSource(s, double) }));
+  return k;
+}
+
+export const DQN_MLP_LOSS = { mse: 0, huber: 1, bev: 2 } as const;
+export type DqnMlpPart = 'all' | 'encoder' | 'head';
+
+/** The dw kernel's segments for `part`: weight rows, input vec4s, rows per thread (4, or 1 for the output layer), threads. */
+function segments(s: DqnMlpShape, part: DqnMlpPart) {
+  const { IN, H, A } = s;
+  const enc = [
+    { id: 'e0', rows: H, nq: IN / 4, rpt: 4 },
+    { id: 'e1', rows: H, nq: H / 4, rpt: 4 },
+  ];
+  const head = [
+    { id: 'h0', rows: H, nq: H / 4, rpt: 4 },
+    { id: 'h1', rows: A, nq: H / 4, rpt: 1 },
+  ];
+  const segs = part === 'all' ? [...enc, ...head] : part === 'encoder' ? enc : head;
+  return segs.map((g) => ({ ...g, threads: (g.rows / g.rpt) * g.nq }));
+}
+
+/** Threads of the dw kernel for `part` (the weight segments, then 5 for the statistics). */
+export function dqnMlpDwThreads(s: DqnMlpShape, part: DqnMlpPart) {
+  return segments(s, part).reduce((a, g) => a + g.threads, 0) + 5;
+}
+
+function dwSource(s: DqnMlpShape, loss: number, part: DqnMlpPart) {
+  const { IN, H } = s;
+  const INq = IN / 4, Hq = H / 4, Wq = dqnMlpScratchWidth(s) / 4, M = 6 * Hq;
+  let start = 0;
+  const parts: string[] = [];
+  for (const g of segments(s, part)) {
+    if (g.rpt === 4) {
+      // a block of 4 weight rows (j4) × 4 columns (k4): the rows' δs are one vec4 of the scratch
+      const d = { e0: 3 * Hq, e1: 4 * Hq, h0: 5 * Hq }[g.id as 'e0' | 'e1' | 'h0'];
+      const x = {
+        e0: `X[i * ${INq}u + k4] / SC[o + ${M + 1}u].x`, e1: `SC[o + k4]`, h0: `SC[o + ${Hq}u + k4] / SC[o + ${M + 1}u].y`,
+      }[g.id as 'e0' | 'e1' | 'h0'];
+      parts.push(`if (e < ${start + g.threads}u) {
+    let q = e - ${start}u;
+    let j4 = q / ${g.nq}u;
+    let k4 = q % ${g.nq}u;
+    var c0 = vec4f(0.0); var c1 = vec4f(0.0); var c2 = vec4f(0.0); var c3 = vec4f(0.0);
+    var bs = vec4f(0.0);
+    for (var i = 0u; i < B; i++) {
+      let o = i * ${Wq}u;
+      let d = SC[o + ${d}u + j4] * coef(i);
+      let x = ${x};
+      c0 = fma(x, vec4f(d.x), c0); c1 = fma(x, vec4f(d.y), c1); c2 = fma(x, vec4f(d.z), c2); c3 = fma(x, vec4f(d.w), c3);
+      bs += d;
+    }
+    let w = p.${g.id}w + j4 * ${g.nq * 16}u + 4u * k4;
+    G[w] = c0.x; G[w + 1u] = c0.y; G[w + 2u] = c0.z; G[w + 3u] = c0.w;
+    G[w + ${g.nq * 4}u] = c1.x; G[w + ${g.nq * 4 + 1}u] = c1.y; G[w + ${g.nq * 4 + 2}u] = c1.z; G[w + ${g.nq * 4 + 3}u] = c1.w;
+    G[w + ${g.nq * 8}u] = c2.x; G[w + ${g.nq * 8 + 1}u] = c2.y; G[w + ${g.nq * 8 + 2}u] = c2.z; G[w + ${g.nq * 8 + 3}u] = c2.w;
+    G[w + ${g.nq * 12}u] = c3.x; G[w + ${g.nq * 12 + 1}u] = c3.y; G[w + ${g.nq * 12 + 2}u] = c3.z; G[w + ${g.nq * 12 + 3}u] = c3.w;
+    if (k4 == 0u) { let b = p.${g.id}b + 4u * j4; G[b] = bs.x; G[b + 1u] = bs.y; G[b + 2u] = bs.z; G[b + 3u] = bs.w; }
+    return;
+  }`);
+    } else {
+      // the output layer: row j's δ is the unit seed where the action taken is j
+      parts.push(`if (e < ${start + g.threads}u) {
+    let q = e - ${start}u;
+    let j = q / ${g.nq}u;
+    let k4 = q % ${g.nq}u;
+    var acc = vec4f(0.0);
+    var bs = 0.0;
+    for (var i = 0u; i < B; i++) {
+      let o = i * ${Wq}u;
+      if (SC[o + ${M}u].w == f32(j)) {
+        let cd = coef(i);
+        acc = fma(SC[o + ${2 * Hq}u + k4], vec4f(cd), acc);
+        bs += cd;
+      }
+    }
+    let w = p.${g.id}w + j * ${g.nq * 4}u + 4u * k4;
+    G[w] = acc.x; G[w + 1u] = acc.y; G[w + 2u] = acc.z; G[w + 3u] = acc.w;
+    if (k4 == 0u) { G[p.${g.id}b + j] = bs; }
+    return;
+  }`);
+    }
+    start += g.threads;
+  }
+  return /* wgsl */ `
+const LOSS: u32 = ${loss}u;
+struct P { rows: u32, delta: f32, stats: u32, _p: u32, e0w: u32, e0b: u32, e1w: u32, e1b: u32, h0w: u32, h0b: u32, h1w: u32, h1b: u32 }
+@group(0) @binding(0) var<storage, read> SC: array<vec4f>;
+@group(0) @binding(1) var<storage, read> X: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> G: array<f32>;
+@group(0) @binding(3) var<storage, read_write> S: array<f32>;
+@group(0) @binding(4) var<uniform> p: P;
+var<private> B: u32;
+var<private> dm: f32;
+// ∂loss/∂Q(s_i, a_i)
+fn coef(i: u32) -> f32 {
+  let m = SC[i * ${Wq}u + ${M}u];
+  if (LOSS == 1u) { return clamp(m.x - m.y, -p.delta, p.delta) / f32(B); }
+  if (LOSS == 2u) { return -2.0 * (m.z - dm) / f32(B); }
+  return -2.0 * m.z / f32(B);
+}
+@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let e = gid.x + gid.y * nw.x * ${WG}u;
+  B = p.rows;
+  if (LOSS == 2u || e >= ${start}u) {
+    var sd = 0.0;
+    for (var i = 0u; i < B; i++) { sd += SC[i * ${Wq}u + ${M}u].z; }
+    dm = sd / f32(B);
+  }
+  ${parts.join('\n  ')}
+  let q = e - ${start}u;
+  if (q < 5u && p.stats != 0u) {
+    // loss, mean Q(s, a), MSBE, BEV (two passes, as tdLoss), mean δ
+    var acc = 0.0;
+    for (var i = 0u; i < B; i++) {
+      let m = SC[i * ${Wq}u + ${M}u];
+      var v = m.z;
+      if (q == 1u) { v = m.x; }
+      if (q == 2u || (q == 0u && LOSS == 0u)) { v = m.z * m.z; }
+      if (q == 3u || (q == 0u && LOSS == 2u)) { v = (m.z - dm) * (m.z - dm); }
+      if (q == 0u && LOSS == 1u) {
+        let ae = abs(m.x - m.y);
+        v = select(p.delta * (ae - 0.5 * p.delta), 0.5 * ae * ae, ae <= p.delta);
+      }
+      acc += v;
+    }
+    S[q] = acc / f32(B);
+  }
+}`;
+}
+
+const dwSpecs = new Map<string, { name: string; code: string }>();
+/**
+ * SC (the rows kernel's scratch) and X → G (flat gradient: weight rows at p.<seg>w, biases at
+ * p.<seg>b, floats) and, with p.stats, S[0..5) = loss, mean Q(s, a), MSBE, BEV, mean δ.
+ * grid(dqnMlpDwThreads, 64) workgroups.
+ */
+export function dqnMlpDwKernel(s: DqnMlpShape, loss: number, part: DqnMlpPart) {
+  const key = `${s.IN},${s.H},${s.A},${loss},${part}`;
+  let k = dwSpecs.get(key);
+  if (!k) dwSpecs.set(key, (k = { name: `dqn_mlp_dw_${part}`, code: dwSource(s, loss, part) }));
+  return k;
+}

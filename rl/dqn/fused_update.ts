@@ -1,0 +1,178 @@
+// The gradient of a DQN update for the released SCORER MinAtar network (encoder 'mlp', plain
+// head) in two dispatches (kernels/dqn_mlp.ts): the online forward, the TD target from the
+// next-state values, Q(s, a), the loss's gradient through the whole network, written straight
+// into a flat gradient buffer laid out like the packed parameters (FlatAdam's `grad`), and the
+// update's statistics. The composed path (engine ops + tdLossHead + vjp) computes the same
+// values; it stays the path for everything this does not cover (conv torso, dueling heads,
+// hidden widths over 128, gradients differentiated again), chosen by `fusedDqnGrad` returning
+// null (with the reason from `fusedDqnMisfit`).
+
+import * as E from '../../engine/index.ts';
+import { allocTensor, keep, runtime, fmtShape } from '../../engine/tensor.ts';
+import { grid } from '../../kernels/common.ts';
+import { dqnMlpRowsKernel, dqnMlpDwKernel, dqnMlpDwThreads, dqnMlpMisfit, dqnMlpScratchWidth, DQN_MLP_RB, DQN_MLP_LOSS, type DqnMlpShape, type DqnMlpPart } from '../../kernels/dqn_mlp.ts';
+import type { QNetwork, QNetParams } from './nets.ts';
+import type { NextQ } from './losses.ts';
+import type { BatchTensors } from '../replay.ts';
+
+type Tensor = E.Tensor;
+
+const SEGS = ['e0', 'e1', 'h0', 'h1'] as const;
+const LEAVES: Record<(typeof SEGS)[number], [string, string]> = {
+  e0: ['encoder.0.weight', 'encoder.0.bias'], e1: ['encoder.1.weight', 'encoder.1.bias'],
+  h0: ['head.0.weight', 'head.0.bias'], h1: ['head.1.weight', 'head.1.bias'],
+};
+
+let enabled = true;
+/**
+ * Whether the DQN family takes the fused update where it applies (default true); false keeps
+ * the composed path, for tests and benchmarks comparing the two in one process. Read when a
+ * learner is made. Returns the previous setting.
+ */
+export function fusedDqnEnabled(on?: boolean): boolean {
+  const prev = enabled;
+  if (on !== undefined) enabled = on;
+  return prev;
+}
+
+/** Why the fused update does not apply to this network and parameter tree, or null when it does. */
+export function fusedDqnMisfit(net: QNetwork, params: QNetParams): string | null {
+  if (net.encoder.kind !== 'ScorerEncoder') return `the encoder is ${net.encoder.kind} (the fused update covers the MLP encoder)`;
+  if (net.head.kind !== 'QHead') return `the head is ${net.head.kind} (the fused update covers the plain head)`;
+  const named = E.namedParams(params);
+  for (const s of SEGS) for (const n of LEAVES[s]) if (!named[n]) return `no parameter ${n}`;
+  if (Object.keys(named).length !== 8) return `expected the 8 leaves ${SEGS.flatMap((s) => LEAVES[s]).join(', ')}, got ${Object.keys(named).join(', ')}`;
+  const [H, IN] = named['encoder.0.weight'].shape;
+  const A = named['head.1.weight'].shape[0];
+  const want: Record<string, number[]> = {
+    'encoder.0.bias': [H], 'encoder.1.weight': [H, H], 'encoder.1.bias': [H],
+    'head.0.weight': [H, H], 'head.0.bias': [H], 'head.1.weight': [A, H], 'head.1.bias': [A],
+  };
+  for (const [n, sh] of Object.entries(want)) if (named[n].shape.join() !== sh.join()) return `${n} is ${fmtShape(named[n].shape)}, expected ${fmtShape(sh)}`;
+  return dqnMlpMisfit({ IN, H, A });
+}
+
+export interface FusedDqnGradArgs {
+  batch: Pick<BatchTensors, 'obs' | 'actions' | 'rewards' | 'dones'>;
+  next: NextQ;
+  gamma: number;
+  loss: 'mse' | 'huber' | 'bev';
+  /** Huber's δ (default 1). */
+  huberDelta?: number;
+  /** The flat gradient buffer, laid out as `layout` (every leaf of `part` is overwritten). */
+  G: Tensor;
+  /** Where the statistics go (5 floats: loss, q_mean, msbe, bev, delta_mean), or null. */
+  S?: Tensor | null;
+  /** Which leaves get their gradient (default all): SCORER's players take one side each. */
+  part?: DqnMlpPart;
+}
+
+/** The fused gradient for one packed online parameter tree. */
+export class FusedDqnGrad {
+  private scratch: Tensor | null = null;
+  readonly shape: DqnMlpShape;
+
+  private constructor(
+    private readonly params: QNetParams,
+    /** Float offsets of each leaf in the gradient layout. */
+    private readonly gOff: Record<string, number>,
+    readonly layoutSize: number,
+  ) {
+    const named = E.namedParams(params);
+    const [H, IN] = named['encoder.0.weight'].shape;
+    this.shape = { IN, H, A: named['head.1.weight'].shape[0] };
+  }
+
+  /** The fused gradient for `params` (packed: one flat buffer), or null with the network it does not cover. */
+  static create(net: QNetwork, params: QNetParams): FusedDqnGrad | null {
+    if (!enabled || fusedDqnMisfit(net, params)) return null;
+    const packed = E.packedOf(params);
+    if (!packed) return null;
+    const gOff: Record<string, number> = {};
+    packed.layout.names.forEach((n, i) => (gOff[n] = packed.layout.offsets[i]));
+    return new FusedDqnGrad(params, gOff, packed.layout.size);
+  }
+
+  private scratchFor(rows: number): Tensor {
+    const n = rows * dqnMlpScratchWidth(this.shape);
+    if (!this.scratch || this.scratch.size < n) {
+      this.scratch?.dispose();
+      this.scratch = keep(allocTensor([n]));
+    }
+    return this.scratch;
+  }
+
+  /** ∂loss/∂params into a.G (and the statistics into a.S): two dispatches, no readback. */
+  grad(a: FusedDqnGradArgs) {
+    const { IN, A } = this.shape;
+    const b = a.batch, B = b.obs.shape[0];
+    if (!(a.loss in DQN_MLP_LOSS)) throw new Error(`FusedDqnGrad: unknown loss '${a.loss}'; valid: ${Object.keys(DQN_MLP_LOSS).join(', ')}`);
+    if (B < 1 || b.obs.size !== B * IN) throw new Error(`FusedDqnGrad: observations ${fmtShape(b.obs.shape)} are not [batch, ...] rows of ${IN} floats`);
+    if (Math.ceil(B / DQN_MLP_RB) > 65535) throw new Error(`FusedDqnGrad: batch ${B} is over ${65535 * DQN_MLP_RB} rows`);
+    for (const [n, t] of [['actions', b.actions], ['rewards', b.rewards], ['dones', b.dones]] as const) {
+      if (t.size !== B) throw new Error(`FusedDqnGrad: ${n} has ${t.size} elements ${fmtShape(t.shape)}, the batch ${B} rows`);
+    }
+    for (const [n, t] of [['qNextTarget', a.next.qNextTarget], ['qNextSelect', a.next.qNextSelect]] as const) {
+      if (t && t.size !== B * A) throw new Error(`FusedDqnGrad: ${n} ${fmtShape(t.shape)} must be [${B}, ${A}]`);
+    }
+    if (a.G.size < this.layoutSize) throw new Error(`FusedDqnGrad: the gradient buffer has ${a.G.size} floats, the parameter layout ${this.layoutSize}`);
+    if (a.S && a.S.size < 5) throw new Error(`FusedDqnGrad: the statistics buffer has ${a.S.size} floats, 5 are written`);
+    if (!Number.isFinite(a.gamma)) throw new Error(`FusedDqnGrad: gamma must be a finite number, got ${a.gamma}`);
+    const delta = a.huberDelta ?? 1;
+    if (!(delta > 0)) throw new Error(`FusedDqnGrad: huberDelta must be > 0, got ${delta}`);
+    const part = a.part ?? 'all';
+    const rt = runtime();
+    const named = E.namedParams(this.params);
+    const at = (n: string) => named[n].bufferFor('fused DQN update');
+    const enc = at('encoder.0.weight'), head = at('head.0.weight');
+    const pOff = (n: string) => (at(n).offset - (n.startsWith('encoder') ? enc : head).offset) / 4;
+    // one binding for actions, rewards and dones when they share a buffer (the replay's upload)
+    let tr = [b.actions, b.rewards, b.dones].map((t) => t.bufferFor('fused DQN update'));
+    let trTensor: Tensor | null = null;
+    if (!tr.every((x) => x.buffer === tr[0].buffer)) {
+      trTensor = E.concat([E.reshape(b.actions, [B]), E.reshape(b.rewards, [B]), E.reshape(b.dones, [B])]);
+      const x = trTensor.bufferFor('fused DQN update');
+      tr = [x, { ...x, offset: x.offset + 4 * B }, { ...x, offset: x.offset + 8 * B }];
+    }
+    const trBase = Math.min(...tr.map((x) => x.offset));
+    const whole = (buffer: GPUBuffer, offset = 0) => ({ buffer, offset, size: buffer.size - offset });
+    // rows: the encoder/head bindings start at their first leaf (view-aligned), offsets relative to it
+    const qt = a.next.qNextTarget.bufferFor('fused DQN update');
+    const qs = (a.next.qNextSelect ?? a.next.qNextTarget).bufferFor('fused DQN update');
+    const qBase = qt.buffer === qs.buffer ? Math.min(qt.offset, qs.offset) : -1;
+    const qtB = qBase >= 0 ? whole(qt.buffer, qBase) : qt, qsB = qBase >= 0 ? whole(qs.buffer, qBase) : qs;
+    const sc = this.scratchFor(B);
+    rt.dispatch({
+      kernel: dqnMlpRowsKernel(this.shape, !!a.next.qNextSelect),
+      inputs: [b.obs.bufferFor('fused DQN update'), whole(enc.buffer, enc.offset), whole(head.buffer, head.offset), qtB, qsB, whole(tr[0].buffer, trBase)],
+      outputs: [sc.buffer],
+      params: [
+        B, E.f32bits(a.gamma), E.f32bits(1e-8), ...tr.map((x) => (x.offset - trBase) / 4),
+        qBase >= 0 ? (qt.offset - qBase) / 4 : 0, qBase >= 0 ? (qs.offset - qBase) / 4 : 0,
+        ...SEGS.flatMap((s) => LEAVES[s].map(pOff)),
+      ],
+      workgroups: [Math.ceil(B / DQN_MLP_RB)],
+      label: 'dqn_mlp_rows',
+    });
+    const G = a.G.bufferFor('fused DQN update');
+    const S = a.S ? a.S.bufferFor('fused DQN update') : null;
+    const sOut = S ?? (this.dummyS ??= keep(allocTensor([8]))).bufferFor('fused DQN update');
+    rt.dispatch({
+      kernel: dqnMlpDwKernel(this.shape, DQN_MLP_LOSS[a.loss], part),
+      inputs: [sc.buffer, b.obs.bufferFor('fused DQN update')],
+      outputs: [whole(G.buffer, G.offset), sOut],
+      params: [B, E.f32bits(delta), S ? 1 : 0, 0, ...SEGS.flatMap((s) => LEAVES[s].map((n) => this.gOff[n]))],
+      workgroups: [...grid(dqnMlpDwThreads(this.shape, part), 64), 1] as [number, number, number],
+      label: 'dqn_mlp_dw',
+    });
+    trTensor?.dispose();
+  }
+
+  private dummyS: Tensor | null = null;
+
+  dispose() {
+    this.scratch?.dispose();
+    this.dummyS?.dispose();
+    this.scratch = this.dummyS = null;
+  }
+}
