@@ -3,7 +3,8 @@
 // wall clock swings by 10× between repeats; CPU time (lavapipe runs the kernels on this
 // process's threads, for every engine here) moves far less, so its ratio is the steadier one.
 //
-//   npx tsx bench/alternate.ts [mlp|hvp|matmul|conv_minatar|conv_nature1|conv_nature2|conv_nature3|attention] [rounds]
+//   npx tsx bench/alternate.ts [mlp|hvp|matmul|conv_minatar|conv_minatar32|conv_nature1|conv_nature2|conv_nature3|attention] [rounds]
+//       (conv cases also time the engine with the scalar kernels and the residue-class input gradient: 'ours scalar')
 //   npx tsx bench/alternate.ts critic [rounds]   fresh HVP (forward over reverse, and reverse over
 //       reverse) against a gradient on bench/implicit.ts's two critic networks
 //   npx tsx bench/alternate.ts ppo [rounds]      one PPO minibatch update, composed loss vs the fused ppoLoss
@@ -380,6 +381,7 @@ const specs: Record<string, CaseSpec> = {
   hvp: { kind: 'hvp_mlp', batch: 256, sizes: [64, 256, 256, 8] },
   matmul: { kind: 'matmul', batch: 1, m: 1024, k: 1024, n: 1024 },
   conv_minatar: KERNEL_CASES['conv2d minatar'],
+  conv_minatar32: { ...(KERNEL_CASES['conv2d minatar'] as Extract<CaseSpec, { kind: 'conv2d' }>), n: 32 },
   conv_nature1: KERNEL_CASES['conv2d nature1'],
   conv_nature2: KERNEL_CASES['conv2d nature2'],
   conv_nature3: KERNEL_CASES['conv2d nature3'],
@@ -391,6 +393,21 @@ await E.init();
 void polled;
 const load0 = os.loadavg()[0];
 const contenders: Array<{ name: string; p: Prepared }> = [{ name: 'ours', p: await prepareOurs(spec) }];
+if (spec.kind === 'conv2d') {
+  // the same engine with the scalar kernels and the residue-class input gradient (before vec4 loads and the flipped stride-1 input gradient)
+  const p = await prepareOurs(spec);
+  const step = p.step;
+  p.step = async () => {
+    const v = E.convVec4(false), f = E.convFlippedBackInput(false);
+    try {
+      return await step();
+    } finally {
+      E.convVec4(v);
+      E.convFlippedBackInput(f);
+    }
+  };
+  contenders.push({ name: 'ours scalar', p });
+}
 for (const [name, mk] of [
   ['jax-js', async () => (await import('./peers/jax.ts')).createJaxPeer()],
   ['tfjs-webgpu', async () => (await import('./peers/tfjs.ts')).createTfjsPeer()],

@@ -84,7 +84,11 @@ export const DEFAULT_TABLES: Record<AdapterClass, Table> = {
     },
     conv: { small: { TP: 4, TC: 4, WG: 64 }, medium: { TP: 4, TC: 4, WG: 64 }, large: { TP: 4, TC: 4, WG: 64 } },
     convBackInput: { small: { TP: 1, TC: 4, WG: 64 }, medium: { TP: 1, TC: 4, WG: 64 }, large: { TP: 1, TC: 8, WG: 64 } },
-    convBackWeight: { small: { TP: 4, TC: 4, WG: 64 }, medium: { TP: 4, TC: 4, WG: 64 }, large: { TP: 4, TC: 4, WG: 64 } },
+    // the vec4 kernel (channels % 4 == 0): 8 output channels per thread and small workgroups, so
+    // the few threads a weight gradient has (co/8 · taps · ci/TP) still spread over both cores
+    // (bench/alternate.ts-style CPU times at MinAtar N32/N128 and Nature layer 3, load 8: {4,8,8}
+    // 0.54 / 1.80 ms against {4,4,64} 0.84 / 2.27; {8,8,8} 10.7 against {4,8,64} 16.3 ms)
+    convBackWeight: { small: { TP: 4, TC: 8, WG: 8 }, medium: { TP: 4, TC: 8, WG: 8 }, large: { TP: 8, TC: 8, WG: 8 } },
     attention: { small: { BK: 32, WG: 64 }, medium: { BK: 32, WG: 64 }, large: { BK: 32, WG: 64 } },
     // the two backward kernels (dq; dk and dv) have their own tile: tuned on forward + backward
     attentionBackward: { small: { BK: 32, WG: 64 }, medium: { BK: 32, WG: 64 }, large: { BK: 32, WG: 64 } },
@@ -280,6 +284,7 @@ export const CANDIDATES: Record<KernelFamily, AnyTile[]> = {
   ],
   convBackWeight: [
     { TP: 1, TC: 1, WG: 256, IM2COL: 1 },
+    { TP: 4, TC: 8, WG: 8 }, { TP: 8, TC: 8, WG: 8 }, { TP: 8, TC: 8, WG: 64 }, { TP: 4, TC: 16, WG: 16 },
     { TP: 1, TC: 4, WG: 64 }, { TP: 4, TC: 4, WG: 64 }, { TP: 2, TC: 4, WG: 64 }, { TP: 4, TC: 8, WG: 64 },
     { TP: 1, TC: 1, WG: 64 }, { TP: 1, TC: 4, WG: 256 }, { TP: 2, TC: 2, WG: 128 },
   ],
