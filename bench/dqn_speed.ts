@@ -5,6 +5,11 @@
 // in one run; and SCORER's cost per env step relative to DQN's. Our rounds also print GPU
 // dispatches and uploads per vector step (the engine's counters over the timed steps).
 //   npx tsx bench/dqn_speed.ts [--steps 2000] [--rounds 3] [--no-torch] [--case small] [--torch-threads 1,2]
+//                              [--eps-decay 20000] [--env-device]
+// --eps-decay: env steps of the ε decay 1 → 0.05 on both sides (default 20,000: ε ≈ 0.97 in the timed
+// steps, so most of our steps skip the greedy forward and its readback; 1: ε = 0.05, nearly every
+// step greedy, as late in training). --env-device: also ours DQN on MinAtar Breakout with
+// envDevice 'cpu' against 'gpu' (rl/envs/gpu), alternating, same cases.
 // The PyTorch side runs under the first python that imports torch ($BENCH_PYTHON, python3 on
 // PATH, /usr/bin/python3: a pyenv python3 first on PATH often has none).
 // Cases (identical in both implementations):
@@ -90,17 +95,26 @@ interface Speed {
   uploads?: number;
 }
 
-async function ours(algo: OffPolicyAlgorithm<DqnConfig>, c: Case, steps: number): Promise<Speed> {
+let epsDecay = 20_000;
+
+/** envDevice: MinAtar Breakout on that device instead of the stand-in env (--env-device). */
+async function ours(algo: OffPolicyAlgorithm<DqnConfig>, c: Case, steps: number, envDevice?: 'cpu' | 'gpu'): Promise<Speed> {
   const cfg = resolveDqnConfig(algo, {
-    env: 'cartpole', preset: null, numEnvs: c.numEnvs, batchSize: c.batch, trainFreq: 1, learningStarts: WARMUP,
+    env: envDevice ? 'minatar/breakout' : 'cartpole', preset: null, numEnvs: c.numEnvs, batchSize: c.batch, trainFreq: 1, learningStarts: WARMUP,
     bufferSize: 10_000, totalSteps: 1e9, logEvery: 1e9, evalEvery: 0, encoder: 'mlp', optimizer: 'adam', lr: 1e-4,
-    loss: 'mse', maxGradNorm: 0.5, targetUpdateEvery: 1000, epsDecaySteps: 20_000, epsEnd: 0.05, epsDecayFrom: 'start',
+    loss: 'mse', maxGradNorm: 0.5, targetUpdateEvery: 1000, epsDecaySteps: epsDecay, epsEnd: 0.05, epsDecayFrom: 'start',
+    ...(envDevice ? { envDevice } : {}),
   });
-  const t = new Trainer(algo, cfg as RunConfig, { env: env(c.numEnvs) });
+  const t = new Trainer(algo, cfg as RunConfig, envDevice ? {} : { env: env(c.numEnvs) });
   while (t.globalStep <= WARMUP) await t.step();
   await E.sync();
   const s0 = t.globalStep, t0 = performance.now(), c0 = process.cpuUsage(), k0 = { ...E.counters() };
-  while (t.globalStep - s0 < steps) await t.step();
+  let k = 0;
+  while (t.globalStep - s0 < steps) {
+    await t.step();
+    // the GPU env path never reads back: let the driver drain now and then (as bench/gpu_envs.ts)
+    if (envDevice === 'gpu' && ++k % 100 === 0) await E.sync();
+  }
   await E.sync();
   const n = t.globalStep - s0, cu = process.cpuUsage(c0), k1 = E.counters(), vsteps = n / c.numEnvs;
   const out = {
@@ -117,7 +131,7 @@ const torchInfo = findTorch();
 function torch(c: Case, steps: number, threads: number): Speed | null {
   if (!torchInfo) return null;
   try {
-    const out = execFileSync(torchInfo.python, ['bench/dqn_torch.py', '--num-envs', String(c.numEnvs), '--batch', String(c.batch), '--train-freq', '1', '--steps', String(steps), '--learning-starts', String(WARMUP), '--threads', String(threads)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(torchInfo.python, ['bench/dqn_torch.py', '--num-envs', String(c.numEnvs), '--batch', String(c.batch), '--train-freq', '1', '--steps', String(steps), '--learning-starts', String(WARMUP), '--threads', String(threads), '--eps-decay', String(epsDecay)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     const j = JSON.parse(out.trim().split('\n').pop()!);
     return { wall: j.steps_per_s, cpu: j.steps_per_cpu_s };
   } catch (e) {
@@ -140,6 +154,9 @@ async function main() {
   const rounds = Number(opt('--rounds') ?? 1);
   const only = opt('--case') ?? null;
   const noTorch = args.includes('--no-torch');
+  const envDevices = args.includes('--env-device');
+  epsDecay = Number(opt('--eps-decay') ?? 20_000);
+  if (!(Number.isInteger(epsDecay) && epsDecay >= 1)) throw new Error(`--eps-decay must be an integer >= 1, got ${opt('--eps-decay')}`);
   // PyTorch at each of these intra-op thread counts, every round; its faster one is the peer
   // (on this loaded 2-core host 2 threads ran 5x slower than 1: OpenMP workers wait on each other).
   const threads = (opt('--torch-threads') ?? '1,2').split(',').map(Number);
@@ -151,6 +168,7 @@ async function main() {
   console.log(`DQN training loop, ${steps} timed env steps per cell, ${rounds} round(s) alternating ours DQN / PyTorch DQN / ours SCORER; medians over rounds`);
   console.log(`adapter: ${info.vendor} ${info.architecture} ${info.description}; CPU ${os.cpus()[0]?.model} x${os.cpus().length}`);
   console.log(`PyTorch: ${noTorch ? 'skipped (--no-torch)' : torchInfo ? `${torchInfo.version} (${torchInfo.device}) via ${torchInfo.python}, intra-op threads ${threads.join(' and ')} (the faster is the peer)` : 'unavailable (no python with torch: set BENCH_PYTHON, or apt-get install python3-torch)'}`);
+  console.log(`ε: 1 → 0.05 over ${epsDecay} env steps on both sides (timed steps ${WARMUP + 1}..${WARMUP + steps}: ε ${Math.max(0.05, 1 - WARMUP / epsDecay).toFixed(2)} → ${Math.max(0.05, 1 - (WARMUP + steps) / epsDecay).toFixed(2)})`);
   console.log(`load average at start: ${load()}`);
   const rows = [
     '| case | ours DQN (steps/s) | PyTorch DQN (steps/s) | ours / PyTorch | per CPU-second: ours / PyTorch | ours SCORER (steps/s) | SCORER cost / DQN cost per env step |',
@@ -186,6 +204,23 @@ async function main() {
     console.error(row);
   }
   console.log(rows.join('\n'));
+  if (envDevices) {
+    // the GPU env path (issue 14): same loop on MinAtar Breakout, the env and replay on each device
+    const er = ['| case | DQN, envDevice cpu (steps/s) | DQN, envDevice gpu (steps/s) | gpu / cpu (per round) | dispatches per vector step (cpu, gpu) |', '|---|---|---|---|---|'];
+    for (const c of CASES) {
+      if (only && c.name !== only) continue;
+      const cpu: Speed[] = [], gpu: Speed[] = [];
+      for (let r = 0; r < rounds; r++) {
+        cpu.push(await ours(dqnAlgorithms.dqn, c, steps, 'cpu'));
+        gpu.push(await ours(dqnAlgorithms.dqn, c, steps, 'gpu'));
+        console.error(`  breakout ${c.name} round ${r + 1}: envDevice cpu ${cpu.at(-1)!.wall.toFixed(1)}, gpu ${gpu.at(-1)!.wall.toFixed(1)} steps/s (load ${load()})`);
+      }
+      const cm = median(cpu.map((x) => x.wall)), gm = median(gpu.map((x) => x.wall));
+      er.push(`| ${c.name} (${c.numEnvs} env${c.numEnvs > 1 ? 's' : ''}, batch ${c.batch}), MinAtar Breakout | ${cm.toFixed(1)} | ${gm.toFixed(1)} | ${(gm / cm).toFixed(2)}× (${gpu.map((x, i) => (x.wall / cpu[i].wall).toFixed(2)).join(', ')}) | ${median(cpu.map((x) => x.dispatches!)).toFixed(1)}, ${median(gpu.map((x) => x.dispatches!)).toFixed(1)} |`);
+      console.error(er.at(-1));
+    }
+    console.log(er.join('\n'));
+  }
   console.log(`load average at end: ${load()}`);
 }
 

@@ -71,6 +71,7 @@ def main():
     p.add_argument("--buffer", type=int, default=10000)
     p.add_argument("--target-every", type=int, default=1000)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--eps-decay", type=int, default=20000, help="env steps of the linear epsilon decay 1 -> 0.05 (1: 0.05 from the start, nearly every step greedy)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -93,7 +94,7 @@ def main():
     while step < total:
         if t0 is None and step >= a.learning_starts:
             t0, c0, s0 = time.perf_counter(), time.process_time(), step
-        eps = max(0.05, 1 - step / 20000)
+        eps = max(0.05, 1 - step / a.eps_decay)
         with torch.no_grad():
             greedy = q(torch.from_numpy(obs)).argmax(1).numpy()
         rand = rng.random(a.num_envs) < eps

@@ -60,8 +60,11 @@ function l1scale(n: string, src: string) {
 workgroupBarrier();`;
 }
 
-/** A head on the normalised features in hb: Linear(H, H) → ReLU into hc, Linear(H, A) to OUT at out0. */
-function head(buf: string, w0: string, b0: string, w1: string, b1: string, out0: string) {
+/**
+ * A head on the normalised features in hb: Linear(H, H) → ReLU into hc, Linear(H, A) to OUT at
+ * out0, or (greedy) into the workgroup array ha (free by then) for the argmax.
+ */
+function head(buf: string, w0: string, b0: string, w1: string, b1: string, out0: string, greedy = false) {
   return /* wgsl */ `${layer({ nin: 'p.hid', nout: 'p.hid', buf, w: w0, b: b0, src: 'hb', dst: 'hc', relu: true, scaled: true })}
 workgroupBarrier();
 {
@@ -74,13 +77,24 @@ workgroupBarrier();
       ${rows((r) => `a${r} += dot(w, hc[${(r * HMAX) / 4}u + k4]);`)}
     }
     let b = ${buf}[(${b1} + j) / 4u][(${b1} + j) % 4u];
-    ${rows((r) => `if (row0 + ${r}u < p.rows) { OUT[${out0} + (row0 + ${r}u) * p.acts + j] = a${r} + b; }`)}
+    ${rows((r) => (greedy ? `ha[${(r * HMAX) / 4}u + j / 4u][j % 4u] = a${r} + b;` : `if (row0 + ${r}u < p.rows) { OUT[${out0} + (row0 + ${r}u) * p.acts + j] = a${r} + b; }`))}
   }
 }
 workgroupBarrier();`;
 }
 
-const source = (heads: 1 | 2) => /* wgsl */ `
+// greedy: each row's argmax (the engine's rule: first index on ties, NaN wins) as a float at OUT[row]
+const argmaxWgsl = /* wgsl */ `if (t < ${RB}u && row0 + t < p.rows) {
+  var best = -bitcast<f32>(INF_BITS);
+  var bi = 0xffffffffu;
+  for (var j = 0u; j < p.acts; j++) {
+    let v = ha[t * ${HMAX / 4}u + j / 4u][j % 4u];
+    if (v > best || (v == best && j < bi) || (v != v && best == best)) { best = v; bi = j; }
+  }
+  OUT[row0 + t] = f32(min(bi, p.acts - 1u));
+}`;
+
+const source = (heads: 1 | 2, greedy = false) => /* wgsl */ `
 struct P { rows: u32, ind: u32, hid: u32, acts: u32, eps: f32, e0w: u32, e0b: u32, e1w: u32, e1b: u32,
   h0w: u32, h0b: u32, h1w: u32, h1b: u32, g0w: u32, g0b: u32, g1w: u32, g1b: u32, o2: u32 }
 @group(0) @binding(0) var<storage, read> X: array<vec4f>;
@@ -89,6 +103,8 @@ struct P { rows: u32, ind: u32, hid: u32, acts: u32, eps: f32, e0w: u32, e0b: u3
 @group(0) @binding(3) var<storage, read> PG: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> OUT: array<f32>;
 @group(0) @binding(5) var<uniform> p: P;
+// a private variable, not a constant: a constant bitcast to inf is rejected when folded
+var<private> INF_BITS: u32 = 0x7f800000u;
 var<workgroup> ha: array<vec4f, ${(RB * HMAX) / 4}>;
 var<workgroup> hb: array<vec4f, ${(RB * HMAX) / 4}>;
 var<workgroup> hc: array<vec4f, ${(RB * HMAX) / 4}>;
@@ -102,14 +118,20 @@ var<workgroup> sc: array<f32, ${RB}>;
   ${layer({ nin: 'p.hid', nout: 'p.hid', buf: 'PE', w: 'p.e1w', b: 'p.e1b', src: 'ha', dst: 'hb', relu: true, scaled: false })}
   workgroupBarrier();
   ${l1scale('p.hid', 'hb')}
-  ${head('PH', 'p.h0w', 'p.h0b', 'p.h1w', 'p.h1b', '0u')}
+  ${head('PH', 'p.h0w', 'p.h0b', 'p.h1w', 'p.h1b', '0u', greedy)}
   ${heads === 2 ? head('PG', 'p.g0w', 'p.g0b', 'p.g1w', 'p.g1b', 'p.o2') : ''}
+  ${greedy ? argmaxWgsl : ''}
 }`;
 
-const specs = new Map<number, { name: string; code: string }>();
-/** X [B, IN], encoder / head / second-head parameter buffers (vec4-aligned offsets in the params) → OUT (head 2 at float offset o2); ceil(B / RB) workgroups. */
-export function qMlpKernel(heads: 1 | 2) {
-  let s = specs.get(heads);
-  if (!s) specs.set(heads, (s = { name: `q_mlp_forward_${heads}`, code: source(heads) }));
+const specs = new Map<string, { name: string; code: string }>();
+/**
+ * X [B, IN], encoder / head / second-head parameter buffers (vec4-aligned offsets in the
+ * params) → OUT (head 2 at float offset o2), or with `greedy` (one head) the argmax action of
+ * each row [B] as floats; ceil(B / RB) workgroups.
+ */
+export function qMlpKernel(heads: 1 | 2, greedy = false) {
+  const key = `${heads},${greedy}`;
+  let s = specs.get(key);
+  if (!s) specs.set(key, (s = { name: `q_mlp_forward_${heads}${greedy ? '_greedy' : ''}`, code: source(heads, greedy && heads === 1) }));
   return s;
 }

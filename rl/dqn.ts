@@ -24,7 +24,7 @@ import { GpuReplay, gpuReplayStorage } from './dqn/gpu_replay.ts';
 import { GPU_ENV_IDS } from './envs/gpu/envs.ts';
 import type { GpuStepResult } from './envs/gpu/vec.ts';
 import { qNetwork, type EncoderKind, type QNetParams, type QNetwork } from './dqn/nets.ts';
-import { fusedQ, fusedQSupported } from './dqn/fused_q.ts';
+import { fusedGreedy, fusedQ, fusedQSupported } from './dqn/fused_q.ts';
 import { epsilonAt, headTdLoss, lossAndGrad, tdTarget, type NextQ } from './dqn/losses.ts';
 import { FusedDqnGrad } from './dqn/fused_update.ts';
 import { FlatAdam } from '../engine/nn/ppo_mlp.ts';
@@ -336,7 +336,7 @@ export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: numbe
   // and state names) or, for RMSProp, into a buffer whose views the optimizer gathers (copies).
   const fused = FusedDqnGrad.create(net, params);
   const opt = fused && cfg.optimizer === 'adam' ? new FlatAdam(params, { lr: cfg.lr, eps: cfg.adamEps }) : makeOptimizer(cfg, params, cfg.lr);
-  const G = fused && !(opt instanceof FlatAdam) ? E.keep(allocTensor([fused.layoutSize])) : null;
+  const G = fused && !(opt instanceof FlatAdam) ? E.keep(allocTensor([fused.layoutSize.all!])) : null;
   let gTree: E.Params | null = null;
   if (G) {
     const layout = E.packedOf(params)!.layout;
@@ -439,9 +439,15 @@ export class QAgent implements OffPolicyAgent {
     return fusedQ(L.net, L.params.encoder, [L.params.head], obs)?.[0] ?? L.net.q(L.params, obs);
   }
 
+  /** Greedy actions [n] of observations on the GPU: the forward and the argmax in one dispatch for the released MLP network. */
+  private greedyActions(obs: Tensor): Tensor {
+    const L = this.learner;
+    return fusedGreedy(L.net, L.params.encoder, L.params.head, obs) ?? E.argmax(this.actQ(obs), -1);
+  }
+
   /** Greedy actions for `rows` observations: one forward, one readback of [rows] indices. */
   async greedy(obs: Float32Array, rows: number): Promise<Float32Array> {
-    const a = E.noGrad(() => E.scope(() => E.argmax(this.actQ(E.tensor(obs.subarray(0, rows * this.env.obsSize), [rows, ...this.obsShape])), -1)));
+    const a = E.noGrad(() => E.scope(() => this.greedyActions(E.tensor(obs.subarray(0, rows * this.env.obsSize), [rows, ...this.obsShape]))));
     const d = await a.data();
     a.dispose();
     return d;
@@ -487,7 +493,7 @@ export class QAgent implements OffPolicyAgent {
     }
     if (!anyGreedy) return E.tensor(rand, [n]);
     return E.noGrad(() => E.scope(() => {
-      const greedy = E.argmax(this.actQ(E.reshape(obs, [n, ...this.obsShape])), -1);
+      const greedy = this.greedyActions(E.reshape(obs, [n, ...this.obsShape]));
       return E.where(E.tensor(explore, [n]), E.tensor(rand, [n]), greedy);
     }));
   }

@@ -32,6 +32,9 @@ import type { OffPolicyAlgorithm } from './harness/types.ts';
 import { qNetwork, type EncoderKind, type QNetParams } from './dqn/nets.ts';
 import { bev, headTdLoss, lossAndGrad, msbe, qAt } from './dqn/losses.ts';
 import type { BatchTensors } from './replay.ts';
+import { FusedDqnGrad } from './dqn/fused_update.ts';
+import { FlatAdam } from '../engine/nn/ppo_mlp.ts';
+import { allocTensor } from '../engine/tensor.ts';
 
 type Tensor = E.Tensor;
 type Params = E.Params;
@@ -54,8 +57,19 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
   const qLeads = cfg.roles === 'q-leader';
   const leaderParams = qLeads ? params.head : params.encoder;
   const followerParams = qLeads ? params.encoder : params.head;
-  const leader = E.adam(leaderParams, { lr: cfg.leaderLr, eps: cfg.adamEps });
-  const follower = E.adam(followerParams, { lr: cfg.followerLr, eps: cfg.adamEps });
+  // The released MLP network, Q leading, sequential update: each player's gradient in two
+  // dispatches (rl/dqn/fused_update.ts, its part only) into its FlatAdam's gradient buffer
+  // (E.adam's rule and state names); otherwise the composed ops.
+  const fused = qLeads && cfg.leaderUpdate === 'sequential' ? FusedDqnGrad.create(net, params) : null;
+  const leader = fused ? new FlatAdam(leaderParams, { lr: cfg.leaderLr, eps: cfg.adamEps }) : E.adam(leaderParams, { lr: cfg.leaderLr, eps: cfg.adamEps });
+  const follower = fused ? new FlatAdam(followerParams, { lr: cfg.followerLr, eps: cfg.adamEps }) : E.adam(followerParams, { lr: cfg.followerLr, eps: cfg.adamEps });
+  /** One player's fused gradient into its optimizer and the step; the kept [8] statistics with wantStats. */
+  const fusedStep = (b: BatchTensors, kind: 'mse' | 'bev', part: 'head' | 'encoder', opt: FlatAdam, lr: number, wantStats: boolean): Tensor | null => {
+    const S = wantStats ? allocTensor([8]) : null;
+    fused!.grad({ batch: b, next: batchNextQ(cfg, net, params, target, b), gamma: cfg.gamma, loss: kind, G: opt.grad, S, part });
+    opt.stepStaged({ lr, maxGradNorm: clip });
+    return S;
+  };
   const clip = cfg.maxGradNorm ?? undefined;
   /** The backward passes' unit seed, made once. */
   const one = E.keep(E.ones([]));
@@ -92,6 +106,10 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
         g1 = sg.leaderGrad;
         if (wantStats) stats.push(E.keep(E.noGrad(() => E.reshape(sg.leaderValue, []))));
         if (wantStats && sg.negativeCurvature) stats.push(E.keep(E.noGrad(() => E.reshape(sg.negativeCurvature!, []))));
+      } else if (fused) {
+        const S = fusedStep(b1, 'mse', 'head', leader as FlatAdam, cfg.leaderLr * lrFrac, wantStats);
+        if (S) stats.push(E.keep(E.noGrad(() => E.reshape(E.slice(S, [[0, 1]]), []))));
+        return;
       } else {
         const n1 = batchNextQ(cfg, net, params, target, b1);
         const f1 = E.noGrad(() => net.encoder.apply(params.encoder, b1.obs));
@@ -105,6 +123,12 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
     E.scope(() => {
       // Fresh batch, targets and Q from the just-updated head (θ is a constant here).
       const b2 = sample();
+      if (fused) {
+        const S = fusedStep(b2, followerKind, 'encoder', follower as FlatAdam, cfg.followerLr * lrFrac, wantStats);
+        // the same statistics as below: q_mean, then the follower's loss
+        if (S) stats.push(E.keep(E.noGrad(() => E.reshape(E.slice(S, [[1, 2]]), []))), E.keep(E.noGrad(() => E.reshape(E.slice(S, [[0, 1]]), []))));
+        return;
+      }
       const n2 = batchNextQ(cfg, net, params, target, b2);
       const [, g2] = lossAndGrad((e: Params) => {
         const td = headTdLoss(followerKind, net.head, params.head, net.encoder.apply(e, b2.obs), n2, b2, cfg.gamma);
@@ -197,6 +221,7 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
       E.dispose([params, target, enc.flat, head.flat, tEnc.flat, tHead.flat, one]);
       leader.dispose();
       follower.dispose();
+      fused?.dispose();
     },
   };
 }

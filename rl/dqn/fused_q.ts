@@ -53,7 +53,19 @@ export function fusedQSupported(net: QNetwork): boolean {
  * gradient, one dispatch; null where the shapes do not fit the kernel.
  */
 export function fusedQ(net: QNetwork, encoder: E.Params, heads: E.Params[], x: Tensor): Tensor[] | null {
-  if (!fusedQSupported(net) || heads.length < 1 || heads.length > 2) return null;
+  return forward(net, encoder, heads, x, false);
+}
+
+/**
+ * The greedy actions [B] (argmax of Q, first index on ties, as floats) of one head on
+ * encoder(x), no gradient, in the same single dispatch; null where fusedQ would be.
+ */
+export function fusedGreedy(net: QNetwork, encoder: E.Params, head: E.Params, x: Tensor): Tensor | null {
+  return forward(net, encoder, [head], x, true)?.[0] ?? null;
+}
+
+function forward(net: QNetwork, encoder: E.Params, heads: E.Params[], x: Tensor, greedy: boolean): Tensor[] | null {
+  if (!fusedQSupported(net) || heads.length < 1 || heads.length > 2 || (greedy && heads.length !== 1)) return null;
   const e = locate(encoder, ENC);
   const h = heads.map((hp) => locate(hp, HEAD));
   if (!e || h.some((v) => !v)) return null;
@@ -66,16 +78,18 @@ export function fusedQ(net: QNetwork, encoder: E.Params, heads: E.Params[], x: T
   const g = h[1] ?? h[0]!;
   // the second head's values start at a view boundary
   const o2 = Math.ceil((B * A) / VIEW_ALIGN_FLOATS) * VIEW_ALIGN_FLOATS;
-  const out = allocTensor([heads.length === 2 ? o2 + B * A : B * A]);
+  if (greedy && A > Q_MLP_HMAX) return null;
+  const out = allocTensor([greedy ? B : heads.length === 2 ? o2 + B * A : B * A]);
   const whole = (buffer: GPUBuffer) => ({ buffer, offset: 0, size: buffer.size });
   runtime().dispatch({
-    kernel: qMlpKernel(heads.length as 1 | 2),
+    kernel: qMlpKernel(heads.length as 1 | 2, greedy),
     inputs: [x.bufferFor('fused Q forward'), whole(e.buffer), whole(h[0]!.buffer), whole(g.buffer)],
     outputs: [out.buffer],
     params: [B, IN, H, A, E.f32bits(1e-8), ...e.offsets, ...h[0]!.offsets, ...g.offsets, o2],
     workgroups: [Math.ceil(B / Q_MLP_RB)],
     label: 'fused Q forward',
   });
+  if (greedy) return [out];
   if (heads.length === 1) return [E.reshape(out, [B, A])];
   const r = [out.subView(0, [B, A]), out.subView(o2, [B, A])];
   out.dispose();

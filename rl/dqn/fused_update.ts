@@ -67,30 +67,41 @@ export interface FusedDqnGradArgs {
   part?: DqnMlpPart;
 }
 
-/** The fused gradient for one packed online parameter tree. */
+/**
+ * The fused gradient for one online parameter tree { encoder, head }: packed whole (one
+ * gradient layout, the DQN baselines) or each player packed apart (SCORER: one layout each,
+ * and each update takes one part).
+ */
 export class FusedDqnGrad {
   private scratch: Tensor | null = null;
   readonly shape: DqnMlpShape;
 
   private constructor(
     private readonly params: QNetParams,
-    /** Float offsets of each leaf in the gradient layout. */
+    /** Float offsets of each leaf ('encoder.0.weight', ...) in its gradient layout. */
     private readonly gOff: Record<string, number>,
-    readonly layoutSize: number,
+    /** Floats of the gradient layout of each part ('all' only when packed whole). */
+    readonly layoutSize: Partial<Record<DqnMlpPart, number>>,
   ) {
     const named = E.namedParams(params);
     const [H, IN] = named['encoder.0.weight'].shape;
     this.shape = { IN, H, A: named['head.1.weight'].shape[0] };
   }
 
-  /** The fused gradient for `params` (packed: one flat buffer), or null with the network it does not cover. */
+  /** The fused gradient for `params` (packed whole, or encoder and head each packed), or null where it does not apply. */
   static create(net: QNetwork, params: QNetParams): FusedDqnGrad | null {
     if (!enabled || fusedDqnMisfit(net, params)) return null;
-    const packed = E.packedOf(params);
-    if (!packed) return null;
     const gOff: Record<string, number> = {};
-    packed.layout.names.forEach((n, i) => (gOff[n] = packed.layout.offsets[i]));
-    return new FusedDqnGrad(params, gOff, packed.layout.size);
+    const whole = E.packedOf(params);
+    if (whole) {
+      whole.layout.names.forEach((n, i) => (gOff[n] = whole.layout.offsets[i]));
+      return new FusedDqnGrad(params, gOff, { all: whole.layout.size });
+    }
+    const enc = E.packedOf(params.encoder), head = E.packedOf(params.head);
+    if (!enc || !head) return null;
+    enc.layout.names.forEach((n, i) => (gOff[`encoder.${n}`] = enc.layout.offsets[i]));
+    head.layout.names.forEach((n, i) => (gOff[`head.${n}`] = head.layout.offsets[i]));
+    return new FusedDqnGrad(params, gOff, { encoder: enc.layout.size, head: head.layout.size });
   }
 
   private scratchFor(rows: number): Tensor {
@@ -115,12 +126,14 @@ export class FusedDqnGrad {
     for (const [n, t] of [['qNextTarget', a.next.qNextTarget], ['qNextSelect', a.next.qNextSelect]] as const) {
       if (t && t.size !== B * A) throw new Error(`FusedDqnGrad: ${n} ${fmtShape(t.shape)} must be [${B}, ${A}]`);
     }
-    if (a.G.size < this.layoutSize) throw new Error(`FusedDqnGrad: the gradient buffer has ${a.G.size} floats, the parameter layout ${this.layoutSize}`);
+    const part = a.part ?? 'all';
+    const need = this.layoutSize[part];
+    if (need === undefined) throw new Error(`FusedDqnGrad: part '${part}' needs its own gradient layout; this tree has ${Object.keys(this.layoutSize).join(', ')} (pack the encoder and head together for 'all', apart for one player)`);
+    if (a.G.size < need) throw new Error(`FusedDqnGrad: the gradient buffer has ${a.G.size} floats, the ${part === 'all' ? 'parameter' : part} layout ${need}`);
     if (a.S && a.S.size < 5) throw new Error(`FusedDqnGrad: the statistics buffer has ${a.S.size} floats, 5 are written`);
     if (!Number.isFinite(a.gamma)) throw new Error(`FusedDqnGrad: gamma must be a finite number, got ${a.gamma}`);
     const delta = a.huberDelta ?? 1;
     if (!(delta > 0)) throw new Error(`FusedDqnGrad: huberDelta must be > 0, got ${delta}`);
-    const part = a.part ?? 'all';
     const rt = runtime();
     const named = E.namedParams(this.params);
     const at = (n: string) => named[n].bufferFor('fused DQN update');

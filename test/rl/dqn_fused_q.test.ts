@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { qNetwork } from '../../rl/dqn/nets.ts';
-import { fusedQ, fusedQEnabled } from '../../rl/dqn/fused_q.ts';
+import { fusedGreedy, fusedQ, fusedQEnabled } from '../../rl/dqn/fused_q.ts';
 import { batchNextQ, dqnAlgorithms, resolveDqnConfig } from '../../rl/dqn.ts';
 import { type F64, toF64, lin, l1n } from './dqn_ref.ts';
 
@@ -102,6 +102,48 @@ describe.each(['dqn', 'double-dqn'] as const)('batchNextQ (%s)', (name) => {
     fs.forEach((v, i) => expect(v).toBeCloseTo(ls[i], 6));
     if (name === 'double-dqn') expect(Array.from(fs)).not.toEqual(Array.from(ft));
     E.dispose([got, on.params, on.flat, tg.params, tg.flat]);
+    expect(E.memory().liveBuffers).toBe(live);
+  });
+});
+
+describe.each([
+  { obs: [10, 10, 4], A: 3, hidden: 128, B: 1 },
+  { obs: [10, 10, 7], A: 6, hidden: 64, B: 21 },
+])('fusedGreedy (acting): obs $obs, $A actions, batch $B', ({ obs, A, hidden, B }) => {
+  it('returns the argmax of the float64 Q-values in one dispatch, the first index on ties', async () => {
+    const live = E.memory().liveBuffers;
+    const net = qNetwork(obs, A, { encoder: 'mlp', hidden });
+    const n = obs.reduce((a, b) => a * b, 1);
+    const X = Array.from({ length: B }, (_, i) => Array.from({ length: n }, (_, k) => +(Math.sin(k * 5.1 + 3 * i) > 0.6)));
+    // larger output weights than the init's 0.01 gain, so rows differ in their argmax
+    const [P, T] = E.scope(() => {
+      const init = net.init(8);
+      const h = init.head as Record<string, { weight: E.Tensor; bias: E.Tensor }>;
+      const p = E.packParams({ encoder: init.encoder, head: { '0': h['0'], '1': { weight: E.mul(h['1'].weight, 100), bias: h['1'].bias } } });
+      // a head whose Q-values tie in every row: zero output weights, equal biases
+      const again = net.init(8);
+      const t = E.packParams({ encoder: again.encoder, head: { '0': (again.head as Record<string, E.Params>)['0'], '1': { weight: E.zeros([A, hidden]), bias: E.full([A], 0.5) } } });
+      return [{ params: p.params, flat: p.flat }, { params: t.params, flat: t.flat }];
+    }) as unknown as Array<{ params: { encoder: E.Params; head: E.Params }; flat: E.Tensor }>;
+    const d0 = E.counters().dispatches;
+    const got = E.scope(() => {
+      const x = E.tensor(X.flat(), [B, ...obs]);
+      return [fusedGreedy(net, P.params.encoder, P.params.head, x)!, fusedGreedy(net, T.params.encoder, T.params.head, x)!];
+    });
+    expect(E.counters().dispatches - d0).toBe(2);
+    const [g, tie] = await E.readAll(got);
+    const q = q64(await toF64(P.params.encoder), await toF64(P.params.head), X);
+    let clear = 0;
+    q.forEach((row, i) => {
+      const s = [...row].sort((a, b) => b - a);
+      if (s[0] - s[1] < 1e-4) return; // too close to call in float32
+      clear++;
+      expect(g[i]).toBe(row.indexOf(s[0]));
+    });
+    expect(clear).toBeGreaterThan(B / 2);
+    if (B > 3) expect(new Set(Array.from(g)).size).toBeGreaterThan(1);
+    expect(Array.from(tie)).toEqual(new Array(B).fill(0));
+    E.dispose([got, P.params, P.flat, T.params, T.flat]);
     expect(E.memory().liveBuffers).toBe(live);
   });
 });

@@ -10,6 +10,7 @@ import { qNetwork, type QNetParams } from '../../rl/dqn/nets.ts';
 import { FusedDqnGrad, fusedDqnEnabled, fusedDqnMisfit } from '../../rl/dqn/fused_update.ts';
 import { headTdLoss, lossAndGrad } from '../../rl/dqn/losses.ts';
 import { dqnAlgorithms, dqnLearner, resolveDqnConfig } from '../../rl/dqn.ts';
+import { scorerAlgorithms, scorerLearner } from '../../rl/scorer.ts';
 import { type F64, toF64, lin, l1n } from './dqn_ref.ts';
 
 beforeAll(async () => {
@@ -89,7 +90,7 @@ function setup(c: Case, seed = 5) {
 async function fusedGrad(s: ReturnType<typeof setup>, c: Case, gamma: number, part: 'all' | 'encoder' | 'head' = 'all') {
   const f = FusedDqnGrad.create(s.net, s.packed.params as QNetParams)!;
   expect(f).not.toBeNull();
-  const G = E.zeros([f.layoutSize]), S = E.zeros([8]);
+  const G = E.zeros([f.layoutSize.all!]), S = E.zeros([8]);
   await E.readAll([G, S]);
   const d0 = E.counters().dispatches;
   f.grad({ batch: { obs: s.t.obs, actions: s.t.actions, rewards: s.t.rewards, dones: s.t.dones }, next: { qNextTarget: s.t.qT, qNextSelect: c.double ? s.t.qS : undefined }, gamma, loss: c.loss, G, S, part });
@@ -174,14 +175,26 @@ describe.each<Case>([
       expect(worst, n).toBeLessThan(1e-4 * scale);
     });
     Array.from(vals.at(-1)!.subarray(0, 5)).forEach((v, i) => expect(st[i]).toBeCloseTo(v, 4));
-    // one player's half: only its leaves are written (the rest keep the buffer's zeros)
+    // each player packed apart (SCORER): its part's gradient equals its slice of the whole one
+    const init = net.init(7);
+    const parts = { encoder: E.packParams(init.encoder), head: E.packParams(init.head) };
+    const f2 = FusedDqnGrad.create(net, { encoder: parts.encoder.params, head: parts.head.params })!;
+    expect(f2.layoutSize.all).toBeUndefined();
     for (const part of ['encoder', 'head'] as const) {
-      const h = await fusedGrad(s, c, gamma, part);
-      layout.names.forEach((n, i) => {
-        const mine = n.startsWith(part);
-        for (let k = 0; k < layout.shapes[i].reduce((a, b) => a * b, 1); k++) expect(h.g[layout.offsets[i] + k]).toBe(mine ? g[layout.offsets[i] + k] : 0);
+      const G = E.zeros([f2.layoutSize[part]!]);
+      f2.grad({ batch: t, next: { qNextTarget: t.qT, qNextSelect: c.double ? t.qS : undefined }, gamma, loss: c.loss, G, part });
+      const got = await G.data();
+      const lay = parts[part].layout;
+      lay.names.forEach((n, i) => {
+        const j = layout.names.indexOf(`${part}.${n}`);
+        const sz = lay.shapes[i].reduce((a, b) => a * b, 1);
+        expect(Array.from(got.subarray(lay.offsets[i], lay.offsets[i] + sz)), `${part}.${n}`).toEqual(Array.from(g.subarray(layout.offsets[j], layout.offsets[j] + sz)));
       });
+      G.dispose();
     }
+    E.scope(() => expect(() => f2.grad({ batch: t, next: { qNextTarget: t.qT }, gamma, loss: c.loss, G: E.zeros([10]) })).toThrow(/part 'all' needs its own gradient layout/));
+    f2.dispose();
+    E.dispose([parts.encoder.params, parts.encoder.flat, parts.head.params, parts.head.flat]);
     E.dispose([grads, stats, one]);
     s.dispose();
     expect(E.memory().liveBuffers).toBe(live);
@@ -212,7 +225,7 @@ it('declines networks it does not cover, with the reason; refuses bad input with
   const s = setup(c);
   const f = FusedDqnGrad.create(s.net, s.packed.params as QNetParams)!;
   E.scope(() => {
-    const G = E.zeros([f.layoutSize]);
+    const G = E.zeros([f.layoutSize.all!]);
     const base = { batch: { obs: s.t.obs, actions: s.t.actions, rewards: s.t.rewards, dones: s.t.dones }, next: { qNextTarget: s.t.qT }, gamma: 0.9, loss: 'mse' as const, G };
     expect(() => f.grad({ ...base, loss: 'l1' as 'mse' })).toThrow(/unknown loss 'l1'; valid: mse, huber, bev/);
     expect(() => f.grad({ ...base, batch: { ...base.batch, actions: E.zeros([5]) } })).toThrow(/actions has 5 elements \[5\], the batch 6 rows/);
@@ -223,7 +236,7 @@ it('declines networks it does not cover, with the reason; refuses bad input with
   });
   // actions, rewards and dones in separate buffers: gathered into one first, same gradient
   const grads = E.scope(() => {
-    const G1 = E.zeros([f.layoutSize]), G2 = E.zeros([f.layoutSize]);
+    const G1 = E.zeros([f.layoutSize.all!]), G2 = E.zeros([f.layoutSize.all!]);
     const next = { qNextTarget: s.t.qT };
     f.grad({ batch: { obs: s.t.obs, actions: s.t.actions, rewards: s.t.rewards, dones: s.t.dones }, next, gamma: 0.9, loss: 'huber', G: G1 });
     f.grad({ batch: { obs: s.t.obs, actions: E.tensor(s.d.actions, [6]), rewards: E.tensor(s.d.rewards, [6]), dones: E.tensor(s.d.dones, [6]) }, next, gamma: 0.9, loss: 'huber', G: G2 });
@@ -276,4 +289,47 @@ describe.each(['adam', 'rmsprop'] as const)('the DQN learner with the fused upda
     fused.dispose();
     expect(E.memory().liveBuffers).toBe(live);
   });
+});
+
+it('SCORER (Q leads, sequential) takes the fused half-updates (9 dispatches per update) and steps as its composed learner does', async () => {
+  const live = E.memory().liveBuffers;
+  const cfg = resolveDqnConfig(scorerAlgorithms['scorer-double-dqn'], 'minatar-small', { batchSize: 32 });
+  const obsShape = [10, 10, 4];
+  const c: Case = { obs: obsShape, A: 3, H: 128, B: 32, loss: 'bev', double: true };
+  let draw = 0;
+  const sample = () => {
+    // the leader's and the follower's batches differ, as fresh draws from the replay do
+    const d = batchData(c, 11 + (draw++ % 2));
+    const [obs, nextObs, actions, rewards, dones] = oneBuffer([[d.X.flat(), [32, ...obsShape]], [d.X.slice().reverse().flat(), [32, ...obsShape]], [d.actions.map((a) => a % 3), [32]], [d.rewards, [32]], [d.dones, [32]]]);
+    return { obs, nextObs, actions, rewards, dones };
+  };
+  const prev = fusedDqnEnabled(false);
+  const composed = scorerLearner(cfg, obsShape, 3);
+  fusedDqnEnabled(true);
+  const fused = scorerLearner(cfg, obsShape, 3);
+  fusedDqnEnabled(prev);
+  const stats: Float32Array[][] = [[], []];
+  for (let u = 0; u < 3; u++) {
+    for (const [i, L] of [composed, fused].entries()) {
+      draw = 0;
+      await E.sync();
+      const d0 = E.counters().dispatches;
+      const st = L.update(sample, 1, u + 1, u === 2);
+      // leader: target forward, rows, dw, one-workgroup Adam (the head is small); follower: the same with the two-dispatch Adam
+      if (i === 1 && u < 2) expect(E.counters().dispatches - d0).toBe(9);
+      if (st) {
+        stats[i].push(await st.data());
+        st.dispose();
+      }
+    }
+  }
+  expect(fused.statNames).toEqual(composed.statNames);
+  stats[0][0].forEach((v, k) => expect(stats[1][0][k]).toBeCloseTo(v, 4));
+  const [a, b] = [await toF64(composed.params), await toF64(fused.params)];
+  let worst = 0;
+  for (const n of Object.keys(a)) a[n].data.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - b[n].data[k]))));
+  expect(worst).toBeLessThan(3 * cfg.followerLr + 1e-6);
+  composed.dispose();
+  fused.dispose();
+  expect(E.memory().liveBuffers).toBe(live);
 });
