@@ -32,7 +32,7 @@ import { f32bits, type DispatchArgs } from './runtime.ts';
 import {
   add, sub, mul, div, sum, sqrt, gt, le, ne, abs, maximum, where, zeros, full, reshape, assign, stack, concat, clone,
 } from './ops.ts';
-import { cgKernel, CG_HIST, CG_NEG_MODES } from '../kernels/cg.ts';
+import { cgKernel, cgKernelVec4, CG_HIST, CG_NEG_MODES } from '../kernels/cg.ts';
 import { grad, vjp, jvp, hvp, valueAndGrad, flattenTree, innerProduct, type Tree } from './autodiff.ts';
 
 // ------------------------------------------------------------------ tree helpers
@@ -267,6 +267,8 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
   const hist = o.residuals ? 1 : 0;
   const words = (k: number) => [n, k, CG_NEG_MODES[mode], hist, f32bits(lambda), f32bits(mu), f32bits((o.tol ?? 0) ** 2), 0];
   const rt = runtime();
+  // vec4 loops where the packed length allows (a multi-leaf packing always does: 64-float slots)
+  const kern = n % 4 === 0 ? cgKernelVec4 : cgKernel;
   // Owned state: x, r, p, the scalars; the kernel updates them in place.
   const [X, R, Pv, S, AP] = scope(() => {
     const bf = pack(P, b);
@@ -283,7 +285,7 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
     const s = zeros([CG_HIST + maxIters + 1]);
     const ap = P.single ? null : zeros([n]);
     rt.dispatch({
-      kernel: { ...cgKernel, constants: { MODE: 0 } },
+      kernel: { ...kern, constants: { MODE: 0 } },
       inputs: [bf.bufferFor('cg')], outputs: [x.buffer, r.buffer, p.buffer, s.buffer],
       params: words(0), workgroups: [1], label: 'cg (start)',
     });
@@ -291,7 +293,7 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
   });
   const iterate = (ap: Tensor, k: number) =>
     rt.dispatch({
-      kernel: { ...cgKernel, constants: { MODE: 1 } },
+      kernel: { ...kern, constants: { MODE: 1 } },
       inputs: [ap.bufferFor('cg')], outputs: [X.buffer, R.buffer, Pv.buffer, S.buffer],
       params: words(k + 1), workgroups: [1], label: 'cg',
     });

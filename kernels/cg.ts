@@ -37,29 +37,40 @@ fn reduce2(lid: u32, a: f32, b: f32) -> vec2f {
   return out;
 }`;
 
-export const cgKernel = {
-  name: 'cg_iteration',
-  code: /* wgsl */ `
+/**
+ * The kernel; `vec4` (n % 4 == 0) reads and writes the vectors as vec4: a quarter of the loop
+ * iterations and 16-byte accesses. One workgroup runs on one core of a CPU adapter, where the
+ * scalar loops over ~10⁵ elements cost more than the dispatch itself (lavapipe, 72k-parameter
+ * critic: docs/kernels.md).
+ */
+export function cgKernelFor(vec4: boolean) {
+  const T = vec4 ? 'vec4f' : 'f32';
+  const sq = (a: string) => (vec4 ? `dot(${a}, ${a})` : `${a} * ${a}`);
+  const dotp = (a: string, b: string) => (vec4 ? `dot(${a}, ${b})` : `${a} * ${b}`);
+  const V = (x: string) => (vec4 ? `vec4f(${x})` : x);
+  return {
+    name: vec4 ? 'cg_iteration_vec4' : 'cg_iteration',
+    code: /* wgsl */ `
 override MODE: u32 = 1u;
 struct Params { n: u32, k: u32, neg_mode: u32, hist: u32, lambda: f32, mu: f32, tol2: f32, pad: f32 }
-@group(0) @binding(0) var<storage, read> AP: array<f32>;
-@group(0) @binding(1) var<storage, read_write> X: array<f32>;
-@group(0) @binding(2) var<storage, read_write> R: array<f32>;
-@group(0) @binding(3) var<storage, read_write> P: array<f32>;
+@group(0) @binding(0) var<storage, read> AP: array<${T}>;
+@group(0) @binding(1) var<storage, read_write> X: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> R: array<${T}>;
+@group(0) @binding(3) var<storage, read_write> P: array<${T}>;
 @group(0) @binding(4) var<storage, read_write> S: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
 ${reduce2}
 @compute @workgroup_size(${WG}) fn main(@builtin(local_invocation_id) lid3: vec3u) {
   let lid = lid3.x;
-  let n = p.n;
+  let n = ${vec4 ? 'p.n / 4u' : 'p.n'};
   if (MODE == 0u) {
     var rr = 0.0;
     var bb = 0.0;
     for (var i = lid; i < n; i += ${WG}u) {
       let r = R[i];
       P[i] = r;
-      rr = fma(r, r, rr);
-      bb = fma(AP[i], AP[i], bb);
+      rr += ${sq('r')};
+      bb += ${sq('AP[i]')};
     }
     let t = reduce2(lid, rr, bb);
     if (lid == 0u) {
@@ -79,8 +90,8 @@ ${reduce2}
   var pp = 0.0;
   for (var i = lid; i < n; i += ${WG}u) {
     let pi = P[i];
-    pap = fma(pi, AP[i], pap);
-    pp = fma(pi, pi, pp);
+    pap += ${dotp('pi', 'AP[i]')};
+    pp += ${sq('pi')};
   }
   let t = reduce2(lid, pap, pp);
   let curv = t.x + p.lambda * t.y;
@@ -98,10 +109,10 @@ ${reduce2}
   var rr = 0.0;
   for (var i = lid; i < n; i += ${WG}u) {
     let pi = P[i];
-    X[i] = fma(alpha, pi, X[i]);
+    X[i] = fma(${V('alpha')}, pi, X[i]);
     let r = R[i] - alpha * (AP[i] + p.lambda * pi);
     R[i] = r;
-    rr = fma(r, r, rr);
+    rr += ${sq('r')};
   }
   let rsNew = reduce2(lid, rr, 0.0).x;
   if (live) {
@@ -119,4 +130,8 @@ ${reduce2}
     if (p.hist != 0u) { S[${CG_HIST}u + p.k] = sqrt(newRs); }
   }
 }`,
-};
+  };
+}
+
+export const cgKernel = cgKernelFor(false);
+export const cgKernelVec4 = cgKernelFor(true);

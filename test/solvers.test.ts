@@ -461,3 +461,31 @@ describe('conjugate gradient: negative curvature and warm start', () => {
     E.dispose([X, Y]);
   });
 });
+
+describe('conjugate gradient kernel widths', () => {
+  // n % 4 == 0 runs the vec4 kernel (kernels/cg.ts), other lengths the scalar one; lengths past
+  // 4 · 256 make every thread's loop wrap. A diagonal-plus-rank-one system (cheap float64 matvec),
+  // indefinite for the 'damp' case, against the float64 CG with the same rule and iterations.
+  it('vec4 and scalar kernels match a float64 CG at lengths 7, 8, 1031, 1032 (SPD, and indefinite with damp)', async () => {
+    const before = E.memory().liveBuffers;
+    for (const n of [7, 8, 1031, 1032]) {
+      const rng = R.rng(40 + n);
+      const d = Array.from(rng.ndUniform([n], 0.5, 3).data);
+      const u = Array.from(rng.ndUniform([n], -0.05, 0.05).data).map((x) => Math.fround(x));
+      const b = Array.from(rng.ndUniform([n], -1, 1).data).map((x) => Math.fround(x));
+      for (const [mode, shift] of [['stop', 0], ['damp', -1.5]] as Array<[Mode, number]>) {
+        const dd = d.map((x, i) => Math.fround(x + (i % 3 === 0 ? shift : 0)));
+        const A = dd.map((di, i) => u.map((uj, j) => (i === j ? di : 0) + u[i] * uj));
+        const want = cgRef(A, b, { iters: 12, mode, lambda: 0.25 });
+        const D = E.tensor(Float32Array.from(dd)), U = E.tensor(Float32Array.from(u)), B = E.tensor(Float32Array.from(b));
+        const sol = E.cg((v: E.Tensor) => E.add(E.mul(D, v), E.mul(U, E.sum(E.mul(U, v)))), B, { iters: 12, lambda: 0.25, negativeCurvature: mode, residuals: true });
+        const [x, res, negs] = await E.readAll([sol.x, sol.residuals!, sol.negativeCurvature]);
+        R.assertClose(x, want.x, { rtol: 1e-3, atol: 1e-4, label: `cg n=${n} ${mode}` });
+        R.assertClose(res, want.res, { rtol: 1e-3, atol: 1e-4, label: `cg residuals n=${n} ${mode}` });
+        expect(negs[0], `negative-curvature count n=${n} ${mode}`).toBe(want.negs);
+        E.dispose([D, U, B, sol]);
+      }
+    }
+    expect(E.memory().liveBuffers).toBe(before);
+  });
+});
