@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { resolveDqnConfig, type DqnConfig } from '../../rl/dqn.ts';
 import { scorerAlgorithms, scorerLearner } from '../../rl/scorer.ts';
+import { fusedDqnEnabled } from '../../rl/dqn/fused_update.ts';
 import { bev, msbe, qAt } from '../../rl/dqn/losses.ts';
 import type { BatchTensors } from '../../rl/replay.ts';
 
@@ -136,8 +137,12 @@ describe('SCORER update (Q-head leads, encoder follows)', () => {
     const heads = (r: { f: Record<string, Float32Array> }) => Object.keys(r.f).filter((k) => k.startsWith('head.')).flatMap((k) => Array.from(r.f[k]));
     const total = (lambda: number) => enc({ leaderUpdate: 'total', cgLambda: lambda, cgIters: 5 });
     const big = await total(1e8), small = await total(1), tiny = await total(1e-2);
+    // bit-level comparison with the sequential step: both through the composed ops ('total' always
+    // is; the fused sequential gradient rounds differently, tested in dqn_fused_update.test.ts)
+    const prev = fusedDqnEnabled(false);
+    const seqComposed = await enc({}).finally(() => fusedDqnEnabled(prev));
     expect(big.names).toContain('cg_negative_curvature');
-    const seq = heads(bevRun), hb = heads(big), hs = heads(small);
+    const seq = heads(seqComposed), hb = heads(big), hs = heads(small);
     const frac = (h: number[]) => h.filter((v, i) => v === seq[i]).length / seq.length;
     expect(frac(hb)).toBeGreaterThan(0.99);
     // λ = 1: the implicit term flips some of the head's step directions (~20 % here).
