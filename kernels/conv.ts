@@ -205,9 +205,9 @@ ${act}
   };
 }
 
-/** Threads needed by conv2d_bwd_in: n·sh·sw·qa·qb pixel slots (qa = ⌈(H+ph)/sh⌉, qb = ⌈(W+pw)/sw⌉) · ⌈ci/TC⌉. */
-export function convBwdInThreads(t: ConvTile, n: number, sh: number, sw: number, qa: number, qb: number, ci: number) {
-  return n * sh * sw * qa * qb * Math.ceil(ci / t.TC);
+/** Threads needed by conv2d_bwd_in: n·sh·sw·qa·qb pixel slots (qa = ⌈(H+ph)/sh⌉, qb = ⌈(W+pw)/sw⌉) · ⌈ci/TC⌉ (TC ≥ 4 for vec4). */
+export function convBwdInThreads(t: ConvTile, n: number, sh: number, sw: number, qa: number, qb: number, ci: number, vec4 = false) {
+  return n * sh * sw * qa * qb * Math.ceil(ci / (vec4 ? Math.max(4, t.TC) : t.TC));
 }
 
 /**
@@ -216,24 +216,33 @@ export function convBwdInThreads(t: ConvTile, n: number, sh: number, sw: number,
  * costs 1/s² of a dense transposed convolution. (TP is unused: pixels of a block would need
  * different taps.)
  */
-export function convBwdInKernel(t: ConvTile) {
-  const { TC } = t;
+export function convBwdInKernel(t: ConvTile, vec4 = false) {
+  // vec4 (ci % 4 == 0): TC input channels as vec4 blocks of the weight's contiguous last axis
+  const TC = vec4 ? Math.max(4, t.TC) : t.TC;
+  const TB = TC / 4;
   const pre: string[] = [];
-  for (const j of range(TC)) pre.push(`let cc${j} = min(c0 + ${j}u, p.ci - 1u);`);
-  for (const j of range(TC)) pre.push(`var a${j} = 0.0;`);
   const cbody: string[] = [];
-  cbody.push(`let g = G[gb + c];`);
-  cbody.push(`let wr = c * wstride + wo;`);
-  for (const j of range(TC)) cbody.push(`a${j} = fma(g, Wt[wr + cc${j}], a${j});`);
   const store: string[] = [];
-  for (const j of range(TC)) store.push(`if (c0 + ${j}u < p.ci) { DX[q * p.ci + c0 + ${j}u] = a${j}; }`);
+  cbody.push(`let g = G[gb + c];`);
+  if (vec4) {
+    for (const b of range(TB)) pre.push(`let cb${b} = min(c0 / 4u + ${b}u, p.ci / 4u - 1u);`, `var a${b} = vec4f(0.0);`);
+    cbody.push(`let wr = (c * wstride + wo) / 4u;`);
+    for (const b of range(TB)) cbody.push(`a${b} = fma(vec4f(g), Wt[wr + cb${b}], a${b});`);
+    for (const b of range(TB)) for (let e = 0; e < 4; e++) store.push(`if (c0 + ${4 * b + e}u < p.ci) { DX[q * p.ci + c0 + ${4 * b + e}u] = a${b}.${'xyzw'[e]}; }`);
+  } else {
+    for (const j of range(TC)) pre.push(`let cc${j} = min(c0 + ${j}u, p.ci - 1u);`);
+    for (const j of range(TC)) pre.push(`var a${j} = 0.0;`);
+    cbody.push(`let wr = c * wstride + wo;`);
+    for (const j of range(TC)) cbody.push(`a${j} = fma(g, Wt[wr + cc${j}], a${j});`);
+    for (const j of range(TC)) store.push(`if (c0 + ${j}u < p.ci) { DX[q * p.ci + c0 + ${j}u] = a${j}; }`);
+  }
   return {
-    name: `conv2d_bwd_in_1x${TC}`,
+    name: `conv2d_bwd_in${vec4 ? '_vec4' : ''}_1x${TC}`,
     code: /* wgsl */ `
 ${P}
 ${flat}
 @group(0) @binding(0) var<storage, read> G: array<f32>;
-@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+@group(0) @binding(1) var<storage, read> Wt: array<${vec4 ? 'vec4f' : 'f32'}>;
 @group(0) @binding(2) var<storage, read_write> DX: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
 @compute @workgroup_size(${t.WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {

@@ -199,9 +199,10 @@ function backInputFlipped(gy: Tensor, w: Tensor, dx: Tensor, g: Geo) {
 
 function backInputResidue(gy: Tensor, w: Tensor, dx: Tensor, g: Geo) {
   const t = fit(tileFor<ConvTile>('convBackInput', dims(g)), null, g.ci);
-  const threads = convBwdInThreads(t, g.n, g.sh, g.sw, Math.ceil((g.h + g.ph) / g.sh), Math.ceil((g.w + g.pw) / g.sw), g.ci);
+  const v4 = VEC4 && g.ci % 4 === 0;
+  const threads = convBwdInThreads(t, g.n, g.sh, g.sw, Math.ceil((g.h + g.ph) / g.sh), Math.ceil((g.w + g.pw) / g.sw), g.ci, v4);
   runtime().dispatch({
-    kernel: convBwdInKernel(t),
+    kernel: convBwdInKernel(t, v4),
     inputs: [gy.bufferFor('conv2dBackInput'), w.bufferFor('conv2dBackInput')],
     outputs: [dx.buffer],
     params: words(g, threads),

@@ -5,8 +5,8 @@
 // w[co, kh, kw, ci]), at every forward tile it can be given, with paddings 0 ≤ p < k, square and
 // non-square kernels, the fallback to the residue-class kernel where p ≥ k, second order through
 // it, and live buffers; scalar and vec4 (convFwdVec4Kernel) variants.
-// 2. the vec4 forward and weight-gradient kernels (channel counts % 4 == 0) against the float64
-// forward and a closed form of the weight gradient, at several tiles, strides and paddings, and
+// 2. the vec4 forward, weight-gradient and residue-class input-gradient kernels (channel counts
+// % 4 == 0) against the float64 forward and closed forms of both gradients, at several tiles, strides and paddings, and
 // equal to the scalar kernels (E.convVec4(false)).
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
 import * as E from '../../engine/index.ts';
@@ -139,7 +139,29 @@ function refBackWeight(x: R.ND, gy: R.ND, c: { n: number; h: number; w: number; 
   return dw;
 }
 
-describe('conv2d vec4 kernels (forward, weight gradient)', () => {
+/** dx of L = Σ conv2d(x, w) ⊙ gy at any stride: scatter every product once. */
+function refBackInputStrided(gy: R.ND, w: R.ND, c: { n: number; h: number; w: number; ci: number; co: number; k: number; s: number; p: number }): Float64Array {
+  const oh = Math.floor((c.h + 2 * c.p - c.k) / c.s) + 1, ow = Math.floor((c.w + 2 * c.p - c.k) / c.s) + 1;
+  const dx = new Float64Array(c.n * c.h * c.w * c.ci);
+  for (let n = 0; n < c.n; n++)
+    for (let y = 0; y < oh; y++)
+      for (let xx = 0; xx < ow; xx++)
+        for (let kh = 0; kh < c.k; kh++) {
+          const ih = y * c.s + kh - c.p;
+          if (ih < 0 || ih >= c.h) continue;
+          for (let kw = 0; kw < c.k; kw++) {
+            const iw = xx * c.s + kw - c.p;
+            if (iw < 0 || iw >= c.w) continue;
+            for (let co = 0; co < c.co; co++) {
+              const gv = gy.data[((n * oh + y) * ow + xx) * c.co + co];
+              for (let ci = 0; ci < c.ci; ci++) dx[((n * c.h + ih) * c.w + iw) * c.ci + ci] += gv * w.data[((co * c.k + kh) * c.k + kw) * c.ci + ci];
+            }
+          }
+        }
+  return dx;
+}
+
+describe('conv2d vec4 kernels (forward, weight gradient, strided input gradient)', () => {
   const VCASES = [
     { n: 3, h: 10, w: 10, ci: 4, co: 16, k: 3, s: 1, p: 0 }, // MinAtar
     { n: 2, h: 9, w: 9, ci: 8, co: 12, k: 3, s: 1, p: 1 },
@@ -154,6 +176,7 @@ describe('conv2d vec4 kernels (forward, weight gradient)', () => {
       const x = randn(rng, [c.n, c.h, c.w, c.ci]), w = randn(rng, [c.co, c.k, c.k, c.ci], 0.5), b = randn(rng, [c.co]), gy = randn(rng, oshape);
       const yRef = R.relu(R.conv2d(x, wToRef(w), { layout: 'NHWC', stride: c.s, padding: c.p, bias: b }));
       const dwRef = refBackWeight(x, gy, c);
+      const dxRef = refBackInputStrided(gy, w, c);
       const X = up(x), W = up(w), B = up(b), GY = up(gy);
       for (const t of VTILES) {
         for (const cls of ['small', 'medium', 'large'] as const) {
@@ -167,7 +190,13 @@ describe('conv2d vec4 kernels (forward, weight gradient)', () => {
           await expectRel(y, yRef, 1e-5, `forward ${tag}`);
           const dw = E.conv2dBackWeight(X, GY, W.shape, [c.s, c.s], [c.p, c.p]);
           await expectRel(dw, dwRef, 1e-5, `weight gradient ${tag}`);
-          E.dispose([y, dw]);
+          // input gradient: the residue-class kernel at stride > 1 (vec4 over input channels), the flipped forward at stride 1
+          E.setTile('convBackInput', 'small', t);
+          E.setTile('convBackInput', 'medium', t);
+          E.setTile('convBackInput', 'large', t);
+          const dx = E.conv2dBackInput(GY, W, X.shape, [c.s, c.s], [c.p, c.p]);
+          await expectRel(dx, dxRef, 1e-5, `input gradient ${tag}`);
+          E.dispose([y, dw, dx]);
         }
       }
       E.dispose([X, W, B, GY]);
