@@ -13,7 +13,7 @@
 // workgroup size come from kernels/tune.ts per adapter. ACT/HAS_BIAS are override constants.
 
 import type { ConvTile } from './tune.ts';
-import { WG as GRID_WG, actWgsl, grid } from './common.ts';
+import { WG as GRID_WG, actWgsl, grid, memoKernel } from './common.ts';
 
 const P = /* wgsl */ `
 struct P { n: u32, h: u32, w: u32, ci: u32, oh: u32, ow: u32, co: u32, kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32, nthreads: u32, qa: u32, qb: u32 }`;
@@ -55,7 +55,7 @@ export function convFwdLaunch(t: ConvTile, pixels: number, co: number, uniformW 
  * channels (register blocking the residue-class kernel cannot do: neighbouring pixels there
  * visit different taps only when the stride exceeds 1).
  */
-export function convFwdKernel(t: ConvTile, flipW = false, uniformW = true) {
+function convFwdKernelMake(t: ConvTile, flipW = false, uniformW = true) {
   const { TP, TC } = t;
   const pre: string[] = [];
   for (const i of range(TP)) {
@@ -124,7 +124,7 @@ ${act}
  * pixels × TC/4 vec4 channel blocks, a_i += x_i[e] · w'[c+e, tap, block] for the 4 channels e of
  * one gathered x load. Launch with convFwdLaunch (channel block = workgroup z: uniform weights).
  */
-export function convFwdVec4Kernel(t: ConvTile, flipW = false) {
+function convFwdVec4KernelMake(t: ConvTile, flipW = false) {
   const { TP } = t;
   const TC = flipW ? Math.max(4, t.TC) : t.TC;
   const TB = TC / 4;
@@ -216,7 +216,7 @@ export function convBwdInThreads(t: ConvTile, n: number, sh: number, sw: number,
  * costs 1/s² of a dense transposed convolution. (TP is unused: pixels of a block would need
  * different taps.)
  */
-export function convBwdInKernel(t: ConvTile, vec4 = false) {
+function convBwdInKernelMake(t: ConvTile, vec4 = false) {
   // vec4 (ci % 4 == 0): TC input channels as vec4 blocks of the weight's contiguous last axis
   const TC = vec4 ? Math.max(4, t.TC) : t.TC;
   const TB = TC / 4;
@@ -288,7 +288,7 @@ export function convBwdWThreads(t: ConvTile, co: number, kk: number, ci: number)
 }
 
 /** Weight gradient: each thread owns TC output channels × TP input channels at one (kh, kw). */
-export function convBwdWKernel(t: ConvTile) {
+function convBwdWKernelMake(t: ConvTile) {
   const { TP, TC } = t;
   const pre: string[] = [];
   for (const j of range(TC)) pre.push(`let co${j} = min(c0 + ${j}u, p.co - 1u);`);
@@ -350,7 +350,7 @@ export function convBwdWVec4Threads(t: ConvTile, co: number, kk: number, ci: num
  * each thread owns TC output channels (a multiple of 4) × TP input channels (rounded to vec4
  * blocks) at one tap; a_j += gy[co_j] · x[ci..ci+3]. Needs ci % 4 == 0 and co % 4 == 0.
  */
-export function convBwdWVec4Kernel(t: ConvTile) {
+function convBwdWVec4KernelMake(t: ConvTile) {
   const TC = Math.max(4, t.TC);
   const TB = TC / 4;
   const TQ = Math.max(1, Math.round(t.TP / 4));
@@ -405,6 +405,15 @@ ${flat}
 }`,
   };
 }
+
+// Built once per tile and flags (memoKernel): a conv dispatch otherwise rebuilt a multi-KB WGSL
+// string, and the runtime re-hashed it, on every call (≈ 0.1 ms of host time per op, measured
+// against a tiny op's 0.04, on the MinAtar torso where an op's kernel is ≈ 0.5 ms).
+export const convFwdKernel = memoKernel(convFwdKernelMake);
+export const convFwdVec4Kernel = memoKernel(convFwdVec4KernelMake);
+export const convBwdInKernel = memoKernel(convBwdInKernelMake);
+export const convBwdWKernel = memoKernel(convBwdWKernelMake);
+export const convBwdWVec4Kernel = memoKernel(convBwdWVec4KernelMake);
 
 export const CONV_GRID_WG = GRID_WG;
 
