@@ -1,8 +1,9 @@
 // PPO, CleanRL-faithful (ppo.py / ppo_atari.py), read top to bottom: hyperparameters,
 // networks, losses, the agent (act + update). The run harness (rl/harness) does the rest:
-// rollouts of numSteps × numEnvs transitions (one GPU forward and one readback per vector
-// step, actions drawn on the CPU from the run's seeded Rng), truncation bootstrapping and
-// GAE(γ, λ), logging, evaluation, checkpoints.
+// rollouts of numSteps × numEnvs transitions (on a CPU env: one GPU forward and one readback
+// per vector step, actions drawn on the CPU from the run's seeded Rng; on a GPU env, envDevice:
+// the whole rollout on the GPU, one readback), truncation bootstrapping and GAE(γ, λ),
+// per-episode logging, evaluation, checkpoints.
 //
 // Per update: updateEpochs passes over shuffled minibatches: advantage normalisation per
 // minibatch, clipped surrogate, clipped value loss ×vfCoef, entropy bonus, global

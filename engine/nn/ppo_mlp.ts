@@ -124,7 +124,8 @@ export class PpoMlp {
   /**
    * T vector steps of a GPU env batch in one dispatch (kernels/ppo_mlp.ts, ppoMlpRolloutKernel):
    * OB [(2T+1)·N, D] with block 0 holding the observations to act on; fills the other blocks
-   * and ROW [T·N, 8] (action, logp, value, reward, terminated, truncated). Advances the engine
+   * and ROW [T·N, 8] (action, logp, value, reward, terminated, truncated), and the env's episode
+   * log for those T steps (GpuVecEnv.fusedParts counts them). Advances the engine
    * RNG as T draws of N rows would.
    */
   rollout(env: GpuEnvLike, T: number, OB: Tensor, ROW: Tensor) {

@@ -349,9 +349,10 @@ export class Trainer {
 
   /**
    * One rollout on the GPU env: actions sampled on the GPU (agent.actGpu), env steps, rewards,
-   * flags and episode sums all stay on the GPU; the final observations of every step go through
+   * flags and the episode log all stay on the GPU; the final observations of every step go through
    * one forward at the end (γ·V(final) bootstrapping for truncated episodes, as collect()
-   * does). Then ONE readback of the whole rollout, and GAE on the CPU as in collect().
+   * does). Then ONE readback of the whole rollout (its finished episodes included, recorded as
+   * collect() records the CPU env's), and GAE on the CPU as in collect().
    */
   private async collectOnGpu(c: OnPolicyConfig): Promise<Rollout> {
     const { N } = this;
