@@ -254,7 +254,12 @@ function segments(s: DqnMlpShape, part: DqnMlpPart) {
     { id: 'h1', rows: A, nq: H / 4, rpt: 1 },
   ];
   const segs = part === 'all' ? [...enc, ...head] : part === 'encoder' ? enc : head;
-  return segs.map((g) => ({ ...g, threads: (g.rows / g.rpt) * g.nq }));
+  // vec4 columns per thread in the 4-row blocks: more FMAs per load (lavapipe loads per lane)
+  const tk = (nq: number) => (nq % 4 === 0 ? 4 : nq % 2 === 0 ? 2 : 1);
+  return segs.map((g) => {
+    const TK = g.rpt === 4 ? tk(g.nq) : 1;
+    return { ...g, TK, threads: (g.rows / g.rpt) * (g.nq / TK) };
+  });
 }
 
 /** Threads of the dw kernel for `part` (the weight segments, then 5 for the statistics). */
@@ -271,27 +276,32 @@ function dwSource(s: DqnMlpShape, loss: number, part: DqnMlpPart) {
     if (g.rpt === 4) {
       // a block of 4 weight rows (j4) × 4 columns (k4): the rows' δs are one vec4 of the scratch
       const d = { e0: 3 * Hq, e1: 4 * Hq, h0: 5 * Hq }[g.id as 'e0' | 'e1' | 'h0'];
-      const x = {
-        e0: `X[i * ${INq}u + k4] / SC[o + ${M + 1}u].x`, e1: `SC[o + k4]`, h0: `SC[o + ${Hq}u + k4] / SC[o + ${M + 1}u].y`,
-      }[g.id as 'e0' | 'e1' | 'h0'];
+      // the layer's input (vec4 at column block k4) and its row's scale (the L1Norm divisors)
+      const x = { e0: `X[i * ${INq}u + k4]`, e1: `SC[o + k4]`, h0: `SC[o + ${Hq}u + k4]` }[g.id as 'e0' | 'e1' | 'h0'];
+      const scale = { e0: `1.0 / SC[o + ${M + 1}u].x`, e1: `1.0`, h0: `1.0 / SC[o + ${M + 1}u].y` }[g.id as 'e0' | 'e1' | 'h0'];
+      const TK = g.TK, kbN = g.nq / TK;
+      const acc: string[] = [], xs: string[] = [], fm: string[] = [], st: string[] = [];
+      for (let c = 0; c < TK; c++) {
+        for (let e = 0; e < 4; e++) acc.push(`var c${e}_${c} = vec4f(0.0);`);
+        xs.push(`let x${c} = ${x.replace('k4', `k4 + ${c}u`)} * sx;`);
+        for (let e = 0; e < 4; e++) fm.push(`c${e}_${c} = fma(x${c}, vec4f(d.${'xyzw'[e]}), c${e}_${c});`);
+        for (let e = 0; e < 4; e++) st.push(`{ let w = p.${g.id}w + (4u * j4 + ${e}u) * ${g.nq * 4}u + 4u * (k4 + ${c}u); G[w] = c${e}_${c}.x; G[w + 1u] = c${e}_${c}.y; G[w + 2u] = c${e}_${c}.z; G[w + 3u] = c${e}_${c}.w; }`);
+      }
       parts.push(`if (e < ${start + g.threads}u) {
     let q = e - ${start}u;
-    let j4 = q / ${g.nq}u;
-    let k4 = q % ${g.nq}u;
-    var c0 = vec4f(0.0); var c1 = vec4f(0.0); var c2 = vec4f(0.0); var c3 = vec4f(0.0);
+    let j4 = q / ${kbN}u;
+    let k4 = (q % ${kbN}u) * ${TK}u;
+    ${acc.join(' ')}
     var bs = vec4f(0.0);
     for (var i = 0u; i < B; i++) {
       let o = i * ${Wq}u;
       let d = SC[o + ${d}u + j4] * coef(i);
-      let x = ${x};
-      c0 = fma(x, vec4f(d.x), c0); c1 = fma(x, vec4f(d.y), c1); c2 = fma(x, vec4f(d.z), c2); c3 = fma(x, vec4f(d.w), c3);
+      let sx = ${scale};
+      ${xs.join('\n      ')}
+      ${fm.join('\n      ')}
       bs += d;
     }
-    let w = p.${g.id}w + j4 * ${g.nq * 16}u + 4u * k4;
-    G[w] = c0.x; G[w + 1u] = c0.y; G[w + 2u] = c0.z; G[w + 3u] = c0.w;
-    G[w + ${g.nq * 4}u] = c1.x; G[w + ${g.nq * 4 + 1}u] = c1.y; G[w + ${g.nq * 4 + 2}u] = c1.z; G[w + ${g.nq * 4 + 3}u] = c1.w;
-    G[w + ${g.nq * 8}u] = c2.x; G[w + ${g.nq * 8 + 1}u] = c2.y; G[w + ${g.nq * 8 + 2}u] = c2.z; G[w + ${g.nq * 8 + 3}u] = c2.w;
-    G[w + ${g.nq * 12}u] = c3.x; G[w + ${g.nq * 12 + 1}u] = c3.y; G[w + ${g.nq * 12 + 2}u] = c3.z; G[w + ${g.nq * 12 + 3}u] = c3.w;
+    ${st.join('\n    ')}
     if (k4 == 0u) { let b = p.${g.id}b + 4u * j4; G[b] = bs.x; G[b + 1u] = bs.y; G[b + 2u] = bs.z; G[b + 3u] = bs.w; }
     return;
   }`);
