@@ -541,6 +541,9 @@ export class Trainer {
     E.dispose([this.gobs!, actions, r.rewards, r.terminated, r.truncated, r.finalObs]);
     this.gobs = r.obs;
     this.globalStep += N;
+    // long log intervals: read the episode log (into the carry) before it fills, one readback per ≤ 4,096 vector steps
+    const g = this.genv!;
+    if (g.loggedSteps >= Math.max(1, Math.min(4096, Math.floor(g.maxLogSteps / 2)))) await this.drainGpuEpisodes(true);
   }
 
   /**

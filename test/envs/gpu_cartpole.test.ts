@@ -1,11 +1,13 @@
 // The GPU CartPole against the CPU env (rl/envs/cartpole.ts in VecEnv) on the same seeds: the
 // same reset draws from the same Philox words, the same dynamics to float32 rounding, the same
 // termination / truncation / autoreset flags and episode statistics, checkpoints that move
-// between the two, and a rollout with no readback.
+// between the two, a rollout with no readback, and the episode log (every finished episode, as
+// the CPU env's completedEpisodes(), growing as needed; an overflowed log is an error).
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { makeEnv } from '../../rl/envs/index.ts';
 import { GpuCartPole } from '../../rl/envs/gpu/cartpole.ts';
+import { episodesOfLog } from '../../rl/envs/gpu/vec.ts';
 import { Rng } from '../../rl/envs/rng.ts';
 
 beforeAll(async () => {
@@ -141,5 +143,56 @@ describe('GPU CartPole', () => {
     E.dispose(a);
     gpu.dispose();
     expect(() => gpu.reset()).toThrow(/after dispose/);
+  });
+
+  it('the episode log lists every finished episode as the CPU env\'s completedEpisodes() (growing past its first capacity); an overflowed log is an error', async () => {
+    const live = E.memory().liveBuffers;
+    const n = 5, cap = 9;
+    const cpu = makeEnv('cartpole', { numEnvs: n, seed: 21, maxEpisodeSteps: cap });
+    const gpu = new GpuCartPole({ numEnvs: n, seed: 21, maxEpisodeSteps: cap });
+    cpu.reset();
+    gpu.reset().dispose();
+    const rng = new Rng(3, 0);
+    const run = (steps: number) => {
+      const want: { step: number; envIndex: number; return: number; length: number }[] = [];
+      for (let k = 0; k < steps; k++) {
+        // mostly pushing one way, so terminations come before the cap too
+        const a = Int32Array.from({ length: n }, (_, i) => (rng.uniform() < (i % 2 ? 0.9 : 0.5) ? 1 : 0));
+        const t = E.tensor(Float32Array.from(a), [n]);
+        const r = gpu.step(t);
+        E.dispose([t, r.obs, r.rewards, r.terminated, r.truncated, r.finalObs]);
+        cpu.step(a);
+        for (const e of cpu.completedEpisodes()) want.push({ step: k, envIndex: e.envIndex, return: e.return, length: e.length });
+      }
+      return want;
+    };
+    const want = run(150); // past the log's first capacity of 64 steps
+    expect(gpu.loggedSteps).toBe(150);
+    const t = gpu.takeEpisodeLog()!;
+    expect(t.steps).toBe(150);
+    const got = episodesOfLog(await t.log.data(), n);
+    t.log.dispose();
+    expect(want.some((e) => e.length < cap) && want.some((e) => e.length === cap)).toBe(true);
+    expect(got).toEqual(want);
+    expect(gpu.takeEpisodeLog()).toBeNull();
+    gpu.dispose();
+    // a log nobody takes restarts past maxLogSteps; the next take says so, then the log works again
+    const small = new GpuCartPole({ numEnvs: n, seed: 21, maxEpisodeSteps: cap, maxLogSteps: 8 });
+    small.reset().dispose();
+    const a = E.tensor(new Float32Array(n).fill(1), [n]);
+    for (let k = 0; k < 12; k++) {
+      const r = small.step(a);
+      E.dispose([r.obs, r.rewards, r.terminated, r.truncated, r.finalObs]);
+    }
+    expect(() => small.takeEpisodeLog()).toThrow(/the episode log overflowed: more than maxLogSteps \(8\) vector steps since the last takeEpisodeLog\(\), 8 of them dropped/);
+    const r = small.step(a);
+    E.dispose([r.obs, r.rewards, r.terminated, r.truncated, r.finalObs]);
+    const again = small.takeEpisodeLog()!;
+    expect(again.steps).toBe(1);
+    again.log.dispose();
+    expect(() => new GpuCartPole({ numEnvs: n, maxLogSteps: 0 })).toThrow(/maxLogSteps must be an integer in \[1, \d+\] for 5 envs, got 0/);
+    a.dispose();
+    small.dispose();
+    expect(E.memory().liveBuffers).toBe(live);
   });
 });

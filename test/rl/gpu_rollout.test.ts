@@ -26,6 +26,7 @@ import { makeEnv } from '../../rl/envs/index.ts';
 import { makeGpuEnv } from '../../rl/envs/gpu/index.ts';
 import type { PpoAgent } from '../../rl/ppo.ts';
 import { sampleCategoricalGpu } from '../../rl/harness/sample_gpu.ts';
+import { dqnAlgorithms, resolveDqnConfig } from '../../rl/dqn.ts';
 
 beforeAll(async () => {
   await E.init();
@@ -186,6 +187,26 @@ describe('GPU rollouts', () => {
     const m = await run('moved', { envDevice: 'cpu' }, { resume: true, explicit: { envDevice: 'gpu' } });
     expect(m.device).toBe('gpu');
     expect(strip(m.metrics.train)).toEqual(strip(c.metrics.train));
+    expect(E.memory().liveBuffers).toBe(live);
+  }, 300_000);
+
+  it('off-policy (DQN) on a GPU env: the per-episode records read from the GPU log (at 4,096 vector steps into the carry, then at the log line) equal the CPU path\'s, and so do the log lines, recent_return included', async () => {
+    const live = E.memory().liveBuffers;
+    const algo = dqnAlgorithms['dqn'];
+    // 4,200 vector steps between log lines: past the trainer's 4,096-step drain of the log; acting only
+    const base = { env: 'minatar/breakout', preset: 'gymnax', numEnvs: 4, totalSteps: 4 * 4200, logEvery: 4 * 4200, learningStarts: 10 ** 9, bufferSize: 256, epsDecaySteps: 2000, epsEnd: 0.1, evalEvery: 0, hidden: 16, seed: 6 };
+    const run = async (envDevice: 'cpu' | 'gpu') => {
+      const logs: object[] = [], eps: TrainingEpisode[] = [];
+      const tr = new Trainer(algo, resolveDqnConfig(algo, base as never, { envDevice }) as RunConfig, { onLog: (l) => logs.push(l), onEpisodes: (e) => eps.push(...e) });
+      while (!tr.done()) await tr.step();
+      tr.dispose();
+      return { logs, eps };
+    };
+    const c = await run('cpu'), g = await run('gpu');
+    expect(c.logs.length).toBe(1);
+    expect(c.eps.length).toBeGreaterThan(100);
+    expect(g.eps).toEqual(c.eps);
+    expect(strip(g.logs)).toEqual(strip(c.logs));
     expect(E.memory().liveBuffers).toBe(live);
   }, 300_000);
 

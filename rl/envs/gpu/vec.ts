@@ -40,6 +40,12 @@ export interface GpuVecEnvOptions {
   seed?: number;
   /** Step cap per episode, reported as truncated; 0 = none. Default: the env's. */
   maxEpisodeSteps?: number;
+  /**
+   * Vector steps the episode log holds between takeEpisodeLog() calls (default: what fits in
+   * 64 MiB, or the adapter's storage-binding limit if smaller); past it the log restarts and the
+   * next takeEpisodeLog() fails, saying so.
+   */
+  maxLogSteps?: number;
 }
 
 /** One step's results: new tensors the caller owns (dispose them). */
@@ -258,6 +264,10 @@ export class GpuVecEnv {
   private EP: GPUBuffer;
   private logCapacity = 64;
   private logSteps = 0;
+  /** Vector steps the episode log holds between takes. */
+  readonly maxLogSteps: number;
+  /** Steps lost when the log restarted past maxLogSteps since the last take (0: none). */
+  private logLost = 0;
 
   constructor(def: GpuEnvDef, o: GpuVecEnvOptions) {
     if (!Number.isInteger(o.numEnvs) || o.numEnvs < 1) throw new Error(`numEnvs must be a positive integer, got ${o.numEnvs}`);
@@ -277,19 +287,31 @@ export class GpuVecEnv {
     this.k = k;
     const rt = runtime();
     const n = o.numEnvs;
+    // checked before any buffer is made
+    const fit = Math.floor(Math.min(64 * 2 ** 20, rt.device.limits.maxStorageBufferBindingSize) / (8 * n));
+    this.maxLogSteps = o.maxLogSteps ?? fit;
+    if (!Number.isInteger(this.maxLogSteps) || this.maxLogSteps < 1 || this.maxLogSteps > fit) throw new Error(`maxLogSteps must be an integer in [1, ${fit}] for ${n} envs, got ${o.maxLogSteps}`);
     this.S = rt.upload(new Float32Array(def.stateSize * n));
     this.Cn = rt.upload(new Uint32Array(2 * n));
     this.St = rt.upload(new Float32Array(4 * n));
+    this.logCapacity = Math.min(this.logCapacity, this.maxLogSteps);
     this.EP = rt.alloc(this.logCapacity * n * 8);
   }
 
   /** Room in the episode log for `steps` more vector steps (grows it, keeping what it holds). */
   private reserveLog(steps: number) {
+    if (steps > this.maxLogSteps) throw new Error(`${this.id} (GPU): ${steps} vector steps at once do not fit the episode log (maxLogSteps ${this.maxLogSteps})`);
+    if (this.logSteps + steps > this.maxLogSteps) {
+      // nobody took the log (a caller using only the sums, or too rarely): start it over
+      this.logLost += this.logSteps;
+      this.logSteps = 0;
+    }
     const need = this.logSteps + steps;
     if (need <= this.logCapacity) return;
     const rt = runtime(), n = this.numEnvs;
     let cap = this.logCapacity;
     while (cap < need) cap *= 2;
+    cap = Math.min(cap, this.maxLogSteps);
     const next = rt.alloc(cap * n * 8);
     if (this.logSteps) rt.copy(this.EP, 0, next, 0, this.logSteps * n * 8);
     rt.release(this.EP);
@@ -398,6 +420,12 @@ export class GpuVecEnv {
    */
   takeEpisodeLog(): { log: Tensor; steps: number } | null {
     this.alive('read its episode log');
+    if (this.logLost) {
+      const lost = this.logLost;
+      this.logLost = 0;
+      this.logSteps = 0;
+      throw new Error(`${this.id} (GPU): the episode log overflowed: more than maxLogSteps (${this.maxLogSteps}) vector steps since the last takeEpisodeLog(), ${lost} of them dropped; take it more often`);
+    }
     const steps = this.logSteps;
     if (!steps) return null;
     const log = this.tensor([steps * this.numEnvs, 2]);
@@ -477,6 +505,7 @@ export class GpuVecEnv {
     this.started = st.started;
     // episodes logged before belong to the replaced state
     this.logSteps = 0;
+    this.logLost = 0;
     const rt = runtime();
     // The batch recorded so far may still read these buffers: submit it before overwriting.
     rt.flush();
