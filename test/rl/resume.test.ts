@@ -44,8 +44,9 @@ async function stopAndResume(algo: Algorithm, cfg: RunConfig) {
 }
 
 describe('resume', () => {
-  it('PPO on CartPole: stop at a checkpoint, resume → the same final parameters, optimizer state, metrics and evaluations', async () => {
-    const [algo, cfg] = await setup('ppo', { env: 'cartpole', seed: 7, numEnvs: 4, numSteps: 32, minibatchSize: 32, updateEpochs: 2, totalSteps: 4 * 128, logEvery: 128, evalEvery: 256, evalEpisodes: 3, lr: 1e-3 });
+  // envDevice 'auto' puts PPO on CartPole on the GPU env; the CPU env's resume is checked too.
+  it.each(['auto', 'cpu'])('PPO on CartPole (envDevice %s): stop at a checkpoint, resume → the same final parameters, optimizer state, metrics and evaluations', async (envDevice) => {
+    const [algo, cfg] = await setup('ppo', { env: 'cartpole', envDevice, seed: 7, numEnvs: 4, numSteps: 32, minibatchSize: 32, updateEpochs: 2, totalSteps: 4 * 128, logEvery: 128, evalEvery: 256, evalEpisodes: 3, lr: 1e-3 });
     const { fa, fb, ma, mb } = await stopAndResume(algo, cfg);
     expect(Object.keys(fb.tensors).sort()).toEqual(Object.keys(fa.tensors).sort());
     expect(Object.keys(fa.tensors).some((k) => k.startsWith('optim.agent.exp_avg_sq.'))).toBe(true);
