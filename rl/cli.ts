@@ -190,7 +190,7 @@ export function makeProgram(log: (s: string) => void = console.log): Command {
       }
       // ---- train
       await E.init();
-      const summary: Array<{ seed: number; step: number; recent: number | null; time: number; evalMean: number | null }> = [];
+      const summary: Array<{ seed: number; step: number; recent: number | null; time: number; evalMean: number | null; envDevice: string }> = [];
       let runAlgo = algo.name, runEnv = '';
       for (const { seed, dir, prepared } of plans) {
         const cfg = prepared.cfg;
@@ -217,12 +217,12 @@ export function makeProgram(log: (s: string) => void = console.log): Command {
           },
         }, prepared);
         bar?.stop();
-        summary.push({ seed, step: t.globalStep, recent: t.recentMean(), time: t.elapsed(), evalMean: t.lastEval?.mean_return ?? null });
+        summary.push({ seed, step: t.globalStep, recent: t.recentMean(), time: t.elapsed(), evalMean: t.lastEval?.mean_return ?? null, envDevice: t.envDevice });
         t.dispose();
       }
       log(`\n${runAlgo} on ${runEnv}: ${out}`);
       for (const s of summary) {
-        log(`  seed ${s.seed}: ${s.step} steps in ${s.time.toFixed(0)} s, mean return of the last 20 episodes ${fmt(s.recent)}${s.evalMean !== null ? `, last evaluation ${fmt(s.evalMean)}` : ''}`);
+        log(`  seed ${s.seed}: ${s.step} steps in ${s.time.toFixed(0)} s on the ${s.envDevice === 'gpu' ? 'GPU' : 'CPU'} env, mean return of the last 20 episodes ${fmt(s.recent)}${s.evalMean !== null ? `, last evaluation ${fmt(s.evalMean)}` : ''}`);
       }
     });
 
