@@ -5,11 +5,14 @@
 // in one run; and SCORER's cost per env step relative to DQN's. Our rounds also print GPU
 // dispatches and uploads per vector step (the engine's counters over the timed steps).
 //   npx tsx bench/dqn_speed.ts [--steps 2000] [--rounds 3] [--no-torch] [--case small] [--torch-threads 1,2]
-//                              [--eps-decay 20000] [--env-device]
+//                              [--eps-decay 20000] [--env-device] [--fused-ab]
 // --eps-decay: env steps of the ε decay 1 → 0.05 on both sides (default 20,000: ε ≈ 0.97 in the timed
 // steps, so most of our steps skip the greedy forward and its readback; 1: ε = 0.05, nearly every
 // step greedy, as late in training). --env-device: also ours DQN on MinAtar Breakout with
-// envDevice 'cpu' against 'gpu' (rl/envs/gpu), alternating, same cases.
+// envDevice 'cpu' against 'gpu' (rl/envs/gpu), alternating, same cases. --fused-ab: in one
+// process, two trainers of each algorithm, one with the fused update (rl/dqn/fused_update.ts)
+// and one with the composed ops, timed in alternating segments of --steps env steps (--rounds
+// pairs): the fused update's own speed-up, free of the load drift between separate runs.
 // The PyTorch side runs under the first python that imports torch ($BENCH_PYTHON, python3 on
 // PATH, /usr/bin/python3: a pyenv python3 first on PATH often has none).
 // Cases (identical in both implementations):
@@ -25,6 +28,7 @@ import { findTorch } from './peers/torch.ts';
 import * as E from '../engine/index.ts';
 import { dqnAlgorithms, resolveDqnConfig, type DqnConfig } from '../rl/dqn.ts';
 import { scorerAlgorithms } from '../rl/scorer.ts';
+import { fusedDqnEnabled } from '../rl/dqn/fused_update.ts';
 import { Trainer } from '../rl/harness/trainer.ts';
 import type { OffPolicyAlgorithm, RunConfig } from '../rl/harness/types.ts';
 import { VecEnv } from '../rl/envs/vec.ts';
@@ -96,31 +100,42 @@ interface Speed {
 }
 
 let epsDecay = 20_000;
+let fusedAb = false;
 
-/** envDevice: MinAtar Breakout on that device instead of the stand-in env (--env-device). */
-async function ours(algo: OffPolicyAlgorithm<DqnConfig>, c: Case, steps: number, envDevice?: 'cpu' | 'gpu'): Promise<Speed> {
+/** The bench's trainer for a case on the stand-in env. */
+function trainerFor(algo: OffPolicyAlgorithm<DqnConfig>, c: Case, envDevice?: 'cpu' | 'gpu') {
   const cfg = resolveDqnConfig(algo, {
     env: envDevice ? 'minatar/breakout' : 'cartpole', preset: null, numEnvs: c.numEnvs, batchSize: c.batch, trainFreq: 1, learningStarts: WARMUP,
     bufferSize: 10_000, totalSteps: 1e9, logEvery: 1e9, evalEvery: 0, encoder: 'mlp', optimizer: 'adam', lr: 1e-4,
     loss: 'mse', maxGradNorm: 0.5, targetUpdateEvery: 1000, epsDecaySteps: epsDecay, epsEnd: 0.05, epsDecayFrom: 'start',
     ...(envDevice ? { envDevice } : {}),
   });
-  const t = new Trainer(algo, cfg as RunConfig, envDevice ? {} : { env: env(c.numEnvs) });
-  while (t.globalStep <= WARMUP) await t.step();
+  return new Trainer(algo, cfg as RunConfig, envDevice ? {} : { env: env(c.numEnvs) });
+}
+
+/** `steps` more env steps of a trainer: wall and CPU speed, dispatches and uploads per vector step. */
+async function timed(t: Trainer, steps: number, numEnvs: number, drainEvery = 0): Promise<Speed> {
   await E.sync();
   const s0 = t.globalStep, t0 = performance.now(), c0 = process.cpuUsage(), k0 = { ...E.counters() };
   let k = 0;
   while (t.globalStep - s0 < steps) {
     await t.step();
     // the GPU env path never reads back: let the driver drain now and then (as bench/gpu_envs.ts)
-    if (envDevice === 'gpu' && ++k % 100 === 0) await E.sync();
+    if (drainEvery && ++k % drainEvery === 0) await E.sync();
   }
   await E.sync();
-  const n = t.globalStep - s0, cu = process.cpuUsage(c0), k1 = E.counters(), vsteps = n / c.numEnvs;
-  const out = {
+  const n = t.globalStep - s0, cu = process.cpuUsage(c0), k1 = E.counters(), vsteps = n / numEnvs;
+  return {
     wall: n / ((performance.now() - t0) / 1000), cpu: n / ((cu.user + cu.system) / 1e6),
     dispatches: (k1.dispatches - k0.dispatches) / vsteps, uploads: (k1.uploads - k0.uploads) / vsteps,
   };
+}
+
+/** envDevice: MinAtar Breakout on that device instead of the stand-in env (--env-device). */
+async function ours(algo: OffPolicyAlgorithm<DqnConfig>, c: Case, steps: number, envDevice?: 'cpu' | 'gpu'): Promise<Speed> {
+  const t = trainerFor(algo, c, envDevice);
+  while (t.globalStep <= WARMUP) await t.step();
+  const out = await timed(t, steps, c.numEnvs, envDevice === 'gpu' ? 100 : 0);
   t.dispose();
   return out;
 }
@@ -155,6 +170,7 @@ async function main() {
   const only = opt('--case') ?? null;
   const noTorch = args.includes('--no-torch');
   const envDevices = args.includes('--env-device');
+  fusedAb = args.includes('--fused-ab');
   epsDecay = Number(opt('--eps-decay') ?? 20_000);
   if (!(Number.isInteger(epsDecay) && epsDecay >= 1)) throw new Error(`--eps-decay must be an integer >= 1, got ${opt('--eps-decay')}`);
   // PyTorch at each of these intra-op thread counts, every round; its faster one is the peer
@@ -220,6 +236,35 @@ async function main() {
       console.error(er.at(-1));
     }
     console.log(er.join('\n'));
+  }
+  if (fusedAb) {
+    const ab = ['| case | algorithm | composed (steps/s) | fused (steps/s) | fused / composed (per pair) | dispatches per vector step (composed, fused) |', '|---|---|---|---|---|---|'];
+    for (const c of CASES) {
+      if (only && c.name !== only) continue;
+      for (const [name, algo] of [['DQN', dqnAlgorithms.dqn], ['SCORER', scorerAlgorithms['scorer-dqn']]] as const) {
+        const mk = (on: boolean) => {
+          const prev = fusedDqnEnabled(on);
+          try {
+            return trainerFor(algo, c);
+          } finally {
+            fusedDqnEnabled(prev);
+          }
+        };
+        const tc = mk(false), tf = mk(true);
+        for (const t of [tc, tf]) while (t.globalStep <= WARMUP) await t.step();
+        const sc: Speed[] = [], sf: Speed[] = [];
+        for (let r = 0; r < rounds; r++) {
+          sc.push(await timed(tc, steps, c.numEnvs));
+          sf.push(await timed(tf, steps, c.numEnvs));
+        }
+        tc.dispose();
+        tf.dispose();
+        const cm = median(sc.map((x) => x.wall)), fm = median(sf.map((x) => x.wall));
+        ab.push(`| ${c.name} | ${name} | ${cm.toFixed(1)} | ${fm.toFixed(1)} | ${median(sf.map((x, i) => x.wall / sc[i].wall)).toFixed(2)}× (${sf.map((x, i) => (x.wall / sc[i].wall).toFixed(2)).join(', ')}) | ${median(sc.map((x) => x.dispatches!)).toFixed(1)}, ${median(sf.map((x) => x.dispatches!)).toFixed(1)} |`);
+        console.error(ab.at(-1), `(load ${load()})`);
+      }
+    }
+    console.log(ab.join('\n'));
   }
   console.log(`load average at end: ${load()}`);
 }
