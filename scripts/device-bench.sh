@@ -20,7 +20,11 @@ ENTRIES=(bench/run.ts bench/gpu_envs.ts bench/train_speed.ts)
 
 case "${1:-}" in
   pack)
-    bash ../shared/tools/gpu-pack.sh "${ENTRIES[@]}"
+    # The workplace's packer (Node, Dawn's addon, the Vulkan loader, esbuild bundles into
+    # .device/), kept beside the checkout rather than in it; GPU_PACK names another copy.
+    pack=${GPU_PACK:-$(dirname "$root")/shared/tools/gpu-pack.sh}
+    [ -f "$pack" ] || { echo "gpu-pack.sh not found at $pack: set GPU_PACK to the workplace's copy" >&2; exit 2; }
+    bash "$pack" "${ENTRIES[@]}"
     ;;
   run)
     [ -x .device/run.sh ] || { echo "no .device/run.sh: run 'bash scripts/device-bench.sh pack' here first and carry .device" >&2; exit 2; }

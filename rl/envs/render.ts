@@ -2,7 +2,7 @@ import { nodeBuiltin } from '../../kernels/common.ts';
 import type { Resvg as ResvgClass } from '@resvg/resvg-js';
 
 // resvg (SVG -> PNG) is loaded on first use rather than at import time: it is a native addon,
-// and a bundled entry point (bench/*.ts packed by ../shared/tools/gpu-pack.sh for a lent GPU
+// and a bundled entry point (bench/*.ts packed by scripts/device-bench.sh for a lent GPU
 // machine, which has no node_modules) must load without it; only a PNG request needs it.
 
 let cached: typeof ResvgClass | null = null;
