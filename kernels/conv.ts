@@ -287,6 +287,28 @@ export function convBwdWThreads(t: ConvTile, co: number, kk: number, ci: number)
   return Math.ceil(co / t.TC) * kk * Math.ceil(ci / t.TP);
 }
 
+/**
+ * The weight gradient's loop at one tap (kh, kw): over the batch and the output pixels, skipping
+ * pixels whose input falls in the padding; `gb` and `xb` index G and X at the pixel, with row
+ * lengths `co` and `ci` in the arrays' own element type (f32 or vec4f). Shared by the scalar and
+ * vec4 weight-gradient kernels.
+ */
+function weightGradTapLoop(co: string, ci: string, body: string[]): string {
+  return `for (var n = 0u; n < p.n; n++) {
+    for (var oh = 0u; oh < p.oh; oh++) {
+      let ih = i32(oh * p.sh + kh) - i32(p.ph);
+      if (ih < 0 || ih >= i32(p.h)) { continue; }
+      for (var ow = 0u; ow < p.ow; ow++) {
+        let iw = i32(ow * p.sw + kw) - i32(p.pw);
+        if (iw < 0 || iw >= i32(p.w)) { continue; }
+        let gb = ((n * p.oh + oh) * p.ow + ow) * ${co};
+        let xb = ((n * p.h + u32(ih)) * p.w + u32(iw)) * ${ci};
+        ${body.join('\n        ')}
+      }
+    }
+  }`;
+}
+
 /** Weight gradient: each thread owns TC output channels × TP input channels at one (kh, kw). */
 function convBwdWKernelMake(t: ConvTile) {
   const { TP, TC } = t;
@@ -322,19 +344,7 @@ ${flat}
   let kh = kk / p.kw;
   let kw = kk % p.kw;
   ${pre.join('\n  ')}
-  for (var n = 0u; n < p.n; n++) {
-    for (var oh = 0u; oh < p.oh; oh++) {
-      let ih = i32(oh * p.sh + kh) - i32(p.ph);
-      if (ih < 0 || ih >= i32(p.h)) { continue; }
-      for (var ow = 0u; ow < p.ow; ow++) {
-        let iw = i32(ow * p.sw + kw) - i32(p.pw);
-        if (iw < 0 || iw >= i32(p.w)) { continue; }
-        let gb = ((n * p.oh + oh) * p.ow + ow) * p.co;
-        let xb = ((n * p.h + u32(ih)) * p.w + u32(iw)) * p.ci;
-        ${body.join('\n        ')}
-      }
-    }
-  }
+  ${weightGradTapLoop('p.co', 'p.ci', body)}
   ${store.join('\n  ')}
 }`,
   };
@@ -388,19 +398,7 @@ ${flat}
   let kh = kk / p.kw;
   let kw = kk % p.kw;
   ${pre.join('\n  ')}
-  for (var n = 0u; n < p.n; n++) {
-    for (var oh = 0u; oh < p.oh; oh++) {
-      let ih = i32(oh * p.sh + kh) - i32(p.ph);
-      if (ih < 0 || ih >= i32(p.h)) { continue; }
-      for (var ow = 0u; ow < p.ow; ow++) {
-        let iw = i32(ow * p.sw + kw) - i32(p.pw);
-        if (iw < 0 || iw >= i32(p.w)) { continue; }
-        let gb = ((n * p.oh + oh) * p.ow + ow) * co4;
-        let xb = ((n * p.h + u32(ih)) * p.w + u32(iw)) * ci4;
-        ${body.join('\n        ')}
-      }
-    }
-  }
+  ${weightGradTapLoop('co4', 'ci4', body)}
   ${store.join('\n  ')}
 }`,
   };
