@@ -48,6 +48,33 @@ export function convFwdLaunch(t: ConvTile, pixels: number, co: number, uniformW 
 }
 
 /**
+ * Per output pixel i of a thread's TP (flat index p0 + i, clamped to the last pixel): its batch
+ * index, the input row/column of its window's top-left tap (ihb, iwb) and its image's first input
+ * row (xb). Shared by the scalar and vec4 forward kernels.
+ */
+function pixelOriginsWgsl(TP: number): string[] {
+  return range(TP).flatMap((i) => [
+    `let q${i} = min(p0 + ${i}u, npix - 1u);`,
+    `let ow${i} = q${i} % p.ow; let oh${i} = (q${i} / p.ow) % p.oh; let n${i} = q${i} / (p.ow * p.oh);`,
+    `let ihb${i} = i32(oh${i} * p.sh) - i32(p.ph); let iwb${i} = i32(ow${i} * p.sw) - i32(p.pw); let xb${i} = n${i} * p.h;`,
+  ]);
+}
+
+/**
+ * At tap (kh, kw): where pixel i reads its input (xo, in units of `ci`, the row length in the
+ * array's element type: f32 or vec4f) and a 0/1 mask m for taps that fall in the padding (their
+ * offset is clamped to 0 so the load stays in bounds).
+ */
+function tapInputsWgsl(TP: number, ci: string): string[] {
+  return range(TP).flatMap((i) => [
+    `let ih${i} = ihb${i} + i32(kh); let iw${i} = iwb${i} + i32(kw);`,
+    `let ok${i} = ih${i} >= 0 && ih${i} < i32(p.h) && iw${i} >= 0 && iw${i} < i32(p.w);`,
+    `let xo${i} = select(0u, ((xb${i} + u32(ih${i})) * p.w + u32(iw${i})) * ${ci}, ok${i});`,
+    `let m${i} = select(0.0, 1.0, ok${i});`,
+  ]);
+}
+
+/**
  * The forward kernel; `flipW` reads the weight as the stride-1 input gradient needs it: with
  * x = gy, the geometry of the equivalent forward problem (channels in = co, out = ci, padding
  * k − 1 − p) and w' [ci, kh', kw', co] = w [co, kH−1−kh', kW−1−kw', ci], read in place (no
@@ -57,21 +84,10 @@ export function convFwdLaunch(t: ConvTile, pixels: number, co: number, uniformW 
  */
 function convFwdKernelMake(t: ConvTile, flipW = false, uniformW = true) {
   const { TP, TC } = t;
-  const pre: string[] = [];
-  for (const i of range(TP)) {
-    pre.push(`let q${i} = min(p0 + ${i}u, npix - 1u);`);
-    pre.push(`let ow${i} = q${i} % p.ow; let oh${i} = (q${i} / p.ow) % p.oh; let n${i} = q${i} / (p.ow * p.oh);`);
-    pre.push(`let ihb${i} = i32(oh${i} * p.sh) - i32(p.ph); let iwb${i} = i32(ow${i} * p.sw) - i32(p.pw); let xb${i} = n${i} * p.h;`);
-  }
+  const pre = pixelOriginsWgsl(TP);
   for (const j of range(TC)) pre.push(flipW ? `let wr${j} = min(c0 + ${j}u, p.co - 1u);` : `let wr${j} = min(c0 + ${j}u, p.co - 1u) * p.kh * p.kw * p.ci;`);
   for (const i of range(TP)) for (const j of range(TC)) pre.push(`var a${i}_${j} = 0.0;`);
-  const kbody: string[] = [];
-  for (const i of range(TP)) {
-    kbody.push(`let ih${i} = ihb${i} + i32(kh); let iw${i} = iwb${i} + i32(kw);`);
-    kbody.push(`let ok${i} = ih${i} >= 0 && ih${i} < i32(p.h) && iw${i} >= 0 && iw${i} < i32(p.w);`);
-    kbody.push(`let xo${i} = select(0u, ((xb${i} + u32(ih${i})) * p.w + u32(iw${i})) * p.ci, ok${i});`);
-    kbody.push(`let m${i} = select(0.0, 1.0, ok${i});`);
-  }
+  const kbody = tapInputsWgsl(TP, 'p.ci');
   kbody.push(flipW ? `let wo = (p.kh - 1u - kh) * p.kw + p.kw - 1u - kw;` : `let wo = (kh * p.kw + kw) * p.ci;`);
   const cbody: string[] = [];
   for (const i of range(TP)) cbody.push(`let x${i} = X[xo${i} + c] * m${i};`);
@@ -129,11 +145,7 @@ function convFwdVec4KernelMake(t: ConvTile, flipW = false) {
   const TC = flipW ? Math.max(4, t.TC) : t.TC;
   const TB = TC / 4;
   const pre: string[] = [`let ci4 = p.ci / 4u;`];
-  for (const i of range(TP)) {
-    pre.push(`let q${i} = min(p0 + ${i}u, npix - 1u);`);
-    pre.push(`let ow${i} = q${i} % p.ow; let oh${i} = (q${i} / p.ow) % p.oh; let n${i} = q${i} / (p.ow * p.oh);`);
-    pre.push(`let ihb${i} = i32(oh${i} * p.sh) - i32(p.ph); let iwb${i} = i32(ow${i} * p.sw) - i32(p.pw); let xb${i} = n${i} * p.h;`);
-  }
+  pre.push(...pixelOriginsWgsl(TP));
   if (flipW) {
     pre.push(`let co4 = p.co / 4u;`);
     for (const b of range(TB)) pre.push(`let wr${b} = min(c0 / 4u + ${b}u, co4 - 1u);`);
@@ -142,13 +154,7 @@ function convFwdVec4KernelMake(t: ConvTile, flipW = false) {
     for (const j of range(TC)) pre.push(`let wr${j} = min(c0 + ${j}u, p.co - 1u) * p.kh * p.kw * ci4;`);
     for (const i of range(TP)) for (const j of range(TC)) pre.push(`var a${i}_${j} = 0.0;`);
   }
-  const kbody: string[] = [];
-  for (const i of range(TP)) {
-    kbody.push(`let ih${i} = ihb${i} + i32(kh); let iw${i} = iwb${i} + i32(kw);`);
-    kbody.push(`let ok${i} = ih${i} >= 0 && ih${i} < i32(p.h) && iw${i} >= 0 && iw${i} < i32(p.w);`);
-    kbody.push(`let xo${i} = select(0u, ((xb${i} + u32(ih${i})) * p.w + u32(iw${i})) * ci4, ok${i});`);
-    kbody.push(`let m${i} = select(0.0, 1.0, ok${i});`);
-  }
+  const kbody = tapInputsWgsl(TP, 'ci4');
   kbody.push(flipW ? `let wo = (p.kh - 1u - kh) * p.kw + p.kw - 1u - kw;` : `let wo = (kh * p.kw + kw) * ci4;`);
   const cbody: string[] = [];
   for (const i of range(TP)) cbody.push(`let x${i} = X[xo${i} + c] * m${i};`);
