@@ -24,26 +24,43 @@ afterEach(() => {
 
 interface Geo { n: number; h: number; w: number; ci: number; co: number; kh: number; kw: number; p: number }
 
-/** dx of L = Σ conv2d(x, w) ⊙ gy (stride 1, zero padding p), by scattering every product once. */
-function refBackInput(gy: R.ND, w: R.ND, g: Geo): Float64Array {
-  const oh = g.h + 2 * g.p - g.kh + 1, ow = g.w + 2 * g.p - g.kw + 1;
-  const dx = new Float64Array(g.n * g.h * g.w * g.ci);
-  for (let n = 0; n < g.n; n++)
+/** A conv2d's shape: NHWC input, [co, kh, kw, ci] weight, stride s both ways, zero padding p. */
+interface ProductGeo { n: number; h: number; w: number; ci: number; co: number; kh: number; kw: number; s: number; p: number }
+
+/**
+ * Every multiply-add of conv2d at any stride and padding, in one fixed order: f(index into x,
+ * index into w, index into gy). The float64 references below are sums over it.
+ */
+function forEachConvProduct(c: ProductGeo, f: (xi: number, wi: number, gi: number) => void) {
+  const oh = Math.floor((c.h + 2 * c.p - c.kh) / c.s) + 1, ow = Math.floor((c.w + 2 * c.p - c.kw) / c.s) + 1;
+  for (let n = 0; n < c.n; n++)
     for (let y = 0; y < oh; y++)
-      for (let x = 0; x < ow; x++)
-        for (let co = 0; co < g.co; co++) {
-          const gv = gy.data[((n * oh + y) * ow + x) * g.co + co];
-          for (let kh = 0; kh < g.kh; kh++) {
-            const ih = y + kh - g.p;
-            if (ih < 0 || ih >= g.h) continue;
-            for (let kw = 0; kw < g.kw; kw++) {
-              const iw = x + kw - g.p;
-              if (iw < 0 || iw >= g.w) continue;
-              for (let ci = 0; ci < g.ci; ci++) dx[((n * g.h + ih) * g.w + iw) * g.ci + ci] += gv * w.data[((co * g.kh + kh) * g.kw + kw) * g.ci + ci];
-            }
+      for (let xx = 0; xx < ow; xx++)
+        for (let kh = 0; kh < c.kh; kh++) {
+          const ih = y * c.s + kh - c.p;
+          if (ih < 0 || ih >= c.h) continue;
+          for (let kw = 0; kw < c.kw; kw++) {
+            const iw = xx * c.s + kw - c.p;
+            if (iw < 0 || iw >= c.w) continue;
+            for (let co = 0; co < c.co; co++)
+              for (let ci = 0; ci < c.ci; ci++)
+                f(((n * c.h + ih) * c.w + iw) * c.ci + ci, ((co * c.kh + kh) * c.kw + kw) * c.ci + ci, ((n * oh + y) * ow + xx) * c.co + co);
           }
         }
+}
+
+/** dx of L = Σ conv2d(x, w) ⊙ gy at any stride and padding, by scattering every product once. */
+function refBackInput(gy: R.ND, w: R.ND, g: ProductGeo): Float64Array {
+  const dx = new Float64Array(g.n * g.h * g.w * g.ci);
+  forEachConvProduct(g, (xi, wi, gi) => { dx[xi] += gy.data[gi] * w.data[wi]; });
   return dx;
+}
+
+/** dw of L = Σ conv2d(x, w) ⊙ gy: Σ over (n, oh, ow) of gy[co] · x[ci] at each tap. */
+function refBackWeight(x: R.ND, gy: R.ND, g: ProductGeo): Float64Array {
+  const dw = new Float64Array(g.co * g.kh * g.kw * g.ci);
+  forEachConvProduct(g, (xi, wi, gi) => { dw[wi] += gy.data[gi] * x.data[xi]; });
+  return dw;
 }
 
 const GEOS: Geo[] = [
@@ -63,7 +80,7 @@ describe('conv2dBackInput at stride 1 (flipped-weight forward kernel)', () => {
     for (const g of GEOS) {
       const oshape = [g.n, g.h + 2 * g.p - g.kh + 1, g.w + 2 * g.p - g.kw + 1, g.co];
       const gy = randn(rng, oshape), w = randn(rng, [g.co, g.kh, g.kw, g.ci], 0.5);
-      const ref = refBackInput(gy, w, g);
+      const ref = refBackInput(gy, w, { ...g, s: 1 });
       const GY = up(gy), W = up(w);
       for (const t of TILES) {
         for (const cls of ['small', 'medium', 'large'] as const) E.setTile('conv', cls, t);
@@ -87,7 +104,7 @@ describe('conv2dBackInput at stride 1 (flipped-weight forward kernel)', () => {
     const g: Geo = { n: 1, h: 4, w: 4, ci: 2, co: 3, kh: 2, kw: 2, p: 2 };
     const gy = randn(rng, [1, 7, 7, 3]), w = randn(rng, [3, 2, 2, 2]);
     const dx = E.conv2dBackInput(up(gy), up(w), [1, 4, 4, 2], [1, 1], [2, 2]);
-    await expectRel(dx, refBackInput(gy, w, g), 1e-5, 'p ≥ k');
+    await expectRel(dx, refBackInput(gy, w, { ...g, s: 1 }), 1e-5, 'p ≥ k');
   });
 
   it('gradients and HVPs of a stride-1, padded two-layer conv net match the float64 reference', async () => {
@@ -117,50 +134,6 @@ describe('conv2dBackInput at stride 1 (flipped-weight forward kernel)', () => {
   });
 });
 
-/** dw of L = Σ conv2d(x, w) ⊙ gy: Σ over (n, oh, ow) of gy[co] · x[ci] at each tap. */
-function refBackWeight(x: R.ND, gy: R.ND, c: { n: number; h: number; w: number; ci: number; co: number; k: number; s: number; p: number }): Float64Array {
-  const oh = Math.floor((c.h + 2 * c.p - c.k) / c.s) + 1, ow = Math.floor((c.w + 2 * c.p - c.k) / c.s) + 1;
-  const dw = new Float64Array(c.co * c.k * c.k * c.ci);
-  for (let n = 0; n < c.n; n++)
-    for (let y = 0; y < oh; y++)
-      for (let xx = 0; xx < ow; xx++)
-        for (let kh = 0; kh < c.k; kh++) {
-          const ih = y * c.s + kh - c.p;
-          if (ih < 0 || ih >= c.h) continue;
-          for (let kw = 0; kw < c.k; kw++) {
-            const iw = xx * c.s + kw - c.p;
-            if (iw < 0 || iw >= c.w) continue;
-            for (let co = 0; co < c.co; co++) {
-              const gv = gy.data[((n * oh + y) * ow + xx) * c.co + co];
-              for (let ci = 0; ci < c.ci; ci++) dw[((co * c.k + kh) * c.k + kw) * c.ci + ci] += gv * x.data[((n * c.h + ih) * c.w + iw) * c.ci + ci];
-            }
-          }
-        }
-  return dw;
-}
-
-/** dx of L = Σ conv2d(x, w) ⊙ gy at any stride: scatter every product once. */
-function refBackInputStrided(gy: R.ND, w: R.ND, c: { n: number; h: number; w: number; ci: number; co: number; k: number; s: number; p: number }): Float64Array {
-  const oh = Math.floor((c.h + 2 * c.p - c.k) / c.s) + 1, ow = Math.floor((c.w + 2 * c.p - c.k) / c.s) + 1;
-  const dx = new Float64Array(c.n * c.h * c.w * c.ci);
-  for (let n = 0; n < c.n; n++)
-    for (let y = 0; y < oh; y++)
-      for (let xx = 0; xx < ow; xx++)
-        for (let kh = 0; kh < c.k; kh++) {
-          const ih = y * c.s + kh - c.p;
-          if (ih < 0 || ih >= c.h) continue;
-          for (let kw = 0; kw < c.k; kw++) {
-            const iw = xx * c.s + kw - c.p;
-            if (iw < 0 || iw >= c.w) continue;
-            for (let co = 0; co < c.co; co++) {
-              const gv = gy.data[((n * oh + y) * ow + xx) * c.co + co];
-              for (let ci = 0; ci < c.ci; ci++) dx[((n * c.h + ih) * c.w + iw) * c.ci + ci] += gv * w.data[((co * c.k + kh) * c.k + kw) * c.ci + ci];
-            }
-          }
-        }
-  return dx;
-}
-
 describe('conv2d vec4 kernels (forward, weight gradient, strided input gradient)', () => {
   const VCASES = [
     { n: 3, h: 10, w: 10, ci: 4, co: 16, k: 3, s: 1, p: 0 }, // MinAtar
@@ -175,8 +148,8 @@ describe('conv2d vec4 kernels (forward, weight gradient, strided input gradient)
       const oshape = [c.n, E.convOutputSize(c.h, c.k, c.s, c.p), E.convOutputSize(c.w, c.k, c.s, c.p), c.co];
       const x = randn(rng, [c.n, c.h, c.w, c.ci]), w = randn(rng, [c.co, c.k, c.k, c.ci], 0.5), b = randn(rng, [c.co]), gy = randn(rng, oshape);
       const yRef = R.relu(R.conv2d(x, wToRef(w), { layout: 'NHWC', stride: c.s, padding: c.p, bias: b }));
-      const dwRef = refBackWeight(x, gy, c);
-      const dxRef = refBackInputStrided(gy, w, c);
+      const dwRef = refBackWeight(x, gy, { ...c, kh: c.k, kw: c.k });
+      const dxRef = refBackInput(gy, w, { ...c, kh: c.k, kw: c.k });
       const X = up(x), W = up(w), B = up(b), GY = up(gy);
       for (const t of VTILES) {
         for (const cls of ['small', 'medium', 'large'] as const) {
