@@ -1,10 +1,14 @@
-"""CleanRL-style PPO in PyTorch (CPU), for the training-loop speed comparison with rl/ppo.ts.
+"""CleanRL-style PPO in PyTorch (CPU, or CUDA where torch has it), for the training-loop speed comparison with rl/ppo.ts.
 
 Same algorithm, networks and hyperparameters as bench/train_speed.ts:
   cartpole       CartPole-v1 (vectorised in numpy, as docs/spec/classic.md), MLP 64-64 tanh
   minatar-dummy  a MinAtar-shaped stand-in env (10x10x4 binary frames, episodes of 100 steps,
                  numpy), the MinAtar reference torso Conv(4->16, 3x3) -> Linear(1024->128)
-Prints one JSON line: {"impl": "torch", "case": ..., "steps_per_s": ...}.
+Prints one JSON line: {"impl": "torch", "case": ..., "device": ..., "steps_per_s": ...}.
+
+--device auto (the default) is CleanRL's choice: CUDA when torch sees a GPU, else the CPU; the
+envs stay in numpy on the CPU either way (as CleanRL's gym vector envs do), so on CUDA every env
+step moves observations to the GPU and actions back, which is the loop a CUDA user runs.
 
   python3 bench/ppo_torch.py --case cartpole --num-envs 4 --num-steps 128 --minibatch 128 --epochs 4 --updates 4
 """
@@ -113,18 +117,28 @@ def main():
     p.add_argument("--updates", type=int, default=4)
     p.add_argument("--lr", type=float, default=2.5e-4)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="auto", help="auto (cuda if available, else cpu), cpu, cuda")
     a = p.parse_args()
+    if a.device == "auto":
+        a.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if a.device not in ("cpu", "cuda") or (a.device == "cuda" and not torch.cuda.is_available()):
+        p.error(f"--device {a.device}: expected auto, cpu or cuda (cuda needs a GPU torch can see)")
+    dev = torch.device(a.device)
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False  # fp32 as on every other engine here
+        torch.backends.cudnn.allow_tf32 = False
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     env = CartPoleVec(a.num_envs, 0) if a.case == "cartpole" else DummyGridVec(a.num_envs, 0)
-    agent = Agent(env.obs_shape, env.num_actions)
+    agent = Agent(env.obs_shape, env.num_actions).to(dev)
     opt = torch.optim.Adam(agent.parameters(), lr=a.lr, eps=1e-5)
     T, N = a.num_steps, a.num_envs
     B = T * N
     gamma, lam, clip, vf, ent_c, max_norm = 0.99, 0.95, 0.2, 0.5, 0.01, 0.5
-    obs_b = torch.zeros((T, N) + env.obs_shape)
-    act_b, logp_b, rew_b, done_b, val_b = (torch.zeros((T, N)) for _ in range(5))
-    next_obs = torch.tensor(env.obs())
+    obs_b = torch.zeros((T, N) + env.obs_shape, device=dev)
+    act_b, logp_b, rew_b, done_b, val_b = (torch.zeros((T, N), device=dev) for _ in range(5))
+    next_obs = torch.tensor(env.obs(), device=dev)
     times = []
     for update in range(a.updates + 1):
         t0 = time.perf_counter()
@@ -136,14 +150,14 @@ def main():
                 action, logp, _, value = agent.get_action_and_value(next_obs)
             val_b[t] = value.flatten()
             act_b[t], logp_b[t] = action, logp
-            o, r, term, trunc, final = env.step(action.numpy())
+            o, r, term, trunc, final = env.step(action.cpu().numpy())
             r = r.copy()
             if trunc.any():  # bootstrap from the final observation on truncation
                 with torch.no_grad():
-                    r[trunc] += gamma * agent.get_value(torch.tensor(final[trunc])).flatten().numpy()
-            rew_b[t] = torch.tensor(r)
-            done_b[t] = torch.tensor((term | trunc).astype(np.float32))
-            next_obs = torch.tensor(o)
+                    r[trunc] += gamma * agent.get_value(torch.tensor(final[trunc], device=dev)).flatten().cpu().numpy()
+            rew_b[t] = torch.tensor(r, device=dev)
+            done_b[t] = torch.tensor((term | trunc).astype(np.float32), device=dev)
+            next_obs = torch.tensor(o, device=dev)
         with torch.no_grad():
             last = agent.get_value(next_obs).flatten()
             adv = torch.zeros_like(rew_b)
@@ -158,7 +172,7 @@ def main():
         b_obs = obs_b.reshape((-1,) + env.obs_shape)
         b_act, b_logp, b_adv, b_ret, b_val = (x.reshape(-1) for x in (act_b, logp_b, adv, ret, val_b))
         for _ in range(a.epochs):
-            perm = np.random.permutation(B)
+            perm = torch.tensor(np.random.permutation(B), device=dev)
             for s in range(0, B, a.minibatch):
                 mb = perm[s : s + a.minibatch]
                 _, newlogp, entropy, newv = agent.get_action_and_value(b_obs[mb], b_act.long()[mb])
@@ -175,10 +189,11 @@ def main():
                 loss.backward()
                 nn.utils.clip_grad_norm_(agent.parameters(), max_norm)
                 opt.step()
+        sync()  # CUDA runs the last minibatches asynchronously: the update ends when they do
         if update > 0:  # the first update is warm-up
             times.append(time.perf_counter() - t0)
     sps = B * len(times) / sum(times)
-    print(json.dumps({"impl": "torch", "torch": torch.__version__, "case": a.case, "num_envs": N, "num_steps": T,
+    print(json.dumps({"impl": "torch", "torch": torch.__version__, "case": a.case, "device": a.device, "num_envs": N, "num_steps": T,
                       "minibatch": a.minibatch, "epochs": a.epochs, "steps_per_s": round(sps, 1)}))
 
 
