@@ -306,11 +306,11 @@ function binaryRaw(op: string, a: Tensor, b: Tensor): Tensor {
   const ba = a.bufferFor(op);
   const bb = b.bufferFor(op);
   if (sameShape(a.shape, shape) && sameShape(b.shape, shape)) {
-    rt.dispatch({ kernel: binaryKernel(op, 0), inputs: [ba, bb], outputs: [out.buffer], params: [n, 0, 0, 0], workgroups: grid(n), label: op });
+    rt.dispatch({ kernel: binaryKernel(op, 0, 0), inputs: [ba, bb], outputs: [out.buffer], params: [n, 0, 0, 0], workgroups: grid(n), label: op });
   } else {
     const c = coalesce(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
     rt.dispatch({
-      kernel: binaryKernel(op, 1),
+      kernel: binaryKernel(op, 1, c.shape.length),
       inputs: [ba, bb],
       outputs: [out.buffer],
       params: [n, c.shape.length, 0, 0, ...pack8(c.shape), ...pack8(c.strides[0]), ...pack8(c.strides[1])],
@@ -329,12 +329,14 @@ function binaryDual(op: string, a: Tensor, b: Tensor, ta: Tensor | null, tb: Ten
   const bufs = [a.bufferFor(op), b.bufferFor(op), (ta ?? a).bufferFor(op), (tb ?? b).bufferFor(op)];
   const same = sameShape(a.shape, shape) && sameShape(b.shape, shape);
   let params: number[] = [n, 0, 0, 0];
+  let rank = 0;
   if (!same) {
     const c = coalesce(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
-    params = [n, c.shape.length, 0, 0, ...pack8(c.shape), ...pack8(c.strides[0]), ...pack8(c.strides[1])];
+    rank = c.shape.length;
+    params = [n, rank, 0, 0, ...pack8(c.shape), ...pack8(c.strides[0]), ...pack8(c.strides[1])];
   }
   runtime().dispatch({
-    kernel: binaryDualKernel(op, same ? 0 : 1, !!ta, !!tb), inputs: bufs, outputs: [out.buffer, tan.buffer],
+    kernel: binaryDualKernel(op, same ? 0 : 1, !!ta, !!tb, rank), inputs: bufs, outputs: [out.buffer, tan.buffer],
     params, workgroups: grid(n), label: op,
   });
   setTangent(out, tan);
@@ -480,11 +482,11 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const rt = runtime();
   const bufs = [cond.bufferFor('where'), A.bufferFor('where'), B.bufferFor('where')];
   if ([cond, A, B].every((t) => sameShape(t.shape, shape))) {
-    rt.dispatch({ kernel: whereKernel(0), inputs: bufs, outputs: [out.buffer], params: [n, 0, 0, 0], workgroups: grid(n), label: 'where' });
+    rt.dispatch({ kernel: whereKernel(0, 0), inputs: bufs, outputs: [out.buffer], params: [n, 0, 0, 0], workgroups: grid(n), label: 'where' });
   } else {
     const c = coalesce(shape, [cond, A, B].map((t) => broadcastStrides(t.shape, shape)));
     rt.dispatch({
-      kernel: whereKernel(1),
+      kernel: whereKernel(1, c.shape.length),
       inputs: bufs,
       outputs: [out.buffer],
       params: [n, c.shape.length, 0, 0, ...pack8(c.shape), ...pack8(c.strides[0]), ...pack8(c.strides[1]), ...pack8(c.strides[2])],
@@ -536,7 +538,7 @@ function copyRaw(src: Tensor, viewShape: number[], srcStrides: number[], srcOff:
   if (n === 0) return;
   const c = coalesce(viewShape, [srcStrides, dstStrides]);
   runtime().dispatch({
-    kernel: copyKernel,
+    kernel: copyKernel(c.shape.length),
     inputs: [src.bufferFor(label)],
     outputs: [dst.buffer],
     params: [n, c.shape.length, srcOff, dstOff, ...pack8(c.shape), ...pack8(c.strides[0]), ...pack8(c.strides[1])],

@@ -3,7 +3,7 @@
 // One pipeline per (expression, mode); MODE is an override constant: 0 = operands share the
 // output's contiguous layout (the common case, no index math), 1 = general broadcast strides.
 
-import { flatIndex, packedAt, WG, memoKernel } from './common.ts';
+import { flatIndex, WG, memoKernel } from './common.ts';
 
 export const UNARY: Record<string, string> = {
   neg: '-x',
@@ -51,21 +51,49 @@ export const BINARY: Record<string, string> = {
   atan2: 'atan2(a, b)',
 };
 
-const head = /* wgsl */ `
+// The flat offsets of output element i in each strided operand: its multi-index over the
+// coalesced view shape p.shape (rank p.rank) dotted with each strides field of the kernel's
+// uniform block. Written for the CPU-emulated GPU: the dimensions are unrolled with constant
+// component indices and read straight from the uniform (the former loop passed the packed arrays
+// by value and indexed them dynamically: per-lane private-memory copies), each coordinate is
+// found once for all operands, and the quotient by a dimension comes from an f32 reciprocal with
+// one correction step (exact for indices < 2^24; u32 division, which x86 cannot vectorise,
+// only beyond that). A broadcast add and a permute had run 5-7x slower than a contiguous add.
+function offsetsFn(fields: string[]): string {
+  const k = fields.length;
+  const vt = k === 1 ? 'u32' : `vec${k}u`;
+  const strides = (c: string) => (k === 1 ? `p.${fields[0]}${c}` : `vec${k}u(${fields.map((g) => `p.${g}${c}`).join(', ')})`);
+  let body = '';
+  for (let d = 7; d >= 0; d--) {
+    const c = `[${d >> 2}].${'xyzw'[d & 3]}`;
+    body += `  if (${d}u < rank) { let n = p.shape${c}; let q = qdiv(rem, n, fast); off += (rem - q * n) * ${strides(c)}; rem = q; }\n`;
+  }
+  return `fn src_offsets(i: u32) -> ${vt} {
+  let fast = p.n < 16777216u;
+  // RANK (pipeline constant) when the caller fixed it: the unused dimensions compile away
+  let rank = select(p.rank, RANK, RANK != 0u);
+  var rem = i;
+  var off = ${vt}(0u);
+${body}  return off;
+}`;
+}
+
+const qdivFn = /* wgsl */ `
+fn qdiv(a: u32, n: u32, fast: bool) -> u32 {
+  if (!fast) { return a / n; }
+  var q = u32(f32(a) * (1.0 / f32(n)));
+  let r = i32(a) - i32(q * n);
+  if (r < 0) { q -= 1u; } else if (r >= i32(n)) { q += 1u; }
+  return q;
+}`;
+
+const head = (...fields: string[]) => /* wgsl */ `
 var<private> NAN_BITS: u32 = 0x7fc00000u;
 override MODE: u32 = 0u;
+override RANK: u32 = 0u;
 ${flatIndex}
-${packedAt}
-fn src_index(i: u32, rank: u32, shape: array<vec4u, 2>, strides: array<vec4u, 2>) -> u32 {
-  var rem = i;
-  var off = 0u;
-  for (var d = i32(rank) - 1; d >= 0; d--) {
-    let n = at8(shape, u32(d));
-    off += (rem % n) * at8(strides, u32(d));
-    rem = rem / n;
-  }
-  return off;
-}`;
+${qdivFn}
+${offsetsFn(fields)}`;
 
 export const unaryKernel = memoKernel((op: string) => {
   const expr = UNARY[op];
@@ -86,25 +114,26 @@ fn f(x: f32) -> f32 { return ${expr}; }
   };
 });
 
-/** out = f(a, b); params: n, rank, shape[8], strideA[8], strideB[8]. */
-export const binaryKernel = memoKernel((op: string, mode: 0 | 1) => {
+/** out = f(a, b); params: n, rank, shape[8], strideA[8], strideB[8]; rank > 0 fixes the view's rank at pipeline creation. */
+export const binaryKernel = memoKernel((op: string, mode: 0 | 1, rank: number) => {
   const expr = BINARY[op];
   return {
     name: `binary_${op}`,
-    constants: { MODE: mode },
+    constants: { MODE: mode, RANK: rank },
     code: /* wgsl */ `
-${head}
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var<storage, read_write> O: array<f32>;
 struct P { n: u32, rank: u32, _p0: u32, _p1: u32, shape: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2> }
 @group(0) @binding(3) var<uniform> p: P;
+${head('sa', 'sb')}
 fn f(a: f32, b: f32) -> f32 { return ${expr}; }
 @compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let i = flat_index(gid, nw);
   if (i >= p.n) { return; }
   if (MODE == 0u) { O[i] = f(A[i], B[i]); return; }
-  O[i] = f(A[src_index(i, p.rank, p.shape, p.sa)], B[src_index(i, p.rank, p.shape, p.sb)]);
+  let o = src_offsets(i);
+  O[i] = f(A[o.x], B[o.y]);
 }`,
   };
 });
@@ -132,24 +161,24 @@ fn f(a: f32, b: f32) -> f32 { return ${expr}; }
 });
 
 /** out = c != 0 ? a : b with broadcasting; params: n, rank, shape[8], sc[8], sa[8], sb[8]. */
-export const whereKernel = memoKernel((mode: 0 | 1) => {
+export const whereKernel = memoKernel((mode: 0 | 1, rank: number) => {
   return {
     name: 'where',
-    constants: { MODE: mode },
+    constants: { MODE: mode, RANK: rank },
     code: /* wgsl */ `
-${head}
 @group(0) @binding(0) var<storage, read> C: array<f32>;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read_write> O: array<f32>;
 struct P { n: u32, rank: u32, _p0: u32, _p1: u32, shape: array<vec4u, 2>, sc: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2> }
 @group(0) @binding(4) var<uniform> p: P;
+${head('sc', 'sa', 'sb')}
 @compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let i = flat_index(gid, nw);
   if (i >= p.n) { return; }
   if (MODE == 0u) { O[i] = select(B[i], A[i], C[i] != 0.0); return; }
-  let c = C[src_index(i, p.rank, p.shape, p.sc)];
-  O[i] = select(B[src_index(i, p.rank, p.shape, p.sb)], A[src_index(i, p.rank, p.shape, p.sa)], c != 0.0);
+  let o = src_offsets(i);
+  O[i] = select(B[o.z], A[o.y], C[o.x] != 0.0);
 }`,
   };
 });
@@ -168,21 +197,23 @@ struct P { n: u32, v: f32 }
 }`,
 };
 
-/** O[dstOff + sum idx*ds] = A[srcOff + sum idx*ss] over a view shape: permute, broadcast, slice, concat, pad. */
-export const copyKernel = {
+/** O[dstOff + sum idx*ds] = A[srcOff + sum idx*ss] over a view shape of the given rank: permute, broadcast, slice, concat, pad. */
+export const copyKernel = memoKernel((rank: number) => ({
   name: 'strided_copy',
+  constants: { RANK: rank },
   code: /* wgsl */ `
-${head}
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read_write> O: array<f32>;
 struct P { n: u32, rank: u32, src_off: u32, dst_off: u32, shape: array<vec4u, 2>, ss: array<vec4u, 2>, ds: array<vec4u, 2> }
 @group(0) @binding(2) var<uniform> p: P;
+${head('ss', 'ds')}
 @compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let i = flat_index(gid, nw);
   if (i >= p.n) { return; }
-  O[p.dst_off + src_index(i, p.rank, p.shape, p.ds)] = A[p.src_off + src_index(i, p.rank, p.shape, p.ss)];
+  let o = src_offsets(i);
+  O[p.dst_off + o.y] = A[p.src_off + o.x];
 }`,
-};
+}));
 
 // ---------------------------------------------------------------- forward mode (dual kernels)
 //
@@ -254,11 +285,10 @@ fn df(a: f32, b: f32, y: f32, ta: f32, tb: f32) -> f32 { return ${BINARY_DERIV[o
  * out = f(a, b) and its tangent; an operand without a tangent has HAS_TA/HAS_TB false and its
  * tangent binding is a placeholder (the operand itself, never read). Params as binaryKernel.
  */
-export const binaryDualKernel = memoKernel((op: string, mode: 0 | 1, hasTa: boolean, hasTb: boolean) => ({
+export const binaryDualKernel = memoKernel((op: string, mode: 0 | 1, hasTa: boolean, hasTb: boolean, rank: number) => ({
   name: `binary_dual_${op}`,
-  constants: { MODE: mode, HAS_TA: hasTa ? 1 : 0, HAS_TB: hasTb ? 1 : 0 },
+  constants: { MODE: mode, HAS_TA: hasTa ? 1 : 0, HAS_TB: hasTb ? 1 : 0, RANK: rank },
   code: /* wgsl */ `
-${head}
 override HAS_TA: bool = true;
 override HAS_TB: bool = true;
 @group(0) @binding(0) var<storage, read> A: array<f32>;
@@ -269,6 +299,7 @@ override HAS_TB: bool = true;
 @group(0) @binding(5) var<storage, read_write> OT: array<f32>;
 struct P { n: u32, rank: u32, _p0: u32, _p1: u32, shape: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2> }
 @group(0) @binding(6) var<uniform> p: P;
+${head('sa', 'sb')}
 ${binaryDualFns(op)}
 @compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
   let i = flat_index(gid, nw);
@@ -276,8 +307,9 @@ ${binaryDualFns(op)}
   var ia = i;
   var ib = i;
   if (MODE != 0u) {
-    ia = src_index(i, p.rank, p.shape, p.sa);
-    ib = src_index(i, p.rank, p.shape, p.sb);
+    let o = src_offsets(i);
+    ia = o.x;
+    ib = o.y;
   }
   let a = A[ia];
   let b = B[ib];
