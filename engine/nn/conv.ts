@@ -115,6 +115,7 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, args: Conv
   const act = args.activation ?? 'none';
   const g = geometry(x.shape, w.shape, stride, pad, 'conv2d');
   if (b && b.size !== g.co) throw new Error(`conv2d: bias ${fmtShape(b.shape)} does not match ${g.co} output channels`);
+  if (linearPaths && isPatchify(g)) return patchifyConv(x, w, b, g, act);
   const y = fwdRaw(x, w, b, g, act);
   const inputs = b ? [x, w, b] : [x, w];
   return record(y, 'conv2d', inputs, (gy, needs) => {
@@ -125,6 +126,40 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, args: Conv
       b && needs[2] ? O.reshape(O.sum(gp, [0, 1, 2]), b.shape) : null,
     ];
   });
+}
+
+/**
+ * A convolution whose windows tile the input exactly (kernel = stride, no padding, the input a
+ * whole number of windows: 1×1 convolutions, and patch embeddings such as SPRIG's 2×2/stride 2)
+ * reads every input pixel once, so it IS a linear layer on the rows of non-overlapping patches:
+ * the patch matrix is a permutation of x (no im2col gather for 1×1). conv2d takes this path
+ * because the linear family's forward (activation fused) and backward (activation gradient
+ * fused; dx in one dispatch; dW and db in one) beat the direct kernels on these shapes, and its
+ * rules stay closed under differentiation (HVPs, JVPs). Same sums, another summation order.
+ */
+function isPatchify(g: Geo): boolean {
+  return g.kh === g.sh && g.kw === g.sw && g.ph === 0 && g.pw === 0 && g.oh * g.kh === g.h && g.ow * g.kw === g.w;
+}
+
+function patchifyConv(x: Tensor, w: Tensor, b: Tensor | null, g: Geo, act: Activation): Tensor {
+  const K = g.kh * g.kw * g.ci, M = g.n * g.oh * g.ow;
+  const rows = g.kh === 1 && g.kw === 1
+    ? O.reshape(x, [M, K])
+    // [n, oh, kh, ow, kw, ci] → [n, oh, ow, kh, kw, ci]: each row one window in the weight's (kh, kw, ci) order
+    : O.reshape(O.permute(O.reshape(x, [g.n, g.oh, g.kh, g.ow, g.kw, g.ci]), [0, 1, 3, 2, 4, 5]), [M, K]);
+  return O.reshape(linear(rows, O.reshape(w, [g.co, K]), b, act), [g.n, g.oh, g.ow, g.co]);
+}
+
+let linearPaths = true;
+/**
+ * Whether conv2d runs exactly tiling convolutions (kernel = stride, no padding: 1×1, patch
+ * embeddings) as a linear layer on the patch rows (default true; false: the direct kernels, for
+ * benchmarks and tests that compare both). Returns the previous value.
+ */
+export function convLinearPaths(on?: boolean): boolean {
+  const prev = linearPaths;
+  if (on !== undefined) linearPaths = on;
+  return prev;
 }
 
 function actGrad(act: Activation, g: Tensor, y: Tensor): Tensor {

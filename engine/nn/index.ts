@@ -21,7 +21,7 @@ export {
   linear, activate, softmax, logSoftmax, categoricalLogProb, categoricalEntropy, gaussianLogProb, tanhGaussian,
   mse, huber, layerNorm, nnDualKernels, type Activation, type TanhGaussianOptions,
 } from './functional.ts';
-export { conv2d, conv2dBackInput, conv2dBackWeight, convOutputSize, convFlippedBackInput, convVec4, type Conv2dArgs } from './conv.ts';
+export { conv2d, conv2dBackInput, conv2dBackWeight, convOutputSize, convFlippedBackInput, convVec4, convLinearPaths, type Conv2dArgs } from './conv.ts';
 export { attention, attentionComposed, type AttentionOptions } from './attention.ts';
 export { l1Norm, l1NormComposed } from './l1norm.ts';
 export { ppoLoss, ppoLossComposed, packPpoBatch, PPO_STAT_NAMES, type PpoLossOptions, type PpoBatch } from './ppo_loss.ts';
