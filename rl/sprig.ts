@@ -161,9 +161,15 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
       const tok = E.add(E.reshape(tp.out, [B, 1, hw, d]), p.posSpatial as Tensor);
       const sp = spatial.apply(p.spatial as Params, tok, tok); // [B, 1, hw, d]
       const features = fc.apply(p.fc as E.LinearParams, E.reshape(sp.out, [B, hw * d]));
-      // ‖A‖₁ per sample, summed over both layers, averaged over the batch.
-      const cost = E.div(E.add(E.sum(tp.gates), E.sum(sp.gates)), B);
-      return { features, cost };
+      // ‖A‖₁ per sample, summed over both layers, averaged over the batch: computed when read
+      // (the update's two stages read it; acting, once per rollout step, does not).
+      let cost: Tensor | undefined;
+      return {
+        features,
+        get cost() {
+          return (cost ??= E.div(E.add(E.sum(tp.gates), E.sum(sp.gates)), B));
+        },
+      };
     },
   };
 }
