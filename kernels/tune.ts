@@ -89,9 +89,13 @@ export const DEFAULT_TABLES: Record<AdapterClass, Table> = {
     // (bench/alternate.ts-style CPU times at MinAtar N32/N128 and Nature layer 3, load 8: {4,8,8}
     // 0.54 / 1.80 ms against {4,4,64} 0.84 / 2.27; {8,8,8} 10.7 against {4,8,64} 16.3 ms)
     convBackWeight: { small: { TP: 4, TC: 8, WG: 8 }, medium: { TP: 4, TC: 8, WG: 8 }, large: { TP: 8, TC: 8, WG: 8 } },
-    attention: { small: { BK: 32, WG: 64 }, medium: { BK: 32, WG: 64 }, large: { BK: 32, WG: 64 } },
+    // medium: the composed path (batched matmuls, probabilities saved for the backward). At
+    // SPRIG's spatial attention (batch 256, 16 queries over 16 keys, d 32) forward + backward
+    // took 16.0 ms of CPU composed against 26.3 fused (bench micro, alternating, load 8); its
+    // single-query temporal attention stays fused whatever the tile (engine/nn/attention.ts)
+    attention: { small: { BK: 32, WG: 64 }, medium: { BK: 32, WG: 64, COMPOSED: 1 }, large: { BK: 32, WG: 64 } },
     // the two backward kernels (dq; dk and dv) have their own tile: tuned on forward + backward
-    attentionBackward: { small: { BK: 32, WG: 64 }, medium: { BK: 32, WG: 64 }, large: { BK: 32, WG: 64 } },
+    attentionBackward: { small: { BK: 32, WG: 64 }, medium: { BK: 32, WG: 64, COMPOSED: 1 }, large: { BK: 32, WG: 64 } },
   },
   // Not measured (no GPU was lent to this task): many light threads, the usual shape for
   // discrete GPUs. Run autotune() on the GPU to replace them.
@@ -318,9 +322,10 @@ export const TUNE_SHAPES: Record<KernelFamily, Partial<Record<'small' | 'medium'
     medium: { M: 32 * 64, N: 16, K: 36, n: 32, h: 10, c: 4, o: 16, k: 3, s: 1 },
     large: { M: 32 * 400, N: 32, K: 256, n: 32, h: 84, c: 4, o: 32, k: 8, s: 4 },
   },
-  attention: { large: { M: 64, N: 64, K: 32 * 128, b: 32, heads: 4, d: 32 } },
+  // medium: SPRIG's spatial attention at its minatar-fast minibatch (256 samples, 16 cells)
+  attention: { medium: { M: 16, N: 16, K: 32 * 256, b: 256, heads: 1, d: 32 }, large: { M: 64, N: 64, K: 32 * 128, b: 32, heads: 4, d: 32 } },
   // timed as forward + backward (the bench's and SPRIG's shape), the forward on its own tile
-  attentionBackward: { large: { M: 64, N: 64, K: 32 * 128, b: 32, heads: 4, d: 32 } },
+  attentionBackward: { medium: { M: 16, N: 16, K: 32 * 256, b: 256, heads: 1, d: 32 }, large: { M: 64, N: 64, K: 32 * 128, b: 32, heads: 4, d: 32 } },
 };
 
 export interface AutotuneOptions {

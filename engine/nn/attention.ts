@@ -56,7 +56,11 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const tracked = isGradEnabled() && (q.tracked || k.tracked || v.tracked);
   // The composed path: the tuner's forward choice, or its backward choice when a backward will
   // run (the forward's probabilities are then saved for it instead of recomputed).
-  if (t.COMPOSED || (tracked && tileFor<AttentionTile>('attentionBackward', { M: L, N: S, K: D * B * H }).COMPOSED)) {
+  // One query row per (batch, head) stays on the fused kernels: the composed path's matmuls
+  // would be 1-row products (at SPRIG's temporal attention, 1 query over 2 keys, it took 2.1x
+  // the fused path's CPU time, forward + backward on llvmpipe)
+  const composed = L > 1 && (t.COMPOSED || (tracked && tileFor<AttentionTile>('attentionBackward', { M: L, N: S, K: D * B * H }).COMPOSED));
+  if (composed) {
     const [p, y] = scope(() => withoutTangents(() => noGrad(() => {
       const pr = probsFast(q, k, opts, scale);
       return [pr, O.mm(pr, v)];
@@ -89,7 +93,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     if ((isGradEnabled() && insideTransform()) || forwardActive()) return attentionVjpComposed(q, k, v, g, opts, scale);
     // the backward's own tile (tuned on forward + backward); COMPOSED: batched matmuls instead
     const tb = tileFor<AttentionTile>('attentionBackward', { M: L, N: S, K: D * B * H });
-    if (tb.COMPOSED) return scope(() => attentionVjpComposed(q, k, v, g, opts, scale));
+    if (tb.COMPOSED && L > 1) return scope(() => attentionVjpComposed(q, k, v, g, opts, scale));
     const dq = alloc(q.shape), dk = alloc(k.shape), dv = alloc(v.shape);
     const mb = (opts.mask ?? q).bufferFor('attention backward');
     rt.dispatch({
