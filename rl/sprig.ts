@@ -148,12 +148,24 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
     },
     apply(p, x) {
       const B = x.shape[0], N = B * K;
-      let y = conv1.apply(p.conv1 as E.LinearParams, E.reshape(x, [N, h, w, c])); // [N, 8, 8, 16]
-      y = conv2.apply(p.conv2 as E.LinearParams, y); // [N, 4, 4, 32]
-      y = conv3.apply(p.conv3 as E.LinearParams, y); // [N, 4, 4, d]
+      const y1 = conv1.apply(p.conv1 as E.LinearParams, E.reshape(x, [N, h, w, c])); // [N, 8, 8, 16]
       // Temporal attention at each cell (the cells act as attention heads): the newest
-      // frame's token queries that cell's K tokens.
-      const byCell = E.permute(E.reshape(y, [B, K, hw, d]), [0, 2, 1, 3]); // [B, hw, K, d]
+      // frame's token queries that cell's K tokens, so it wants the tokens as [B, hw, K, d].
+      let byCell: Tensor;
+      if (h1 % 2 === 0 && w1 % 2 === 0) {
+        // conv2 (2×2, stride 2) reads each pixel of conv1's output once and conv3 (1×1) is
+        // per cell: both are linear maps of the rows of non-overlapping 2×2 windows. One permute
+        // gathers those rows in (sample, cell, frame) order, so conv3's output is already
+        // [B, hw, K, d] (the same sums as conv2d → conv2d → permute, one permute fewer each
+        // way; MinAtar's 10×10 frames always take this path).
+        const win = E.permute(E.reshape(y1, [B, K, h2, 2, w2, 2, 16]), [0, 2, 4, 1, 3, 5, 6]); // [B, h2, w2, K, 2, 2, 16]
+        const lin = (q: E.LinearParams, rows: Tensor) => E.linear(rows, E.reshape(q.weight, [q.weight.shape[0], -1]), q.bias, 'relu');
+        const y3 = lin(p.conv3 as E.LinearParams, lin(p.conv2 as E.LinearParams, E.reshape(win, [B * hw * K, 4 * 16])));
+        byCell = E.reshape(y3, [B, hw, K, d]);
+      } else {
+        const y = conv3.apply(p.conv3 as E.LinearParams, conv2.apply(p.conv2 as E.LinearParams, y1)); // [N, h2, w2, d]
+        byCell = E.permute(E.reshape(y, [B, K, hw, d]), [0, 2, 1, 3]);
+      }
       const seq = E.add(byCell, p.posTemporal as Tensor);
       const newest = E.slice(seq, [null, null, [K - 1, K], null]); // [B, hw, 1, d]
       const tp = temporal.apply(p.temporal as Params, newest, seq);
