@@ -163,6 +163,8 @@ export function actorCriticHeads(featureDim: number, numActions: number) {
       logits: actor.apply(p.actor as E.LinearParams, f),
       value: E.reshape(critic.apply(p.critic as E.LinearParams, f), [f.shape[0]]),
     }),
+    /** The policy head alone (SPRIG's leader objective reads no value). */
+    logits: (p: Params, f: Tensor) => actor.apply(p.actor as E.LinearParams, f),
   };
 }
 export type Heads = ReturnType<typeof actorCriticHeads>;

@@ -198,7 +198,7 @@ export function sprigGame(agent: { perception: Perception; heads: PpoAgent['head
     name: 'sprig',
     leaderLoss(theta, phi) {
       const { features, cost } = agent.perception.apply(theta, mb.obs);
-      const { logits } = agent.heads.apply(phi, features);
+      const logits = agent.heads.logits(phi, features);
       const uPolicy = E.mean(E.mul(E.categoricalLogProb(logits, mb.actions), mb.adv));
       const C = E.mul(cost!, c.lambdaC);
       const u = c.leaderObjective === 'alg1' ? E.add(E.mul(C, -a), E.mul(uPolicy, 1 - a)) : E.sub(E.mul(uPolicy, a), E.mul(C, 1 - a));
@@ -281,18 +281,21 @@ export class SprigAgent extends PpoAgent {
   /** Stage 2: one Adam step on φ with the PPO loss (+ C_θ, constant in φ) on features of the updated θ. */
   followerStep(mb: Minibatch, lr: number, leaderU: Tensor | null = null): Tensor | null {
     const c = this.cfg;
-    const { features, cost: attn } = E.noGrad(() => this.perception.apply(this.params.perception, mb.obs));
-    const cost = E.noGrad(() => E.mul(attn!, c.lambdaC));
+    const out = E.noGrad(() => this.perception.apply(this.params.perception, mb.obs));
+    const features = out.features;
+    // C_θ is constant in φ: it changes no gradient here, only the logged loss, so it is
+    // computed for the minibatch whose statistics are kept (leaderU given)
+    const cost = leaderU ? E.noGrad(() => E.mul(out.cost!, c.lambdaC)) : null;
     let stats: Tensor | null = null;
     const [loss, gPhi] = E.valueAndGrad((phi: Params) => {
       const { logits, value } = this.heads.apply(phi, features);
       // Fused PPO loss (one dispatch each way): this gradient is not differentiated again.
       const { loss: pl, stats: st } = E.ppoLoss(logits, value, mb, c);
-      if (leaderU) stats = E.keep(E.noGrad(() => E.concat([st, E.reshape(cost, [1]), E.reshape(leaderU, [1])])));
-      return E.add(pl, cost);
+      if (leaderU && cost) stats = E.keep(E.noGrad(() => E.concat([st, E.reshape(cost, [1]), E.reshape(leaderU, [1])])));
+      return cost ? E.add(pl, cost) : pl;
     })(this.params.heads);
     this.optimizers.follower.step(this.params.heads, gPhi, { lr, maxGradNorm: c.maxGradNorm });
-    E.dispose([gPhi, loss, features, attn!, cost]);
+    E.dispose([gPhi, loss, features, ...(cost ? [out.cost!, cost] : [])]);
     return stats;
   }
 
