@@ -26,6 +26,8 @@
 // engine/nn/l1norm.ts's rule; u is post-ReLU, so sign(u) is the ReLU mask. As in q_mlp, the
 // input norm's division comes after the first layer's dot product ((W·x)/s, not W·(x/s)).
 
+import { inputScanWgsl, mlpLayerWgsl, sparseCap, sparseDecls } from './q_mlp.ts';
+
 /** Batch rows per workgroup of the rows kernel. */
 export const DQN_MLP_RB = 8;
 /** Threads per workgroup of the rows kernel. */
@@ -63,24 +65,19 @@ export function dqnMlpMisfit(s: DqnMlpShape): string | null {
 
 const rowsOf = (f: (r: number) => string, n = DQN_MLP_RB) => Array.from({ length: n }, (_, r) => f(r)).join('\n');
 
+/** Entries of the rows kernel's nonzero-input list (the workgroup memory its activations leave, up to IN). */
+export function dqnMlpCap(s: DqnMlpShape) {
+  const RB = DQN_MLP_RB, Hq = s.H / 4;
+  return sparseCap(3 * RB * Hq * 16 + 4 * RB * 4 + RB * 4, s.IN);
+}
+
 function rowsSource(s: DqnMlpShape, double: boolean) {
   const { IN, H, A } = s, RB = DQN_MLP_RB;
   const INq = IN / 4, Hq = H / 4, Wq = dqnMlpScratchWidth(s) / 4;
-  /** dst[r][j] = act((Σ_k W[j, k]·src[r][k]) / div[r] + b[j]) for the workgroup's rows. */
-  const layer = (o: { nq: number; buf: string; w: string; b: string; src: 'X' | string; dst: string; div?: string }) => {
-    const src = (r: number) => (o.src === 'X' ? `X[x${r} + k4]` : `${o.src}[${r * Hq}u + k4]`);
-    const v = (r: number) => `a${r}${o.div ? ` / ${o.div}[${r}]` : ''} + b`;
-    return /* wgsl */ `for (var j = t; j < ${H}u; j += ${T}u) {
-    ${rowsOf((r) => `var a${r} = 0.0;`)}
-    let wb = ${o.w} / 4u + j * ${o.nq}u;
-    for (var k4 = 0u; k4 < ${o.nq}u; k4++) {
-      let w = ${o.buf}[wb + k4];
-      ${rowsOf((r) => `a${r} += dot(w, ${src(r)});`)}
-    }
-    let b = ${o.buf}[(${o.b} + j) / 4u][(${o.b} + j) % 4u];
-    ${rowsOf((r) => `${o.dst}[${r * Hq}u + j / 4u][j % 4u] = max(${v(r)}, 0.0);`)}
-  }`;
-  };
+  /** dst[r][j] = ReLU((Σ_k W[j, k]·src[r][k]) / div[r] + b[j]) for the workgroup's rows (kernels/q_mlp.ts's generator). */
+  const layer = (o: { nin: number; buf: string; w: string; b: string; src: 'X' | string; dst: string; div?: string; cap?: number }) =>
+    mlpLayerWgsl({ rb: RB, stride: Hq, nin: `${o.nin}u`, nout: `${H}u`, buf: o.buf, w: o.w, b: o.b, src: o.src, dst: o.dst, relu: true, div: o.div, cap: o.cap, sbuf: 'PS' });
+  const cap = dqnMlpCap(s);
   /** dst[r][k] = Σ_j W[j, k]·src[r][j] (Wᵀ·src), 4 columns × 2 rows per thread. */
   const layerT = (o: { buf: string; w: string; src: string; body: (r: string, q: string, acc: string) => string }) => /* wgsl */ `for (var i = t; i < ${(RB / 2) * Hq}u; i += ${T}u) {
     let q = i % ${Hq}u;
@@ -105,8 +102,9 @@ struct P { rows: u32, gamma: f32, eps: f32, tr_a: u32, tr_r: u32, tr_d: u32, qt:
 @group(0) @binding(3) var<storage, read> QT: array<f32>;
 @group(0) @binding(4) var<storage, read> QS: array<f32>;
 @group(0) @binding(5) var<storage, read> TR: array<f32>;
-@group(0) @binding(6) var<storage, read_write> SC: array<vec4f>;
-@group(0) @binding(7) var<uniform> p: P;
+@group(0) @binding(6) var<storage, read> PS: array<f32>;
+@group(0) @binding(7) var<storage, read_write> SC: array<vec4f>;
+@group(0) @binding(8) var<uniform> p: P;
 var<workgroup> ha: array<vec4f, ${RB * Hq}>;
 var<workgroup> hb: array<vec4f, ${RB * Hq}>;
 var<workgroup> hc: array<vec4f, ${RB * Hq}>;
@@ -116,27 +114,16 @@ var<workgroup> m2: array<f32, ${RB}>;
 var<workgroup> gs: array<f32, ${RB}>;
 var<workgroup> act: array<i32, ${RB}>;
 var<private> INF_BITS: u32 = 0x7f800000u;
+${sparseDecls(cap)}
 
 @compute @workgroup_size(${T}) fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3u) {
   let row0 = wid.x * ${RB}u;
   let last = p.rows - 1u;
-  // the input's L1Norm scale
-  if (t < ${RB}u) {
-    let xr = min(row0 + t, last) * ${INq}u;
-    var a = 0.0;
-    for (var k4 = 0u; k4 < ${INq}u; k4++) {
-      let v = abs(X[xr + k4]);
-      a += v.x + v.y + v.z + v.w;
-    }
-    sc0[t] = max(a / ${IN}.0, p.eps);
-  }
+  // the input's L1Norm scale and the columns where any row is nonzero
+  ${inputScanWgsl({ rb: RB, n: `${IN}u`, sc: 'sc0', cap })}
+  ${layer({ nin: IN, buf: 'PE', w: 'p.e0w', b: 'p.e0b', src: 'X', dst: 'ha', div: 'sc0', cap })}
   workgroupBarrier();
-  {
-    ${rowsOf((r) => `let x${r} = min(row0 + ${r}u, last) * ${INq}u;`)}
-    ${layer({ nq: INq, buf: 'PE', w: 'p.e0w', b: 'p.e0b', src: 'X', dst: 'ha', div: 'sc0' })}
-  }
-  workgroupBarrier();
-  ${layer({ nq: Hq, buf: 'PE', w: 'p.e1w', b: 'p.e1b', src: 'ha', dst: 'hb' })}
+  ${layer({ nin: H, buf: 'PE', w: 'p.e1w', b: 'p.e1b', src: 'ha', dst: 'hb' })}
   workgroupBarrier();
   if (t < ${RB}u) {
     var a = 0.0;
@@ -149,7 +136,7 @@ var<private> INF_BITS: u32 = 0x7f800000u;
     m2[t] = select(0.0, 1.0, m >= p.eps);
   }
   workgroupBarrier();
-  ${layer({ nq: Hq, buf: 'PH', w: 'p.h0w', b: 'p.h0b', src: 'hb', dst: 'hc', div: 's2' })}
+  ${layer({ nin: H, buf: 'PH', w: 'p.h0w', b: 'p.h0b', src: 'hb', dst: 'hc', div: 's2' })}
   workgroupBarrier();
   for (var i = t; i < ${RB * Hq}u; i += ${T}u) {
     let r = i / ${Hq}u;
@@ -229,7 +216,8 @@ const rowsSpecs = new Map<string, { name: string; code: string }>();
 /**
  * X [B, IN], PE / PH the encoder's and head's parameter buffers (leaf offsets in floats,
  * multiples of 4), QT / QS the next-state values [B, A] at float offsets qt / qs, TR the
- * actions, rewards and dones at float offsets tr_a, tr_r, tr_d → SC [B, dqnMlpScratchWidth].
+ * actions, rewards and dones at float offsets tr_a, tr_r, tr_d, PS the encoder's buffer again
+ * (read as floats by the sparse first layer) → SC [B, dqnMlpScratchWidth].
  * ceil(B / DQN_MLP_RB) workgroups.
  */
 export function dqnMlpRowsKernel(s: DqnMlpShape, double: boolean) {
@@ -262,9 +250,18 @@ function segments(s: DqnMlpShape, part: DqnMlpPart) {
   });
 }
 
-/** Threads of the dw kernel for `part` (the weight segments, then 5 for the statistics). */
+/**
+ * The first layer's weight gradient takes whole workgroups, one per column block (its threads
+ * the weight-row blocks j4), so the column block is uniform in each workgroup: see dwSource.
+ */
+function e0Workgroups(s: DqnMlpShape, part: DqnMlpPart) {
+  const g = segments(s, part).find((x) => x.id === 'e0');
+  return g ? g.nq / g.TK : 0;
+}
+
+/** Threads of the dw kernel for `part` (the first layer's workgroups, the other weight segments, then 5 for the statistics). */
 export function dqnMlpDwThreads(s: DqnMlpShape, part: DqnMlpPart) {
-  return segments(s, part).reduce((a, g) => a + g.threads, 0) + 5;
+  return e0Workgroups(s, part) * WG + segments(s, part).filter((g) => g.id !== 'e0').reduce((a, g) => a + g.threads, 0) + 5;
 }
 
 function dwSource(s: DqnMlpShape, loss: number, part: DqnMlpPart) {
@@ -272,7 +269,51 @@ function dwSource(s: DqnMlpShape, loss: number, part: DqnMlpPart) {
   const INq = IN / 4, Hq = H / 4, Wq = dqnMlpScratchWidth(s) / 4, M = 6 * Hq;
   let start = 0;
   const parts: string[] = [];
+  const nb0 = e0Workgroups(s, part);
+  let e0 = '';
   for (const g of segments(s, part)) {
+    if (g.id === 'e0') {
+      // The input is a binary MinAtar frame (a few dozen ones among hundreds of cells): a
+      // workgroup owns one block of TK vec4 columns, its threads the weight-row blocks j4, so
+      // the column block, the batch row and so each input value are uniform in the workgroup,
+      // and a column whose input is 0 is skipped by a real branch (lavapipe branches only on
+      // uniform conditions; a divergent one runs both ways masked). The terms skipped are
+      // fma(0, δ, acc) = acc: the sums are the dense loop's, bit for bit. One vec4 accumulator
+      // a column over the block's 4 weight rows.
+      const TK = g.TK;
+      const acc: string[] = [], body: string[] = [], st: string[] = [];
+      for (let c = 0; c < TK; c++) {
+        for (let m = 0; m < 4; m++) {
+          acc.push(`var a${c}_${m} = vec4f(0.0);`);
+          st.push(`{ let w = p.e0w + 4u * j4 * ${IN}u + 4u * (k4 + ${c}u) + ${m}u; G[w] = a${c}_${m}.x; G[w + ${IN}u] = a${c}_${m}.y; G[w + ${2 * IN}u] = a${c}_${m}.z; G[w + ${3 * IN}u] = a${c}_${m}.w; }`);
+        }
+        body.push(`{
+        let xv = X[i * ${INq}u + k4 + ${c}u];
+        if (any(xv != vec4f(0.0))) {
+          let x = xv * sx;
+          ${[0, 1, 2, 3].map((m) => `if (xv.${'xyzw'[m]} != 0.0) { a${c}_${m} = fma(vec4f(x.${'xyzw'[m]}), d, a${c}_${m}); }`).join('\n          ')}
+        }
+      }`);
+      }
+      e0 = `if (wg < ${nb0}u) {
+    let j4 = lid;
+    if (j4 >= ${Hq}u) { return; }
+    let k4 = wg * ${TK}u;
+    ${acc.join(' ')}
+    var bs = vec4f(0.0);
+    for (var i = 0u; i < B; i++) {
+      let o = i * ${Wq}u;
+      let d = SC[o + ${3 * Hq}u + j4] * coef(i);
+      let sx = 1.0 / SC[o + ${M + 1}u].x;
+      ${body.join('\n      ')}
+      bs += d;
+    }
+    ${st.join('\n    ')}
+    if (wg == 0u) { let b = p.e0b + 4u * j4; G[b] = bs.x; G[b + 1u] = bs.y; G[b + 2u] = bs.z; G[b + 3u] = bs.w; }
+    return;
+  }`;
+      continue;
+    }
     if (g.rpt === 4) {
       // a block of 4 weight rows (j4) × 4 columns (k4): the rows' δs are one vec4 of the scratch
       const d = { e0: 3 * Hq, e1: 4 * Hq, h0: 5 * Hq }[g.id as 'e0' | 'e1' | 'h0'];
@@ -346,14 +387,17 @@ fn coef(i: u32) -> f32 {
   if (LOSS == 2u) { return -2.0 * (m.z - dm) / f32(B); }
   return -2.0 * m.z / f32(B);
 }
-@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
-  let e = gid.x + gid.y * nw.x * ${WG}u;
+@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nw: vec3u) {
+  let wg = wid.x + wid.y * nw.x;
+  // the flat thread index of the segments after the first layer's workgroups
+  let e = (wg - min(wg, ${nb0}u)) * ${WG}u + lid;
   B = p.rows;
-  if (LOSS == 2u || e >= ${start}u) {
+  if (LOSS == 2u || (wg >= ${nb0}u && e >= ${start}u)) {
     var sd = 0.0;
     for (var i = 0u; i < B; i++) { sd += SC[i * ${Wq}u + ${M}u].z; }
     dm = sd / f32(B);
   }
+  ${e0}
   ${parts.join('\n  ')}
   let q = e - ${start}u;
   if (q < 5u && p.stats != 0u) {

@@ -7,7 +7,7 @@
 
 import * as E from '../../engine/index.ts';
 import { allocTensor, runtime, VIEW_ALIGN_FLOATS } from '../../engine/tensor.ts';
-import { qMlpKernel, Q_MLP_HMAX, Q_MLP_RB } from '../../kernels/q_mlp.ts';
+import { qMlpKernel, qMlpRows, Q_MLP_HMAX } from '../../kernels/q_mlp.ts';
 import type { QNetwork } from './nets.ts';
 
 type Tensor = E.Tensor;
@@ -74,7 +74,8 @@ function forward(net: QNetwork, encoder: E.Params, heads: E.Params[], x: Tensor,
   if (H > Q_MLP_HMAX || H % 4 !== 0 || IN % 4 !== 0 || e.shapes[2][0] !== H || e.shapes[2][1] !== H) return null;
   for (const v of h) if (v!.shapes[0][0] !== H || v!.shapes[0][1] !== H || v!.shapes[2][0] !== A || v!.shapes[2][1] !== H) return null;
   const B = x.shape[0];
-  if (x.size !== B * IN || B < 1 || Math.ceil(B / Q_MLP_RB) > 65535) return null;
+  const rb = qMlpRows(B);
+  if (x.size !== B * IN || B < 1 || Math.ceil(B / rb) > 65535) return null;
   const g = h[1] ?? h[0]!;
   // the second head's values start at a view boundary
   const o2 = Math.ceil((B * A) / VIEW_ALIGN_FLOATS) * VIEW_ALIGN_FLOATS;
@@ -82,11 +83,11 @@ function forward(net: QNetwork, encoder: E.Params, heads: E.Params[], x: Tensor,
   const out = allocTensor([greedy ? B : heads.length === 2 ? o2 + B * A : B * A]);
   const whole = (buffer: GPUBuffer) => ({ buffer, offset: 0, size: buffer.size });
   runtime().dispatch({
-    kernel: qMlpKernel(heads.length as 1 | 2, greedy),
-    inputs: [x.bufferFor('fused Q forward'), whole(e.buffer), whole(h[0]!.buffer), whole(g.buffer)],
+    kernel: qMlpKernel(heads.length as 1 | 2, greedy, rb),
+    inputs: [x.bufferFor('fused Q forward'), whole(e.buffer), whole(h[0]!.buffer), whole(g.buffer), whole(e.buffer)],
     outputs: [out.buffer],
     params: [B, IN, H, A, E.f32bits(1e-8), ...e.offsets, ...h[0]!.offsets, ...g.offsets, o2],
-    workgroups: [Math.ceil(B / Q_MLP_RB)],
+    workgroups: [Math.ceil(B / rb)],
     label: 'fused Q forward',
   });
   if (greedy) return [out];

@@ -157,7 +157,7 @@ export class FusedDqnGrad {
     const sc = this.scratchFor(B);
     rt.dispatch({
       kernel: dqnMlpRowsKernel(this.shape, !!a.next.qNextSelect),
-      inputs: [b.obs.bufferFor('fused DQN update'), whole(enc.buffer, enc.offset), whole(head.buffer, head.offset), qtB, qsB, whole(tr[0].buffer, trBase)],
+      inputs: [b.obs.bufferFor('fused DQN update'), whole(enc.buffer, enc.offset), whole(head.buffer, head.offset), qtB, qsB, whole(tr[0].buffer, trBase), whole(enc.buffer, enc.offset)],
       outputs: [sc.buffer],
       params: [
         B, E.f32bits(a.gamma), E.f32bits(1e-8), ...tr.map((x) => (x.offset - trBase) / 4),

@@ -8,6 +8,7 @@ import { qNetwork } from '../../rl/dqn/nets.ts';
 import { fusedGreedy, fusedQ, fusedQEnabled } from '../../rl/dqn/fused_q.ts';
 import { batchNextQ, dqnAlgorithms, resolveDqnConfig } from '../../rl/dqn.ts';
 import { type F64, toF64, lin, l1n } from './dqn_ref.ts';
+import { qMlpCap, qMlpRows } from '../../kernels/q_mlp.ts';
 
 beforeAll(async () => {
   await E.init();
@@ -51,6 +52,37 @@ describe.each([
     close(rowsOf(qa, A), q64(e1, h1, X));
     close(rowsOf(qb, A), q64(e1, h2, X));
     E.dispose([outs, P1.params, P1.flat, P2.params, P2.flat]);
+    expect(E.memory().liveBuffers).toBe(live);
+  });
+});
+
+// The first layer sums only the columns where a block's rows are nonzero when every row is
+// binary (kernels/q_mlp.ts): MinAtar-like sparse frames with an all-zero row, a single row
+// (acting), and blocks whose nonzero columns overflow the list (the dense fallback).
+describe.each([
+  { obs: [10, 10, 4], B: 32, on: 0.04, what: 'sparse binary frames, one all-zero row' },
+  { obs: [10, 10, 4], B: 1, on: 0.04, what: 'one sparse row (a workgroup of one row)' },
+  { obs: [16, 16, 4], B: 9, on: 0.6, what: 'dense binary rows whose nonzero columns overflow the list' },
+])('fusedQ, $what: obs $obs, batch $B', ({ obs, B, on }) => {
+  it('equals the float64 network', async () => {
+    const live = E.memory().liveBuffers;
+    const A = 4;
+    const net = qNetwork(obs, A, { encoder: 'mlp' });
+    const n = obs.reduce((a, b) => a * b, 1);
+    const r = (i: number) => Math.abs((Math.sin(i * 78.233 + 1.7) * 43758.5453) % 1);
+    const X = Array.from({ length: B }, (_, i) => Array.from({ length: n }, (_, k) => (B > 1 && i === 2 ? 0 : +(r(i * n + k) < on))));
+    if (on > 0.5) expect(n - Math.max(0, qMlpCap(qMlpRows(B)))).toBeGreaterThan(0);
+    const P = E.packParams(net.init(6));
+    const [q, g] = E.scope(() => {
+      const x = E.tensor(X.flat(), [B, ...obs]);
+      return [fusedQ(net, P.params.encoder, [P.params.head], x)![0], fusedGreedy(net, P.params.encoder, P.params.head, x)!];
+    });
+    const [qv, gv] = await E.readAll([q, g]);
+    const want = q64(await toF64(P.params.encoder), await toF64(P.params.head), X);
+    close(rowsOf(qv, A), want);
+    // the greedy kernel's Q-values are the same sums: its argmax is the argmax of the values above
+    rowsOf(qv, A).forEach((row, i) => expect(gv[i]).toBe(row.indexOf(Math.max(...row))));
+    E.dispose([q, g, P.params, P.flat]);
     expect(E.memory().liveBuffers).toBe(live);
   });
 });

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { qNetwork, type QNetParams } from '../../rl/dqn/nets.ts';
 import { FusedDqnGrad, fusedDqnEnabled, fusedDqnMisfit } from '../../rl/dqn/fused_update.ts';
+import { dqnMlpCap, DQN_MLP_RB } from '../../kernels/dqn_mlp.ts';
 import { headTdLoss, lossAndGrad } from '../../rl/dqn/losses.ts';
 import { dqnAlgorithms, dqnLearner, resolveDqnConfig } from '../../rl/dqn.ts';
 import { scorerAlgorithms, scorerLearner } from '../../rl/scorer.ts';
@@ -24,13 +25,26 @@ interface Case {
   B: number;
   loss: 'mse' | 'huber' | 'bev';
   double: boolean;
+  /**
+   * The observations: 'mixed' (default) binary frames with ~30 % ones and one real-valued row
+   * (its workgroup takes the kernels' dense first layer, the others the sparse one); 'sparse'
+   * all binary, ~4 % ones, an all-zero row (MinAtar-like: the sparse first layer everywhere);
+   * 'full' all binary with ~60 % ones (wider than the sparse list: the dense fallback).
+   */
+  frames?: 'mixed' | 'sparse' | 'full';
+  /** A row of zeros (an empty frame; its L1Norm divides by ε, so not for central differences). */
+  zeroRow?: number;
 }
 
 /** A batch: binary frames with a few real-valued rows, actions (one outside [0, A)), rewards, dones, next-state values. */
 function batchData(c: Case, seed: number) {
   const n = c.obs.reduce((a, b) => a * b, 1);
   const r = (i: number) => Math.sin(seed * 12.9898 + i * 78.233) * 43758.5453 % 1;
-  const X = Array.from({ length: c.B }, (_, i) => Array.from({ length: n }, (_, k) => (i === 1 ? r(i * n + k) * 2 : +(Math.abs(r(i * n + k)) > 0.7))));
+  const on = c.frames === 'sparse' ? 0.96 : c.frames === 'full' ? 0.4 : 0.7;
+  const X = Array.from({ length: c.B }, (_, i) => Array.from({ length: n }, (_, k) => {
+    if (i === c.zeroRow) return 0;
+    return i === 1 && !c.frames ? r(i * n + k) * 2 : +(Math.abs(r(i * n + k)) > on);
+  }));
   const actions = Array.from({ length: c.B }, (_, i) => (i === 2 ? c.A : Math.floor(Math.abs(r(9000 + i)) * c.A)));
   const rewards = Array.from({ length: c.B }, (_, i) => (i % 3 === 0 ? 1 : 0) + 0.1 * r(9100 + i));
   const dones = Array.from({ length: c.B }, (_, i) => +(i % 5 === 4));
@@ -107,7 +121,8 @@ describe.each<Case>([
   { obs: [4, 4, 4], A: 3, H: 16, B: 13, loss: 'mse', double: false },
   { obs: [4, 4, 4], A: 5, H: 16, B: 8, loss: 'huber', double: true },
   { obs: [4, 4, 4], A: 4, H: 12, B: 11, loss: 'bev', double: true },
-])('fused DQN gradient vs float64 central differences: $loss, double $double, A $A, H $H, batch $B', (c) => {
+  { obs: [4, 4, 4], A: 3, H: 16, B: 12, loss: 'mse', double: false, frames: 'sparse' },
+])('fused DQN gradient vs float64 central differences: $loss, double $double, A $A, H $H, batch $B, frames $frames', (c) => {
   it('matches the derivative of the float64 loss at sampled parameters, and the statistics', async () => {
     const live = E.memory().liveBuffers;
     const s = setup(c);
@@ -146,7 +161,9 @@ describe.each<Case>([
   { obs: [10, 10, 4], A: 3, H: 128, B: 32, loss: 'mse', double: false },
   { obs: [10, 10, 4], A: 6, H: 128, B: 13, loss: 'huber', double: true },
   { obs: [10, 10, 7], A: 6, H: 64, B: 64, loss: 'bev', double: false },
-])('fused DQN gradient vs the composed path: $loss, double $double, obs $obs, H $H, batch $B', (c) => {
+  { obs: [10, 10, 4], A: 3, H: 128, B: 32, loss: 'mse', double: true, frames: 'sparse', zeroRow: 3 },
+  { obs: [16, 16, 4], A: 3, H: 128, B: 16, loss: 'huber', double: false, frames: 'full' },
+])('fused DQN gradient vs the composed path: $loss, double $double, obs $obs, H $H, batch $B, frames $frames, zero row $zeroRow', (c) => {
   it('every element of the gradient and the statistics; one player at a time leaves the other side untouched', async () => {
     const live = E.memory().liveBuffers;
     const s = setup(c, 7);
@@ -166,7 +183,7 @@ describe.each<Case>([
     });
     const named = E.namedParams(grads);
     const vals = await E.readAll([...layout.names.map((n) => named[n]), stats]);
-    const scale = Math.max(...vals.slice(0, -1).flatMap((v) => Array.from(v).map(Math.abs)));
+    const scale = vals.slice(0, -1).reduce((m, v) => v.reduce((a, x) => Math.max(a, Math.abs(x)), m), 0);
     expect(scale).toBeGreaterThan(1e-3);
     layout.names.forEach((n, i) => {
       const want = vals[i];
@@ -199,6 +216,23 @@ describe.each<Case>([
     s.dispose();
     expect(E.memory().liveBuffers).toBe(live);
   });
+});
+
+it("the frame cases take the rows kernel's paths they name: sparse lists within the cap, 'full' blocks over it", () => {
+  // columns where any row of a workgroup's block is nonzero: the sparse list's length
+  const unions = (c: Case) => {
+    const X = batchData(c, 7).X;
+    const out: number[] = [];
+    for (let r0 = 0; r0 < c.B; r0 += DQN_MLP_RB) out.push(X[0].filter((_, k) => X.slice(r0, r0 + DQN_MLP_RB).some((row) => row[k] !== 0)).length);
+    return out;
+  };
+  const sparse: Case = { obs: [10, 10, 4], A: 3, H: 128, B: 32, loss: 'mse', double: true, frames: 'sparse', zeroRow: 3 };
+  const full: Case = { obs: [16, 16, 4], A: 3, H: 128, B: 16, loss: 'huber', double: false, frames: 'full' };
+  const us = unions(sparse), uf = unions(full);
+  expect(Math.max(...us)).toBeLessThan(dqnMlpCap({ IN: 400, H: 128, A: 3 }));
+  expect(Math.max(...us)).toBeLessThan(150);
+  expect(batchData(sparse, 7).X[3].every((v) => v === 0)).toBe(true);
+  expect(Math.min(...uf)).toBeGreaterThan(dqnMlpCap({ IN: 1024, H: 128, A: 3 }));
 });
 
 it('declines networks it does not cover, with the reason; refuses bad input with clear errors; no leaks', async () => {
