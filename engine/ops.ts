@@ -537,12 +537,21 @@ function copyRaw(src: Tensor, viewShape: number[], srcStrides: number[], srcOff:
   const n = shapeSize(viewShape);
   if (n === 0) return;
   const c = coalesce(viewShape, [srcStrides, dstStrides]);
+  // A contiguous innermost run of a multiple of 4 floats in both operands (a permute that keeps
+  // the feature axis, a concat of rows), everything 4-aligned: copy it as vec4s, one offset
+  // computation per 4 floats.
+  const last = c.shape.length - 1;
+  const v4 = last >= 0 && c.shape[last] % 4 === 0 && srcOff % 4 === 0 && dstOff % 4 === 0 &&
+    c.strides.every((st) => st[last] === 1 && st.every((s, i) => i === last || s % 4 === 0));
+  const q = v4 ? 4 : 1;
+  const shape = v4 ? c.shape.map((d, i) => (i === last ? d / 4 : d)) : c.shape;
+  const [ss, ds] = c.strides.map((st) => (v4 ? st.map((s, i) => (i === last ? 1 : s / 4)) : st));
   runtime().dispatch({
-    kernel: copyKernel(c.shape.length),
+    kernel: copyKernel(c.shape.length, v4),
     inputs: [src.bufferFor(label)],
     outputs: [dst.buffer],
-    params: [n, c.shape.length, srcOff, dstOff, ...pack8(c.shape), ...pack8(c.strides[0]), ...pack8(c.strides[1])],
-    workgroups: grid(n),
+    params: [n / q, c.shape.length, srcOff / q, dstOff / q, ...pack8(shape), ...pack8(ss), ...pack8(ds)],
+    workgroups: grid(n / q),
     label,
   });
 }

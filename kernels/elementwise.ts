@@ -197,13 +197,18 @@ struct P { n: u32, v: f32 }
 }`,
 };
 
-/** O[dstOff + sum idx*ds] = A[srcOff + sum idx*ss] over a view shape of the given rank: permute, broadcast, slice, concat, pad. */
-export const copyKernel = memoKernel((rank: number) => ({
-  name: 'strided_copy',
+/**
+ * O[dstOff + sum idx*ds] = A[srcOff + sum idx*ss] over a view shape of the given rank: permute,
+ * broadcast, slice, concat, pad. vec4: elements are vec4s (the caller found a contiguous
+ * innermost run of a multiple of 4 floats in both operands, 4-aligned; shape, strides and offsets
+ * in vec4 units), so one offset computation moves 4 floats.
+ */
+export const copyKernel = memoKernel((rank: number, vec4: boolean) => ({
+  name: vec4 ? 'strided_copy_vec4' : 'strided_copy',
   constants: { RANK: rank },
   code: /* wgsl */ `
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read_write> O: array<f32>;
+@group(0) @binding(0) var<storage, read> A: array<${vec4 ? 'vec4f' : 'f32'}>;
+@group(0) @binding(1) var<storage, read_write> O: array<${vec4 ? 'vec4f' : 'f32'}>;
 struct P { n: u32, rank: u32, src_off: u32, dst_off: u32, shape: array<vec4u, 2>, ss: array<vec4u, 2>, ds: array<vec4u, 2> }
 @group(0) @binding(2) var<uniform> p: P;
 ${head('ss', 'ds')}

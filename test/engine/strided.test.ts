@@ -57,6 +57,29 @@ describe('strided element-wise kernels', () => {
     }
   });
 
+  it('copies with a contiguous innermost run (the vec4 path) and without equal a CPU loop', async () => {
+    // last axis kept (8 and 12 floats: vec4), kept but 6 floats (scalar), moved (scalar)
+    for (const [shape, perm] of [[[3, 5, 8], [1, 0, 2]], [[2, 3, 4, 12], [2, 0, 1, 3]], [[4, 3, 6], [1, 0, 2]], [[4, 3, 8], [2, 1, 0]]] as const) {
+      const data = rand(size([...shape]));
+      const out = await E.permute(E.tensor(data, [...shape]), [...perm]).data();
+      const os = perm.map((q) => shape[q]), st = strides([...shape]);
+      const want = Float32Array.from({ length: out.length }, (_, i) => data[unravel(i, os).reduce((o, v, d) => o + v * st[perm[d]], 0)]);
+      expect(Array.from(out), `shape [${shape}] perm [${perm}]`).toEqual(Array.from(want));
+    }
+    // slices at 4-aligned and unaligned offsets, concat of 8-float rows
+    const X = E.tensor(rand(5 * 16), [5, 16]);
+    const xd = await X.data();
+    for (const [lo, hi] of [[4, 12], [1, 9], [0, 16]]) {
+      const got = await E.slice(X, [[1, 4], [lo, hi]]).data();
+      const want: number[] = [];
+      for (let i = 1; i < 4; i++) for (let j = lo; j < hi; j++) want.push(xd[i * 16 + j]);
+      expect(Array.from(got), `slice [${lo}, ${hi})`).toEqual(want);
+    }
+    const Y = E.tensor(rand(2 * 8), [2, 8]);
+    const cat = await E.concat([E.reshape(X, [10, 8]), Y], 0).data();
+    expect(Array.from(cat)).toEqual([...Array.from(xd), ...Array.from(await Y.data())]);
+  });
+
   it('slice and concat (strided copies with offsets) equal a CPU loop', async () => {
     const shape = [4, 5, 6];
     const data = rand(size(shape));
