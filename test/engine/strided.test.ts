@@ -59,10 +59,11 @@ describe('strided element-wise kernels', () => {
 
   it('copies with a contiguous innermost run (the vec4 path) and without equal a CPU loop', async () => {
     // last axis kept (8 and 12 floats: vec4), kept but 6 floats (scalar), moved (scalar)
-    for (const [shape, perm] of [[[3, 5, 8], [1, 0, 2]], [[2, 3, 4, 12], [2, 0, 1, 3]], [[4, 3, 6], [1, 0, 2]], [[4, 3, 8], [2, 1, 0]]] as const) {
-      const data = rand(size([...shape]));
-      const out = await E.permute(E.tensor(data, [...shape]), [...perm]).data();
-      const os = perm.map((q) => shape[q]), st = strides([...shape]);
+    const cases: Array<[number[], number[]]> = [[[3, 5, 8], [1, 0, 2]], [[2, 3, 4, 12], [2, 0, 1, 3]], [[4, 3, 6], [1, 0, 2]], [[4, 3, 8], [2, 1, 0]]];
+    for (const [shape, perm] of cases) {
+      const data = rand(size(shape));
+      const out = await E.permute(E.tensor(data, shape), perm).data();
+      const os = perm.map((q) => shape[q]), st = strides(shape);
       const want = Float32Array.from({ length: out.length }, (_, i) => data[unravel(i, os).reduce((o, v, d) => o + v * st[perm[d]], 0)]);
       expect(Array.from(out), `shape [${shape}] perm [${perm}]`).toEqual(Array.from(want));
     }
