@@ -5,10 +5,13 @@
 // in one run; and SCORER's cost per env step relative to DQN's. Our rounds also print GPU
 // dispatches and uploads per vector step (the engine's counters over the timed steps).
 //   npx tsx bench/dqn_speed.ts [--steps 2000] [--rounds 3] [--no-torch] [--case small] [--torch-threads 1,2]
-//                              [--eps-decay 20000] [--env-device] [--fused-ab]
+//                              [--eps-decay 20000 | --whole-run] [--env-device] [--fused-ab]
 // --eps-decay: env steps of the ε decay 1 → 0.05 on both sides (default 20,000: ε ≈ 0.97 in the timed
-// steps, so most of our steps skip the greedy forward and its readback; 1: ε = 0.05, nearly every
-// step greedy, as late in training). --env-device: also ours DQN on MinAtar Breakout with
+// steps, so most steps explore and both sides skip the greedy forward, as CleanRL does; ours
+// also skips its readback; 1: ε = 0.05, nearly every step greedy, as late in training). --whole-run: ε 1 → 0.05 over the first half of the timed
+// steps (counted from the end of the warm-up), then 0.05: CleanRL's schedule (ε decays over the
+// first half of a run) laid over the timed steps, so the timing is a whole run's mix of
+// exploring and greedy steps (~71 % greedy). --env-device: also ours DQN on MinAtar Breakout with
 // envDevice 'cpu' against 'gpu' (rl/envs/gpu), alternating, same cases. --fused-ab: in one
 // process, two trainers of each algorithm, one with the fused update (rl/dqn/fused_update.ts)
 // and one with the composed ops, timed in alternating segments of --steps env steps (--rounds
@@ -100,6 +103,8 @@ interface Speed {
 }
 
 let epsDecay = 20_000;
+/** --whole-run: ε decays from the end of the warm-up over the first half of the timed steps (CleanRL's profile over its training steps). */
+let wholeRun = false;
 let fusedAb = false;
 
 /** The bench's trainer for a case on the stand-in env. */
@@ -107,7 +112,7 @@ function trainerFor(algo: OffPolicyAlgorithm<DqnConfig>, c: Case, envDevice?: 'c
   const cfg = resolveDqnConfig(algo, {
     env: envDevice ? 'minatar/breakout' : 'cartpole', preset: null, numEnvs: c.numEnvs, batchSize: c.batch, trainFreq: 1, learningStarts: WARMUP,
     bufferSize: 10_000, totalSteps: 1e9, logEvery: 1e9, evalEvery: 0, encoder: 'mlp', optimizer: 'adam', lr: 1e-4,
-    loss: 'mse', maxGradNorm: 0.5, targetUpdateEvery: 1000, epsDecaySteps: epsDecay, epsEnd: 0.05, epsDecayFrom: 'start',
+    loss: 'mse', maxGradNorm: 0.5, targetUpdateEvery: 1000, epsDecaySteps: epsDecay, epsEnd: 0.05, epsDecayFrom: wholeRun ? 'learningStarts' : 'start',
     ...(envDevice ? { envDevice } : {}),
   });
   return new Trainer(algo, cfg as RunConfig, envDevice ? {} : { env: env(c.numEnvs) });
@@ -146,7 +151,7 @@ const torchInfo = findTorch();
 function torch(c: Case, steps: number, threads: number): Speed | null {
   if (!torchInfo) return null;
   try {
-    const out = execFileSync(torchInfo.python, ['bench/dqn_torch.py', '--num-envs', String(c.numEnvs), '--batch', String(c.batch), '--train-freq', '1', '--steps', String(steps), '--learning-starts', String(WARMUP), '--threads', String(threads), '--eps-decay', String(epsDecay)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(torchInfo.python, ['bench/dqn_torch.py', '--num-envs', String(c.numEnvs), '--batch', String(c.batch), '--train-freq', '1', '--steps', String(steps), '--learning-starts', String(WARMUP), '--threads', String(threads), '--eps-decay', String(epsDecay), ...(wholeRun ? ['--eps-from-learning-starts'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     const j = JSON.parse(out.trim().split('\n').pop()!);
     return { wall: j.steps_per_s, cpu: j.steps_per_cpu_s };
   } catch (e) {
@@ -173,6 +178,11 @@ async function main() {
   fusedAb = args.includes('--fused-ab');
   epsDecay = Number(opt('--eps-decay') ?? 20_000);
   if (!(Number.isInteger(epsDecay) && epsDecay >= 1)) throw new Error(`--eps-decay must be an integer >= 1, got ${opt('--eps-decay')}`);
+  wholeRun = args.includes('--whole-run');
+  if (wholeRun) {
+    if (opt('--eps-decay') !== undefined) throw new Error('--whole-run sets the ε decay itself (half the timed steps, from the end of the warm-up); drop --eps-decay');
+    epsDecay = Math.max(1, Math.round(steps / 2));
+  }
   // PyTorch at each of these intra-op thread counts, every round; its faster one is the peer
   // (on this loaded 2-core host 2 threads ran 5x slower than 1: OpenMP workers wait on each other).
   const threads = (opt('--torch-threads') ?? '1,2').split(',').map(Number);
@@ -184,7 +194,8 @@ async function main() {
   console.log(`DQN training loop, ${steps} timed env steps per cell, ${rounds} round(s) alternating ours DQN / PyTorch DQN / ours SCORER; medians over rounds`);
   console.log(`adapter: ${info.vendor} ${info.architecture} ${info.description}; CPU ${os.cpus()[0]?.model} x${os.cpus().length}`);
   console.log(`PyTorch: ${noTorch ? 'skipped (--no-torch)' : torchInfo ? `${torchInfo.version} (${torchInfo.device}) via ${torchInfo.python}, intra-op threads ${threads.join(' and ')} (the faster is the peer)` : 'unavailable (no python with torch: set BENCH_PYTHON, or apt-get install python3-torch)'}`);
-  console.log(`ε: 1 → 0.05 over ${epsDecay} env steps on both sides (timed steps ${WARMUP + 1}..${WARMUP + steps}: ε ${Math.max(0.05, 1 - WARMUP / epsDecay).toFixed(2)} → ${Math.max(0.05, 1 - (WARMUP + steps) / epsDecay).toFixed(2)})`);
+  if (wholeRun) console.log(`ε (--whole-run): 1 → 0.05 over the first ${epsDecay} timed env steps (from the end of the ${WARMUP}-step warm-up), then 0.05 for the other ${steps - epsDecay}, on both sides: CleanRL's schedule (ε decays over the first half of a run) over the timed steps, ~71 % of them greedy`);
+  else console.log(`ε: 1 → 0.05 over ${epsDecay} env steps on both sides (timed steps ${WARMUP + 1}..${WARMUP + steps}: ε ${Math.max(0.05, 1 - WARMUP / epsDecay).toFixed(2)} → ${Math.max(0.05, 1 - (WARMUP + steps) / epsDecay).toFixed(2)})`);
   console.log(`load average at start: ${load()}`);
   const rows = [
     '| case | ours DQN (steps/s) | PyTorch DQN (steps/s) | ours / PyTorch | per CPU-second: ours / PyTorch | ours SCORER (steps/s) | SCORER cost / DQN cost per env step |',

@@ -6,7 +6,8 @@ Same env logic, network, batch size and train frequency as bench/dqn_speed.ts:
   network  the released SCORER MinAtar network: flatten -> L1Norm -> Linear(400,128) -> ReLU ->
            Linear(128,128) -> ReLU -> L1Norm, Q head Linear(128,128) -> ReLU -> Linear(128,3);
            orthogonal init (sqrt 2, last layer 0.01)
-  loop     CleanRL dqn.py: epsilon-greedy (one forward per vector step), a uint8 replay buffer
+  loop     CleanRL dqn.py: epsilon-greedy (a forward on vector steps where some env acts greedily,
+           as CleanRL skips it when it explores), a uint8 replay buffer
            (numpy), uniform sampling with replacement, MSE TD loss, Adam, global grad-norm
            clip 0.5, hard target copies; one update every --train-freq vector steps.
 Prints one JSON line: {"impl": "torch", "steps_per_s": ..., ...}.
@@ -72,6 +73,7 @@ def main():
     p.add_argument("--target-every", type=int, default=1000)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--eps-decay", type=int, default=20000, help="env steps of the linear epsilon decay 1 -> 0.05 (1: 0.05 from the start, nearly every step greedy)")
+    p.add_argument("--eps-from-learning-starts", action="store_true", help="the decay starts at --learning-starts (the bench's whole-run case) instead of step 0")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -94,11 +96,16 @@ def main():
     while step < total:
         if t0 is None and step >= a.learning_starts:
             t0, c0, s0 = time.perf_counter(), time.process_time(), step
-        eps = max(0.05, 1 - step / a.eps_decay)
-        with torch.no_grad():
-            greedy = q(torch.from_numpy(obs)).argmax(1).numpy()
+        t_eps = step - a.learning_starts if a.eps_from_learning_starts else step
+        eps = min(1.0, max(0.05, 1 - t_eps / a.eps_decay))
         rand = rng.random(a.num_envs) < eps
-        act = np.where(rand, rng.integers(0, 3, a.num_envs), greedy)
+        act = rng.integers(0, 3, a.num_envs)
+        # CleanRL runs the Q-network only when it acts greedily (dqn.py: one draw for all envs;
+        # here one per env, as ours: the forward runs when any env is greedy)
+        if not rand.all():
+            with torch.no_grad():
+                greedy = q(torch.from_numpy(obs)).argmax(1).numpy()
+            act = np.where(rand, act, greedy)
         nobs, r, term = env.step(act)
         for i in range(a.num_envs):
             b_obs[pos] = obs[i].reshape(-1)

@@ -10,8 +10,9 @@
 //            next observation of a finished episode is its final one; only true terminals stop
 //            bootstrapping, truncation bootstraps).
 //   train    gradientSteps updates: a uniform batch from the replay (the harness's Rng) is
-//            uploaded and every GPU op is encoded with no readback; statistics are read back
-//            only for log lines. Hard target copies every targetUpdateEvery env steps.
+//            uploaded and every GPU op is encoded with no readback, and submitted at once (the
+//            GPU's update overlaps the CPU's next env steps); statistics are read back only for
+//            log lines. Hard target copies every targetUpdateEvery env steps.
 //   state    target networks are params (params.target.*); the replay buffer is saved with
 //            checkpoints when saveReplay (exact resume; sizes in docs/dqn.md).
 
@@ -530,6 +531,10 @@ export class QAgent implements OffPolicyAgent {
       this.learner.copyTarget();
       while (this.nextTargetCopy <= ctx.step) this.nextTargetCopy += cfg.targetUpdateEvery;
     }
+    // Submit the update now: the GPU runs it while the CPU steps the env and fills the replay.
+    // Left to the engine, it would wait for the next readback (the next greedy step, maybe
+    // dozens of steps later while ε is high), and the CPU would then wait for all of them.
+    E.flush();
     const out: Stats = {};
     if (st) {
       const d = await (st as Tensor).data();
