@@ -7,6 +7,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as E from '../engine/index.ts';
 import * as R from './ref/index.ts';
+import { dispatchLabels } from './kernels/helpers.ts';
 
 beforeAll(async () => {
   await E.init();
@@ -96,22 +97,13 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
           await E.sync();
           const live = E.memory().liveBuffers;
           const d0 = E.counters().dispatches;
-          const rt = E.runtime() as unknown as { dispatch: (a: { label: string }) => void };
-          const orig = rt.dispatch;
-          let mseDual = 0;
-          rt.dispatch = function (this: unknown, a: { label: string }) {
-            if (a.label === 'mse (dual)') mseDual++;
-            return orig.call(this, a);
-          };
-          let r;
-          try {
+          let r!: E.TotalDerivativeResult<Layer[], Layer[]>;
+          const mseDual = dispatchLabels(() => {
             r = E.totalDerivative({
-            leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda, cgIters: 2 * NY, negativeCurvature: 'ignore',
-            ...(name === 'forward' ? {} : { secondOrder }), ...(name === 'forward, no replay' ? { replay: false } : {}),
+              leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda, cgIters: 2 * NY, negativeCurvature: 'ignore',
+              ...(name === 'forward' ? {} : { secondOrder }), ...(name === 'forward, no replay' ? { replay: false } : {}),
             });
-          } finally {
-            rt.dispatch = orig;
-          }
+          }).filter((l) => l === 'mse (dual)').length;
           // The loss value's tangent is dead work in a product (the gradient's tangent never reads
           // it): the replayed products drop it, so it runs in the recorded first product and the
           // mixed-term pass only (every product, without the replay).

@@ -4,7 +4,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as E from '../../engine/index.ts';
 import * as R from '../ref/index.ts';
-import { up, randn, expectRel } from './helpers.ts';
+import { up, randn, expectRel, dispatchLabels } from './helpers.ts';
 
 beforeAll(async () => {
   await E.init();
@@ -14,23 +14,6 @@ beforeAll(async () => {
   }
 });
 afterAll(() => E.clearTiles());
-
-/** Dispatch labels of fn. */
-function labelsOf(fn: () => void): string[] {
-  const labels: string[] = [];
-  const rt = E.runtime() as unknown as { dispatch(a: { label: string }): void };
-  const orig = rt.dispatch;
-  rt.dispatch = function (a) {
-    labels.push(a.label);
-    return orig.call(this, a);
-  };
-  try {
-    fn();
-  } finally {
-    rt.dispatch = orig;
-  }
-  return labels;
-}
 
 describe('attention paths under a composed tile', () => {
   for (const { L, S, fused } of [{ L: 1, S: 3, fused: true }, { L: 4, S: 3, fused: false }]) {
@@ -42,7 +25,7 @@ describe('attention paths under a composed tile', () => {
       const fE = (a: E.Tensor, b: E.Tensor, d: E.Tensor) => E.sum(E.mul(E.attention(a, b, d), C));
       const fR = (ps: R.ND[]) => R.sum(R.mul(R.attention(ps[0], ps[1], ps[2]), c));
       let g: E.Tensor[] = [];
-      const labels = labelsOf(() => {
+      const labels = dispatchLabels(() => {
         g = E.grad(fE, [0, 1, 2])(up(q), up(k), up(v)) as E.Tensor[];
       });
       expect(labels.includes('attention backward (dq)'), labels.join(', ')).toBe(fused);

@@ -6,7 +6,7 @@
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
 import * as E from '../../engine/index.ts';
 import * as R from '../ref/index.ts';
-import { up, randn, expectRel, wToRef } from './helpers.ts';
+import { up, randn, expectRel, wToRef, dispatchLabels } from './helpers.ts';
 
 beforeAll(async () => {
   await E.init();
@@ -86,23 +86,10 @@ describe('conv2d, exactly tiling windows (the linear path)', () => {
     const rng = R.rng(14);
     const c: Case = { n: 2, h: 5, w: 4, ci: 4, co: 3, k: 2 }; // 5 rows: the last is in no window
     const x = randn(rng, [c.n, c.h, c.w, c.ci]), w = randn(rng, [c.co, c.k, c.k, c.ci], 0.5);
-    const labels: string[] = [];
-    const rt = E.runtime() as unknown as { dispatch(a: { label: string }): void };
-    const orig = rt.dispatch;
-    rt.dispatch = function (a) {
-      labels.push(a.label);
-      return orig.call(this, a);
-    };
-    try {
-      const y = E.conv2d(up(x), up(w), null, { stride: 2 });
-      R.assertClose(await y.data(), convRef(x, w, c), { rtol: 1e-5, atol: 1e-5, label: 'uncovered row' });
-      expect(labels).not.toContain('linear');
-      labels.length = 0;
-      E.conv2d(up(randn(rng, [2, 4, 4, 4])), up(w), null, { stride: 2 }); // 4 rows: covered
-      expect(labels).toContain('linear');
-    } finally {
-      rt.dispatch = orig;
-    }
+    let y!: E.Tensor;
+    expect(dispatchLabels(() => (y = E.conv2d(up(x), up(w), null, { stride: 2 })))).not.toContain('linear');
+    R.assertClose(await y.data(), convRef(x, w, c), { rtol: 1e-5, atol: 1e-5, label: 'uncovered row' });
+    expect(dispatchLabels(() => E.conv2d(up(randn(rng, [2, 4, 4, 4])), up(w), null, { stride: 2 }))).toContain('linear'); // 4 rows: covered
   });
 
   it('frees every intermediate (forward, backward, HVP) inside a scope', async () => {

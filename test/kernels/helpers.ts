@@ -26,3 +26,27 @@ export async function expectRel(actual: E.Tensor, expected: R.ND | ArrayLike<num
 export function wToRef(w: R.ND): R.ND {
   return R.transpose(w, [1, 2, 3, 0]);
 }
+
+/** The runtime's dispatch labels, in order, of every dispatch fn encodes (fn runs synchronously). */
+export function dispatchLabels(fn: () => void): string[] {
+  const labels: string[] = [];
+  const rt = E.runtime() as unknown as { dispatch(a: { label: string }): void };
+  const orig = rt.dispatch;
+  rt.dispatch = function (a) {
+    labels.push(a.label);
+    return orig.call(this, a);
+  };
+  try {
+    fn();
+  } finally {
+    rt.dispatch = orig;
+  }
+  return labels;
+}
+
+/** dispatchLabels(fn), counted per label. */
+export function dispatchCounts(fn: () => void): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const l of dispatchLabels(fn)) counts.set(l, (counts.get(l) ?? 0) + 1);
+  return counts;
+}

@@ -8,7 +8,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as E from '../../engine/index.ts';
 import * as R from '../ref/index.ts';
-import { up, randn, expectRel } from './helpers.ts';
+import { up, randn, expectRel, dispatchCounts } from './helpers.ts';
 
 beforeAll(async () => {
   await E.init();
@@ -37,22 +37,6 @@ function grad64(p: R.ND[], c: R.ND, a1: Act, a2: Act): R.ND[] {
   const gz2 = R.zipN([o, c], (u, v) => 2 * v * u * f64[a2].d(u));
   const gz1 = R.zip(R.matmul(gz2, w2), h, (g, y) => g * f64[a1].d(y));
   return [R.matmul(gz1, w1), R.matmul(R.transpose(gz1), x), R.sum(gz1, 0), R.matmul(R.transpose(gz2), h), R.sum(gz2, 0)];
-}
-
-function labelsOf(fn: () => void): Map<string, number> {
-  const rt = E.runtime() as unknown as { dispatch: (a: { label: string }) => void };
-  const orig = rt.dispatch;
-  const seen = new Map<string, number>();
-  rt.dispatch = function (this: unknown, a: { label: string }) {
-    seen.set(a.label, (seen.get(a.label) ?? 0) + 1);
-    return orig.call(this, a);
-  };
-  try {
-    fn();
-  } finally {
-    rt.dispatch = orig;
-  }
-  return seen;
 }
 
 describe('dual linear kernels (forward mode through the fused linear and its backward)', () => {
@@ -149,7 +133,7 @@ describe('dual linear kernels (forward mode through the fused linear and its bac
           await E.sync();
           const live = E.memory().liveBuffers;
           let hv: E.Tensor[] = [];
-          const labels = labelsOf(() => {
+          const labels = dispatchCounts(() => {
             hv = E.hvp(g, which.map((i) => P[i]), which.map((i) => V[i])) as E.Tensor[];
           });
           const lab = `${a1}/${a2} ${M}x${K}x${N}x${N2} wrt [${which}]`;
@@ -209,7 +193,7 @@ describe('dual linear kernels (forward mode through the fused linear and its bac
     await E.sync();
     const live = E.memory().liveBuffers;
     let hv: E.Tensor[] = [];
-    const labels = labelsOf(() => {
+    const labels = dispatchCounts(() => {
       hv = E.hvp(f, [W, B, Y], [VW, VB, VY]) as E.Tensor[];
     });
     expect(labels.get('mse (dual)')).toBe(1);
