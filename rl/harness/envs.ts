@@ -91,3 +91,40 @@ export function randomPolicyReturns(id: string, o: { preset?: string | null; epi
   }
   return rets.slice(0, o.episodes);
 }
+
+/** Trainer.evaluate's env seed: the run seed plus this (evaluation envs never share the training envs' stream). */
+export const EVAL_SEED_OFFSET = 100_003;
+
+/**
+ * The env batch of a greedy evaluation (Trainer.evaluate): min(episodes, 16) envs seeded with
+ * `seed`, and a step cap where the env has none (MinAtar's paper preset), so a stuck greedy policy
+ * ends. Not reset: the caller resets it with `seed`.
+ */
+export function createEvalEnv(id: string, o: { episodes: number; seed: number; preset?: string | null }): VecEnv {
+  const n = Math.min(o.episodes, 16);
+  const env = createEnv(id, { numEnvs: n, seed: o.seed, preset: o.preset });
+  return env.maxEpisodeSteps ? env : createEnv(id, { numEnvs: n, seed: o.seed, preset: o.preset, maxEpisodeSteps: 27_000 });
+}
+
+/**
+ * Steps `env` (each call of `step` advances the whole batch once) until `episodes` episodes have
+ * finished, spread evenly over the envs (each env contributes its first episodes up to its share),
+ * so short episodes are not over-represented. Returns and lengths in finishing order.
+ */
+export async function collectEvalEpisodes(env: VecEnv, episodes: number, step: () => unknown): Promise<{ returns: number[]; lengths: number[] }> {
+  const n = env.numEnvs;
+  const quota = Array.from({ length: n }, (_, i) => Math.floor(episodes / n) + (i < episodes % n ? 1 : 0));
+  const done = new Array(n).fill(0);
+  const returns: number[] = [], lengths: number[] = [];
+  while (returns.length < episodes) {
+    await step();
+    for (const ep of env.completedEpisodes()) {
+      if (done[ep.envIndex] < quota[ep.envIndex]) {
+        done[ep.envIndex]++;
+        returns.push(ep.return);
+        lengths.push(ep.length);
+      }
+    }
+  }
+  return { returns, lengths };
+}

@@ -28,7 +28,7 @@ import { GPU_ENV_IDS, episodesOfLog, makeGpuEnv, type GpuStepResult, type GpuVec
 import type { VecEnvState } from '../envs/types.ts';
 import type { OffPolicyConfig, OnPolicyConfig, RunConfig } from './config.ts';
 import { GpuFrameStack } from './framestack_gpu.ts';
-import { createEnv, envSpecOf, FrameStack } from './envs.ts';
+import { collectEvalEpisodes, createEnv, createEvalEnv, envSpecOf, EVAL_SEED_OFFSET, FrameStack } from './envs.ts';
 import { gae } from './gae.ts';
 import { scaleToBox, uniformBox } from './policy.ts';
 import type { Storage } from './storage.ts';
@@ -603,31 +603,19 @@ export class Trainer {
    * not over-represented. Uses its own Rng: the training streams are untouched.
    */
   async evaluate(episodes = this.cfg.evalEpisodes, o: { seed?: number; greedy?: boolean; write?: boolean } = {}): Promise<EvalLine> {
-    const n = Math.min(episodes, 16);
-    const seed = o.seed ?? this.cfg.seed + 100_003;
-    let env = createEnv(this.cfg.env, { numEnvs: n, seed, preset: this.cfg.preset });
-    // Envs without a step cap (MinAtar's paper preset) get one here, so a stuck greedy policy ends.
-    if (!env.maxEpisodeSteps) env = createEnv(this.cfg.env, { numEnvs: n, seed, preset: this.cfg.preset, maxEpisodeSteps: 27_000 });
+    const seed = o.seed ?? this.cfg.seed + EVAL_SEED_OFFSET;
+    const env = createEvalEnv(this.cfg.env, { episodes, seed, preset: this.cfg.preset });
+    const n = env.numEnvs;
     const stack = new FrameStack(n, this.spec.obsSize, this.agent.frameStack ?? 1);
     stack.reset(env.reset(seed));
-    const quota = Array.from({ length: n }, (_, i) => Math.floor(episodes / n) + (i < episodes % n ? 1 : 0));
-    const done = new Array(n).fill(0);
-    const rets: number[] = [], lens: number[] = [];
     const rng = new Rng(seed);
     const sp = this.spec.actionSpace;
     const envActs = new Float32Array(n * this.spec.actionDim);
-    while (rets.length < episodes) {
+    const { returns: rets, lengths: lens } = await collectEvalEpisodes(env, episodes, async () => {
       const { actions } = await this.agent.act(stack.out, n, { rng, sample: n, mode: o.greedy === false ? 'explore' : 'greedy', step: this.globalStep });
       const r = env.step(sp.kind === 'discrete' ? actions : scaleToBox(actions as Float32Array, sp, n, envActs));
       for (let i = 0; i < n; i++) stack.push(i, r.obs, i, r.done[i] === 1);
-      for (const ep of env.completedEpisodes()) {
-        if (done[ep.envIndex] < quota[ep.envIndex]) {
-          done[ep.envIndex]++;
-          rets.push(ep.return);
-          lens.push(ep.length);
-        }
-      }
-    }
+    });
     const m = rets.reduce((a, b) => a + b, 0) / rets.length;
     const line: EvalLine = {
       kind: 'eval',

@@ -2,38 +2,24 @@
 // in docs/actor-critic.md pair each run with. On Reacher a policy that does nothing pays no
 // control cost, and on Hopper it topples slowly and collects the healthy reward, so both beat the
 // uniform random policy by far; a run has learned something only once it beats this policy on
-// the same episodes. The episodes are Trainer.evaluate's (rl/harness/trainer.ts): env seed = run
-// seed + 100,003, min(episodes, 16) envs reset with that seed, episodes spread evenly over the
-// envs; test/envs/mujoco_zero_action.test.ts checks the two agree.
+// the same episodes. The episodes are Trainer.evaluate's: the same env batch and episode
+// collection (createEvalEnv, collectEvalEpisodes in rl/harness/envs.ts) with zero actions;
+// test/envs/mujoco_zero_action.test.ts checks the two agree.
 //
 //   npx tsx rl/envs/mujoco/zero_action.ts mujoco/hopper 5 1,2,3,4,5
 
-import { createEnv, preloadEnv } from '../../harness/envs.ts';
-
-export const EVAL_SEED_OFFSET = 100_003;
+import { collectEvalEpisodes, createEvalEnv, EVAL_SEED_OFFSET, preloadEnv } from '../../harness/envs.ts';
 
 /** Returns of the zero-action policy on the `episodes` greedy-evaluation episodes of run seed `runSeed`. */
 export async function zeroActionEvalReturns(env: string, episodes: number, runSeed: number): Promise<number[]> {
   if (!Number.isInteger(episodes) || episodes < 1) throw new Error(`zeroActionEvalReturns: episodes must be an integer ≥ 1, got ${episodes}`);
   await preloadEnv(env);
-  const n = Math.min(episodes, 16), seed = runSeed + EVAL_SEED_OFFSET;
-  const e = createEnv(env, { numEnvs: n, seed });
+  const seed = runSeed + EVAL_SEED_OFFSET;
+  const e = createEvalEnv(env, { episodes, seed });
   if (e.actionSpace.kind !== 'box') throw new Error(`zeroActionEvalReturns: ${env} has a ${e.actionSpace.kind} action space; the zero action needs a Box`);
   e.reset(seed);
-  const quota = Array.from({ length: n }, (_, i) => Math.floor(episodes / n) + (i < episodes % n ? 1 : 0));
-  const done = new Array(n).fill(0);
-  const rets: number[] = [];
-  const zero = new Float32Array(n * e.actionSpace.shape.reduce((a, b) => a * b, 1));
-  while (rets.length < episodes) {
-    e.step(zero);
-    for (const ep of e.completedEpisodes()) {
-      if (done[ep.envIndex] < quota[ep.envIndex]) {
-        done[ep.envIndex]++;
-        rets.push(ep.return);
-      }
-    }
-  }
-  return rets;
+  const zero = new Float32Array(e.numEnvs * e.actionSpace.shape.reduce((a, b) => a * b, 1));
+  return (await collectEvalEpisodes(e, episodes, () => e.step(zero))).returns;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
