@@ -133,7 +133,7 @@ export function makeProgram(log: (s: string) => void = console.log): Command {
     .option('--env <id>', "env id (cartpole, minatar/breakout, ...); default: the algorithm's")
     .option('--preset <name>', 'env preset (MinAtar: paper | gymnax)')
     .option('--config <name|file>', 'hyperparameter preset of the algorithm, or a JSON/YAML file of config keys')
-    .option('--steps <n>', 'total env steps per seed')
+    .option('--steps <n>', 'total env steps per seed (on-policy algorithms round up to whole rollouts of numEnvs × numSteps; off-policy ones to whole vector steps of numEnvs)')
     .option('--seeds <list>', 'comma-separated seeds', '0')
     .option('--out <dir>', 'run directory (default runs/<algo>_<env>)')
     .option('--resume', 'continue each seed from its checkpoint (its own config; flags given now override and are reported)', false)
