@@ -87,6 +87,24 @@ describe('tuning tables', () => {
       return same(tile, clear.rival) ? (m++ === 0 ? 1 : 20) : 10;
     }, { families: ['attention'], file: false, repeats: 3 });
     expect(lucky.chosen[k]).toEqual(def);
+    // the lucky tile fails the sign test, but a second tile 30 % faster than the default in every
+    // round passes it: that one is chosen, not the default
+    const steady = E.CANDIDATES.attention.find((t) => !same(t as E.AttentionTile, def) && !same(t as E.AttentionTile, clear.rival)) as E.AttentionTile;
+    m = 0;
+    const second = await E.autotuneWith('fake adapter', async (_f, tile: any) => {
+      if (same(tile, def)) return 10;
+      if (same(tile, clear.rival)) return m++ === 0 ? 1 : 20;
+      return same(tile, steady) ? 7 : 12;
+    }, { families: ['attention'], file: false, repeats: 3 });
+    expect(second.chosen[k]).toEqual(steady);
+    // and with the steady tile only 3 % faster, the default stays
+    m = 0;
+    const near = await E.autotuneWith('fake adapter', async (_f, tile: any) => {
+      if (same(tile, def)) return 10;
+      if (same(tile, clear.rival)) return m++ === 0 ? 1 : 20;
+      return same(tile, steady) ? 9.7 : 12;
+    }, { families: ['attention'], file: false, repeats: 3 });
+    expect(near.chosen[k]).toEqual(def);
     E.clearTiles();
   });
 
