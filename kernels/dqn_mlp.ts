@@ -18,15 +18,17 @@
 //          backward is linear in it, so dW_l = Σ_i c_i·δ_l[i]ᵀ a_{l−1}[i]: one thread per (weight
 //          row, 4 columns) sums over the batch straight into a flat gradient buffer (the
 //          optimizer's); the first column's threads also sum the biases. Five more threads
-//          write the statistics (loss, mean Q(s, a), MSBE, BEV, mean δ), as tdLoss's.
-// With the target forward (kernels/q_mlp.ts) and the optimizer (clip + Adam) an update is five
-// dispatches.
+//          write the statistics (loss, mean Q(s, a), MSBE, BEV, mean δ), as tdLoss's. Each
+//          workgroup also sums the squares of the values it wrote: the gradient-norm clip then
+//          needs no pass of its own (kernels/optim.ts adamPartialsKernel adds the partial sums).
+// With the target forward (kernels/q_mlp.ts) and Adam an update is four dispatches.
 //
 // The L1Norm backward (v = u / s, s = max(mean|u|, ε)): du = dv/s − [mean|u| ≥ ε]·sign(u)·(Σ dv·u)/(n·s²),
 // engine/nn/l1norm.ts's rule; u is post-ReLU, so sign(u) is the ReLU mask. As in q_mlp, the
 // input norm's division comes after the first layer's dot product ((W·x)/s, not W·(x/s)).
 
 import { inputScanWgsl, mlpLayerWgsl, sparseCap, sparseDecls } from './q_mlp.ts';
+import { grid } from './common.ts';
 
 /** Batch rows per workgroup of the rows kernel. */
 export const DQN_MLP_RB = 8;
@@ -285,7 +287,7 @@ function dwSource(s: DqnMlpShape, loss: number, part: DqnMlpPart) {
       for (let c = 0; c < TK; c++) {
         for (let m = 0; m < 4; m++) {
           acc.push(`var a${c}_${m} = vec4f(0.0);`);
-          st.push(`{ let w = p.e0w + 4u * j4 * ${IN}u + 4u * (k4 + ${c}u) + ${m}u; G[w] = a${c}_${m}.x; G[w + ${IN}u] = a${c}_${m}.y; G[w + ${2 * IN}u] = a${c}_${m}.z; G[w + ${3 * IN}u] = a${c}_${m}.w; }`);
+          st.push(`{ let w = p.e0w + 4u * j4 * ${IN}u + 4u * (k4 + ${c}u) + ${m}u; G[w] = a${c}_${m}.x; G[w + ${IN}u] = a${c}_${m}.y; G[w + ${2 * IN}u] = a${c}_${m}.z; G[w + ${3 * IN}u] = a${c}_${m}.w; ss += dot(a${c}_${m}, a${c}_${m}); }`);
         }
         body.push(`{
         let xv = X[i * ${INq}u + k4 + ${c}u];
@@ -297,7 +299,7 @@ function dwSource(s: DqnMlpShape, loss: number, part: DqnMlpPart) {
       }
       e0 = `if (wg < ${nb0}u) {
     let j4 = lid;
-    if (j4 >= ${Hq}u) { return; }
+    if (j4 < ${Hq}u) {
     let k4 = wg * ${TK}u;
     ${acc.join(' ')}
     var bs = vec4f(0.0);
@@ -309,8 +311,8 @@ function dwSource(s: DqnMlpShape, loss: number, part: DqnMlpPart) {
       bs += d;
     }
     ${st.join('\n    ')}
-    if (wg == 0u) { let b = p.e0b + 4u * j4; G[b] = bs.x; G[b + 1u] = bs.y; G[b + 2u] = bs.z; G[b + 3u] = bs.w; }
-    return;
+    if (wg == 0u) { let b = p.e0b + 4u * j4; G[b] = bs.x; G[b + 1u] = bs.y; G[b + 2u] = bs.z; G[b + 3u] = bs.w; ss += dot(bs, bs); }
+    }
   }`;
       continue;
     }
@@ -326,7 +328,7 @@ function dwSource(s: DqnMlpShape, loss: number, part: DqnMlpPart) {
         for (let e = 0; e < 4; e++) acc.push(`var c${e}_${c} = vec4f(0.0);`);
         xs.push(`let x${c} = ${x.replace('k4', `k4 + ${c}u`)} * sx;`);
         for (let e = 0; e < 4; e++) fm.push(`c${e}_${c} = fma(x${c}, vec4f(d.${'xyzw'[e]}), c${e}_${c});`);
-        for (let e = 0; e < 4; e++) st.push(`{ let w = p.${g.id}w + (4u * j4 + ${e}u) * ${g.nq * 4}u + 4u * (k4 + ${c}u); G[w] = c${e}_${c}.x; G[w + 1u] = c${e}_${c}.y; G[w + 2u] = c${e}_${c}.z; G[w + 3u] = c${e}_${c}.w; }`);
+        for (let e = 0; e < 4; e++) st.push(`{ let w = p.${g.id}w + (4u * j4 + ${e}u) * ${g.nq * 4}u + 4u * (k4 + ${c}u); G[w] = c${e}_${c}.x; G[w + 1u] = c${e}_${c}.y; G[w + 2u] = c${e}_${c}.z; G[w + 3u] = c${e}_${c}.w; ss += dot(c${e}_${c}, c${e}_${c}); }`);
       }
       parts.push(`if (e < ${start + g.threads}u) {
     let q = e - ${start}u;
@@ -343,8 +345,7 @@ function dwSource(s: DqnMlpShape, loss: number, part: DqnMlpPart) {
       bs += d;
     }
     ${st.join('\n    ')}
-    if (k4 == 0u) { let b = p.${g.id}b + 4u * j4; G[b] = bs.x; G[b + 1u] = bs.y; G[b + 2u] = bs.z; G[b + 3u] = bs.w; }
-    return;
+    if (k4 == 0u) { let b = p.${g.id}b + 4u * j4; G[b] = bs.x; G[b + 1u] = bs.y; G[b + 2u] = bs.z; G[b + 3u] = bs.w; ss += dot(bs, bs); }
   }`);
     } else {
       // the output layer: row j's δ is the unit seed where the action taken is j
@@ -364,20 +365,22 @@ function dwSource(s: DqnMlpShape, loss: number, part: DqnMlpPart) {
     }
     let w = p.${g.id}w + j * ${g.nq * 4}u + 4u * k4;
     G[w] = acc.x; G[w + 1u] = acc.y; G[w + 2u] = acc.z; G[w + 3u] = acc.w;
-    if (k4 == 0u) { G[p.${g.id}b + j] = bs; }
-    return;
+    ss += dot(acc, acc);
+    if (k4 == 0u) { G[p.${g.id}b + j] = bs; ss += bs * bs; }
   }`);
     }
     start += g.threads;
   }
   return /* wgsl */ `
 const LOSS: u32 = ${loss}u;
-struct P { rows: u32, delta: f32, stats: u32, _p: u32, e0w: u32, e0b: u32, e1w: u32, e1b: u32, h0w: u32, h0b: u32, h1w: u32, h1b: u32 }
+struct P { rows: u32, delta: f32, stats: u32, norms: u32, e0w: u32, e0b: u32, e1w: u32, e1b: u32, h0w: u32, h0b: u32, h1w: u32, h1b: u32 }
 @group(0) @binding(0) var<storage, read> SC: array<vec4f>;
 @group(0) @binding(1) var<storage, read> X: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> G: array<f32>;
 @group(0) @binding(3) var<storage, read_write> S: array<f32>;
-@group(0) @binding(4) var<uniform> p: P;
+@group(0) @binding(4) var<storage, read_write> NS: array<f32>;
+@group(0) @binding(5) var<uniform> p: P;
+var<workgroup> red: array<f32, ${WG}>;
 var<private> B: u32;
 var<private> dm: f32;
 // ∂loss/∂Q(s_i, a_i)
@@ -397,10 +400,10 @@ fn coef(i: u32) -> f32 {
     for (var i = 0u; i < B; i++) { sd += SC[i * ${Wq}u + ${M}u].z; }
     dm = sd / f32(B);
   }
-  ${e0}
-  ${parts.join('\n  ')}
+  // the sum of squares of the gradient values this thread wrote (the clip's norm, summed per workgroup)
+  var ss = 0.0;
+  ${[e0, ...parts].filter((x) => x).join(' else ')}${e0 || parts.length ? ' else ' : ''}if (e - ${start}u < 5u && p.stats != 0u) {
   let q = e - ${start}u;
-  if (q < 5u && p.stats != 0u) {
     // loss, mean Q(s, a), MSBE, BEV (two passes, as tdLoss), mean δ
     var acc = 0.0;
     for (var i = 0u; i < B; i++) {
@@ -417,14 +420,29 @@ fn coef(i: u32) -> f32 {
     }
     S[q] = acc / f32(B);
   }
+  red[lid] = ss;
+  workgroupBarrier();
+  for (var h = ${WG / 2}u; h > 0u; h = h >> 1u) {
+    if (lid < h) { red[lid] += red[lid + h]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u && p.norms != 0u) { NS[wg] = red[0]; }
 }`;
+}
+
+/** Workgroups of the dw kernel for `part` (grid(dqnMlpDwThreads, 64)); with p.norms each writes one partial sum of squares. */
+export function dqnMlpDwGroups(s: DqnMlpShape, part: DqnMlpPart): [number, number, number] {
+  return [...grid(dqnMlpDwThreads(s, part), WG), 1] as [number, number, number];
 }
 
 const dwSpecs = new Map<string, { name: string; code: string }>();
 /**
  * SC (the rows kernel's scratch) and X → G (flat gradient: weight rows at p.<seg>w, biases at
- * p.<seg>b, floats) and, with p.stats, S[0..5) = loss, mean Q(s, a), MSBE, BEV, mean δ.
- * grid(dqnMlpDwThreads, 64) workgroups.
+ * p.<seg>b, floats) and, with p.stats, S[0..5) = loss, mean Q(s, a), MSBE, BEV, mean δ; with
+ * p.norms, NS[w] = the sum of squares of the gradient values workgroup w wrote (w over all the
+ * dqnMlpDwGroups workgroups; they write every float of the part's leaves once, so Σ NS is ‖G‖²
+ * of the part, summed in another order than a one-pass norm: the clip's scale may differ by
+ * rounding). dqnMlpDwGroups workgroups.
  */
 export function dqnMlpDwKernel(s: DqnMlpShape, loss: number, part: DqnMlpPart) {
   const key = `${s.IN},${s.H},${s.A},${loss},${part}`;

@@ -120,3 +120,56 @@ var<workgroup> part: array<f32, ${WG}>;
   if (lid.x == 0u) { H[64] = sqrt(part[0]); }
 }`,
 };
+
+/** Threads per workgroup of adamPartialsKernel. */
+export const ADAM_PARTIALS_WG = 64;
+
+/**
+ * torch.optim.Adam (no weight decay) with clip_grad_norm_ in ONE dispatch, for a gradient whose
+ * producer already summed its squares in pieces: ‖G‖ = sqrt(Σ NS[0..k)) (k = 0: no clip).
+ * Each thread adds the k partial sums in the same order, so every thread scales by the same
+ * norm; global thread 0 writes it to H[64] (as gradNormKernel). The update is the `optim_adam`
+ * rule above (same operations, same order), four floats a thread per vec4, over
+ * vec4 i = thread, thread + all threads, ...: any number of workgroups covers n. Floats past n in
+ * the last vec4 are left as they are. Bindings: G (read), NS (read), P, M, V, H.
+ * params: n, k, then f32 lr, max_norm, b1, b2, eps, bias correction 1, sqrt(bias correction 2).
+ */
+export const adamPartialsKernel = {
+  name: 'adam_partials',
+  code: /* wgsl */ `
+struct Q { n: u32, k: u32, lr: f32, max_norm: f32, b1: f32, b2: f32, eps: f32, bc1: f32, sbc2: f32 }
+@group(0) @binding(0) var<storage, read> G: array<vec4f>;
+@group(0) @binding(1) var<storage, read> NS: array<f32>;
+@group(0) @binding(2) var<storage, read_write> P: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> M: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> V: array<vec4f>;
+@group(0) @binding(5) var<storage, read_write> H: array<f32>;
+@group(0) @binding(6) var<uniform> p: Q;
+@compute @workgroup_size(${ADAM_PARTIALS_WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  var scale = 1.0;
+  if (p.k > 0u) {
+    var ss = 0.0;
+    for (var j = 0u; j < p.k; j++) { ss += NS[j]; }
+    let norm = sqrt(ss);
+    scale = min(1.0, p.max_norm / (norm + 1e-6));
+    if (gid.x == 0u) { H[64] = norm; }
+  }
+  let n4 = (p.n + 3u) / 4u;
+  let step = nw.x * ${ADAM_PARTIALS_WG}u;
+  for (var i = gid.x; i < n4; i += step) {
+    var g = G[i];
+    if (p.k > 0u) { g *= scale; }
+    let w = P[i];
+    let m0 = M[i];
+    let v0 = V[i];
+    let m = p.b1 * m0 + (1.0 - p.b1) * g;
+    let v = p.b2 * v0 + (1.0 - p.b2) * g * g;
+    let denom = sqrt(v) / p.sbc2 + p.eps;
+    let nw4 = w - (p.lr / p.bc1) * m / denom;
+    let keep = (vec4u(4u * i) + vec4u(0u, 1u, 2u, 3u)) < vec4u(p.n);
+    M[i] = select(m0, m, keep);
+    V[i] = select(v0, v, keep);
+    P[i] = select(w, nw4, keep);
+  }
+}`,
+};

@@ -27,7 +27,7 @@ import type { GpuStepResult } from './envs/gpu/vec.ts';
 import { qNetwork, type EncoderKind, type QNetParams, type QNetwork } from './dqn/nets.ts';
 import { fusedGreedy, fusedQ, fusedQSupported } from './dqn/fused_q.ts';
 import { epsilonAt, headTdLoss, lossAndGrad, tdTarget, type NextQ } from './dqn/losses.ts';
-import { FusedDqnGrad } from './dqn/fused_update.ts';
+import { FusedDqnGrad, FusedAdam } from './dqn/fused_update.ts';
 import { FlatAdam } from '../engine/nn/ppo_mlp.ts';
 import { allocTensor } from '../engine/tensor.ts';
 
@@ -335,8 +335,11 @@ export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: numbe
   // The released MLP network with a plain head: the whole gradient in two dispatches
   // (rl/dqn/fused_update.ts), written into Adam's flat gradient buffer (FlatAdam: E.adam's rule
   // and state names) or, for RMSProp, into a buffer whose views the optimizer gathers (copies).
+  // With Adam the dw kernel also sums the gradient's squares per workgroup, so the clipped step
+  // is one dispatch (FusedAdam) instead of a one-workgroup norm pass and the update.
   const fused = FusedDqnGrad.create(net, params);
-  const opt = fused && cfg.optimizer === 'adam' ? new FlatAdam(params, { lr: cfg.lr, eps: cfg.adamEps }) : makeOptimizer(cfg, params, cfg.lr);
+  const opt = fused && cfg.optimizer === 'adam' ? new FusedAdam(params, { lr: cfg.lr, eps: cfg.adamEps }) : makeOptimizer(cfg, params, cfg.lr);
+  const normParts = fused && opt instanceof FusedAdam ? E.keep(allocTensor([fused.normParts()])) : null;
   const G = fused && !(opt instanceof FlatAdam) ? E.keep(allocTensor([fused.layoutSize.all!])) : null;
   let gTree: E.Params | null = null;
   if (G) {
@@ -366,9 +369,9 @@ export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: numbe
         const next = batchNextQ(cfg, net, params, target, b);
         if (fused) {
           const S = wantStats ? allocTensor([8]) : null;
-          fused.grad({ batch: b, next, gamma: cfg.gamma, loss, G: G ?? (opt as FlatAdam).grad, S });
+          fused.grad({ batch: b, next, gamma: cfg.gamma, loss, G: G ?? (opt as FlatAdam).grad, S, N: normParts });
           if (S) stats = E.keep(S.subView(0, [3]));
-          if (opt instanceof FlatAdam) opt.stepStaged({ lr: cfg.lr * lrFrac, maxGradNorm: clip });
+          if (opt instanceof FusedAdam) opt.stepPartials({ lr: cfg.lr * lrFrac, maxGradNorm: clip, partials: normParts!, count: normParts!.size });
           else opt.step(params, gTree!, { lr: cfg.lr * lrFrac, maxGradNorm: clip });
           return;
         }
@@ -389,6 +392,7 @@ export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: numbe
       E.dispose([params, target, online.flat, tgt.flat, one]);
       if (gTree) E.dispose(gTree);
       G?.dispose();
+      normParts?.dispose();
       fused?.dispose();
       opt.dispose();
     },

@@ -32,8 +32,7 @@ import type { OffPolicyAlgorithm } from './harness/types.ts';
 import { qNetwork, type EncoderKind, type QNetParams } from './dqn/nets.ts';
 import { bev, headTdLoss, lossAndGrad, msbe, qAt } from './dqn/losses.ts';
 import type { BatchTensors } from './replay.ts';
-import { FusedDqnGrad } from './dqn/fused_update.ts';
-import { FlatAdam } from '../engine/nn/ppo_mlp.ts';
+import { FusedDqnGrad, FusedAdam } from './dqn/fused_update.ts';
 import { allocTensor } from '../engine/tensor.ts';
 
 type Tensor = E.Tensor;
@@ -58,16 +57,20 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
   const leaderParams = qLeads ? params.head : params.encoder;
   const followerParams = qLeads ? params.encoder : params.head;
   // The released MLP network, Q leading, sequential update: each player's gradient in two
-  // dispatches (rl/dqn/fused_update.ts, its part only) into its FlatAdam's gradient buffer
+  // dispatches (rl/dqn/fused_update.ts, its part only) into its FusedAdam's gradient buffer
   // (E.adam's rule and state names); otherwise the composed ops.
   const fused = qLeads && cfg.leaderUpdate === 'sequential' ? FusedDqnGrad.create(net, params) : null;
-  const leader = fused ? new FlatAdam(leaderParams, { lr: cfg.leaderLr, eps: cfg.adamEps }) : E.adam(leaderParams, { lr: cfg.leaderLr, eps: cfg.adamEps });
-  const follower = fused ? new FlatAdam(followerParams, { lr: cfg.followerLr, eps: cfg.adamEps }) : E.adam(followerParams, { lr: cfg.followerLr, eps: cfg.adamEps });
+  // (FusedAdam: the dw kernel's per-workgroup sums of squares feed the clip, so each player's
+  // clipped step is one dispatch.)
+  const leader = fused ? new FusedAdam(leaderParams, { lr: cfg.leaderLr, eps: cfg.adamEps }) : E.adam(leaderParams, { lr: cfg.leaderLr, eps: cfg.adamEps });
+  const follower = fused ? new FusedAdam(followerParams, { lr: cfg.followerLr, eps: cfg.adamEps }) : E.adam(followerParams, { lr: cfg.followerLr, eps: cfg.adamEps });
+  const normParts = fused ? { head: E.keep(allocTensor([fused.normParts('head')])), encoder: E.keep(allocTensor([fused.normParts('encoder')])) } : null;
   /** One player's fused gradient into its optimizer and the step; the kept [8] statistics with wantStats. */
-  const fusedStep = (b: BatchTensors, kind: 'mse' | 'bev', part: 'head' | 'encoder', opt: FlatAdam, lr: number, wantStats: boolean): Tensor | null => {
+  const fusedStep = (b: BatchTensors, kind: 'mse' | 'bev', part: 'head' | 'encoder', opt: FusedAdam, lr: number, wantStats: boolean): Tensor | null => {
     const S = wantStats ? allocTensor([8]) : null;
-    fused!.grad({ batch: b, next: batchNextQ(cfg, net, params, target, b), gamma: cfg.gamma, loss: kind, G: opt.grad, S, part });
-    opt.stepStaged({ lr, maxGradNorm: clip });
+    const N = normParts![part];
+    fused!.grad({ batch: b, next: batchNextQ(cfg, net, params, target, b), gamma: cfg.gamma, loss: kind, G: opt.grad, S, part, N });
+    opt.stepPartials({ lr, maxGradNorm: clip, partials: N, count: N.size });
     return S;
   };
   const clip = cfg.maxGradNorm ?? undefined;
@@ -107,7 +110,7 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
         if (wantStats) stats.push(E.keep(E.noGrad(() => E.reshape(sg.leaderValue, []))));
         if (wantStats && sg.negativeCurvature) stats.push(E.keep(E.noGrad(() => E.reshape(sg.negativeCurvature!, []))));
       } else if (fused) {
-        const S = fusedStep(b1, 'mse', 'head', leader as FlatAdam, cfg.leaderLr * lrFrac, wantStats);
+        const S = fusedStep(b1, 'mse', 'head', leader as FusedAdam, cfg.leaderLr * lrFrac, wantStats);
         if (S) stats.push(E.keep(E.noGrad(() => E.reshape(E.slice(S, [[0, 1]]), []))));
         return;
       } else {
@@ -124,7 +127,7 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
       // Fresh batch, targets and Q from the just-updated head (θ is a constant here).
       const b2 = sample();
       if (fused) {
-        const S = fusedStep(b2, followerKind, 'encoder', follower as FlatAdam, cfg.followerLr * lrFrac, wantStats);
+        const S = fusedStep(b2, followerKind, 'encoder', follower as FusedAdam, cfg.followerLr * lrFrac, wantStats);
         // the same statistics as below: q_mean, then the follower's loss
         if (S) stats.push(E.keep(E.noGrad(() => E.reshape(E.slice(S, [[1, 2]]), []))), E.keep(E.noGrad(() => E.reshape(E.slice(S, [[0, 1]]), []))));
         return;
@@ -221,6 +224,7 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
       E.dispose([params, target, enc.flat, head.flat, tEnc.flat, tHead.flat, one]);
       leader.dispose();
       follower.dispose();
+      if (normParts) E.dispose([normParts.head, normParts.encoder]);
       fused?.dispose();
     },
   };

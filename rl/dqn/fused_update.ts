@@ -9,8 +9,9 @@
 
 import * as E from '../../engine/index.ts';
 import { allocTensor, keep, runtime, fmtShape } from '../../engine/tensor.ts';
-import { grid } from '../../kernels/common.ts';
-import { dqnMlpRowsKernel, dqnMlpDwKernel, dqnMlpDwThreads, dqnMlpMisfit, dqnMlpScratchWidth, DQN_MLP_RB, DQN_MLP_LOSS, type DqnMlpShape, type DqnMlpPart } from '../../kernels/dqn_mlp.ts';
+import { adamPartialsKernel, ADAM_PARTIALS_WG } from '../../kernels/optim.ts';
+import { FlatAdam } from '../../engine/nn/ppo_mlp.ts';
+import { dqnMlpRowsKernel, dqnMlpDwKernel, dqnMlpDwGroups, dqnMlpMisfit, dqnMlpScratchWidth, DQN_MLP_RB, DQN_MLP_LOSS, type DqnMlpShape, type DqnMlpPart } from '../../kernels/dqn_mlp.ts';
 import type { QNetwork, QNetParams } from './nets.ts';
 import type { NextQ } from './losses.ts';
 import type { BatchTensors } from '../replay.ts';
@@ -65,6 +66,11 @@ export interface FusedDqnGradArgs {
   S?: Tensor | null;
   /** Which leaves get their gradient (default all): SCORER's players take one side each. */
   part?: DqnMlpPart;
+  /**
+   * Where the dw kernel's workgroups write the partial sums of squares of the gradient
+   * (`normParts(part)` floats; FusedAdam.stepPartials adds them for the clip), or null.
+   */
+  N?: Tensor | null;
 }
 
 /**
@@ -131,6 +137,7 @@ export class FusedDqnGrad {
     if (need === undefined) throw new Error(`FusedDqnGrad: part '${part}' needs its own gradient layout; this tree has ${Object.keys(this.layoutSize).join(', ')} (pack the encoder and head together for 'all', apart for one player)`);
     if (a.G.size < need) throw new Error(`FusedDqnGrad: the gradient buffer has ${a.G.size} floats, the ${part === 'all' ? 'parameter' : part} layout ${need}`);
     if (a.S && a.S.size < 5) throw new Error(`FusedDqnGrad: the statistics buffer has ${a.S.size} floats, 5 are written`);
+    if (a.N && a.N.size < this.normParts(part)) throw new Error(`FusedDqnGrad: the norm partials buffer has ${a.N.size} floats, the ${part} gradient writes ${this.normParts(part)}`);
     if (!Number.isFinite(a.gamma)) throw new Error(`FusedDqnGrad: gamma must be a finite number, got ${a.gamma}`);
     const delta = a.huberDelta ?? 1;
     if (!(delta > 0)) throw new Error(`FusedDqnGrad: huberDelta must be > 0, got ${delta}`);
@@ -169,23 +176,64 @@ export class FusedDqnGrad {
     });
     const G = a.G.bufferFor('fused DQN update');
     const S = a.S ? a.S.bufferFor('fused DQN update') : null;
+    // unwritten outputs still need a binding each (writable bindings must not alias)
     const sOut = S ?? (this.dummyS ??= keep(allocTensor([8]))).bufferFor('fused DQN update');
+    const nOut = (a.N ?? (this.dummyN ??= keep(allocTensor([8])))).bufferFor('fused DQN update');
     rt.dispatch({
       kernel: dqnMlpDwKernel(this.shape, DQN_MLP_LOSS[a.loss], part),
       inputs: [sc.buffer, b.obs.bufferFor('fused DQN update')],
-      outputs: [whole(G.buffer, G.offset), sOut],
-      params: [B, E.f32bits(delta), S ? 1 : 0, 0, ...SEGS.flatMap((s) => LEAVES[s].map((n) => this.gOff[n]))],
-      workgroups: [...grid(dqnMlpDwThreads(this.shape, part), 64), 1] as [number, number, number],
+      outputs: [whole(G.buffer, G.offset), sOut, nOut],
+      params: [B, E.f32bits(delta), S ? 1 : 0, a.N ? 1 : 0, ...SEGS.flatMap((s) => LEAVES[s].map((n) => this.gOff[n]))],
+      workgroups: dqnMlpDwGroups(this.shape, part),
       label: 'dqn_mlp_dw',
     });
     trTensor?.dispose();
   }
 
   private dummyS: Tensor | null = null;
+  private dummyN: Tensor | null = null;
+
+  /** Floats of the norm partials (`N`) the gradient of `part` writes: one per dw workgroup. */
+  normParts(part: DqnMlpPart = 'all'): number {
+    const [x, y] = dqnMlpDwGroups(this.shape, part);
+    return x * y;
+  }
 
   dispose() {
     this.scratch?.dispose();
     this.dummyS?.dispose();
-    this.scratch = this.dummyS = null;
+    this.dummyN?.dispose();
+    this.scratch = this.dummyS = this.dummyN = null;
+  }
+}
+
+/** Workgroups of FusedAdam's step (each thread then takes every (groups·64)-th vec4). */
+export const FUSED_ADAM_GROUPS = 32;
+
+/**
+ * FlatAdam (E.adam's rule, state and checkpoint names) whose clipped step is ONE dispatch
+ * (kernels/optim.ts adamPartialsKernel) when the gradient's producer has summed its squares in
+ * pieces (FusedDqnGrad's `N`): the separate norm pass (one workgroup over every gradient, serial
+ * on one lavapipe thread) is gone, and the update reads and writes vec4s over many workgroups.
+ * The norm is the same ‖G‖₂ summed in another order (the clip's scale may differ by rounding).
+ */
+export class FusedAdam extends FlatAdam {
+  /** One Adam step from `grad`, clipped to maxGradNorm by the norm sqrt(Σ partials[0..count)). */
+  stepPartials(o: { lr?: number; maxGradNorm?: number; partials: Tensor; count: number }) {
+    const n = this.layout.size;
+    if (o.maxGradNorm !== undefined && !(o.count >= 1 && o.partials.size >= o.count)) {
+      throw new Error(`FusedAdam.stepPartials: ${o.count} partial sums requested from a buffer of ${o.partials.size} floats`);
+    }
+    this.stepCount++;
+    const [b1, b2] = this.o.betas, t = this.stepCount;
+    const n4 = Math.ceil(n / 4);
+    runtime().dispatch({
+      kernel: adamPartialsKernel,
+      inputs: [this.gflat.buffer, o.partials.bufferFor('FusedAdam.stepPartials')],
+      outputs: [this.flat.buffer, this.moments.exp_avg.buffer, this.moments.exp_avg_sq.buffer, this.hyper.buffer],
+      params: [n, o.maxGradNorm !== undefined ? o.count : 0, ...[o.lr ?? this.lr, o.maxGradNorm ?? 0, b1, b2, this.o.eps, 1 - b1 ** t, Math.sqrt(1 - b2 ** t)].map(E.f32bits)],
+      workgroups: [Math.min(FUSED_ADAM_GROUPS, Math.ceil(n4 / ADAM_PARTIALS_WG))],
+      label: 'adam.step (norm partials)',
+    });
   }
 }

@@ -104,13 +104,17 @@ function setup(c: Case, seed = 5) {
 async function fusedGrad(s: ReturnType<typeof setup>, c: Case, gamma: number, part: 'all' | 'encoder' | 'head' = 'all') {
   const f = FusedDqnGrad.create(s.net, s.packed.params as QNetParams)!;
   expect(f).not.toBeNull();
-  const G = E.zeros([f.layoutSize.all!]), S = E.zeros([8]);
-  await E.readAll([G, S]);
+  const G = E.zeros([f.layoutSize.all!]), S = E.zeros([8]), N = E.full([f.normParts(part)], NaN);
+  await E.readAll([G, S, N]);
   const d0 = E.counters().dispatches;
-  f.grad({ batch: { obs: s.t.obs, actions: s.t.actions, rewards: s.t.rewards, dones: s.t.dones }, next: { qNextTarget: s.t.qT, qNextSelect: c.double ? s.t.qS : undefined }, gamma, loss: c.loss, G, S, part });
+  f.grad({ batch: { obs: s.t.obs, actions: s.t.actions, rewards: s.t.rewards, dones: s.t.dones }, next: { qNextTarget: s.t.qT, qNextSelect: c.double ? s.t.qS : undefined }, gamma, loss: c.loss, G, S, part, N });
   expect(E.counters().dispatches - d0).toBe(2);
-  const [g, st] = await E.readAll([G, S]);
-  E.dispose([G, S]);
+  const [g, st, ns] = await E.readAll([G, S, N]);
+  // the dw workgroups' sums of squares add up to ‖G‖² of the part (every workgroup writes its sum; the rest of G stays 0)
+  const sq = Array.from(g).reduce((a, x) => a + x * x, 0), sn = Array.from(ns).reduce((a, x) => a + x, 0);
+  expect(ns.every((x) => Number.isFinite(x) && x >= 0)).toBe(true);
+  expect(Math.abs(sn - sq)).toBeLessThanOrEqual(1e-5 * sq + 1e-30);
+  E.dispose([G, S, N]);
   f.dispose();
   return { g, st };
 }
@@ -286,7 +290,7 @@ it('declines networks it does not cover, with the reason; refuses bad input with
 });
 
 describe.each(['adam', 'rmsprop'] as const)('the DQN learner with the fused update (%s)', (optimizer) => {
-  it('takes the fused path (5 dispatches per update) and steps as the composed learner does', async () => {
+  it('takes the fused path (4 dispatches per update with Adam, 5 with RMSProp) and steps as the composed learner does', async () => {
     const live = E.memory().liveBuffers;
     const cfg = resolveDqnConfig(dqnAlgorithms['double-dqn'], 'minatar-small', { optimizer, batchSize: 32, doubleSelect: 'online-head', loss: 'huber' });
     const obsShape = [10, 10, 4];
@@ -307,10 +311,16 @@ describe.each(['adam', 'rmsprop'] as const)('the DQN learner with the fused upda
         await E.sync();
         const d0 = E.counters().dispatches;
         const st = L.update(sample, 1, u + 1, true)!;
-        if (i === 1) expect(E.counters().dispatches - d0).toBe(5);
+        if (i === 1) expect(E.counters().dispatches - d0).toBe(optimizer === 'adam' ? 4 : 5);
         stats[i].push(await st.data());
         st.dispose();
       }
+      // the clip's norm (the fused Adam adds the dw kernel's partial sums) is the composed gradient's norm
+      const [n0, n1] = [composed.opts.q.lastGradNorm(), fused.opts.q.lastGradNorm()];
+      const [a0, a1] = [await n0.item(), await n1.item()];
+      expect(a0).toBeGreaterThan(cfg.maxGradNorm!); // the clip is active
+      expect(Math.abs(a1 - a0) / a0).toBeLessThan(1e-4);
+      E.dispose([n0, n1]);
     }
     // statistics of each update (loss, q_mean, msbe) agree; so do the parameters after 3 steps
     stats[0].forEach((s, u) => s.forEach((v, k) => expect(stats[1][u][k]).toBeCloseTo(v, 4)));
@@ -325,7 +335,7 @@ describe.each(['adam', 'rmsprop'] as const)('the DQN learner with the fused upda
   });
 });
 
-it('SCORER (Q leads, sequential) takes the fused half-updates (9 dispatches per update) and steps as its composed learner does', async () => {
+it('SCORER (Q leads, sequential) takes the fused half-updates (8 dispatches per update) and steps as its composed learner does', async () => {
   const live = E.memory().liveBuffers;
   const cfg = resolveDqnConfig(scorerAlgorithms['scorer-double-dqn'], 'minatar-small', { batchSize: 32 });
   const obsShape = [10, 10, 4];
@@ -349,12 +359,20 @@ it('SCORER (Q leads, sequential) takes the fused half-updates (9 dispatches per 
       await E.sync();
       const d0 = E.counters().dispatches;
       const st = L.update(sample, 1, u + 1, u === 2);
-      // leader: target forward, rows, dw, one-workgroup Adam (the head is small); follower: the same with the two-dispatch Adam
-      if (i === 1 && u < 2) expect(E.counters().dispatches - d0).toBe(9);
+      // each player: target forward, rows, dw (with the norm's partial sums), Adam
+      if (i === 1 && u < 2) expect(E.counters().dispatches - d0).toBe(8);
       if (st) {
         stats[i].push(await st.data());
         st.dispose();
       }
+    }
+    // each player's clip norm (the follower's is the last step's): the composed gradient's
+    for (const k of ['leader', 'follower']) {
+      const [n0, n1] = [composed.opts[k].lastGradNorm(), fused.opts[k].lastGradNorm()];
+      const [a0, a1] = [await n0.item(), await n1.item()];
+      expect(a0).toBeGreaterThan(0);
+      expect(Math.abs(a1 - a0) / a0).toBeLessThan(1e-4);
+      E.dispose([n0, n1]);
     }
   }
   expect(fused.statNames).toEqual(composed.statNames);
