@@ -5,13 +5,18 @@
 // in one run; and SCORER's cost per env step relative to DQN's. Our rounds also print GPU
 // dispatches and uploads per vector step (the engine's counters over the timed steps).
 //   npx tsx bench/dqn_speed.ts [--steps 2000] [--rounds 3] [--no-torch] [--case small] [--torch-threads 1,2]
-//                              [--eps-decay 20000 | --whole-run] [--env-device] [--fused-ab]
+//                              [--eps-decay 20000 | --whole-run [cleanrl|reference]] [--env-device] [--fused-ab] [--unpack-ab]
 // --eps-decay: env steps of the ε decay 1 → 0.05 on both sides (default 20,000: ε ≈ 0.97 in the timed
 // steps, so most steps explore and both sides skip the greedy forward, as CleanRL does; ours
 // also skips its readback; 1: ε = 0.05, nearly every step greedy, as late in training). --whole-run: ε 1 → 0.05 over the first half of the timed
 // steps (counted from the end of the warm-up), then 0.05: CleanRL's schedule (ε decays over the
 // first half of a run) laid over the timed steps, so the timing is a whole run's mix of
-// exploring and greedy steps (~71 % greedy). --env-device: also ours DQN on MinAtar Breakout with
+// exploring and greedy steps (~71 % greedy). --whole-run reference: the MinAtar reference
+// schedule (this family's default: ε 1 → 0.1 over the first 100k of 5M frames) laid over the
+// timed steps the same way: ε 1 → 0.1 over the first 2 %, then 0.1 (~89 % greedy). The bench
+// prints the expected greedy share of the timed steps. --unpack-ab: in one process, DQN with the
+// replay batch's bit-packed observations unpacked on the GPU against decoded on the CPU and
+// uploaded as floats (rl/replay.ts replayGpuUnpack), alternating segments. --env-device: also ours DQN on MinAtar Breakout with
 // envDevice 'cpu' against 'gpu' (rl/envs/gpu), alternating, same cases. --fused-ab: in one
 // process, two trainers of each algorithm, one with the fused update (rl/dqn/fused_update.ts)
 // and one with the composed ops, timed in alternating segments of --steps env steps (--rounds
@@ -32,6 +37,7 @@ import * as E from '../engine/index.ts';
 import { dqnAlgorithms, resolveDqnConfig, type DqnConfig } from '../rl/dqn.ts';
 import { scorerAlgorithms } from '../rl/scorer.ts';
 import { fusedDqnEnabled } from '../rl/dqn/fused_update.ts';
+import { replayGpuUnpack } from '../rl/replay.ts';
 import { Trainer } from '../rl/harness/trainer.ts';
 import type { OffPolicyAlgorithm, RunConfig } from '../rl/harness/types.ts';
 import { VecEnv } from '../rl/envs/vec.ts';
@@ -103,8 +109,15 @@ interface Speed {
 }
 
 let epsDecay = 20_000;
-/** --whole-run: ε decays from the end of the warm-up over the first half of the timed steps (CleanRL's profile over its training steps). */
-let wholeRun = false;
+/** The final ε on both sides (0.05 CleanRL; 0.1 the MinAtar reference, --whole-run reference). */
+let epsEnd = 0.05;
+/**
+ * --whole-run [cleanrl]: ε decays from the end of the warm-up over the first half of the timed
+ * steps to 0.05 (CleanRL's profile over its training steps); --whole-run reference: to 0.1 over
+ * the first 2 % of them (the MinAtar reference: the first 100k of 5M frames after the replay
+ * start), this family's default schedule.
+ */
+let wholeRun: null | 'cleanrl' | 'reference' = null;
 let fusedAb = false;
 
 /** The bench's trainer for a case on the stand-in env. */
@@ -112,7 +125,7 @@ function trainerFor(algo: OffPolicyAlgorithm<DqnConfig>, c: Case, envDevice?: 'c
   const cfg = resolveDqnConfig(algo, {
     env: envDevice ? 'minatar/breakout' : 'cartpole', preset: null, numEnvs: c.numEnvs, batchSize: c.batch, trainFreq: 1, learningStarts: WARMUP,
     bufferSize: 10_000, totalSteps: 1e9, logEvery: 1e9, evalEvery: 0, encoder: 'mlp', optimizer: 'adam', lr: 1e-4,
-    loss: 'mse', maxGradNorm: 0.5, targetUpdateEvery: 1000, epsDecaySteps: epsDecay, epsEnd: 0.05, epsDecayFrom: wholeRun ? 'learningStarts' : 'start',
+    loss: 'mse', maxGradNorm: 0.5, targetUpdateEvery: 1000, epsDecaySteps: epsDecay, epsEnd, epsDecayFrom: wholeRun ? 'learningStarts' : 'start',
     ...(envDevice ? { envDevice } : {}),
   });
   return new Trainer(algo, cfg as RunConfig, envDevice ? {} : { env: env(c.numEnvs) });
@@ -151,7 +164,7 @@ const torchInfo = findTorch();
 function torch(c: Case, steps: number, threads: number): Speed | null {
   if (!torchInfo) return null;
   try {
-    const out = execFileSync(torchInfo.python, ['bench/dqn_torch.py', '--num-envs', String(c.numEnvs), '--batch', String(c.batch), '--train-freq', '1', '--steps', String(steps), '--learning-starts', String(WARMUP), '--threads', String(threads), '--eps-decay', String(epsDecay), ...(wholeRun ? ['--eps-from-learning-starts'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(torchInfo.python, ['bench/dqn_torch.py', '--num-envs', String(c.numEnvs), '--batch', String(c.batch), '--train-freq', '1', '--steps', String(steps), '--learning-starts', String(WARMUP), '--threads', String(threads), '--eps-decay', String(epsDecay), '--eps-end', String(epsEnd), ...(wholeRun ? ['--eps-from-learning-starts'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     const j = JSON.parse(out.trim().split('\n').pop()!);
     return { wall: j.steps_per_s, cpu: j.steps_per_cpu_s };
   } catch (e) {
@@ -178,10 +191,13 @@ async function main() {
   fusedAb = args.includes('--fused-ab');
   epsDecay = Number(opt('--eps-decay') ?? 20_000);
   if (!(Number.isInteger(epsDecay) && epsDecay >= 1)) throw new Error(`--eps-decay must be an integer >= 1, got ${opt('--eps-decay')}`);
-  wholeRun = args.includes('--whole-run');
-  if (wholeRun) {
-    if (opt('--eps-decay') !== undefined) throw new Error('--whole-run sets the ε decay itself (half the timed steps, from the end of the warm-up); drop --eps-decay');
-    epsDecay = Math.max(1, Math.round(steps / 2));
+  if (args.includes('--whole-run')) {
+    const m = opt('--whole-run');
+    wholeRun = m === undefined || m.startsWith('--') ? 'cleanrl' : (m as 'cleanrl' | 'reference');
+    if (wholeRun !== 'cleanrl' && wholeRun !== 'reference') throw new Error(`--whole-run ${m}: unknown schedule; valid: cleanrl (the default), reference`);
+    if (opt('--eps-decay') !== undefined) throw new Error('--whole-run sets the ε decay itself (from the end of the warm-up: half the timed steps for cleanrl, 2 % for reference); drop --eps-decay');
+    epsDecay = Math.max(1, Math.round(steps * (wholeRun === 'cleanrl' ? 0.5 : 100_000 / 5_000_000)));
+    epsEnd = wholeRun === 'cleanrl' ? 0.05 : 0.1;
   }
   // PyTorch at each of these intra-op thread counts, every round; its faster one is the peer
   // (on this loaded 2-core host 2 threads ran 5x slower than 1: OpenMP workers wait on each other).
@@ -194,8 +210,14 @@ async function main() {
   console.log(`DQN training loop, ${steps} timed env steps per cell, ${rounds} round(s) alternating ours DQN / PyTorch DQN / ours SCORER; medians over rounds`);
   console.log(`adapter: ${info.vendor} ${info.architecture} ${info.description}; CPU ${os.cpus()[0]?.model} x${os.cpus().length}`);
   console.log(`PyTorch: ${noTorch ? 'skipped (--no-torch)' : torchInfo ? `${torchInfo.version} (${torchInfo.device}) via ${torchInfo.python}, intra-op threads ${threads.join(' and ')} (the faster is the peer)` : 'unavailable (no python with torch: set BENCH_PYTHON, or apt-get install python3-torch)'}`);
-  if (wholeRun) console.log(`ε (--whole-run): 1 → 0.05 over the first ${epsDecay} timed env steps (from the end of the ${WARMUP}-step warm-up), then 0.05 for the other ${steps - epsDecay}, on both sides: CleanRL's schedule (ε decays over the first half of a run) over the timed steps, ~71 % of them greedy`);
-  else console.log(`ε: 1 → 0.05 over ${epsDecay} env steps on both sides (timed steps ${WARMUP + 1}..${WARMUP + steps}: ε ${Math.max(0.05, 1 - WARMUP / epsDecay).toFixed(2)} → ${Math.max(0.05, 1 - (WARMUP + steps) / epsDecay).toFixed(2)})`);
+  // the expected share of greedy env steps in the timed steps (1 − ε averaged over them)
+  const epsAt = (t: number) => 1 + (epsEnd - 1) * Math.min(1, Math.max(0, t) / epsDecay);
+  let greedy = 0;
+  for (let k = 1; k <= steps; k++) greedy += 1 - epsAt(wholeRun ? k : WARMUP + k);
+  const share = `${((100 * greedy) / steps).toFixed(1)} % of the timed steps greedy (expected)`;
+  if (wholeRun === 'cleanrl') console.log(`ε (--whole-run cleanrl): 1 → 0.05 over the first ${epsDecay} timed env steps (from the end of the ${WARMUP}-step warm-up), then 0.05 for the other ${steps - epsDecay}, on both sides: CleanRL's schedule (ε decays over the first half of a run) over the timed steps; ${share}`);
+  else if (wholeRun === 'reference') console.log(`ε (--whole-run reference): 1 → 0.1 over the first ${epsDecay} timed env steps (from the end of the ${WARMUP}-step warm-up), then 0.1 for the other ${steps - epsDecay}, on both sides: the MinAtar reference schedule (the first 100k of 5M frames, 2 %) over the timed steps; ${share}`);
+  else console.log(`ε: 1 → ${epsEnd} over ${epsDecay} env steps on both sides (timed steps ${WARMUP + 1}..${WARMUP + steps}: ε ${epsAt(WARMUP + 1).toFixed(2)} → ${epsAt(WARMUP + steps).toFixed(2)}); ${share}`);
   console.log(`load average at start: ${load()}`);
   const rows = [
     '| case | ours DQN (steps/s) | PyTorch DQN (steps/s) | ours / PyTorch | per CPU-second: ours / PyTorch | ours SCORER (steps/s) | SCORER cost / DQN cost per env step |',
@@ -274,6 +296,30 @@ async function main() {
         ab.push(`| ${c.name} | ${name} | ${cm.toFixed(1)} | ${fm.toFixed(1)} | ${median(sf.map((x, i) => x.wall / sc[i].wall)).toFixed(2)}× (${sf.map((x, i) => (x.wall / sc[i].wall).toFixed(2)).join(', ')}) | ${median(sc.map((x) => x.dispatches!)).toFixed(1)}, ${median(sf.map((x) => x.dispatches!)).toFixed(1)} |`);
         console.error(ab.at(-1), `(load ${load()})`);
       }
+    }
+    console.log(ab.join('\n'));
+  }
+  if (args.includes('--unpack-ab')) {
+    // one DQN trainer, alternating segments with the replay batch's observations uploaded as
+    // bits and unpacked on the GPU (the default) and decoded on the CPU and uploaded as floats
+    const ab = ['| case | CPU decode, float upload (steps/s) | bits upload, GPU unpack (steps/s) | GPU unpack / CPU decode (per pair) | uploaded KB per vector step (CPU decode, GPU unpack) |', '|---|---|---|---|---|'];
+    for (const c of CASES) {
+      if (only && c.name !== only) continue;
+      const t = trainerFor(dqnAlgorithms.dqn, c);
+      while (t.globalStep <= WARMUP) await t.step();
+      const sc: Speed[] = [], sg: Speed[] = [];
+      const prev = replayGpuUnpack();
+      for (let r = 0; r < rounds; r++) {
+        replayGpuUnpack(false);
+        sc.push(await timed(t, steps, c.numEnvs));
+        replayGpuUnpack(true);
+        sg.push(await timed(t, steps, c.numEnvs));
+      }
+      replayGpuUnpack(prev);
+      t.dispose();
+      const kb = (gpu: boolean) => ((gpu ? 2 * Math.ceil(Math.ceil(400 / 8) / 4) * 4 + 12 : 2 * 1600 + 12) * c.batch) / 1024;
+      ab.push(`| ${c.name} | ${median(sc.map((x) => x.wall)).toFixed(1)} | ${median(sg.map((x) => x.wall)).toFixed(1)} | ${median(sg.map((x, i) => x.wall / sc[i].wall)).toFixed(2)}× (${sg.map((x, i) => (x.wall / sc[i].wall).toFixed(2)).join(', ')}) | ${kb(false).toFixed(1)}, ${kb(true).toFixed(1)} |`);
+      console.error(ab.at(-1), `(load ${load()})`);
     }
     console.log(ab.join('\n'));
   }

@@ -72,8 +72,9 @@ def main():
     p.add_argument("--buffer", type=int, default=10000)
     p.add_argument("--target-every", type=int, default=1000)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--eps-decay", type=int, default=20000, help="env steps of the linear epsilon decay 1 -> 0.05 (1: 0.05 from the start, nearly every step greedy)")
+    p.add_argument("--eps-decay", type=int, default=20000, help="env steps of the linear epsilon decay 1 -> --eps-end (1: the end value from the start, nearly every step greedy)")
     p.add_argument("--eps-from-learning-starts", action="store_true", help="the decay starts at --learning-starts (the bench's whole-run case) instead of step 0")
+    p.add_argument("--eps-end", type=float, default=0.05, help="the final epsilon (0.05 CleanRL, 0.1 the MinAtar reference)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -97,7 +98,8 @@ def main():
         if t0 is None and step >= a.learning_starts:
             t0, c0, s0 = time.perf_counter(), time.process_time(), step
         t_eps = step - a.learning_starts if a.eps_from_learning_starts else step
-        eps = min(1.0, max(0.05, 1 - t_eps / a.eps_decay))
+        # CleanRL's linear_schedule (and ours, rl/dqn/losses.ts epsilonAt): 1 -> eps_end over eps_decay steps
+        eps = max(a.eps_end, 1 + (a.eps_end - 1) * t_eps / a.eps_decay)
         rand = rng.random(a.num_envs) < eps
         act = rng.integers(0, 3, a.num_envs)
         # CleanRL runs the Q-network only when it acts greedily (dqn.py: one draw for all envs;

@@ -10,10 +10,13 @@
 // observation, not the autoreset one), so wrap-around needs no episode bookkeeping.
 // Sampling is uniform with replacement (as CleanRL's ReplayBuffer) and draws from the caller's
 // checkpointed CPU RNG, so a resumed run samples exactly what an uninterrupted one would.
-// `sampleTensors` uploads the batch to the GPU: uploads only, nothing is read back.
+// `sampleTensors` uploads the batch to the GPU: uploads only, nothing is read back. Bit-packed
+// observations travel as their bits and are unpacked there (kernels/replay_unpack.ts): one
+// dispatch instead of 32× the upload bytes.
 
 import * as E from '../engine/index.ts';
-import { VIEW_ALIGN_FLOATS } from '../engine/tensor.ts';
+import { VIEW_ALIGN_FLOATS, Tensor, allocTensor, runtime } from '../engine/tensor.ts';
+import { replayUnpackKernel, replayUnpackGroups } from '../kernels/replay_unpack.ts';
 import type { Rng } from '../engine/nn/rng.ts';
 import type { NamedArrays } from '../engine/safetensors.ts';
 
@@ -60,6 +63,18 @@ function obsBytes(obsSize: number, storage: ObsStorage): number {
 }
 
 const FORMAT = 'stackelberg-gpu/replay/v1';
+
+let gpuUnpack = true;
+/**
+ * Whether sampleTensors uploads bit-packed observations as bits and unpacks them on the GPU
+ * (default true) or decodes them on the CPU and uploads floats (the same values). Returns the
+ * previous setting; for tests and benchmarks comparing the two.
+ */
+export function replayGpuUnpack(on?: boolean): boolean {
+  const prev = gpuUnpack;
+  if (on !== undefined) gpuUnpack = on;
+  return prev;
+}
 
 /** 80 % of the free memory where Node tells it (no node: import, so browser builds bundle this file), else 2 GiB. */
 function defaultMaxBytes(): number {
@@ -202,6 +217,22 @@ export class ReplayBuffer {
   /** A uniform batch decoded to floats (arrays reused by the next call). */
   sample(batch: number, rng: Rng): Batch {
     const n = this.obsSize;
+    const b = this.layout(batch);
+    this.sampleIndices(batch, rng, b.indices);
+    for (let j = 0; j < batch; j++) {
+      const s = b.indices[j];
+      this.decode(this.obs, s, b.obs, j * n);
+      this.decode(this.next, s, b.nextObs, j * n);
+      b.actions[j] = this.actions[s];
+      b.rewards[j] = this.rewards[s];
+      b.dones[j] = this.dones[s];
+    }
+    return b;
+  }
+
+  /** The batch arrays for `batch` rows (made on the first call of a size). */
+  private layout(batch: number): Batch {
+    const n = this.obsSize;
     if (!this.batchBuf || this.batchBuf.actions.length !== batch) {
       const sizes = [batch * n, batch * n, batch, batch, batch];
       const offsets: number[] = [];
@@ -215,17 +246,7 @@ export class ReplayBuffer {
       this.packed = { data, offsets };
       this.batchBuf = { obs: part(0), nextObs: part(1), actions: part(2), rewards: part(3), dones: part(4), indices: new Int32Array(batch) };
     }
-    const b = this.batchBuf;
-    this.sampleIndices(batch, rng, b.indices);
-    for (let j = 0; j < batch; j++) {
-      const s = b.indices[j];
-      this.decode(this.obs, s, b.obs, j * n);
-      this.decode(this.next, s, b.nextObs, j * n);
-      b.actions[j] = this.actions[s];
-      b.rewards[j] = this.rewards[s];
-      b.dones[j] = this.dones[s];
-    }
-    return b;
+    return this.batchBuf;
   }
 
   /**
@@ -233,9 +254,13 @@ export class ReplayBuffer {
    * it); obsShape is the per-sample shape the network wants.
    */
   sampleTensors(batch: number, rng: Rng, obsShape: number[] = [this.obsSize]): BatchTensors {
-    this.sample(batch, rng);
-    const { data, offsets } = this.packed!;
-    const all = E.tensor(data, [data.length]);
+    let all: Tensor;
+    if (this.storage === 'bits' && gpuUnpack) all = this.sampleBits(batch, rng);
+    else {
+      this.sample(batch, rng);
+      all = E.tensor(this.packed!.data, [this.packed!.data.length]);
+    }
+    const { offsets } = this.packed!;
     const out = {
       obs: all.subView(offsets[0], [batch, ...obsShape]),
       nextObs: all.subView(offsets[1], [batch, ...obsShape]),
@@ -245,6 +270,45 @@ export class ReplayBuffer {
     };
     all.dispose();
     return out;
+  }
+
+  /** The upload of sampleBits: each row's bits in whole words, then actions, rewards, dones. */
+  private bitsBuf: { words: Uint32Array; bytes: Uint8Array; scalars: Float32Array; w: number } | null = null;
+
+  /**
+   * sample()'s batch (the same index draws) as the float buffer sampleTensors views, with the
+   * observations uploaded as bits and unpacked by one dispatch.
+   */
+  private sampleBits(batch: number, rng: Rng): Tensor {
+    const n = this.obsSize, ob = this.ob, w = Math.ceil(ob / 4);
+    const b = this.layout(batch);
+    if (!this.bitsBuf || this.bitsBuf.scalars.length !== 3 * batch || this.bitsBuf.w !== w) {
+      const words = new Uint32Array(2 * batch * w + 3 * batch);
+      this.bitsBuf = { words, bytes: new Uint8Array(words.buffer), scalars: new Float32Array(words.buffer, 8 * batch * w, 3 * batch), w };
+    }
+    const u = this.bitsBuf;
+    if (this.size === 0) throw new Error('replay: cannot sample from an empty buffer');
+    this.sampleIndices(batch, rng, b.indices);
+    for (let j = 0; j < batch; j++) {
+      const s = b.indices[j];
+      // a row's bytes past ob stay 0 (never written)
+      u.bytes.set(this.obs.subarray(s * ob, s * ob + ob), 4 * w * j);
+      u.bytes.set(this.next.subarray(s * ob, s * ob + ob), 4 * w * (batch + j));
+      u.scalars[j] = this.actions[s];
+      u.scalars[batch + j] = this.rewards[s];
+      u.scalars[2 * batch + j] = this.dones[s];
+    }
+    const rt = runtime();
+    const up = Tensor.fromBuffer(rt.upload(u.words), [u.words.length]);
+    const { data, offsets } = this.packed!;
+    const all = allocTensor([data.length]);
+    rt.dispatch({
+      kernel: replayUnpackKernel, inputs: [up.buffer], outputs: [all.buffer],
+      params: [batch, n, w, offsets[1], offsets[2], offsets[3], offsets[4]],
+      workgroups: replayUnpackGroups(batch, n), label: 'replay unpack',
+    });
+    up.dispose();
+    return all;
   }
 
   /** Observation `slot` decoded (tests, debugging). */

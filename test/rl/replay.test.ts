@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import * as E from '../../engine/index.ts';
-import { ReplayBuffer, transitionBytes } from '../../rl/replay.ts';
+import { ReplayBuffer, replayGpuUnpack, transitionBytes } from '../../rl/replay.ts';
 import { Rng } from '../../engine/nn/rng.ts';
 import { makeEnv } from '../../rl/envs/index.ts';
 
@@ -98,14 +98,25 @@ describe('replay buffer', () => {
     expect(1 - jStat.chisquare.cdf(chi2b, 49)).toBeLessThan(1e-6);
   });
 
-  it('batches decode the sampled slots and upload them with the network shape', async () => {
-    const n = 12;
-    const buf = new ReplayBuffer({ capacity: 16, obsSize: n });
-    fill(buf, 0, 16);
-    const live = E.memory().liveBuffers;
-    const idx = buf.sampleIndices(5, new Rng(7));
-    const t = buf.sampleTensors(5, new Rng(7), [3, 4]);
-    expect(t.obs.shape).toEqual([5, 3, 4]);
+  // obsSize 12: one word a row; 400 (Breakout): 13 words, the last one partly filled; 33: a
+  // bit past a word boundary. 'float32' storage takes the CPU decode whatever the switch says.
+  it.each([
+    { n: 12, batch: 5, gpu: true, storage: 'auto' as const },
+    { n: 12, batch: 5, gpu: false, storage: 'auto' as const },
+    { n: 400, batch: 37, gpu: true, storage: 'auto' as const },
+    { n: 33, batch: 9, gpu: true, storage: 'auto' as const },
+    { n: 12, batch: 5, gpu: true, storage: 'float32' as const },
+  ])('batches decode the sampled slots and upload them with the network shape (obs $n, batch $batch, GPU unpack $gpu, storage $storage)', async ({ n, batch, gpu, storage }) => {
+    const buf = new ReplayBuffer({ capacity: 50, obsSize: n, storage });
+    fill(buf, 0, 64); // wrapped around
+    const live = E.memory().liveBuffers, d0 = E.counters().dispatches;
+    const idx = buf.sampleIndices(batch, new Rng(7));
+    const prev = replayGpuUnpack(gpu);
+    const t = buf.sampleTensors(batch, new Rng(7), n === 12 ? [3, 4] : [n]);
+    replayGpuUnpack(prev);
+    // the GPU unpack is one dispatch; the CPU decode none
+    expect(E.counters().dispatches - d0).toBe(gpu && storage === 'auto' ? 1 : 0);
+    expect(t.obs.shape).toEqual(n === 12 ? [batch, 3, 4] : [batch, n]);
     const [o, no, a, r, d] = await E.readAll([t.obs, t.nextObs, t.actions, t.rewards, t.dones]);
     idx.forEach((s, j) => {
       expect(Array.from(o.subarray(j * n, (j + 1) * n))).toEqual(Array.from(buf.observation(s)));
@@ -114,6 +125,11 @@ describe('replay buffer', () => {
       expect(r[j]).toBe(buf.rewards[s]);
       expect(d[j]).toBe(buf.dones[s]);
     });
+    // the same draws from the RNG as sample(): the next draw agrees
+    const r1 = new Rng(7), r2 = new Rng(7);
+    buf.sample(batch, r1);
+    E.dispose(Object.values(buf.sampleTensors(batch, r2)));
+    expect(r1.int(1 << 30)).toBe(r2.int(1 << 30));
     E.dispose(Object.values(t));
     expect(E.memory().liveBuffers).toBe(live);
   });
