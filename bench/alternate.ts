@@ -18,6 +18,8 @@
 //       actor's individual gradient on bench/implicit.ts's games: forward over reverse (with the
 //       dual linear/MSE kernels and CG's matvec replay; without the replay; without either), and
 //       the recorded reverse path
+//   npx tsx bench/alternate.ts leader_mixed [rounds]   the same update with the mixed term replayed from
+//       CG's recorded first product (the default) and by a fresh jvp after the solve (the path before)
 //   npx tsx bench/alternate.ts attention_paths [rounds]   attention's fused and composed paths
 
 import os from 'node:os';
@@ -211,26 +213,32 @@ if (which === 'leader_parts') {
   process.exit(0);
 }
 
-if (which === 'leader') {
+if (which === 'leader' || which === 'leader_mixed') {
   await E.init();
   const { NETS, leaderGame } = await import('./implicit.ts');
   for (const net of NETS) {
     const g = leaderGame(net);
-    const td = (secondOrder: 'forward' | 'reverse', dual: boolean, replay = true) => () => {
+    const td = (secondOrder: 'forward' | 'reverse', dual: boolean, replay = true, mixedReplay = true) => () => {
       const prev = E.nnDualKernels(dual);
       try {
-        E.dispose(E.totalDerivative({ leaderLoss: g.actorLoss, followerLoss: g.criticLoss, leader: g.actor, follower: g.critic, lambda: 1, cgIters: 10, secondOrder, replay }));
+        E.dispose(E.totalDerivative({ leaderLoss: g.actorLoss, followerLoss: g.criticLoss, leader: g.actor, follower: g.critic, lambda: 1, cgIters: 10, secondOrder, replay, mixedReplay }));
       } finally {
         E.nnDualKernels(prev);
       }
     };
-    const cases: Array<[string, () => void]> = [
-      ['actor grad', () => E.dispose(E.grad(g.actorLoss, 0)(g.actor, g.critic))],
-      ['leader, forward (dual, replay)', td('forward', true)],
-      ['leader, forward (dual, no replay)', td('forward', true, false)],
-      ['leader, forward (no dual, no replay)', td('forward', false, false)],
-      ['leader, recorded reverse', td('reverse', true)],
-    ];
+    const cases: Array<[string, () => void]> = which === 'leader_mixed'
+      ? [
+        ['actor grad', () => E.dispose(E.grad(g.actorLoss, 0)(g.actor, g.critic))],
+        ['leader, mixed term replayed', td('forward', true)],
+        ['leader, mixed term by a fresh jvp', td('forward', true, true, false)],
+      ]
+      : [
+        ['actor grad', () => E.dispose(E.grad(g.actorLoss, 0)(g.actor, g.critic))],
+        ['leader, forward (dual, replay)', td('forward', true)],
+        ['leader, forward (dual, no replay)', td('forward', true, false)],
+        ['leader, forward (no dual, no replay)', td('forward', false, false)],
+        ['leader, recorded reverse', td('reverse', true)],
+      ];
     const disp: number[] = [];
     for (const [, f] of cases) {
       f();

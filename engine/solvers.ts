@@ -192,6 +192,14 @@ export interface CgOptions {
    * no host-side branching on the vector. totalDerivative's forward-over-reverse products use it.
    */
   replay?: boolean;
+  /**
+   * Internal (totalDerivative's mixed term): with `replay`, the recorded first product calls this
+   * instead of `matvec`; it returns the product and side outputs, tensors computed from the same
+   * vector that the product does not need (e.g. the leader's tangent). The first product then runs
+   * only what the product and the tensors it keeps need; after the solve the side outputs' work is
+   * replayed with the solution in place of the vector, and CgResult.side holds copies of them.
+   */
+  sideMatvec?: (v: any) => { out: any; side: Tensor[] };
 }
 
 export interface CgResult {
@@ -207,6 +215,8 @@ export interface CgResult {
    * running GPU counter and read that when logging.
    */
   negativeCurvature: Tensor;
+  /** CgOptions.sideMatvec's side outputs at the solution x (absent when no product was recorded). */
+  side?: Tensor[];
 }
 
 const NEG_MODES: readonly NegativeCurvatureMode[] = ['stop', 'damp', 'ignore'];
@@ -236,7 +246,9 @@ interface CgRun {
  * so a many-leaf tree costs no fill dispatch per iteration.
  */
 function packMatvec(P: Packing, matvec: (v: any) => any, p: Tensor, avoid: Tensor[], into: Tensor | null): Tensor {
-  const y = matvec(unpack(P, p));
+  return packProduct(P, matvec(unpack(P, p)), avoid, into);
+}
+function packProduct(P: Packing, y: any, avoid: Tensor[], into: Tensor | null): Tensor {
   if (into && !P.single) {
     const { leaves } = flattenTree(y);
     if (leaves.length !== P.shapes.length) throw new Error(`cg: the matvec returned ${leaves.length} tensors for a ${P.shapes.length}-tensor vector`);
@@ -303,6 +315,15 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
       if (tape) {
         replayTape(tape);
         iterate(tape.ap, k);
+      } else if (o.replay && o.sideMatvec) {
+        const side = o.sideMatvec;
+        let outs: Tensor[] = [];
+        tape = recordTape(() => {
+          const r = side(unpack(P, Pv));
+          outs = r.side;
+          return packProduct(P, r.out, [X, R, Pv, S], AP);
+        }, Pv, () => outs);
+        iterate(tape.ap, k);
       } else if (o.replay) {
         tape = recordTape(() => packMatvec(P, matvec, Pv, [X, R, Pv, S], AP), Pv);
         iterate(tape.ap, k);
@@ -314,6 +335,14 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
     finish(iters) {
       const out: CgResult = { x: unpack(P, X), iters, negativeCurvature: element(S, 3) };
       if (o.residuals) out.residuals = clone(S.subView(CG_HIST, [iters + 1]));
+      if (tape?.side) {
+        // The side outputs at the solution: the recorded product's vector buffer now holds x (the
+        // solve is over), and the side work replays from it.
+        const xb = X.bufferFor('cg'), vb = Pv.bufferFor('cg');
+        rt.copy(xb.buffer, xb.offset, vb.buffer, vb.offset, n * 4);
+        replayTape({ ...tape, ops: tape.side.ops });
+        out.side = tape.side.outputs.map((t) => clone(t));
+      }
       return out;
     },
     dispose: () => {
@@ -339,6 +368,8 @@ interface Tape {
   ap: Tensor;
   held: Tensor[];
   created: Set<Tensor>;
+  /** The side outputs' work (recordTape's `side`): what to replay for them, in order. */
+  side?: { ops: Array<{ d: DispatchArgs } | { c: CopyArgs }>; outputs: Tensor[] };
 }
 
 interface Span { buf: GPUBuffer; lo: number; hi: number }
@@ -357,19 +388,23 @@ const overlaps = (a: Span, set: Span[]) => set.some((d) => d.buf === a.buf && a.
  * keeps those that (transitively) read the vector `v` or write where such work wrote: the rest
  * computed values that do not depend on v, which stay in their (unrecycled) buffers.
  */
-function recordTape(fn: () => Tensor, v: Tensor): Tape {
+function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[]): Tape {
   const rt = runtime() as unknown as { dispatch: (a: DispatchArgs) => void; copy: (...a: CopyArgs) => void };
   const log: Tape['ops'] = [];
   const own = (k: 'dispatch' | 'copy') => Object.prototype.hasOwnProperty.call(rt, k);
   const [ownD, ownC] = [own('dispatch'), own('copy')];
   const [d0, c0] = [rt.dispatch, rt.copy];
+  // With side outputs nothing runs while fn records: afterwards only the work that the product
+  // and the tensors fn keeps depend on runs (the side outputs' own work runs once, after the
+  // solve). No op may read back or branch on values meanwhile (CgOptions.replay's contract).
+  const defer = !!side;
   rt.dispatch = (a: DispatchArgs) => {
     log.push({ d: a });
-    return d0.call(rt, a);
+    if (!defer) return d0.call(rt, a);
   };
   rt.copy = (...a: CopyArgs) => {
     log.push({ c: a });
-    return c0.apply(rt, a);
+    if (!defer) return c0.apply(rt, a);
   };
   let cap: { result: { result: Tensor; created: Set<Tensor> }; held: Tensor[] };
   try {
@@ -380,13 +415,44 @@ function recordTape(fn: () => Tensor, v: Tensor): Tape {
     if (ownC) rt.copy = c0;
     else delete (rt as { copy?: unknown }).copy;
   }
+  const insOf = (op: Tape['ops'][number]) => ('d' in op ? op.d.inputs.map(span) : [{ buf: op.c[0], lo: op.c[1], hi: op.c[1] + op.c[4] }]);
+  const outsOf = (op: Tape['ops'][number]) => ('d' in op ? op.d.outputs.map(span) : [{ buf: op.c[2], lo: op.c[3], hi: op.c[3] + op.c[4] }]);
+  /** Walking backwards from `roots`: the ops (of `entries`; null = skip) whose writes reach them. */
+  const liveFrom = (roots: Span[], entries: Array<{ op: Tape['ops'][number]; writes: Span[] } | null>) => {
+    const live = [...roots];
+    const keep = new Array<boolean>(entries.length).fill(false);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i];
+      if (!e || !e.writes.some((w) => overlaps(w, live))) continue;
+      keep[i] = true;
+      live.push(...insOf(e.op), ...outsOf(e.op));
+    }
+    return keep;
+  };
+  const ap0 = cap.result.result;
+  let ran: boolean[] | null = null;
+  if (defer) {
+    // Run now what the product and the tensors fn kept (e.g. a copy of the primal gradient) need.
+    const roots = [span(ap0.bufferFor('cg')), ...[...cap.result.created].filter((t) => t.kept).map((t) => span(t.bufferFor('cg')))];
+    ran = liveFrom(roots, log.map((op) => ({ op, writes: outsOf(op) })));
+    log.forEach((op, i) => {
+      if (!ran![i]) return;
+      if ('d' in op) d0.call(rt, op.d);
+      else c0.apply(rt, op.c);
+    });
+  }
   const dirty: Span[] = [span(v.bufferFor('cg'))];
   const ops: Tape['ops'] = [];
   const writes: Span[][] = [];
+  // per op of the log: its replayed form and writes when it depends on v (else null)
+  const replayed: Array<{ op: Tape['ops'][number]; writes: Span[] } | null> = [];
   for (const op of log) {
-    const ins = 'd' in op ? op.d.inputs.map(span) : [{ buf: op.c[0], lo: op.c[1], hi: op.c[1] + op.c[4] }];
-    const outs = 'd' in op ? op.d.outputs.map(span) : [{ buf: op.c[2], lo: op.c[3], hi: op.c[3] + op.c[4] }];
-    if (!ins.some((x) => overlaps(x, dirty)) && !outs.some((x) => overlaps(x, dirty))) continue;
+    const ins = insOf(op);
+    const outs = outsOf(op);
+    if (!ins.some((x) => overlaps(x, dirty)) && !outs.some((x) => overlaps(x, dirty))) {
+      replayed.push(null);
+      continue;
+    }
     // A dual kernel whose primal inputs did not change replays its tangent half only (its
     // primal outputs, from the recorded run, stay valid): kernels/nn.ts's PRIMAL override.
     const hint = 'd' in op ? (op.d.kernel as ReplayHinted).replay : undefined;
@@ -400,12 +466,23 @@ function recordTape(fn: () => Tensor, v: Tensor): Tape {
       dirty.push(...outs);
       writes.push(outs);
     }
+    replayed.push({ op: ops[ops.length - 1], writes: writes[writes.length - 1] });
+  }
+  let sideTape: Tape['side'];
+  if (defer && side) {
+    // The side outputs' work after the solve: what ran in the first product and depends on v
+    // replays (tangent halves where the primal inputs are unchanged); what never ran runs whole;
+    // what ran and does not depend on v is still in its buffers.
+    const outputs = side();
+    const entries = log.map((op, i) => (ran![i] ? replayed[i] : { op, writes: outsOf(op) }));
+    const keepSide = liveFrom(outputs.map((t) => span(t.bufferFor('cg'))), entries);
+    sideTape = { ops: entries.filter((e, i) => e && keepSide[i]).map((e) => e!.op), outputs };
   }
   // Dead work: a replayed op none of whose writes reach the product (e.g. the tangent of the loss
   // value inside an HVP, which the gradient's tangent never reads) is dropped. Walking backwards
   // from the output, an op is live when it writes a live span; its inputs, and its outputs
   // (read_write bindings may be read), become live.
-  const ap = cap.result.result;
+  const ap = ap0;
   const live: Span[] = [span(ap.bufferFor('cg'))];
   const keepOp = new Array<boolean>(ops.length).fill(false);
   for (let i = ops.length - 1; i >= 0; i--) {
@@ -415,7 +492,7 @@ function recordTape(fn: () => Tensor, v: Tensor): Tape {
     if ('d' in op) live.push(...op.d.inputs.map(span), ...op.d.outputs.map(span));
     else live.push({ buf: op.c[0], lo: op.c[1], hi: op.c[1] + op.c[4] });
   }
-  return { ops: ops.filter((_, i) => keepOp[i]), ap, held: cap.held, created: cap.result.created };
+  return { ops: ops.filter((_, i) => keepOp[i]), ap, held: cap.held, created: cap.result.created, side: sideTape };
 }
 
 function replayTape(t: Tape) {
@@ -604,6 +681,13 @@ export interface TotalDerivativeOptions<L extends Tree, F extends Tree> {
    * the primal passes are computed by the first product only. false recomputes them every time.
    */
   replay?: boolean;
+  /**
+   * With the replay (and outside an enclosing transformation): the mixed term ∇²ₓᵧf₂·q replayed
+   * from the recorded first product (default true), which then records the jvp of both players'
+   * gradients; false computes it by a fresh jvp of ∇ₓf₂ after the solve (the path before; the
+   * same maths, for comparisons in one process).
+   */
+  mixedReplay?: boolean;
 }
 
 export interface TotalDerivativeResult<L, F> {
@@ -652,16 +736,37 @@ export function totalDerivative<L extends Tree, F extends Tree>(o: TotalDerivati
       // differentiates for the leader only.
       let kept: Tensor[] | null = null;
       const reuse = !insideTransform();
+      const keepGrad = (g: F) => {
+        if (reuse && !kept) kept = flattenTree(g).leaves.map((t) => keep(clone(t)));
+      };
+      const opts = cgOpts();
+      // With the replay, the recorded first product is the jvp of BOTH gradients along p: the
+      // follower's tangent is the product; the leader's, ∂_y(∇ₓf₂)·p, is a side output that CG
+      // replays once at the solution (CgOptions.sideMatvec), the mixed term ∇²ₓᵧf₂·q. It reuses
+      // the first product's primal passes (the actor's forward, the critic's forward and
+      // backward) instead of a fresh jvp computing them again, and the leader-only part does
+      // not run during the first product.
+      if (reuse && opts.replay && o.mixedReplay !== false) {
+        const leaves = flattenTree(o.leader).leaves.length;
+        opts.sideMatvec = (v: F) => {
+          const [gs, ts] = jvp((y: F) => grad(o.followerLoss, [0, 1])(o.leader, y), [o.follower], [v]) as [[L, F], [L, F]];
+          keepGrad(gs[1]);
+          const side = flattenTree(ts[0]).leaves;
+          if (side.length !== leaves) throw new Error(`totalDerivative: the mixed term has ${side.length} tensors for a ${leaves}-tensor leader`);
+          return { out: ts[1], side };
+        };
+      }
       sol = noGrad(() => cg((v: F) => {
         const [g, hv] = jvp((y: F) => grad(fy)(y), [o.follower], [v]);
-        if (reuse && !kept) kept = flattenTree(g).leaves.map((t) => keep(clone(t)));
+        keepGrad(g);
         return hv;
-      }, g2, cgOpts()));
+      }, g2, opts));
       if (kept) {
         for (const t of kept as Tensor[]) t.kept = false;
         g2f2 = flattenTree(o.follower).rebuild(kept);
-        // ∂_y(∇ₓf₂)·q = ∇²ₓᵧf₂·q, the mixed term: a jvp of the leader's gradient only
-        mixed = jvp((y: F) => grad(o.followerLoss, 0)(o.leader, y), [o.follower], [sol.x])[1];
+        // ∂_y(∇ₓf₂)·q = ∇²ₓᵧf₂·q, the mixed term: replayed by CG from its recorded first product,
+        // else a jvp of the leader's gradient only
+        mixed = sol.side ? flattenTree(o.leader).rebuild(sol.side) : jvp((y: F) => grad(o.followerLoss, 0)(o.leader, y), [o.follower], [sol.x])[1];
       } else {
         // ∂_y(∇ₓf₂, ∇_y f₂)·q = (∇²ₓᵧf₂·q, ∇²ᵧᵧf₂·q): the first is the mixed term, and the jvp's
         // primal output is the follower's gradient, so both cost one pass.

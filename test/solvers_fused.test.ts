@@ -91,7 +91,8 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
       const actor = toLayers(za, A), critic = toLayers(zc, C);
       const flat = async (t: Layer[]) => (await Promise.all(t.flatMap((l) => [l.w.data(), l.b.data()]))).flatMap((d) => Array.from(d));
       const results: Record<string, { grad: number[]; dispatches: number }> = {};
-      for (const [name, secondOrder, dual] of [['forward', 'forward', true], ['forward, no replay', 'forward', true], ['forward, no dual kernels', 'forward', false], ['reverse', 'reverse', true]] as const) {
+      const x0 = critic.map((l, i) => ({ w: E.randn(l.w.shape, 0, 0.1, { seed: 40 + i }), b: E.randn(l.b.shape, 0, 0.1, { seed: 50 + i }) }));
+      for (const [name, secondOrder, dual] of [['forward', 'forward', true], ['forward, mixed term by a fresh jvp', 'forward', true], ['forward, warm start', 'forward', true], ['forward, no replay', 'forward', true], ['forward, no dual kernels', 'forward', false], ['reverse', 'reverse', true]] as const) {
         const prev = E.nnDualKernels(dual);
         try {
           await E.sync();
@@ -102,12 +103,18 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
             r = E.totalDerivative({
               leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda, cgIters: 2 * NY, negativeCurvature: 'ignore',
               ...(name === 'forward' ? {} : { secondOrder }), ...(name === 'forward, no replay' ? { replay: false } : {}),
+              ...(name === 'forward, mixed term by a fresh jvp' ? { mixedReplay: false } : {}),
+              // x₀ ≠ 0: CG's first matvec (the initial residual) is not the recorded one
+              ...(name === 'forward, warm start' ? { x0: x0 } : {}),
             });
           }).filter((l) => l === 'mse (dual)').length;
           // The loss value's tangent is dead work in a product (the gradient's tangent never reads
           // it): the replayed products drop it, so it runs in the recorded first product and the
-          // mixed-term pass only (every product, without the replay).
-          if (name === 'forward') expect(mseDual, 'mse (dual) dispatches with the replay').toBe(2);
+          // mixed-term pass only (every product, without the replay). With the mixed term replayed
+          // from the first product, which runs only what its product and kept gradient need, it
+          // never runs.
+          if (name === 'forward') expect(mseDual, 'mse (dual) dispatches with the mixed term replayed').toBe(0);
+          if (name === 'forward, mixed term by a fresh jvp') expect(mseDual, 'mse (dual) dispatches with the replay').toBe(2);
           if (name === 'forward, no replay') expect(mseDual, 'mse (dual) dispatches without the replay').toBe(2 * NY + 1);
           const dispatches = E.counters().dispatches - d0;
           results[name] = { grad: await flat(r.leaderGrad as Layer[]), dispatches };
@@ -129,9 +136,15 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
       // products it would recompute, to float32 rounding; and they cost fewer dispatches
       expect(R.relError(results.forward.grad, results['forward, no replay'].grad)).toBeLessThan(1e-5);
       expect(results.forward.dispatches).toBeLessThan(results['forward, no replay'].dispatches);
+      // the mixed term replayed from CG's first product = the fresh jvp after the solve, to float32
+      // rounding, in fewer dispatches (no second forward of the actor and critic)
+      expect(R.relError(results.forward.grad, results['forward, mixed term by a fresh jvp'].grad)).toBeLessThan(1e-5);
+      expect(results.forward.dispatches).toBeLessThan(results['forward, mixed term by a fresh jvp'].dispatches);
+      expect(R.relError(results['forward, warm start'].grad, want)).toBeLessThan(5e-3);
+      expect(R.relError(results['forward, warm start'].grad, results.reverse.grad)).toBeLessThan(1e-3);
       // the dual kernels are what runs: fewer than half the dispatches of the composed tangent rules
       expect(results.forward.dispatches).toBeLessThan(results['forward, no dual kernels'].dispatches / 2);
-      E.dispose([S, Y, actor, critic]);
+      E.dispose([S, Y, actor, critic, x0]);
     });
   }
 });
