@@ -5,7 +5,7 @@
 // in one run; and SCORER's cost per env step relative to DQN's. Our rounds also print GPU
 // dispatches and uploads per vector step (the engine's counters over the timed steps).
 //   npx tsx bench/dqn_speed.ts [--steps 2000] [--rounds 3] [--no-torch] [--case small] [--torch-threads 1,2]
-//                              [--eps-decay 20000 | --whole-run [cleanrl|reference]] [--env-device] [--fused-ab] [--unpack-ab]
+//                              [--eps-decay 20000 | --whole-run [cleanrl|reference]] [--env-device] [--fused-ab] [--s8-ab]
 // --eps-decay: env steps of the ε decay 1 → 0.05 on both sides (default 20,000: ε ≈ 0.97 in the timed
 // steps, so most steps explore and both sides skip the greedy forward, as CleanRL does; ours
 // also skips its readback; 1: ε = 0.05, nearly every step greedy, as late in training). --whole-run: ε 1 → 0.05 over the first half of the timed
@@ -14,9 +14,10 @@
 // exploring and greedy steps (~71 % greedy). --whole-run reference: the MinAtar reference
 // schedule (this family's default: ε 1 → 0.1 over the first 100k of 5M frames) laid over the
 // timed steps the same way: ε 1 → 0.1 over the first 2 %, then 0.1 (~89 % greedy). The bench
-// prints the expected greedy share of the timed steps. --unpack-ab: in one process, DQN with the
-// replay batch's bit-packed observations unpacked on the GPU against decoded on the CPU and
-// uploaded as floats (rl/replay.ts replayGpuUnpack), alternating segments. --env-device: also ours DQN on MinAtar Breakout with
+// prints the expected greedy share of the timed steps. --s8-ab: in one process, trainers on
+// session 7's path (a separate gradient-norm pass before Adam; replay batches decoded on the
+// CPU, uploaded as floats) against session 8's (the norm from the dw kernel's partial sums, Adam
+// in one dispatch; the batch's bits uploaded and unpacked on the GPU), alternating segments. --env-device: also ours DQN on MinAtar Breakout with
 // envDevice 'cpu' against 'gpu' (rl/envs/gpu), alternating, same cases. --fused-ab: in one
 // process, two trainers of each algorithm, one with the fused update (rl/dqn/fused_update.ts)
 // and one with the composed ops, timed in alternating segments of --steps env steps (--rounds
@@ -36,7 +37,7 @@ import { findTorch } from './peers/torch.ts';
 import * as E from '../engine/index.ts';
 import { dqnAlgorithms, resolveDqnConfig, type DqnConfig } from '../rl/dqn.ts';
 import { scorerAlgorithms } from '../rl/scorer.ts';
-import { fusedDqnEnabled } from '../rl/dqn/fused_update.ts';
+import { fusedDqnEnabled, fusedAdamEnabled } from '../rl/dqn/fused_update.ts';
 import { replayGpuUnpack } from '../rl/replay.ts';
 import { Trainer } from '../rl/harness/trainer.ts';
 import type { OffPolicyAlgorithm, RunConfig } from '../rl/harness/types.ts';
@@ -299,27 +300,42 @@ async function main() {
     }
     console.log(ab.join('\n'));
   }
-  if (args.includes('--unpack-ab')) {
-    // one DQN trainer, alternating segments with the replay batch's observations uploaded as
-    // bits and unpacked on the GPU (the default) and decoded on the CPU and uploaded as floats
-    const ab = ['| case | CPU decode, float upload (steps/s) | bits upload, GPU unpack (steps/s) | GPU unpack / CPU decode (per pair) | uploaded KB per vector step (CPU decode, GPU unpack) |', '|---|---|---|---|---|'];
+  if (args.includes('--s8-ab')) {
+    // In one process, a trainer as at the end of session 7 (Adam's clip by a separate
+    // one-workgroup norm pass; replay batches decoded on the CPU and uploaded as floats) against
+    // one with session 8's changes (the norm from the dw kernel's partial sums, Adam in one
+    // vec4 dispatch; the batch's bits uploaded and unpacked on the GPU), alternating segments.
+    const ab = ['| case | algorithm | session 7 path (steps/s) | session 8 path (steps/s) | session 8 / session 7 (per pair) | dispatches, uploaded KB per vector step (7; 8) |', '|---|---|---|---|---|---|'];
     for (const c of CASES) {
       if (only && c.name !== only) continue;
-      const t = trainerFor(dqnAlgorithms.dqn, c);
-      while (t.globalStep <= WARMUP) await t.step();
-      const sc: Speed[] = [], sg: Speed[] = [];
-      const prev = replayGpuUnpack();
-      for (let r = 0; r < rounds; r++) {
-        replayGpuUnpack(false);
-        sc.push(await timed(t, steps, c.numEnvs));
-        replayGpuUnpack(true);
-        sg.push(await timed(t, steps, c.numEnvs));
+      for (const [name, algo] of [['DQN', dqnAlgorithms.dqn], ['SCORER', scorerAlgorithms['scorer-dqn']]] as const) {
+        const mk = (on: boolean) => {
+          const prev = fusedAdamEnabled(on);
+          try {
+            return trainerFor(algo, c);
+          } finally {
+            fusedAdamEnabled(prev);
+          }
+        };
+        const prevUnpack = replayGpuUnpack();
+        const t7 = mk(false), t8 = mk(true);
+        for (const t of [t7, t8]) while (t.globalStep <= WARMUP) await t.step();
+        const s7: Speed[] = [], s8: Speed[] = [];
+        for (let r = 0; r < rounds; r++) {
+          replayGpuUnpack(false);
+          s7.push(await timed(t7, steps, c.numEnvs));
+          replayGpuUnpack(true);
+          s8.push(await timed(t8, steps, c.numEnvs));
+        }
+        replayGpuUnpack(prevUnpack);
+        t7.dispose();
+        t8.dispose();
+        // uploaded per batch: two observations as floats (7) or as whole words of bits (8), and 3 floats; SCORER draws two batches
+        const kb = (bits: boolean) => ((name === 'SCORER' ? 2 : 1) * c.batch * ((bits ? 2 * 4 * Math.ceil(50 / 4) : 2 * 1600) + 12)) / 1024;
+        const m7 = median(s7.map((x) => x.wall)), m8 = median(s8.map((x) => x.wall));
+        ab.push(`| ${c.name} | ${name} | ${m7.toFixed(1)} | ${m8.toFixed(1)} | ${median(s8.map((x, i) => x.wall / s7[i].wall)).toFixed(2)}× (${s8.map((x, i) => (x.wall / s7[i].wall).toFixed(2)).join(', ')}) | ${median(s7.map((x) => x.dispatches!)).toFixed(1)}, ${kb(false).toFixed(1)}; ${median(s8.map((x) => x.dispatches!)).toFixed(1)}, ${kb(true).toFixed(1)} |`);
+        console.error(ab.at(-1), `(load ${load()})`);
       }
-      replayGpuUnpack(prev);
-      t.dispose();
-      const kb = (gpu: boolean) => ((gpu ? 2 * Math.ceil(Math.ceil(400 / 8) / 4) * 4 + 12 : 2 * 1600 + 12) * c.batch) / 1024;
-      ab.push(`| ${c.name} | ${median(sc.map((x) => x.wall)).toFixed(1)} | ${median(sg.map((x) => x.wall)).toFixed(1)} | ${median(sg.map((x, i) => x.wall / sc[i].wall)).toFixed(2)}× (${sg.map((x, i) => (x.wall / sc[i].wall).toFixed(2)).join(', ')}) | ${kb(false).toFixed(1)}, ${kb(true).toFixed(1)} |`);
-      console.error(ab.at(-1), `(load ${load()})`);
     }
     console.log(ab.join('\n'));
   }

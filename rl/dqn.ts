@@ -339,7 +339,7 @@ export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: numbe
   // is one dispatch (FusedAdam) instead of a one-workgroup norm pass and the update.
   const fused = FusedDqnGrad.create(net, params);
   const opt = fused && cfg.optimizer === 'adam' ? new FusedAdam(params, { lr: cfg.lr, eps: cfg.adamEps }) : makeOptimizer(cfg, params, cfg.lr);
-  const normParts = fused && opt instanceof FusedAdam ? E.keep(allocTensor([fused.normParts()])) : null;
+  const normParts = fused && opt instanceof FusedAdam && opt.partials ? E.keep(allocTensor([fused.normParts()])) : null;
   const G = fused && !(opt instanceof FlatAdam) ? E.keep(allocTensor([fused.layoutSize.all!])) : null;
   let gTree: E.Params | null = null;
   if (G) {
@@ -371,7 +371,7 @@ export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: numbe
           const S = wantStats ? allocTensor([8]) : null;
           fused.grad({ batch: b, next, gamma: cfg.gamma, loss, G: G ?? (opt as FlatAdam).grad, S, N: normParts });
           if (S) stats = E.keep(S.subView(0, [3]));
-          if (opt instanceof FusedAdam) opt.stepPartials({ lr: cfg.lr * lrFrac, maxGradNorm: clip, partials: normParts!, count: normParts!.size });
+          if (opt instanceof FusedAdam) opt.stepPartials({ lr: cfg.lr * lrFrac, maxGradNorm: clip, partials: normParts, count: normParts?.size ?? 0 });
           else opt.step(params, gTree!, { lr: cfg.lr * lrFrac, maxGradNorm: clip });
           return;
         }

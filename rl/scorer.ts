@@ -64,13 +64,13 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
   // clipped step is one dispatch.)
   const leader = fused ? new FusedAdam(leaderParams, { lr: cfg.leaderLr, eps: cfg.adamEps }) : E.adam(leaderParams, { lr: cfg.leaderLr, eps: cfg.adamEps });
   const follower = fused ? new FusedAdam(followerParams, { lr: cfg.followerLr, eps: cfg.adamEps }) : E.adam(followerParams, { lr: cfg.followerLr, eps: cfg.adamEps });
-  const normParts = fused ? { head: E.keep(allocTensor([fused.normParts('head')])), encoder: E.keep(allocTensor([fused.normParts('encoder')])) } : null;
+  const normParts = fused && (leader as FusedAdam).partials ? { head: E.keep(allocTensor([fused.normParts('head')])), encoder: E.keep(allocTensor([fused.normParts('encoder')])) } : null;
   /** One player's fused gradient into its optimizer and the step; the kept [8] statistics with wantStats. */
   const fusedStep = (b: BatchTensors, kind: 'mse' | 'bev', part: 'head' | 'encoder', opt: FusedAdam, lr: number, wantStats: boolean): Tensor | null => {
     const S = wantStats ? allocTensor([8]) : null;
-    const N = normParts![part];
+    const N = normParts?.[part] ?? null;
     fused!.grad({ batch: b, next: batchNextQ(cfg, net, params, target, b), gamma: cfg.gamma, loss: kind, G: opt.grad, S, part, N });
-    opt.stepPartials({ lr, maxGradNorm: clip, partials: N, count: N.size });
+    opt.stepPartials({ lr, maxGradNorm: clip, partials: N, count: N?.size ?? 0 });
     return S;
   };
   const clip = cfg.maxGradNorm ?? undefined;

@@ -207,6 +207,19 @@ export class FusedDqnGrad {
   }
 }
 
+let adamPartials = true;
+/**
+ * Whether the DQN family's fused update steps Adam with FusedAdam (the norm from the dw kernel's
+ * partial sums, one dispatch; default true) or with FlatAdam's norm pass and update (the
+ * session-7 path). Read when a learner is made; for benchmarks comparing the two. Returns the
+ * previous setting.
+ */
+export function fusedAdamEnabled(on?: boolean): boolean {
+  const prev = adamPartials;
+  if (on !== undefined) adamPartials = on;
+  return prev;
+}
+
 /** Workgroups of FusedAdam's step (each thread then takes every (groups·64)-th vec4). */
 export const FUSED_ADAM_GROUPS = 32;
 
@@ -218,8 +231,12 @@ export const FUSED_ADAM_GROUPS = 32;
  * The norm is the same ‖G‖₂ summed in another order (the clip's scale may differ by rounding).
  */
 export class FusedAdam extends FlatAdam {
+  /** false: stepPartials takes FlatAdam's path (fusedAdamEnabled(false) when made; the partials are then ignored). */
+  readonly partials = adamPartials;
+
   /** One Adam step from `grad`, clipped to maxGradNorm by the norm sqrt(Σ partials[0..count)). */
-  stepPartials(o: { lr?: number; maxGradNorm?: number; partials: Tensor; count: number }) {
+  stepPartials(o: { lr?: number; maxGradNorm?: number; partials: Tensor | null; count: number }) {
+    if (!this.partials || !o.partials) return this.stepStaged({ lr: o.lr, maxGradNorm: o.maxGradNorm });
     const n = this.layout.size;
     if (o.maxGradNorm !== undefined && !(o.count >= 1 && o.partials.size >= o.count)) {
       throw new Error(`FusedAdam.stepPartials: ${o.count} partial sums requested from a buffer of ${o.partials.size} floats`);
