@@ -13,8 +13,12 @@ import { hasCommand, submitSlurm, waitSlurm } from './slurm.ts';
 /**
  * Writes the manifest, or checks that an existing one agrees: a cell whose arguments changed
  * would mix two configurations in one run directory, so that is an error; new cells are added.
+ * `current` is the cells this file defines: an earlier plan's cells stay in the manifest (SLURM
+ * array tasks refer to their indices) but a local run runs only `current`, so a file cut down
+ * to one seed runs that seed even after the whole grid was planned. `write: false` (--list)
+ * checks and reports without touching the out root.
  */
-export function planSweep(file: string, o: { out?: string } = {}): { manifest: SweepManifest; root: string; spec: ReturnType<typeof readSweepFile> } {
+export function planSweep(file: string, o: { out?: string; write?: boolean } = {}): { manifest: SweepManifest; current: SweepManifest; root: string; spec: ReturnType<typeof readSweepFile> } {
   const spec = readSweepFile(file);
   const root = path.resolve(o.out ?? spec.out);
   const fresh = makeManifest(spec, file);
@@ -33,9 +37,12 @@ export function planSweep(file: string, o: { out?: string } = {}): { manifest: S
     for (const c of fresh.cells) if (!byId.has(c.id)) cells.push({ ...c, index: cells.length });
     manifest = { ...old, retries: fresh.retries, cells };
   }
-  fs.mkdirSync(root, { recursive: true });
-  writeJsonAtomic(path.join(root, MANIFEST_FILE), manifest);
-  return { manifest, root, spec };
+  if (o.write !== false) {
+    fs.mkdirSync(root, { recursive: true });
+    writeJsonAtomic(path.join(root, MANIFEST_FILE), manifest);
+  }
+  const ids = new Set(fresh.cells.map((c) => c.id));
+  return { manifest, current: { ...manifest, cells: manifest.cells.filter((c) => ids.has(c.id)) }, root, spec };
 }
 
 /** A path as the user would type it: relative when under the current directory. */
@@ -66,22 +73,25 @@ export function registerSweep(program: Command): Command {
     .option('--jobs <n>', 'local: cells at once (default: local.parallel, else the core count)')
     .option('--dry-run', 'write sweep.json and the backend script/manifest, run nothing', false)
     .option('--wait', 'slurm: poll squeue until the array finishes, then print the summary', false)
-    .option('--list', 'print the cells and their state, run nothing', false)
+    .option('--list', 'print the cells and their state, run nothing, write nothing', false)
     .action(async (file: string, o) => {
-      const { manifest, root, spec } = planSweep(file, { out: o.out });
+      const { manifest, current, root, spec } = planSweep(file, { out: o.out, write: !o.list });
       const backend = (o.backend ?? spec.backend) as Backend;
       if (!BACKENDS.includes(backend)) throw new Error(`--backend: '${backend}' is not a backend (valid: ${BACKENDS.join(', ')})`);
       console.error(`sweep ${manifest.name}: ${manifest.cells.length} cells → ${root} (backend ${backend})`);
       if (o.list) {
-        for (const c of manifest.cells) console.log(`${String(c.index).padStart(4)} ${c.id}  ${cellState(root, c).state}`);
+        const ids = new Set(current.cells.map((c) => c.id));
+        for (const c of manifest.cells) console.log(`${String(c.index).padStart(4)} ${c.id}  ${cellState(root, c).state}${ids.has(c.id) ? '' : '  (an earlier plan\'s cell, not in this file)'}`);
         return;
       }
       if (backend === 'local') {
         if (o.dryRun) return;
         const jobs = o.jobs !== undefined ? Number(o.jobs) : spec.local.parallel ?? defaultParallel();
         if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs: expected an integer ≥ 1, got '${o.jobs}'`);
-        const r = await runLocal(manifest, root, { parallel: jobs });
-        const s = summary(manifest, root);
+        const earlier = manifest.cells.length - current.cells.length;
+        if (earlier) console.error(`sweep ${manifest.name}: ${current.cells.length} cells of this file run; ${earlier} cell(s) of an earlier plan in ${shown(path.join(root, MANIFEST_FILE))} are not in it and do not`);
+        const r = await runLocal(current, root, { parallel: jobs });
+        const s = summary(current, root);
         console.log(`sweep ${manifest.name}: ${s.line}`);
         console.log(`report: npm run rl -- report ${shown(root)}`);
         // An error (exit status 1) rather than a quiet summary: no failed cell goes unnoticed.

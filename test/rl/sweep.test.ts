@@ -125,6 +125,25 @@ describe('grid expansion', () => {
     expect(b.cells.slice(0, 2)).toEqual(a.cells);
     fs.writeFileSync(f, YAML.stringify({ out: root, algos: ['ppo'], envs: ['cartpole'], seeds: [0], steps: 200 }));
     expect(() => planSweep(f)).toThrow(/cell ppo__cartpole__s0 already exists .* with other arguments/);
+    // a file cut down to one seed after the whole grid was planned: the manifest keeps all three
+    // cells, the cells to run are that seed's alone
+    fs.writeFileSync(f, YAML.stringify({ out: root, algos: ['ppo'], envs: ['cartpole'], seeds: [1], steps: 100 }));
+    const c = planSweep(f);
+    expect(c.manifest.cells.map((x) => x.seed)).toEqual([0, 1, 2]);
+    expect(c.current.cells.map((x) => `${x.index}:${x.seed}`)).toEqual(['1:1']);
+  });
+
+  it('planning with write: false (--list) leaves the out root untouched', () => {
+    const f = path.join(tmp, 'list.yaml');
+    const root = path.join(tmp, 'list');
+    fs.writeFileSync(f, YAML.stringify({ out: root, algos: ['ppo'], envs: ['cartpole'], seeds: [0, 1, 2], steps: 100 }));
+    expect(planSweep(f, { write: false }).current.cells).toHaveLength(3);
+    expect(fs.existsSync(root)).toBe(false);
+    fs.writeFileSync(f, YAML.stringify({ out: root, algos: ['ppo'], envs: ['cartpole'], seeds: [0], steps: 100 }));
+    planSweep(f);
+    fs.writeFileSync(f, YAML.stringify({ out: root, algos: ['ppo'], envs: ['cartpole'], seeds: [0, 1, 2], steps: 100 }));
+    planSweep(f, { write: false });
+    expect(JSON.parse(fs.readFileSync(path.join(root, 'sweep.json'), 'utf8')).cells).toHaveLength(1);
   });
 });
 
