@@ -360,7 +360,11 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
 type CopyArgs = [GPUBuffer, number, GPUBuffer, number, number];
 /** A kernel that can replay its tangent half only (engine/nn/functional.ts's dual kernels). */
 type ReplayHinted = DispatchArgs['kernel'] & {
-  replay?: { constants: Record<string, number>; tangentInputs: number[]; tangentOut: Array<[number, number]> };
+  replay?: {
+    constants: Record<string, number>; tangentInputs: number[]; tangentOut: Array<[number, number]>;
+    /** With these constants the kernel reads no output: its primal byte ranges and the inputs it then reads. */
+    tangentOnly?: { primalOut: Array<[number, number]>; reads: number[] };
+  };
 };
 /** A recorded matvec: the GPU work to replay, its output, and what holds its buffers. */
 interface Tape {
@@ -418,14 +422,28 @@ function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[]): Tape {
   const insOf = (op: Tape['ops'][number]) => ('d' in op ? op.d.inputs.map(span) : [{ buf: op.c[0], lo: op.c[1], hi: op.c[1] + op.c[4] }]);
   const outsOf = (op: Tape['ops'][number]) => ('d' in op ? op.d.outputs.map(span) : [{ buf: op.c[2], lo: op.c[3], hi: op.c[3] + op.c[4] }]);
   /** Walking backwards from `roots`: the ops (of `entries`; null = skip) whose writes reach them. */
-  const liveFrom = (roots: Span[], entries: Array<{ op: Tape['ops'][number]; writes: Span[] } | null>) => {
+  // `whole`: ops that run as recorded; one of them whose primal half nothing later reads runs its
+  // tangent half only, where its kernel allows (replay.tangentOnly), e.g. the leader's own
+  // gradient inside the mixed term. Returns the ops kept, in their (possibly tangent-only) form.
+  const liveFrom = (roots: Span[], entries: Array<{ op: Tape['ops'][number]; writes: Span[]; whole?: boolean } | null>) => {
     const live = [...roots];
-    const keep = new Array<boolean>(entries.length).fill(false);
+    const keep = new Array<Tape['ops'][number] | null>(entries.length).fill(null);
     for (let i = entries.length - 1; i >= 0; i--) {
       const e = entries[i];
       if (!e || !e.writes.some((w) => overlaps(w, live))) continue;
-      keep[i] = true;
-      live.push(...insOf(e.op), ...outsOf(e.op));
+      const op = e.op;
+      const only = e.whole && 'd' in op ? (op.d.kernel as ReplayHinted).replay?.tangentOnly : undefined;
+      if (only && 'd' in op && op.d.outputs.length === 1) {
+        const out = span(op.d.outputs[0]);
+        if (!only.primalOut.some(([lo, hi]) => overlaps({ buf: out.buf, lo: out.lo + lo, hi: out.lo + hi }, live))) {
+          const hint = (op.d.kernel as ReplayHinted).replay!;
+          keep[i] = { d: { ...op.d, kernel: { ...op.d.kernel, constants: { ...op.d.kernel.constants, ...hint.constants } } } };
+          live.push(...only.reads.map((b) => span(op.d.inputs[b])));
+          continue;
+        }
+      }
+      keep[i] = op;
+      live.push(...insOf(op), ...outsOf(op));
     }
     return keep;
   };
@@ -434,7 +452,7 @@ function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[]): Tape {
   if (defer) {
     // Run now what the product and the tensors fn kept (e.g. a copy of the primal gradient) need.
     const roots = [span(ap0.bufferFor('cg')), ...[...cap.result.created].filter((t) => t.kept).map((t) => span(t.bufferFor('cg')))];
-    ran = liveFrom(roots, log.map((op) => ({ op, writes: outsOf(op) })));
+    ran = liveFrom(roots, log.map((op) => ({ op, writes: outsOf(op) }))).map((op) => !!op);
     log.forEach((op, i) => {
       if (!ran![i]) return;
       if ('d' in op) d0.call(rt, op.d);
@@ -474,9 +492,9 @@ function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[]): Tape {
     // replays (tangent halves where the primal inputs are unchanged); what never ran runs whole;
     // what ran and does not depend on v is still in its buffers.
     const outputs = side();
-    const entries = log.map((op, i) => (ran![i] ? replayed[i] : { op, writes: outsOf(op) }));
+    const entries = log.map((op, i) => (ran![i] ? replayed[i] : { op, writes: outsOf(op), whole: true }));
     const keepSide = liveFrom(outputs.map((t) => span(t.bufferFor('cg'))), entries);
-    sideTape = { ops: entries.filter((e, i) => e && keepSide[i]).map((e) => e!.op), outputs };
+    sideTape = { ops: keepSide.filter((op): op is Tape['ops'][number] => !!op), outputs };
   }
   // Dead work: a replayed op none of whose writes reach the product (e.g. the tangent of the loss
   // value inside an HVP, which the gradient's tangent never reads) is dropped. Walking backwards

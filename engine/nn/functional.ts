@@ -137,9 +137,19 @@ const dualFlags = (act: Activation, bias: boolean, t0: boolean, t1: boolean, t2:
  * with its primal inputs (bindings other than 3–5) unchanged, it may skip the primal half
  * (PRIMAL = 0), which is then already in OUT; only the byte ranges `tangentOut` of OUT change.
  */
-function withReplay<K extends object>(k: K, constants: Record<string, number>, tangentOut: Array<[number, number]>) {
-  return { ...k, constants, replay: { constants: { PRIMAL: 0 }, tangentInputs: [3, 4, 5], tangentOut } };
+function withReplay<K extends object>(k: K, constants: Record<string, number>, tangentOut: Array<[number, number]>, tangentOnly?: TangentOnly) {
+  return { ...k, constants, replay: { constants: { PRIMAL: 0 }, tangentInputs: [3, 4, 5], tangentOut, ...(tangentOnly ? { tangentOnly } : {}) } };
 }
+
+/**
+ * For a dual kernel that, run with PRIMAL = 0, reads none of its output: the byte ranges of OUT
+ * that hold the primal half, and the input bindings the tangent half reads. CG's replay of a
+ * side output (engine/solvers.ts) runs such a kernel tangent-only when nothing reads its primal
+ * half (the leader's own gradient inside the mixed term, whose tangent is all that is wanted).
+ */
+interface TangentOnly { primalOut: Array<[number, number]>; reads: number[] }
+/** The linear backward dual kernels (bindings G, Y, W|X, TG, TY, TW|TX): ė = ġ⊙act′(y) + g⊙act″(y)⊙ẏ, then ė·W (+ e·Ẇ). */
+const backwardTangentReads = (tg: boolean, ty: boolean, t2: boolean) => [1, 2, ...(tg ? [3] : []), ...(ty ? [0, 4] : []), ...(t2 ? [0, 5] : [])];
 
 const dualKernel = memoKernel((which: 'f' | 'x' | 'w', t: LinearTile, vec4: boolean) =>
   which === 'f' ? linearDualKernel(t, vec4) : which === 'x' ? linearBackInputDualKernel(t, vec4) : linearBackWeightDualKernel(t, vec4));
@@ -179,7 +189,9 @@ function linearBackwardDual(g: Tensor, y: Tensor, x: Tensor, w: Tensor, act: Act
       const t = tileFor<LinearTile>('matmul', { M, N: K, K: N });
       const cols = vec4 ? Math.max(1, Math.round(t.TN / 4)) : t.TN;
       runtime().dispatch({
-        kernel: withReplay(dualKernel('x', t, vec4), dualFlags(act, false, !!tg, !!ty, !!tw), [[toff * 4, (toff + M * K) * 4]]),
+        kernel: withReplay(dualKernel('x', t, vec4), dualFlags(act, false, !!tg, !!ty, !!tw), [[toff * 4, (toff + M * K) * 4]], {
+          primalOut: [[0, M * K * 4]], reads: backwardTangentReads(!!tg, !!ty, !!tw),
+        }),
         inputs: [at(g), at(y), at(w), at(tg ?? g), at(ty ?? y), at(tw ?? w)],
         outputs: [base.buffer],
         params: [M, N, K, toff],
@@ -200,7 +212,9 @@ function linearBackwardDual(g: Tensor, y: Tensor, x: Tensor, w: Tensor, act: Act
       const t = tileFor<LinearTile>('matmul', { M: N, N: K, K: M });
       const cols = vec4 ? Math.max(1, Math.round(t.TN / 4)) : t.TN;
       runtime().dispatch({
-        kernel: withReplay(dualKernel('w', t, vec4), dualFlags(act, withBias, !!tg, !!ty, !!tx), [[toff * 4, (toff + nk) * 4], [(boff + tboff) * 4, (boff + tboff + N) * 4]]),
+        kernel: withReplay(dualKernel('w', t, vec4), dualFlags(act, withBias, !!tg, !!ty, !!tx), [[toff * 4, (toff + nk) * 4], [(boff + tboff) * 4, (boff + tboff + N) * 4]], {
+          primalOut: [[0, nk * 4], ...(withBias ? [[boff * 4, (boff + N) * 4] as [number, number]] : [])], reads: backwardTangentReads(!!tg, !!ty, !!tx),
+        }),
         inputs: [at(g), at(y), at(x), at(tg ?? g), at(ty ?? y), at(tx ?? x)],
         outputs: [base.buffer],
         params: [M, N, K, toff, boff, tboff],
