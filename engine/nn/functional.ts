@@ -173,6 +173,20 @@ function linearDual(x: Tensor, w: Tensor, b: Tensor | null, act: Activation, tx:
 }
 
 /**
+ * The matmul tile with its workgroup folded for a narrow output: when the columns of threads the
+ * output needs fill at most a quarter of the workgroup's width, the workgroup takes only as many
+ * columns as needed (a power of two) and as many more rows. The first layer of a critic reading
+ * (observation, action), 23 inputs, at the matmul tile's 64×1 workgroups ran 3 busy threads in
+ * each of 64 workgroups: its weight-gradient tangent took 0.35 ms against 0.21 folded to 4×16
+ * (lavapipe, CPU time, load 6.6; docs/kernels.md).
+ */
+function foldNarrow(t: LinearTile, threadCols: number): LinearTile {
+  if (threadCols * 4 > t.WX) return t;
+  const wx = Math.max(1, 2 ** Math.ceil(Math.log2(threadCols)));
+  return { ...t, WX: wx, WY: (t.WX * t.WY) / wx };
+}
+
+/**
  * The linear backward inside a top-level jvp: dX, dW, db with their tangents (from the tangents
  * of g, y = the forward's output, x and W), in at most two dispatches. An output whose tangent is
  * zero runs the first-order kernel. Returns [dx | null, dW | null, db | null]; tangents attached.
@@ -186,8 +200,9 @@ function linearBackwardDual(g: Tensor, y: Tensor, x: Tensor, w: Tensor, act: Act
   if (wantX) {
     if (tg || ty || tw) {
       const { base, a, t: ta, toff } = pairAlloc([M, K]);
-      const t = tileFor<LinearTile>('matmul', { M, N: K, K: N });
-      const cols = vec4 ? Math.max(1, Math.round(t.TN / 4)) : t.TN;
+      const t0 = tileFor<LinearTile>('matmul', { M, N: K, K: N });
+      const cols = vec4 ? Math.max(1, Math.round(t0.TN / 4)) : t0.TN;
+      const t = foldNarrow(t0, Math.ceil(K / (vec4 ? 4 : 1) / cols));
       runtime().dispatch({
         kernel: withReplay(dualKernel('x', t, vec4), dualFlags(act, false, !!tg, !!ty, !!tw), [[toff * 4, (toff + M * K) * 4]], {
           primalOut: [[0, M * K * 4]], reads: backwardTangentReads(!!tg, !!ty, !!tw),
@@ -209,8 +224,9 @@ function linearBackwardDual(g: Tensor, y: Tensor, x: Tensor, w: Tensor, act: Act
       const toff = Math.ceil(Math.max(nk, 1) / VIEW_ALIGN_FLOATS) * VIEW_ALIGN_FLOATS;
       const boff = 2 * toff, tboff = Math.ceil(N / VIEW_ALIGN_FLOATS) * VIEW_ALIGN_FLOATS;
       const base = alloc([boff + (withBias ? 2 * tboff : 0)]);
-      const t = tileFor<LinearTile>('matmul', { M: N, N: K, K: M });
-      const cols = vec4 ? Math.max(1, Math.round(t.TN / 4)) : t.TN;
+      const t0 = tileFor<LinearTile>('matmul', { M: N, N: K, K: M });
+      const cols = vec4 ? Math.max(1, Math.round(t0.TN / 4)) : t0.TN;
+      const t = foldNarrow(t0, Math.ceil(K / (vec4 ? 4 : 1) / cols));
       runtime().dispatch({
         kernel: withReplay(dualKernel('w', t, vec4), dualFlags(act, withBias, !!tg, !!ty, !!tx), [[toff * 4, (toff + nk) * 4], [(boff + tboff) * 4, (boff + tboff + N) * 4]], {
           primalOut: [[0, nk * 4], ...(withBias ? [[boff * 4, (boff + N) * 4] as [number, number]] : [])], reads: backwardTangentReads(!!tg, !!ty, !!tx),
