@@ -5,7 +5,7 @@
 // in one run; and SCORER's cost per env step relative to DQN's. Our rounds also print GPU
 // dispatches and uploads per vector step (the engine's counters over the timed steps).
 //   npx tsx bench/dqn_speed.ts [--steps 2000] [--rounds 3] [--no-torch] [--case small] [--torch-threads 1,2]
-//                              [--eps-decay 20000 | --whole-run [cleanrl|reference]] [--env-device] [--fused-ab] [--s8-ab]
+//                              [--eps-decay 20000 | --whole-run [cleanrl|reference]] [--env-device] [--fused-ab] [--s8-ab] | --profile [--profile-n 40]
 // --eps-decay: env steps of the ε decay 1 → 0.05 on both sides (default 20,000: ε ≈ 0.97 in the timed
 // steps, so most steps explore and both sides skip the greedy forward, as CleanRL does; ours
 // also skips its readback; 1: ε = 0.05, nearly every step greedy, as late in training). --whole-run: ε 1 → 0.05 over the first half of the timed
@@ -17,7 +17,8 @@
 // prints the expected greedy share of the timed steps. --s8-ab: in one process, trainers on
 // session 7's path (a separate gradient-norm pass before Adam; replay batches decoded on the
 // CPU, uploaded as floats) against session 8's (the norm from the dw kernel's partial sums, Adam
-// in one dispatch; the batch's bits uploaded and unpacked on the GPU), alternating segments. --env-device: also ours DQN on MinAtar Breakout with
+// in one dispatch; the batch's bits uploaded and unpacked on the GPU), alternating segments.
+// --profile: only the GPU time of each piece of one ref update (no loop, no PyTorch). --env-device: also ours DQN on MinAtar Breakout with
 // envDevice 'cpu' against 'gpu' (rl/envs/gpu), alternating, same cases. --fused-ab: in one
 // process, two trainers of each algorithm, one with the fused update (rl/dqn/fused_update.ts)
 // and one with the composed ops, timed in alternating segments of --steps env steps (--rounds
@@ -38,7 +39,13 @@ import * as E from '../engine/index.ts';
 import { dqnAlgorithms, resolveDqnConfig, type DqnConfig } from '../rl/dqn.ts';
 import { scorerAlgorithms } from '../rl/scorer.ts';
 import { fusedDqnEnabled, fusedAdamEnabled } from '../rl/dqn/fused_update.ts';
-import { replayGpuUnpack } from '../rl/replay.ts';
+import { replayGpuUnpack, ReplayBuffer } from '../rl/replay.ts';
+import { dqnLearner, batchNextQ } from '../rl/dqn.ts';
+import { FusedDqnGrad, FusedAdam } from '../rl/dqn/fused_update.ts';
+import { fusedGreedy } from '../rl/dqn/fused_q.ts';
+import { FlatAdam } from '../engine/nn/ppo_mlp.ts';
+import { Rng as EngineRng } from '../engine/nn/rng.ts';
+import { runtime } from '../engine/tensor.ts';
 import { Trainer } from '../rl/harness/trainer.ts';
 import type { OffPolicyAlgorithm, RunConfig } from '../rl/harness/types.ts';
 import { VecEnv } from '../rl/envs/vec.ts';
@@ -175,6 +182,62 @@ function torch(c: Case, steps: number, threads: number): Speed | null {
   }
 }
 
+/**
+ * --profile: the GPU time of each piece of one ref update (batch 32 of the stand-in's frames),
+ * each piece --profile-n times (one submit each) and then one wait, the median of 5 such runs; the
+ * pieces are isolated by dropping the other dispatches of the same calls.
+ */
+async function profile(n: number) {
+  const B = 32;
+  const cfg = resolveDqnConfig(dqnAlgorithms.dqn, { env: 'cartpole', preset: null, batchSize: B, encoder: 'mlp', optimizer: 'adam', lr: 1e-4, loss: 'mse', maxGradNorm: 0.5 });
+  const L = dqnLearner(cfg, [10, 10, 4], 3);
+  const rep = new ReplayBuffer({ capacity: 2000, obsSize: 400 });
+  const r0 = new EngineRng(1);
+  const frame = () => Float32Array.from({ length: 400 }, () => +(r0.uniform() < 0.1));
+  for (let i = 0; i < 1000; i++) rep.addBatch(1, frame(), [r0.int(3)], [+(r0.uniform() < 0.05)], frame(), [0]);
+  const rng = new EngineRng(2);
+  const fused = FusedDqnGrad.create(L.net, L.params)!;
+  const fa = new FusedAdam(L.params, { lr: 1e-4 });
+  const old = new FlatAdam(L.params, { lr: 1e-4 });
+  const b = rep.sampleTensors(B, rng, [10, 10, 4]);
+  const next = batchNextQ(cfg, L.net, L.params, L.target, b);
+  const parts = E.keep(E.zeros([fused.normParts()]));
+  const obs1 = E.tensor(frame(), [1, 10, 10, 4]);
+  const rt = runtime() as unknown as { dispatch: (d: { label?: string }) => void };
+  const dispatch = rt.dispatch.bind(rt);
+  const time = async (name: string, fn: () => void, only?: string) => {
+    rt.dispatch = only ? (d) => void (d.label === only && dispatch(d)) : dispatch;
+    const ms: number[] = [];
+    for (let r = 0; r < 5; r++) {
+      await E.sync();
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        E.scope(fn);
+        E.flush(); // a submit each call, as the loop does (and an upload can then reuse its buffer)
+      }
+      await E.sync();
+      ms.push((performance.now() - t0) / n);
+    }
+    rt.dispatch = dispatch;
+    console.log(`| ${name} | ${median(ms).toFixed(3)} |`);
+  };
+  console.log(`GPU time of the pieces of one DQN ref update (batch ${B}), ${n} calls (a submit each) then one wait, median of 5 (load ${load()}):\n| piece | ms a call |\n|---|---|`);
+  await time('batch upload (bits) + GPU unpack', () => void rep.sampleTensors(B, rng, [10, 10, 4]));
+  await time('target forward', () => void batchNextQ(cfg, L.net, L.params, L.target, b));
+  const grad = () => fused.grad({ batch: b, next, gamma: 0.99, loss: 'mse', G: fa.grad, N: parts });
+  await time('rows kernel', grad, 'dqn_mlp_rows');
+  await time('dw kernel (with the norm partials)', grad, 'dqn_mlp_dw');
+  await time('Adam with the partials\' norm (session 8, one dispatch)', () => fa.stepPartials({ lr: 1e-4, maxGradNorm: 0.5, partials: parts, count: parts.size }));
+  await time('norm pass + Adam (session 7, two dispatches)', () => old.stepStaged({ lr: 1e-4, maxGradNorm: 0.5 }));
+  await time('whole update (learner.update: sample, upload and the pieces above)', () => void L.update(() => rep.sampleTensors(B, rng, [10, 10, 4]), 1, 1, false));
+  await time('greedy action (one row, forward only)', () => void fusedGreedy(L.net, L.params.encoder, L.params.head, obs1));
+  E.dispose([...Object.values(b), next.qNextTarget, parts, obs1]);
+  fa.dispose();
+  old.dispose();
+  fused.dispose();
+  L.dispose();
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -207,6 +270,10 @@ async function main() {
   if (!(steps > 0) || !(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--steps must be > 0 and --rounds an integer >= 1, got --steps ${opt('--steps')} --rounds ${opt('--rounds')}`);
   if (only && !CASES.some((c) => c.name === only)) throw new Error(`--case ${only}: unknown case; valid: ${CASES.map((c) => c.name).join(', ')}`);
   await E.init();
+  if (args.includes('--profile')) {
+    await profile(Number(opt('--profile-n') ?? 40));
+    return;
+  }
   const info = E.runtime().info.adapterInfo;
   console.log(`DQN training loop, ${steps} timed env steps per cell, ${rounds} round(s) alternating ours DQN / PyTorch DQN / ours SCORER; medians over rounds`);
   console.log(`adapter: ${info.vendor} ${info.architecture} ${info.description}; CPU ${os.cpus()[0]?.model} x${os.cpus().length}`);
