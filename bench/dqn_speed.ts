@@ -5,7 +5,7 @@
 // in one run; and SCORER's cost per env step relative to DQN's. Our rounds also print GPU
 // dispatches and uploads per vector step (the engine's counters over the timed steps).
 //   npx tsx bench/dqn_speed.ts [--steps 2000] [--rounds 3] [--no-torch] [--case small] [--torch-threads 1,2]
-//                              [--eps-decay 20000 | --whole-run [cleanrl|reference]] [--env-device] [--fused-ab] [--s8-ab] | --profile [--profile-n 40]
+//                              [--eps-decay 20000 | --whole-run [cleanrl|reference]] [--env-device] [--fused-ab] [--s8-ab] [--no-unpack] | --profile [--profile-n 40]
 // --eps-decay: env steps of the ε decay 1 → 0.05 on both sides (default 20,000: ε ≈ 0.97 in the timed
 // steps, so most steps explore and both sides skip the greedy forward, as CleanRL does; ours
 // also skips its readback; 1: ε = 0.05, nearly every step greedy, as late in training). --whole-run: ε 1 → 0.05 over the first half of the timed
@@ -18,7 +18,9 @@
 // session 7's path (a separate gradient-norm pass before Adam; replay batches decoded on the
 // CPU, uploaded as floats) against session 8's (the norm from the dw kernel's partial sums, Adam
 // in one dispatch; the batch's bits uploaded and unpacked on the GPU), alternating segments.
-// --profile: only the GPU time of each piece of one ref update (no loop, no PyTorch). --env-device: also ours DQN on MinAtar Breakout with
+// --profile: only the GPU time of each piece of one ref update (no loop, no PyTorch).
+// --no-unpack: replay batches decoded on the CPU and uploaded as floats (rl/replay.ts
+// replayGpuUnpack(false)), to time the bits upload's share against a run without the flag. --env-device: also ours DQN on MinAtar Breakout with
 // envDevice 'cpu' against 'gpu' (rl/envs/gpu), alternating, same cases. --fused-ab: in one
 // process, two trainers of each algorithm, one with the fused update (rl/dqn/fused_update.ts)
 // and one with the composed ops, timed in alternating segments of --steps env steps (--rounds
@@ -270,6 +272,8 @@ async function main() {
   if (!(steps > 0) || !(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--steps must be > 0 and --rounds an integer >= 1, got --steps ${opt('--steps')} --rounds ${opt('--rounds')}`);
   if (only && !CASES.some((c) => c.name === only)) throw new Error(`--case ${only}: unknown case; valid: ${CASES.map((c) => c.name).join(', ')}`);
   await E.init();
+  // --no-unpack: replay batches decoded on the CPU and uploaded as floats (session 7's upload) everywhere but --s8-ab's session 8 trainer
+  if (args.includes('--no-unpack')) replayGpuUnpack(false);
   if (args.includes('--profile')) {
     await profile(Number(opt('--profile-n') ?? 40));
     return;
@@ -372,7 +376,7 @@ async function main() {
     // one-workgroup norm pass; replay batches decoded on the CPU and uploaded as floats) against
     // one with session 8's changes (the norm from the dw kernel's partial sums, Adam in one
     // vec4 dispatch; the batch's bits uploaded and unpacked on the GPU), alternating segments.
-    const ab = ['| case | algorithm | session 7 path (steps/s) | session 8 path (steps/s) | session 8 / session 7 (per pair) | dispatches, uploaded KB per vector step (7; 8) |', '|---|---|---|---|---|---|'];
+    const ab = ['| case | algorithm | session 7 path (steps/s) | session 8 path (steps/s) | session 8 / session 7 (per pair) | per CPU-second (per pair) | dispatches, uploaded KB per vector step (7; 8) |', '|---|---|---|---|---|---|---|'];
     for (const c of CASES) {
       if (only && c.name !== only) continue;
       for (const [name, algo] of [['DQN', dqnAlgorithms.dqn], ['SCORER', scorerAlgorithms['scorer-dqn']]] as const) {
@@ -400,7 +404,7 @@ async function main() {
         // uploaded per batch: two observations as floats (7) or as whole words of bits (8), and 3 floats; SCORER draws two batches
         const kb = (bits: boolean) => ((name === 'SCORER' ? 2 : 1) * c.batch * ((bits ? 2 * 4 * Math.ceil(50 / 4) : 2 * 1600) + 12)) / 1024;
         const m7 = median(s7.map((x) => x.wall)), m8 = median(s8.map((x) => x.wall));
-        ab.push(`| ${c.name} | ${name} | ${m7.toFixed(1)} | ${m8.toFixed(1)} | ${median(s8.map((x, i) => x.wall / s7[i].wall)).toFixed(2)}× (${s8.map((x, i) => (x.wall / s7[i].wall).toFixed(2)).join(', ')}) | ${median(s7.map((x) => x.dispatches!)).toFixed(1)}, ${kb(false).toFixed(1)}; ${median(s8.map((x) => x.dispatches!)).toFixed(1)}, ${kb(true).toFixed(1)} |`);
+        ab.push(`| ${c.name} | ${name} | ${m7.toFixed(1)} | ${m8.toFixed(1)} | ${median(s8.map((x, i) => x.wall / s7[i].wall)).toFixed(2)}× (${s8.map((x, i) => (x.wall / s7[i].wall).toFixed(2)).join(', ')}) | ${median(s8.map((x, i) => x.cpu / s7[i].cpu)).toFixed(2)}× (${s8.map((x, i) => (x.cpu / s7[i].cpu).toFixed(2)).join(', ')}) | ${median(s7.map((x) => x.dispatches!)).toFixed(1)}, ${kb(false).toFixed(1)}; ${median(s8.map((x) => x.dispatches!)).toFixed(1)}, ${kb(true).toFixed(1)} |`);
         console.error(ab.at(-1), `(load ${load()})`);
       }
     }
