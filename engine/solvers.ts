@@ -385,7 +385,25 @@ function span(x: GPUBuffer | GPUBufferBinding): Span {
   const b = x as GPUBuffer;
   return { buf: b, lo: 0, hi: b.size };
 }
-const overlaps = (a: Span, set: Span[]) => set.some((d) => d.buf === a.buf && a.lo < d.hi && d.lo < a.hi);
+/** Byte ranges grouped by buffer: an overlap test looks at one buffer's ranges only (a tape's analysis is ~O(ops²) otherwise). */
+class SpanSet {
+  private m = new Map<GPUBuffer, Span[]>();
+  constructor(s: Span[] = []) {
+    this.push(...s);
+  }
+  push(...s: Span[]) {
+    for (const x of s) {
+      const l = this.m.get(x.buf);
+      if (l) l.push(x);
+      else this.m.set(x.buf, [x]);
+    }
+  }
+  hits(a: Span) {
+    const l = this.m.get(a.buf);
+    return !!l && l.some((d) => a.lo < d.hi && d.lo < a.hi);
+  }
+}
+const overlaps = (a: Span, set: SpanSet) => set.hits(a);
 
 /**
  * Runs fn (the matvec) once, recording its dispatches and copies with disposal deferred, and
@@ -426,7 +444,7 @@ function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[]): Tape {
   // tangent half only, where its kernel allows (replay.tangentOnly), e.g. the leader's own
   // gradient inside the mixed term. Returns the ops kept, in their (possibly tangent-only) form.
   const liveFrom = (roots: Span[], entries: Array<{ op: Tape['ops'][number]; writes: Span[]; whole?: boolean } | null>) => {
-    const live = [...roots];
+    const live = new SpanSet(roots);
     const keep = new Array<Tape['ops'][number] | null>(entries.length).fill(null);
     for (let i = entries.length - 1; i >= 0; i--) {
       const e = entries[i];
@@ -459,7 +477,7 @@ function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[]): Tape {
       else c0.apply(rt, op.c);
     });
   }
-  const dirty: Span[] = [span(v.bufferFor('cg'))];
+  const dirty = new SpanSet([span(v.bufferFor('cg'))]);
   const ops: Tape['ops'] = [];
   const writes: Span[][] = [];
   // per op of the log: its replayed form and writes when it depends on v (else null)
@@ -501,7 +519,7 @@ function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[]): Tape {
   // from the output, an op is live when it writes a live span; its inputs, and its outputs
   // (read_write bindings may be read), become live.
   const ap = ap0;
-  const live: Span[] = [span(ap.bufferFor('cg'))];
+  const live = new SpanSet([span(ap.bufferFor('cg'))]);
   const keepOp = new Array<boolean>(ops.length).fill(false);
   for (let i = ops.length - 1; i >= 0; i--) {
     if (!writes[i].some((w) => overlaps(w, live))) continue;
