@@ -706,8 +706,9 @@ export interface TotalDerivativeOptions<L extends Tree, F extends Tree> {
    * runs the dual linear/MSE kernels (value and tangent in one dispatch; the backward's two
    * fused kernels carry tangents), 18 dispatches for the first product; CG then replays only
    * the tangent work (`replay`), 11 dispatches and no primal arithmetic a product. A 10-iteration
-   * update is 184 dispatches against the recorded reverse path's 435–547 (bench/alternate.ts
-   * leader, both nets), about half its CPU time (docs/actor-critic.md, Speed).
+   * update is 166 dispatches with the mixed term replayed from the first product (175 with
+   * `mixedReplay: false`) against the recorded reverse path's 435–547 (the committed
+   * `npm run bench`, both nets), about half its CPU time (docs/actor-critic.md, Speed).
    */
   secondOrder?: 'forward' | 'reverse';
   /** CG's one-kernel iteration (CgOptions.fused; default: CG's default). */
