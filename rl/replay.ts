@@ -287,7 +287,6 @@ export class ReplayBuffer {
       this.bitsBuf = { words, bytes: new Uint8Array(words.buffer), scalars: new Float32Array(words.buffer, 8 * batch * w, 3 * batch), w };
     }
     const u = this.bitsBuf;
-    if (this.size === 0) throw new Error('replay: cannot sample from an empty buffer');
     this.sampleIndices(batch, rng, b.indices);
     for (let j = 0; j < batch; j++) {
       const s = b.indices[j];
