@@ -371,7 +371,7 @@ export function dqnLearner(cfg: DqnConfig, obsShape: number[], numActions: numbe
           const S = wantStats ? allocTensor([8]) : null;
           fused.grad({ batch: b, next, gamma: cfg.gamma, loss, G: G ?? (opt as FlatAdam).grad, S, N: normParts });
           if (S) stats = E.keep(S.subView(0, [3]));
-          if (opt instanceof FusedAdam) opt.stepPartials({ lr: cfg.lr * lrFrac, maxGradNorm: clip, partials: normParts, count: normParts?.size ?? 0 });
+          if (opt instanceof FusedAdam) opt.stepPartials({ lr: cfg.lr * lrFrac, maxGradNorm: clip, partials: normParts });
           else opt.step(params, gTree!, { lr: cfg.lr * lrFrac, maxGradNorm: clip });
           return;
         }

@@ -70,7 +70,7 @@ export function scorerLearner(cfg: DqnConfig, obsShape: number[], numActions: nu
     const S = wantStats ? allocTensor([8]) : null;
     const N = normParts?.[part] ?? null;
     fused!.grad({ batch: b, next: batchNextQ(cfg, net, params, target, b), gamma: cfg.gamma, loss: kind, G: opt.grad, S, part, N });
-    opt.stepPartials({ lr, maxGradNorm: clip, partials: N, count: N?.size ?? 0 });
+    opt.stepPartials({ lr, maxGradNorm: clip, partials: N });
     return S;
   };
   const clip = cfg.maxGradNorm ?? undefined;

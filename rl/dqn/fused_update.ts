@@ -234,12 +234,12 @@ export class FusedAdam extends FlatAdam {
   /** false: stepPartials takes FlatAdam's path (fusedAdamEnabled(false) when made; the partials are then ignored). */
   readonly partials = adamPartials;
 
-  /** One Adam step from `grad`, clipped to maxGradNorm by the norm sqrt(Σ partials[0..count)). */
-  stepPartials(o: { lr?: number; maxGradNorm?: number; partials: Tensor | null; count: number }) {
+  /** One Adam step from `grad`, clipped to maxGradNorm by the norm sqrt(Σ partials) (every float of `partials`). */
+  stepPartials(o: { lr?: number; maxGradNorm?: number; partials: Tensor | null }) {
     if (!this.partials || !o.partials) return this.stepStaged({ lr: o.lr, maxGradNorm: o.maxGradNorm });
     const n = this.layout.size;
-    if (o.maxGradNorm !== undefined && !(o.count >= 1 && o.partials.size >= o.count)) {
-      throw new Error(`FusedAdam.stepPartials: ${o.count} partial sums requested from a buffer of ${o.partials.size} floats`);
+    if (o.maxGradNorm !== undefined && o.partials.size < 1) {
+      throw new Error(`FusedAdam.stepPartials: the clip needs at least one partial sum; the partials buffer has ${o.partials.size} floats`);
     }
     this.stepCount++;
     const [b1, b2] = this.o.betas, t = this.stepCount;
@@ -248,7 +248,7 @@ export class FusedAdam extends FlatAdam {
       kernel: adamPartialsKernel,
       inputs: [this.gflat.buffer, o.partials.bufferFor('FusedAdam.stepPartials')],
       outputs: [this.flat.buffer, this.moments.exp_avg.buffer, this.moments.exp_avg_sq.buffer, this.hyper.buffer],
-      params: [n, o.maxGradNorm !== undefined ? o.count : 0, ...[o.lr ?? this.lr, o.maxGradNorm ?? 0, b1, b2, this.o.eps, 1 - b1 ** t, Math.sqrt(1 - b2 ** t)].map(E.f32bits)],
+      params: [n, o.maxGradNorm !== undefined ? o.partials.size : 0, ...[o.lr ?? this.lr, o.maxGradNorm ?? 0, b1, b2, this.o.eps, 1 - b1 ** t, Math.sqrt(1 - b2 ** t)].map(E.f32bits)],
       workgroups: [Math.min(FUSED_ADAM_GROUPS, Math.ceil(n4 / ADAM_PARTIALS_WG))],
       label: 'adam.step (norm partials)',
     });
