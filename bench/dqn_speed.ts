@@ -141,6 +141,19 @@ function trainerFor(algo: OffPolicyAlgorithm<DqnConfig>, c: Case, envDevice?: 'c
   return new Trainer(algo, cfg as RunConfig, envDevice ? {} : { env: env(c.numEnvs) });
 }
 
+/**
+ * trainerFor with a module switch (fusedDqnEnabled, fusedAdamEnabled: set it, return the
+ * previous value) at `on` while the trainer is made, then restored: the A/B tables' two sides.
+ */
+function trainerWith(toggle: (on?: boolean) => boolean, on: boolean, algo: OffPolicyAlgorithm<DqnConfig>, c: Case) {
+  const prev = toggle(on);
+  try {
+    return trainerFor(algo, c);
+  } finally {
+    toggle(prev);
+  }
+}
+
 /** `steps` more env steps of a trainer: wall and CPU speed, dispatches and uploads per vector step. */
 async function timed(t: Trainer, steps: number, numEnvs: number, drainEvery = 0): Promise<Speed> {
   await E.sync();
@@ -229,7 +242,7 @@ async function profile(n: number) {
   const grad = () => fused.grad({ batch: b, next, gamma: 0.99, loss: 'mse', G: fa.grad, N: parts });
   await time('rows kernel', grad, 'dqn_mlp_rows');
   await time('dw kernel (with the norm partials)', grad, 'dqn_mlp_dw');
-  await time('Adam with the partials\' norm (session 8, one dispatch)', () => fa.stepPartials({ lr: 1e-4, maxGradNorm: 0.5, partials: parts, count: parts.size }));
+  await time('Adam with the partials\' norm (session 8, one dispatch)', () => fa.stepPartials({ lr: 1e-4, maxGradNorm: 0.5, partials: parts }));
   await time('norm pass + Adam (session 7, two dispatches)', () => old.stepStaged({ lr: 1e-4, maxGradNorm: 0.5 }));
   await time('whole update (learner.update: sample, upload and the pieces above)', () => void L.update(() => rep.sampleTensors(B, rng, [10, 10, 4]), 1, 1, false));
   await time('greedy action (one row, forward only)', () => void fusedGreedy(L.net, L.params.encoder, L.params.head, obs1));
@@ -347,15 +360,7 @@ async function main() {
     for (const c of CASES) {
       if (only && c.name !== only) continue;
       for (const [name, algo] of [['DQN', dqnAlgorithms.dqn], ['SCORER', scorerAlgorithms['scorer-dqn']]] as const) {
-        const mk = (on: boolean) => {
-          const prev = fusedDqnEnabled(on);
-          try {
-            return trainerFor(algo, c);
-          } finally {
-            fusedDqnEnabled(prev);
-          }
-        };
-        const tc = mk(false), tf = mk(true);
+        const tc = trainerWith(fusedDqnEnabled, false, algo, c), tf = trainerWith(fusedDqnEnabled, true, algo, c);
         for (const t of [tc, tf]) while (t.globalStep <= WARMUP) await t.step();
         const sc: Speed[] = [], sf: Speed[] = [];
         for (let r = 0; r < rounds; r++) {
@@ -380,16 +385,8 @@ async function main() {
     for (const c of CASES) {
       if (only && c.name !== only) continue;
       for (const [name, algo] of [['DQN', dqnAlgorithms.dqn], ['SCORER', scorerAlgorithms['scorer-dqn']]] as const) {
-        const mk = (on: boolean) => {
-          const prev = fusedAdamEnabled(on);
-          try {
-            return trainerFor(algo, c);
-          } finally {
-            fusedAdamEnabled(prev);
-          }
-        };
         const prevUnpack = replayGpuUnpack();
-        const t7 = mk(false), t8 = mk(true);
+        const t7 = trainerWith(fusedAdamEnabled, false, algo, c), t8 = trainerWith(fusedAdamEnabled, true, algo, c);
         for (const t of [t7, t8]) while (t.globalStep <= WARMUP) await t.step();
         const s7: Speed[] = [], s8: Speed[] = [];
         for (let r = 0; r < rounds; r++) {
