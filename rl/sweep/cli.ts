@@ -9,6 +9,8 @@ import { cellState, MANIFEST_FILE, readManifest, trainArgs, writeJsonAtomic, typ
 import { BACKENDS, makeManifest, readSweepFile, type Backend } from './spec.ts';
 import { defaultParallel, runLocal } from './local.ts';
 import { hasCommand, submitSlurm, waitSlurm } from './slurm.ts';
+import { ALGORITHM_NAMES } from '../registry.ts';
+import { ENV_IDS } from '../envs/index.ts';
 
 /**
  * Writes the manifest, or checks that an existing one agrees: a cell whose arguments changed
@@ -20,6 +22,15 @@ import { hasCommand, submitSlurm, waitSlurm } from './slurm.ts';
  */
 export function planSweep(file: string, o: { out?: string; write?: boolean } = {}): { manifest: SweepManifest; current: SweepManifest; root: string; spec: ReturnType<typeof readSweepFile> } {
   const spec = readSweepFile(file);
+  // Names checked here, before the out root is touched: a typo would otherwise be appended to an
+  // existing sweep's manifest as a cell that fails when it runs.
+  const algoNames = ALGORITHM_NAMES();
+  spec.algos.forEach((a, i) => {
+    if (!algoNames.includes(a.name)) throw new Error(`${file}: algos[${i}]: unknown algorithm '${a.name}' (valid: ${algoNames.join(', ')})`);
+  });
+  spec.envs.forEach((e, i) => {
+    if (!ENV_IDS.includes(e.id)) throw new Error(`${file}: envs[${i}]: unknown env id '${e.id}' (valid: ${ENV_IDS.join(', ')})`);
+  });
   const root = path.resolve(o.out ?? spec.out);
   const fresh = makeManifest(spec, file);
   const old = readManifest(root);

@@ -133,6 +133,16 @@ describe('grid expansion', () => {
     expect(c.current.cells.map((x) => `${x.index}:${x.seed}`)).toEqual(['1:1']);
   });
 
+  it('an unknown algorithm or env id is refused before the out root is touched', () => {
+    const f = path.join(tmp, 'typo.yaml');
+    const root = path.join(tmp, 'typo');
+    fs.writeFileSync(f, YAML.stringify({ out: root, algos: ['ppo'], envs: ['cartpole', 'minatar/breakuot'], seeds: [0], steps: 100 }));
+    expect(() => planSweep(f)).toThrow(/envs\[1\]: unknown env id 'minatar\/breakuot' \(valid: .*minatar\/breakout/);
+    fs.writeFileSync(f, YAML.stringify({ out: root, algos: ['ppo', 'ppoo'], envs: ['cartpole'], seeds: [0], steps: 100 }));
+    expect(() => planSweep(f)).toThrow(/algos\[1\]: unknown algorithm 'ppoo' \(valid: ppo, sprig/);
+    expect(fs.existsSync(root)).toBe(false);
+  });
+
   it('planning with write: false (--list) leaves the out root untouched', () => {
     const f = path.join(tmp, 'list.yaml');
     const root = path.join(tmp, 'list');
@@ -282,13 +292,13 @@ describe('local backend on real train processes', () => {
     const f = path.join(tmp, 'local.yaml');
     fs.writeFileSync(f, YAML.stringify({
       name: 'local', out: root, algos: ['ppo'],
-      envs: ['cartpole', { id: 'mdp', set: { notAConfigKey: 1 } }],
+      envs: ['cartpole', { id: 'mdp/three-state', set: { notAConfigKey: 1 } }],
       seeds: [0], steps: 512, set: { numEnvs: 4, numSteps: 64, minibatchSize: 64, updateEpochs: 1, logEvery: 256 },
     }));
     const { manifest } = planSweep(f);
     const r = await runLocal(manifest, root, { parallel: 2, progress: false, log: () => {} });
     expect(r.done.map((c) => c.id)).toEqual(['ppo__cartpole__s0']);
-    expect(r.failed.map((c) => c.id)).toEqual(['ppo__mdp__s0']);
+    expect(r.failed.map((c) => c.id)).toEqual(['ppo__mdp_three-state__s0']);
     const bad = readStatus(root, manifest.cells[1])!;
     expect(bad.state).toBe('failed');
     expect(bad.attempts).toBe(2);
@@ -305,7 +315,7 @@ describe('local backend on real train processes', () => {
     expect(metrics).toMatch(/"step":512/);
     const again = await runLocal(manifest, root, { parallel: 2, progress: false, log: () => {} });
     expect(again.skipped.map((c) => c.id)).toEqual(['ppo__cartpole__s0']);
-    expect(again.failed.map((c) => c.id)).toEqual(['ppo__mdp__s0']);
+    expect(again.failed.map((c) => c.id)).toEqual(['ppo__mdp_three-state__s0']);
   }, 300_000);
 
   it('an interrupt stops the running cell (interrupted) and starts no other', async () => {
