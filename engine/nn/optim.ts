@@ -8,14 +8,20 @@
 //
 // Learning rate: a number (uniform) or a 1-element tensor (copied on the GPU into the hyper
 // buffer the kernel reads), so schedules computed on the GPU need no readback. Gradient-norm
-// clipping (`maxGradNorm`) adds one single-workgroup reduction dispatch and scales the
-// gradients inside the update kernel, with no readback, as torch.nn.utils.clip_grad_norm_.
+// clipping (`maxGradNorm`) scales the gradients inside the update kernel by a norm the GPU
+// computes, with no readback, as torch.nn.utils.clip_grad_norm_. Up to NORM_ONE_WORKGROUP
+// floats the norm is one single-workgroup dispatch (and plain Adam's whole clipped step is one
+// single-workgroup dispatch, kernels/ppo_mlp.ts adamClipSmallKernel); above it, one workgroup
+// would walk the whole vector on one of lavapipe's threads, so the sums of squares are taken by
+// up to NORM_GROUPS workgroups and added up by the step itself (plain Adam: kernels/optim.ts
+// adamPartialsKernel, the DQN family's kernel) or by a one-thread finish (the others).
 
 import { Tensor, runtime, scope, keep } from '../tensor.ts';
 import { f32bits } from '../runtime.ts';
 import * as O from '../ops.ts';
 import { grid } from '../../kernels/common.ts';
-import { optimKernel, gradNormKernel, type OptimKind } from '../../kernels/optim.ts';
+import { optimKernel, gradNormKernel, adamPartialsKernel, ADAM_PARTIALS_WG, type OptimKind } from '../../kernels/optim.ts';
+import { adamClipSmallKernel, gradSquarePartialsKernel, normFinishKernel, NORM_PARTIALS_WG } from '../../kernels/ppo_mlp.ts';
 import { packedOf, gatherInto, namedParams, type Params, type PackLayout } from './params.ts';
 
 export interface StepOptions {
@@ -47,6 +53,11 @@ interface Common {
   weightDecay: number;
 }
 
+/** Up to this many floats the gradient norm (and plain Adam's clipped step) runs in one workgroup. */
+export const NORM_ONE_WORKGROUP = 1 << 15;
+/** Most workgroups of the multi-workgroup norm: each adds its sum of squares to a list this long. */
+export const NORM_GROUPS = 32;
+
 export abstract class FlatOptimizer implements Optimizer {
   abstract readonly kind: OptimKind;
   stepCount = 0;
@@ -56,6 +67,8 @@ export abstract class FlatOptimizer implements Optimizer {
   protected gflat: Tensor;
   protected hyper: Tensor;
   protected moments: Record<string, Tensor> = {};
+  /** Per-workgroup sums of squares of the multi-workgroup norm (made at the first such step). */
+  private normPartials: Tensor | null = null;
   private packedTree: Params;
 
   constructor(params: Params, c: Common, momentNames: string[], who: string) {
@@ -99,7 +112,12 @@ export abstract class FlatOptimizer implements Optimizer {
     const g = this.gflat.buffer;
     if (opts.maxGradNorm !== undefined) {
       flags |= 2;
-      rt.dispatch({ kernel: gradNormKernel, inputs: [g], outputs: [hb], params: [n], workgroups: [1], label: 'clipGradNorm' });
+      if (n <= NORM_ONE_WORKGROUP) {
+        rt.dispatch({ kernel: gradNormKernel, inputs: [g], outputs: [hb], params: [n], workgroups: [1], label: 'clipGradNorm' });
+      } else {
+        const ns = this.squarePartials();
+        rt.dispatch({ kernel: normFinishKernel, inputs: [ns.buffer], outputs: [hb], params: [ns.size], workgroups: [1], label: 'clipGradNorm (finish)' });
+      }
     }
     this.stepCount++;
     const h = this.words();
@@ -112,6 +130,21 @@ export abstract class FlatOptimizer implements Optimizer {
       workgroups: grid(n),
       label: `${this.kind}.step`,
     });
+  }
+
+  /** Dispatches the per-workgroup sums of squares of the gradient buffer; returns their tensor (one float a workgroup). */
+  protected squarePartials(): Tensor {
+    const n = this.layout.size;
+    const groups = Math.max(1, Math.min(NORM_GROUPS, Math.ceil(n / (4 * NORM_PARTIALS_WG * 4))));
+    if (!this.normPartials || this.normPartials.size !== groups) {
+      this.normPartials?.dispose();
+      this.normPartials = keep(O.zeros([groups]));
+    }
+    runtime().dispatch({
+      kernel: gradSquarePartialsKernel, inputs: [this.gflat.buffer], outputs: [this.normPartials.buffer],
+      params: [n], workgroups: [groups], label: 'clipGradNorm (partials)',
+    });
+    return this.normPartials;
   }
 
   lastGradNorm(): Tensor {
@@ -150,6 +183,8 @@ export abstract class FlatOptimizer implements Optimizer {
   dispose() {
     this.gflat.dispose();
     this.hyper.dispose();
+    this.normPartials?.dispose();
+    this.normPartials = null;
     for (const m of Object.values(this.moments)) m.dispose();
     this.moments = {};
   }
@@ -178,6 +213,34 @@ export class Adam extends FlatOptimizer {
     const [b1, b2] = this.o.betas;
     const t = this.stepCount;
     return [b1, b2, this.o.eps, 1 - b1 ** t, Math.sqrt(1 - b2 ** t), this.o.decoupled ? 1 : 0];
+  }
+
+  /**
+   * Clipped steps of plain Adam (no weight decay, a number as learning rate: PPO's and SPRIG's
+   * optimizers) in fewer dispatches: up to NORM_ONE_WORKGROUP floats, the norm and the update in
+   * one single-workgroup dispatch; above, the multi-workgroup sums of squares, then one
+   * vec4 step that adds them (kernels/optim.ts adamPartialsKernel). Same rule and arithmetic
+   * as optim_adam; only the norm's summation order differs. Anything else: the generic path.
+   */
+  protected override stepGathered(opts: StepOptions) {
+    const lr = opts.lr ?? this.lr;
+    if (opts.maxGradNorm === undefined || typeof lr !== 'number' || this.o.weightDecay !== 0) return super.stepGathered(opts);
+    const n = this.layout.size;
+    const rt = runtime();
+    const [b1, b2] = this.o.betas;
+    const t = this.stepCount + 1;
+    const words = [lr, opts.maxGradNorm, b1, b2, this.o.eps, 1 - b1 ** t, Math.sqrt(1 - b2 ** t)].map(f32bits);
+    const outputs = [this.flat.buffer, this.moments.exp_avg.buffer, this.moments.exp_avg_sq.buffer, this.hyper.buffer];
+    if (n <= NORM_ONE_WORKGROUP) {
+      rt.dispatch({ kernel: adamClipSmallKernel, inputs: [this.gflat.buffer], outputs, params: [n, 1, ...words], workgroups: [1], label: `${this.kind}.step (clipped, one workgroup)` });
+    } else {
+      const ns = this.squarePartials();
+      rt.dispatch({
+        kernel: adamPartialsKernel, inputs: [this.gflat.buffer, ns.buffer], outputs, params: [n, ns.size, ...words],
+        workgroups: [Math.min(NORM_GROUPS, Math.ceil(n / 4 / ADAM_PARTIALS_WG))], label: `${this.kind}.step (clipped, norm partials)`,
+      });
+    }
+    this.stepCount = t;
   }
 }
 

@@ -202,9 +202,10 @@ export class PpoMlp {
 }
 
 /**
- * Up to this many floats FlatAdam runs the clipped step in one single-workgroup dispatch
- * (kernels/ppo_mlp.ts, adamClipSmallKernel); above, the two-dispatch kernels/optim.ts path,
- * whose many workgroups pay off on big vectors.
+ * Up to this many floats FlatAdam runs its step, clipped or not, in one single-workgroup
+ * dispatch (kernels/ppo_mlp.ts, adamClipSmallKernel); above, E.adam's path (engine/nn/optim.ts:
+ * clipped, the multi-workgroup sums of squares and one vec4 step), whose many workgroups pay off
+ * on big vectors.
  */
 export const FLAT_ADAM_ONE_WORKGROUP = 1 << 15;
 
