@@ -193,11 +193,23 @@ function describe(info: GPUAdapterInfo | undefined) {
 // Dawn's Node binding re-arms setImmediate in a loop while a mapAsync/onSubmittedWorkDone is
 // pending, spinning a core at 100%. On a 2-core lavapipe machine that starves lavapipe's worker
 // threads (big kernels ran 1.6x slower). The binding looks setImmediate up on globalThis each
-// time, so while we wait we let it spin for ~300 us (short round trips stay fast) and then swap
-// in a ~1 ms timer poll. Everything else's setImmediate is only affected during that window.
-export type PollingMode = 'throttled' | 'busy';
+// time, so while we wait we let it spin for ~300 us (short round trips stay fast) and then make
+// each re-arm yield the core first. Everything else's setImmediate is only affected during that
+// window.
+//   'throttled' (the default since session 9): each re-arm past 300 us first sleeps the thread
+//     with Atomics.wait for an eighth of the wait so far (at least 50 us), then re-arms the real
+//     setImmediate. Atomics.wait takes fractional milliseconds and blocks without spinning, so a
+//     wait of a few ms (a DQN greedy step's readback) wakes within ~12 % of its length instead
+//     of up to 1 ms late. Past 8 ms of waiting (an eighth would be 1 ms) it takes the timer
+//     mode's 1 ms timer: a long wait (a big matmul) polls exactly as before.
+//   'timer' (the default until session 8): re-arms past 300 us go through setTimeout(cb, 1);
+//     Node's timers have 1 ms granularity, so a short wait can wake up to ~1 ms late.
+//   'busy': Dawn's own loop, untouched.
+export type PollingMode = 'throttled' | 'timer' | 'busy';
+const POLLING_MODES: PollingMode[] = ['throttled', 'timer', 'busy'];
 let pollingMode: PollingMode = 'throttled';
 export function setPollingMode(mode: PollingMode) {
+  if (!POLLING_MODES.includes(mode)) throw new Error(`setPollingMode('${mode}'): unknown mode; valid: ${POLLING_MODES.join(', ')}`);
   pollingMode = mode;
 }
 export function getPollingMode(): PollingMode {
@@ -205,11 +217,29 @@ export function getPollingMode(): PollingMode {
 }
 
 const realSetImmediate = globalThis.setImmediate;
+/** The first 300 us of a wait poll at full speed: a round trip (~90 us on lavapipe) stays fast. */
+const SPIN_MS = 0.3;
+/** A nap is this fraction of the wait so far, at least NAP_MIN_MS; from NAP_MAX_MS on, the 1 ms timer. */
+const NAP_FRACTION = 1 / 8, NAP_MIN_MS = 0.05, NAP_MAX_MS = 1;
+// A cell nobody notifies: Atomics.wait on it is a plain sub-millisecond sleep.
+const napCell = typeof SharedArrayBuffer !== 'undefined' ? new Int32Array(new SharedArrayBuffer(4)) : null;
 let waiters = 0;
 let waitStart = 0;
+/** Naps taken by the 'throttled' mode (for tests: the sleep path ran). */
+let naps = 0;
+export function pollingNaps() {
+  return naps;
+}
 function throttledSetImmediate(cb: (...a: unknown[]) => void, ...args: unknown[]) {
-  if (waiters > 0 && performance.now() - waitStart > 0.3) {
-    return setTimeout(cb, 1, ...args) as unknown as NodeJS.Immediate;
+  if (waiters > 0) {
+    const waited = performance.now() - waitStart;
+    if (waited > SPIN_MS) {
+      const nap = Math.max(NAP_MIN_MS, waited * NAP_FRACTION);
+      // past 8 ms a nap would be the timer's 1 ms anyway: long waits (big kernels) poll exactly as the timer mode does
+      if (pollingMode !== 'throttled' || !napCell || nap >= NAP_MAX_MS) return setTimeout(cb, 1, ...args) as unknown as NodeJS.Immediate;
+      naps++;
+      Atomics.wait(napCell, 0, 0, nap);
+    }
   }
   return realSetImmediate(cb, ...args);
 }
