@@ -26,7 +26,7 @@
 // solution, to warm-start the next call) and `negativeCurvature`.
 
 import {
-  Tensor, scope, dispose, noGrad, insideTransform, isGradEnabled, allocTensor, runtime, VIEW_ALIGN_FLOATS, captureCreated, deferDisposal, releaseDeferred, keep,
+  Tensor, scope, dispose, noGrad, insideTransform, isGradEnabled, allocTensor, runtime, VIEW_ALIGN_FLOATS, captureCreated, deferDisposal, releaseDeferred, keep, disposalDeferred,
 } from './tensor.ts';
 import { f32bits, type DispatchArgs } from './runtime.ts';
 import {
@@ -200,6 +200,17 @@ export interface CgOptions {
    * replayed with the solution in place of the vector, and CgResult.side holds copies of them.
    */
   sideMatvec?: (v: any) => { out: any; side: Tensor[] };
+  /**
+   * Internal (totalDerivative): with `replay`, submit the encoded work once the first product has
+   * been recorded, so the GPU runs it while the host encodes the replayed products.
+   */
+  submitAfterFirst?: boolean;
+  /**
+   * Internal (totalDerivative): the primal work of f₁'s gradient, which ran just before the solve.
+   * With `sideMatvec`, the recorded first product copies the outputs of its dispatches that repeat
+   * one of that pass's (same kernel, parameters and input values) instead of running them again.
+   */
+  primalCache?: PrimalCache;
 }
 
 export interface CgResult {
@@ -318,15 +329,18 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
       } else if (o.replay && o.sideMatvec) {
         const side = o.sideMatvec;
         let outs: Tensor[] = [];
+        o.primalCache?.stopLogging();
         tape = recordTape(() => {
           const r = side(unpack(P, Pv));
           outs = r.side;
           return packProduct(P, r.out, [X, R, Pv, S], AP);
-        }, Pv, () => outs);
+        }, Pv, () => outs, o.primalCache);
         iterate(tape.ap, k);
+        if (o.submitAfterFirst) rt.flush();
       } else if (o.replay) {
         tape = recordTape(() => packMatvec(P, matvec, Pv, [X, R, Pv, S], AP), Pv);
         iterate(tape.ap, k);
+        if (o.submitAfterFirst) rt.flush();
       } else {
         scope(() => iterate(packMatvec(P, matvec, Pv, [X, R, Pv, S], AP), k));
       }
@@ -364,6 +378,8 @@ type ReplayHinted = DispatchArgs['kernel'] & {
     constants: Record<string, number>; tangentInputs: number[]; tangentOut: Array<[number, number]>;
     /** With these constants the kernel reads no output: its primal byte ranges and the inputs it then reads. */
     tangentOnly?: { primalOut: Array<[number, number]>; reads: number[] };
+    /** The plain dispatch whose output equals this kernel's primal half (see shareWithCache). */
+    primal?: PrimalTwin;
   };
 };
 /** A recorded matvec: the GPU work to replay, its output, and what holds its buffers. */
@@ -405,12 +421,176 @@ class SpanSet {
 }
 const overlaps = (a: Span, set: SpanSet) => set.hits(a);
 
+type TapeOp = Tape['ops'][number];
+/** What primal twin a dual kernel run with PRIMAL = 1 has: the plain dispatch whose output is its primal half. */
+type PrimalTwin = { label: string; constants: Record<string, number>; params: number[]; inputs: number[]; out: [number, number] };
+
+/**
+ * The GPU work of a pass that ran before CG (totalDerivative: f₁'s gradient, whose actor forward
+ * and critic forward the follower's first product repeats): its dispatches and copies, with the
+ * buffers it freed held back from the pool, so their contents stay valid until release().
+ */
+export interface PrimalCache {
+  log: TapeOp[];
+  /** Buffers written by uploads while the cache was open (their contents are not the log's). */
+  uploads: SpanSet;
+  stopLogging(): void;
+  release(): void;
+}
+
+type Hookable = { dispatch: (a: DispatchArgs) => void; copy: (...a: CopyArgs) => void; upload: (d: Float32Array | Uint32Array | Int32Array) => GPUBuffer };
+
+/** Runs fn while logging its GPU work into a PrimalCache (the caller releases it). */
+function withPrimalCache<T>(fn: () => T): { result: T; cache: PrimalCache } {
+  const rt = runtime() as unknown as Hookable;
+  const log: TapeOp[] = [];
+  const uploads = new SpanSet();
+  const keys = ['dispatch', 'copy', 'upload'] as const;
+  const own = keys.map((k) => Object.prototype.hasOwnProperty.call(rt, k));
+  const [d0, c0, u0] = [rt.dispatch, rt.copy, rt.upload];
+  let logging = true, hooked = true;
+  rt.dispatch = (a: DispatchArgs) => {
+    if (logging) log.push({ d: a });
+    return d0.call(rt, a);
+  };
+  rt.copy = (...a: CopyArgs) => {
+    if (logging) log.push({ c: a });
+    return c0.apply(rt, a);
+  };
+  rt.upload = (d) => {
+    const b = u0.call(rt, d);
+    uploads.push({ buf: b, lo: 0, hi: Infinity });
+    return b;
+  };
+  const unhook = () => {
+    if (!hooked) return;
+    hooked = false;
+    keys.forEach((k, i) => {
+      if (own[i]) (rt as Record<string, unknown>)[k] = [d0, c0, u0][i];
+      else delete (rt as Record<string, unknown>)[k];
+    });
+  };
+  let held: Tensor[] = [];
+  const cache: PrimalCache = {
+    log, uploads,
+    stopLogging: () => {
+      logging = false;
+    },
+    release: () => {
+      unhook();
+      releaseDeferred(held);
+      held = [];
+    },
+  };
+  try {
+    const r = deferDisposal(fn);
+    held = r.held;
+    return { result: r.result, cache };
+  } catch (e) {
+    cache.release();
+    throw e;
+  }
+}
+
+/**
+ * For each op of a recorded first product that runs now (`ran`): the ops to run instead when it
+ * repeats work of the cache's pass. A dispatch with the same kernel, parameters and grid whose
+ * inputs hold the same values (the same byte ranges, untouched since, or outputs of ops already
+ * replaced this way) becomes copies of that dispatch's outputs, still in their buffers; a dual
+ * kernel asked for its primal half too (PRIMAL = 1) whose primal twin ran in the cache's pass gets
+ * that output copied into its primal half and runs its tangent half only. Conservative: any write
+ * since (by the cache's later ops, this product's earlier ops, or an upload) to a range involved
+ * keeps the op as it is.
+ */
+function shareWithCache(cache: PrimalCache, log: TapeOp[], ran: boolean[]): Array<TapeOp[] | undefined> {
+  const ids = new Map<GPUBuffer, number>();
+  const id = (b: GPUBuffer) => {
+    let i = ids.get(b);
+    if (i === undefined) ids.set(b, (i = ids.size));
+    return i;
+  };
+  const key = (s: Span) => `${id(s.buf)}:${s.lo}:${s.hi}`;
+  const consts = (d: DispatchArgs) => JSON.stringify(d.kernel.constants ?? {});
+  const params = (d: DispatchArgs) => Array.from(d.params ?? []).join();
+  // The cache's dispatches whose inputs and outputs no later op of its pass wrote, indexed by what
+  // they computed: exactly (kernel, constants, parameters, grid, inputs) and by label (primal twins).
+  const exact = new Map<string, DispatchArgs>(), byLabel = new Map<string, DispatchArgs>();
+  const later = new SpanSet();
+  for (let j = cache.log.length - 1; j >= 0; j--) {
+    const op = cache.log[j];
+    if ('c' in op) {
+      later.push({ buf: op.c[2], lo: op.c[3], hi: op.c[3] + op.c[4] });
+      continue;
+    }
+    const ins = op.d.inputs.map(span), outs = op.d.outputs.map(span);
+    const inPlace = outs.some((o) => ins.some((x) => x.buf === o.buf && x.lo < o.hi && o.lo < x.hi));
+    if (!inPlace && ![...ins, ...outs].some((x) => later.hits(x) || cache.uploads.hits(x))) {
+      const k = ins.map(key).join('|');
+      const e = `${op.d.kernel.name}|${consts(op.d)}|${params(op.d)}|${op.d.workgroups.join()}|${k}`;
+      if (!exact.has(e)) exact.set(e, op.d);
+      const l = `${op.d.label}|${consts(op.d)}|${params(op.d)}|${k}`;
+      if (!byLabel.has(l)) byLabel.set(l, op.d);
+    }
+    later.push(...outs);
+  }
+  const out: Array<TapeOp[] | undefined> = new Array(log.length);
+  if (!exact.size) return out;
+  // Ranges of this product's buffers that hold a copy of a cache range.
+  const equiv = new Map<GPUBuffer, Array<{ lo: number; hi: number; to: Span }>>();
+  const alias = (from: Span, to: Span) => {
+    const l = equiv.get(from.buf) ?? [];
+    l.push({ lo: from.lo, hi: from.hi, to });
+    equiv.set(from.buf, l);
+  };
+  const written = new SpanSet();
+  const clean = (s: Span) => !written.hits(s) && !cache.uploads.hits(s);
+  // the cache range that holds what `s` holds now, or null when unknown
+  const source = (s: Span): Span | null => {
+    for (const e of equiv.get(s.buf) ?? []) if (e.lo <= s.lo && s.hi <= e.hi) return { buf: e.to.buf, lo: e.to.lo + s.lo - e.lo, hi: e.to.lo + s.hi - e.lo };
+    return clean(s) ? s : null;
+  };
+  log.forEach((op, i) => {
+    if (!ran[i]) return;
+    if ('d' in op) {
+      const d = op.d;
+      const src = d.inputs.map((x) => source(span(x)));
+      const outs = d.outputs.map(span);
+      const c = src.every((x) => x) ? exact.get(`${d.kernel.name}|${consts(d)}|${params(d)}|${d.workgroups.join()}|${src.map((x) => key(x!)).join('|')}`) : undefined;
+      if (c && c.kernel.code === d.kernel.code && c.outputs.length === outs.length) {
+        const couts = c.outputs.map(span);
+        if (couts.every(clean)) {
+          out[i] = couts.map((co, k) => {
+            const n = Math.min(co.hi - co.lo, outs[k].hi - outs[k].lo);
+            alias({ buf: outs[k].buf, lo: outs[k].lo, hi: outs[k].lo + n }, { buf: co.buf, lo: co.lo, hi: co.lo + n });
+            return { c: [co.buf, co.lo, outs[k].buf, outs[k].lo, n] as CopyArgs };
+          });
+        }
+      } else {
+        const hint = (d.kernel as ReplayHinted).replay;
+        const twin = hint?.primal;
+        if (twin && d.kernel.constants?.PRIMAL === 1 && outs.length === 1 && twin.inputs.every((k) => src[k])) {
+          const p = byLabel.get(`${twin.label}|${JSON.stringify(twin.constants)}|${twin.params.join()}|${twin.inputs.map((k) => key(src[k]!)).join('|')}`);
+          const po = p && p.outputs.length === 1 ? span(p.outputs[0]) : null;
+          const n = twin.out[1] - twin.out[0];
+          if (po && po.hi - po.lo >= n && clean(po)) {
+            const lo = outs[0].lo + twin.out[0];
+            alias({ buf: outs[0].buf, lo, hi: lo + n }, { buf: po.buf, lo: po.lo, hi: po.lo + n });
+            out[i] = [{ c: [po.buf, po.lo, outs[0].buf, lo, n] }, { d: { ...d, kernel: { ...d.kernel, constants: { ...d.kernel.constants, ...hint!.constants } } } }];
+          }
+        }
+      }
+      written.push(...outs);
+    } else written.push({ buf: op.c[2], lo: op.c[3], hi: op.c[3] + op.c[4] });
+  });
+  return out;
+}
+
 /**
  * Runs fn (the matvec) once, recording its dispatches and copies with disposal deferred, and
  * keeps those that (transitively) read the vector `v` or write where such work wrote: the rest
  * computed values that do not depend on v, which stay in their (unrecycled) buffers.
  */
-function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[]): Tape {
+function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[], cache?: PrimalCache): Tape {
   const rt = runtime() as unknown as { dispatch: (a: DispatchArgs) => void; copy: (...a: CopyArgs) => void };
   const log: Tape['ops'] = [];
   const own = (k: 'dispatch' | 'copy') => Object.prototype.hasOwnProperty.call(rt, k);
@@ -471,10 +651,13 @@ function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[]): Tape {
     // Run now what the product and the tensors fn kept (e.g. a copy of the primal gradient) need.
     const roots = [span(ap0.bufferFor('cg')), ...[...cap.result.created].filter((t) => t.kept).map((t) => span(t.bufferFor('cg')))];
     ran = liveFrom(roots, log.map((op) => ({ op, writes: outsOf(op) }))).map((op) => !!op);
+    const reuse = cache ? shareWithCache(cache, log, ran) : [];
     log.forEach((op, i) => {
       if (!ran![i]) return;
-      if ('d' in op) d0.call(rt, op.d);
-      else c0.apply(rt, op.c);
+      for (const x of reuse[i] ?? [op]) {
+        if ('d' in x) d0.call(rt, x.d);
+        else c0.apply(rt, x.c);
+      }
     });
   }
   const dirty = new SpanSet([span(v.bufferFor('cg'))]);
@@ -725,6 +908,18 @@ export interface TotalDerivativeOptions<L extends Tree, F extends Tree> {
    * same maths, for comparisons in one process).
    */
   mixedReplay?: boolean;
+  /**
+   * Submit the encoded GPU work at two points of the update (default true): after f₁'s gradient and
+   * after CG's recorded first product, so the GPU runs each part while the host encodes the next
+   * (without it the whole update is encoded first and runs at the caller's next sync or readback).
+   */
+  submitEarly?: boolean;
+  /**
+   * With the mixed term replayed (default true): CG's recorded first product copies the outputs of
+   * the primal work it repeats from f₁'s gradient (the actor's forward, the critic's forward) instead
+   * of running it again (166 → 160 dispatches on bench/implicit.ts's games). false runs it again.
+   */
+  sharePrimal?: boolean;
 }
 
 export interface TotalDerivativeResult<L, F> {
@@ -758,7 +953,19 @@ export function totalDerivative<L extends Tree, F extends Tree>(o: TotalDerivati
   const mode = o.secondOrder ?? 'forward';
   if (mode !== 'forward' && mode !== 'reverse') throw new Error(`totalDerivative: secondOrder must be 'forward' or 'reverse', got '${mode}'`);
   return scope(() => {
-    const [leaderValue, [g1, g2]] = valueAndGrad(o.leaderLoss, [0, 1])(o.leader, o.follower);
+    // With the mixed term replayed from CG's recorded first product, f₁'s gradient is logged (its
+    // freed buffers held) so that product can copy the primal work it repeats (the actor's
+    // forward, the critic's forward) instead of running it again.
+    const sharing = mode === 'forward' && o.replay !== false && o.mixedReplay !== false && o.sharePrimal !== false && !insideTransform() && !disposalDeferred();
+    const f1 = () => valueAndGrad(o.leaderLoss, [0, 1])(o.leader, o.follower);
+    let primalCache: PrimalCache | undefined;
+    let first: ReturnType<typeof f1>;
+    if (sharing) ({ result: first, cache: primalCache } = withPrimalCache(f1));
+    else first = f1();
+    try {
+    const [leaderValue, [g1, g2]] = first;
+    const early = o.submitEarly !== false;
+    if (early) runtime().flush();
     const cgOpts = (): CgOptions => ({
       iters: o.cgIters ?? 10, lambda: o.lambda ?? 0, x0: o.x0, residuals: o.residuals, replay: mode === 'forward' && o.replay !== false,
       negativeCurvature: o.negativeCurvature, curvatureDamping: o.curvatureDamping, ...(o.fused !== undefined ? { fused: o.fused } : {}),
@@ -777,6 +984,8 @@ export function totalDerivative<L extends Tree, F extends Tree>(o: TotalDerivati
         if (reuse && !kept) kept = flattenTree(g).leaves.map((t) => keep(clone(t)));
       };
       const opts = cgOpts();
+      opts.submitAfterFirst = early;
+      opts.primalCache = primalCache;
       // With the replay, the recorded first product is the jvp of BOTH gradients along p: the
       // follower's tangent is the product; the leader's, ∂_y(∇ₓf₂)·p, is a side output that CG
       // replays once at the solution (CgOptions.sideMatvec), the mixed term ∇²ₓᵧf₂·q. It reuses
@@ -836,5 +1045,8 @@ export function totalDerivative<L extends Tree, F extends Tree>(o: TotalDerivati
     };
     if (residuals) res.residuals = residuals;
     return res;
+    } finally {
+      primalCache?.release();
+    }
   });
 }

@@ -264,6 +264,10 @@ export function deferDisposal<T>(fn: () => T): { result: T; held: Tensor[] } {
     deferred = null;
   }
 }
+/** Whether a deferDisposal is running (it does not nest). */
+export function disposalDeferred(): boolean {
+  return deferred !== null;
+}
 export function releaseDeferred(held: Tensor[]) {
   for (const t of held) t.dispose('released after a deferred disposal');
 }

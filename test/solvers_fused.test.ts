@@ -92,22 +92,26 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
       const flat = async (t: Layer[]) => (await Promise.all(t.flatMap((l) => [l.w.data(), l.b.data()]))).flatMap((d) => Array.from(d));
       const results: Record<string, { grad: number[]; dispatches: number }> = {};
       const x0 = critic.map((l, i) => ({ w: E.randn(l.w.shape, 0, 0.1, { seed: 40 + i }), b: E.randn(l.b.shape, 0, 0.1, { seed: 50 + i }) }));
-      for (const [name, secondOrder, dual] of [['forward', 'forward', true], ['forward, mixed term by a fresh jvp', 'forward', true], ['forward, warm start', 'forward', true], ['forward, no replay', 'forward', true], ['forward, no dual kernels', 'forward', false], ['reverse', 'reverse', true]] as const) {
+      const plainRuns: Record<string, { linear: number; tanh: number }> = {};
+      for (const [name, secondOrder, dual] of [['forward', 'forward', true], ['forward, primal not shared', 'forward', true], ['forward, mixed term by a fresh jvp', 'forward', true], ['forward, warm start', 'forward', true], ['forward, no replay', 'forward', true], ['forward, no dual kernels', 'forward', false], ['reverse', 'reverse', true]] as const) {
         const prev = E.nnDualKernels(dual);
         try {
           await E.sync();
           const live = E.memory().liveBuffers;
           const d0 = E.counters().dispatches;
           let r!: E.TotalDerivativeResult<Layer[], Layer[]>;
-          const mseDual = dispatchLabels(() => {
+          const labels = dispatchLabels(() => {
             r = E.totalDerivative({
               leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda, cgIters: 2 * NY, negativeCurvature: 'ignore',
               ...(name === 'forward' ? {} : { secondOrder }), ...(name === 'forward, no replay' ? { replay: false } : {}),
               ...(name === 'forward, mixed term by a fresh jvp' ? { mixedReplay: false } : {}),
+              ...(name === 'forward, primal not shared' ? { sharePrimal: false } : {}),
               // x₀ ≠ 0: CG's first matvec (the initial residual) is not the recorded one
               ...(name === 'forward, warm start' ? { x0: x0 } : {}),
             });
-          }).filter((l) => l === 'mse (dual)').length;
+          });
+          const mseDual = labels.filter((l) => l === 'mse (dual)').length;
+          plainRuns[name] = { linear: labels.filter((l) => l === 'linear').length, tanh: labels.filter((l) => l === 'tanh').length };
           // The loss value's tangent is dead work in a product (the gradient's tangent never reads
           // it): the replayed products drop it, so it runs in the recorded first product and the
           // mixed-term pass only (every product, without the replay). With the mixed term replayed
@@ -140,6 +144,14 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
       // rounding, in fewer dispatches (no second forward of the actor and critic)
       expect(R.relError(results.forward.grad, results['forward, mixed term by a fresh jvp'].grad)).toBeLessThan(1e-5);
       expect(results.forward.dispatches).toBeLessThan(results['forward, mixed term by a fresh jvp'].dispatches);
+      // CG's recorded first product copies the primal work it repeats from f₁'s gradient: the actor's
+      // forward runs once (3 plain linear layers and the squashing tanh, not twice), the critic's
+      // forward once (its first-product dual kernels run their tangent halves on the copied primal
+      // outputs), and the result equals running them again to float32 rounding
+      expect(plainRuns['forward, primal not shared']).toEqual({ linear: 9, tanh: 2 });
+      expect(plainRuns.forward).toEqual({ linear: 6, tanh: 1 });
+      expect(R.relError(results.forward.grad, results['forward, primal not shared'].grad)).toBeLessThan(1e-5);
+      expect(results.forward.dispatches).toBeLessThan(results['forward, primal not shared'].dispatches);
       expect(R.relError(results['forward, warm start'].grad, want)).toBeLessThan(5e-3);
       expect(R.relError(results['forward, warm start'].grad, results.reverse.grad)).toBeLessThan(1e-3);
       // the dual kernels are what runs: fewer than half the dispatches of the composed tangent rules
@@ -147,4 +159,63 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
       E.dispose([S, Y, actor, critic, x0]);
     });
   }
+
+  it("the first product does not copy primal work whose inputs changed after f₁'s pass (f₁ overwrites the states it read)", async () => {
+    const rng = R.rng(63);
+    const nd = (shape: number[], sd: number) => Float32Array.from(rng.ndNormal(shape, 0, sd).data);
+    const sOld = nd([B, OBS], 1), sNew = nd([B, OBS], 1), y = nd([B], 1);
+    const za = Float64Array.from(nd([A.count], 0.6)), zc = Float64Array.from(nd([C.count], 0.6));
+    // float64 reference: the follower's gradient at the states f₁ leaves behind
+    const s64 = R.nd([B, OBS], sNew), y64 = R.nd([B], y);
+    const f2 = (c: Float64Array) => {
+      const qv = R.reshape(mlp64(C.split(c), R.concat([s64, R.tanh(mlp64(A.split(za), s64, 'relu'))], 1), 'relu'), [B]);
+      return R.sum(R.zip(qv, y64, (u, v) => (u - v) ** 2)).data[0] / B;
+    };
+    const want = Array.from({ length: C.count }, (_, i) => {
+      const p = zc.slice(), m = zc.slice(), h = 1e-6;
+      p[i] += h;
+      m[i] -= h;
+      return (f2(p) - f2(m)) / (2 * h);
+    });
+    type Layer = { w: E.Tensor; b: E.Tensor };
+    const S = E.tensor(sOld, [B, OBS]), SNEW = E.tensor(sNew, [B, OBS]), SOLD = E.tensor(sOld, [B, OBS]), Y = E.tensor(y, [B]);
+    const toLayers = (z: Float64Array, L: typeof A) => L.split(z).map((l) => ({ w: E.tensor(Float32Array.from(l.W.data), l.W.shape), b: E.tensor(Float32Array.from(l.b.data), l.b.shape) }));
+    const mlp = (ls: Layer[], x: E.Tensor) => {
+      ls.forEach((l, i) => {
+        x = E.linear(x, l.w, l.b, i < ls.length - 1 ? 'relu' : 'none');
+      });
+      return x;
+    };
+    const q = (a: Layer[], c: Layer[]) => E.reshape(mlp(c, E.concat([S, E.tanh(mlp(a, S))], 1)), [B]);
+    // f₁ reads the states, then overwrites them in place: the follower's products must see the new
+    // ones, so the actor's forward f₁ ran on the old states may not be copied into them
+    const leaderLoss = (a: Layer[], c: Layer[]) => {
+      const v = E.neg(E.mean(q(a, c)));
+      E.assign(S, SNEW);
+      return v;
+    };
+    const followerLoss = (a: Layer[], c: Layer[]) => E.mse(q(a, c), Y);
+    const actor = toLayers(za, A), critic = toLayers(zc, C);
+    const flat = async (t: Layer[]) => (await Promise.all(t.flatMap((l) => [l.w.data(), l.b.data()]))).flatMap((d) => Array.from(d));
+    const out: Record<string, { leader: number[]; follower: number[]; linear: number }> = {};
+    for (const sharePrimal of [true, false]) {
+      E.assign(S, SOLD);
+      await E.sync();
+      const live = E.memory().liveBuffers;
+      let r!: E.TotalDerivativeResult<Layer[], Layer[]>;
+      const labels = dispatchLabels(() => {
+        r = E.totalDerivative({ leaderLoss, followerLoss, leader: actor, follower: critic, lambda: 1, cgIters: 6, negativeCurvature: 'ignore', sharePrimal });
+      });
+      out[String(sharePrimal)] = { leader: await flat(r.leaderGrad), follower: await flat(r.followerGrad), linear: labels.filter((l) => l === 'linear').length };
+      E.dispose(r);
+      await E.sync();
+      expect(E.memory().liveBuffers, `sharePrimal ${sharePrimal}: live buffers`).toBe(live);
+    }
+    expect(R.relError(out.true.follower, want), 'follower gradient at the new states').toBeLessThan(1e-4);
+    expect(R.relError(out.false.follower, want)).toBeLessThan(1e-4);
+    expect(R.relError(out.true.leader, out.false.leader)).toBeLessThan(1e-6);
+    // nothing of the actor's forward was copied: it ran again on the new states
+    expect(out.true.linear).toBe(9);
+    E.dispose([S, SNEW, SOLD, Y, actor, critic]);
+  });
 });

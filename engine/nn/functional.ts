@@ -160,8 +160,13 @@ function linearDual(x: Tensor, w: Tensor, b: Tensor | null, act: Activation, tx:
   const vec4 = K % 4 === 0;
   const t = tileFor<LinearTile>('linearDual', { M, N, K });
   const at = (u: Tensor) => u.bufferFor('linear (dual)');
+  const k = withReplay(dualKernel('f', t, vec4), dualFlags(act, !!b, !!tx, !!tw, !!tb), [[toff * 4, (toff + M * N) * 4]]);
+  // its primal half is what linear()'s plain dispatch on the same x, W, b writes (engine/solvers.ts
+  // copies that output in when the pass before CG ran it: the critic's forward in f₁'s gradient)
+  const primal = { label: 'linear', constants: { ACT: ACTIVATIONS[act], HAS_BIAS: b ? 1 : 0 }, params: [M, N, K], inputs: [0, 1, 2], out: [0, M * N * 4] as [number, number] };
+  const kernel = { ...k, replay: { ...k.replay, primal } };
   runtime().dispatch({
-    kernel: withReplay(dualKernel('f', t, vec4), dualFlags(act, !!b, !!tx, !!tw, !!tb), [[toff * 4, (toff + M * N) * 4]]),
+    kernel,
     inputs: [at(x), at(w), at(b ?? w), at(tx ?? x), at(tw ?? w), at(tb ?? b ?? w)],
     outputs: [base.buffer],
     params: [M, N, K, toff],
