@@ -33,6 +33,7 @@ import {
   add, sub, mul, div, sum, sqrt, gt, le, ne, abs, maximum, where, zeros, full, reshape, assign, stack, concat, clone,
 } from './ops.ts';
 import { cgKernel, cgKernelVec4, CG_HIST, CG_NEG_MODES } from '../kernels/cg.ts';
+import { outputTangentKernel } from '../kernels/nn.ts';
 import { grad, vjp, jvp, hvp, valueAndGrad, flattenTree, innerProduct, type Tree } from './autodiff.ts';
 
 // ------------------------------------------------------------------ tree helpers
@@ -211,6 +212,11 @@ export interface CgOptions {
    * one of that pass's (same kernel, parameters and input values) instead of running them again.
    */
   primalCache?: PrimalCache;
+  /**
+   * With `replay` (default true): the replayed products run the tangent dispatches of a 1-wide
+   * output layer and its MSE loss as one kernel (kernels/nn.ts outputTangentKernel). false: as recorded.
+   */
+  fuseReplay?: boolean;
 }
 
 export interface CgResult {
@@ -334,11 +340,11 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
           const r = side(unpack(P, Pv));
           outs = r.side;
           return packProduct(P, r.out, [X, R, Pv, S], AP);
-        }, Pv, () => outs, o.primalCache);
+        }, Pv, () => outs, o.primalCache, o.fuseReplay !== false);
         iterate(tape.ap, k);
         if (o.submitAfterFirst) rt.flush();
       } else if (o.replay) {
-        tape = recordTape(() => packMatvec(P, matvec, Pv, [X, R, Pv, S], AP), Pv);
+        tape = recordTape(() => packMatvec(P, matvec, Pv, [X, R, Pv, S], AP), Pv, undefined, undefined, o.fuseReplay !== false);
         iterate(tape.ap, k);
         if (o.submitAfterFirst) rt.flush();
       } else {
@@ -585,12 +591,83 @@ function shareWithCache(cache: PrimalCache, log: TapeOp[], ran: boolean[]): Arra
   return out;
 }
 
+const outputTangentKernels = new Map<string, ReturnType<typeof outputTangentKernel>>();
+/**
+ * A replayed product's tape with each run of the four tangent dispatches of a 1-wide output layer
+ * and its MSE loss (linear (dual) with one output and no activation, mse backward (dual), and that
+ * layer's linear backward dx and dw (dual), consecutive, reading one another's outputs) replaced by
+ * one dispatch of kernels/nn.ts's outputTangentKernel, which writes the same tangent ranges. Each
+ * of the four is a few thousand multiply-adds, so on lavapipe they cost their fixed dispatch cost.
+ */
+function fuseOutputTangent(ops: TapeOp[]): TapeOp[] {
+  const out: TapeOp[] = [];
+  const c = (d: DispatchArgs, k: string) => d.kernel.constants?.[k];
+  const at = (x: GPUBuffer | GPUBufferBinding) => span(x);
+  const same = (x: Span, buf: GPUBuffer, lo: number) => x.buf === buf && x.lo === lo;
+  for (let i = 0; i < ops.length; i++) {
+    const [a, b, cx, dw] = ops.slice(i, i + 4).map((op) => ('d' in op ? op.d : null));
+    const fused = a && b && cx && dw ? fuse4(a, b, cx, dw) : null;
+    if (fused) {
+      out.push({ d: fused });
+      i += 3;
+    } else out.push(ops[i]);
+  }
+  return out;
+
+  function fuse4(A: DispatchArgs, B: DispatchArgs, C: DispatchArgs, D: DispatchArgs): DispatchArgs | null {
+    if (A.label !== 'linear (dual)' || B.label !== 'mse backward (dual)' || C.label !== 'linear backward (dx, dual)' || D.label !== 'linear backward (dw, db, dual)') return null;
+    const [M, N, K, toffA] = Array.from(A.params ?? []);
+    if (N !== 1 || c(A, 'ACT') !== 0 || c(A, 'PRIMAL') !== 0) return null;
+    const tx = c(A, 'HAS_T0') === 1, tw = c(A, 'HAS_T1') === 1, tb = c(A, 'HAS_T2') === 1, bias = c(A, 'HAS_BIAS') === 1;
+    const [n, toffB, cbits] = Array.from(B.params ?? []);
+    if (n !== M || c(B, 'HAS_T0') !== 1 || c(B, 'HAS_T1') !== 0 || c(B, 'HAS_T2') !== 0 || c(B, 'PRIMAL') !== 0) return null;
+    const ao = at(A.outputs[0]), bo = at(B.outputs[0]), co = at(C.outputs[0]), dO = at(D.outputs[0]);
+    const ain = A.inputs.map(at), bin = B.inputs.map(at), cin = C.inputs.map(at), din = D.inputs.map(at);
+    // B reads the layer's output and its tangent; C and D read B's gradient and its tangent and the layer's operands
+    if (!same(bin[0], ao.buf, ao.lo) || !same(bin[3], ao.buf, ao.lo + toffA * 4)) return null;
+    const [cM, cN, cK, toffC] = Array.from(C.params ?? []);
+    const [dM, dN, dK, toffD, boffD, tboffD] = Array.from(D.params ?? []);
+    if (cM !== M || cN !== 1 || cK !== K || dM !== M || dN !== 1 || dK !== K) return null;
+    for (const [X, xin] of [[C, cin], [D, din]] as const) {
+      if (c(X, 'ACT') !== 0 || c(X, 'PRIMAL') !== 0 || c(X, 'HAS_T0') !== 1 || c(X, 'HAS_T1') !== 0) return null;
+      if (!same(xin[0], bo.buf, bo.lo) || !same(xin[3], bo.buf, bo.lo + toffB * 4)) return null;
+    }
+    if (c(C, 'HAS_T2') !== (tw ? 1 : 0) || !same(cin[2], ain[1].buf, ain[1].lo) || (tw && !same(cin[5], ain[4].buf, ain[4].lo))) return null;
+    if (c(D, 'HAS_T2') !== (tx ? 1 : 0) || c(D, 'HAS_BIAS') !== (bias ? 1 : 0) || !same(din[2], ain[0].buf, ain[0].lo) || (tx && !same(din[5], ain[3].buf, ain[3].lo))) return null;
+    // each distinct buffer bound once (read_write), at most 8
+    const roles: Record<string, Span> = { X: ain[0], W: ain[1], G: bin[2], AO: ao, BO: bo, CO: co, DO: dO, ...(tx ? { TX: ain[3] } : {}), ...(tw ? { TW: ain[4] } : {}), ...(tb ? { TB: ain[5] } : {}) };
+    const bufs: GPUBuffer[] = [];
+    const idx: Record<string, number> = {};
+    for (const r of ['X', 'TX', 'W', 'TW', 'TB', 'G', 'AO', 'BO', 'CO', 'DO']) {
+      const sp = roles[r];
+      if (!sp) {
+        idx[r] = 0;
+        continue;
+      }
+      let j = bufs.indexOf(sp.buf);
+      if (j < 0) j = bufs.push(sp.buf) - 1;
+      idx[r] = j;
+    }
+    if (bufs.length > 8) return null;
+    const key = `${bufs.length}|${Object.values(idx).join(',')}`;
+    let kernel = outputTangentKernels.get(key);
+    if (!kernel) outputTangentKernels.set(key, (kernel = outputTangentKernel(idx, bufs.length)));
+    const f = (r: string, plus = 0) => (roles[r] ? roles[r].lo / 4 + plus : 0);
+    return {
+      kernel: { ...kernel, constants: { HAS_TX: tx ? 1 : 0, HAS_TW: tw ? 1 : 0, HAS_TB: tb ? 1 : 0, HAS_BIAS: bias ? 1 : 0 } },
+      inputs: [], outputs: bufs,
+      params: [M, K, cbits, f('X'), f('TX'), f('W'), f('TW'), f('TB'), f('G'), f('AO', toffA), f('BO'), f('BO', toffB), f('CO', toffC), f('DO', toffD), f('DO', boffD + tboffD)],
+      workgroups: [1], label: 'output layer + mse tangents (fused)',
+    };
+  }
+}
+
 /**
  * Runs fn (the matvec) once, recording its dispatches and copies with disposal deferred, and
  * keeps those that (transitively) read the vector `v` or write where such work wrote: the rest
  * computed values that do not depend on v, which stay in their (unrecycled) buffers.
  */
-function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[], cache?: PrimalCache): Tape {
+function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[], cache?: PrimalCache, fuse = false): Tape {
   const rt = runtime() as unknown as { dispatch: (a: DispatchArgs) => void; copy: (...a: CopyArgs) => void };
   const log: Tape['ops'] = [];
   const own = (k: 'dispatch' | 'copy') => Object.prototype.hasOwnProperty.call(rt, k);
@@ -711,7 +788,8 @@ function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[], cache?: 
     if ('d' in op) live.push(...op.d.inputs.map(span), ...op.d.outputs.map(span));
     else live.push({ buf: op.c[0], lo: op.c[1], hi: op.c[1] + op.c[4] });
   }
-  return { ops: ops.filter((_, i) => keepOp[i]), ap, held: cap.held, created: cap.result.created, side: sideTape };
+  const kept = ops.filter((_, i) => keepOp[i]);
+  return { ops: fuse ? fuseOutputTangent(kept) : kept, ap, held: cap.held, created: cap.result.created, side: sideTape };
 }
 
 function replayTape(t: Tape) {
@@ -920,6 +998,8 @@ export interface TotalDerivativeOptions<L extends Tree, F extends Tree> {
    * of running it again (166 → 160 dispatches on bench/implicit.ts's games). false runs it again.
    */
   sharePrimal?: boolean;
+  /** CG's replayed products fuse a 1-wide output layer's and its MSE loss's tangent dispatches (CgOptions.fuseReplay, default true). */
+  fuseOutputTangent?: boolean;
 }
 
 export interface TotalDerivativeResult<L, F> {
@@ -969,6 +1049,7 @@ export function totalDerivative<L extends Tree, F extends Tree>(o: TotalDerivati
     const cgOpts = (): CgOptions => ({
       iters: o.cgIters ?? 10, lambda: o.lambda ?? 0, x0: o.x0, residuals: o.residuals, replay: mode === 'forward' && o.replay !== false,
       negativeCurvature: o.negativeCurvature, curvatureDamping: o.curvatureDamping, ...(o.fused !== undefined ? { fused: o.fused } : {}),
+      fuseReplay: o.fuseOutputTangent,
     });
     let sol: CgResult;
     let g2f2: F, mixed: L;

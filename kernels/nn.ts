@@ -607,3 +607,64 @@ struct P { n: u32, toff: u32, c: f32 }
   OUT[p.toff + i] = p.c * t;
 }`,
 };
+
+/**
+ * The tangent halves of a 1-wide output layer and the MSE loss on it, as CG's replayed products
+ * run them (engine/solvers.ts, fuseOutputTangent): the four dispatches linear (dual), mse backward
+ * (dual), linear backward dx and dw (dual), each a few thousand multiply-adds on lavapipe, in one
+ * workgroup. With x, ẋ the layer's input and its tangent, W, Ẇ, ḃ its weight [1, K], bias and their
+ * tangents (ACT none), g the loss's incoming gradient (a scalar) and c = 2/M:
+ *   q̇ = ẋ·Wᵀ + x·Ẇᵀ + ḃ,  ġ = c·g·q̇,  (dX)˙ = ġ·W + e·Ẇ,  (dW)˙ = ġᵀ·x + eᵀ·ẋ,  (db)˙ = Σ ġ,
+ * where e = c·g·(q − y) is the loss gradient the mse kernel wrote (primal half of its output). Each
+ * tangent goes where its own kernel wrote it (every output's primal half is left as it is).
+ * `roles` maps each operand to one of at most 8 storage bindings (buffers bound once, whole):
+ * X, TX, W, TW, TB, G, AO (q, q̇), BO (e, ġ), CO (dX, dẊ), DO (dW, dẆ, db, ḋb).
+ */
+export function outputTangentKernel(roles: Record<string, number>, bindings: number) {
+  const b = (r: string) => `b${roles[r]}`;
+  return {
+    name: `output_tangent_${Object.values(roles).join('')}`,
+    code: /* wgsl */ `
+override HAS_TX: bool = true;
+override HAS_TW: bool = true;
+override HAS_TB: bool = true;
+override HAS_BIAS: bool = true;
+struct P { m: u32, k: u32, c: f32, x: u32, tx: u32, w: u32, tw: u32, tb: u32, g: u32, aot: u32, bo: u32, bot: u32, cot: u32, dot: u32, dbt: u32 }
+${Array.from({ length: bindings }, (_, i) => `@group(0) @binding(${i}) var<storage, read_write> b${i}: array<f32>;`).join('\n')}
+@group(0) @binding(${bindings}) var<uniform> p: P;
+@compute @workgroup_size(256) fn main(@builtin(local_invocation_index) lid: u32) {
+  let cg = p.c * ${b('G')}[p.g];
+  for (var m = lid; m < p.m; m += 256u) {
+    var s = 0.0;
+    if (HAS_TB) { s = ${b('TB')}[p.tb]; }
+    for (var k = 0u; k < p.k; k++) {
+      if (HAS_TX) { s = fma(${b('TX')}[p.tx + m * p.k + k], ${b('W')}[p.w + k], s); }
+      if (HAS_TW) { s = fma(${b('X')}[p.x + m * p.k + k], ${b('TW')}[p.tw + k], s); }
+    }
+    ${b('AO')}[p.aot + m] = s;
+    ${b('BO')}[p.bot + m] = cg * s;
+  }
+  storageBarrier();
+  for (var i = lid; i < p.m * p.k; i += 256u) {
+    let m = i / p.k;
+    let k = i - m * p.k;
+    var v = ${b('BO')}[p.bot + m] * ${b('W')}[p.w + k];
+    if (HAS_TW) { v = fma(${b('BO')}[p.bo + m], ${b('TW')}[p.tw + k], v); }
+    ${b('CO')}[p.cot + i] = v;
+  }
+  for (var k = lid; k < p.k; k += 256u) {
+    var s = 0.0;
+    for (var m = 0u; m < p.m; m++) {
+      s = fma(${b('BO')}[p.bot + m], ${b('X')}[p.x + m * p.k + k], s);
+      if (HAS_TX) { s = fma(${b('BO')}[p.bo + m], ${b('TX')}[p.tx + m * p.k + k], s); }
+    }
+    ${b('DO')}[p.dot + k] = s;
+  }
+  if (HAS_BIAS && lid == 0u) {
+    var s = 0.0;
+    for (var m = 0u; m < p.m; m++) { s += ${b('BO')}[p.bot + m]; }
+    ${b('DO')}[p.dbt] = s;
+  }
+}`,
+  };
+}

@@ -93,7 +93,8 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
       const results: Record<string, { grad: number[]; dispatches: number }> = {};
       const x0 = critic.map((l, i) => ({ w: E.randn(l.w.shape, 0, 0.1, { seed: 40 + i }), b: E.randn(l.b.shape, 0, 0.1, { seed: 50 + i }) }));
       const plainRuns: Record<string, { linear: number; tanh: number }> = {};
-      for (const [name, secondOrder, dual] of [['forward', 'forward', true], ['forward, primal not shared', 'forward', true], ['forward, mixed term by a fresh jvp', 'forward', true], ['forward, warm start', 'forward', true], ['forward, no replay', 'forward', true], ['forward, no dual kernels', 'forward', false], ['reverse', 'reverse', true]] as const) {
+      const fusedRuns: Record<string, number> = {};
+      for (const [name, secondOrder, dual] of [['forward', 'forward', true], ['forward, primal not shared', 'forward', true], ['forward, output layer not fused', 'forward', true], ['forward, mixed term by a fresh jvp', 'forward', true], ['forward, warm start', 'forward', true], ['forward, no replay', 'forward', true], ['forward, no dual kernels', 'forward', false], ['reverse', 'reverse', true]] as const) {
         const prev = E.nnDualKernels(dual);
         try {
           await E.sync();
@@ -106,12 +107,14 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
               ...(name === 'forward' ? {} : { secondOrder }), ...(name === 'forward, no replay' ? { replay: false } : {}),
               ...(name === 'forward, mixed term by a fresh jvp' ? { mixedReplay: false } : {}),
               ...(name === 'forward, primal not shared' ? { sharePrimal: false } : {}),
+              ...(name === 'forward, output layer not fused' ? { fuseOutputTangent: false } : {}),
               // x₀ ≠ 0: CG's first matvec (the initial residual) is not the recorded one
               ...(name === 'forward, warm start' ? { x0: x0 } : {}),
             });
           });
           const mseDual = labels.filter((l) => l === 'mse (dual)').length;
           plainRuns[name] = { linear: labels.filter((l) => l === 'linear').length, tanh: labels.filter((l) => l === 'tanh').length };
+          fusedRuns[name] = labels.filter((l) => l === 'output layer + mse tangents (fused)').length;
           // The loss value's tangent is dead work in a product (the gradient's tangent never reads
           // it): the replayed products drop it, so it runs in the recorded first product and the
           // mixed-term pass only (every product, without the replay). With the mixed term replayed
@@ -138,7 +141,7 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
       expect(R.relError(results.forward.grad, results.reverse.grad)).toBeLessThan(1e-3);
       // CG's replay (the default here): the products it replays (tangent halves only) are the
       // products it would recompute, to float32 rounding; and they cost fewer dispatches
-      expect(R.relError(results.forward.grad, results['forward, no replay'].grad)).toBeLessThan(1e-5);
+      expect(R.relError(results['forward, output layer not fused'].grad, results['forward, no replay'].grad)).toBeLessThan(1e-5);
       expect(results.forward.dispatches).toBeLessThan(results['forward, no replay'].dispatches);
       // the mixed term replayed from CG's first product = the fresh jvp after the solve, to float32
       // rounding, in fewer dispatches (no second forward of the actor and critic)
@@ -152,6 +155,22 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
       expect(plainRuns.forward).toEqual({ linear: 6, tanh: 1 });
       expect(R.relError(results.forward.grad, results['forward, primal not shared'].grad)).toBeLessThan(1e-5);
       expect(results.forward.dispatches).toBeLessThan(results['forward, primal not shared'].dispatches);
+      // every replayed product (all but CG's first) runs the critic's 1-wide output layer and the MSE
+      // loss's four tangent dispatches as one kernel, 3 dispatches fewer each, the same result to
+      // float32 rounding
+      expect(fusedRuns.forward).toBe(2 * NY - 1);
+      expect(fusedRuns['forward, output layer not fused']).toBe(0);
+      expect(results['forward, output layer not fused'].dispatches - results.forward.dispatches).toBe(3 * (2 * NY - 1));
+      // (over 2·NY iterations with negative curvature ignored, CG amplifies the fused kernel's other
+      // rounding: 1.2e-4 on the tanh game; one replayed product is compared at 1e-5 below)
+      expect(R.relError(results.forward.grad, results['forward, output layer not fused'].grad)).toBeLessThan(1e-3);
+      const short: number[][] = [];
+      for (const fuseOutputTangent of [true, false]) {
+        const r = E.totalDerivative({ leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda, cgIters: 3, negativeCurvature: 'ignore', fuseOutputTangent });
+        short.push([...(await flat(r.leaderGrad as Layer[])), ...(await flat(r.implicit as Layer[]))]);
+        E.dispose(r);
+      }
+      expect(R.relError(short[0], short[1]), 'two replayed products, fused vs not').toBeLessThan(1e-5);
       expect(R.relError(results['forward, warm start'].grad, want)).toBeLessThan(5e-3);
       expect(R.relError(results['forward, warm start'].grad, results.reverse.grad)).toBeLessThan(1e-3);
       // the dual kernels are what runs: fewer than half the dispatches of the composed tangent rules
