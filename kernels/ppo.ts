@@ -133,3 +133,83 @@ ${common}
   DV[i] = g * p.vf * o.dv;
 }`,
 };
+
+// ------------------------------------------------------------------ SPRIG's leader objective
+
+const leaderCommon = /* wgsl */ `
+struct LP { m: u32, a: u32, nt: u32, ns: u32, c_cost: f32, c_pol: f32, inv_b: f32, _pad: f32 }
+@group(0) @binding(0) var<storage, read> Z: array<f32>;
+@group(0) @binding(1) var<storage, read> ACT: array<f32>;
+@group(0) @binding(2) var<storage, read> ADV: array<f32>;
+
+/** log π(a_i | s_i) from row i's logits, with the row's max and log-sum-exp. */
+fn leader_row(i: u32) -> vec3f {
+  let base = i * p.a;
+  var m = Z[base];
+  for (var j = 1u; j < p.a; j++) { m = max(m, Z[base + j]); }
+  var s = 0.0;
+  for (var j = 0u; j < p.a; j++) { s += exp(Z[base + j] - m); }
+  let lse = log(s);
+  let act = u32(clamp(ACT[i], 0.0, f32(p.a - 1u)));
+  return vec3f(Z[base + act] - m - lse, m, lse);
+}`;
+
+/**
+ * SPRIG's leader objective f = −u_L as ONE reduction (rl/sprig.ts, engine/nn/ppo_loss.ts
+ * sprigLeaderLoss): f = c_cost·(Σ gates_T + Σ gates_S)/B − c_pol·mean_i(log π(a_i|s_i)·Â_i),
+ * where C_θ = (Σ gates)/B is the attention cost (‖A‖₁ per sample) and (c_cost, c_pol) =
+ * (α·λ_c, 1 − α) for Algorithm 1, ((1 − α)·λ_c, α) for Eq. 8. The composed objective was ~14
+ * dispatches forward and ~20 backward. Output L[0] = f.
+ */
+export const sprigLeaderLossKernel = {
+  name: 'sprig_leader_loss',
+  code: /* wgsl */ `
+${leaderCommon}
+@group(0) @binding(3) var<storage, read> GT: array<f32>;
+@group(0) @binding(4) var<storage, read> GS: array<f32>;
+@group(0) @binding(5) var<storage, read_write> L: array<f32>;
+@group(0) @binding(6) var<uniform> p: LP;
+var<workgroup> acc: array<array<f32, ${WG}>, 2>;
+@compute @workgroup_size(${WG}) fn main(@builtin(local_invocation_index) t: u32) {
+  var pol = 0.0;
+  var gate = 0.0;
+  for (var i = t; i < p.m; i += ${WG}u) { pol += leader_row(i).x * ADV[i]; }
+  for (var i = t; i < p.nt; i += ${WG}u) { gate += GT[i]; }
+  for (var i = t; i < p.ns; i += ${WG}u) { gate += GS[i]; }
+  acc[0][t] = pol;
+  acc[1][t] = gate;
+  workgroupBarrier();
+  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
+    if (t < w) { acc[0][t] += acc[0][t + w]; acc[1][t] += acc[1][t + w]; }
+    workgroupBarrier();
+  }
+  if (t == 0u) { L[0] = p.c_cost * (acc[1][0] * p.inv_b) - p.c_pol * (acc[0][0] / f32(p.m)); }
+}`,
+};
+
+/** ∂f/∂logits [M, A] = −c_pol·Â_i·(onehot(a_i) − π_i)/M and ∂f/∂gates = c_cost/B (both layers), times the cotangent G[0]. */
+export const sprigLeaderLossBackwardKernel = {
+  name: 'sprig_leader_loss_backward',
+  code: /* wgsl */ `
+${leaderCommon}
+@group(0) @binding(3) var<storage, read> G: array<f32>;
+@group(0) @binding(4) var<storage, read_write> DZ: array<f32>;
+@group(0) @binding(5) var<storage, read_write> DGT: array<f32>;
+@group(0) @binding(6) var<storage, read_write> DGS: array<f32>;
+@group(0) @binding(7) var<uniform> p: LP;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let i = gid.x + gid.y * nw.x * 64u;
+  let g = G[0];
+  if (i < p.nt) { DGT[i] = g * p.c_cost * p.inv_b; }
+  if (i < p.ns) { DGS[i] = g * p.c_cost * p.inv_b; }
+  if (i >= p.m) { return; }
+  let r = leader_row(i);
+  let act = u32(clamp(ACT[i], 0.0, f32(p.a - 1u)));
+  let c = -g * p.c_pol * ADV[i] / f32(p.m);
+  let base = i * p.a;
+  for (var j = 0u; j < p.a; j++) {
+    let pj = exp(Z[base + j] - r.y - r.z);
+    DZ[base + j] = c * (select(0.0, 1.0, j == act) - pj);
+  }
+}`,
+};

@@ -123,7 +123,7 @@ export interface Perception {
   inputShape: number[];
   featureDim: number;
   init(seed: number): Params;
-  apply(params: Params, obs: Tensor): { features: Tensor; cost?: Tensor };
+  apply(params: Params, obs: Tensor): { features: Tensor; cost?: Tensor; gates?: Tensor[] };
   /** An all-tanh MLP's layer keys in order ('0', '2', ...): what the fused kernels can run. */
   mlpLayers?: string[];
 }
@@ -181,6 +181,8 @@ export interface Minibatch {
   adv: Tensor;
   returns: Tensor;
   oldValues: Tensor;
+  /** The same five rows packed [5, M] in PPO_DATA_ROWS order (E.ppoLoss's input: one upload instead of five concat dispatches), when the caller made it. */
+  data?: Tensor;
 }
 
 /** The PPO loss terms (CleanRL's names), from logits and values of the minibatch. */
@@ -361,8 +363,11 @@ export class PpoAgent implements OnPolicyAgent {
     const cfg = this.cfg;
     const lr = this.lr(ctx);
     const B = ro.T * ro.N, M = cfg.minibatchSize, S = this.inputSize;
-    const mbObs = new Float32Array(M * S), mbAct = new Float32Array(M);
-    const mbLogp = new Float32Array(M), mbAdv = new Float32Array(M), mbRet = new Float32Array(M), mbVal = new Float32Array(M);
+    const mbObs = new Float32Array(M * S);
+    // the five per-row arrays are views of one [5, M] block (PPO_DATA_ROWS order), uploaded
+    // once more as E.ppoLoss's packed input
+    const mbData = new Float32Array(5 * M);
+    const [mbAct, mbLogp, mbAdv, mbRet, mbVal] = [0, 1, 2, 3, 4].map((k) => mbData.subarray(k * M, (k + 1) * M));
     let statsT: Tensor | null = null;
     const nMb = B / M;
     for (let epoch = 0; epoch < cfg.updateEpochs; epoch++) {
@@ -396,6 +401,7 @@ export class PpoAgent implements OnPolicyAgent {
             adv: E.tensor(mbAdv, [M]),
             returns: E.tensor(mbRet, [M]),
             oldValues: E.tensor(mbVal, [M]),
+            data: E.tensor(mbData, [5, M]),
           };
           const st = this.updateMinibatch(mb, lr, last);
           if (st) {
@@ -501,7 +507,7 @@ export class PpoAgent implements OnPolicyAgent {
       const { logits, value } = this.heads.apply(p.heads, features);
       // The fused loss (engine/nn/ppo_loss.ts): the same terms as ppoLossTerms in one dispatch
       // forward and one backward, with CleanRL's statistics as a by-product.
-      const { loss, stats: st } = E.ppoLoss(logits, value, mb, c);
+      const { loss, stats: st } = E.ppoLoss(logits, value, mb.data ?? mb, c);
       if (wantStats) stats = E.keep(st);
       return loss;
     })(this.params);

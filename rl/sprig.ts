@@ -29,6 +29,7 @@ import * as E from '../engine/index.ts';
 import { stackelbergGradients, type Game, type LeaderRule } from '../games/game.ts';
 import { PPO_DEFAULTS, PPO_PRESETS, PPO_SCHEMA, PpoAgent, ppoLossTerms, validatePpo, type AgentParams, type Minibatch, type Perception, type PpoConfig } from './ppo.ts';
 import type { AgentState, EnvSpec, OnPolicyAlgorithm, Schema } from './harness/types.ts';
+import { sprigLeaderLoss } from '../engine/nn/ppo_loss.ts';
 
 type Tensor = E.Tensor;
 type Params = E.Params;
@@ -178,6 +179,7 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
       let cost: Tensor | undefined;
       return {
         features,
+        gates: [tp.gates, sp.gates],
         get cost() {
           return (cost ??= E.div(E.add(E.sum(tp.gates), E.sum(sp.gates)), B));
         },
@@ -197,10 +199,19 @@ export function sprigGame(agent: { perception: Perception; heads: PpoAgent['head
   return {
     name: 'sprig',
     leaderLoss(theta, phi) {
-      const { features, cost } = agent.perception.apply(theta, mb.obs);
+      // (the cost is a getter: reading it dispatches its sums, which the fused objective does itself)
+      const out = agent.perception.apply(theta, mb.obs);
+      const { features, gates } = out;
       const logits = agent.heads.logits(phi, features);
+      if (c.leaderUpdate === 'sequential' && gates) {
+        // One dispatch each way (engine/nn/ppo_loss.ts); the total rule differentiates f₁ twice
+        // and keeps the composed form below. Same f: with C = Σ gates / B,
+        // alg1: −u_L = α·λ_c·C − (1 − α)·u_policy;  eq8: −u_L = (1 − α)·λ_c·C − α·u_policy.
+        const [costCoef, policyCoef] = c.leaderObjective === 'alg1' ? [a * c.lambdaC, 1 - a] : [(1 - a) * c.lambdaC, a];
+        return sprigLeaderLoss(logits, mb.actions, mb.adv, gates, { costCoef, policyCoef, samples: mb.obs.shape[0] });
+      }
       const uPolicy = E.mean(E.mul(E.categoricalLogProb(logits, mb.actions), mb.adv));
-      const C = E.mul(cost!, c.lambdaC);
+      const C = E.mul(out.cost!, c.lambdaC);
       const u = c.leaderObjective === 'alg1' ? E.add(E.mul(C, -a), E.mul(uPolicy, 1 - a)) : E.sub(E.mul(uPolicy, a), E.mul(C, 1 - a));
       return E.neg(u);
     },
@@ -290,7 +301,7 @@ export class SprigAgent extends PpoAgent {
     const [loss, gPhi] = E.valueAndGrad((phi: Params) => {
       const { logits, value } = this.heads.apply(phi, features);
       // Fused PPO loss (one dispatch each way): this gradient is not differentiated again.
-      const { loss: pl, stats: st } = E.ppoLoss(logits, value, mb, c);
+      const { loss: pl, stats: st } = E.ppoLoss(logits, value, mb.data ?? mb, c);
       if (leaderU && cost) stats = E.keep(E.noGrad(() => E.concat([st, E.reshape(cost, [1]), E.reshape(leaderU, [1])])));
       return cost ? E.add(pl, cost) : pl;
     })(this.params.heads);

@@ -7,7 +7,7 @@ import { Tensor, allocTensor, record, runtime, noGrad, isGradEnabled, insideTran
 import { f32bits } from '../runtime.ts';
 import * as O from '../ops.ts';
 import { grid } from '../../kernels/common.ts';
-import { ppoLossKernel, ppoLossBackwardKernel, PPO_DATA_ROWS } from '../../kernels/ppo.ts';
+import { ppoLossKernel, ppoLossBackwardKernel, PPO_DATA_ROWS, sprigLeaderLossKernel, sprigLeaderLossBackwardKernel } from '../../kernels/ppo.ts';
 import { categoricalLogProb, categoricalEntropy, logSoftmax } from './functional.ts';
 
 export interface PpoLossOptions {
@@ -163,4 +163,46 @@ function ppoLossGradComposed(logits: Tensor, value: Tensor, data: Tensor, o: Ppo
     dvRow = O.add(O.mul(dvRow, vMask), O.mul(O.mul(O.sub(vc, returns), inside), O.sub(1, vMask)));
   }
   return [dz, O.mul(O.mul(dvRow, o.vfCoef), scale)];
+}
+
+export interface SprigLeaderLossOptions {
+  /** Weight of the attention cost C = (Σ gates)/B in f. */
+  costCoef: number;
+  /** Weight of u_policy = mean(log π(a|s)·Â) in f (subtracted). */
+  policyCoef: number;
+  /** B, the number of samples the gates belong to (C is ‖A‖₁ per sample). */
+  samples: number;
+}
+
+/**
+ * SPRIG's leader objective f = costCoef·(Σᵢ Σ gatesᵢ)/B − policyCoef·mean(log π(a|s)·Â) as one
+ * dispatch forward and one backward (kernels/ppo.ts), for logits [M, A], actions [M] (float
+ * indices), advantages [M] and the gated attention layers' gates (any shapes). Differentiable
+ * once (in logits and gates): rl/sprig.ts uses it for the sequential leader step, and keeps the
+ * composed objective where it is differentiated again (the total derivative's HVPs).
+ */
+export function sprigLeaderLoss(logits: Tensor, actions: Tensor, adv: Tensor, gates: Tensor[], o: SprigLeaderLossOptions): Tensor {
+  if (logits.shape.length !== 2) throw new Error(`sprigLeaderLoss: logits must be [M, A], got ${fmtShape(logits.shape)}`);
+  const [M, A] = logits.shape;
+  if (actions.size !== M || adv.size !== M) throw new Error(`sprigLeaderLoss: actions ${fmtShape(actions.shape)} and adv ${fmtShape(adv.shape)} must have ${M} rows like logits ${fmtShape(logits.shape)}`);
+  if (gates.length !== 2) throw new Error(`sprigLeaderLoss: expects the gates of SPRIG's two attention layers, got ${gates.length} tensors`);
+  if (!(o.samples > 0)) throw new Error(`sprigLeaderLoss: samples must be positive, got ${o.samples}`);
+  const [gt, gs] = gates;
+  const p = [M, A, gt.size, gs.size, f32bits(o.costCoef), f32bits(o.policyCoef), f32bits(1 / o.samples), 0];
+  const loss = allocTensor([]);
+  const rt = runtime();
+  const ins = () => [logits.bufferFor('sprigLeaderLoss'), actions.bufferFor('sprigLeaderLoss'), adv.bufferFor('sprigLeaderLoss')];
+  rt.dispatch({ kernel: sprigLeaderLossKernel, inputs: [...ins(), gt.bufferFor('sprigLeaderLoss'), gs.bufferFor('sprigLeaderLoss')], outputs: [loss.buffer], params: p, workgroups: [1, 1, 1], label: 'sprigLeaderLoss' });
+  record(loss, 'sprigLeaderLoss', [logits, gt, gs], (g, needs) => {
+    if ((isGradEnabled() && insideTransform()) || forwardActive()) {
+      throw new Error('sprigLeaderLoss is differentiable once: for second derivatives use the composed objective (rl/sprig.ts does for the total leader update)');
+    }
+    const dz = allocTensor([M, A]), dgt = allocTensor(gt.shape), dgs = allocTensor(gs.shape);
+    rt.dispatch({
+      kernel: sprigLeaderLossBackwardKernel, inputs: [...ins(), g.bufferFor('sprigLeaderLoss backward')], outputs: [dz.buffer, dgt.buffer, dgs.buffer], params: p,
+      workgroups: [...grid(Math.max(M, gt.size, gs.size), 64), 1] as [number, number, number], label: 'sprigLeaderLoss backward',
+    });
+    return [needs[0] ? dz : (dz.dispose(), null), needs[1] ? dgt : (dgt.dispose(), null), needs[2] ? dgs : (dgs.dispose(), null)];
+  }, [actions, adv]);
+  return loss;
 }
