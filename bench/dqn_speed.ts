@@ -5,7 +5,7 @@
 // in one run; and SCORER's cost per env step relative to DQN's. Our rounds also print GPU
 // dispatches and uploads per vector step (the engine's counters over the timed steps).
 //   npx tsx bench/dqn_speed.ts [--steps 2000] [--rounds 3] [--no-torch] [--case small] [--torch-threads 1,2]
-//                              [--eps-decay 20000 | --whole-run [cleanrl|reference]] [--env-device] [--fused-ab] [--s8-ab] [--no-unpack] | --profile [--profile-n 40]
+//                              [--eps-decay 20000 | --whole-run [cleanrl|reference]] [--env-device] [--fused-ab] [--s8-ab] [--no-unpack] | --profile [--profile-n 40] | --poll-ab [--blocks 40]
 // --eps-decay: env steps of the ε decay 1 → 0.05 on both sides (default 20,000: ε ≈ 0.97 in the timed
 // steps, so most steps explore and both sides skip the greedy forward, as CleanRL does; ours
 // also skips its readback; 1: ε = 0.05, nearly every step greedy, as late in training). --whole-run: ε 1 → 0.05 over the first half of the timed
@@ -19,6 +19,11 @@
 // CPU, uploaded as floats) against session 8's (the norm from the dw kernel's partial sums, Adam
 // in one dispatch; the batch's bits uploaded and unpacked on the GPU), alternating segments.
 // --profile: only the GPU time of each piece of one ref update (no loop, no PyTorch).
+// --poll-ab: only the engine's polling modes against each other (engine/device.ts: 'timer', the
+// 1 ms timer past the 0.3 ms spin, session 8's default; 'throttled', short Atomics.wait naps,
+// session 9's), in one process, alternating blocks (the order flipped every block): one DQN ref
+// trainer at the reference schedule's final ε 0.1 (25 env steps a block), a tiny round trip (20
+// a block) and a 1024² matmul (1 a block); no PyTorch.
 // --no-unpack: replay batches decoded on the CPU and uploaded as floats (rl/replay.ts
 // replayGpuUnpack(false)), to time the bits upload's share against a run without the flag. --env-device: also ours DQN on MinAtar Breakout with
 // envDevice 'cpu' against 'gpu' (rl/envs/gpu), alternating, same cases. --fused-ab: in one
@@ -253,6 +258,54 @@ async function profile(n: number) {
   L.dispose();
 }
 
+/** --poll-ab: the polling modes in alternating blocks in one process (see the header). */
+let pollModes: string | undefined;
+async function pollAb(blocks: number) {
+  const modes = (pollModes ?? 'timer,throttled').split(',') as E.PollingMode[];
+  const prevMode = E.getPollingMode();
+  epsDecay = 1;
+  epsEnd = 0.1;
+  const t = trainerFor(dqnAlgorithms.dqn, CASES[0]);
+  while (t.globalStep <= WARMUP) await t.step();
+  const a = E.keep(E.randn([1024, 1024], 0, 1, { seed: 1 }));
+  const x = E.keep(E.tensor(new Float32Array(16), [4, 4]));
+  const items = [
+    { name: 'DQN ref loop, ε 0.1 (ms an env step)', chunk: 25, scale: 1, run: async () => void (await t.step()) },
+    { name: 'round trip: upload, 1 dispatch, read 64 B (µs)', chunk: 20, scale: 1000, run: async () => { const y = E.scope(() => E.add(E.tensor(new Float32Array(16), [4, 4]), x)); await y.data(); y.dispose(); } },
+    { name: 'matmul 1024² (ms)', chunk: 1, scale: 1, run: async () => { const y = E.scope(() => E.matmul(a, a)); await E.sync(); y.dispose(); } },
+  ];
+  console.log(`polling modes A/B, ${blocks} blocks each, alternating (load ${load()}):`);
+  console.log(`| piece | ${modes[0]} | ${modes[1]} | speed ${modes[1]} / ${modes[0]}: total (median block; blocks faster) | CPU per piece, ${modes[0]} → ${modes[1]} |\n|---|---|---|---|---|`);
+  for (const it of items) {
+    const wall = [0, 0], cpu = [0, 0], ratios: number[] = [];
+    for (const m of modes) {
+      E.setPollingMode(m);
+      for (let i = 0; i < it.chunk; i++) await it.run();
+    }
+    for (let b = 0; b < blocks; b++) {
+      const per = [0, 0];
+      for (const k of b % 2 ? [1, 0] : [0, 1]) {
+        E.setPollingMode(modes[k]);
+        await E.sync();
+        const t0 = performance.now(), c0 = process.cpuUsage();
+        for (let i = 0; i < it.chunk; i++) await it.run();
+        await E.sync();
+        const cu = process.cpuUsage(c0);
+        per[k] = performance.now() - t0;
+        wall[k] += per[k];
+        cpu[k] += (cu.user + cu.system) / 1000;
+      }
+      ratios.push(per[0] / per[1]);
+    }
+    const n = blocks * it.chunk, f = (v: number) => ((v / n) * it.scale).toFixed(it.scale > 1 ? 0 : 2);
+    console.log(`| ${it.name} | ${f(wall[0])} | ${f(wall[1])} | ${(wall[0] / wall[1]).toFixed(3)}× (${median(ratios).toFixed(3)}×; ${ratios.filter((r) => r > 1).length}/${blocks}) | ${f(cpu[0])} → ${f(cpu[1])} |`);
+  }
+  E.setPollingMode(prevMode);
+  t.dispose();
+  E.dispose([a, x]);
+  console.log(`load average at end: ${load()}`);
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -289,6 +342,11 @@ async function main() {
   if (args.includes('--no-unpack')) replayGpuUnpack(false);
   if (args.includes('--profile')) {
     await profile(Number(opt('--profile-n') ?? 40));
+    return;
+  }
+  if (args.includes('--poll-ab')) {
+    pollModes = opt('--poll-modes');
+    await pollAb(Number(opt('--blocks') ?? 40));
     return;
   }
   const info = E.runtime().info.adapterInfo;

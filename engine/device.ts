@@ -195,15 +195,19 @@ function describe(info: GPUAdapterInfo | undefined) {
 // threads (big kernels ran 1.6x slower). The binding looks setImmediate up on globalThis each
 // time, so while we wait we let it spin for ~300 us (short round trips stay fast) and then make
 // each re-arm yield the core first. Everything else's setImmediate is only affected during that
-// window.
-//   'throttled' (the default since session 9): each re-arm past 300 us first sleeps the thread
-//     with Atomics.wait for an eighth of the wait so far (at least 50 us), then re-arms the real
-//     setImmediate. Atomics.wait takes fractional milliseconds and blocks without spinning, so a
-//     wait of a few ms (a DQN greedy step's readback) wakes within ~12 % of its length instead
-//     of up to 1 ms late. Past 8 ms of waiting (an eighth would be 1 ms) it takes the timer
-//     mode's 1 ms timer: a long wait (a big matmul) polls exactly as before.
-//   'timer' (the default until session 8): re-arms past 300 us go through setTimeout(cb, 1);
-//     Node's timers have 1 ms granularity, so a short wait can wake up to ~1 ms late.
+// window. Every wake of this thread takes a core from lavapipe's workers, so the modes differ in
+// when they wake:
+//   'timer' (the default until session 8): re-arms past 300 us go through setTimeout(cb, 1).
+//     Node's timers have 1 ms granularity, so a wait of a few ms (a DQN greedy step's readback,
+//     ~3 ms of GPU work) wakes up to ~1 ms late, ~0.5 ms on average.
+//   'throttled' (the default since session 9): the same 1 ms timer while the wait is far from
+//     its expected end, and sub-millisecond sleeps (Atomics.wait: fractional milliseconds,
+//     blocking without spinning) near it. The expected end is the shortest of the last 4 waits
+//     (a training loop waits for the same work every step): the thread sleeps to 80 % of it, then
+//     in steps of 5 % of it; past it, in steps of an eighth of the wait so far, and on the 1 ms
+//     timer once such a step would be 1 ms or more. So it never wakes later than the timer mode
+//     would (no sleep is longer than its 1 ms), a long wait (a big matmul) polls as the timer
+//     mode does, and a repeated short wait wakes within ~5 % of its end with a few more wakes.
 //   'busy': Dawn's own loop, untouched.
 export type PollingMode = 'throttled' | 'timer' | 'busy';
 const POLLING_MODES: PollingMode[] = ['throttled', 'timer', 'busy'];
@@ -219,26 +223,38 @@ export function getPollingMode(): PollingMode {
 const realSetImmediate = globalThis.setImmediate;
 /** The first 300 us of a wait poll at full speed: a round trip (~90 us on lavapipe) stays fast. */
 const SPIN_MS = 0.3;
-/** A nap is this fraction of the wait so far, at least NAP_MIN_MS; from NAP_MAX_MS on, the 1 ms timer. */
-const NAP_FRACTION = 1 / 8, NAP_MIN_MS = 0.05, NAP_MAX_MS = 1;
+/** The shortest sleep (Linux wakes a futex wait within tens of µs). */
+const NAP_MIN_MS = 0.05;
 // A cell nobody notifies: Atomics.wait on it is a plain sub-millisecond sleep.
 const napCell = typeof SharedArrayBuffer !== 'undefined' ? new Int32Array(new SharedArrayBuffer(4)) : null;
 let waiters = 0;
 let waitStart = 0;
-/** Naps taken by the 'throttled' mode (for tests: the sleep path ran). */
+/** The last 4 waits' lengths (ms, from the first waiter in to the last out): their minimum is the expected wait. */
+const recentWaits = [0, 0, 0, 0];
+let recentAt = 0;
+/** Sleeps taken by the 'throttled' mode (for tests: the sleep path ran). */
 let naps = 0;
 export function pollingNaps() {
   return naps;
 }
+
+/** 'throttled': how long to sleep before the next poll, `waited` ms into a wait; null: the 1 ms timer. */
+export function napMs(waited: number, expected: number): number | null {
+  let nap: number;
+  if (waited < 0.8 * expected) nap = 0.8 * expected - waited;
+  else if (waited < expected) nap = 0.05 * expected;
+  else nap = waited / 8;
+  return nap >= 1 ? null : Math.max(NAP_MIN_MS, nap);
+}
+
 function throttledSetImmediate(cb: (...a: unknown[]) => void, ...args: unknown[]) {
   if (waiters > 0) {
     const waited = performance.now() - waitStart;
     if (waited > SPIN_MS) {
-      const nap = Math.max(NAP_MIN_MS, waited * NAP_FRACTION);
-      // past 8 ms a nap would be the timer's 1 ms anyway: long waits (big kernels) poll exactly as the timer mode does
-      if (pollingMode !== 'throttled' || !napCell || nap >= NAP_MAX_MS) return setTimeout(cb, 1, ...args) as unknown as NodeJS.Immediate;
+      const nap = pollingMode === 'throttled' && napCell ? napMs(waited, Math.min(...recentWaits)) : null;
+      if (nap === null) return setTimeout(cb, 1, ...args) as unknown as NodeJS.Immediate;
       naps++;
-      Atomics.wait(napCell, 0, 0, nap);
+      Atomics.wait(napCell!, 0, 0, nap);
     }
   }
   return realSetImmediate(cb, ...args);
@@ -254,6 +270,9 @@ export async function throttledWait<T>(p: Promise<T>, dawnNode: boolean): Promis
   try {
     return await p;
   } finally {
-    if (--waiters === 0) (globalThis as { setImmediate: unknown }).setImmediate = realSetImmediate;
+    if (--waiters === 0) {
+      (globalThis as { setImmediate: unknown }).setImmediate = realSetImmediate;
+      recentWaits[recentAt++ % recentWaits.length] = performance.now() - waitStart;
+    }
   }
 }

@@ -4,7 +4,7 @@
 // overlapping waits), and the 'throttled' mode must take its sleep path on a long wait.
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
 import * as E from '../../engine/index.ts';
-import { throttledWait, pollingNaps } from '../../engine/device.ts';
+import { throttledWait, pollingNaps, napMs } from '../../engine/device.ts';
 
 const realSetImmediate = globalThis.setImmediate;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -22,6 +22,11 @@ function polledPromise(ms: number): Promise<number> {
     };
     globalThis.setImmediate(poll);
   });
+}
+
+/** Four waits of ~`ms` each: the throttle's expected wait (the shortest of the last 4) becomes ~`ms`. */
+async function primeHistory(ms: number) {
+  for (let i = 0; i < 4; i++) await throttledWait(polledPromise(ms), true);
 }
 
 beforeAll(async () => {
@@ -85,16 +90,18 @@ describe('polling throttle', () => {
     await wait();
     expect(pollingNaps()).toBe(n0);
     E.setPollingMode('throttled');
+    await primeHistory(1);
     n0 = pollingNaps();
     const ms = await wait();
-    // a wait past the spin window must have slept at least once (on any adapter slower than 0.3 ms here)
-    if (ms > 1) expect(pollingNaps()).toBeGreaterThan(n0);
+    // expected ~1 ms: a wait past 1.25 ms sleeps (an eighth of the wait so far) at least once before 8 ms (lavapipe: tens of ms here)
+    if (ms > 2) expect(pollingNaps()).toBeGreaterThan(n0);
     expect(globalThis.setImmediate).toBe(realSetImmediate);
     A.dispose();
     expect(E.memory().liveBuffers).toBe(before);
   });
 
-  it('a polled promise resolves through the throttle (naps past 0.3 ms), and overlapping waits restore setImmediate once both end', async () => {
+  it('a polled promise resolves through the throttle (sleeping past the expected end), and overlapping waits restore setImmediate once both end', async () => {
+    await primeHistory(2);
     const n0 = pollingNaps();
     const p1 = throttledWait(polledPromise(6), true);
     const p2 = throttledWait(polledPromise(12), true);
@@ -104,11 +111,10 @@ describe('polling throttle', () => {
     expect(globalThis.setImmediate).not.toBe(realSetImmediate);
     const polls2 = await p2;
     expect(globalThis.setImmediate).toBe(realSetImmediate);
-    expect(polls1).toBeGreaterThan(1);
-    expect(polls2).toBeGreaterThan(1);
-    // 12 ms of polling: naps of up to 1 ms each, so at least a handful
-    expect(pollingNaps() - n0).toBeGreaterThanOrEqual(5);
-    // and far fewer polls than a busy loop would make in 12 ms (a nap is at least 50 us: at most ~240)
+    expect(polls1).toBeGreaterThanOrEqual(1);
+    // expected ~2 ms, waited 12: the steps between 2 and 8 ms are sleeps (an eighth of the wait so far)
+    expect(pollingNaps() - n0).toBeGreaterThanOrEqual(1);
+    // and far fewer polls than a busy loop makes in 12 ms (thousands): the timer or a sleep before each one past 0.3 ms
     expect(polls2).toBeLessThan(400);
   });
 
@@ -137,6 +143,30 @@ describe('polling throttle', () => {
     const q = throttledWait(polledPromise(2), false);
     expect(globalThis.setImmediate).toBe(realSetImmediate);
     await q;
+  });
+
+  it('the throttled schedule: the 1 ms timer far from the expected end, a sleep to 80 % of it, 5 % steps to it, then an eighth of the wait so far', () => {
+    const E3 = 3; // expected wait (ms): the shortest of the last 4
+    expect(napMs(0.35, E3)).toBeNull(); // 2.05 ms from 80 %: the timer
+    expect(napMs(1.5, E3)).toBeCloseTo(2.4 - 1.5, 12); // within 1 ms of 80 %: sleep exactly to it
+    expect(napMs(2.0, E3)).toBeCloseTo(0.4, 12);
+    expect(napMs(2.41, E3)).toBeCloseTo(0.15, 12); // 80 %..100 %: 5 % of the expected wait
+    expect(napMs(2.99, E3)).toBeCloseTo(0.15, 12);
+    expect(napMs(3.2, E3)).toBeCloseTo(0.4, 12); // past it: an eighth of the wait so far
+    expect(napMs(7.9, E3)).toBeCloseTo(7.9 / 8, 12);
+    expect(napMs(8, E3)).toBeNull(); // an eighth would be 1 ms: the timer
+    expect(napMs(0.35, 0)).toBeCloseTo(0.05, 12); // no history: the floor of 50 µs
+    expect(napMs(0.5, 0.2)).toBeCloseTo(0.0625, 12);
+    // a long expected wait (a big matmul): the timer throughout, fine steps of 5 % would be >= 1 ms
+    for (const w of [0.4, 10, 79, 81, 99, 150]) expect(napMs(w, 100)).toBeNull();
+    // never a sleep of 1 ms or more: no wake later than the timer mode's
+    for (let e = 0; e <= 40; e += 0.7) for (let w = 0.3; w < 60; w += 0.37) {
+      const n = napMs(w, e);
+      if (n !== null) {
+        expect(n).toBeLessThan(1);
+        expect(n).toBeGreaterThanOrEqual(0.05);
+      }
+    }
   });
 
   it('an unknown mode is refused with the valid ones named', () => {
