@@ -987,9 +987,12 @@ export interface TotalDerivativeOptions<L extends Tree, F extends Tree> {
    */
   mixedReplay?: boolean;
   /**
-   * Submit the encoded GPU work at two points of the update (default true): after f₁'s gradient and
-   * after CG's recorded first product, so the GPU runs each part while the host encodes the next
-   * (without it the whole update is encoded first and runs at the caller's next sync or readback).
+   * Submit the encoded GPU work at two points of the update (default false): after f₁'s gradient and
+   * after CG's recorded first product, so the GPU can run each part while the host encodes the next
+   * (otherwise the whole update is encoded first and runs at the caller's next sync or readback).
+   * Off by default: on lavapipe (2 cores, where the host thread and the driver's threads share the
+   * cores) it did not help in loaded in-process A/Bs (docs/kernels.md, Session 9); a GPU that runs
+   * beside the host is where it would.
    */
   submitEarly?: boolean;
   /**
@@ -1044,7 +1047,7 @@ export function totalDerivative<L extends Tree, F extends Tree>(o: TotalDerivati
     else first = f1();
     try {
     const [leaderValue, [g1, g2]] = first;
-    const early = o.submitEarly !== false;
+    const early = o.submitEarly === true;
     if (early) runtime().flush();
     const cgOpts = (): CgOptions => ({
       iters: o.cgIters ?? 10, lambda: o.lambda ?? 0, x0: o.x0, residuals: o.residuals, replay: mode === 'forward' && o.replay !== false,

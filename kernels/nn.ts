@@ -645,18 +645,18 @@ ${Array.from({ length: bindings }, (_, i) => `@group(0) @binding(${i}) var<stora
     ${b('BO')}[p.bot + m] = cg * s;
   }
   storageBarrier();
-  for (var i = lid; i < p.m * p.k; i += 256u) {
-    let m = i / p.k;
-    let k = i - m * p.k;
-    var v = ${b('BO')}[p.bot + m] * ${b('W')}[p.w + k];
-    if (HAS_TW) { v = fma(${b('BO')}[p.bo + m], ${b('TW')}[p.tw + k], v); }
-    ${b('CO')}[p.cot + i] = v;
-  }
+  // a thread per column k: the row loop reads e and ġ at the same address in every lane
   for (var k = lid; k < p.k; k += 256u) {
+    let w = ${b('W')}[p.w + k];
+    var tw = 0.0;
+    if (HAS_TW) { tw = ${b('TW')}[p.tw + k]; }
     var s = 0.0;
     for (var m = 0u; m < p.m; m++) {
-      s = fma(${b('BO')}[p.bot + m], ${b('X')}[p.x + m * p.k + k], s);
-      if (HAS_TX) { s = fma(${b('BO')}[p.bo + m], ${b('TX')}[p.tx + m * p.k + k], s); }
+      let e = ${b('BO')}[p.bo + m];
+      let ge = ${b('BO')}[p.bot + m];
+      ${b('CO')}[p.cot + m * p.k + k] = fma(e, tw, ge * w);
+      s = fma(ge, ${b('X')}[p.x + m * p.k + k], s);
+      if (HAS_TX) { s = fma(e, ${b('TX')}[p.tx + m * p.k + k], s); }
     }
     ${b('DO')}[p.dot + k] = s;
   }
