@@ -6,12 +6,47 @@
 //   npx tsx bench/sprig_ab.ts [cpu|gpu] [rounds]
 // Before/after a change: run it alternately in two checkouts (e.g. `git archive <commit> | tar
 // -x -C /tmp/before`, node_modules linked) and compare ratioCpu.
+//   npx tsx bench/sprig_ab.ts optim
+// optim: the clipped Adam step alone (E.adam's step from its gathered gradients, session 9:
+// multi-workgroup norm partials + kernels/optim.ts adamPartialsKernel above 32k floats, one
+// single-workgroup dispatch below) against session 8's path (the one-workgroup gradNormKernel,
+// then optim_adam), alternating, 7 rounds of 200 steps, at SPRIG's perception, PPO's MinAtar
+// network and SPRIG's heads sizes.
 import os from 'node:os';
 import * as E from '../engine/index.ts';
+import { gradNormKernel, optimKernel } from '../kernels/optim.ts';
+import { grid } from '../kernels/common.ts';
 import { resolveLayers } from '../rl/harness/config.ts';
 import { Trainer } from '../rl/harness/trainer.ts';
 import { getAlgorithm } from '../rl/registry.ts';
 await E.init();
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e3; };
+if (process.argv[2] === 'optim') {
+  const rt = E.runtime();
+  const f = E.f32bits;
+  for (const [rows, cols, label] of [[128, 600, 'SPRIG perception-sized'], [128, 1035, 'PPO MinAtar-sized'], [8, 128, 'SPRIG heads-sized']] as const) {
+    const pk = E.packParams({ w: E.randn([rows, cols]), b: E.zeros([rows]) });
+    const n = E.packedOf(pk.params)!.layout.size;
+    const opt = E.adam(pk.params, { lr: 1e-4, eps: 1e-5 }) as unknown as { gflat: E.Tensor; stepGathered(o: object): void; dispose(): void };
+    E.scope(() => E.assign(opt.gflat, E.mul(E.randn([n]), 0.01)));
+    const M = E.zeros([n]), V = E.zeros([n]), H = E.zeros([128]);
+    const K = 200;
+    const oldStep = () => {
+      rt.dispatch({ kernel: gradNormKernel, inputs: [opt.gflat.buffer], outputs: [H.buffer], params: [n], workgroups: [1], label: 'old norm' });
+      rt.dispatch({ kernel: optimKernel('adam'), inputs: [opt.gflat.buffer, H.buffer], outputs: [pk.flat.buffer, M.buffer, V.buffer], params: [n, 2, f(1e-4), 0, f(0.5), f(0.9), f(0.999), f(1e-5), f(0.1), f(0.03), 0], workgroups: grid(n), label: 'old adam' });
+    };
+    const newStep = () => opt.stepGathered({ lr: 1e-4, maxGradNorm: 0.5 });
+    const time = async (fn: () => void) => { await pk.flat.data(); const t0 = performance.now(), c0 = cpuMs(); for (let i = 0; i < K; i++) fn(); await pk.flat.data(); return { w: ((performance.now() - t0) / K) * 1000, c: ((cpuMs() - c0) / K) * 1000 }; };
+    const o: { w: number; c: number }[] = [], nn: typeof o = [];
+    for (let r = 0; r < 7; r++) { o.push(await time(oldStep)); nn.push(await time(newStep)); }
+    const m = (x: number[]) => [...x].sort((a, b) => a - b)[3];
+    const [ow, nw, oc, nc] = [m(o.map((x) => x.w)), m(nn.map((x) => x.w)), m(o.map((x) => x.c)), m(nn.map((x) => x.c))];
+    console.log(JSON.stringify({ label, n, oldUsWall: +ow.toFixed(0), newUsWall: +nw.toFixed(0), oldOverNewWall: +(ow / nw).toFixed(2), oldUsCpu: +oc.toFixed(0), newUsCpu: +nc.toFixed(0), oldOverNewCpu: +(oc / nc).toFixed(2), pairsWall: o.map((x, i) => +(x.w / nn[i].w).toFixed(2)), load: os.loadavg()[0].toFixed(1) }));
+    opt.dispose();
+    E.dispose([pk.params, pk.flat, M, V, H]);
+  }
+  process.exit(0);
+}
 const dev = process.argv[2] ?? 'cpu';
 const rounds = Number(process.argv[3] ?? 3);
 async function make(name: string) {
@@ -21,7 +56,7 @@ async function make(name: string) {
   await t.step();
   return t;
 }
-const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+const cpu = () => cpuMs() / 1e3;
 async function seg(t: Trainer, n: number) {
   const w0 = performance.now(), c0 = cpu();
   for (let i = 0; i < n; i++) await t.step();
