@@ -5,7 +5,8 @@
 // in one run; and SCORER's cost per env step relative to DQN's. Our rounds also print GPU
 // dispatches and uploads per vector step (the engine's counters over the timed steps).
 //   npx tsx bench/dqn_speed.ts [--steps 2000] [--rounds 3] [--no-torch] [--case small] [--torch-threads 1,2]
-//                              [--eps-decay 20000 | --whole-run [cleanrl|reference]] [--env-device] [--fused-ab] [--s8-ab] [--no-unpack] | --profile [--profile-n 40] | --poll-ab [--blocks 40]
+//                              [--eps-decay 20000 | --whole-run [cleanrl|reference]] [--env-device] [--fused-ab] [--s8-ab] [--no-unpack] | --profile [--profile-n 40] | --poll-ab [--blocks 40] [--poll-modes timer,throttled]
+//                              [--polling throttled|timer|busy]
 // --eps-decay: env steps of the ε decay 1 → 0.05 on both sides (default 20,000: ε ≈ 0.97 in the timed
 // steps, so most steps explore and both sides skip the greedy forward, as CleanRL does; ours
 // also skips its readback; 1: ε = 0.05, nearly every step greedy, as late in training). --whole-run: ε 1 → 0.05 over the first half of the timed
@@ -23,7 +24,8 @@
 // 1 ms timer past the 0.3 ms spin, session 8's default; 'throttled', short Atomics.wait naps,
 // session 9's), in one process, alternating blocks (the order flipped every block): one DQN ref
 // trainer at the reference schedule's final ε 0.1 (25 env steps a block), a tiny round trip (20
-// a block) and a 1024² matmul (1 a block); no PyTorch.
+// a block) and a 1024² matmul (1 a block); no PyTorch. --polling MODE: every run of ours in that
+// polling mode (default: the engine's, 'throttled'), e.g. --polling timer for session 8's.
 // --no-unpack: replay batches decoded on the CPU and uploaded as floats (rl/replay.ts
 // replayGpuUnpack(false)), to time the bits upload's share against a run without the flag. --env-device: also ours DQN on MinAtar Breakout with
 // envDevice 'cpu' against 'gpu' (rl/envs/gpu), alternating, same cases. --fused-ab: in one
@@ -338,6 +340,7 @@ async function main() {
   if (!(steps > 0) || !(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--steps must be > 0 and --rounds an integer >= 1, got --steps ${opt('--steps')} --rounds ${opt('--rounds')}`);
   if (only && !CASES.some((c) => c.name === only)) throw new Error(`--case ${only}: unknown case; valid: ${CASES.map((c) => c.name).join(', ')}`);
   await E.init();
+  if (opt('--polling') !== undefined) E.setPollingMode(opt('--polling') as E.PollingMode);
   // --no-unpack: replay batches decoded on the CPU and uploaded as floats (session 7's upload) everywhere but --s8-ab's session 8 trainer
   if (args.includes('--no-unpack')) replayGpuUnpack(false);
   if (args.includes('--profile')) {
@@ -351,7 +354,7 @@ async function main() {
   }
   const info = E.runtime().info.adapterInfo;
   console.log(`DQN training loop, ${steps} timed env steps per cell, ${rounds} round(s) alternating ours DQN / PyTorch DQN / ours SCORER; medians over rounds`);
-  console.log(`adapter: ${info.vendor} ${info.architecture} ${info.description}; CPU ${os.cpus()[0]?.model} x${os.cpus().length}`);
+  console.log(`adapter: ${info.vendor} ${info.architecture} ${info.description}; CPU ${os.cpus()[0]?.model} x${os.cpus().length}; polling ${E.getPollingMode()}`);
   console.log(`PyTorch: ${noTorch ? 'skipped (--no-torch)' : torchInfo ? `${torchInfo.version} (${torchInfo.device}) via ${torchInfo.python}, intra-op threads ${threads.join(' and ')} (the faster is the peer)` : 'unavailable (no python with torch: set BENCH_PYTHON, or apt-get install python3-torch)'}`);
   // the expected share of greedy env steps in the timed steps (1 − ε averaged over them)
   const epsAt = (t: number) => 1 + (epsEnd - 1) * Math.min(1, Math.max(0, t) / epsDecay);
