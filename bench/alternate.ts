@@ -20,6 +20,9 @@
 //       the recorded reverse path
 //   npx tsx bench/alternate.ts leader_mixed [rounds]   the same update with the mixed term replayed from
 //       CG's recorded first product (the default) and by a fresh jvp after the solve (the path before)
+//   npx tsx bench/alternate.ts leader_s9 [rounds]   the default update against session 8's path (no primal
+//       work shared between f₁'s gradient and CG's first product, the output layer's tangent dispatches
+//       not fused: totalDerivative's sharePrimal and fuseOutputTangent off)
 //   npx tsx bench/alternate.ts attention_paths [rounds]   attention's fused and composed paths
 
 import os from 'node:os';
@@ -213,20 +216,29 @@ if (which === 'leader_parts') {
   process.exit(0);
 }
 
-if (which === 'leader' || which === 'leader_mixed') {
+if (which === 'leader' || which === 'leader_mixed' || which === 'leader_s9') {
   await E.init();
   const { NETS, leaderGame } = await import('./implicit.ts');
   for (const net of NETS) {
     const g = leaderGame(net);
-    const td = (secondOrder: 'forward' | 'reverse', dual: boolean, replay = true, mixedReplay = true) => () => {
+    const td = (secondOrder: 'forward' | 'reverse', dual: boolean, replay = true, mixedReplay = true, s9 = true) => () => {
       const prev = E.nnDualKernels(dual);
       try {
-        E.dispose(E.totalDerivative({ leaderLoss: g.actorLoss, followerLoss: g.criticLoss, leader: g.actor, follower: g.critic, lambda: 1, cgIters: 10, secondOrder, replay, mixedReplay }));
+        E.dispose(E.totalDerivative({
+          leaderLoss: g.actorLoss, followerLoss: g.criticLoss, leader: g.actor, follower: g.critic, lambda: 1, cgIters: 10, secondOrder, replay, mixedReplay,
+          ...(s9 ? {} : { sharePrimal: false, fuseOutputTangent: false }),
+        }));
       } finally {
         E.nnDualKernels(prev);
       }
     };
-    const cases: Array<[string, () => void]> = which === 'leader_mixed'
+    const cases: Array<[string, () => void]> = which === 'leader_s9'
+      ? [
+        ['actor grad', () => E.dispose(E.grad(g.actorLoss, 0)(g.actor, g.critic))],
+        ['leader (session 9 default)', td('forward', true)],
+        ['leader, session 8 path', td('forward', true, true, true, false)],
+      ]
+      : which === 'leader_mixed'
       ? [
         ['actor grad', () => E.dispose(E.grad(g.actorLoss, 0)(g.actor, g.critic))],
         ['leader, mixed term replayed', td('forward', true)],
