@@ -966,10 +966,11 @@ export interface TotalDerivativeOptions<L extends Tree, F extends Tree> {
    * On rl/'s fused-linear actor/critic networks with the fused MSE loss, forward over reverse
    * runs the dual linear/MSE kernels (value and tangent in one dispatch; the backward's two
    * fused kernels carry tangents), 18 dispatches for the first product; CG then replays only
-   * the tangent work (`replay`), 11 dispatches and no primal arithmetic a product. A 10-iteration
-   * update is 166 dispatches with the mixed term replayed from the first product (175 with
-   * `mixedReplay: false`) against the recorded reverse path's 435–547 (the committed
-   * `npm run bench`, both nets), about half its CPU time (docs/actor-critic.md, Speed).
+   * the tangent work (`replay`), 8 dispatches and no primal arithmetic a product (the output
+   * layer's and the loss's four tangent dispatches fused into one, `fuseOutputTangent`). A
+   * 10-iteration update is 133 dispatches on bench/implicit.ts's games (166 with `sharePrimal` and
+   * `fuseOutputTangent` off, 175 with `mixedReplay: false` as well) against the recorded reverse
+   * path's 435–547, about half its CPU time (docs/actor-critic.md, Speed).
    */
   secondOrder?: 'forward' | 'reverse';
   /** CG's one-kernel iteration (CgOptions.fused; default: CG's default). */
