@@ -6,6 +6,10 @@
 //   npx tsx bench/sprig_ab.ts [cpu|gpu] [rounds]
 // Before/after a change: run it alternately in two checkouts (e.g. `git archive <commit> | tar
 // -x -C /tmp/before`, node_modules linked) and compare ratioCpu.
+//   npx tsx bench/sprig_ab.ts cpu [rounds] --s9-ab
+// --s9-ab: the same PPO and SPRIG trainers timed with session 9's update changes off (session 8's
+// one-workgroup clip norm, the composed SPRIG leader objective, E.ppoLoss's five-tensor input)
+// and on, alternating within each round (A/B switches read at every step); prints both.
 //   npx tsx bench/sprig_ab.ts optim
 // optim: the clipped Adam step alone (E.adam's step from its gathered gradients, session 9:
 // multi-workgroup norm partials + kernels/optim.ts adamPartialsKernel above 32k floats, one
@@ -19,6 +23,9 @@ import { grid } from '../kernels/common.ts';
 import { resolveLayers } from '../rl/harness/config.ts';
 import { Trainer } from '../rl/harness/trainer.ts';
 import { getAlgorithm } from '../rl/registry.ts';
+import { clipNormSession8 } from '../engine/nn/optim.ts';
+import { ppoPackedBatch } from '../rl/ppo.ts';
+import { sprigFusedLeaderObjective } from '../rl/sprig.ts';
 await E.init();
 const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e3; };
 if (process.argv[2] === 'optim') {
@@ -64,11 +71,32 @@ async function seg(t: Trainer, n: number) {
 }
 const ppo = await make('ppo'), sprig = await make('sprig');
 const P: { wall: number; cpu: number }[] = [], S: typeof P = [];
+const s9ab = process.argv.includes('--s9-ab');
+const session9 = (on: boolean) => {
+  clipNormSession8(!on);
+  ppoPackedBatch(on);
+  sprigFusedLeaderObjective(on);
+};
+const P8: typeof P = [], S8: typeof P = [];
 for (let r = 0; r < rounds; r++) {
-  P.push(await seg(ppo, 2));
-  S.push(await seg(sprig, 1));
+  const order = s9ab ? (r % 2 ? [true, false] : [false, true]) : [true];
+  for (const on of order) {
+    session9(on);
+    (on ? P : P8).push(await seg(ppo, 2));
+    (on ? S : S8).push(await seg(sprig, 1));
+  }
 }
+session9(true);
 const med = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+if (s9ab) {
+  const m = (xs: { wall: number; cpu: number }[], k: 'wall' | 'cpu') => +med(xs.map((x) => x[k])).toFixed(0);
+  console.log(JSON.stringify({
+    session8: { ppoUsWall: m(P8, 'wall'), sprigUsWall: m(S8, 'wall'), ppoUsCpu: m(P8, 'cpu'), sprigUsCpu: m(S8, 'cpu'), ratioCpu: +(m(S8, 'cpu') / m(P8, 'cpu')).toFixed(2), ratioWall: +(m(S8, 'wall') / m(P8, 'wall')).toFixed(2) },
+    sprigS8OverS9Cpu: +(m(S8, 'cpu') / m(S, 'cpu')).toFixed(2), sprigS8OverS9Wall: +(m(S8, 'wall') / m(S, 'wall')).toFixed(2),
+    ppoS8OverS9Cpu: +(m(P8, 'cpu') / m(P, 'cpu')).toFixed(2), ppoS8OverS9Wall: +(m(P8, 'wall') / m(P, 'wall')).toFixed(2),
+    sprigPairsCpu: S8.map((x, i) => +(x.cpu / S[i].cpu).toFixed(2)),
+  }));
+}
 const pw = med(P.map((x) => x.wall)), pc = med(P.map((x) => x.cpu)), sw = med(S.map((x) => x.wall)), sc = med(S.map((x) => x.cpu));
 console.log(JSON.stringify({ ppoUsWall: +pw.toFixed(0), sprigUsWall: +sw.toFixed(0), ratioWall: +(sw / pw).toFixed(2), ppoUsCpu: +pc.toFixed(0), sprigUsCpu: +sc.toFixed(0), ratioCpu: +(sc / pc).toFixed(2), ratiosWall: S.map((s, i) => +(s.wall / P[i].wall).toFixed(2)), load: os.loadavg()[0].toFixed(1) }));
 process.exit(0);

@@ -171,6 +171,14 @@ export type Heads = ReturnType<typeof actorCriticHeads>;
 
 // ------------------------------------------------------------------ losses
 
+let packedBatch = true;
+/** Benchmarks' A/B switch: false makes the composed update hand E.ppoLoss five [M] tensors (session 8: it concatenates them, 5 dispatches). Returns the previous setting. */
+export function ppoPackedBatch(on?: boolean): boolean {
+  const was = packedBatch;
+  if (on !== undefined) packedBatch = on;
+  return was;
+}
+
 /** One minibatch, on the GPU. */
 export interface Minibatch {
   obs: Tensor;
@@ -401,7 +409,7 @@ export class PpoAgent implements OnPolicyAgent {
             adv: E.tensor(mbAdv, [M]),
             returns: E.tensor(mbRet, [M]),
             oldValues: E.tensor(mbVal, [M]),
-            data: E.tensor(mbData, [5, M]),
+            data: packedBatch ? E.tensor(mbData, [5, M]) : undefined,
           };
           const st = this.updateMinibatch(mb, lr, last);
           if (st) {

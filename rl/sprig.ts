@@ -190,6 +190,14 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
 
 // ------------------------------------------------------------------ the leader/follower game
 
+let fusedLeader = true;
+/** Benchmarks' A/B switch: false gives the sequential leader the composed objective (session 8). Returns the previous setting. */
+export function sprigFusedLeaderObjective(on?: boolean): boolean {
+  const was = fusedLeader;
+  if (on !== undefined) fusedLeader = on;
+  return was;
+}
+
 /**
  * SPRIG's two objectives as a games/ Game over (θ = perception, φ = heads) on one minibatch,
  * in the minimise-both convention: f₁ = −u_L (leader), f₂ = the PPO loss + C_θ (follower).
@@ -203,7 +211,7 @@ export function sprigGame(agent: { perception: Perception; heads: PpoAgent['head
       const out = agent.perception.apply(theta, mb.obs);
       const { features, gates } = out;
       const logits = agent.heads.logits(phi, features);
-      if (c.leaderUpdate === 'sequential' && gates) {
+      if (c.leaderUpdate === 'sequential' && gates && fusedLeader) {
         // One dispatch each way (engine/nn/ppo_loss.ts); the total rule differentiates f₁ twice
         // and keeps the composed form below. Same f: with C = Σ gates / B,
         // alg1: −u_L = α·λ_c·C − (1 − α)·u_policy;  eq8: −u_L = (1 − α)·λ_c·C − α·u_policy.

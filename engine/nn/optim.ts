@@ -58,6 +58,17 @@ export const NORM_ONE_WORKGROUP = 1 << 15;
 /** Most workgroups of the multi-workgroup norm: each adds its sum of squares to a list this long. */
 export const NORM_GROUPS = 32;
 
+let session8Clip = false;
+/**
+ * Benchmarks' A/B switch: true takes session 8's clipped step (the one-workgroup norm over the
+ * whole gradient, then the update kernel) in steps made from now on. Returns the previous setting.
+ */
+export function clipNormSession8(on?: boolean): boolean {
+  const was = session8Clip;
+  if (on !== undefined) session8Clip = on;
+  return was;
+}
+
 export abstract class FlatOptimizer implements Optimizer {
   abstract readonly kind: OptimKind;
   stepCount = 0;
@@ -112,7 +123,7 @@ export abstract class FlatOptimizer implements Optimizer {
     const g = this.gflat.buffer;
     if (opts.maxGradNorm !== undefined) {
       flags |= 2;
-      if (n <= NORM_ONE_WORKGROUP) {
+      if (n <= NORM_ONE_WORKGROUP || session8Clip) {
         rt.dispatch({ kernel: gradNormKernel, inputs: [g], outputs: [hb], params: [n], workgroups: [1], label: 'clipGradNorm' });
       } else {
         const ns = this.squarePartials();
@@ -224,7 +235,7 @@ export class Adam extends FlatOptimizer {
    */
   protected override stepGathered(opts: StepOptions) {
     const lr = opts.lr ?? this.lr;
-    if (opts.maxGradNorm === undefined || typeof lr !== 'number' || this.o.weightDecay !== 0) return super.stepGathered(opts);
+    if (opts.maxGradNorm === undefined || typeof lr !== 'number' || this.o.weightDecay !== 0 || session8Clip) return super.stepGathered(opts);
     const n = this.layout.size;
     const rt = runtime();
     const [b1, b2] = this.o.betas;
