@@ -22,8 +22,8 @@
 // --profile: only the GPU time of each piece of one ref update (no loop, no PyTorch).
 // --poll-ab: only the engine's polling modes against each other (engine/device.ts: 'timer', the
 // 1 ms timer past the 0.3 ms spin, session 8's default; 'throttled', short Atomics.wait naps,
-// session 9's), in one process, alternating blocks (the order flipped every block): one DQN ref
-// trainer at the reference schedule's final ε 0.1 (25 env steps a block), a tiny round trip (20
+// session 9's), in one process, alternating blocks (the order flipped every block): a DQN and a
+// SCORER ref trainer at the reference schedule's final ε 0.1 (25 env steps a block each), a tiny round trip (20
 // a block) and a 1024² matmul (1 a block); no PyTorch. --polling MODE: every run of ours in that
 // polling mode (default: the engine's, 'throttled'), e.g. --polling timer for session 8's.
 // --no-unpack: replay batches decoded on the CPU and uploaded as floats (rl/replay.ts
@@ -267,12 +267,13 @@ async function pollAb(blocks: number) {
   const prevMode = E.getPollingMode();
   epsDecay = 1;
   epsEnd = 0.1;
-  const t = trainerFor(dqnAlgorithms.dqn, CASES[0]);
-  while (t.globalStep <= WARMUP) await t.step();
+  const t = trainerFor(dqnAlgorithms.dqn, CASES[0]), ts = trainerFor(scorerAlgorithms['scorer-dqn'], CASES[0]);
+  for (const x of [t, ts]) while (x.globalStep <= WARMUP) await x.step();
   const a = E.keep(E.randn([1024, 1024], 0, 1, { seed: 1 }));
   const x = E.keep(E.tensor(new Float32Array(16), [4, 4]));
   const items = [
     { name: 'DQN ref loop, ε 0.1 (ms an env step)', chunk: 25, scale: 1, run: async () => void (await t.step()) },
+    { name: 'SCORER (over DQN) ref loop, ε 0.1 (ms an env step)', chunk: 25, scale: 1, run: async () => void (await ts.step()) },
     { name: 'round trip: upload, 1 dispatch, read 64 B (µs)', chunk: 20, scale: 1000, run: async () => { const y = E.scope(() => E.add(E.tensor(new Float32Array(16), [4, 4]), x)); await y.data(); y.dispose(); } },
     { name: 'matmul 1024² (ms)', chunk: 1, scale: 1, run: async () => { const y = E.scope(() => E.matmul(a, a)); await E.sync(); y.dispose(); } },
   ];
@@ -304,6 +305,7 @@ async function pollAb(blocks: number) {
   }
   E.setPollingMode(prevMode);
   t.dispose();
+  ts.dispose();
   E.dispose([a, x]);
   console.log(`load average at end: ${load()}`);
 }
