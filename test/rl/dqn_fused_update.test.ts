@@ -290,7 +290,7 @@ it('declines networks it does not cover, with the reason; refuses bad input with
 });
 
 describe.each(['adam', 'rmsprop'] as const)('the DQN learner with the fused update (%s)', (optimizer) => {
-  it('takes the fused path (4 dispatches per update with Adam; with RMSProp 3 plus the engine's clipped step) and steps as the composed learner does', async () => {
+  it('takes the fused path (4 dispatches per update with Adam; with RMSProp 3 plus the engine clipped step) and steps as the composed learner does', async () => {
     const live = E.memory().liveBuffers;
     const cfg = resolveDqnConfig(dqnAlgorithms['double-dqn'], 'minatar-small', { optimizer, batchSize: 32, doubleSelect: 'online-head', loss: 'huber' });
     const obsShape = [10, 10, 4];
