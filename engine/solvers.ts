@@ -32,7 +32,7 @@ import { f32bits, type DispatchArgs } from './runtime.ts';
 import {
   add, sub, mul, div, sum, sqrt, gt, le, ne, abs, maximum, where, zeros, full, reshape, assign, stack, concat, clone,
 } from './ops.ts';
-import { cgKernel, cgKernelVec4, CG_HIST, CG_NEG_MODES } from '../kernels/cg.ts';
+import { cgKernel, cgKernelVec4, cgKernelAcc, cgKernelVec4Acc, CG_HIST, CG_NEG_MODES } from '../kernels/cg.ts';
 import { outputTangentKernel } from '../kernels/nn.ts';
 import { grad, vjp, jvp, hvp, valueAndGrad, flattenTree, innerProduct, type Tree } from './autodiff.ts';
 
@@ -217,6 +217,12 @@ export interface CgOptions {
    * output layer and its MSE loss as one kernel (kernels/nn.ts outputTangentKernel). false: as recorded.
    */
   fuseReplay?: boolean;
+  /**
+   * Internal (with `sideMatvec`, x₀ = 0; default true): CG's kernel carries the one tangent range
+   * through which the side work meets the product along with x (Tape.side.acc), so that after the
+   * solve only the side work's own ops run.
+   */
+  accumulateSide?: boolean;
 }
 
 export interface CgResult {
@@ -320,12 +326,22 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
     });
     return [x, r, p, s, ap];
   });
-  const iterate = (ap: Tensor, k: number) =>
-    rt.dispatch({
+  // Z: the side work's frontier tangent carried along with x (Tape.side.acc)
+  let Z: Tensor | null = null;
+  const iterate = (ap: Tensor, k: number) => {
+    const acc = tape?.side?.acc;
+    if (acc && !Z) Z = allocTensor([(acc.frontier.hi - acc.frontier.lo) / 4]);
+    const zb = Z?.bufferFor('cg');
+    rt.dispatch(acc && zb ? {
+      kernel: { ...(n % 4 === 0 ? cgKernelVec4Acc : cgKernelAcc), constants: { MODE: 1 } },
+      inputs: [ap.bufferFor('cg')], outputs: [X.buffer, R.buffer, Pv.buffer, S.buffer, acc.frontier.buf, zb.buffer],
+      params: [...words(k + 1), Z!.size, acc.frontier.lo / 4, zb.offset / 4], workgroups: [1], label: 'cg',
+    } : {
       kernel: { ...kern, constants: { MODE: 1 } },
       inputs: [ap.bufferFor('cg')], outputs: [X.buffer, R.buffer, Pv.buffer, S.buffer],
       params: words(k + 1), workgroups: [1], label: 'cg',
     });
+  };
   let tape: Tape | null = null;
   return {
     step(k) {
@@ -340,7 +356,7 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
           const r = side(unpack(P, Pv));
           outs = r.side;
           return packProduct(P, r.out, [X, R, Pv, S], AP);
-        }, Pv, () => outs, o.primalCache, o.fuseReplay !== false);
+        }, Pv, () => outs, o.primalCache, o.fuseReplay !== false, !o.x0 && o.accumulateSide !== false);
         iterate(tape.ap, k);
         if (o.submitAfterFirst) rt.flush();
       } else if (o.replay) {
@@ -360,13 +376,19 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
         // solve is over), and the side work replays from it.
         const xb = X.bufferFor('cg'), vb = Pv.bufferFor('cg');
         rt.copy(xb.buffer, xb.offset, vb.buffer, vb.offset, n * 4);
-        replayTape({ ...tape, ops: tape.side.ops });
+        const acc = tape.side.acc;
+        if (acc && Z) {
+          // the frontier tangent at x is the one CG accumulated: only the side work's own ops run
+          const zb = (Z as Tensor).bufferFor('cg');
+          rt.copy(zb.buffer, zb.offset, acc.frontier.buf, acc.frontier.lo, acc.frontier.hi - acc.frontier.lo);
+          replayTape({ ...tape, ops: acc.own });
+        } else replayTape({ ...tape, ops: tape.side.ops });
         out.side = tape.side.outputs.map((t) => clone(t));
       }
       return out;
     },
     dispose: () => {
-      dispose([X, R, Pv, S, AP]);
+      dispose([X, R, Pv, S, AP, Z]);
       if (tape) {
         releaseDeferred(tape.held);
         // (a tensor the matvec kept, e.g. totalDerivative's copy of ∇₂f₂, outlives the solve)
@@ -395,7 +417,16 @@ interface Tape {
   held: Tensor[];
   created: Set<Tensor>;
   /** The side outputs' work (recordTape's `side`): what to replay for them, in order. */
-  side?: { ops: Array<{ d: DispatchArgs } | { c: CopyArgs }>; outputs: Tensor[] };
+  side?: {
+    ops: Array<{ d: DispatchArgs } | { c: CopyArgs }>; outputs: Tensor[];
+    /**
+     * With x₀ = 0 the solution is x = Σ_k α_k p_k, and every tangent a product computes is linear
+     * in p: `frontier`, the one range of the product's tangents that the side work's own ops (those
+     * the product never runs) read, is carried along as Z = Σ_k α_k T(p_k) by CG's kernel; after
+     * the solve only `own` runs, reading Z in place of the replayed tangent at x.
+     */
+    acc?: { frontier: Span; own: TapeOp[] };
+  };
 }
 
 interface Span { buf: GPUBuffer; lo: number; hi: number }
@@ -663,11 +694,43 @@ function fuseOutputTangent(ops: TapeOp[]): TapeOp[] {
 }
 
 /**
+ * The side work split for CG's accumulation (Tape.side.acc): null unless the ops of the side tape
+ * that the first product ran (shared, replayed in every product) and those it did not (own) meet
+ * through one tangent range that a shared op of the product tape writes.
+ */
+function accumulation(keepSide: Array<TapeOp | null>, entries: Array<{ op: TapeOp; writes: Span[]; whole?: boolean } | null>, ran: boolean[], product: Set<TapeOp>): { frontier: Span; own: TapeOp[] } | null {
+  const own: TapeOp[] = [];
+  const shared: Array<{ op: TapeOp; writes: Span[] }> = [];
+  keepSide.forEach((op, i) => {
+    if (!op) return;
+    if (ran[i]) shared.push({ op, writes: entries[i]!.writes });
+    else own.push(op);
+  });
+  let frontier: Span | null = null;
+  let from: TapeOp | null = null;
+  for (const op of own) {
+    const ins = 'd' in op ? op.d.inputs.map(span) : [{ buf: op.c[0], lo: op.c[1], hi: op.c[1] + op.c[4] }];
+    for (const x of ins)
+      for (const sh of shared)
+        for (const w of sh.writes) {
+          if (w.buf !== x.buf || !(x.lo < w.hi && w.lo < x.hi)) continue;
+          if (frontier && (frontier.buf !== w.buf || frontier.lo !== w.lo || frontier.hi !== w.hi)) return null;
+          frontier = w;
+          from = sh.op;
+          // the read must lie inside the one range carried
+          if (x.lo < w.lo || x.hi > w.hi) return null;
+        }
+  }
+  if (!frontier || !from || !product.has(from) || !Number.isFinite(frontier.hi)) return null;
+  return { frontier, own };
+}
+
+/**
  * Runs fn (the matvec) once, recording its dispatches and copies with disposal deferred, and
  * keeps those that (transitively) read the vector `v` or write where such work wrote: the rest
  * computed values that do not depend on v, which stay in their (unrecycled) buffers.
  */
-function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[], cache?: PrimalCache, fuse = false): Tape {
+function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[], cache?: PrimalCache, fuse = false, accumulate = false): Tape {
   const rt = runtime() as unknown as { dispatch: (a: DispatchArgs) => void; copy: (...a: CopyArgs) => void };
   const log: Tape['ops'] = [];
   const own = (k: 'dispatch' | 'copy') => Object.prototype.hasOwnProperty.call(rt, k);
@@ -765,6 +828,7 @@ function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[], cache?: 
     replayed.push({ op: ops[ops.length - 1], writes: writes[writes.length - 1] });
   }
   let sideTape: Tape['side'];
+  let sideParts: { keepSide: Array<TapeOp | null>; entries: Array<{ op: TapeOp; writes: Span[]; whole?: boolean } | null> } | null = null;
   if (defer && side) {
     // The side outputs' work after the solve: what ran in the first product and depends on v
     // replays (tangent halves where the primal inputs are unchanged); what never ran runs whole;
@@ -773,6 +837,7 @@ function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[], cache?: 
     const entries = log.map((op, i) => (ran![i] ? replayed[i] : { op, writes: outsOf(op), whole: true }));
     const keepSide = liveFrom(outputs.map((t) => span(t.bufferFor('cg'))), entries);
     sideTape = { ops: keepSide.filter((op): op is Tape['ops'][number] => !!op), outputs };
+    sideParts = { keepSide, entries };
   }
   // Dead work: a replayed op none of whose writes reach the product (e.g. the tangent of the loss
   // value inside an HVP, which the gradient's tangent never reads) is dropped. Walking backwards
@@ -789,6 +854,7 @@ function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[], cache?: 
     else live.push({ buf: op.c[0], lo: op.c[1], hi: op.c[1] + op.c[4] });
   }
   const kept = ops.filter((_, i) => keepOp[i]);
+  if (sideTape && sideParts && accumulate) sideTape.acc = accumulation(sideParts.keepSide, sideParts.entries, ran!, new Set(kept)) ?? undefined;
   return { ops: fuse ? fuseOutputTangent(kept) : kept, ap, held: cap.held, created: cap.result.created, side: sideTape };
 }
 
@@ -968,9 +1034,10 @@ export interface TotalDerivativeOptions<L extends Tree, F extends Tree> {
    * fused kernels carry tangents), 18 dispatches for the first product; CG then replays only
    * the tangent work (`replay`), 8 dispatches and no primal arithmetic a product (the output
    * layer's and the loss's four tangent dispatches fused into one, `fuseOutputTangent`). A
-   * 10-iteration update is 133 dispatches on bench/implicit.ts's games (166 with `sharePrimal` and
-   * `fuseOutputTangent` off, 175 with `mixedReplay: false` as well) against the recorded reverse
-   * path's 435–547, about half its CPU time (docs/actor-critic.md, Speed).
+   * 10-iteration update is 127 (ReLU) and 133 (tanh) dispatches on bench/implicit.ts's games
+   * (the ReLU mixed term carried through CG, `accumulateMixed`; 166 with `sharePrimal`,
+   * `fuseOutputTangent` and `accumulateMixed` off, 175 with `mixedReplay: false` as well) against
+   * the recorded reverse path's 435–547, about half its CPU time (docs/actor-critic.md, Speed).
    */
   secondOrder?: 'forward' | 'reverse';
   /** CG's one-kernel iteration (CgOptions.fused; default: CG's default). */
@@ -1004,6 +1071,12 @@ export interface TotalDerivativeOptions<L extends Tree, F extends Tree> {
   sharePrimal?: boolean;
   /** CG's replayed products fuse a 1-wide output layer's and its MSE loss's tangent dispatches (CgOptions.fuseReplay, default true). */
   fuseOutputTangent?: boolean;
+  /**
+   * With the mixed term replayed and no warm start (default true): the critic's tangents the mixed
+   * term needs at the solution q = Σ_k α_k p_k are carried through CG (CgOptions.accumulateSide)
+   * instead of replayed at q, where they meet the leader's part in one range.
+   */
+  accumulateMixed?: boolean;
 }
 
 export interface TotalDerivativeResult<L, F> {
@@ -1053,7 +1126,7 @@ export function totalDerivative<L extends Tree, F extends Tree>(o: TotalDerivati
     const cgOpts = (): CgOptions => ({
       iters: o.cgIters ?? 10, lambda: o.lambda ?? 0, x0: o.x0, residuals: o.residuals, replay: mode === 'forward' && o.replay !== false,
       negativeCurvature: o.negativeCurvature, curvatureDamping: o.curvatureDamping, ...(o.fused !== undefined ? { fused: o.fused } : {}),
-      fuseReplay: o.fuseOutputTangent,
+      fuseReplay: o.fuseOutputTangent, accumulateSide: o.accumulateMixed,
     });
     let sol: CgResult;
     let g2f2: F, mixed: L;

@@ -13,6 +13,9 @@
 //
 // Modes (MODE override): 0 = start (R holds r₀ = b − (A+λI)x₀, AP holds b: writes S, P = R),
 // 1 = iterate (AP holds A·p without λ).
+// The _acc variants also accumulate Z[acc_z + i] = Σ_k α_k T[acc_t + i] (i < acc_n; Z is set, not
+// added to, on the first iteration k = 1): a tangent the product computes from p, carried along with
+// x = Σ_k α_k p_k (x₀ = 0) so that it need not be recomputed at x.
 
 import { WG } from './common.ts';
 
@@ -43,22 +46,24 @@ fn reduce2(lid: u32, a: f32, b: f32) -> vec2f {
  * scalar loops over ~10⁵ elements cost more than the dispatch itself (lavapipe, 72k-parameter
  * critic: docs/kernels.md).
  */
-export function cgKernelFor(vec4: boolean) {
+export function cgKernelFor(vec4: boolean, acc = false) {
   const T = vec4 ? 'vec4f' : 'f32';
   const sq = (a: string) => (vec4 ? `dot(${a}, ${a})` : `${a} * ${a}`);
   const dotp = (a: string, b: string) => (vec4 ? `dot(${a}, ${b})` : `${a} * ${b}`);
   const V = (x: string) => (vec4 ? `vec4f(${x})` : x);
   return {
-    name: vec4 ? 'cg_iteration_vec4' : 'cg_iteration',
+    name: `${vec4 ? 'cg_iteration_vec4' : 'cg_iteration'}${acc ? '_acc' : ''}`,
     code: /* wgsl */ `
 override MODE: u32 = 1u;
-struct Params { n: u32, k: u32, neg_mode: u32, hist: u32, lambda: f32, mu: f32, tol2: f32, pad: f32 }
+struct Params { n: u32, k: u32, neg_mode: u32, hist: u32, lambda: f32, mu: f32, tol2: f32, pad: f32, acc_n: u32, acc_t: u32, acc_z: u32 }
 @group(0) @binding(0) var<storage, read> AP: array<${T}>;
 @group(0) @binding(1) var<storage, read_write> X: array<${T}>;
 @group(0) @binding(2) var<storage, read_write> R: array<${T}>;
 @group(0) @binding(3) var<storage, read_write> P: array<${T}>;
 @group(0) @binding(4) var<storage, read_write> S: array<f32>;
-@group(0) @binding(5) var<uniform> p: Params;
+${acc ? `@group(0) @binding(5) var<storage, read> T: array<f32>;
+@group(0) @binding(6) var<storage, read_write> Z: array<f32>;
+@group(0) @binding(7) var<uniform> p: Params;` : '@group(0) @binding(5) var<uniform> p: Params;'}
 ${reduce2}
 @compute @workgroup_size(${WG}) fn main(@builtin(local_invocation_id) lid3: vec3u) {
   let lid = lid3.x;
@@ -114,7 +119,12 @@ ${reduce2}
     R[i] = r;
     rr += ${sq('r')};
   }
-  let rsNew = reduce2(lid, rr, 0.0).x;
+${acc ? `  // the same step along the tangent the product computed from p (linear in p): Z = Σ_k α_k T(p_k)
+  for (var i = lid; i < p.acc_n; i += ${WG}u) {
+    let z = select(Z[p.acc_z + i], 0.0, p.k == 1u);
+    Z[p.acc_z + i] = fma(alpha, T[p.acc_t + i], z);
+  }
+` : ''}  let rsNew = reduce2(lid, rr, 0.0).x;
   if (live) {
     let beta = rsNew / rs;
     for (var i = lid; i < n; i += ${WG}u) { P[i] = R[i] + beta * P[i]; }
@@ -135,3 +145,6 @@ ${reduce2}
 
 export const cgKernel = cgKernelFor(false);
 export const cgKernelVec4 = cgKernelFor(true);
+/** The same, also accumulating Z += α·T over a range (kernels/cg.ts, Params.acc_*): engine/solvers.ts's side-output accumulation. */
+export const cgKernelAcc = cgKernelFor(false, true);
+export const cgKernelVec4Acc = cgKernelFor(true, true);

@@ -94,7 +94,7 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
       const x0 = critic.map((l, i) => ({ w: E.randn(l.w.shape, 0, 0.1, { seed: 40 + i }), b: E.randn(l.b.shape, 0, 0.1, { seed: 50 + i }) }));
       const plainRuns: Record<string, { linear: number; tanh: number }> = {};
       const fusedRuns: Record<string, number> = {};
-      for (const [name, secondOrder, dual] of [['forward', 'forward', true], ['forward, primal not shared', 'forward', true], ['forward, output layer not fused', 'forward', true], ['forward, mixed term by a fresh jvp', 'forward', true], ['forward, warm start', 'forward', true], ['forward, no replay', 'forward', true], ['forward, no dual kernels', 'forward', false], ['reverse', 'reverse', true]] as const) {
+      for (const [name, secondOrder, dual] of [['forward', 'forward', true], ['forward, primal not shared', 'forward', true], ['forward, output layer not fused', 'forward', true], ['forward, mixed term not accumulated', 'forward', true], ['forward, mixed term by a fresh jvp', 'forward', true], ['forward, warm start', 'forward', true], ['forward, no replay', 'forward', true], ['forward, no dual kernels', 'forward', false], ['reverse', 'reverse', true]] as const) {
         const prev = E.nnDualKernels(dual);
         try {
           await E.sync();
@@ -107,7 +107,10 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
               ...(name === 'forward' ? {} : { secondOrder }), ...(name === 'forward, no replay' ? { replay: false } : {}),
               ...(name === 'forward, mixed term by a fresh jvp' ? { mixedReplay: false } : {}),
               ...(name === 'forward, primal not shared' ? { sharePrimal: false } : {}),
-              ...(name === 'forward, output layer not fused' ? { fuseOutputTangent: false } : {}),
+              // (and the mixed term replayed at the solution: as recorded, the replay recomputes
+              // exactly what a fresh pass computes)
+              ...(name === 'forward, output layer not fused' ? { fuseOutputTangent: false, accumulateMixed: false } : {}),
+              ...(name === 'forward, mixed term not accumulated' ? { accumulateMixed: false } : {}),
               // x₀ ≠ 0: CG's first matvec (the initial residual) is not the recorded one
               ...(name === 'forward, warm start' ? { x0: x0 } : {}),
             });
@@ -160,17 +163,25 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
       // float32 rounding
       expect(fusedRuns.forward).toBe(2 * NY - 1);
       expect(fusedRuns['forward, output layer not fused']).toBe(0);
-      expect(results['forward, output layer not fused'].dispatches - results.forward.dispatches).toBe(3 * (2 * NY - 1));
+      expect(results['forward, output layer not fused'].dispatches - results['forward, mixed term not accumulated'].dispatches).toBe(3 * (2 * NY - 1));
       // (over 2·NY iterations with negative curvature ignored, CG amplifies the fused kernel's other
       // rounding: 1.2e-4 on the tanh game; one replayed product is compared at 1e-5 below)
       expect(R.relError(results.forward.grad, results['forward, output layer not fused'].grad)).toBeLessThan(1e-3);
       const short: number[][] = [];
-      for (const fuseOutputTangent of [true, false]) {
-        const r = E.totalDerivative({ leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda, cgIters: 3, negativeCurvature: 'ignore', fuseOutputTangent });
+      for (const o of [{}, { fuseOutputTangent: false }, { accumulateMixed: false }]) {
+        const r = E.totalDerivative({ leaderLoss: actorLoss, followerLoss: criticLoss, leader: actor, follower: critic, lambda, cgIters: 3, negativeCurvature: 'ignore', ...o });
         short.push([...(await flat(r.leaderGrad as Layer[])), ...(await flat(r.implicit as Layer[]))]);
         E.dispose(r);
       }
       expect(R.relError(short[0], short[1]), 'two replayed products, fused vs not').toBeLessThan(1e-5);
+      // The mixed term from the critic's tangents carried through CG (Σ_k α_k T(p_k), with x₀ = 0)
+      // = replayed at the solution, to float32 rounding. On the ReLU critic the mixed term's own
+      // work (the critic's first-layer dX, the actor's backward) meets the product's in one range
+      // (the second layer's dX tangent), so its six replayed critic dispatches do not run; on the
+      // tanh critic it also reads the first layer's output tangent (tanh″), two ranges: not carried.
+      expect(R.relError(short[0], short[2]), '3 CG iterations, mixed term carried vs replayed').toBeLessThan(1e-5);
+      expect(R.relError(results.forward.grad, results['forward, mixed term not accumulated'].grad)).toBeLessThan(1e-3);
+      expect(results['forward, mixed term not accumulated'].dispatches - results.forward.dispatches).toBe(act === 'relu' ? 6 : 0);
       expect(R.relError(results['forward, warm start'].grad, want)).toBeLessThan(5e-3);
       expect(R.relError(results['forward, warm start'].grad, results.reverse.grad)).toBeLessThan(1e-3);
       // the dual kernels are what runs: fewer than half the dispatches of the composed tangent rules
