@@ -22,7 +22,8 @@
 //       CG's recorded first product (the default) and by a fresh jvp after the solve (the path before)
 //   npx tsx bench/alternate.ts leader_s9 [rounds]   the default update against session 8's path (no primal
 //       work shared between f₁'s gradient and CG's first product, the output layer's tangent dispatches
-//       not fused: totalDerivative's sharePrimal and fuseOutputTangent off)
+//       not fused, the mixed term not carried through CG: totalDerivative's sharePrimal, fuseOutputTangent
+//       and accumulateMixed off)
 //   npx tsx bench/alternate.ts attention_paths [rounds]   attention's fused and composed paths
 
 import os from 'node:os';
@@ -226,7 +227,7 @@ if (which === 'leader' || which === 'leader_mixed' || which === 'leader_s9') {
       try {
         E.dispose(E.totalDerivative({
           leaderLoss: g.actorLoss, followerLoss: g.criticLoss, leader: g.actor, follower: g.critic, lambda: 1, cgIters: 10, secondOrder, replay, mixedReplay,
-          ...(s9 ? {} : { sharePrimal: false, fuseOutputTangent: false }),
+          ...(s9 ? {} : { sharePrimal: false, fuseOutputTangent: false, accumulateMixed: false }),
         }));
       } finally {
         E.nnDualKernels(prev);
