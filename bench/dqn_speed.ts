@@ -24,7 +24,8 @@
 // 1 ms timer past the 0.3 ms spin, session 8's default; 'throttled', short Atomics.wait naps,
 // session 9's), in one process, alternating blocks (the order flipped every block): a DQN and a
 // SCORER ref trainer at the reference schedule's final ε 0.1 (25 env steps a block each), a tiny round trip (20
-// a block) and a 1024² matmul (1 a block); no PyTorch. --polling MODE: every run of ours in that
+// a block), a steady 3 ms wait with no GPU work (10 a block: the mode's own lateness) and a 1024²
+// matmul (1 a block); no PyTorch. --polling MODE: every run of ours in that
 // polling mode (default: the engine's, 'throttled'), e.g. --polling timer for session 8's.
 // --no-unpack: replay batches decoded on the CPU and uploaded as floats (rl/replay.ts
 // replayGpuUnpack(false)), to time the bits upload's share against a run without the flag. --env-device: also ours DQN on MinAtar Breakout with
@@ -55,6 +56,7 @@ import { fusedGreedy } from '../rl/dqn/fused_q.ts';
 import { FlatAdam } from '../engine/nn/ppo_mlp.ts';
 import { Rng as EngineRng } from '../engine/nn/rng.ts';
 import { runtime } from '../engine/tensor.ts';
+import { throttledWait } from '../engine/device.ts';
 import { Trainer } from '../rl/harness/trainer.ts';
 import type { OffPolicyAlgorithm, RunConfig } from '../rl/harness/types.ts';
 import { VecEnv } from '../rl/envs/vec.ts';
@@ -260,6 +262,15 @@ async function profile(n: number) {
   L.dispose();
 }
 
+/** A promise resolved by a chain of setImmediate polls (looked up on globalThis each time, as Dawn's binding does) once `ms` have passed. */
+function pollUntil(ms: number) {
+  const t0 = performance.now();
+  return new Promise<void>((resolve) => {
+    const poll = () => (performance.now() - t0 >= ms ? resolve() : void globalThis.setImmediate(poll));
+    globalThis.setImmediate(poll);
+  });
+}
+
 /** --poll-ab: the polling modes in alternating blocks in one process (see the header). */
 let pollModes: string | undefined;
 async function pollAb(blocks: number) {
@@ -275,6 +286,9 @@ async function pollAb(blocks: number) {
     { name: 'DQN ref loop, ε 0.1 (ms an env step)', chunk: 25, scale: 1, run: async () => void (await t.step()) },
     { name: 'SCORER (over DQN) ref loop, ε 0.1 (ms an env step)', chunk: 25, scale: 1, run: async () => void (await ts.step()) },
     { name: 'round trip: upload, 1 dispatch, read 64 B (µs)', chunk: 20, scale: 1000, run: async () => { const y = E.scope(() => E.add(E.tensor(new Float32Array(16), [4, 4]), x)); await y.data(); y.dispose(); } },
+    // no GPU: a promise the polling resolves once 3 ms have passed, the way Dawn's binding polls a
+    // fence, so the mode's own lateness shows without the GPU's spread (minus 3000 µs: how late)
+    { name: 'a steady 3 ms wait, no GPU: its length (µs)', chunk: 10, scale: 1000, run: async () => void (await throttledWait(pollUntil(3), true)) },
     { name: 'matmul 1024² (ms)', chunk: 1, scale: 1, run: async () => { const y = E.scope(() => E.matmul(a, a)); await E.sync(); y.dispose(); } },
   ];
   console.log(`polling modes A/B, ${blocks} blocks each, alternating (load ${load()}):`);
