@@ -595,11 +595,15 @@ function shareWithCache(cache: PrimalCache, log: TapeOp[], ran: boolean[]): Arra
       const c = src.every((x) => x) ? exact.get(`${d.kernel.name}|${consts(d)}|${params(d)}|${d.workgroups.join()}|${src.map((x) => key(x!)).join('|')}`) : undefined;
       if (c && c.kernel.code === d.kernel.code && c.outputs.length === outs.length) {
         const couts = c.outputs.map(span);
-        if (couts.every(clean)) {
-          out[i] = couts.map((co, k) => {
+        // A buffer the cache's pass freed after it ended goes back to the pool, and the product can
+        // be handed it for the same op's output: then the value is already in place (nothing wrote
+        // it since, or `clean` would fail) and a copy onto itself is invalid in WebGPU; the same
+        // buffer at another offset is not shared.
+        if (couts.every(clean) && couts.every((co, k) => co.buf !== outs[k].buf || co.lo === outs[k].lo)) {
+          out[i] = couts.flatMap((co, k) => {
             const n = Math.min(co.hi - co.lo, outs[k].hi - outs[k].lo);
             alias({ buf: outs[k].buf, lo: outs[k].lo, hi: outs[k].lo + n }, { buf: co.buf, lo: co.lo, hi: co.lo + n });
-            return { c: [co.buf, co.lo, outs[k].buf, outs[k].lo, n] as CopyArgs };
+            return co.buf === outs[k].buf ? [] : [{ c: [co.buf, co.lo, outs[k].buf, outs[k].lo, n] as CopyArgs }];
           });
         }
       } else {
@@ -609,10 +613,12 @@ function shareWithCache(cache: PrimalCache, log: TapeOp[], ran: boolean[]): Arra
           const p = byLabel.get(`${twin.label}|${JSON.stringify(twin.constants)}|${twin.params.join()}|${twin.inputs.map((k) => key(src[k]!)).join('|')}`);
           const po = p && p.outputs.length === 1 ? span(p.outputs[0]) : null;
           const n = twin.out[1] - twin.out[0];
-          if (po && po.hi - po.lo >= n && clean(po)) {
-            const lo = outs[0].lo + twin.out[0];
+          const lo = outs[0].lo + twin.out[0];
+          if (po && po.hi - po.lo >= n && clean(po) && (po.buf !== outs[0].buf || po.lo === lo)) {
+            const tangentOnly: TapeOp = { d: { ...d, kernel: { ...d.kernel, constants: { ...d.kernel.constants, ...hint!.constants } } } };
             alias({ buf: outs[0].buf, lo, hi: lo + n }, { buf: po.buf, lo: po.lo, hi: po.lo + n });
-            out[i] = [{ c: [po.buf, po.lo, outs[0].buf, lo, n] }, { d: { ...d, kernel: { ...d.kernel, constants: { ...d.kernel.constants, ...hint!.constants } } } }];
+            // the primal half is already in place when the pool handed back the twin's buffer (see above)
+            out[i] = po.buf === outs[0].buf ? [tangentOnly] : [{ c: [po.buf, po.lo, outs[0].buf, lo, n] }, tangentOnly];
           }
         }
       }
