@@ -8,7 +8,8 @@
 // -x -C /tmp/before`, node_modules linked) and compare ratioCpu.
 //   npx tsx bench/sprig_ab.ts cpu [rounds] --s9-ab
 // --s9-ab: the same PPO and SPRIG trainers timed with session 9's update changes off (session 8's
-// one-workgroup clip norm, the composed SPRIG leader objective, E.ppoLoss's five-tensor input)
+// one-workgroup clip norm, the composed SPRIG leader objective, E.ppoLoss's five-tensor input,
+// SPRIG's composed gated residuals when acting and in the follower's features)
 // and on, alternating within each round (A/B switches read at every step); prints both.
 //   npx tsx bench/sprig_ab.ts optim
 // optim: the clipped Adam step alone (E.adam's step from its gathered gradients, session 9:
@@ -25,7 +26,7 @@ import { Trainer } from '../rl/harness/trainer.ts';
 import { getAlgorithm } from '../rl/registry.ts';
 import { clipNormSession8 } from '../engine/nn/optim.ts';
 import { ppoPackedBatch } from '../rl/ppo.ts';
-import { sprigFusedLeaderObjective } from '../rl/sprig.ts';
+import { sprigFusedLeaderObjective, sprigFusedGatedResidual } from '../rl/sprig.ts';
 await E.init();
 const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e3; };
 if (process.argv[2] === 'optim') {
@@ -76,6 +77,7 @@ const session9 = (on: boolean) => {
   clipNormSession8(!on);
   ppoPackedBatch(on);
   sprigFusedLeaderObjective(on);
+  sprigFusedGatedResidual(on);
 };
 const P8: typeof P = [], S8: typeof P = [];
 for (let r = 0; r < rounds; r++) {

@@ -213,3 +213,40 @@ ${leaderCommon}
   }
 }`,
 };
+
+// ------------------------------------------------------------------ SPRIG's gated residual (inference)
+
+/**
+ * The tail of SPRIG's gated attention when nothing is differentiated (acting, the follower's
+ * features): per query token t, g = sigmoid(w_g·x_t + b_g), out_t = x_t + g·att_t (+ pos[t mod
+ * hw] when ADD_POS: the spatial position the temporal layer's output receives next). One thread
+ * per token; the gate, the product and the one or two adds were three or four dispatches.
+ * X, ATT [n, d]; PP the packed perception (w_g, b_g, pos at the offsets given); OUT [n, d];
+ * GATES [n]. params: n, d, hw, add_pos (0/1), w_g, b_g and pos offsets (floats).
+ */
+export const sprigGatedResidualKernel = {
+  name: 'sprig_gated_residual',
+  code: /* wgsl */ `
+struct Q { n: u32, d: u32, hw: u32, add_pos: u32, wg: u32, bg: u32, pos: u32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> ATT: array<f32>;
+@group(0) @binding(2) var<storage, read> PP: array<f32>;
+@group(0) @binding(3) var<storage, read_write> OUT: array<f32>;
+@group(0) @binding(4) var<storage, read_write> GATES: array<f32>;
+@group(0) @binding(5) var<uniform> p: Q;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let t = gid.x + gid.y * nw.x * 64u;
+  if (t >= p.n) { return; }
+  let b = t * p.d;
+  var z = PP[p.bg];
+  for (var e = 0u; e < p.d; e++) { z = fma(PP[p.wg + e], X[b + e], z); }
+  let g = 1.0 / (1.0 + exp(-z));
+  GATES[t] = g;
+  let pb = p.pos + (t % p.hw) * p.d;
+  for (var e = 0u; e < p.d; e++) {
+    var o = X[b + e] + g * ATT[b + e];
+    if (p.add_pos != 0u) { o += PP[pb + e]; }
+    OUT[b + e] = o;
+  }
+}`,
+};

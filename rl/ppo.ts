@@ -123,7 +123,8 @@ export interface Perception {
   inputShape: number[];
   featureDim: number;
   init(seed: number): Params;
-  apply(params: Params, obs: Tensor): { features: Tensor; cost?: Tensor; gates?: Tensor[] };
+  /** `inference`: the caller differentiates nothing (inside E.noGrad), so a perception may take kernels with no backward. */
+  apply(params: Params, obs: Tensor, opts?: { inference?: boolean }): { features: Tensor; cost?: Tensor; gates?: Tensor[] };
   /** An all-tanh MLP's layer keys in order ('0', '2', ...): what the fused kernels can run. */
   mlpLayers?: string[];
 }
@@ -286,7 +287,7 @@ export class PpoAgent implements OnPolicyAgent {
     const out = E.noGrad(() =>
       E.scope(() => {
         const x = E.tensor(obs.subarray(0, rows * this.inputSize), [rows, ...this.perception.inputShape]);
-        const { features } = this.perception.apply(this.params.perception, x);
+        const { features } = this.perception.apply(this.params.perception, x, { inference: true });
         const { logits, value } = this.heads.apply(this.params.heads, features);
         return [logits, value];
       }),
@@ -332,7 +333,7 @@ export class PpoAgent implements OnPolicyAgent {
       E.scope(() => {
         const rows = obs.shape[0];
         const x = E.reshape(obs, [rows, ...this.perception.inputShape]);
-        const { features } = this.perception.apply(this.params.perception, x);
+        const { features } = this.perception.apply(this.params.perception, x, { inference: true });
         const { logits, value } = this.heads.apply(this.params.heads, features);
         if (!sample) return { values: value };
         const { actions, logp } = sampleCategoricalGpu(sample === rows ? logits : E.slice(logits, [[0, sample]]));

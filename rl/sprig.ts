@@ -30,6 +30,8 @@ import { stackelbergGradients, type Game, type LeaderRule } from '../games/game.
 import { PPO_DEFAULTS, PPO_PRESETS, PPO_SCHEMA, PpoAgent, ppoLossTerms, validatePpo, type AgentParams, type Minibatch, type Perception, type PpoConfig } from './ppo.ts';
 import type { AgentState, EnvSpec, OnPolicyAlgorithm, Schema } from './harness/types.ts';
 import { sprigLeaderLoss } from '../engine/nn/ppo_loss.ts';
+import { sprigGatedResidualKernel } from '../kernels/ppo.ts';
+import { grid } from '../kernels/common.ts';
 
 type Tensor = E.Tensor;
 type Params = E.Params;
@@ -111,13 +113,44 @@ function gatedAttentionModule(d: number) {
      * shared projection): out = xq + g ⊙ softmax(q kᵀ/√d) v, and the gates g [G, H, Lq, 1]
      * (so ‖A‖₁ = Σ g: softmax rows sum to one).
      */
-    apply(p: Params, xq: Tensor, xkv: Tensor): { out: Tensor; gates: Tensor } {
+    apply(p: Params, xq: Tensor, xkv: Tensor, fused?: GatedResidual): { out: Tensor; gates: Tensor } {
       const lin = (n: string, x: Tensor) => proj.apply(p[n] as E.LinearParams, x);
       const att = E.attention(lin('q', xq), lin('k', xkv), lin('v', xkv));
+      if (fused) return gatedResidual(xq, att, fused);
       const gates = gate.apply(p.gate as E.LinearParams, xq);
       return { out: E.add(xq, E.mul(gates, att)), gates };
     },
   };
+}
+
+let fusedGate = true;
+/** Benchmarks' A/B switch: false makes the inference path compose the gates, products and adds (session 8). Returns the previous setting. */
+export function sprigFusedGatedResidual(on?: boolean): boolean {
+  const was = fusedGate;
+  if (on !== undefined) fusedGate = on;
+  return was;
+}
+
+/** Where a gated attention layer's gate (and the position added after it) sit in the packed perception. */
+interface GatedResidual {
+  flat: Tensor;
+  wg: number;
+  bg: number;
+  /** the spatial position embedding added to the output ([hw, d] at this offset), or null */
+  pos: { off: number; hw: number } | null;
+}
+
+/** x + g ⊙ att (+ pos) with g = sigmoid(x·w_g + b_g), one dispatch, no backward (kernels/ppo.ts sprigGatedResidualKernel). */
+function gatedResidual(xq: Tensor, att: Tensor, f: GatedResidual): { out: Tensor; gates: Tensor } {
+  const d = xq.shape[xq.shape.length - 1], n = xq.size / d;
+  const rt = E.runtime();
+  const out = E.Tensor.fromBuffer(rt.alloc(xq.size * 4), xq.shape);
+  const gates = E.Tensor.fromBuffer(rt.alloc(n * 4), [...xq.shape.slice(0, -1), 1]);
+  rt.dispatch({
+    kernel: sprigGatedResidualKernel, inputs: [xq.bufferFor('sprig gated residual'), att.bufferFor('sprig gated residual'), f.flat.buffer], outputs: [out.buffer, gates.buffer],
+    params: [n, d, f.pos?.hw ?? 1, f.pos ? 1 : 0, f.wg, f.bg, f.pos?.off ?? 0], workgroups: grid(n, 64), label: 'sprig gated residual',
+  });
+  return { out, gates };
 }
 
 /** SPRIG's perception: K stacked channels-last frames [K, H, W, C] per sample; cost = ‖A‖₁ per sample (both layers). */
@@ -147,8 +180,14 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
         fc: fc.init(s('fc')),
       };
     },
-    apply(p, x) {
+    apply(p, x, opts) {
       const B = x.shape[0], N = B * K;
+      // Nothing differentiated and the parameters packed: each gated attention's gate, product
+      // and residual add (and the spatial position after the temporal layer) in one dispatch.
+      const packed = opts?.inference && fusedGate ? E.packedOf(p) : undefined;
+      const at = (n: string) => packed!.layout.offsets[packed!.layout.names.indexOf(n)];
+      const fusedT: GatedResidual | undefined = packed ? { flat: packed.flat, wg: at('temporal.gate.weight'), bg: at('temporal.gate.bias'), pos: { off: at('posSpatial'), hw } } : undefined;
+      const fusedS: GatedResidual | undefined = packed ? { flat: packed.flat, wg: at('spatial.gate.weight'), bg: at('spatial.gate.bias'), pos: null } : undefined;
       const y1 = conv1.apply(p.conv1 as E.LinearParams, E.reshape(x, [N, h, w, c])); // [N, 8, 8, 16]
       // Temporal attention at each cell (the cells act as attention heads): the newest
       // frame's token queries that cell's K tokens, so it wants the tokens as [B, hw, K, d].
@@ -169,10 +208,10 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
       }
       const seq = E.add(byCell, p.posTemporal as Tensor);
       const newest = E.slice(seq, [null, null, [K - 1, K], null]); // [B, hw, 1, d]
-      const tp = temporal.apply(p.temporal as Params, newest, seq);
+      const tp = temporal.apply(p.temporal as Params, newest, seq, fusedT);
       // Spatial attention among the cells of the (temporally attended) newest frame.
-      const tok = E.add(E.reshape(tp.out, [B, 1, hw, d]), p.posSpatial as Tensor);
-      const sp = spatial.apply(p.spatial as Params, tok, tok); // [B, 1, hw, d]
+      const tok = fusedT ? E.reshape(tp.out, [B, 1, hw, d]) : E.add(E.reshape(tp.out, [B, 1, hw, d]), p.posSpatial as Tensor);
+      const sp = spatial.apply(p.spatial as Params, tok, tok, fusedS); // [B, 1, hw, d]
       const features = fc.apply(p.fc as E.LinearParams, E.reshape(sp.out, [B, hw * d]));
       // ‖A‖₁ per sample, summed over both layers, averaged over the batch: computed when read
       // (the update's two stages read it; acting, once per rollout step, does not).
@@ -300,7 +339,7 @@ export class SprigAgent extends PpoAgent {
   /** Stage 2: one Adam step on φ with the PPO loss (+ C_θ, constant in φ) on features of the updated θ. */
   followerStep(mb: Minibatch, lr: number, leaderU: Tensor | null = null): Tensor | null {
     const c = this.cfg;
-    const out = E.noGrad(() => this.perception.apply(this.params.perception, mb.obs));
+    const out = E.noGrad(() => this.perception.apply(this.params.perception, mb.obs, { inference: true }));
     const features = out.features;
     // C_θ is constant in φ: it changes no gradient here, only the logged loss, so it is
     // computed for the minibatch whose statistics are kept (leaderU given)

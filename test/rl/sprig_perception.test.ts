@@ -77,3 +77,28 @@ describe('SPRIG perception', () => {
     });
   }
 });
+
+// The inference path (opts.inference on packed parameters: acting and the follower's features):
+// each gated attention's gate, product, residual and the spatial position in one kernel
+// (kernels/ppo.ts sprigGatedResidualKernel), against the same float64 design.
+describe('SPRIG perception, inference path', () => {
+  it("matches the float64 design on Breakout's shape (10×10×4, 2 frames, d = 32): features and cost", async () => {
+    const live = E.memory().liveBuffers;
+    const [B, K, h, w, c, d, hidden] = [19, 2, 10, 10, 4, 32, 128];
+    const net = sprigPerception(h, w, c, K, d, hidden);
+    const packed = E.packParams(net.init(7));
+    const named = E.namedParams(packed.params);
+    const names = Object.keys(named);
+    const vals = await E.readAll(names.map((n) => named[n]));
+    const p: P = Object.fromEntries(names.map((n, i) => [n, R.nd(named[n].shape, Float64Array.from(vals[i]))]));
+    const rng = R.rng(5);
+    const xr = R.nd([B, K, h, w, c], Float64Array.from(rng.ndUniform([B * K * h * w * c], 0, 1).data, (v) => (v < 0.3 ? 1 : 0)));
+    const x = E.tensor(Float32Array.from(xr.data), xr.shape);
+    const ref = reference(p, xr, K, d);
+    const [features, cost] = E.scope(() => E.noGrad(() => { const o = net.apply(packed.params, x, { inference: true }); return [o.features, o.cost!]; }));
+    R.assertClose(await features.data(), ref.features, { rtol: 1e-4, atol: 1e-5, label: 'features' });
+    expect(Math.abs((await cost.data())[0] - ref.cost)).toBeLessThan(1e-5 * Math.max(1, ref.cost));
+    E.dispose([x, features, cost, packed.params, packed.flat]);
+    expect(E.memory().liveBuffers).toBe(live);
+  });
+});
