@@ -233,9 +233,10 @@ export function polled<T>(p: Promise<T>): Promise<T> {
   return throttledWait(p, isNode());
 }
 export function pollingMode(): string {
-  return getPollingMode() === 'throttled'
-    ? 'throttled (Dawn polls via setImmediate for the first ~300 µs of a wait, then every ~1 ms; applied to every engine)'
-    : 'busy (Dawn re-arms setImmediate continuously while waiting)';
+  const m = getPollingMode();
+  if (m === 'throttled') return 'throttled (Dawn polls via setImmediate for the first ~300 µs of a wait, then on a 1 ms timer, with sub-millisecond sleeps near the expected end of a wait the size of the last ones; applied to every engine)';
+  if (m === 'timer') return 'timer (Dawn polls via setImmediate for the first ~300 µs of a wait, then every ~1 ms; applied to every engine)';
+  return 'busy (Dawn re-arms setImmediate continuously while waiting)';
 }
 function isNode() {
   return typeof process !== 'undefined' && !!process.versions?.node;
