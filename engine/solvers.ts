@@ -1126,89 +1126,89 @@ export function totalDerivative<L extends Tree, F extends Tree>(o: TotalDerivati
     if (sharing) ({ result: first, cache: primalCache } = withPrimalCache(f1));
     else first = f1();
     try {
-    const [leaderValue, [g1, g2]] = first;
-    const early = o.submitEarly === true;
-    if (early) runtime().flush();
-    const cgOpts = (): CgOptions => ({
-      iters: o.cgIters ?? 10, lambda: o.lambda ?? 0, x0: o.x0, residuals: o.residuals, replay: mode === 'forward' && o.replay !== false,
-      negativeCurvature: o.negativeCurvature, curvatureDamping: o.curvatureDamping, ...(o.fused !== undefined ? { fused: o.fused } : {}),
-      fuseReplay: o.fuseOutputTangent, accumulateSide: o.accumulateMixed,
-    });
-    let sol: CgResult;
-    let g2f2: F, mixed: L;
-    if (mode === 'forward') {
-      // Forward over reverse: a product costs about one gradient and needs no recorded graph.
-      const fy = (y: F) => o.followerLoss(o.leader, y);
-      // Each product is the jvp of ∇₂f₂ along p, whose primal output is ∇₂f₂ itself: the first
-      // product's is kept (a copy) as the follower's gradient, so the mixed-term pass below
-      // differentiates for the leader only.
-      let kept: Tensor[] | null = null;
-      const reuse = !insideTransform();
-      const keepGrad = (g: F) => {
-        if (reuse && !kept) kept = flattenTree(g).leaves.map((t) => keep(clone(t)));
-      };
-      const opts = cgOpts();
-      opts.submitAfterFirst = early;
-      opts.primalCache = primalCache;
-      // With the replay, the recorded first product is the jvp of BOTH gradients along p: the
-      // follower's tangent is the product; the leader's, ∂_y(∇ₓf₂)·p, is a side output that CG
-      // replays once at the solution (CgOptions.sideMatvec), the mixed term ∇²ₓᵧf₂·q. It reuses
-      // the first product's primal passes (the actor's forward, the critic's forward and
-      // backward) instead of a fresh jvp computing them again, and the leader-only part does
-      // not run during the first product.
-      if (reuse && opts.replay && o.mixedReplay !== false) {
-        const leaves = flattenTree(o.leader).leaves.length;
-        opts.sideMatvec = (v: F) => {
-          const [gs, ts] = jvp((y: F) => grad(o.followerLoss, [0, 1])(o.leader, y), [o.follower], [v]) as [[L, F], [L, F]];
-          keepGrad(gs[1]);
-          const side = flattenTree(ts[0]).leaves;
-          if (side.length !== leaves) throw new Error(`totalDerivative: the mixed term has ${side.length} tensors for a ${leaves}-tensor leader`);
-          return { out: ts[1], side };
+      const [leaderValue, [g1, g2]] = first;
+      const early = o.submitEarly === true;
+      if (early) runtime().flush();
+      const cgOpts = (): CgOptions => ({
+        iters: o.cgIters ?? 10, lambda: o.lambda ?? 0, x0: o.x0, residuals: o.residuals, replay: mode === 'forward' && o.replay !== false,
+        negativeCurvature: o.negativeCurvature, curvatureDamping: o.curvatureDamping, ...(o.fused !== undefined ? { fused: o.fused } : {}),
+        fuseReplay: o.fuseOutputTangent, accumulateSide: o.accumulateMixed,
+      });
+      let sol: CgResult;
+      let g2f2: F, mixed: L;
+      if (mode === 'forward') {
+        // Forward over reverse: a product costs about one gradient and needs no recorded graph.
+        const fy = (y: F) => o.followerLoss(o.leader, y);
+        // Each product is the jvp of ∇₂f₂ along p, whose primal output is ∇₂f₂ itself: the first
+        // product's is kept (a copy) as the follower's gradient, so the mixed-term pass below
+        // differentiates for the leader only.
+        let kept: Tensor[] | null = null;
+        const reuse = !insideTransform();
+        const keepGrad = (g: F) => {
+          if (reuse && !kept) kept = flattenTree(g).leaves.map((t) => keep(clone(t)));
         };
-      }
-      sol = noGrad(() => cg((v: F) => {
-        const [g, hv] = jvp((y: F) => grad(fy)(y), [o.follower], [v]);
-        keepGrad(g);
-        return hv;
-      }, g2, opts));
-      if (kept) {
-        for (const t of kept as Tensor[]) t.kept = false;
-        g2f2 = flattenTree(o.follower).rebuild(kept);
-        // ∂_y(∇ₓf₂)·q = ∇²ₓᵧf₂·q, the mixed term: replayed by CG from its recorded first product,
-        // else a jvp of the leader's gradient only
-        mixed = sol.side ? flattenTree(o.leader).rebuild(sol.side) : jvp((y: F) => grad(o.followerLoss, 0)(o.leader, y), [o.follower], [sol.x])[1];
+        const opts = cgOpts();
+        opts.submitAfterFirst = early;
+        opts.primalCache = primalCache;
+        // With the replay, the recorded first product is the jvp of BOTH gradients along p: the
+        // follower's tangent is the product; the leader's, ∂_y(∇ₓf₂)·p, is a side output that CG
+        // replays once at the solution (CgOptions.sideMatvec), the mixed term ∇²ₓᵧf₂·q. It reuses
+        // the first product's primal passes (the actor's forward, the critic's forward and
+        // backward) instead of a fresh jvp computing them again, and the leader-only part does
+        // not run during the first product.
+        if (reuse && opts.replay && o.mixedReplay !== false) {
+          const leaves = flattenTree(o.leader).leaves.length;
+          opts.sideMatvec = (v: F) => {
+            const [gs, ts] = jvp((y: F) => grad(o.followerLoss, [0, 1])(o.leader, y), [o.follower], [v]) as [[L, F], [L, F]];
+            keepGrad(gs[1]);
+            const side = flattenTree(ts[0]).leaves;
+            if (side.length !== leaves) throw new Error(`totalDerivative: the mixed term has ${side.length} tensors for a ${leaves}-tensor leader`);
+            return { out: ts[1], side };
+          };
+        }
+        sol = noGrad(() => cg((v: F) => {
+          const [g, hv] = jvp((y: F) => grad(fy)(y), [o.follower], [v]);
+          keepGrad(g);
+          return hv;
+        }, g2, opts));
+        if (kept) {
+          for (const t of kept as Tensor[]) t.kept = false;
+          g2f2 = flattenTree(o.follower).rebuild(kept);
+          // ∂_y(∇ₓf₂)·q = ∇²ₓᵧf₂·q, the mixed term: replayed by CG from its recorded first product,
+          // else a jvp of the leader's gradient only
+          mixed = sol.side ? flattenTree(o.leader).rebuild(sol.side) : jvp((y: F) => grad(o.followerLoss, 0)(o.leader, y), [o.follower], [sol.x])[1];
+        } else {
+          // ∂_y(∇ₓf₂, ∇_y f₂)·q = (∇²ₓᵧf₂·q, ∇²ᵧᵧf₂·q): the first is the mixed term, and the jvp's
+          // primal output is the follower's gradient, so both cost one pass.
+          const [grads, tans] = jvp((y: F) => grad(o.followerLoss, [0, 1])(o.leader, y), [o.follower], [sol.x]);
+          g2f2 = grads[1];
+          mixed = tans[0];
+        }
       } else {
-        // ∂_y(∇ₓf₂, ∇_y f₂)·q = (∇²ₓᵧf₂·q, ∇²ᵧᵧf₂·q): the first is the mixed term, and the jvp's
-        // primal output is the follower's gradient, so both cost one pass.
-        const [grads, tans] = jvp((y: F) => grad(o.followerLoss, [0, 1])(o.leader, y), [o.follower], [sol.x]);
-        g2f2 = grads[1];
-        mixed = tans[0];
+        // ∇₂f₂ is recorded once as a function of BOTH players: the leader is a variable of an outer
+        // vjp, the follower of the inner linearisation. CG's HVPs walk only the follower-dependent
+        // part of that graph (no recording: noGrad), and the mixed term ∇₁⟨∇₂f₂, q⟩ is then one
+        // reverse pass of the outer vjp over the same graph, not a fresh forward/backward of f₂.
+        let inner: CgResult | null = null;
+        const [g, outer] = vjp((x: L) => {
+          const lin = linearizeGrad((y: F) => o.followerLoss(x, y), o.follower);
+          inner = noGrad(() => cg(lin.hvp, g2, cgOpts()));
+          return lin.grad;
+        }, o.leader);
+        sol = inner as unknown as CgResult;
+        g2f2 = g;
+        [mixed] = outer(sol.x);
+        // The follower gradient's graph is not needed by anything returned: unlink it so the scope
+        // frees it (inside an enclosing transformation it stays, for higher derivatives).
+        if (!insideTransform()) for (const t of flattenTree(g2f2).leaves) t.node = null;
       }
-    } else {
-      // ∇₂f₂ is recorded once as a function of BOTH players: the leader is a variable of an outer
-      // vjp, the follower of the inner linearisation. CG's HVPs walk only the follower-dependent
-      // part of that graph (no recording: noGrad), and the mixed term ∇₁⟨∇₂f₂, q⟩ is then one
-      // reverse pass of the outer vjp over the same graph, not a fresh forward/backward of f₂.
-      let inner: CgResult | null = null;
-      const [g, outer] = vjp((x: L) => {
-        const lin = linearizeGrad((y: F) => o.followerLoss(x, y), o.follower);
-        inner = noGrad(() => cg(lin.hvp, g2, cgOpts()));
-        return lin.grad;
-      }, o.leader);
-      sol = inner as unknown as CgResult;
-      g2f2 = g;
-      [mixed] = outer(sol.x);
-      // The follower gradient's graph is not needed by anything returned: unlink it so the scope
-      // frees it (inside an enclosing transformation it stays, for higher derivatives).
-      if (!insideTransform()) for (const t of flattenTree(g2f2).leaves) t.node = null;
-    }
-    const { x: q, residuals, negativeCurvature } = sol;
-    const leaderGrad = treeSub(g1, mixed);
-    const res: TotalDerivativeResult<L, F> = {
-      leaderGrad, followerGrad: g2f2, leaderIndividualGrad: g1, leaderValue, implicit: q, negativeCurvature,
-    };
-    if (residuals) res.residuals = residuals;
-    return res;
+      const { x: q, residuals, negativeCurvature } = sol;
+      const leaderGrad = treeSub(g1, mixed);
+      const res: TotalDerivativeResult<L, F> = {
+        leaderGrad, followerGrad: g2f2, leaderIndividualGrad: g1, leaderValue, implicit: q, negativeCurvature,
+      };
+      if (residuals) res.residuals = residuals;
+      return res;
     } finally {
       primalCache?.release();
     }
