@@ -108,7 +108,51 @@ function unpack(P: Packing, flat: Tensor): any {
  * engine against 2.2–2.9 for the gradient of ⟨∇f(x), v⟩ (docs/actor-critic.md, Speed).
  */
 export function hessianVectorProduct(f: (x: any) => Tensor, x: Tree, v: Tree): any {
-  return scope(() => hvp((xx: unknown) => f(xx), [x], [v])[0]);
+  return scope(() => {
+    // Only what the product needs runs: forward over reverse computes ∇f too, and the backward's
+    // dual kernels write value and tangent; with their values dead they run tangent-only, and the
+    // loss value's tangent does not run at all (liveOnly). Inside a transformation or a recording
+    // (CG's replay), the plain path.
+    if (insideTransform() || disposalDeferred()) return hvp((xx: unknown) => f(xx), [x], [v])[0];
+    let out: any;
+    liveOnly(() => flattenTree((out = hvp((xx: unknown) => f(xx), [x], [v])[0])).leaves);
+    return out;
+  });
+}
+
+/**
+ * Runs fn with its GPU work deferred (dispatches and copies logged, disposal held back), then only
+ * the work that reaches the tensors it returns, each dual kernel whose primal half nothing reads in
+ * its tangent-only form (liveOps). fn must not read back or branch on GPU values.
+ */
+function liveOnly(fn: () => Tensor[]): void {
+  const rt = runtime() as unknown as { dispatch: (a: DispatchArgs) => void; copy: (...a: CopyArgs) => void };
+  const log: TapeOp[] = [];
+  const own = (k: 'dispatch' | 'copy') => Object.prototype.hasOwnProperty.call(rt, k);
+  const [ownD, ownC] = [own('dispatch'), own('copy')];
+  const [d0, c0] = [rt.dispatch, rt.copy];
+  rt.dispatch = (a: DispatchArgs) => {
+    log.push({ d: a });
+  };
+  rt.copy = (...a: CopyArgs) => {
+    log.push({ c: a });
+  };
+  let cap: { result: Tensor[]; held: Tensor[] };
+  try {
+    cap = deferDisposal(fn);
+  } finally {
+    if (ownD) rt.dispatch = d0;
+    else delete (rt as { dispatch?: unknown }).dispatch;
+    if (ownC) rt.copy = c0;
+    else delete (rt as { copy?: unknown }).copy;
+  }
+  const keep = liveOps(cap.result.map((t) => span(t.bufferFor('hvp'))), log.map((op) => ({ op, writes: opOuts(op), whole: true })));
+  for (const op of keep) {
+    if (!op) continue;
+    if ('d' in op) d0.call(rt, op.d);
+    else c0.apply(rt, op.c);
+  }
+  releaseDeferred(cap.held);
 }
 
 /** H·v by reverse over reverse (the gradient of ⟨∇f(x), v⟩): the reference for the forward path. */
@@ -731,6 +775,39 @@ function accumulation(keepSide: Array<TapeOp | null>, entries: Array<{ op: TapeO
   return { frontier, own };
 }
 
+function opIns(op: TapeOp): Span[] {
+  return 'd' in op ? op.d.inputs.map(span) : [{ buf: op.c[0], lo: op.c[1], hi: op.c[1] + op.c[4] }];
+}
+function opOuts(op: TapeOp): Span[] {
+  return 'd' in op ? op.d.outputs.map(span) : [{ buf: op.c[2], lo: op.c[3], hi: op.c[3] + op.c[4] }];
+}
+/** Walking backwards from `roots`: the ops (of `entries`; null = skip) whose writes reach them. */
+// `whole`: ops that run as recorded; one of them whose primal half nothing later reads runs its
+// tangent half only, where its kernel allows (replay.tangentOnly), e.g. the leader's own
+// gradient inside the mixed term. Returns the ops kept, in their (possibly tangent-only) form.
+function liveOps(roots: Span[], entries: Array<{ op: TapeOp; writes: Span[]; whole?: boolean } | null>): Array<TapeOp | null> {
+  const live = new SpanSet(roots);
+  const keep = new Array<Tape['ops'][number] | null>(entries.length).fill(null);
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const e = entries[i];
+    if (!e || !e.writes.some((w) => overlaps(w, live))) continue;
+    const op = e.op;
+    const only = e.whole && 'd' in op ? (op.d.kernel as ReplayHinted).replay?.tangentOnly : undefined;
+    if (only && 'd' in op && op.d.outputs.length === 1) {
+      const out = span(op.d.outputs[0]);
+      if (!only.primalOut.some(([lo, hi]) => overlaps({ buf: out.buf, lo: out.lo + lo, hi: out.lo + hi }, live))) {
+        const hint = (op.d.kernel as ReplayHinted).replay!;
+        keep[i] = { d: { ...op.d, kernel: { ...op.d.kernel, constants: { ...op.d.kernel.constants, ...hint.constants } } } };
+        live.push(...only.reads.map((b) => span(op.d.inputs[b])));
+        continue;
+      }
+    }
+    keep[i] = op;
+    live.push(...opIns(op), ...opOuts(op));
+  }
+  return keep;
+}
+
 /**
  * Runs fn (the matvec) once, recording its dispatches and copies with disposal deferred, and
  * keeps those that (transitively) read the vector `v` or write where such work wrote: the rest
@@ -763,34 +840,7 @@ function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[], cache?: 
     if (ownC) rt.copy = c0;
     else delete (rt as { copy?: unknown }).copy;
   }
-  const insOf = (op: Tape['ops'][number]) => ('d' in op ? op.d.inputs.map(span) : [{ buf: op.c[0], lo: op.c[1], hi: op.c[1] + op.c[4] }]);
-  const outsOf = (op: Tape['ops'][number]) => ('d' in op ? op.d.outputs.map(span) : [{ buf: op.c[2], lo: op.c[3], hi: op.c[3] + op.c[4] }]);
-  /** Walking backwards from `roots`: the ops (of `entries`; null = skip) whose writes reach them. */
-  // `whole`: ops that run as recorded; one of them whose primal half nothing later reads runs its
-  // tangent half only, where its kernel allows (replay.tangentOnly), e.g. the leader's own
-  // gradient inside the mixed term. Returns the ops kept, in their (possibly tangent-only) form.
-  const liveFrom = (roots: Span[], entries: Array<{ op: Tape['ops'][number]; writes: Span[]; whole?: boolean } | null>) => {
-    const live = new SpanSet(roots);
-    const keep = new Array<Tape['ops'][number] | null>(entries.length).fill(null);
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const e = entries[i];
-      if (!e || !e.writes.some((w) => overlaps(w, live))) continue;
-      const op = e.op;
-      const only = e.whole && 'd' in op ? (op.d.kernel as ReplayHinted).replay?.tangentOnly : undefined;
-      if (only && 'd' in op && op.d.outputs.length === 1) {
-        const out = span(op.d.outputs[0]);
-        if (!only.primalOut.some(([lo, hi]) => overlaps({ buf: out.buf, lo: out.lo + lo, hi: out.lo + hi }, live))) {
-          const hint = (op.d.kernel as ReplayHinted).replay!;
-          keep[i] = { d: { ...op.d, kernel: { ...op.d.kernel, constants: { ...op.d.kernel.constants, ...hint.constants } } } };
-          live.push(...only.reads.map((b) => span(op.d.inputs[b])));
-          continue;
-        }
-      }
-      keep[i] = op;
-      live.push(...insOf(op), ...outsOf(op));
-    }
-    return keep;
-  };
+  const insOf = opIns, outsOf = opOuts, liveFrom = liveOps;
   const ap0 = cap.result.result;
   let ran: boolean[] | null = null;
   if (defer) {

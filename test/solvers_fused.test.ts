@@ -190,6 +190,51 @@ describe('totalDerivative through the dual linear/MSE kernels', () => {
     });
   }
 
+  it('hessianVectorProduct runs only the work its product needs: = E.hvp bit for bit, the dual weight gradients tangent-only, no leaked buffers', async () => {
+    const rng = R.rng(64);
+    const nd = (shape: number[], sd: number) => E.tensor(Float32Array.from(rng.ndNormal(shape, 0, sd).data), shape);
+    const X = nd([B, OBS + ACT], 1), Y = nd([B], 1);
+    const critic = C.shapes.map(([w, b]) => ({ w: nd(w, 0.6), b: nd(b, 0.6) }));
+    const v = C.shapes.map(([w, b]) => ({ w: nd(w, 1), b: nd(b, 1) }));
+    type Layer = { w: E.Tensor; b: E.Tensor };
+    const f = (c: Layer[]) => {
+      let x = X;
+      c.forEach((l, i) => {
+        x = E.linear(x, l.w, l.b, i < c.length - 1 ? 'relu' : 'none');
+      });
+      return E.mse(E.reshape(x, [B]), Y);
+    };
+    const flat = async (t: Layer[]) => (await Promise.all(t.flatMap((l) => [l.w.data(), l.b.data()]))).flatMap((d) => Array.from(d));
+    const rt = E.runtime() as unknown as { dispatch(a: { label: string; kernel: { constants?: Record<string, number> } }): void };
+    const run = (g: () => Layer[]) => {
+      const seen: string[] = [];
+      const d0 = rt.dispatch;
+      rt.dispatch = function (a) {
+        seen.push(`${a.label}${a.kernel.constants?.PRIMAL === 0 ? ' (tangent only)' : ''}`);
+        return d0.call(this, a);
+      };
+      try {
+        return { out: g(), seen };
+      } finally {
+        rt.dispatch = d0;
+      }
+    };
+    await E.sync();
+    const live = E.memory().liveBuffers;
+    const a = run(() => E.hessianVectorProduct(f, critic, v));
+    const b = run(() => E.hvp(f, [critic], [v])[0] as Layer[]);
+    expect(await flat(a.out)).toEqual(await flat(b.out));
+    // the loss value's tangent (mse (dual)) is dead work; the weight gradients' values are not returned
+    expect(b.seen.filter((l) => l === 'mse (dual)').length).toBe(1);
+    expect(a.seen.filter((l) => l === 'mse (dual)').length).toBe(0);
+    expect(a.seen.filter((l) => l === 'linear backward (dw, db, dual) (tangent only)').length).toBe(3);
+    expect(a.seen.length).toBe(b.seen.length - 1);
+    E.dispose([a.out, b.out]);
+    await E.sync();
+    expect(E.memory().liveBuffers).toBe(live);
+    E.dispose([X, Y, critic, v]);
+  });
+
   it("the first product does not copy primal work whose inputs changed after f₁'s pass (f₁ overwrites the states it read)", async () => {
     const rng = R.rng(63);
     const nd = (shape: number[], sd: number) => Float32Array.from(rng.ndNormal(shape, 0, sd).data);
