@@ -29,6 +29,10 @@ const args = process.argv.slice(2);
 const flags = new Set(args.filter((a) => a.startsWith('--')));
 const words = args.filter((a) => !a.startsWith('--'));
 const filter = words.join(' ') || undefined;
+// --polling=throttled|timer|busy: the engine's Dawn polling mode for every contender (default
+// throttled; validated by setPollingMode, which lists the valid modes).
+const pollingArg = args.find((a) => a.startsWith('--polling='));
+if (pollingArg) E.setPollingMode(pollingArg.slice('--polling='.length) as E.PollingMode);
 const withPeers = !flags.has('--no-peers');
 const withTorch = withPeers && !flags.has('--no-torch');
 
