@@ -9,6 +9,7 @@
 // 4 or of a workgroup, with garbage past n.
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as E from '../../engine/index.ts';
+import * as R from '../ref/index.ts';
 import { NORM_ONE_WORKGROUP } from '../../engine/nn/optim.ts';
 import { runtime } from '../../engine/tensor.ts';
 import { gradSquarePartialsKernel, normFinishKernel } from '../../kernels/ppo_mlp.ts';
@@ -17,13 +18,9 @@ beforeAll(async () => {
   await E.init();
 });
 
-/** A deterministic pseudo-random sequence in [-1, 1). */
+/** A deterministic pseudo-random sequence in [-1, 1) (test/ref's seeded generator). */
 function noise(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
+  return Float32Array.from(R.rng(seed).ndUniform([n], -1, 1).data);
 }
 
 type Kind = 'adam' | 'adamw' | 'rmsprop';

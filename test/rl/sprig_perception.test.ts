@@ -43,19 +43,25 @@ function reference(p: P, x: R.ND, K: number, d: number) {
   return { features, cost };
 }
 
+/** The parameters as float64 arrays (and their names), and seeded binary frames (30 % ones) as float64 and as a tensor. */
+async function fixture(params: E.Params, shape: number[]) {
+  const named = E.namedParams(params);
+  const names = Object.keys(named);
+  const vals = await E.readAll(names.map((n) => named[n]));
+  const p: P = Object.fromEntries(names.map((n, i) => [n, R.nd(named[n].shape, Float64Array.from(vals[i]))]));
+  const rng = R.rng(5);
+  const xr = R.nd(shape, Float64Array.from(rng.ndUniform([shape.reduce((a, b) => a * b, 1)], 0, 1).data, (v) => (v < 0.3 ? 1 : 0)));
+  // rng goes on from the frames' draws (the gradient check's directions)
+  return { p, names, rng, xr, x: E.tensor(Float32Array.from(xr.data), xr.shape) };
+}
+
 describe('SPRIG perception', () => {
   for (const { h, w, tiled } of [{ h: 6, w: 8, tiled: true }, { h: 7, w: 7, tiled: false }]) {
     it(`matches the float64 design on ${h}×${w} frames (${tiled ? 'one-permute path' : 'conv2d path'}): features, cost, directional gradient`, async () => {
       const [B, K, c, d, hidden] = [3, 2, 3, 8, 16];
       const net = sprigPerception(h, w, c, K, d, hidden);
       const params = E.keep(net.init(7));
-      const named = E.namedParams(params);
-      const names = Object.keys(named);
-      const vals = await E.readAll(names.map((n) => named[n]));
-      const p: P = Object.fromEntries(names.map((n, i) => [n, R.nd(named[n].shape, Float64Array.from(vals[i]))]));
-      const rng = R.rng(5);
-      const xr = R.nd([B, K, h, w, c], Float64Array.from(rng.ndUniform([B * K * h * w * c], 0, 1).data, (v) => (v < 0.3 ? 1 : 0)));
-      const x = E.tensor(Float32Array.from(xr.data), xr.shape);
+      const { p, names, rng, xr, x } = await fixture(params, [B, K, h, w, c]);
       const ref = reference(p, xr, K, d);
       const out = net.apply(params, x);
       R.assertClose(await out.features.data(), ref.features, { rtol: 1e-4, atol: 1e-5, label: 'features' });
@@ -87,13 +93,7 @@ describe('SPRIG perception, inference path', () => {
     const [B, K, h, w, c, d, hidden] = [19, 2, 10, 10, 4, 32, 128];
     const net = sprigPerception(h, w, c, K, d, hidden);
     const packed = E.packParams(net.init(7));
-    const named = E.namedParams(packed.params);
-    const names = Object.keys(named);
-    const vals = await E.readAll(names.map((n) => named[n]));
-    const p: P = Object.fromEntries(names.map((n, i) => [n, R.nd(named[n].shape, Float64Array.from(vals[i]))]));
-    const rng = R.rng(5);
-    const xr = R.nd([B, K, h, w, c], Float64Array.from(rng.ndUniform([B * K * h * w * c], 0, 1).data, (v) => (v < 0.3 ? 1 : 0)));
-    const x = E.tensor(Float32Array.from(xr.data), xr.shape);
+    const { p, xr, x } = await fixture(packed.params, [B, K, h, w, c]);
     const ref = reference(p, xr, K, d);
     const [features, cost] = E.scope(() => E.noGrad(() => { const o = net.apply(packed.params, x, { inference: true }); return [o.features, o.cost!]; }));
     R.assertClose(await features.data(), ref.features, { rtol: 1e-4, atol: 1e-5, label: 'features' });
