@@ -236,22 +236,34 @@ export class Adam extends FlatOptimizer {
   protected override stepGathered(opts: StepOptions) {
     const lr = opts.lr ?? this.lr;
     if (opts.maxGradNorm === undefined || typeof lr !== 'number' || this.o.weightDecay !== 0 || session8Clip) return super.stepGathered(opts);
+    const label = `${this.kind}.step (clipped, ${this.layout.size <= NORM_ONE_WORKGROUP ? 'one workgroup' : 'norm partials'})`;
+    this.fusedAdamStep({ lr, maxGradNorm: opts.maxGradNorm, partials: this.layout.size <= NORM_ONE_WORKGROUP ? null : this.squarePartials(), label });
+  }
+
+  /**
+   * One plain-Adam step (no weight decay, the learning rate a number) in one dispatch from the
+   * gradient in the flat buffer, clipped as clip_grad_norm_ when maxGradNorm is given. Without
+   * `partials`: the norm and the update in one workgroup (kernels/ppo_mlp.ts adamClipSmallKernel).
+   * With them (the gradient's sums of squares in pieces, from squarePartials or from the kernel
+   * that wrote the gradient, as the DQN family's does): the update over many workgroups, adding
+   * the pieces for the norm (kernels/optim.ts adamPartialsKernel). The step of E.adam's clipped
+   * path, FlatAdam's small networks and the DQN family's FusedAdam.
+   */
+  protected fusedAdamStep(o: { lr: number; maxGradNorm?: number; partials: Tensor | null; label: string }) {
     const n = this.layout.size;
-    const rt = runtime();
     const [b1, b2] = this.o.betas;
-    const t = this.stepCount + 1;
-    const words = [lr, opts.maxGradNorm, b1, b2, this.o.eps, 1 - b1 ** t, Math.sqrt(1 - b2 ** t)].map(f32bits);
+    const t = ++this.stepCount;
+    const clip = o.maxGradNorm !== undefined;
+    const words = [o.lr, o.maxGradNorm ?? 0, b1, b2, this.o.eps, 1 - b1 ** t, Math.sqrt(1 - b2 ** t)].map(f32bits);
     const outputs = [this.flat.buffer, this.moments.exp_avg.buffer, this.moments.exp_avg_sq.buffer, this.hyper.buffer];
-    if (n <= NORM_ONE_WORKGROUP) {
-      rt.dispatch({ kernel: adamClipSmallKernel, inputs: [this.gflat.buffer], outputs, params: [n, 1, ...words], workgroups: [1], label: `${this.kind}.step (clipped, one workgroup)` });
+    if (!o.partials) {
+      runtime().dispatch({ kernel: adamClipSmallKernel, inputs: [this.gflat.buffer], outputs, params: [n, clip ? 1 : 0, ...words], workgroups: [1], label: o.label });
     } else {
-      const ns = this.squarePartials();
-      rt.dispatch({
-        kernel: adamPartialsKernel, inputs: [this.gflat.buffer, ns.buffer], outputs, params: [n, ns.size, ...words],
-        workgroups: [Math.min(NORM_GROUPS, Math.ceil(n / 4 / ADAM_PARTIALS_WG))], label: `${this.kind}.step (clipped, norm partials)`,
+      runtime().dispatch({
+        kernel: adamPartialsKernel, inputs: [this.gflat.buffer, o.partials.bufferFor(o.label)], outputs, params: [n, clip ? o.partials.size : 0, ...words],
+        workgroups: [Math.min(NORM_GROUPS, Math.ceil(n / 4 / ADAM_PARTIALS_WG))], label: o.label,
       });
     }
-    this.stepCount = t;
   }
 }
 

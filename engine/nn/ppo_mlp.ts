@@ -14,7 +14,7 @@ import * as O from '../ops.ts';
 import { grid } from '../../kernels/common.ts';
 import { threefryWgsl } from '../../kernels/random.ts';
 import {
-  ppoMlpActKernel, ppoMlpActSampleKernel, ppoMlpRowsKernel, ppoMlpDwKernel, ppoMlpDwThreads, ppoMlpMisfit, ppoMlpRolloutKernel, adamClipSmallKernel, scratchLayout, type PpoMlpShape,
+  ppoMlpActKernel, ppoMlpActSampleKernel, ppoMlpRowsKernel, ppoMlpDwKernel, ppoMlpDwThreads, ppoMlpMisfit, ppoMlpRolloutKernel, scratchLayout, type PpoMlpShape,
 } from '../../kernels/ppo_mlp.ts';
 import type { Params, PackLayout } from './params.ts';
 import { Adam, type StepOptions } from './optim.ts';
@@ -245,13 +245,6 @@ export class FlatAdam extends Adam {
     const n = this.layout.size;
     if (n > FLAT_ADAM_ONE_WORKGROUP || opts.lr instanceof Tensor) return super.stepGathered(opts);
     // small nets: the norm and the update in one single-workgroup dispatch
-    this.stepCount++;
-    const [b1, b2] = this.o.betas, t = this.stepCount;
-    runtime().dispatch({
-      kernel: adamClipSmallKernel, inputs: [this.gflat.buffer],
-      outputs: [this.flat.buffer, this.moments.exp_avg.buffer, this.moments.exp_avg_sq.buffer, this.hyper.buffer],
-      params: [n, opts.maxGradNorm !== undefined ? 1 : 0, ...[opts.lr ?? this.lr, opts.maxGradNorm ?? 0, b1, b2, this.o.eps, 1 - b1 ** t, Math.sqrt(1 - b2 ** t)].map(f32bits)],
-      workgroups: [1], label: 'adam.step (one workgroup)',
-    });
+    this.fusedAdamStep({ lr: opts.lr ?? this.lr, maxGradNorm: opts.maxGradNorm, partials: null, label: 'adam.step (one workgroup)' });
   }
 }

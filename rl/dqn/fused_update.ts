@@ -9,7 +9,6 @@
 
 import * as E from '../../engine/index.ts';
 import { allocTensor, keep, runtime, fmtShape } from '../../engine/tensor.ts';
-import { adamPartialsKernel, ADAM_PARTIALS_WG } from '../../kernels/optim.ts';
 import { FlatAdam } from '../../engine/nn/ppo_mlp.ts';
 import { dqnMlpRowsKernel, dqnMlpDwKernel, dqnMlpDwGroups, dqnMlpMisfit, dqnMlpScratchWidth, DQN_MLP_RB, DQN_MLP_LOSS, type DqnMlpShape, type DqnMlpPart } from '../../kernels/dqn_mlp.ts';
 import type { QNetwork, QNetParams } from './nets.ts';
@@ -220,9 +219,6 @@ export function fusedAdamEnabled(on?: boolean): boolean {
   return prev;
 }
 
-/** Workgroups of FusedAdam's step (each thread then takes every (groups·64)-th vec4). */
-export const FUSED_ADAM_GROUPS = 32;
-
 /**
  * FlatAdam (E.adam's rule, state and checkpoint names) whose clipped step is ONE dispatch
  * (kernels/optim.ts adamPartialsKernel) when the gradient's producer has summed its squares in
@@ -241,16 +237,6 @@ export class FusedAdam extends FlatAdam {
     if (o.maxGradNorm !== undefined && o.partials.size < 1) {
       throw new Error(`FusedAdam.stepPartials: the clip needs at least one partial sum; the partials buffer has ${o.partials.size} floats`);
     }
-    this.stepCount++;
-    const [b1, b2] = this.o.betas, t = this.stepCount;
-    const n4 = Math.ceil(n / 4);
-    runtime().dispatch({
-      kernel: adamPartialsKernel,
-      inputs: [this.gflat.buffer, o.partials.bufferFor('FusedAdam.stepPartials')],
-      outputs: [this.flat.buffer, this.moments.exp_avg.buffer, this.moments.exp_avg_sq.buffer, this.hyper.buffer],
-      params: [n, o.maxGradNorm !== undefined ? o.partials.size : 0, ...[o.lr ?? this.lr, o.maxGradNorm ?? 0, b1, b2, this.o.eps, 1 - b1 ** t, Math.sqrt(1 - b2 ** t)].map(E.f32bits)],
-      workgroups: [Math.min(FUSED_ADAM_GROUPS, Math.ceil(n4 / ADAM_PARTIALS_WG))],
-      label: 'adam.step (norm partials)',
-    });
+    this.fusedAdamStep({ lr: o.lr ?? this.lr, maxGradNorm: o.maxGradNorm, partials: o.partials, label: 'adam.step (norm partials)' });
   }
 }
