@@ -126,25 +126,22 @@ export function hessianVectorProduct(f: (x: any) => Tensor, x: Tree, v: Tree): a
  * its tangent-only form (liveOps). fn must not read back or branch on GPU values.
  */
 function liveOnly(fn: () => Tensor[]): void {
-  const rt = runtime() as unknown as { dispatch: (a: DispatchArgs) => void; copy: (...a: CopyArgs) => void };
+  const rt = runtime() as unknown as Hookable;
   const log: TapeOp[] = [];
-  const own = (k: 'dispatch' | 'copy') => Object.prototype.hasOwnProperty.call(rt, k);
-  const [ownD, ownC] = [own('dispatch'), own('copy')];
   const [d0, c0] = [rt.dispatch, rt.copy];
-  rt.dispatch = (a: DispatchArgs) => {
-    log.push({ d: a });
-  };
-  rt.copy = (...a: CopyArgs) => {
-    log.push({ c: a });
-  };
+  const unhook = hookRuntime({
+    dispatch: (a: DispatchArgs) => {
+      log.push({ d: a });
+    },
+    copy: (...a: CopyArgs) => {
+      log.push({ c: a });
+    },
+  });
   let cap: { result: Tensor[]; held: Tensor[] };
   try {
     cap = deferDisposal(fn);
   } finally {
-    if (ownD) rt.dispatch = d0;
-    else delete (rt as { dispatch?: unknown }).dispatch;
-    if (ownC) rt.copy = c0;
-    else delete (rt as { copy?: unknown }).copy;
+    unhook();
   }
   const keep = liveOps(cap.result.map((t) => span(t.bufferFor('hvp'))), log.map((op) => ({ op, writes: opOuts(op), whole: true })));
   for (const op of keep) {
@@ -444,6 +441,24 @@ function fusedRun(P: Packing, matvec: (v: any) => any, b: unknown, o: CgOptions,
 }
 
 type CopyArgs = [GPUBuffer, number, GPUBuffer, number, number];
+type Hookable = { dispatch: (a: DispatchArgs) => void; copy: (...a: CopyArgs) => void; upload: (d: Float32Array | Uint32Array | Int32Array) => GPUBuffer };
+
+/**
+ * Puts `hooks` over the runtime's methods (as the instance's own properties) and returns what puts
+ * back exactly what was there: an own property again, or none, so the class's method shows through.
+ * The hooks call the originals they captured (`runtime()`'s methods read before this call).
+ */
+function hookRuntime(hooks: Partial<Hookable>): () => void {
+  const rt = runtime() as unknown as Record<string, unknown>;
+  const saved = Object.keys(hooks).map((k) => ({ k, own: Object.prototype.hasOwnProperty.call(rt, k), v: rt[k] }));
+  Object.assign(rt, hooks);
+  return () => {
+    for (const s of saved) {
+      if (s.own) rt[s.k] = s.v;
+      else delete rt[s.k];
+    }
+  };
+}
 /** A kernel that can replay its tangent half only (engine/nn/functional.ts's dual kernels). */
 type ReplayHinted = DispatchArgs['kernel'] & {
   replay?: {
@@ -519,37 +534,34 @@ export interface PrimalCache {
   release(): void;
 }
 
-type Hookable = { dispatch: (a: DispatchArgs) => void; copy: (...a: CopyArgs) => void; upload: (d: Float32Array | Uint32Array | Int32Array) => GPUBuffer };
 
 /** Runs fn while logging its GPU work into a PrimalCache (the caller releases it). */
 function withPrimalCache<T>(fn: () => T): { result: T; cache: PrimalCache } {
   const rt = runtime() as unknown as Hookable;
   const log: TapeOp[] = [];
   const uploads = new SpanSet();
-  const keys = ['dispatch', 'copy', 'upload'] as const;
-  const own = keys.map((k) => Object.prototype.hasOwnProperty.call(rt, k));
   const [d0, c0, u0] = [rt.dispatch, rt.copy, rt.upload];
-  let logging = true, hooked = true;
-  rt.dispatch = (a: DispatchArgs) => {
-    if (logging) log.push({ d: a });
-    return d0.call(rt, a);
-  };
-  rt.copy = (...a: CopyArgs) => {
-    if (logging) log.push({ c: a });
-    return c0.apply(rt, a);
-  };
-  rt.upload = (d) => {
-    const b = u0.call(rt, d);
-    uploads.push({ buf: b, lo: 0, hi: Infinity });
-    return b;
-  };
+  let logging = true;
+  const restore = hookRuntime({
+    dispatch: (a: DispatchArgs) => {
+      if (logging) log.push({ d: a });
+      return d0.call(rt, a);
+    },
+    copy: (...a: CopyArgs) => {
+      if (logging) log.push({ c: a });
+      return c0.apply(rt, a);
+    },
+    upload: (d) => {
+      const b = u0.call(rt, d);
+      uploads.push({ buf: b, lo: 0, hi: Infinity });
+      return b;
+    },
+  });
+  let hooked = true;
   const unhook = () => {
     if (!hooked) return;
     hooked = false;
-    keys.forEach((k, i) => {
-      if (own[i]) (rt as Record<string, unknown>)[k] = [d0, c0, u0][i];
-      else delete (rt as Record<string, unknown>)[k];
-    });
+    restore();
   };
   let held: Tensor[] = [];
   const cache: PrimalCache = {
@@ -814,31 +826,28 @@ function liveOps(roots: Span[], entries: Array<{ op: TapeOp; writes: Span[]; who
  * computed values that do not depend on v, which stay in their (unrecycled) buffers.
  */
 function recordTape(fn: () => Tensor, v: Tensor, side?: () => Tensor[], cache?: PrimalCache, fuse = false, accumulate = false): Tape {
-  const rt = runtime() as unknown as { dispatch: (a: DispatchArgs) => void; copy: (...a: CopyArgs) => void };
+  const rt = runtime() as unknown as Hookable;
   const log: Tape['ops'] = [];
-  const own = (k: 'dispatch' | 'copy') => Object.prototype.hasOwnProperty.call(rt, k);
-  const [ownD, ownC] = [own('dispatch'), own('copy')];
   const [d0, c0] = [rt.dispatch, rt.copy];
   // With side outputs nothing runs while fn records: afterwards only the work that the product
   // and the tensors fn keeps depend on runs (the side outputs' own work runs once, after the
   // solve). No op may read back or branch on values meanwhile (CgOptions.replay's contract).
   const defer = !!side;
-  rt.dispatch = (a: DispatchArgs) => {
-    log.push({ d: a });
-    if (!defer) return d0.call(rt, a);
-  };
-  rt.copy = (...a: CopyArgs) => {
-    log.push({ c: a });
-    if (!defer) return c0.apply(rt, a);
-  };
+  const unhook = hookRuntime({
+    dispatch: (a: DispatchArgs) => {
+      log.push({ d: a });
+      if (!defer) return d0.call(rt, a);
+    },
+    copy: (...a: CopyArgs) => {
+      log.push({ c: a });
+      if (!defer) return c0.apply(rt, a);
+    },
+  });
   let cap: { result: { result: Tensor; created: Set<Tensor> }; held: Tensor[] };
   try {
     cap = deferDisposal(() => captureCreated(fn));
   } finally {
-    if (ownD) rt.dispatch = d0;
-    else delete (rt as { dispatch?: unknown }).dispatch;
-    if (ownC) rt.copy = c0;
-    else delete (rt as { copy?: unknown }).copy;
+    unhook();
   }
   const insOf = opIns, outsOf = opOuts, liveFrom = liveOps;
   const ap0 = cap.result.result;
