@@ -18,6 +18,12 @@ export interface Stats {
   /** Repeats measured, and iterations per repeat. */
   repeats: number;
   iters: number;
+  /**
+   * Median process CPU ms per iteration over the same repeats (timeInterleaved only). lavapipe runs
+   * every in-process engine's kernels on this process's threads, so cpu / median is how many cores
+   * the row had: ≈ 2 on the 2-core hosts for a big kernel, ≈ 1 when something else took a core.
+   */
+  cpu?: number;
 }
 
 export type Status = 'ok' | 'failed' | 'skipped';
@@ -240,6 +246,12 @@ export function pollingMode(): string {
 }
 function isNode() {
   return typeof process !== 'undefined' && !!process.versions?.node;
+}
+/** This process's CPU time in ms (user + system), or null outside Node (the browser bench page). */
+function cpuMs(): number | null {
+  if (!isNode() || typeof process.cpuUsage !== 'function') return null;
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 // ------------------------------------------------------------------ deterministic data
@@ -567,6 +579,7 @@ export async function timeInterleaved(preps: Prepared[], o: Partial<BenchOptions
   const iters: number[] = [];
   const out: Array<Stats | Error | null> = preps.map(() => null);
   const samples: number[][] = preps.map(() => []);
+  const cpuSamples: number[][] = preps.map(() => []);
   for (let e = 0; e < preps.length; e++) {
     const p = preps[e];
     const max = p.timing?.maxIters ?? 4096;
@@ -590,14 +603,16 @@ export async function timeInterleaved(preps: Prepared[], o: Partial<BenchOptions
       if (out[e]) continue;
       const p = preps[e];
       try {
+        const c0 = cpuMs();
         const t0 = performance.now();
         for (let i = 0; i < iters[e]; i++) await p.step();
         await p.wait();
         samples[e].push((performance.now() - t0) / iters[e]);
+        if (c0 !== null) cpuSamples[e].push((cpuMs()! - c0) / iters[e]);
       } catch (err) {
         out[e] = err instanceof Error ? err : new Error(String(err));
       }
     }
   }
-  return out.map((x, e) => x ?? stats(samples[e], iters[e]));
+  return out.map((x, e) => x ?? { ...stats(samples[e], iters[e]), ...(cpuSamples[e].length ? { cpu: stats(cpuSamples[e], iters[e]).median } : {}) });
 }

@@ -191,6 +191,9 @@ export async function runCase(spec: CaseSpec, id: string, group: string, peers: 
         continue;
       }
       row.wall = s;
+      // Cores in use while timed (process CPU / wall): the witness for a row slowed by a core
+      // taken elsewhere (docs/benchmarks.md, "Session 9: the matmul rows at half speed").
+      if (s.cpu !== undefined && s.median > 0 && spec.kind !== 'roundtrip' && spec.kind !== 'dispatch') row.metrics = { ...row.metrics, cores: +(s.cpu / s.median).toFixed(2) };
       if (spec.kind === 'dispatch') row.metrics = { ...row.metrics, usPerOp: (s.median * 1000) / spec.count };
       if (row.engine === 'ours' && spec.kind !== 'roundtrip') {
         try {
