@@ -11,6 +11,10 @@
 // one-workgroup clip norm, the composed SPRIG leader objective, E.ppoLoss's five-tensor input,
 // SPRIG's composed gated residuals when acting and in the follower's features)
 // and on, alternating within each round (A/B switches read at every step); prints both.
+//   npx tsx bench/sprig_ab.ts cpu [rounds] --s10-ab
+// --s10-ab: the same with session 10's changes off and on (SPRIG's inference forward as conv1 +
+// two block kernels + fc instead of 17 dispatches: sprigFusedBlocks); prints both, labelled
+// "session8"/"S8" for the off side as --s9-ab does (read: off).
 //   npx tsx bench/sprig_ab.ts optim
 // optim: the clipped Adam step alone (E.adam's step from its gathered gradients, session 9:
 // multi-workgroup norm partials + kernels/optim.ts adamPartialsKernel above 32k floats, one
@@ -26,7 +30,7 @@ import { Trainer } from '../rl/harness/trainer.ts';
 import { getAlgorithm } from '../rl/registry.ts';
 import { clipNormSession8 } from '../engine/nn/optim.ts';
 import { ppoPackedBatch } from '../rl/ppo.ts';
-import { sprigFusedLeaderObjective, sprigFusedGatedResidual } from '../rl/sprig.ts';
+import { sprigFusedLeaderObjective, sprigFusedGatedResidual, sprigFusedBlocks } from '../rl/sprig.ts';
 await E.init();
 const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e3; };
 if (process.argv[2] === 'optim') {
@@ -72,8 +76,13 @@ async function seg(t: Trainer, n: number) {
 }
 const ppo = await make('ppo'), sprig = await make('sprig');
 const P: { wall: number; cpu: number }[] = [], S: typeof P = [];
-const s9ab = process.argv.includes('--s9-ab');
+const s10ab = process.argv.includes('--s10-ab');
+const s9ab = process.argv.includes('--s9-ab') || s10ab;
 const session9 = (on: boolean) => {
+  if (s10ab) {
+    sprigFusedBlocks(on);
+    return;
+  }
   clipNormSession8(!on);
   ppoPackedBatch(on);
   sprigFusedLeaderObjective(on);
@@ -100,5 +109,5 @@ if (s9ab) {
   }));
 }
 const pw = med(P.map((x) => x.wall)), pc = med(P.map((x) => x.cpu)), sw = med(S.map((x) => x.wall)), sc = med(S.map((x) => x.cpu));
-console.log(JSON.stringify({ ppoUsWall: +pw.toFixed(0), sprigUsWall: +sw.toFixed(0), ratioWall: +(sw / pw).toFixed(2), ppoUsCpu: +pc.toFixed(0), sprigUsCpu: +sc.toFixed(0), ratioCpu: +(sc / pc).toFixed(2), ratiosWall: S.map((s, i) => +(s.wall / P[i].wall).toFixed(2)), load: os.loadavg()[0].toFixed(1) }));
+console.log(JSON.stringify({ ...(s10ab ? { note: 'session8 = session 10 changes off' } : {}), ppoUsWall: +pw.toFixed(0), sprigUsWall: +sw.toFixed(0), ratioWall: +(sw / pw).toFixed(2), ppoUsCpu: +pc.toFixed(0), sprigUsCpu: +sc.toFixed(0), ratioCpu: +(sc / pc).toFixed(2), ratiosWall: S.map((s, i) => +(s.wall / P[i].wall).toFixed(2)), load: os.loadavg()[0].toFixed(1) }));
 process.exit(0);

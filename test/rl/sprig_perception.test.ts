@@ -7,7 +7,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as E from '../../engine/index.ts';
 import * as R from '../ref/index.ts';
-import { sprigPerception } from '../../rl/sprig.ts';
+import { sprigPerception, sprigFusedBlocks } from '../../rl/sprig.ts';
 
 beforeAll(async () => {
   await E.init();
@@ -84,21 +84,49 @@ describe('SPRIG perception', () => {
   }
 });
 
-// The inference path (opts.inference on packed parameters: acting and the follower's features):
-// each gated attention's gate, product, residual and the spatial position in one kernel
-// (kernels/ppo.ts sprigGatedResidualKernel), against the same float64 design.
+// The inference path (opts.inference on packed parameters: acting and the follower's features).
+// Session 10 (default): conv1, then one kernel for the temporal block (window gather, conv2,
+// conv3, position, q/k/v, attention, gate, residual, spatial position) and one for the spatial
+// block (kernels/sprig.ts), then fc: 4 dispatches. sprigFusedBlocks(false): session 9's path, each
+// gated attention's gate, product, residual and the spatial position in one kernel
+// (kernels/ppo.ts sprigGatedResidualKernel): 17. Both against the same float64 design.
 describe('SPRIG perception, inference path', () => {
-  it("matches the float64 design on Breakout's shape (10×10×4, 2 frames, d = 32): features and cost", async () => {
-    const live = E.memory().liveBuffers;
-    const [B, K, h, w, c, d, hidden] = [19, 2, 10, 10, 4, 32, 128];
-    const net = sprigPerception(h, w, c, K, d, hidden);
-    const packed = E.packParams(net.init(7));
-    const { p, xr, x } = await fixture(packed.params, [B, K, h, w, c]);
-    const ref = reference(p, xr, K, d);
-    const [features, cost] = E.scope(() => E.noGrad(() => { const o = net.apply(packed.params, x, { inference: true }); return [o.features, o.cost!]; }));
-    R.assertClose(await features.data(), ref.features, { rtol: 1e-4, atol: 1e-5, label: 'features' });
-    expect(Math.abs((await cost.data())[0] - ref.cost)).toBeLessThan(1e-5 * Math.max(1, ref.cost));
-    E.dispose([x, features, cost, packed.params, packed.flat]);
-    expect(E.memory().liveBuffers).toBe(live);
-  });
+  /** Features and cost of the inference forward with the block kernels on or off, and its dispatch count. */
+  function infer(net: ReturnType<typeof sprigPerception>, params: E.Params, x: E.Tensor, blocks: boolean) {
+    const was = sprigFusedBlocks(blocks);
+    try {
+      const d0 = E.counters().dispatches;
+      const [features, cost] = E.scope(() => E.noGrad(() => {
+        const o = net.apply(params, x, { inference: true });
+        const f = E.keep(o.features);
+        return [f, o.cost!];
+      }));
+      return { features, cost, dispatches: E.counters().dispatches - d0 - 4 }; // the cost's 4 (sum, sum, add, div)
+    } finally {
+      sprigFusedBlocks(was);
+    }
+  }
+
+  for (const { label, B, K, h, c, d, hidden } of [
+    { label: "Breakout's shape (10×10×4, 2 frames, d = 32, 19 samples)", B: 19, K: 2, h: 10, c: 4, d: 32, hidden: 128 },
+    // 3 samples × 4 cells = 12 cells: the second temporal workgroup of 8 cells is half empty
+    { label: '6×6×3 frames, 3 frames, d = 8, 3 samples (a part-filled workgroup)', B: 3, K: 3, h: 6, c: 3, d: 8, hidden: 16 },
+  ]) {
+    it(`matches the float64 design on ${label}: features and cost, block kernels on and off`, async () => {
+      const live = E.memory().liveBuffers;
+      const net = sprigPerception(h, h, c, K, d, hidden);
+      const packed = E.packParams(net.init(7));
+      const { p, xr, x } = await fixture(packed.params, [B, K, h, h, c]);
+      const ref = reference(p, xr, K, d);
+      for (const blocks of [true, false]) {
+        const r = infer(net, packed.params, x, blocks);
+        expect(r.dispatches, `dispatches of a forward, blocks ${blocks}`).toBe(blocks ? 4 : 17);
+        R.assertClose(await r.features.data(), ref.features, { rtol: 1e-4, atol: 1e-5, label: `features, blocks ${blocks}` });
+        expect(Math.abs((await r.cost.data())[0] - ref.cost), `cost, blocks ${blocks}`).toBeLessThan(1e-5 * Math.max(1, ref.cost));
+        E.dispose([r.features, r.cost]);
+      }
+      E.dispose([x, packed.params, packed.flat]);
+      expect(E.memory().liveBuffers).toBe(live);
+    });
+  }
 });

@@ -1,0 +1,224 @@
+// SPRIG's inference forward in fewer dispatches (acting, and the follower's features at the
+// updated θ: nothing is differentiated there). The composed forward is 17 dispatches a call:
+// conv1, a window permute, conv2 and conv3 as linears, the temporal position add, the newest
+// frame's slice, q/k/v projections, attention and a gated residual per attention layer. Here,
+// after conv1 (the engine's conv2d kernel), two kernels do the rest up to the fc layer:
+//
+//   sprigTemporalKernel: one workgroup per CPW cells: gathers each cell's 2×2 window of conv1's
+//     output for each of the K frames, runs conv2 (2×2/2) and conv3 (1×1) with ReLU, adds the
+//     temporal position, projects q (newest frame only), k and v, attends the newest frame's
+//     token over the cell's K tokens, gates, and adds the residual and the spatial position.
+//   sprigSpatialKernel: one workgroup per sample: q/k/v of its hw tokens, hw×hw scores, row
+//     softmax, gates, A·v and the residual.
+//
+// Why this shape: session 9's thread-per-token and workgroup-per-sample kernels ran slower than
+// the composed forward on lavapipe (each multiply-add paid for its own gathered loads). Here each
+// lane computes a 4 × 4 block (4 tokens × 4 output channels) of a layer with vec4 loads along
+// the reduction, as the engine's register-blocked linear kernel does, so every loaded float
+// serves 4 multiply-adds; a block's inputs come from workgroup memory and its intermediates
+// never leave it. Weights are read from the packed perception at their offsets (PP), so nothing
+// is copied when θ changes. The sums run in another order than the composed kernels' (rounding
+// differs, ~1e-7 relative).
+
+import { memoKernel } from './common.ts';
+
+/** The kernels' params, in order (offsets are in floats into the packed perception, multiples of 4). */
+export const SPRIG_TEMPORAL_PARAMS = ['cells', 'hw', 'w2', 'h1w1', 'w2off', 'b2', 'w3', 'b3', 'posT', 'wq', 'bq', 'wk', 'bk', 'wv', 'bv', 'wg', 'bg', 'posS', 'scale'] as const;
+export const SPRIG_SPATIAL_PARAMS = ['samples', 'wq', 'bq', 'wk', 'bk', 'wv', 'bv', 'wg', 'bg', 'scale'] as const;
+
+/** Lanes per workgroup, and cells per temporal workgroup. */
+const WGS = 32;
+export const SPRIG_TEMPORAL_CELLS = 8;
+
+/**
+ * WGSL for one layer of 4 × 4 blocks: for each block (tb, ob) of an [nt × n] output a lane
+ * forms c{i}{j} = Σ_r4 dot(A(token tb·4+i, r4), W(row ob·4+j, r4)), then runs `store`.
+ */
+function blocks(o: { nt: number; n: number; r4: number; a: (t: string) => string; w: (row: string) => string; store: string }) {
+  const nb = (o.nt / 4) * (o.n / 4);
+  const acc = [0, 1, 2, 3].flatMap((i) => [0, 1, 2, 3].map((j) => `var c${i}${j} = 0.0;`)).join(' ');
+  const body: string[] = [];
+  for (let i = 0; i < 4; i++) body.push(`let a${i} = ${o.a(`(tb * 4u + ${i}u)`)};`);
+  for (let j = 0; j < 4; j++) body.push(`let w${j} = ${o.w(`(ob * 4u + ${j}u)`)};`);
+  for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) body.push(`c${i}${j} += dot(a${i}, w${j});`);
+  return /* wgsl */ `
+    for (var bk = l; bk < ${nb}u; bk += ${WGS}u) {
+      let tb = bk / ${o.n / 4}u;
+      let ob = bk % ${o.n / 4}u;
+      ${acc}
+      for (var r4 = 0u; r4 < ${o.r4}u; r4++) {
+        ${body.join('\n        ')}
+      }
+      ${o.store}
+    }`;
+}
+
+/** vec4 of the rows' biases at offset `b` (floats) for channels ob·4 .. ob·4+3. */
+const bias4 = (b: string) => `vec4f(PP[${b} + ob * 4u], PP[${b} + ob * 4u + 1u], PP[${b} + ob * 4u + 2u], PP[${b} + ob * 4u + 3u])`;
+const row = (i: number) => `vec4f(c${i}0, c${i}1, c${i}2, c${i}3)`;
+
+/**
+ * Y1: conv1's output [B·K, 2·h2, 2·w2, C1] (NHWC, a sample's frames adjacent); PP the packed
+ * perception; OUT [B, hw, D] (the spatial layer's input tokens: temporal output + spatial
+ * position); GATES [B, hw] (the temporal gates). CPW cells per workgroup (x, then y past 65535).
+ * C1 = conv1's channels (16), C2 = conv2's (32); C1, C2 and D multiples of 4, CPW·K of 4.
+ */
+export const sprigTemporalKernel = memoKernel((K: number, D: number, C1: number, C2: number) => {
+  const CPW = SPRIG_TEMPORAL_CELLS, T = CPW * K, R = 4 * C1;
+  const [R4, C24, D4] = [R / 4, C2 / 4, D / 4];
+  // workgroup memory, reused: A holds the windows, then k and v; B holds conv2's output, then q
+  const aSize = Math.max(T * R4, 2 * T * D4), bSize = Math.max(T * C24, CPW * D4);
+  const newest = (cl: string) => `(${cl} * ${K}u + ${K - 1}u)`;
+  return {
+    name: `sprig_temporal_k${K}_d${D}`,
+    code: /* wgsl */ `
+struct Q { cells: u32, hw: u32, w2: u32, h1w1: u32, w2off: u32, b2: u32, w3: u32, b3: u32, posT: u32,
+  wq: u32, bq: u32, wk: u32, bk: u32, wv: u32, bv: u32, wg: u32, bg: u32, posS: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> Y1: array<vec4f>;
+@group(0) @binding(1) var<storage, read> PP: array<f32>;
+@group(0) @binding(2) var<storage, read> PV: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> OUT: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> GATES: array<f32>;
+@group(0) @binding(5) var<uniform> p: Q;
+var<workgroup> A: array<vec4f, ${aSize}>;
+var<workgroup> Bm: array<vec4f, ${bSize}>;
+var<workgroup> X: array<vec4f, ${T * D4}>;
+var<workgroup> zg: array<f32, ${CPW}>;
+@compute @workgroup_size(${WGS}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
+  let first = (wid.x + wid.y * nw.x) * ${CPW}u;
+  let w1 = 2u * p.w2;
+  // the 2×2 windows of the K frames of each cell: token cl·K + f, row (di, dj, channel)
+  for (var e = l; e < ${T * R4}u; e += ${WGS}u) {
+    let tk = e / ${R4}u;
+    let r = e % ${R4}u;
+    let cell = first + tk / ${K}u;
+    let f = tk % ${K}u;
+    var v = vec4f(0.0);
+    if (cell < p.cells) {
+      let b = cell / p.hw;
+      let c = cell % p.hw;
+      let di = r / ${2 * C1 / 4}u;
+      let dj = (r / ${C1 / 4}u) % 2u;
+      let pix = (2u * (c / p.w2) + di) * w1 + 2u * (c % p.w2) + dj;
+      v = Y1[((b * ${K}u + f) * p.h1w1 + pix) * ${C1 / 4}u + r % ${C1 / 4}u];
+    }
+    A[e] = v;
+  }
+  workgroupBarrier();
+  // conv2 (2×2, stride 2) as a linear layer on the window rows, ReLU
+  ${blocks({ nt: T, n: C2, r4: R4, a: (t) => `A[${t} * ${R4}u + r4]`, w: (o) => `PV[p.w2off / 4u + ${o} * ${R4}u + r4]`, store: [0, 1, 2, 3].map((i) => `Bm[(tb * 4u + ${i}u) * ${C24}u + ob] = max(${row(i)} + ${bias4('p.b2')}, vec4f(0.0));`).join('\n      ') })}
+  workgroupBarrier();
+  // conv3 (1×1), ReLU, + the temporal position of the token's frame
+  ${blocks({ nt: T, n: D, r4: C24, a: (t) => `Bm[${t} * ${C24}u + r4]`, w: (o) => `PV[p.w3 / 4u + ${o} * ${C24}u + r4]`, store: [0, 1, 2, 3].map((i) => `X[(tb * 4u + ${i}u) * ${D4}u + ob] = max(${row(i)} + ${bias4('p.b3')}, vec4f(0.0)) + PV[p.posT / 4u + ((tb * 4u + ${i}u) % ${K}u) * ${D4}u + ob];`).join('\n      ') })}
+  workgroupBarrier();
+  // k and v of every token (A), q of each cell's newest token (Bm), the gates' pre-activations
+  ${blocks({ nt: T, n: D, r4: D4, a: (t) => `X[${t} * ${D4}u + r4]`, w: (o) => `PV[p.wk / 4u + ${o} * ${D4}u + r4]`, store: [0, 1, 2, 3].map((i) => `A[(tb * 4u + ${i}u) * ${D4}u + ob] = ${row(i)} + ${bias4('p.bk')};`).join('\n      ') })}
+  ${blocks({ nt: T, n: D, r4: D4, a: (t) => `X[${t} * ${D4}u + r4]`, w: (o) => `PV[p.wv / 4u + ${o} * ${D4}u + r4]`, store: [0, 1, 2, 3].map((i) => `A[${T * D4}u + (tb * 4u + ${i}u) * ${D4}u + ob] = ${row(i)} + ${bias4('p.bv')};`).join('\n      ') })}
+  ${blocks({ nt: CPW, n: D, r4: D4, a: (t) => `X[${newest(t)} * ${D4}u + r4]`, w: (o) => `PV[p.wq / 4u + ${o} * ${D4}u + r4]`, store: [0, 1, 2, 3].map((i) => `Bm[(tb * 4u + ${i}u) * ${D4}u + ob] = ${row(i)} + ${bias4('p.bq')};`).join('\n      ') })}
+  for (var cl = l; cl < ${CPW}u; cl += ${WGS}u) {
+    var z = 0.0;
+    for (var r4 = 0u; r4 < ${D4}u; r4++) { z += dot(PV[p.wg / 4u + r4], X[${newest('cl')} * ${D4}u + r4]); }
+    zg[cl] = z + PP[p.bg];
+  }
+  workgroupBarrier();
+  // attention of each cell's newest token over its K tokens, gate, residual, spatial position
+  for (var e = l; e < ${CPW * D4}u; e += ${WGS}u) {
+    let cl = e / ${D4}u;
+    let o4 = e % ${D4}u;
+    let cell = first + cl;
+    if (cell >= p.cells) { continue; }
+    var sc: array<f32, ${K}>;
+    var m = -3.4e38;
+    for (var f = 0u; f < ${K}u; f++) {
+      var s = 0.0;
+      for (var r4 = 0u; r4 < ${D4}u; r4++) { s += dot(Bm[cl * ${D4}u + r4], A[(cl * ${K}u + f) * ${D4}u + r4]); }
+      sc[f] = s * p.scale;
+      m = max(m, sc[f]);
+    }
+    var den = 0.0;
+    var a = vec4f(0.0);
+    for (var f = 0u; f < ${K}u; f++) {
+      let pf = exp(sc[f] - m);
+      den += pf;
+      a += pf * A[${T * D4}u + (cl * ${K}u + f) * ${D4}u + o4];
+    }
+    let g = 1.0 / (1.0 + exp(-zg[cl]));
+    if (o4 == 0u) { GATES[cell] = g; }
+    OUT[cell * ${D4}u + o4] = X[${newest('cl')} * ${D4}u + o4] + g * (a / den) + PV[p.posS / 4u + (cell % p.hw) * ${D4}u + o4];
+  }
+}`,
+  };
+});
+
+/**
+ * X: tokens [B, HW, D] (the temporal layer's output + spatial position); PP the packed
+ * perception; OUT [B, HW, D] = X + g ⊙ softmax(Q Kᵀ·scale) V; GATES [B, HW]. One workgroup
+ * per sample; HW and D multiples of 4.
+ */
+export const sprigSpatialKernel = memoKernel((HW: number, D: number) => {
+  const D4 = D / 4, H4 = HW / 4;
+  return {
+    name: `sprig_spatial_hw${HW}_d${D}`,
+    code: /* wgsl */ `
+struct Q { samples: u32, wq: u32, bq: u32, wk: u32, bk: u32, wv: u32, bv: u32, wg: u32, bg: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> XG: array<vec4f>;
+@group(0) @binding(1) var<storage, read> PP: array<f32>;
+@group(0) @binding(2) var<storage, read> PV: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> OUT: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> GATES: array<f32>;
+@group(0) @binding(5) var<uniform> p: Q;
+var<workgroup> X: array<vec4f, ${HW * D4}>;
+var<workgroup> QKV: array<vec4f, ${3 * HW * D4}>;
+var<workgroup> S: array<vec4f, ${HW * H4}>;
+var<workgroup> G: array<f32, ${HW}>;
+@compute @workgroup_size(${WGS}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
+  let b = wid.x + wid.y * nw.x;
+  if (b >= p.samples) { return; } // the whole workgroup: barriers stay uniform
+  let base = b * ${HW * D4}u;
+  for (var e = l; e < ${HW * D4}u; e += ${WGS}u) { X[e] = XG[base + e]; }
+  workgroupBarrier();
+  ${blocks({ nt: HW, n: D, r4: D4, a: (t) => `X[${t} * ${D4}u + r4]`, w: (o) => `PV[p.wq / 4u + ${o} * ${D4}u + r4]`, store: [0, 1, 2, 3].map((i) => `QKV[(tb * 4u + ${i}u) * ${D4}u + ob] = ${row(i)} + ${bias4('p.bq')};`).join('\n      ') })}
+  ${blocks({ nt: HW, n: D, r4: D4, a: (t) => `X[${t} * ${D4}u + r4]`, w: (o) => `PV[p.wk / 4u + ${o} * ${D4}u + r4]`, store: [0, 1, 2, 3].map((i) => `QKV[${HW * D4}u + (tb * 4u + ${i}u) * ${D4}u + ob] = ${row(i)} + ${bias4('p.bk')};`).join('\n      ') })}
+  ${blocks({ nt: HW, n: D, r4: D4, a: (t) => `X[${t} * ${D4}u + r4]`, w: (o) => `PV[p.wv / 4u + ${o} * ${D4}u + r4]`, store: [0, 1, 2, 3].map((i) => `QKV[${2 * HW * D4}u + (tb * 4u + ${i}u) * ${D4}u + ob] = ${row(i)} + ${bias4('p.bv')};`).join('\n      ') })}
+  for (var t = l; t < ${HW}u; t += ${WGS}u) {
+    var z = 0.0;
+    for (var r4 = 0u; r4 < ${D4}u; r4++) { z += dot(PV[p.wg / 4u + r4], X[t * ${D4}u + r4]); }
+    G[t] = 1.0 / (1.0 + exp(-(z + PP[p.bg])));
+    GATES[b * ${HW}u + t] = G[t];
+  }
+  workgroupBarrier();
+  // scores q_t · k_u (4 × 4 blocks: tokens t × keys u)
+  ${blocks({ nt: HW, n: HW, r4: D4, a: (t) => `QKV[${t} * ${D4}u + r4]`, w: (u) => `QKV[${HW * D4}u + ${u} * ${D4}u + r4]`, store: [0, 1, 2, 3].map((i) => `S[(tb * 4u + ${i}u) * ${H4}u + ob] = ${row(i)} * p.scale;`).join('\n      ') })}
+  workgroupBarrier();
+  for (var t = l; t < ${HW}u; t += ${WGS}u) {
+    var m = vec4f(-3.4e38);
+    for (var u4 = 0u; u4 < ${H4}u; u4++) { m = max(m, S[t * ${H4}u + u4]); }
+    let mx = max(max(m.x, m.y), max(m.z, m.w));
+    var den = vec4f(0.0);
+    for (var u4 = 0u; u4 < ${H4}u; u4++) { let e = exp(S[t * ${H4}u + u4] - mx); S[t * ${H4}u + u4] = e; den += e; }
+    let inv = 1.0 / (den.x + den.y + den.z + den.w);
+    for (var u4 = 0u; u4 < ${H4}u; u4++) { S[t * ${H4}u + u4] = S[t * ${H4}u + u4] * inv; }
+  }
+  workgroupBarrier();
+  // out = x + g ⊙ P·V: a lane forms 4 tokens × 4 channels
+  for (var bk = l; bk < ${H4 * D4}u; bk += ${WGS}u) {
+    let tb = bk / ${D4}u;
+    let ob = bk % ${D4}u;
+    var c0 = vec4f(0.0); var c1 = vec4f(0.0); var c2 = vec4f(0.0); var c3 = vec4f(0.0);
+    for (var u4 = 0u; u4 < ${H4}u; u4++) {
+      let p0 = S[(tb * 4u) * ${H4}u + u4]; let p1 = S[(tb * 4u + 1u) * ${H4}u + u4];
+      let p2 = S[(tb * 4u + 2u) * ${H4}u + u4]; let p3 = S[(tb * 4u + 3u) * ${H4}u + u4];
+      for (var k = 0u; k < 4u; k++) {
+        let v = QKV[${2 * HW * D4}u + (u4 * 4u + k) * ${D4}u + ob];
+        c0 += p0[k] * v; c1 += p1[k] * v; c2 += p2[k] * v; c3 += p3[k] * v;
+      }
+    }
+    let t0 = tb * 4u;
+    OUT[base + t0 * ${D4}u + ob] = X[t0 * ${D4}u + ob] + G[t0] * c0;
+    OUT[base + (t0 + 1u) * ${D4}u + ob] = X[(t0 + 1u) * ${D4}u + ob] + G[t0 + 1u] * c1;
+    OUT[base + (t0 + 2u) * ${D4}u + ob] = X[(t0 + 2u) * ${D4}u + ob] + G[t0 + 2u] * c2;
+    OUT[base + (t0 + 3u) * ${D4}u + ob] = X[(t0 + 3u) * ${D4}u + ob] + G[t0 + 3u] * c3;
+  }
+}`,
+  };
+});
