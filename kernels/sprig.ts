@@ -222,3 +222,32 @@ var<workgroup> G: array<f32, ${HW}>;
 }`,
   };
 });
+
+/**
+ * Both heads of an inference forward in one dispatch: OUT [rows, A + 1] = (logits, value) per
+ * row, from features F [rows, FD] and the packed heads PH (actor [A, FD] and critic [1, FD]
+ * weights and biases at the offsets given). One thread per output; the sum runs as the engine's
+ * linear kernel runs it (vec4 dot products in order, then the bias). FD a multiple of 4.
+ * params: rows, A, FD/4, actor weight, actor bias, critic weight, critic bias offsets (floats).
+ */
+export const sprigHeadsKernel = {
+  name: 'sprig_heads',
+  code: /* wgsl */ `
+struct Q { rows: u32, a: u32, fd4: u32, wa: u32, ba: u32, wc: u32, bc: u32 }
+@group(0) @binding(0) var<storage, read> F: array<vec4f>;
+@group(0) @binding(1) var<storage, read> PH: array<f32>;
+@group(0) @binding(2) var<storage, read> PV: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> OUT: array<f32>;
+@group(0) @binding(4) var<uniform> p: Q;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let e = gid.x + gid.y * nw.x * 64u;
+  let n = p.a + 1u;
+  if (e >= p.rows * n) { return; }
+  let r = e / n;
+  let j = e % n;
+  let w = select(p.wa / 4u + j * p.fd4, p.wc / 4u, j == p.a);
+  var c = 0.0;
+  for (var k = 0u; k < p.fd4; k++) { c += dot(F[r * p.fd4 + k], PV[w + k]); }
+  OUT[e] = c + select(PH[p.ba + j], PH[p.bc], j == p.a);
+}`,
+};

@@ -28,10 +28,11 @@
 import * as E from '../engine/index.ts';
 import { stackelbergGradients, type Game, type LeaderRule } from '../games/game.ts';
 import { PPO_DEFAULTS, PPO_PRESETS, PPO_SCHEMA, PpoAgent, ppoLossTerms, validatePpo, type AgentParams, type Minibatch, type Perception, type PpoConfig } from './ppo.ts';
-import type { AgentState, EnvSpec, OnPolicyAlgorithm, Schema } from './harness/types.ts';
+import type { ActOptions, ActResult, AgentState, EnvSpec, OnPolicyAlgorithm, Schema } from './harness/types.ts';
 import { sprigLeaderLoss } from '../engine/nn/ppo_loss.ts';
 import { sprigGatedResidualKernel } from '../kernels/ppo.ts';
-import { sprigTemporalKernel, sprigSpatialKernel, SPRIG_TEMPORAL_PARAMS, SPRIG_SPATIAL_PARAMS, SPRIG_TEMPORAL_CELLS } from '../kernels/sprig.ts';
+import { sprigTemporalKernel, sprigSpatialKernel, sprigHeadsKernel, SPRIG_TEMPORAL_PARAMS, SPRIG_SPATIAL_PARAMS, SPRIG_TEMPORAL_CELLS } from '../kernels/sprig.ts';
+import { sampleCategorical } from './harness/policy.ts';
 import { grid } from '../kernels/common.ts';
 
 type Tensor = E.Tensor;
@@ -178,6 +179,14 @@ function fusedInferenceBlocks(y1: Tensor, B: number, K: number, h2: number, w2: 
   });
   tok.dispose();
   return { out, gates: [gT, gS] };
+}
+
+let fusedHeads = true;
+/** Benchmarks' A/B switch: false makes SPRIG's act() run the policy and value heads as two linear dispatches (PpoAgent.act). Returns the previous setting. */
+export function sprigFusedHeads(on?: boolean): boolean {
+  const was = fusedHeads;
+  if (on !== undefined) fusedHeads = on;
+  return was;
 }
 
 /** Where a gated attention layer's gate (and the position added after it) sit in the packed perception. */
@@ -350,6 +359,42 @@ export class SprigAgent extends PpoAgent {
     const [h, w, c] = env.obsShape;
     super(cfg, env, sprigPerception(h, w, c, cfg.frameStack, cfg.attnDim), cfg.frameStack);
     this.statNames = [...this.statNames, 'attn_cost', 'leader_u'];
+  }
+
+  /**
+   * act() on a CPU env: the inference forward (5 dispatches with the block kernels: conv1, the
+   * temporal and spatial blocks, fc, and both heads in one kernel) and one readback of
+   * [rows, A + 1]. Same logits, values and draws as PpoAgent.act's composed heads.
+   */
+  override async act(obs: Float32Array, rows: number, o: ActOptions): Promise<ActResult> {
+    const heads = E.packedOf(this.params.heads);
+    const F = this.perception.featureDim;
+    if (!fusedHeads || !heads || F % 4 !== 0) return super.act(obs, rows, o);
+    const A = this.numActions;
+    const out = E.noGrad(() =>
+      E.scope(() => {
+        const x = E.tensor(obs.subarray(0, rows * this.inputSize), [rows, ...this.perception.inputShape]);
+        const { features } = this.perception.apply(this.params.perception, x, { inference: true });
+        const rt = E.runtime();
+        const y = E.Tensor.fromBuffer(rt.alloc(rows * (A + 1) * 4), [rows, A + 1]);
+        const at = (n: string) => heads.layout.offsets[heads.layout.names.indexOf(n)];
+        rt.dispatch({
+          kernel: sprigHeadsKernel, inputs: [features.bufferFor('sprig heads'), heads.flat.buffer, heads.flat.buffer], outputs: [y.buffer],
+          params: [rows, A, F / 4, at('actor.weight'), at('actor.bias'), at('critic.weight'), at('critic.bias')], workgroups: grid(rows * (A + 1), 64), label: 'sprig heads',
+        });
+        return y;
+      }),
+    );
+    const d = await out.data();
+    out.dispose();
+    const logits = new Float32Array(rows * A), values = new Float32Array(rows);
+    for (let i = 0; i < rows; i++) {
+      for (let a = 0; a < A; a++) logits[i * A + a] = d[i * (A + 1) + a];
+      values[i] = d[i * (A + 1) + A];
+    }
+    const actions = new Int32Array(o.sample), logp = new Float32Array(o.sample);
+    sampleCategorical(logits, o.sample, A, o.rng, o.mode === 'greedy', actions, logp);
+    return { actions, logp, values };
   }
 
   /** Leader and follower in separate packed buffers with separate Adam states. */
