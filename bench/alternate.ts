@@ -25,6 +25,9 @@
 //       not fused, the mixed term not carried through CG: totalDerivative's sharePrimal, fuseOutputTangent
 //       and accumulateMixed off)
 //   npx tsx bench/alternate.ts attention_paths [rounds]   attention's fused and composed paths
+//   npx tsx bench/alternate.ts hvp_s10 [rounds] [tanh|relu]   the fresh HVP (E.hessianVectorProduct, bench/implicit.ts's
+//       "hvp" rows) against the critic gradient, with session 10's changes (the output layer + MSE fused,
+//       the dual kernels' narrow folds) and without them (session 9's path), wall and CPU time, paired
 
 import os from 'node:os';
 import * as E from '../engine/index.ts';
@@ -85,6 +88,62 @@ if (which === 'critic') {
     cases.forEach(([n], i) =>
       console.log(`  ${n.padEnd(28)} wall ${med(wall[i]).toFixed(2)} ms (${(med(wall[i]) / med(wall[0])).toFixed(2)}× grad)  cpu ${med(cpu[i]).toFixed(2)} ms (${(med(cpu[i]) / med(cpu[0])).toFixed(2)}× grad)  dispatches ${disp[i]}`));
     E.dispose([held, actor, critic, v]);
+  }
+  process.exit(0);
+}
+
+if (which === 'hvp_s10') {
+  // bench/implicit.ts's "grad" and "hvp" rows, and the same HVP on session 9's path, alternating
+  // single samples of 5 calls (then one wait); ratios of medians and medians of per-round ratios.
+  await E.init();
+  const { NETS, leaderGame } = await import('./implicit.ts');
+  const only = process.argv[4];
+  const s9 = <T>(fn: () => T): T => {
+    const prev = [E.nnFoldDualForward(false), E.nnFoldMinWorkgroups(1)] as const;
+    try {
+      return fn();
+    } finally {
+      E.nnFoldDualForward(prev[0]);
+      E.nnFoldMinWorkgroups(prev[1]);
+    }
+  };
+  for (const net of NETS.filter((n) => !only || n.name.includes(only))) {
+    const g = leaderGame(net);
+    const v = E.keep(g.critic.map((p) => ({ w: E.randn(p.w.shape, 0, 1, { seed: 30 }), b: E.randn(p.b.shape, 0, 1, { seed: 31 }) })));
+    const fC = (c: typeof g.critic) => g.criticLoss(g.actor, c);
+    const cases: Array<[string, () => void]> = [
+      ['grad', () => E.dispose(E.grad(fC)(g.critic))],
+      ['hvp (session 9 path)', () => s9(() => E.dispose(E.hessianVectorProduct(fC, g.critic, v, { fuseOutput: false })))],
+      ['hvp (default)', () => E.dispose(E.hessianVectorProduct(fC, g.critic, v))],
+    ];
+    const disp: number[] = [];
+    for (const [, f] of cases) {
+      f();
+      f();
+      await E.sync();
+      const d0 = E.counters().dispatches;
+      f();
+      disp.push(E.counters().dispatches - d0);
+      await E.sync();
+    }
+    const wall: number[][] = cases.map(() => []), cpu: number[][] = cases.map(() => []);
+    const load0 = os.loadavg()[0];
+    for (let r = 0; r < rounds; r++)
+      for (const [i, [, f]] of cases.entries()) {
+        const u0 = process.cpuUsage(), t0 = performance.now();
+        for (let k = 0; k < 5; k++) f();
+        await E.sync();
+        const u = process.cpuUsage(u0);
+        wall[i].push((performance.now() - t0) / 5);
+        cpu[i].push((u.user + u.system) / 1000 / 5);
+      }
+    const paired = (k: number[][], i: number, j: number) => med(k[i].map((x, r) => x / k[j][r]));
+    console.log(`hvp_s10 ${net.name}: ${rounds} alternating rounds of 5; load ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
+    cases.forEach(([n], i) =>
+      console.log(`  ${n.padEnd(22)} wall ${med(wall[i]).toFixed(2)} ms (${(med(wall[i]) / med(wall[0])).toFixed(2)}× grad, paired ${paired(wall, i, 0).toFixed(2)}×)  cpu ${med(cpu[i]).toFixed(2)} ms (${(med(cpu[i]) / med(cpu[0])).toFixed(2)}× grad, paired ${paired(cpu, i, 0).toFixed(2)}×)  dispatches ${disp[i]}`));
+    console.log(`  session 9 path / default, paired: wall ${paired(wall, 1, 2).toFixed(3)}, cpu ${paired(cpu, 1, 2).toFixed(3)}`);
+    E.dispose(v);
+    g.dispose();
   }
   process.exit(0);
 }

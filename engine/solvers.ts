@@ -33,7 +33,7 @@ import {
   add, sub, mul, div, sum, sqrt, gt, le, ne, abs, maximum, where, zeros, full, reshape, assign, stack, concat, clone,
 } from './ops.ts';
 import { cgKernel, cgKernelVec4, cgKernelAcc, cgKernelVec4Acc, CG_HIST, CG_NEG_MODES } from '../kernels/cg.ts';
-import { outputTangentKernel } from '../kernels/nn.ts';
+import { outputTangentKernel, outputDualKernel, OUTPUT_DUAL_MAX_ROWS } from '../kernels/nn.ts';
 import { grad, vjp, jvp, hvp, valueAndGrad, flattenTree, innerProduct, type Tree } from './autodiff.ts';
 
 // ------------------------------------------------------------------ tree helpers
@@ -107,7 +107,7 @@ function unpack(P: Packing, flat: Tensor): any {
  * value and tangent in one dual kernel where an op has one); about 1–1.3 gradients on this
  * engine against 2.2–2.9 for the gradient of ⟨∇f(x), v⟩ (docs/actor-critic.md, Speed).
  */
-export function hessianVectorProduct(f: (x: any) => Tensor, x: Tree, v: Tree): any {
+export function hessianVectorProduct(f: (x: any) => Tensor, x: Tree, v: Tree, opts: HvpOptions = {}): any {
   return scope(() => {
     // Only what the product needs runs: forward over reverse computes ∇f too, and the backward's
     // dual kernels write value and tangent; with their values dead they run tangent-only, and the
@@ -115,17 +115,27 @@ export function hessianVectorProduct(f: (x: any) => Tensor, x: Tree, v: Tree): a
     // (CG's replay), the plain path.
     if (insideTransform() || disposalDeferred()) return hvp((xx: unknown) => f(xx), [x], [v])[0];
     let out: any;
-    liveOnly(() => flattenTree((out = hvp((xx: unknown) => f(xx), [x], [v])[0])).leaves);
+    liveOnly(() => flattenTree((out = hvp((xx: unknown) => f(xx), [x], [v])[0])).leaves, opts.fuseOutput ?? true);
     return out;
   });
+}
+
+export interface HvpOptions {
+  /**
+   * A 1-wide output layer and its MSE loss (rl/'s critics) run value and tangent in one kernel
+   * (kernels/nn.ts outputDualKernel) instead of four dispatches (default true; fuseOutputDual).
+   * false: the four dual kernels, for benchmarks that compare both in one process.
+   */
+  fuseOutput?: boolean;
 }
 
 /**
  * Runs fn with its GPU work deferred (dispatches and copies logged, disposal held back), then only
  * the work that reaches the tensors it returns, each dual kernel whose primal half nothing reads in
- * its tangent-only form (liveOps). fn must not read back or branch on GPU values.
+ * its tangent-only form (liveOps), and with `fuse` a 1-wide output layer and its MSE loss in one
+ * kernel (fuseOutputDual). fn must not read back or branch on GPU values.
  */
-function liveOnly(fn: () => Tensor[]): void {
+function liveOnly(fn: () => Tensor[], fuse = false): void {
   const rt = runtime() as unknown as Hookable;
   const log: TapeOp[] = [];
   const [d0, c0] = [rt.dispatch, rt.copy];
@@ -143,9 +153,9 @@ function liveOnly(fn: () => Tensor[]): void {
   } finally {
     unhook();
   }
-  const keep = liveOps(cap.result.map((t) => span(t.bufferFor('hvp'))), log.map((op) => ({ op, writes: opOuts(op), whole: true })));
+  let keep = liveOps(cap.result.map((t) => span(t.bufferFor('hvp'))), log.map((op) => ({ op, writes: opOuts(op), whole: true }))).filter((op): op is TapeOp => !!op);
+  if (fuse) keep = fuseOutputDual(keep);
   for (const op of keep) {
-    if (!op) continue;
     if ('d' in op) d0.call(rt, op.d);
     else c0.apply(rt, op.c);
   }
@@ -752,6 +762,100 @@ function fuseOutputTangent(ops: TapeOp[]): TapeOp[] {
       params: [M, K, cbits, f('X'), f('TX'), f('W'), f('TW'), f('TB'), f('G'), f('AO', toffA), f('BO'), f('BO', toffB), f('CO', toffC), f('DO', toffD), f('DO', boffD + tboffD)],
       workgroups: [1], label: 'output layer + mse tangents (fused)',
     };
+  }
+}
+
+const outputDualKernels = new Map<string, ReturnType<typeof outputDualKernel>>();
+/**
+ * A fresh HVP's kept ops (liveOnly) with the four dispatches of a 1-wide output layer and its MSE
+ * loss, value and tangent (linear (dual) with one output and no activation, mse backward (dual),
+ * that layer's linear backward dx and dw (dual), each reading the one before; at most one other op
+ * between the first two, e.g. the backward's seed, which then runs first) replaced by one dispatch
+ * of kernels/nn.ts's outputDualKernel. It writes dX (both halves: the layer below reads the
+ * value) and the weight gradient's tangents where their kernels wrote them; q, q̇, e and ė stay
+ * inside it, so nothing else may read the first two ops' outputs. Not applied when more buffers
+ * would be bound than the device allows or the batch exceeds OUTPUT_DUAL_MAX_ROWS.
+ */
+function fuseOutputDual(ops: TapeOp[]): TapeOp[] {
+  const c = (d: DispatchArgs, k: string) => d.kernel.constants?.[k];
+  const same = (x: Span, y: Span) => x.buf === y.buf && x.lo === y.lo;
+  const at = (x: GPUBuffer | GPUBufferBinding, plus = 0) => ({ ...span(x), lo: span(x).lo + plus * 4 });
+  const limit = runtime().device.limits.maxStorageBuffersPerShaderStage;
+  const out: TapeOp[] = [];
+  for (let i = 0; i < ops.length; i++) {
+    const r = match(i);
+    if (r) {
+      out.push(...r.ops);
+      i = r.next - 1;
+    } else out.push(ops[i]);
+  }
+  return out;
+
+  function match(i: number): { ops: TapeOp[]; next: number } | null {
+    const dd = (j: number) => (j < ops.length && 'd' in ops[j] ? (ops[j] as { d: DispatchArgs }).d : null);
+    const A = dd(i);
+    if (!A || A.label !== 'linear (dual)' || c(A, 'ACT') !== 0 || c(A, 'PRIMAL') !== 1) return null;
+    const [M, N, K, toffA] = Array.from(A.params ?? []);
+    if (N !== 1 || M > OUTPUT_DUAL_MAX_ROWS) return null;
+    const ao = span(A.outputs[0]);
+    // at most one op between A and the mse backward, touching none of A's ranges
+    let j = i + 1;
+    const between: TapeOp[] = [];
+    if (dd(j)?.label !== 'mse backward (dual)') {
+      if (j >= ops.length) return null;
+      const o = ops[j];
+      if ([...opIns(o), ...opOuts(o)].some((x) => x.buf === ao.buf) || opOuts(o).some((x) => A.inputs.some((y) => overlaps(x, new SpanSet([span(y)]))))) return null;
+      between.push(o);
+      j++;
+    }
+    const B = dd(j), C = dd(j + 1), D = dd(j + 2);
+    if (!B || !C || !D || B.label !== 'mse backward (dual)' || C.label !== 'linear backward (dx, dual)' || D.label !== 'linear backward (dw, db, dual)') return null;
+    const tx = c(A, 'HAS_T0') === 1, tw = c(A, 'HAS_T1') === 1, tb = c(A, 'HAS_T2') === 1, bias = c(A, 'HAS_BIAS') === 1;
+    const [n, toffB, cbits] = Array.from(B.params ?? []);
+    if (n !== M || c(B, 'HAS_T0') !== 1 || c(B, 'HAS_T1') !== 0 || c(B, 'HAS_T2') !== 0 || c(B, 'PRIMAL') !== 1) return null;
+    const ain = A.inputs.map((x) => span(x)), bin = B.inputs.map((x) => span(x)), bo = span(B.outputs[0]);
+    if (!same(bin[0], ao) || !same(bin[3], at(A.outputs[0], toffA))) return null;
+    const [cM, cN, cK, toffC] = Array.from(C.params ?? []);
+    const [dM, dN, dK, toffD, boffD, tboffD] = Array.from(D.params ?? []);
+    if (cM !== M || cN !== 1 || cK !== K || dM !== M || dN !== 1 || dK !== K) return null;
+    const cin = C.inputs.map((x) => span(x)), din = D.inputs.map((x) => span(x));
+    for (const [X, xin] of [[C, cin], [D, din]] as const) {
+      if (c(X, 'ACT') !== 0 || c(X, 'HAS_T0') !== 1 || c(X, 'HAS_T1') !== 0) return null;
+      if (!same(xin[0], bo) || !same(xin[3], at(B.outputs[0], toffB))) return null;
+    }
+    if (c(D, 'PRIMAL') !== 0 || c(C, 'HAS_T2') !== (tw ? 1 : 0) || !same(cin[2], ain[1]) || (tw && !same(cin[5], ain[4]))) return null;
+    if (c(D, 'HAS_T2') !== (tx ? 1 : 0) || c(D, 'HAS_BIAS') !== (bias ? 1 : 0) || !same(din[2], ain[0]) || (tx && !same(din[5], ain[3]))) return null;
+    // q, q̇, e and ė are not written: nothing but B, C and D may read A's and B's outputs
+    const inner = new SpanSet([ao, bo]);
+    if (ops.some((o, k) => k !== i && (k < j || k > j + 2) && opIns(o).some((x) => overlaps(x, inner)))) return null;
+    const roles: Record<string, Span> = {
+      X: ain[0], W: ain[1], G: bin[2], T: bin[1], CO: span(C.outputs[0]), DO: span(D.outputs[0]),
+      ...(bias ? { B: ain[2] } : {}), ...(tx ? { TX: ain[3] } : {}), ...(tw ? { TW: ain[4] } : {}), ...(tb ? { TB: ain[5] } : {}),
+    };
+    const bufs: GPUBuffer[] = [];
+    const idx: Record<string, number> = {};
+    for (const r of ['X', 'TX', 'W', 'TW', 'TB', 'B', 'G', 'T', 'CO', 'DO']) {
+      const sp = roles[r];
+      if (!sp) {
+        idx[r] = 0;
+        continue;
+      }
+      let k = bufs.indexOf(sp.buf);
+      if (k < 0) k = bufs.push(sp.buf) - 1;
+      idx[r] = k;
+    }
+    if (bufs.length > limit) return null;
+    const key = `${bufs.length}|${Object.values(idx).join(',')}`;
+    let kernel = outputDualKernels.get(key);
+    if (!kernel) outputDualKernels.set(key, (kernel = outputDualKernel(idx, bufs.length)));
+    const f = (r: string, plus = 0) => (roles[r] ? roles[r].lo / 4 + plus : 0);
+    const fused: DispatchArgs = {
+      kernel: { ...kernel, constants: { HAS_TX: tx ? 1 : 0, HAS_TW: tw ? 1 : 0, HAS_TB: tb ? 1 : 0, HAS_BIAS: bias ? 1 : 0 } },
+      inputs: [], outputs: bufs,
+      params: [M, K, cbits, f('X'), f('TX'), f('W'), f('TW'), f('TB'), f('G'), f('B'), f('T'), f('CO'), f('CO', toffC), f('DO', toffD), f('DO', boffD + tboffD)],
+      workgroups: [1], label: 'output layer + mse, value and tangent (fused)',
+    };
+    return { ops: [...between, { d: fused }], next: j + 3 };
   }
 }
 

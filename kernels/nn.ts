@@ -668,3 +668,74 @@ ${Array.from({ length: bindings }, (_, i) => `@group(0) @binding(${i}) var<stora
 }`,
   };
 }
+
+/** The most batch rows outputDualKernel keeps in workgroup memory (e and ė: 16 KiB, WebGPU's guaranteed minimum). */
+export const OUTPUT_DUAL_MAX_ROWS = 2048;
+
+/**
+ * A fresh forward-over-reverse HVP's 1-wide output layer and MSE loss, value and tangent
+ * (engine/solvers.ts, hessianVectorProduct): the four dispatches linear (dual), mse backward
+ * (dual), linear backward dx (dual, both halves: the layer below reads dX) and dw (dual, tangent
+ * only: the weight gradient's value is dead in the product), each a few thousand multiply-adds,
+ * in one workgroup. With x, ẋ the layer's input [M, K] and its tangent, W, Ẇ [1, K], b, ḃ its
+ * weight, bias and their tangents (ACT none), t the target, g the loss's incoming gradient (a
+ * scalar) and c = 2/M, per row q = x·Wᵀ + b, q̇ = ẋ·Wᵀ + x·Ẇᵀ + ḃ, e = c·g·(q − t), ė = c·g·q̇;
+ * then dX = e·W, (dX)˙ = ė·W + e·Ẇ, (dW)˙ = ėᵀ·x + eᵀ·ẋ, (db)˙ = Σ ė, each where its own kernel
+ * wrote it (CO: dX at co, its tangent at cot; DO: the tangents at dot and dbt). e and ė pass
+ * between the two phases in workgroup memory (M ≤ OUTPUT_DUAL_MAX_ROWS). `roles` maps each
+ * operand to a storage binding (each distinct buffer bound once, read_write):
+ * X, TX, W, TW, TB, B (bias), G, T (target), CO, DO.
+ */
+export function outputDualKernel(roles: Record<string, number>, bindings: number) {
+  const b = (r: string) => `b${roles[r]}`;
+  return {
+    name: `output_dual_${Object.values(roles).join('')}`,
+    code: /* wgsl */ `
+override HAS_TX: bool = true;
+override HAS_TW: bool = true;
+override HAS_TB: bool = true;
+override HAS_BIAS: bool = true;
+struct P { m: u32, k: u32, c: f32, x: u32, tx: u32, w: u32, tw: u32, tb: u32, g: u32, b: u32, t: u32, co: u32, cot: u32, dot: u32, dbt: u32 }
+${Array.from({ length: bindings }, (_, i) => `@group(0) @binding(${i}) var<storage, read_write> b${i}: array<f32>;`).join('\n')}
+@group(0) @binding(${bindings}) var<uniform> p: P;
+var<workgroup> ee: array<vec2f, ${OUTPUT_DUAL_MAX_ROWS}>;
+@compute @workgroup_size(256) fn main(@builtin(local_invocation_index) lid: u32) {
+  let cg = p.c * ${b('G')}[p.g];
+  for (var m = lid; m < p.m; m += 256u) {
+    var q = 0.0;
+    if (HAS_BIAS) { q = ${b('B')}[p.b]; }
+    var s = 0.0;
+    if (HAS_TB) { s = ${b('TB')}[p.tb]; }
+    for (var k = 0u; k < p.k; k++) {
+      let x = ${b('X')}[p.x + m * p.k + k];
+      let w = ${b('W')}[p.w + k];
+      q = fma(x, w, q);
+      if (HAS_TX) { s = fma(${b('TX')}[p.tx + m * p.k + k], w, s); }
+      if (HAS_TW) { s = fma(x, ${b('TW')}[p.tw + k], s); }
+    }
+    ee[m] = vec2f(cg * (q - ${b('T')}[p.t + m]), cg * s);
+  }
+  workgroupBarrier();
+  // a thread per column k: the row loop reads e and ė at the same address in every lane
+  for (var k = lid; k < p.k; k += 256u) {
+    let w = ${b('W')}[p.w + k];
+    var tw = 0.0;
+    if (HAS_TW) { tw = ${b('TW')}[p.tw + k]; }
+    var s = 0.0;
+    for (var m = 0u; m < p.m; m++) {
+      let e = ee[m];
+      ${b('CO')}[p.co + m * p.k + k] = e.x * w;
+      ${b('CO')}[p.cot + m * p.k + k] = fma(e.x, tw, e.y * w);
+      s = fma(e.y, ${b('X')}[p.x + m * p.k + k], s);
+      if (HAS_TX) { s = fma(e.x, ${b('TX')}[p.tx + m * p.k + k], s); }
+    }
+    ${b('DO')}[p.dot + k] = s;
+  }
+  if (HAS_BIAS && lid == 0u) {
+    var s = 0.0;
+    for (var m = 0u; m < p.m; m++) { s += ee[m].y; }
+    ${b('DO')}[p.dbt] = s;
+  }
+}`,
+  };
+}

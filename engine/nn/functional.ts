@@ -158,7 +158,10 @@ const dualKernel = memoKernel((which: 'f' | 'x' | 'w', t: LinearTile, vec4: bool
 function linearDual(x: Tensor, w: Tensor, b: Tensor | null, act: Activation, tx: Tensor | null, tw: Tensor | null, tb: Tensor | null, M: number, N: number, K: number, shape: Shape): [Tensor, Tensor] {
   const { base, a, t: ta, toff } = pairAlloc(shape);
   const vec4 = K % 4 === 0;
-  const t = tileFor<LinearTile>('linearDual', { M, N, K });
+  const t0 = tileFor<LinearTile>('linearDual', { M, N, K });
+  // a narrow layer (the 64×32 tanh critic's 32 outputs at the 256-wide layer's tuned 64×1
+  // workgroups: 4 busy threads in each of 250) gets its workgroup folded as the backward's
+  const t = foldDualForward ? foldNarrow(t0, Math.ceil(N / t0.TN), Math.ceil(M / t0.TM)) : t0;
   const at = (u: Tensor) => u.bufferFor('linear (dual)');
   const k = withReplay(dualKernel('f', t, vec4), dualFlags(act, !!b, !!tx, !!tw, !!tb), [[toff * 4, (toff + M * N) * 4]]);
   // its primal half is what linear()'s plain dispatch on the same x, W, b writes (engine/solvers.ts
@@ -183,12 +186,42 @@ function linearDual(x: Tensor, w: Tensor, b: Tensor | null, act: Activation, tx:
  * columns as needed (a power of two) and as many more rows. The first layer of a critic reading
  * (observation, action), 23 inputs, at the matmul tile's 64×1 workgroups ran 3 busy threads in
  * each of 64 workgroups: its weight-gradient tangent took 0.35 ms against 0.21 folded to 4×16
- * (lavapipe, CPU time, load 6.6; docs/kernels.md).
+ * (lavapipe, CPU time, load 6.6; docs/kernels.md). The fold stops while `threadRows` (the rows of
+ * threads the output needs) would still fill `foldMinWorkgroups` workgroups: a workgroup runs on
+ * one core of a CPU adapter, and the 64×32 tanh critic's 32×64 weight-gradient tangent folded into
+ * a single workgroup left lavapipe's second core idle (docs/kernels.md, Session 10).
  */
-function foldNarrow(t: LinearTile, threadCols: number): LinearTile {
+function foldNarrow(t: LinearTile, threadCols: number, threadRows: number): LinearTile {
   if (threadCols * 4 > t.WX) return t;
   const wx = Math.max(1, 2 ** Math.ceil(Math.log2(threadCols)));
-  return { ...t, WX: wx, WY: (t.WX * t.WY) / wx };
+  let wy = (t.WX * t.WY) / wx;
+  while (wy > 1 && Math.ceil(threadRows / wy) < foldMinWorkgroups) wy /= 2;
+  return { ...t, WX: wx, WY: wy };
+}
+let foldMinWorkgroups = 2;
+let foldDualForward = true;
+/**
+ * Whether the dual linear forward folds its workgroup for a narrow output as the dual backward
+ * kernels do (default true since session 10; false: the linearDual tile as tuned). For benchmarks
+ * that compare both in one process. Returns the previous setting.
+ */
+export function nnFoldDualForward(on?: boolean): boolean {
+  const prev = foldDualForward;
+  if (on !== undefined) foldDualForward = on;
+  return prev;
+}
+/**
+ * The fewest workgroups a folded dual backward dispatch keeps where its output has enough rows of
+ * threads (default 2; 1 folds as far as the workgroup size allows, as before session 10). For
+ * benchmarks that compare both in one process. Returns the previous setting.
+ */
+export function nnFoldMinWorkgroups(n?: number): number {
+  const prev = foldMinWorkgroups;
+  if (n !== undefined) {
+    if (!Number.isInteger(n) || n < 1) throw new Error(`nnFoldMinWorkgroups: expected a positive integer, got ${n}`);
+    foldMinWorkgroups = n;
+  }
+  return prev;
 }
 
 /**
@@ -207,7 +240,7 @@ function linearBackwardDual(g: Tensor, y: Tensor, x: Tensor, w: Tensor, act: Act
       const { base, a, t: ta, toff } = pairAlloc([M, K]);
       const t0 = tileFor<LinearTile>('matmul', { M, N: K, K: N });
       const cols = vec4 ? Math.max(1, Math.round(t0.TN / 4)) : t0.TN;
-      const t = foldNarrow(t0, Math.ceil(K / (vec4 ? 4 : 1) / cols));
+      const t = foldNarrow(t0, Math.ceil(K / (vec4 ? 4 : 1) / cols), Math.ceil(M / t0.TM));
       runtime().dispatch({
         kernel: withReplay(dualKernel('x', t, vec4), dualFlags(act, false, !!tg, !!ty, !!tw), [[toff * 4, (toff + M * K) * 4]], {
           primalOut: [[0, M * K * 4]], reads: backwardTangentReads(!!tg, !!ty, !!tw),
@@ -231,7 +264,7 @@ function linearBackwardDual(g: Tensor, y: Tensor, x: Tensor, w: Tensor, act: Act
       const base = alloc([boff + (withBias ? 2 * tboff : 0)]);
       const t0 = tileFor<LinearTile>('matmul', { M: N, N: K, K: M });
       const cols = vec4 ? Math.max(1, Math.round(t0.TN / 4)) : t0.TN;
-      const t = foldNarrow(t0, Math.ceil(K / (vec4 ? 4 : 1) / cols));
+      const t = foldNarrow(t0, Math.ceil(K / (vec4 ? 4 : 1) / cols), Math.ceil(N / t0.TM));
       runtime().dispatch({
         kernel: withReplay(dualKernel('w', t, vec4), dualFlags(act, withBias, !!tg, !!ty, !!tx), [[toff * 4, (toff + nk) * 4], [(boff + tboff) * 4, (boff + tboff + N) * 4]], {
           primalOut: [[0, nk * 4], ...(withBias ? [[boff * 4, (boff + N) * 4] as [number, number]] : [])], reads: backwardTangentReads(!!tg, !!ty, !!tx),

@@ -19,7 +19,7 @@ setAdapterInfoSource(() => {
 
 export {
   linear, activate, softmax, logSoftmax, categoricalLogProb, categoricalEntropy, gaussianLogProb, tanhGaussian,
-  mse, huber, layerNorm, nnDualKernels, type Activation, type TanhGaussianOptions,
+  mse, huber, layerNorm, nnDualKernels, nnFoldMinWorkgroups, nnFoldDualForward, type Activation, type TanhGaussianOptions,
 } from './functional.ts';
 export { conv2d, conv2dBackInput, conv2dBackWeight, convOutputSize, convFlippedBackInput, convVec4, convLinearPaths, type Conv2dArgs } from './conv.ts';
 export { attention, attentionComposed, type AttentionOptions } from './attention.ts';
