@@ -769,9 +769,10 @@ const outputDualKernels = new Map<string, ReturnType<typeof outputDualKernel>>()
 /**
  * A fresh HVP's kept ops (liveOnly) with the four dispatches of a 1-wide output layer and its MSE
  * loss, value and tangent (linear (dual) with one output and no activation, mse backward (dual),
- * that layer's linear backward dx and dw (dual), each reading the one before; at most one other op
- * between the first two, e.g. the backward's seed, which then runs first) replaced by one dispatch
- * of kernels/nn.ts's outputDualKernel. It writes dX (both halves: the layer below reads the
+ * that layer's linear backward dx and dw (dual), each reading the one before; at most three other
+ * ops between the first two, e.g. the backward's seed, which then run first, the seed not at all
+ * when it is a one-element fill that only the MSE backward reads: the kernel takes its value)
+ * replaced by one dispatch of kernels/nn.ts's outputDualKernel. It writes dX (both halves: the layer below reads the
  * value) and the weight gradient's tangents where their kernels wrote them; q, q̇, e and ė stay
  * inside it, so nothing else may read the first two ops' outputs. Not applied when more buffers
  * would be bound than the device allows or the batch exceeds OUTPUT_DUAL_MAX_ROWS.
@@ -798,13 +799,15 @@ function fuseOutputDual(ops: TapeOp[]): TapeOp[] {
     const [M, N, K, toffA] = Array.from(A.params ?? []);
     if (N !== 1 || M > OUTPUT_DUAL_MAX_ROWS) return null;
     const ao = span(A.outputs[0]);
-    // at most one op between A and the mse backward, touching none of A's ranges
+    // at most three ops between A and the mse backward (the backward's seed, a loss scale), touching
+    // none of A's ranges: they run first
     let j = i + 1;
     const between: TapeOp[] = [];
-    if (dd(j)?.label !== 'mse backward (dual)') {
-      if (j >= ops.length) return null;
+    const aIns = new SpanSet(A.inputs.map((y) => span(y)));
+    while (dd(j)?.label !== 'mse backward (dual)') {
+      if (j >= ops.length || between.length === 3) return null;
       const o = ops[j];
-      if ([...opIns(o), ...opOuts(o)].some((x) => x.buf === ao.buf) || opOuts(o).some((x) => A.inputs.some((y) => overlaps(x, new SpanSet([span(y)]))))) return null;
+      if ([...opIns(o), ...opOuts(o)].some((x) => x.buf === ao.buf) || opOuts(o).some((x) => overlaps(x, aIns))) return null;
       between.push(o);
       j++;
     }
@@ -828,8 +831,14 @@ function fuseOutputDual(ops: TapeOp[]): TapeOp[] {
     // q, q̇, e and ė are not written: nothing but B, C and D may read A's and B's outputs
     const inner = new SpanSet([ao, bo]);
     if (ops.some((o, k) => k !== i && (k < j || k > j + 2) && opIns(o).some((x) => overlaps(x, inner)))) return null;
+    // the backward's seed (a one-element fill between A and B that only B reads) becomes a constant
+    const fill = between.length === 1 && 'd' in between[0] ? between[0].d : null;
+    const seed = fill && fill.label === 'full' && fill.kernel.name === 'fill' && fill.params?.[0] === 1 && fill.outputs.length === 1 && same(span(fill.outputs[0]), bin[2]) &&
+      !ops.some((o, k) => k !== j && opIns(o).some((x) => overlaps(x, new SpanSet([bin[2]]))))
+      ? fill.params[1] : null;
+    if (seed !== null) between.length = 0;
     const roles: Record<string, Span> = {
-      X: ain[0], W: ain[1], G: bin[2], T: bin[1], CO: span(C.outputs[0]), DO: span(D.outputs[0]),
+      X: ain[0], W: ain[1], T: bin[1], CO: span(C.outputs[0]), DO: span(D.outputs[0]), ...(seed === null ? { G: bin[2] } : {}),
       ...(bias ? { B: ain[2] } : {}), ...(tx ? { TX: ain[3] } : {}), ...(tw ? { TW: ain[4] } : {}), ...(tb ? { TB: ain[5] } : {}),
     };
     const bufs: GPUBuffer[] = [];
@@ -850,9 +859,9 @@ function fuseOutputDual(ops: TapeOp[]): TapeOp[] {
     if (!kernel) outputDualKernels.set(key, (kernel = outputDualKernel(idx, bufs.length)));
     const f = (r: string, plus = 0) => (roles[r] ? roles[r].lo / 4 + plus : 0);
     const fused: DispatchArgs = {
-      kernel: { ...kernel, constants: { HAS_TX: tx ? 1 : 0, HAS_TW: tw ? 1 : 0, HAS_TB: tb ? 1 : 0, HAS_BIAS: bias ? 1 : 0 } },
+      kernel: { ...kernel, constants: { HAS_TX: tx ? 1 : 0, HAS_TW: tw ? 1 : 0, HAS_TB: tb ? 1 : 0, HAS_BIAS: bias ? 1 : 0, SEED_CONST: seed === null ? 0 : 1 } },
       inputs: [], outputs: bufs,
-      params: [M, K, cbits, f('X'), f('TX'), f('W'), f('TW'), f('TB'), f('G'), f('B'), f('T'), f('CO'), f('CO', toffC), f('DO', toffD), f('DO', boffD + tboffD)],
+      params: [M, K, cbits, f('X'), f('TX'), f('W'), f('TW'), f('TB'), f('G'), f('B'), f('T'), f('CO'), f('CO', toffC), f('DO', toffD), f('DO', boffD + tboffD), seed ?? 0],
       workgroups: [1], label: 'output layer + mse, value and tangent (fused)',
     };
     return { ops: [...between, { d: fused }], next: j + 3 };

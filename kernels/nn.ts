@@ -681,7 +681,8 @@ export const OUTPUT_DUAL_MAX_ROWS = 2048;
  * weight, bias and their tangents (ACT none), t the target, g the loss's incoming gradient (a
  * scalar) and c = 2/M, per row q = x·Wᵀ + b, q̇ = ẋ·Wᵀ + x·Ẇᵀ + ḃ, e = c·g·(q − t), ė = c·g·q̇;
  * then dX = e·W, (dX)˙ = ė·W + e·Ẇ, (dW)˙ = ėᵀ·x + eᵀ·ẋ, (db)˙ = Σ ė, each where its own kernel
- * wrote it (CO: dX at co, its tangent at cot; DO: the tangents at dot and dbt). e and ė pass
+ * wrote it (CO: dX at co, its tangent at cot; DO: the tangents at dot and dbt). With SEED_CONST,
+ * g is the parameter gv (the backward's seed, a fill of one element nothing else reads). e and ė pass
  * between the two phases in workgroup memory (M ≤ OUTPUT_DUAL_MAX_ROWS). `roles` maps each
  * operand to a storage binding (each distinct buffer bound once, read_write):
  * X, TX, W, TW, TB, B (bias), G, T (target), CO, DO.
@@ -695,12 +696,16 @@ override HAS_TX: bool = true;
 override HAS_TW: bool = true;
 override HAS_TB: bool = true;
 override HAS_BIAS: bool = true;
-struct P { m: u32, k: u32, c: f32, x: u32, tx: u32, w: u32, tw: u32, tb: u32, g: u32, b: u32, t: u32, co: u32, cot: u32, dot: u32, dbt: u32 }
+// true: g is the constant p.gv (the backward's seed, whose fill dispatch is then not run)
+override SEED_CONST: bool = false;
+struct P { m: u32, k: u32, c: f32, x: u32, tx: u32, w: u32, tw: u32, tb: u32, g: u32, b: u32, t: u32, co: u32, cot: u32, dot: u32, dbt: u32, gv: f32 }
 ${Array.from({ length: bindings }, (_, i) => `@group(0) @binding(${i}) var<storage, read_write> b${i}: array<f32>;`).join('\n')}
 @group(0) @binding(${bindings}) var<uniform> p: P;
 var<workgroup> ee: array<vec2f, ${OUTPUT_DUAL_MAX_ROWS}>;
 @compute @workgroup_size(256) fn main(@builtin(local_invocation_index) lid: u32) {
-  let cg = p.c * ${b('G')}[p.g];
+  var g = p.gv;
+  if (!SEED_CONST) { g = ${b('G')}[p.g]; }
+  let cg = p.c * g;
   for (var m = lid; m < p.m; m += 256u) {
     var q = 0.0;
     if (HAS_BIAS) { q = ${b('B')}[p.b]; }

@@ -95,7 +95,7 @@ describe('fresh HVP: fused output layer + MSE, folded dual kernels', () => {
   });
 
   for (const act of ['tanh', 'relu'] as Act[]) {
-    it(`${act} critic: the output layer and MSE run as one dispatch (3 fewer), = float64 H·v and = the four dual kernels; no leaked buffers`, async () => {
+    it(`${act} critic: the output layer and MSE run as one dispatch (4 fewer with the seed's fill), = float64 H·v and = the four dual kernels; no leaked buffers`, async () => {
       const g = game(act === 'tanh' ? 81 : 82, 37, [6, 12, 9, 1], act);
       await E.sync();
       const live = E.memory().liveBuffers;
@@ -112,13 +112,25 @@ describe('fresh HVP: fused output layer + MSE, folded dual kernels', () => {
       expect(labels(b.seen).filter((l) => l === FUSED).length).toBe(0);
       for (const gone of ['mse backward (dual)', 'linear (dual)'])
         expect(labels(a.seen).filter((l) => l === gone).length, gone).toBe(labels(b.seen).filter((l) => l === gone).length - 1);
-      expect(a.seen.length).toBe(b.seen.length - 3);
+      // the backward's seed (a fill of 1) is a constant of the fused kernel
+      expect(labels(a.seen).filter((l) => l === 'full').length).toBe(0);
+      expect(a.seen.length).toBe(b.seen.length - 4);
       E.dispose([a.out, b.out]);
       await E.sync();
       expect(E.memory().liveBuffers).toBe(live);
       g.dispose();
     });
   }
+
+  it('a scaled loss (0.5·mse: the MSE backward reads the scaled seed, bound as a buffer) still fuses, = float64 H·v / 2', async () => {
+    const g = game(85, 29, [5, 7, 1], 'relu');
+    const half = (c: Layer[]) => E.mul(g.f(c), 0.5);
+    const a = run(() => E.hessianVectorProduct(half, g.critic, g.vg));
+    expect(a.seen.filter((x) => x.label === FUSED).length).toBe(1);
+    await expectHv(a.out, g.want.map((l) => ({ W: R.map(l.W, (u) => u / 2), b: R.map(l.b, (u) => u / 2) })), 1e-4, '0.5·mse');
+    E.dispose(a.out);
+    g.dispose();
+  });
 
   it('a batch beyond the fused kernel\'s workgroup memory (OUTPUT_DUAL_MAX_ROWS rows) keeps the four dual kernels, = float64 H·v', async () => {
     const g = game(83, 2049, [3, 4, 1], 'tanh');
