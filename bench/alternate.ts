@@ -28,6 +28,9 @@
 //   npx tsx bench/alternate.ts hvp_s10 [rounds] [tanh|relu]   the fresh HVP (E.hessianVectorProduct, bench/implicit.ts's
 //       "hvp" rows) against the critic gradient, with session 10's changes (the output layer + MSE fused,
 //       the dual kernels' narrow folds) and without them (session 9's path), wall and CPU time, paired
+//   npx tsx bench/alternate.ts leader_s10 [rounds]   the 10-CG leader update against the actor gradient, with
+//       and without session 10's dual-kernel folds (nnFoldDualForward, nnFoldMinWorkgroups), which CG's
+//       products run too
 
 import os from 'node:os';
 import * as E from '../engine/index.ts';
@@ -88,6 +91,52 @@ if (which === 'critic') {
     cases.forEach(([n], i) =>
       console.log(`  ${n.padEnd(28)} wall ${med(wall[i]).toFixed(2)} ms (${(med(wall[i]) / med(wall[0])).toFixed(2)}× grad)  cpu ${med(cpu[i]).toFixed(2)} ms (${(med(cpu[i]) / med(cpu[0])).toFixed(2)}× grad)  dispatches ${disp[i]}`));
     E.dispose([held, actor, critic, v]);
+  }
+  process.exit(0);
+}
+
+if (which === 'leader_s10') {
+  await E.init();
+  const { NETS, leaderGame } = await import('./implicit.ts');
+  for (const net of NETS) {
+    const g = leaderGame(net);
+    const td = () => E.dispose(E.totalDerivative({ leaderLoss: g.actorLoss, followerLoss: g.criticLoss, leader: g.actor, follower: g.critic, lambda: 1, cgIters: 10 }));
+    const noFolds = () => {
+      const prev = [E.nnFoldDualForward(false), E.nnFoldMinWorkgroups(1)] as const;
+      try {
+        td();
+      } finally {
+        E.nnFoldDualForward(prev[0]);
+        E.nnFoldMinWorkgroups(prev[1]);
+      }
+    };
+    const cases: Array<[string, () => void]> = [
+      ['actor grad', () => E.dispose(E.grad(g.actorLoss, 0)(g.actor, g.critic))],
+      ['update (no folds)', noFolds],
+      ['update (default)', td],
+    ];
+    for (const [, f] of cases) {
+      f();
+      f();
+      await E.sync();
+    }
+    const wall: number[][] = cases.map(() => []), cpu: number[][] = cases.map(() => []);
+    const load0 = os.loadavg()[0];
+    for (let r = 0; r < rounds; r++)
+      for (const [i, [, f]] of cases.entries()) {
+        const u0 = process.cpuUsage(), t0 = performance.now();
+        for (let k = 0; k < 3; k++) f();
+        await E.sync();
+        const u = process.cpuUsage(u0);
+        wall[i].push((performance.now() - t0) / 3);
+        cpu[i].push((u.user + u.system) / 1000 / 3);
+      }
+    const paired = (k: number[][], i: number, j: number) => med(k[i].map((x, r) => x / k[j][r]));
+    console.log(`leader_s10 ${net.name}: ${rounds} alternating rounds of 3; load ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
+    cases.forEach(([n], i) =>
+      console.log(`  ${n.padEnd(18)} wall ${med(wall[i]).toFixed(2)} ms (paired ${paired(wall, i, 0).toFixed(2)}× actor grad)  cpu ${med(cpu[i]).toFixed(2)} ms (paired ${paired(cpu, i, 0).toFixed(2)}×)`));
+    console.log(`  no folds / default, paired: wall ${paired(wall, 1, 2).toFixed(3)}, cpu ${paired(cpu, 1, 2).toFixed(3)}`);
+    g.dispose();
   }
   process.exit(0);
 }
