@@ -34,7 +34,7 @@ export const SPRIG_TEMPORAL_CELLS = 8;
  * WGSL for one layer of 4 × 4 blocks: for each block (tb, ob) of an [nt × n] output a lane
  * forms c{i}{j} = Σ_r4 dot(A(token tb·4+i, r4), W(row ob·4+j, r4)), then runs `store`.
  */
-function blocks(o: { nt: number; n: number; r4: number; a: (t: string) => string; w: (row: string) => string; store: string }) {
+function blocks(o: { nt: number; n: number; r4: number; a: (t: string) => string; w: (row: string) => string; store: string; bound?: string }) {
   const nb = (o.nt / 4) * (o.n / 4);
   const acc = [0, 1, 2, 3].flatMap((i) => [0, 1, 2, 3].map((j) => `var c${i}${j} = 0.0;`)).join(' ');
   const body: string[] = [];
@@ -46,7 +46,7 @@ function blocks(o: { nt: number; n: number; r4: number; a: (t: string) => string
       let tb = bk / ${o.n / 4}u;
       let ob = bk % ${o.n / 4}u;
       ${acc}
-      for (var r4 = 0u; r4 < ${o.r4}u; r4++) {
+      for (var r4 = 0u; r4 < ${o.bound ?? `${o.r4}u`}; r4++) {
         ${body.join('\n        ')}
       }
       ${o.store}
@@ -155,10 +155,12 @@ var<workgroup> zg: array<f32, ${CPW}>;
  * perception; OUT [B, HW, D] = X + g ⊙ softmax(Q Kᵀ·scale) V; GATES [B, HW]. One workgroup
  * per sample; HW and D multiples of 4.
  */
-export const sprigSpatialKernel = memoKernel((HW: number, D: number) => {
+export const sprigSpatialKernel = memoKernel((HW: number, D: number, save = false) => {
   const D4 = D / 4, H4 = HW / 4;
+  // SAVE (training): per sample Q, K, V [HW, D], P [HW, HW], A = P·V [HW, D] for the backward
+  const SS4 = (4 * HW * D + HW * HW) / 4;
   return {
-    name: `sprig_spatial_hw${HW}_d${D}`,
+    name: `sprig_spatial_hw${HW}_d${D}${save ? '_save' : ''}`,
     code: /* wgsl */ `
 struct Q { samples: u32, wq: u32, bq: u32, wk: u32, bk: u32, wv: u32, bv: u32, wg: u32, bg: u32, scale: f32 }
 @group(0) @binding(0) var<storage, read> XG: array<vec4f>;
@@ -166,7 +168,7 @@ struct Q { samples: u32, wq: u32, bq: u32, wk: u32, bk: u32, wv: u32, bv: u32, w
 @group(0) @binding(2) var<storage, read> PV: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> OUT: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> GATES: array<f32>;
-@group(0) @binding(5) var<uniform> p: Q;
+${save ? '@group(0) @binding(5) var<storage, read_write> SAVE: array<vec4f>;\n@group(0) @binding(6) var<uniform> p: Q;' : '@group(0) @binding(5) var<uniform> p: Q;'}
 var<workgroup> X: array<vec4f, ${HW * D4}>;
 var<workgroup> QKV: array<vec4f, ${3 * HW * D4}>;
 var<workgroup> S: array<vec4f, ${HW * H4}>;
@@ -200,6 +202,8 @@ var<workgroup> G: array<f32, ${HW}>;
     for (var u4 = 0u; u4 < ${H4}u; u4++) { S[t * ${H4}u + u4] = S[t * ${H4}u + u4] * inv; }
   }
   workgroupBarrier();
+  ${save ? `for (var e = l; e < ${3 * HW * D4}u; e += ${WGS}u) { SAVE[b * ${SS4}u + e] = QKV[e]; }
+  for (var e = l; e < ${HW * H4}u; e += ${WGS}u) { SAVE[b * ${SS4}u + ${3 * HW * D4}u + e] = S[e]; }` : ''}
   // out = x + g ⊙ P·V: a lane forms 4 tokens × 4 channels
   for (var bk = l; bk < ${H4 * D4}u; bk += ${WGS}u) {
     let tb = bk / ${D4}u;
@@ -214,6 +218,7 @@ var<workgroup> G: array<f32, ${HW}>;
       }
     }
     let t0 = tb * 4u;
+    ${save ? [0, 1, 2, 3].map((i) => `SAVE[b * ${SS4}u + ${3 * HW * D4 + HW * H4}u + (t0 + ${i}u) * ${D4}u + ob] = c${i};`).join(' ') : ''}
     OUT[base + t0 * ${D4}u + ob] = X[t0 * ${D4}u + ob] + G[t0] * c0;
     OUT[base + (t0 + 1u) * ${D4}u + ob] = X[(t0 + 1u) * ${D4}u + ob] + G[t0 + 1u] * c1;
     OUT[base + (t0 + 2u) * ${D4}u + ob] = X[(t0 + 2u) * ${D4}u + ob] + G[t0 + 2u] * c2;
@@ -249,5 +254,184 @@ struct Q { rows: u32, a: u32, fd4: u32, wa: u32, ba: u32, wc: u32, bc: u32 }
   var c = 0.0;
   for (var k = 0u; k < p.fd4; k++) { c += dot(F[r * p.fd4 + k], PV[w + k]); }
   OUT[e] = c + select(PH[p.ba + j], PH[p.bc], j == p.a);
+}`,
+};
+
+/** The spatial backward's params, in order: absolute offsets (floats) of the layer's weights in PP, then their offsets in a sample's row of PART. */
+export const SPRIG_SPATIAL_BACKWARD_PARAMS = ['samples', 'wq', 'wk', 'wv', 'wg', 'bg', 'rq', 'rbq', 'rk', 'rbk', 'rv', 'rbv', 'rg', 'rbg', 'ps', 'scale', 'hasDG', 'n_hw', 'n_h4', 'n_d4'] as const;
+
+/**
+ * The spatial block's backward, one workgroup per sample, from what sprigSpatialKernel(…, true)
+ * saved: with out = x + g ⊙ A, A = P·V, P = softmax(Q Kᵀ·scale), g = σ(x·w_g + b_g):
+ *   dg = ⟨dOut, A⟩ + dGates, dz = dg·g(1 − g); dA = g ⊙ dOut; dP = dA·Vᵀ; dV = Pᵀ·dA;
+ *   dS = P ⊙ (dP − rowsum(P ⊙ dP))·scale; dQ = dS·K; dK = dSᵀ·Q;
+ *   dX = dOut + dz·w_g + dQ·W_q + dK·W_k + dV·W_v;
+ * and this sample's share of the parameter gradients (dW_m = dMᵀ·X, db_m = Σ dM, dw_g = dzᵀ·X,
+ * db_g = Σ dz) into its row of PART (at the offsets r*, in floats; PART's row stride ps).
+ * Inputs: XG [B, HW, D], PP/PV the packed perception, SAVE, DOUT [B, HW, D], DG [B, HW] (read
+ * when hasDG). Outputs: DX [B, HW, D], PART [B, ps].
+ */
+export const sprigSpatialBackwardKernel = memoKernel((HW: number, D: number) => {
+  const D4 = D / 4, H4 = HW / 4, SS4 = (4 * HW * D + HW * HW) / 4;
+  // loop bounds come from the params (n_hw = HW, n_h4 = HW/4, n_d4 = D/4): with constant bounds
+  // lavapipe's LLVM unrolls the nests and compiling the kernel took ~35 s
+  const [oQ, oK, oV, oP, oA] = [0, HW * D4, 2 * HW * D4, 3 * HW * D4, 3 * HW * D4 + HW * H4];
+  return {
+    name: `sprig_spatial_backward_hw${HW}_d${D}`,
+    code: /* wgsl */ `
+struct Q { samples: u32, wq: u32, wk: u32, wv: u32, wg: u32, bg: u32, rq: u32, rbq: u32, rk: u32, rbk: u32, rv: u32, rbv: u32, rg: u32, rbg: u32, ps: u32, scale: f32, hasDG: u32, n_hw: u32, n_h4: u32, n_d4: u32 }
+@group(0) @binding(0) var<storage, read> XG: array<vec4f>;
+@group(0) @binding(1) var<storage, read> PP: array<f32>;
+@group(0) @binding(2) var<storage, read> PV: array<vec4f>;
+@group(0) @binding(3) var<storage, read> SV: array<vec4f>;
+@group(0) @binding(4) var<storage, read> DOUT: array<vec4f>;
+@group(0) @binding(5) var<storage, read> DG: array<f32>;
+@group(0) @binding(6) var<storage, read_write> DX: array<vec4f>;
+@group(0) @binding(7) var<storage, read_write> PART: array<vec4f>;
+@group(0) @binding(8) var<uniform> p: Q;
+var<workgroup> dS: array<vec4f, ${HW * H4}>;
+var<workgroup> dM: array<vec4f, ${3 * HW * D4}>;
+var<workgroup> gz: array<vec2f, ${HW}>;
+@compute @workgroup_size(${WGS}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
+  let b = wid.x + wid.y * nw.x;
+  if (b >= p.samples) { return; }
+  let xb = b * ${HW * D4}u;
+  let sb = b * ${SS4}u;
+  // the gates (recomputed) and dz
+  for (var t = l; t < ${HW}u; t += ${WGS}u) {
+    var z = 0.0;
+    var dg = 0.0;
+    for (var r4 = 0u; r4 < p.n_d4; r4++) {
+      z += dot(PV[p.wg / 4u + r4], XG[xb + t * ${D4}u + r4]);
+      dg += dot(DOUT[xb + t * ${D4}u + r4], SV[sb + ${oA}u + t * ${D4}u + r4]);
+    }
+    let g = 1.0 / (1.0 + exp(-(z + PP[p.bg])));
+    if (p.hasDG != 0u) { dg += DG[b * ${HW}u + t]; }
+    gz[t] = vec2f(g, dg * g * (1.0 - g));
+  }
+  workgroupBarrier();
+  // dP[t][u] = g_t·⟨dOut_t, V_u⟩ (into dS), dV[u] = Σ_t P[t][u]·g_t·dOut_t
+  ${blocks({ nt: HW, n: HW, r4: D4, a: (t) => `DOUT[xb + ${t} * ${D4}u + r4]`, w: (u) => `SV[sb + ${oV}u + ${u} * ${D4}u + r4]`, bound: 'p.n_d4', store: [0, 1, 2, 3].map((i) => `dS[(tb * 4u + ${i}u) * ${H4}u + ob] = ${row(i)} * gz[tb * 4u + ${i}u].x;`).join('\n      ') })}
+  for (var bk = l; bk < ${H4 * D4}u; bk += ${WGS}u) {
+    let ub = bk / ${D4}u;
+    let ob = bk % ${D4}u;
+    var c0 = vec4f(0.0); var c1 = vec4f(0.0); var c2 = vec4f(0.0); var c3 = vec4f(0.0);
+    for (var t = 0u; t < p.n_hw; t++) {
+      let pv = SV[sb + ${oP}u + t * ${H4}u + ub];
+      let d = gz[t].x * DOUT[xb + t * ${D4}u + ob];
+      c0 += pv.x * d; c1 += pv.y * d; c2 += pv.z * d; c3 += pv.w * d;
+    }
+    let u0 = ub * 4u;
+    dM[${oV}u + u0 * ${D4}u + ob] = c0; dM[${oV}u + (u0 + 1u) * ${D4}u + ob] = c1;
+    dM[${oV}u + (u0 + 2u) * ${D4}u + ob] = c2; dM[${oV}u + (u0 + 3u) * ${D4}u + ob] = c3;
+  }
+  workgroupBarrier();
+  // dS = P ⊙ (dP − rowsum(P ⊙ dP))·scale
+  for (var t = l; t < ${HW}u; t += ${WGS}u) {
+    var sv = vec4f(0.0);
+    for (var u4 = 0u; u4 < p.n_h4; u4++) { sv += SV[sb + ${oP}u + t * ${H4}u + u4] * dS[t * ${H4}u + u4]; }
+    let s = sv.x + sv.y + sv.z + sv.w;
+    for (var u4 = 0u; u4 < p.n_h4; u4++) { dS[t * ${H4}u + u4] = SV[sb + ${oP}u + t * ${H4}u + u4] * (dS[t * ${H4}u + u4] - s) * p.scale; }
+  }
+  workgroupBarrier();
+  // dQ = dS·K, dK = dSᵀ·Q
+  for (var bk = l; bk < ${2 * H4 * D4}u; bk += ${WGS}u) {
+    let m = bk / ${H4 * D4}u;
+    let tb = (bk / ${D4}u) % ${H4}u;
+    let ob = bk % ${D4}u;
+    var c0 = vec4f(0.0); var c1 = vec4f(0.0); var c2 = vec4f(0.0); var c3 = vec4f(0.0);
+    if (m == 0u) {
+      for (var u4 = 0u; u4 < p.n_h4; u4++) {
+        let s0 = dS[(tb * 4u) * ${H4}u + u4]; let s1 = dS[(tb * 4u + 1u) * ${H4}u + u4];
+        let s2 = dS[(tb * 4u + 2u) * ${H4}u + u4]; let s3 = dS[(tb * 4u + 3u) * ${H4}u + u4];
+        for (var k = 0u; k < 4u; k++) {
+          let kv = SV[sb + ${oK}u + (u4 * 4u + k) * ${D4}u + ob];
+          c0 += s0[k] * kv; c1 += s1[k] * kv; c2 += s2[k] * kv; c3 += s3[k] * kv;
+        }
+      }
+    } else {
+      for (var t = 0u; t < p.n_hw; t++) {
+        let sv = dS[t * ${H4}u + tb];
+        let qv = SV[sb + ${oQ}u + t * ${D4}u + ob];
+        c0 += sv.x * qv; c1 += sv.y * qv; c2 += sv.z * qv; c3 += sv.w * qv;
+      }
+    }
+    let base = m * ${HW * D4}u + (tb * 4u) * ${D4}u + ob;
+    dM[base] = c0; dM[base + ${D4}u] = c1; dM[base + ${2 * D4}u] = c2; dM[base + ${3 * D4}u] = c3;
+  }
+  workgroupBarrier();
+  // dX = dOut + dz·w_g + Σ_m dM·W_m
+  for (var bk = l; bk < ${H4 * D4}u; bk += ${WGS}u) {
+    let tb = bk / ${D4}u;
+    let ib = bk % ${D4}u;
+    var c0 = vec4f(0.0); var c1 = vec4f(0.0); var c2 = vec4f(0.0); var c3 = vec4f(0.0);
+    for (var m = 0u; m < 3u; m++) {
+      let w = select(select(p.wv, p.wk, m == 1u), p.wq, m == 0u) / 4u;
+      for (var o4 = 0u; o4 < p.n_d4; o4++) {
+        let d0 = dM[m * ${HW * D4}u + (tb * 4u) * ${D4}u + o4]; let d1 = dM[m * ${HW * D4}u + (tb * 4u + 1u) * ${D4}u + o4];
+        let d2 = dM[m * ${HW * D4}u + (tb * 4u + 2u) * ${D4}u + o4]; let d3 = dM[m * ${HW * D4}u + (tb * 4u + 3u) * ${D4}u + o4];
+        for (var k = 0u; k < 4u; k++) {
+          let wv = PV[w + (o4 * 4u + k) * ${D4}u + ib];
+          c0 += d0[k] * wv; c1 += d1[k] * wv; c2 += d2[k] * wv; c3 += d3[k] * wv;
+        }
+      }
+    }
+    let wg = PV[p.wg / 4u + ib];
+    let t0 = tb * 4u;
+    DX[xb + t0 * ${D4}u + ib] = DOUT[xb + t0 * ${D4}u + ib] + gz[t0].y * wg + c0;
+    DX[xb + (t0 + 1u) * ${D4}u + ib] = DOUT[xb + (t0 + 1u) * ${D4}u + ib] + gz[t0 + 1u].y * wg + c1;
+    DX[xb + (t0 + 2u) * ${D4}u + ib] = DOUT[xb + (t0 + 2u) * ${D4}u + ib] + gz[t0 + 2u].y * wg + c2;
+    DX[xb + (t0 + 3u) * ${D4}u + ib] = DOUT[xb + (t0 + 3u) * ${D4}u + ib] + gz[t0 + 3u].y * wg + c3;
+  }
+  // this sample's parameter gradients: dW_m[o][i] = Σ_t dM[t][o]·X[t][i], db_m, dw_g, db_g
+  let pb = b * (p.ps / 4u);
+  for (var bk = l; bk < ${3 * D4 * D4}u; bk += ${WGS}u) {
+    let m = bk / ${D4 * D4}u;
+    let ob = (bk / ${D4}u) % ${D4}u;
+    let ib = bk % ${D4}u;
+    var c0 = vec4f(0.0); var c1 = vec4f(0.0); var c2 = vec4f(0.0); var c3 = vec4f(0.0);
+    for (var t = 0u; t < p.n_hw; t++) {
+      let d = dM[m * ${HW * D4}u + t * ${D4}u + ob];
+      let xv = XG[xb + t * ${D4}u + ib];
+      c0 += d.x * xv; c1 += d.y * xv; c2 += d.z * xv; c3 += d.w * xv;
+    }
+    let r = pb + select(select(p.rv, p.rk, m == 1u), p.rq, m == 0u) / 4u + (ob * 4u) * ${D4}u + ib;
+    PART[r] = c0; PART[r + ${D4}u] = c1; PART[r + ${2 * D4}u] = c2; PART[r + ${3 * D4}u] = c3;
+  }
+  for (var e = l; e < ${3 * D4 + D4 + 1}u; e += ${WGS}u) {
+    var c = vec4f(0.0);
+    if (e < ${3 * D4}u) {
+      let m = e / ${D4}u;
+      let ob = e % ${D4}u;
+      for (var t = 0u; t < p.n_hw; t++) { c += dM[m * ${HW * D4}u + t * ${D4}u + ob]; }
+      PART[pb + select(select(p.rbv, p.rbk, m == 1u), p.rbq, m == 0u) / 4u + ob] = c;
+    } else if (e < ${4 * D4}u) {
+      let ib = e - ${3 * D4}u;
+      for (var t = 0u; t < p.n_hw; t++) { c += gz[t].y * XG[xb + t * ${D4}u + ib]; }
+      PART[pb + p.rg / 4u + ib] = c;
+    } else {
+      var s = 0.0;
+      for (var t = 0u; t < p.n_hw; t++) { s += gz[t].y; }
+      PART[pb + p.rbg / 4u] = vec4f(s, 0.0, 0.0, 0.0);
+    }
+  }
+}`,
+  };
+});
+
+/** OUT[j] = Σ_r PART[r, j] over rows of n4 vec4s (a backward's per-workgroup parameter gradients, summed). params: rows, n4. */
+export const sprigSumRowsKernel = {
+  name: 'sprig_sum_rows',
+  code: /* wgsl */ `
+struct Q { rows: u32, n4: u32 }
+@group(0) @binding(0) var<storage, read> PART: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> OUT: array<vec4f>;
+@group(0) @binding(2) var<uniform> p: Q;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let j = gid.x;
+  if (j >= p.n4) { return; }
+  var s = vec4f(0.0);
+  for (var r = 0u; r < p.rows; r++) { s += PART[r * p.n4 + j]; }
+  OUT[j] = s;
 }`,
 };

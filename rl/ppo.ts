@@ -123,8 +123,11 @@ export interface Perception {
   inputShape: number[];
   featureDim: number;
   init(seed: number): Params;
-  /** `inference`: the caller differentiates nothing (inside E.noGrad), so a perception may take kernels with no backward. */
-  apply(params: Params, obs: Tensor, opts?: { inference?: boolean }): { features: Tensor; cost?: Tensor; gates?: Tensor[] };
+  /**
+   * `inference`: the caller differentiates nothing (inside E.noGrad), so a perception may take kernels with no backward.
+   * `firstOrder`: the caller takes first-order gradients only (no HVPs, no tangents), so a perception may take ops whose backward is not differentiable again.
+   */
+  apply(params: Params, obs: Tensor, opts?: { inference?: boolean; firstOrder?: boolean }): { features: Tensor; cost?: Tensor; gates?: Tensor[] };
   /** An all-tanh MLP's layer keys in order ('0', '2', ...): what the fused kernels can run. */
   mlpLayers?: string[];
 }

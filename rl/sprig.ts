@@ -30,6 +30,7 @@ import { stackelbergGradients, type Game, type LeaderRule } from '../games/game.
 import { PPO_DEFAULTS, PPO_PRESETS, PPO_SCHEMA, PpoAgent, ppoLossTerms, validatePpo, type AgentParams, type Minibatch, type Perception, type PpoConfig } from './ppo.ts';
 import type { ActOptions, ActResult, AgentState, EnvSpec, OnPolicyAlgorithm, Schema } from './harness/types.ts';
 import { sprigLeaderLoss } from '../engine/nn/ppo_loss.ts';
+import { sprigSpatialBlock, gatedAttentionLayout, type GatedAttentionParams } from '../engine/nn/sprig_blocks.ts';
 import { sprigGatedResidualKernel } from '../kernels/ppo.ts';
 import { sprigTemporalKernel, sprigSpatialKernel, sprigHeadsKernel, SPRIG_TEMPORAL_PARAMS, SPRIG_SPATIAL_PARAMS, SPRIG_TEMPORAL_CELLS } from '../kernels/sprig.ts';
 import { sampleCategorical } from './harness/policy.ts';
@@ -181,6 +182,14 @@ function fusedInferenceBlocks(y1: Tensor, B: number, K: number, h2: number, w2: 
   return { out, gates: [gT, gS] };
 }
 
+let fusedSpatialTrain = true;
+/** Benchmarks' A/B switch: false makes the sequential leader's forward/backward compose the spatial layer (9 + ~18 dispatches) instead of sprigSpatialBlock (1 + 2). Returns the previous setting. */
+export function sprigFusedSpatialTrain(on?: boolean): boolean {
+  const was = fusedSpatialTrain;
+  if (on !== undefined) fusedSpatialTrain = on;
+  return was;
+}
+
 let fusedHeads = true;
 /** Benchmarks' A/B switch: false makes SPRIG's act() run the policy and value heads as two linear dispatches (PpoAgent.act). Returns the previous setting. */
 export function sprigFusedHeads(on?: boolean): boolean {
@@ -282,7 +291,9 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
       const tp = temporal.apply(p.temporal as Params, newest, seq, fusedT);
       // Spatial attention among the cells of the (temporally attended) newest frame.
       const tok = fusedT ? E.reshape(tp.out, [B, 1, hw, d]) : E.add(E.reshape(tp.out, [B, 1, hw, d]), p.posSpatial as Tensor);
-      const sp = spatial.apply(p.spatial as Params, tok, tok, fusedS); // [B, 1, hw, d]
+      // first-order training (SPRIG's sequential leader): the spatial layer as one op, 1 dispatch forward and 2 backward
+      const spatialOp = !packed && opts?.firstOrder && fusedSpatialTrain && hw % 4 === 0 && d % 4 === 0 && gatedAttentionLayout(p.spatial as unknown as GatedAttentionParams);
+      const sp = spatialOp ? sprigSpatialBlock(tok, p.spatial as unknown as GatedAttentionParams) : spatial.apply(p.spatial as Params, tok, tok, fusedS); // [B, 1, hw, d]
       const features = fc.apply(p.fc as E.LinearParams, E.reshape(sp.out, [B, hw * d]));
       // ‖A‖₁ per sample, summed over both layers, averaged over the batch: computed when read
       // (the update's two stages read it; acting, once per rollout step, does not).
@@ -318,7 +329,9 @@ export function sprigGame(agent: { perception: Perception; heads: PpoAgent['head
     name: 'sprig',
     leaderLoss(theta, phi) {
       // (the cost is a getter: reading it dispatches its sums, which the fused objective does itself)
-      const out = agent.perception.apply(theta, mb.obs);
+      // the sequential rule takes one gradient of f₁: the perception may use first-order-only ops
+      const seqFused = c.leaderUpdate === 'sequential' && fusedLeader;
+      const out = agent.perception.apply(theta, mb.obs, seqFused ? { firstOrder: true } : undefined);
       const { features, gates } = out;
       const logits = agent.heads.logits(phi, features);
       if (c.leaderUpdate === 'sequential' && gates && fusedLeader) {

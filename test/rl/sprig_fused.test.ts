@@ -1,11 +1,15 @@
-// SPRIG's session-10 fused paths against the paths they replace, on Breakout's shape (10×10×4,
-// 2 frames, d = 32, 3 actions): act() with both heads in one kernel (kernels/sprig.ts
-// sprigHeadsKernel) against PpoAgent.act's two linear heads, on the same frames and the same
-// seeded draws; dispatch counts; no leaked buffers.
+// SPRIG's session-10 fused paths against the paths they replace: act() with both heads in one
+// kernel (kernels/sprig.ts sprigHeadsKernel) against PpoAgent.act's two linear heads, on
+// Breakout's shape (10×10×4, 2 frames, d = 32, 3 actions), the same frames and the same seeded
+// draws; the spatial gated-attention layer as one first-order op (engine/nn/sprig_blocks.ts)
+// against the composed layer (value, gates, and the gradients in x and all eight parameters under
+// cotangents on both outputs); dispatch counts; no leaked buffers.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
+import * as R from '../ref/index.ts';
 import { Rng } from '../../engine/nn/rng.ts';
 import { resolveLayers } from '../../rl/harness/config.ts';
+import { sprigSpatialBlock, type GatedAttentionParams } from '../../engine/nn/sprig_blocks.ts';
 import { SPRIG_DEFAULTS, SPRIG_SCHEMA, SprigAgent, sprigFusedHeads, sprigFusedBlocks, type SprigConfig } from '../../rl/sprig.ts';
 
 beforeAll(async () => {
@@ -48,4 +52,50 @@ describe('SPRIG fused act()', () => {
     agent.dispose();
     expect(E.memory().liveBuffers).toBe(live);
   });
+});
+
+describe('SPRIG spatial block op (first order)', () => {
+  /** The composed layer, as rl/sprig.ts gatedAttentionModule writes it. */
+  function composed(p: GatedAttentionParams, x: E.Tensor) {
+    const lin = (q: { weight: E.Tensor; bias: E.Tensor }, t: E.Tensor, act: 'none' | 'sigmoid' = 'none') => E.linear(t, q.weight, q.bias, act);
+    const att = E.attention(lin(p.q, x), lin(p.k, x), lin(p.v, x));
+    const gates = lin(p.gate, x, 'sigmoid');
+    return { out: E.add(x, E.mul(gates, att)), gates };
+  }
+
+  const fused = (p: GatedAttentionParams, x: E.Tensor) => sprigSpatialBlock(x, p);
+
+  for (const [B, HW, D] of [[5, 16, 32], [3, 4, 8]]) {
+    it(`B ${B}, ${HW} tokens, d ${D}: out, gates and the gradients equal the composed layer's; 1 dispatch forward, 2 backward`, async () => {
+      const live = E.memory().liveBuffers;
+      const rng = new Rng(B * 100 + D);
+      const rnd = (shape: number[], s: number) => E.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => s * rng.normal()), shape);
+      const lin = (o: number) => ({ weight: rnd([o, D], 1 / Math.sqrt(D)), bias: rnd([o], 0.1) });
+      const packed = E.packParams({ q: lin(D), k: lin(D), v: lin(D), gate: lin(1) });
+      const p = packed.params as unknown as GatedAttentionParams;
+      const x = rnd([B, 1, HW, D], 1), C = rnd([B, 1, HW, D], 1), Cg = rnd([B, 1, HW, 1], 1);
+      const names = Object.keys(E.namedParams(packed.params));
+      const loss = (f: typeof composed) => (xx: E.Tensor, pp: E.Params) => {
+        const o = f(pp as unknown as GatedAttentionParams, xx);
+        return E.add(E.sum(E.mul(o.out, C)), E.sum(E.mul(o.gates, Cg)));
+      };
+      const fwd = (f: typeof composed) => E.scope(() => { const o = E.noGrad(() => f(p, x)); return [o.out, o.gates]; });
+      const [o1, g1] = fwd(composed), [o2, g2] = fwd(fused);
+      R.assertClose(await o2.data(), await o1.data(), { rtol: 1e-5, atol: 1e-5, label: 'out' });
+      R.assertClose(await g2.data(), await g1.data(), { rtol: 1e-5, atol: 1e-6, label: 'gates' });
+      const ref = E.grad(loss(composed), [0, 1])(x, packed.params) as [E.Tensor, E.Params];
+      const got = E.grad(loss(fused), [0, 1])(x, packed.params) as [E.Tensor, E.Params];
+      // the block's own dispatches: Σ out + Σ gates around it costs 3 forward, the seed 1 and the sums' backward 2
+      const d0 = E.counters().dispatches;
+      E.dispose(E.valueAndGrad((pp: E.Params) => { const o = sprigSpatialBlock(x, pp as unknown as GatedAttentionParams); return E.add(E.sum(o.out), E.sum(o.gates)); })(packed.params));
+      expect(E.counters().dispatches - d0, 'forward 1, sums 3, seed 1, sum backward 2, block backward 2').toBe(1 + 3 + 1 + 2 + 2);
+      R.assertClose(await got[0].data(), await ref[0].data(), { rtol: 1e-4, atol: 1e-5, label: 'dx' });
+      const gn = E.namedParams(got[1]), rn = E.namedParams(ref[1]);
+      for (const n of names) R.assertClose(await gn[n].data(), await rn[n].data(), { rtol: 1e-4, atol: 1e-5, label: `d ${n}` });
+      // a second derivative is refused with a message
+      expect(() => E.hvp((xx: E.Tensor) => loss(fused)(xx, packed.params), [x], [C])).toThrow(/first-order/);
+      E.dispose([o1, g1, o2, g2, ...ref, ...got, x, C, Cg, packed.params, packed.flat]);
+      expect(E.memory().liveBuffers).toBe(live);
+    });
+  }
 });

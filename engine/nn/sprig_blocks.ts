@@ -1,0 +1,108 @@
+// SPRIG's spatial gated-attention layer as one differentiable op for first-order gradients
+// (SPRIG's sequential leader step): the forward is one dispatch (kernels/sprig.ts
+// sprigSpatialKernel, saving Q, K, V, P and P·V per sample), the backward two (a per-sample
+// kernel writing dX and each sample's share of the eight parameter gradients, then their sum).
+// The composed layer (three linear projections, attention, a gate linear, a product and a
+// residual add) is 9 dispatches forward and ~18 backward. Its backward is not itself
+// differentiable: a second derivative (HVPs, SPRIG's total leader rule) throws; those callers
+// keep the composed layer.
+//
+// The gates are a second output whose cotangent reaches the parameters through the first's
+// backward: the gates' node takes `out` as its input, so it is processed first and hands its
+// cotangent over. So `out` must receive a cotangent whenever the gates do (in SPRIG it feeds the
+// features, which every objective reads).
+
+import { Tensor, allocTensor, record, runtime, isGradEnabled, insideTransform, forwardActive, VIEW_ALIGN_FLOATS, fmtShape } from '../tensor.ts';
+import { f32bits } from '../runtime.ts';
+import { grid } from '../../kernels/common.ts';
+import {
+  sprigSpatialKernel, sprigSpatialBackwardKernel, sprigSumRowsKernel, SPRIG_SPATIAL_PARAMS, SPRIG_SPATIAL_BACKWARD_PARAMS,
+} from '../../kernels/sprig.ts';
+
+/** A gated attention layer's parameters (rl/sprig.ts gatedAttentionModule). */
+export interface GatedAttentionParams {
+  q: { weight: Tensor; bias: Tensor };
+  k: { weight: Tensor; bias: Tensor };
+  v: { weight: Tensor; bias: Tensor };
+  gate: { weight: Tensor; bias: Tensor };
+}
+
+const LEAVES = ['q.weight', 'q.bias', 'k.weight', 'k.bias', 'v.weight', 'v.bias', 'gate.weight', 'gate.bias'] as const;
+
+interface Layout {
+  buffer: GPUBuffer;
+  leaves: Tensor[];
+  /** absolute offsets (floats) of the leaves in `buffer` */
+  abs: number[];
+  /** offsets relative to q.weight (floats, multiples of VIEW_ALIGN_FLOATS) */
+  rel: number[];
+  /** floats from q.weight to past gate.bias, aligned */
+  size: number;
+}
+
+/** Where the layer's eight leaves sit: one buffer, in LEAVES order, aligned as packParams lays them out; else null. */
+export function gatedAttentionLayout(p: GatedAttentionParams): Layout | null {
+  const leaves = LEAVES.map((n) => { const [a, b] = n.split('.') as [keyof GatedAttentionParams, 'weight' | 'bias']; return p[a]?.[b]; });
+  if (leaves.some((t) => !(t instanceof Tensor))) return null;
+  const bs = leaves.map((t) => t!.bufferFor('sprig spatial block'));
+  if (bs.some((b) => b.buffer !== bs[0].buffer || b.offset % 16 !== 0)) return null;
+  const abs = bs.map((b) => b.offset / 4);
+  const rel = abs.map((a) => a - abs[0]);
+  if (rel.some((r, i) => r % VIEW_ALIGN_FLOATS !== 0 || (i > 0 && r <= rel[i - 1]))) return null;
+  const size = Math.ceil((rel[7] + 1) / VIEW_ALIGN_FLOATS) * VIEW_ALIGN_FLOATS;
+  return { buffer: bs[0].buffer, leaves: leaves as Tensor[], abs, rel, size };
+}
+
+/**
+ * x [B, 1, HW, D] (or [B, HW, D]) → out = x + g ⊙ softmax(q kᵀ/√D)·v with q, k, v = x·W{q,k,v}ᵀ + b,
+ * g = σ(x·w_gᵀ + b_g) per token, and the gates [B, 1, HW, 1]; differentiable once in x and the
+ * eight parameters (which must be laid out as gatedAttentionLayout accepts).
+ */
+export function sprigSpatialBlock(x: Tensor, p: GatedAttentionParams): { out: Tensor; gates: Tensor } {
+  const L = gatedAttentionLayout(p);
+  if (!L) throw new Error('sprigSpatialBlock: the layer\'s parameters must be views of one packed buffer (E.packParams), in q, k, v, gate order');
+  const D = x.shape[x.rank - 1], HW = x.shape[x.rank - 2], B = x.size / (HW * D);
+  if (D % 4 || HW % 4 || !Number.isInteger(B)) throw new Error(`sprigSpatialBlock: x ${fmtShape(x.shape)} needs HW and D multiples of 4`);
+  if (p.q.weight.shape.join() !== `${D},${D}`) throw new Error(`sprigSpatialBlock: q.weight ${fmtShape(p.q.weight.shape)} does not match x's width ${D}`);
+  const rt = runtime();
+  const out = allocTensor(x.shape);
+  const gates = allocTensor([...x.shape.slice(0, -1), 1]);
+  const SS = 4 * HW * D + HW * HW;
+  const save = allocTensor([B * SS]);
+  const scale = f32bits(1 / Math.sqrt(D));
+  const [wq, bq, wk, bk, wv, bv, wg, bg] = L.abs;
+  const fp: Record<string, number> = { samples: B, wq, bq, wk, bk, wv, bv, wg, bg, scale };
+  rt.dispatch({
+    kernel: sprigSpatialKernel(HW, D, true), inputs: [x.bufferFor('sprig spatial block'), L.buffer, L.buffer], outputs: [out.buffer, gates.buffer, save.buffer],
+    params: SPRIG_SPATIAL_PARAMS.map((k) => fp[k]), workgroups: grid(B, 1), label: 'sprig spatial block',
+  });
+  let dGates: Tensor | null = null;
+  record(out, 'sprigSpatialBlock', [x, ...L.leaves], (g, needs) => {
+    if ((isGradEnabled() && insideTransform()) || forwardActive()) {
+      throw new Error('sprigSpatialBlock: first-order gradients only (its backward is not differentiable); a second derivative needs the composed layer');
+    }
+    const dx = allocTensor(x.shape);
+    const part = allocTensor([B * L.size]);
+    const grad = allocTensor([L.size]);
+    const [rq, rbq, rk, rbk, rv, rbv, rg, rbg] = L.rel;
+    const bp: Record<string, number> = { samples: B, wq, wk, wv, wg, bg, rq, rbq, rk, rbk, rv, rbv, rg, rbg, ps: L.size, scale, hasDG: dGates ? 1 : 0, n_hw: HW, n_h4: HW / 4, n_d4: D / 4 };
+    const gb = g.bufferFor('sprig spatial block backward');
+    rt.dispatch({
+      kernel: sprigSpatialBackwardKernel(HW, D),
+      inputs: [x.bufferFor('sprig spatial block backward'), L.buffer, L.buffer, save.buffer, gb, dGates ? dGates.bufferFor('sprig spatial block backward') : gb],
+      outputs: [dx.buffer, part.buffer], params: SPRIG_SPATIAL_BACKWARD_PARAMS.map((k) => bp[k]), workgroups: grid(B, 1), label: 'sprig spatial block backward',
+    });
+    rt.dispatch({ kernel: sprigSumRowsKernel, inputs: [part.buffer], outputs: [grad.buffer], params: [B, L.size / 4], workgroups: [Math.ceil(L.size / 4 / 64)], label: 'sprig spatial block backward (sum)' });
+    part.dispose();
+    dGates = null;
+    const grads = L.leaves.map((t, i) => (needs[i + 1] ? grad.subView(L.rel[i], t.shape) : null));
+    grad.dispose();
+    return [needs[0] ? dx : (dx.dispose(), null), ...grads];
+  }, [save]);
+  record(gates, 'sprigSpatialBlockGates', [out], (g) => {
+    dGates = g;
+    return [null];
+  });
+  if (!out.node) save.dispose();
+  return { out, gates };
+}
