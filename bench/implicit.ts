@@ -21,7 +21,8 @@
 // (pairedRatioToGrad). Nothing inside a timed sample reads back.
 // The losses are rl/ddpg.ts's: f₂ = E.mse(Q(s, π(s)), y) with Q reshaped to [B], f₁ = −mean Q.
 //
-//   npx tsx bench/implicit.ts [filter] [--quick] [--composed] [--fused]
+//   npx tsx bench/implicit.ts [filter] [--quick] [--composed] [--fused] [--hvp-only]
+//   (--hvp-only: the "grad" and "hvp" rows alone, alternating with each other)
 
 import os from 'node:os';
 import * as E from '../engine/index.ts';
@@ -36,6 +37,7 @@ type Act = 'tanh' | 'relu';
 const COMPOSED = process.argv.includes('--composed');
 // `--fused`: CG's one-kernel iteration (kernels/cg.ts), opt-in while its native crash is open.
 const FUSED = process.argv.includes('--fused');
+const HVP_ONLY = process.argv.includes('--hvp-only');
 function mlpInit(sizes: number[], seed: number): Layer[] {
   return sizes.slice(1).map((n, i) => ({
     w: COMPOSED ? E.randn([sizes[i], n], 0, 1 / Math.sqrt(sizes[i]), { seed: seed + i }) : E.randn([n, sizes[i]], 0, 1 / Math.sqrt(sizes[i]), { seed: seed + i }),
@@ -163,10 +165,11 @@ export async function benchImplicit(filter?: string): Promise<ImplicitRow[]> {
       }, 'critic'],
       [`actor grad ${net.name}`, () => E.dispose(E.grad(actorLoss, 0)(actor, critic)), null],
     ];
+    if (HVP_ONLY) cases.splice(2);
     // Forward over reverse (the default), the same without the dual kernels, and the recorded
     // reverse path. Row ids: the default path keeps the id docs quote; the others are named so
     // that bench/run.ts's goal check (/leader/) reads the default path only.
-    for (const variant of ['forward', 'forward, no dual kernels', 'reverse'] as const) {
+    for (const variant of HVP_ONLY ? [] : (['forward', 'forward, no dual kernels', 'reverse'] as const)) {
       const cgTag = `10 CG${FUSED ? ', fused CG' : ''}`;
       const id = variant === 'forward' ? `leader update (${cgTag})`
         : variant === 'reverse' ? `total derivative, recorded reverse (${cgTag})` : `total derivative, forward without dual kernels (${cgTag})`;
