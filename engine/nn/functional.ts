@@ -195,7 +195,7 @@ function foldNarrow(t: LinearTile, threadCols: number, threadRows: number): Line
   if (threadCols * 4 > t.WX) return t;
   const wx = Math.max(1, 2 ** Math.ceil(Math.log2(threadCols)));
   let wy = (t.WX * t.WY) / wx;
-  while (wy > 1 && Math.ceil(threadRows / wy) < foldMinWorkgroups) wy /= 2;
+  while (wy > 1 && Math.ceil(threadRows / wy) < foldMinWorkgroups) wy = Math.floor(wy / 2);
   return { ...t, WX: wx, WY: wy };
 }
 let foldMinWorkgroups = 2;
