@@ -30,7 +30,7 @@ import { stackelbergGradients, type Game, type LeaderRule } from '../games/game.
 import { PPO_DEFAULTS, PPO_PRESETS, PPO_SCHEMA, PpoAgent, ppoLossTerms, validatePpo, type AgentParams, type Minibatch, type Perception, type PpoConfig } from './ppo.ts';
 import type { ActOptions, ActResult, AgentState, EnvSpec, OnPolicyAlgorithm, Schema } from './harness/types.ts';
 import { sprigLeaderLoss } from '../engine/nn/ppo_loss.ts';
-import { sprigSpatialBlock, gatedAttentionLayout, type GatedAttentionParams } from '../engine/nn/sprig_blocks.ts';
+import { sprigSpatialBlock, sprigTemporalBlock, gatedAttentionLayout, temporalBlockLayout, type GatedAttentionParams, type TemporalBlockParams } from '../engine/nn/sprig_blocks.ts';
 import { sprigGatedResidualKernel } from '../kernels/ppo.ts';
 import { sprigTemporalKernel, sprigSpatialKernel, sprigHeadsKernel, SPRIG_TEMPORAL_PARAMS, SPRIG_SPATIAL_PARAMS, SPRIG_TEMPORAL_CELLS } from '../kernels/sprig.ts';
 import { sampleCategorical } from './harness/policy.ts';
@@ -162,7 +162,7 @@ function fusedInferenceBlocks(y1: Tensor, B: number, K: number, h2: number, w2: 
   const tp: Record<string, number> = {
     cells, hw, w2, h1w1: 4 * hw, w2off: at('conv2.weight'), b2: at('conv2.bias'), w3: at('conv3.weight'), b3: at('conv3.bias'), posT: at('posTemporal'),
     wq: at('temporal.q.weight'), bq: at('temporal.q.bias'), wk: at('temporal.k.weight'), bk: at('temporal.k.bias'), wv: at('temporal.v.weight'), bv: at('temporal.v.bias'),
-    wg: at('temporal.gate.weight'), bg: at('temporal.gate.bias'), posS: at('posSpatial'), scale,
+    wg: at('temporal.gate.weight'), bg: at('temporal.gate.bias'), posS: at('posSpatial'), scale, n_r4: C1, n_c24: C2 / 4, n_d4: d / 4,
   };
   rt.dispatch({
     kernel: sprigTemporalKernel(K, d, C1, C2), inputs: [y1.bufferFor('sprig temporal block'), flat.buffer, flat.buffer], outputs: [tok.buffer, gT.buffer],
@@ -187,6 +187,14 @@ let fusedSpatialTrain = true;
 export function sprigFusedSpatialTrain(on?: boolean): boolean {
   const was = fusedSpatialTrain;
   if (on !== undefined) fusedSpatialTrain = on;
+  return was;
+}
+
+let fusedTemporalTrain = true;
+/** Benchmarks' A/B switch: false makes the sequential leader's forward/backward compose conv2 through the temporal layer (13 + ~30 dispatches) instead of sprigTemporalBlock (1 + 2). Returns the previous setting. */
+export function sprigFusedTemporalTrain(on?: boolean): boolean {
+  const was = fusedTemporalTrain;
+  if (on !== undefined) fusedTemporalTrain = on;
   return was;
 }
 
@@ -266,6 +274,21 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
           gates: f.gates,
           get cost() {
             return (cost ??= E.div(E.add(E.sum(f.gates[0]), E.sum(f.gates[1])), B));
+          },
+        };
+      }
+      if (!packed && opts?.firstOrder && fusedTemporalTrain && h1 % 2 === 0 && w1 % 2 === 0 && hw % 4 === 0 && d % 4 === 0 && temporalBlockLayout(p as unknown as TemporalBlockParams)) {
+        // first-order training (SPRIG's sequential leader): conv2 through the spatial position as one op, then the spatial layer as one
+        const tb = sprigTemporalBlock(y1, p as unknown as TemporalBlockParams, B, K);
+        const spt = fusedSpatialTrain && gatedAttentionLayout(p.spatial as unknown as GatedAttentionParams)
+          ? sprigSpatialBlock(tb.tok, p.spatial as unknown as GatedAttentionParams) : spatial.apply(p.spatial as Params, tb.tok, tb.tok);
+        const features = fc.apply(p.fc as E.LinearParams, E.reshape(spt.out, [B, hw * d]));
+        let cost: Tensor | undefined;
+        return {
+          features,
+          gates: [tb.gates, spt.gates],
+          get cost() {
+            return (cost ??= E.div(E.add(E.sum(tb.gates), E.sum(spt.gates)), B));
           },
         };
       }

@@ -3,14 +3,17 @@
 // Breakout's shape (10×10×4, 2 frames, d = 32, 3 actions), the same frames and the same seeded
 // draws; the spatial gated-attention layer as one first-order op (engine/nn/sprig_blocks.ts)
 // against the composed layer (value, gates, and the gradients in x and all eight parameters under
-// cotangents on both outputs); dispatch counts; no leaked buffers.
+// cotangents on both outputs); the perception's first-order training path (conv2 through the
+// spatial position as one op, engine/nn/sprig_blocks.ts sprigTemporalBlock, then the spatial op)
+// against its composed path: features, cost and the gradients of all parameters and of the
+// input frames' conv1 path; dispatch counts; no leaked buffers.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import * as R from '../ref/index.ts';
 import { Rng } from '../../engine/nn/rng.ts';
 import { resolveLayers } from '../../rl/harness/config.ts';
 import { sprigSpatialBlock, type GatedAttentionParams } from '../../engine/nn/sprig_blocks.ts';
-import { SPRIG_DEFAULTS, SPRIG_SCHEMA, SprigAgent, sprigFusedHeads, sprigFusedBlocks, type SprigConfig } from '../../rl/sprig.ts';
+import { SPRIG_DEFAULTS, SPRIG_SCHEMA, SprigAgent, sprigFusedHeads, sprigFusedBlocks, sprigPerception, type SprigConfig } from '../../rl/sprig.ts';
 
 beforeAll(async () => {
   await E.init();
@@ -95,6 +98,45 @@ describe('SPRIG spatial block op (first order)', () => {
       // a second derivative is refused with a message
       expect(() => E.hvp((xx: E.Tensor) => loss(fused)(xx, packed.params), [x], [C])).toThrow(/first-order/);
       E.dispose([o1, g1, o2, g2, ...ref, ...got, x, C, Cg, packed.params, packed.flat]);
+      expect(E.memory().liveBuffers).toBe(live);
+    });
+  }
+});
+
+describe('SPRIG perception, first-order training path (temporal and spatial block ops)', () => {
+  for (const { label, B, K, h, c, d, hidden } of [
+    { label: "Breakout's shape (10×10×4, 2 frames, d = 32), 5 samples", B: 5, K: 2, h: 10, c: 4, d: 32, hidden: 128 },
+    // 3 samples × 4 cells = 12 cells: the second temporal workgroup of 8 cells is half empty
+    { label: '6×6×3 frames, 3 frames, d = 8, 3 samples (a part-filled workgroup)', B: 3, K: 3, h: 6, c: 3, d: 8, hidden: 16 },
+  ]) {
+    it(`${label}: features, cost and every parameter's gradient equal the composed path's; 4 forward dispatches`, async () => {
+      const live = E.memory().liveBuffers;
+      const net = sprigPerception(h, h, c, K, d, hidden);
+      const packed = E.packParams(net.init(11));
+      const rng = new Rng(B + K);
+      const x = E.tensor(Float32Array.from({ length: B * K * h * h * c }, () => (rng.uniform() < 0.3 ? 1 : 0)), [B, K, h, h, c]);
+      const C = E.tensor(Float32Array.from({ length: B * hidden }, () => rng.normal()), [B, hidden]);
+      const Cg = [E.tensor(Float32Array.from({ length: B * 16 }, () => rng.normal()), [B * 16]), null];
+      // L = Σ features ⊙ C + 3·cost + Σ temporal gates ⊙ c_g: cotangents on the features and on both layers' gates
+      const run = (firstOrder: boolean) => {
+        const d0 = E.counters().dispatches;
+        let fwd = 0;
+        const [v, g] = E.valueAndGrad((pp: E.Params) => {
+          const o = net.apply(pp, x, firstOrder ? { firstOrder: true } : undefined);
+          fwd = E.counters().dispatches - d0;
+          const tg = E.reshape(o.gates![0], [-1]);
+          const w = tg.size === Cg[0]!.size ? E.sum(E.mul(tg, Cg[0]!)) : E.mul(E.sum(tg), 0.5);
+          return E.add(E.add(E.sum(E.mul(o.features, C)), E.mul(o.cost!, 3)), w);
+        })(packed.params);
+        return { v, g: g as E.Params, fwd };
+      };
+      const a = run(true), b = run(false);
+      expect(a.fwd, 'forward dispatches with the block ops (conv1, temporal, spatial, fc)').toBe(4);
+      expect(b.fwd).toBeGreaterThan(20);
+      R.assertClose(await a.v.data(), await b.v.data(), { rtol: 1e-5, atol: 1e-5, label: 'value' });
+      const ga = E.namedParams(a.g), gb = E.namedParams(b.g);
+      for (const n of Object.keys(gb)) R.assertClose(await ga[n].data(), await gb[n].data(), { rtol: 2e-4, atol: 2e-5, label: `d ${n}` });
+      E.dispose([a.v, b.v, a.g, b.g, x, C, Cg[0]!, packed.params, packed.flat]);
       expect(E.memory().liveBuffers).toBe(live);
     });
   }
