@@ -462,8 +462,13 @@ function hookRuntime(hooks: Partial<Hookable>): () => void {
   const rt = runtime() as unknown as Record<string, unknown>;
   const saved = Object.keys(hooks).map((k) => ({ k, own: Object.prototype.hasOwnProperty.call(rt, k), v: rt[k] }));
   Object.assign(rt, hooks);
+  // Put back in the reverse order of Object.assign's additions: V8 undoes the deletion of an
+  // object's last-added property by going back to its previous hidden class, while any other
+  // deletion turns the object into a dictionary for good, and every later access to the runtime's
+  // fields (each dispatch reads several) then takes the slow path: after one fresh HVP the
+  // runtime had lost its fast properties, and both the gradient and the HVP paid for it.
   return () => {
-    for (const s of saved) {
+    for (const s of [...saved].reverse()) {
       if (s.own) rt[s.k] = s.v;
       else delete rt[s.k];
     }

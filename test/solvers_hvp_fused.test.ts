@@ -173,6 +173,24 @@ describe('fresh HVP: fused output layer + MSE, folded dual kernels', () => {
     g.dispose();
   });
 
+  it('the runtime keeps its fast (hidden-class) properties through a fresh HVP and a leader update, whose hooks are put on it and taken off', async () => {
+    // V8's %HasFastProperties: deleting the hooks in any order but the reverse of their addition
+    // had left the runtime a dictionary object, every later dispatch reading its fields slowly
+    const v8 = await import('node:v8');
+    v8.setFlagsFromString('--allow-natives-syntax');
+    const fast = new Function('o', 'return %HasFastProperties(o)') as (o: unknown) => boolean;
+    const rt = E.runtime();
+    const g = game(86, 9, [4, 5, 1], 'tanh');
+    expect(fast(rt)).toBe(true);
+    E.dispose(E.hessianVectorProduct(g.f, g.critic, g.vg));
+    expect(fast(rt), 'after hessianVectorProduct').toBe(true);
+    const leader = g.vg.slice(0, 1);
+    const f2 = (a: Layer[], c: Layer[]) => E.add(g.f(c), E.mul(E.sum(E.square(a[0].w)), 0.1));
+    E.dispose(E.totalDerivative({ leaderLoss: f2, followerLoss: f2, leader, follower: g.critic, lambda: 1, cgIters: 2 }));
+    expect(fast(rt), 'after totalDerivative').toBe(true);
+    g.dispose();
+  });
+
   it('bad input: a fold minimum that is not a positive integer names the problem', () => {
     expect(() => E.nnFoldMinWorkgroups(0)).toThrow(/nnFoldMinWorkgroups: expected a positive integer, got 0/);
   });
