@@ -15,7 +15,8 @@
 // --s10-ab: the same with session 10's changes off and on (SPRIG's inference forward as conv1 +
 // two block kernels + fc instead of 17 dispatches: sprigFusedBlocks; both heads of act() in one
 // kernel: sprigFusedHeads; the sequential leader's spatial attention layer as one first-order op:
-// sprigFusedSpatialTrain; conv2 through the temporal layer as one: sprigFusedTemporalTrain; both
+// sprigFusedSpatialTrain; conv2 through the temporal layer as one, conv1's ReLU inside it:
+// sprigFusedTemporalTrain, sprigReluInTemporal; all
 // left on in both arms with --s10-only-inference); prints both, labelled
 // "session8"/"S8" for the off side as --s9-ab does (read: off).
 //   npx tsx bench/sprig_ab.ts optim
@@ -33,7 +34,7 @@ import { Trainer } from '../rl/harness/trainer.ts';
 import { getAlgorithm } from '../rl/registry.ts';
 import { clipNormSession8 } from '../engine/nn/optim.ts';
 import { ppoPackedBatch } from '../rl/ppo.ts';
-import { sprigFusedLeaderObjective, sprigFusedGatedResidual, sprigFusedBlocks, sprigFusedHeads, sprigFusedSpatialTrain, sprigFusedTemporalTrain } from '../rl/sprig.ts';
+import { sprigFusedLeaderObjective, sprigFusedGatedResidual, sprigFusedBlocks, sprigFusedHeads, sprigFusedSpatialTrain, sprigFusedTemporalTrain, sprigReluInTemporal } from '../rl/sprig.ts';
 await E.init();
 const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e3; };
 if (process.argv[2] === 'optim') {
@@ -88,6 +89,7 @@ const session9 = (on: boolean) => {
     if (!process.argv.includes('--s10-only-inference')) {
       sprigFusedSpatialTrain(on);
       sprigFusedTemporalTrain(on);
+      sprigReluInTemporal(on);
     }
     return;
   }

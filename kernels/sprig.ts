@@ -70,7 +70,7 @@ const row = (i: number) => `vec4f(c${i}0, c${i}1, c${i}2, c${i}3)`;
  * position); GATES [B, hw] (the temporal gates). CPW cells per workgroup (x, then y past 65535).
  * C1 = conv1's channels (16), C2 = conv2's (32); C1, C2 and D multiples of 4, CPW·K of 4.
  */
-export const sprigTemporalKernel = memoKernel((K: number, D: number, C1: number, C2: number, save = false) => {
+export const sprigTemporalKernel = memoKernel((K: number, D: number, C1: number, C2: number, save = false, reluIn = false) => {
   const CPW = SPRIG_TEMPORAL_CELLS, T = CPW * K, R = 4 * C1;
   const [R4, C24, D4] = [R / 4, C2 / 4, D / 4];
   // workgroup memory, reused: A holds the windows, then k and v; B holds conv2's output, then q
@@ -82,7 +82,7 @@ export const sprigTemporalKernel = memoKernel((K: number, D: number, C1: number,
   const tokCell = (tk: string) => `(first + ${tk} / ${K}u)`;
   const ifLive = (tk: string, code: string) => (save ? `if (${tokCell(tk)} < p.cells) { ${code} }` : '');
   return {
-    name: `sprig_temporal_k${K}_d${D}${save ? '_save' : ''}`,
+    name: `sprig_temporal_k${K}_d${D}${save ? '_save' : ''}${reluIn ? '_relu_in' : ''}`,
     code: /* wgsl */ `
 struct Q { cells: u32, hw: u32, w2: u32, h1w1: u32, w2off: u32, b2: u32, w3: u32, b3: u32, posT: u32,
   wq: u32, bq: u32, wk: u32, bk: u32, wv: u32, bv: u32, wg: u32, bg: u32, posS: u32, scale: f32, n_r4: u32, n_c24: u32, n_d4: u32 }
@@ -113,6 +113,7 @@ var<workgroup> zg: array<f32, ${CPW}>;
       let dj = (r / ${C1 / 4}u) % 2u;
       let pix = (2u * (c / p.w2) + di) * w1 + 2u * (c % p.w2) + dj;
       v = Y1[((b * ${K}u + f) * p.h1w1 + pix) * ${C1 / 4}u + r % ${C1 / 4}u];
+      ${reluIn ? 'v = max(v, vec4f(0.0));' : ''}
     }
     A[e] = v;
   }
@@ -468,16 +469,18 @@ export const SPRIG_TEMPORAL_BACKWARD_PARAMS = [
  *   output: each value is written once);
  * and this workgroup's share of the 14 parameter gradients into its row of PART.
  * Inputs: Y1, PP/PV, SAVE, DOUT [cells, D], DG [cells] (read when hasDG). Outputs: DY1, PART.
+ * reluIn: Y1 is conv1's pre-activation; the windows are relu(Y1) and DY1 carries the ReLU's mask
+ * (conv1's backward then needs no step and product of its own).
  * Loop bounds over D/4 and C2/4 come from the params (constant bounds make LLVM unroll the
  * nests: a compile of tens of seconds on lavapipe).
  */
-export const sprigTemporalBackwardKernel = memoKernel((K: number, D: number, C1: number, C2: number) => {
+export const sprigTemporalBackwardKernel = memoKernel((K: number, D: number, C1: number, C2: number, reluIn = false) => {
   const CPW = SPRIG_TEMPORAL_CELLS, T = CPW * K, R = 4 * C1;
   const [R4, C24, D4, C14] = [R / 4, C2 / 4, D / 4, C1 / 4];
   const L = temporalSaveLayout(K, D, C2);
   const S = (cell: string, part: keyof typeof L, idx: string) => `SAVE[${cell} * ${L.size}u + ${L[part]}u + ${idx}]`;
   return {
-    name: `sprig_temporal_backward_k${K}_d${D}`,
+    name: `sprig_temporal_backward_k${K}_d${D}${reluIn ? '_relu_in' : ''}`,
     code: /* wgsl */ `
 struct Q { cells: u32, hw: u32, w2: u32, h1w1: u32, w2off: u32, w3: u32, posT: u32, wq: u32, wk: u32, wv: u32, wg: u32,
   r2w: u32, r2b: u32, r3w: u32, r3b: u32, rpT: u32, rpS: u32, rqw: u32, rqb: u32, rkw: u32, rkb: u32, rvw: u32, rvb: u32, rgw: u32, rgb: u32,
@@ -629,7 +632,10 @@ fn win_index(first: u32, tk: u32, r: u32) -> u32 {
     }
     for (var i = 0u; i < 4u; i++) {
       let t = tb * 4u + i;
-      if (first + t / ${K}u < p.cells) { DY1[win_index(first, t, rb)] = c[i]; }
+      if (first + t / ${K}u < p.cells) {
+        let wi = win_index(first, t, rb);
+        DY1[wi] = ${reluIn ? 'select(vec4f(0.0), c[i], Y1[wi] > vec4f(0.0))' : 'c[i]'};
+      }
     }
   }
   // this workgroup's parameter gradients
@@ -640,7 +646,7 @@ fn win_index(first: u32, tk: u32, r: u32) -> u32 {
     var c = array<vec4f, 4>(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
     for (var t = 0u; t < p.n_t; t++) {
       let live = first + t / ${K}u < p.cells;
-      let wv = select(vec4f(0.0), Y1[select(0u, win_index(first, t, rb), live)], live);
+      let wv = select(vec4f(0.0), ${reluIn ? 'max(Y1[select(0u, win_index(first, t, rb), live)], vec4f(0.0))' : 'Y1[select(0u, win_index(first, t, rb), live)]'}, live);
       let d = dZ2[t * ${C24}u + cq];
       for (var k = 0u; k < 4u; k++) { c[k] += d[k] * wv; }
     }

@@ -198,6 +198,14 @@ export function sprigFusedTemporalTrain(on?: boolean): boolean {
   return was;
 }
 
+let reluInTemporal = true;
+/** Benchmarks' A/B switch: false runs conv1 with its ReLU (and the ReLU's backward, 2 dispatches) before the temporal op instead of inside it. Returns the previous setting. */
+export function sprigReluInTemporal(on?: boolean): boolean {
+  const was = reluInTemporal;
+  if (on !== undefined) reluInTemporal = on;
+  return was;
+}
+
 let fusedHeads = true;
 /** Benchmarks' A/B switch: false makes SPRIG's act() run the policy and value heads as two linear dispatches (PpoAgent.act). Returns the previous setting. */
 export function sprigFusedHeads(on?: boolean): boolean {
@@ -263,6 +271,25 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
       const at = (n: string) => packed!.layout.offsets[packed!.layout.names.indexOf(n)];
       const fusedT: GatedResidual | undefined = packed ? { flat: packed.flat, wg: at('temporal.gate.weight'), bg: at('temporal.gate.bias'), pos: { off: at('posSpatial'), hw } } : undefined;
       const fusedS: GatedResidual | undefined = packed ? { flat: packed.flat, wg: at('spatial.gate.weight'), bg: at('spatial.gate.bias'), pos: null } : undefined;
+      if (!packed && opts?.firstOrder && fusedTemporalTrain && h1 % 2 === 0 && w1 % 2 === 0 && hw % 4 === 0 && d % 4 === 0 && temporalBlockLayout(p as unknown as TemporalBlockParams)) {
+        // first-order training (SPRIG's sequential leader): conv1 without its ReLU (the temporal op
+        // applies it and masks the gradient), conv2 through the spatial position as one op, then
+        // the spatial layer as one
+        const c1 = p.conv1 as E.LinearParams;
+        const z1 = E.conv2d(E.reshape(x, [N, h, w, c]), c1.weight, c1.bias ?? null, { activation: reluInTemporal ? 'none' : 'relu' }); // [N, 8, 8, 16]
+        const tb = sprigTemporalBlock(z1, p as unknown as TemporalBlockParams, B, K, { reluInput: reluInTemporal });
+        const spt = fusedSpatialTrain && gatedAttentionLayout(p.spatial as unknown as GatedAttentionParams)
+          ? sprigSpatialBlock(tb.tok, p.spatial as unknown as GatedAttentionParams) : spatial.apply(p.spatial as Params, tb.tok, tb.tok);
+        const features = fc.apply(p.fc as E.LinearParams, E.reshape(spt.out, [B, hw * d]));
+        let cost: Tensor | undefined;
+        return {
+          features,
+          gates: [tb.gates, spt.gates],
+          get cost() {
+            return (cost ??= E.div(E.add(E.sum(tb.gates), E.sum(spt.gates)), B));
+          },
+        };
+      }
       const y1 = conv1.apply(p.conv1 as E.LinearParams, E.reshape(x, [N, h, w, c])); // [N, 8, 8, 16]
       if (packed && fusedBlocks && h1 % 2 === 0 && w1 % 2 === 0 && hw % 4 === 0 && d % 4 === 0) {
         // everything between conv1 and fc in two dispatches (kernels/sprig.ts)
@@ -274,21 +301,6 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
           gates: f.gates,
           get cost() {
             return (cost ??= E.div(E.add(E.sum(f.gates[0]), E.sum(f.gates[1])), B));
-          },
-        };
-      }
-      if (!packed && opts?.firstOrder && fusedTemporalTrain && h1 % 2 === 0 && w1 % 2 === 0 && hw % 4 === 0 && d % 4 === 0 && temporalBlockLayout(p as unknown as TemporalBlockParams)) {
-        // first-order training (SPRIG's sequential leader): conv2 through the spatial position as one op, then the spatial layer as one
-        const tb = sprigTemporalBlock(y1, p as unknown as TemporalBlockParams, B, K);
-        const spt = fusedSpatialTrain && gatedAttentionLayout(p.spatial as unknown as GatedAttentionParams)
-          ? sprigSpatialBlock(tb.tok, p.spatial as unknown as GatedAttentionParams) : spatial.apply(p.spatial as Params, tb.tok, tb.tok);
-        const features = fc.apply(p.fc as E.LinearParams, E.reshape(spt.out, [B, hw * d]));
-        let cost: Tensor | undefined;
-        return {
-          features,
-          gates: [tb.gates, spt.gates],
-          get cost() {
-            return (cost ??= E.div(E.add(E.sum(tb.gates), E.sum(spt.gates)), B));
           },
         };
       }

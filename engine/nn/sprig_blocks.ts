@@ -135,8 +135,10 @@ export function sprigSpatialBlock(x: Tensor, p: GatedAttentionParams): { out: Te
  * k, v → single-query attention → gate, residual → + posSpatial. Returns tok [B, 1, hw, D] (the
  * spatial layer's input) and the gates [B, hw, 1, 1]; differentiable once in y1 and the 14
  * parameters (kernels/sprig.ts: 1 dispatch forward, 2 backward). C2 = 32 (conv2's channels).
+ * `reluInput`: y1 is conv1's pre-activation and the op applies the ReLU itself (its backward
+ * returns the masked gradient, so conv1 runs with no activation and no ReLU backward).
  */
-export function sprigTemporalBlock(y1: Tensor, p: TemporalBlockParams, B: number, K: number): { tok: Tensor; gates: Tensor } {
+export function sprigTemporalBlock(y1: Tensor, p: TemporalBlockParams, B: number, K: number, opts: { reluInput?: boolean } = {}): { tok: Tensor; gates: Tensor } {
   const L = temporalBlockLayout(p);
   if (!L) throw new Error('sprigTemporalBlock: the parameters must be views of one packed buffer (E.packParams), in sprigPerception\'s order');
   const [N, h1, w1, C1] = y1.shape;
@@ -154,7 +156,7 @@ export function sprigTemporalBlock(y1: Tensor, p: TemporalBlockParams, B: number
   const [w2off, b2, w3, b3, posT, posS, wq, bq, wk, bk, wv, bv, wg, bg] = L.abs;
   const fp: Record<string, number> = { cells, hw, w2, h1w1: h1 * w1, w2off, b2, w3, b3, posT, wq, bq, wk, bk, wv, bv, wg, bg, posS, scale, n_r4: C1, n_c24: C2 / 4, n_d4: D / 4 };
   rt.dispatch({
-    kernel: sprigTemporalKernel(K, D, C1, C2, true), inputs: [y1.bufferFor('sprig temporal block'), L.buffer, L.buffer], outputs: [tok.buffer, gates.buffer, save.buffer],
+    kernel: sprigTemporalKernel(K, D, C1, C2, true, !!opts.reluInput), inputs: [y1.bufferFor('sprig temporal block'), L.buffer, L.buffer], outputs: [tok.buffer, gates.buffer, save.buffer],
     params: SPRIG_TEMPORAL_PARAMS.map((k) => fp[k]), workgroups: grid(cells, SPRIG_TEMPORAL_CELLS), label: 'sprig temporal block',
   });
   let dGates: Tensor | null = null;
@@ -173,7 +175,7 @@ export function sprigTemporalBlock(y1: Tensor, p: TemporalBlockParams, B: number
     };
     const gb = g.bufferFor('sprig temporal block backward');
     rt.dispatch({
-      kernel: sprigTemporalBackwardKernel(K, D, C1, C2),
+      kernel: sprigTemporalBackwardKernel(K, D, C1, C2, !!opts.reluInput),
       inputs: [y1.bufferFor('sprig temporal block backward'), L.buffer, L.buffer, save.buffer, gb, dGates ? dGates.bufferFor('sprig temporal block backward') : gb],
       outputs: [dy1.buffer, part.buffer], params: SPRIG_TEMPORAL_BACKWARD_PARAMS.map((k) => bp[k]), workgroups: grid(cells, SPRIG_TEMPORAL_CELLS), label: 'sprig temporal block backward',
     });
