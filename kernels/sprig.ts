@@ -33,6 +33,20 @@ export function temporalSaveLayout(K: number, D: number, C2: number) {
   return { h2, x, k, v, q, a, pg, size: pg + Math.ceil((K + 1) / 4) };
 }
 
+/**
+ * Workgroup memory (bytes) each kernel declares for these sizes: callers compare it with the
+ * device's maxComputeWorkgroupStorageSize (16 KiB by default in WebGPU; K = 4 frames needs more)
+ * and keep the composed layers where it does not fit.
+ */
+export function sprigWorkgroupBytes(K: number, D: number, C1: number, C2: number, HW: number) {
+  const CPW = SPRIG_TEMPORAL_CELLS, T = CPW * K, [R4, C24, D4] = [C1, C2 / 4, D / 4];
+  const temporal = 16 * (Math.max(T * R4, 2 * T * D4) + Math.max(T * C24, CPW * D4) + T * D4) + 4 * CPW;
+  const temporalBackward = 16 * (2 * CPW * D4 + 4 * T * D4 + T * C24) + 4 * (CPW + T);
+  const spatial = 16 * (HW * D4 + 3 * HW * D4 + HW * (HW / 4)) + 4 * HW;
+  const spatialBackward = 16 * (HW * (HW / 4) + 3 * HW * D4) + 8 * HW;
+  return { temporal, temporalBackward, spatial, spatialBackward };
+}
+
 /** Lanes per workgroup, and cells per temporal workgroup. */
 const WGS = 32;
 export const SPRIG_TEMPORAL_CELLS = 8;

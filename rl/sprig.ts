@@ -32,7 +32,7 @@ import type { ActOptions, ActResult, AgentState, EnvSpec, OnPolicyAlgorithm, Sch
 import { sprigLeaderLoss } from '../engine/nn/ppo_loss.ts';
 import { sprigSpatialBlock, sprigTemporalBlock, gatedAttentionLayout, temporalBlockLayout, type GatedAttentionParams, type TemporalBlockParams } from '../engine/nn/sprig_blocks.ts';
 import { sprigGatedResidualKernel } from '../kernels/ppo.ts';
-import { sprigTemporalKernel, sprigSpatialKernel, sprigHeadsKernel, SPRIG_TEMPORAL_PARAMS, SPRIG_SPATIAL_PARAMS, SPRIG_TEMPORAL_CELLS } from '../kernels/sprig.ts';
+import { sprigTemporalKernel, sprigSpatialKernel, sprigHeadsKernel, sprigWorkgroupBytes, SPRIG_TEMPORAL_PARAMS, SPRIG_SPATIAL_PARAMS, SPRIG_TEMPORAL_CELLS } from '../kernels/sprig.ts';
 import { sampleCategorical } from './harness/policy.ts';
 import { grid } from '../kernels/common.ts';
 
@@ -236,6 +236,13 @@ function gatedResidual(xq: Tensor, att: Tensor, f: GatedResidual): { out: Tensor
   return { out, gates };
 }
 
+/** Whether the block kernels' workgroup memory fits this device (K = 4 frames needs more than WebGPU's default 16 KiB). */
+function blocksFit(K: number, d: number, hw: number, training: boolean): boolean {
+  const b = sprigWorkgroupBytes(K, d, 16, 32, hw);
+  const lim = E.runtime().device.limits.maxComputeWorkgroupStorageSize;
+  return Math.max(b.temporal, b.spatial, ...(training ? [b.temporalBackward, b.spatialBackward] : [])) <= lim;
+}
+
 /** SPRIG's perception: K stacked channels-last frames [K, H, W, C] per sample; cost = ‖A‖₁ per sample (both layers). */
 export function sprigPerception(h: number, w: number, c: number, K: number, d = 32, hidden = 128): Perception {
   const h1 = h - 2, w1 = w - 2; // conv1 3×3 valid
@@ -271,7 +278,7 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
       const at = (n: string) => packed!.layout.offsets[packed!.layout.names.indexOf(n)];
       const fusedT: GatedResidual | undefined = packed ? { flat: packed.flat, wg: at('temporal.gate.weight'), bg: at('temporal.gate.bias'), pos: { off: at('posSpatial'), hw } } : undefined;
       const fusedS: GatedResidual | undefined = packed ? { flat: packed.flat, wg: at('spatial.gate.weight'), bg: at('spatial.gate.bias'), pos: null } : undefined;
-      if (!packed && opts?.firstOrder && fusedTemporalTrain && h1 % 2 === 0 && w1 % 2 === 0 && hw % 4 === 0 && d % 4 === 0 && temporalBlockLayout(p as unknown as TemporalBlockParams)) {
+      if (!packed && opts?.firstOrder && fusedTemporalTrain && h1 % 2 === 0 && w1 % 2 === 0 && hw % 4 === 0 && d % 4 === 0 && blocksFit(K, d, hw, true) && temporalBlockLayout(p as unknown as TemporalBlockParams)) {
         // first-order training (SPRIG's sequential leader): conv1 without its ReLU (the temporal op
         // applies it and masks the gradient), conv2 through the spatial position as one op, then
         // the spatial layer as one
@@ -291,7 +298,7 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
         };
       }
       const y1 = conv1.apply(p.conv1 as E.LinearParams, E.reshape(x, [N, h, w, c])); // [N, 8, 8, 16]
-      if (packed && fusedBlocks && h1 % 2 === 0 && w1 % 2 === 0 && hw % 4 === 0 && d % 4 === 0) {
+      if (packed && fusedBlocks && h1 % 2 === 0 && w1 % 2 === 0 && hw % 4 === 0 && d % 4 === 0 && blocksFit(K, d, hw, false)) {
         // everything between conv1 and fc in two dispatches (kernels/sprig.ts)
         const f = fusedInferenceBlocks(y1, B, K, h2, w2, d, packed.flat, at);
         const features = fc.apply(p.fc as E.LinearParams, E.reshape(f.out, [B, hw * d]));
@@ -327,7 +334,7 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
       // Spatial attention among the cells of the (temporally attended) newest frame.
       const tok = fusedT ? E.reshape(tp.out, [B, 1, hw, d]) : E.add(E.reshape(tp.out, [B, 1, hw, d]), p.posSpatial as Tensor);
       // first-order training (SPRIG's sequential leader): the spatial layer as one op, 1 dispatch forward and 2 backward
-      const spatialOp = !packed && opts?.firstOrder && fusedSpatialTrain && hw % 4 === 0 && d % 4 === 0 && gatedAttentionLayout(p.spatial as unknown as GatedAttentionParams);
+      const spatialOp = !packed && opts?.firstOrder && fusedSpatialTrain && hw % 4 === 0 && d % 4 === 0 && blocksFit(1, d, hw, true) && gatedAttentionLayout(p.spatial as unknown as GatedAttentionParams);
       const sp = spatialOp ? sprigSpatialBlock(tok, p.spatial as unknown as GatedAttentionParams) : spatial.apply(p.spatial as Params, tok, tok, fusedS); // [B, 1, hw, d]
       const features = fc.apply(p.fc as E.LinearParams, E.reshape(sp.out, [B, hw * d]));
       // ‖A‖₁ per sample, summed over both layers, averaged over the batch: computed when read
