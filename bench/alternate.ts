@@ -41,6 +41,39 @@ const which = process.argv[2] ?? 'mlp';
 const rounds = Number(process.argv[3] ?? 15);
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 
+/** Dispatches of one call of each case, after `warm` calls (pipelines, pool, bind groups). */
+async function countDispatches(cases: Array<[string, () => unknown]>, warm = 1): Promise<number[]> {
+  const disp: number[] = [];
+  for (const [, f] of cases) {
+    for (let w = 0; w < warm; w++) f();
+    await E.sync();
+    const d0 = E.counters().dispatches;
+    f();
+    disp.push(E.counters().dispatches - d0);
+    await E.sync();
+  }
+  return disp;
+}
+
+/**
+ * `rounds` rounds, each timing every case in turn (`reps(i)` back-to-back calls, then one wait):
+ * wall and process CPU ms per call, [case][round], so a round's cases saw the same load.
+ */
+async function alternateRounds(cases: Array<[string, () => unknown]>, rounds: number, reps: (i: number) => number) {
+  const wall: number[][] = cases.map(() => []), cpu: number[][] = cases.map(() => []);
+  for (let r = 0; r < rounds; r++)
+    for (const [i, [, f]] of cases.entries()) {
+      const n = reps(i);
+      const u0 = process.cpuUsage(), t0 = performance.now();
+      for (let k = 0; k < n; k++) f();
+      await E.sync();
+      const u = process.cpuUsage(u0);
+      wall[i].push((performance.now() - t0) / n);
+      cpu[i].push((u.user + u.system) / 1000 / n);
+    }
+  return { wall, cpu };
+}
+
 if (which === 'critic') {
   await E.init();
   type Layer = { w: E.Tensor; b: E.Tensor };
@@ -67,26 +100,10 @@ if (which === 'critic') {
       ['hvp (forward over reverse)', () => E.hvp(fC, [critic], [v])],
       ['hvp (reverse over reverse)', () => E.hvpReverse(fC, [critic], [v])],
     ];
-    const disp: number[] = [];
-    for (const [, f] of cases) {
-      E.dispose(f());
-      await E.sync();
-      const d0 = E.counters().dispatches;
-      E.dispose(f());
-      disp.push(E.counters().dispatches - d0);
-      await E.sync();
-    }
-    const wall: number[][] = cases.map(() => []), cpu: number[][] = cases.map(() => []);
+    const timed = cases.map(([n, f]): [string, () => unknown] => [n, () => E.dispose(f())]);
+    const disp = await countDispatches(timed);
     const load0 = os.loadavg()[0];
-    for (let r = 0; r < rounds; r++)
-      for (const [i, [, f]] of cases.entries()) {
-        const u0 = process.cpuUsage(), t0 = performance.now();
-        for (let k = 0; k < 5; k++) E.dispose(f());
-        await E.sync();
-        const u = process.cpuUsage(u0);
-        wall[i].push((performance.now() - t0) / 5);
-        cpu[i].push((u.user + u.system) / 1000 / 5);
-      }
+    const { wall, cpu } = await alternateRounds(timed, rounds, () => 5);
     console.log(`critic ${net.name}: ${rounds} alternating rounds of 5; load ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
     cases.forEach(([n], i) =>
       console.log(`  ${n.padEnd(28)} wall ${med(wall[i]).toFixed(2)} ms (${(med(wall[i]) / med(wall[0])).toFixed(2)}× grad)  cpu ${med(cpu[i]).toFixed(2)} ms (${(med(cpu[i]) / med(cpu[0])).toFixed(2)}× grad)  dispatches ${disp[i]}`));
@@ -120,17 +137,8 @@ if (which === 'leader_s10') {
       f();
       await E.sync();
     }
-    const wall: number[][] = cases.map(() => []), cpu: number[][] = cases.map(() => []);
     const load0 = os.loadavg()[0];
-    for (let r = 0; r < rounds; r++)
-      for (const [i, [, f]] of cases.entries()) {
-        const u0 = process.cpuUsage(), t0 = performance.now();
-        for (let k = 0; k < 3; k++) f();
-        await E.sync();
-        const u = process.cpuUsage(u0);
-        wall[i].push((performance.now() - t0) / 3);
-        cpu[i].push((u.user + u.system) / 1000 / 3);
-      }
+    const { wall, cpu } = await alternateRounds(cases, rounds, () => 3);
     const paired = (k: number[][], i: number, j: number) => med(k[i].map((x, r) => x / k[j][r]));
     console.log(`leader_s10 ${net.name}: ${rounds} alternating rounds of 3; load ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
     cases.forEach(([n], i) =>
@@ -165,27 +173,9 @@ if (which === 'hvp_s10') {
       ['hvp (session 9 path)', () => s9(() => E.dispose(E.hessianVectorProduct(fC, g.critic, v, { fuseOutput: false })))],
       ['hvp (default)', () => E.dispose(E.hessianVectorProduct(fC, g.critic, v))],
     ];
-    const disp: number[] = [];
-    for (const [, f] of cases) {
-      f();
-      f();
-      await E.sync();
-      const d0 = E.counters().dispatches;
-      f();
-      disp.push(E.counters().dispatches - d0);
-      await E.sync();
-    }
-    const wall: number[][] = cases.map(() => []), cpu: number[][] = cases.map(() => []);
+    const disp = await countDispatches(cases, 2);
     const load0 = os.loadavg()[0];
-    for (let r = 0; r < rounds; r++)
-      for (const [i, [, f]] of cases.entries()) {
-        const u0 = process.cpuUsage(), t0 = performance.now();
-        for (let k = 0; k < 5; k++) f();
-        await E.sync();
-        const u = process.cpuUsage(u0);
-        wall[i].push((performance.now() - t0) / 5);
-        cpu[i].push((u.user + u.system) / 1000 / 5);
-      }
+    const { wall, cpu } = await alternateRounds(cases, rounds, () => 5);
     const paired = (k: number[][], i: number, j: number) => med(k[i].map((x, r) => x / k[j][r]));
     console.log(`hvp_s10 ${net.name}: ${rounds} alternating rounds of 5; load ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
     cases.forEach(([n], i) =>
@@ -220,26 +210,9 @@ if (which === 'critic_fused') {
       ['hvp (no dual kernels)', hvp(false)],
       ['hvp (reverse over reverse)', () => E.dispose(E.hvpReverse(fC, [g.critic], [v]))],
     ];
-    const disp: number[] = [];
-    for (const [, f] of cases) {
-      f();
-      await E.sync();
-      const d0 = E.counters().dispatches;
-      f();
-      disp.push(E.counters().dispatches - d0);
-      await E.sync();
-    }
-    const wall: number[][] = cases.map(() => []), cpu: number[][] = cases.map(() => []);
+    const disp = await countDispatches(cases);
     const load0 = os.loadavg()[0];
-    for (let r = 0; r < rounds; r++)
-      for (const [i, [, f]] of cases.entries()) {
-        const u0 = process.cpuUsage(), t0 = performance.now();
-        for (let k = 0; k < 5; k++) f();
-        await E.sync();
-        const u = process.cpuUsage(u0);
-        wall[i].push((performance.now() - t0) / 5);
-        cpu[i].push((u.user + u.system) / 1000 / 5);
-      }
+    const { wall, cpu } = await alternateRounds(cases, rounds, () => 5);
     console.log(`fused critic ${net.name}: ${rounds} alternating rounds of 5; load ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
     cases.forEach(([n], i) =>
       console.log(`  ${n.padEnd(28)} wall ${med(wall[i]).toFixed(2)} ms (${(med(wall[i]) / med(wall[0])).toFixed(2)}× grad)  cpu ${med(cpu[i]).toFixed(2)} ms (${(med(cpu[i]) / med(cpu[0])).toFixed(2)}× grad)  dispatches ${disp[i]}`));
@@ -360,29 +333,10 @@ if (which === 'leader' || which === 'leader_mixed' || which === 'leader_s9') {
         ['leader, forward (no dual, no replay)', td('forward', false, false)],
         ['leader, recorded reverse', td('reverse', true)],
       ];
-    const disp: number[] = [];
-    for (const [, f] of cases) {
-      f();
-      await E.sync();
-      const d0 = E.counters().dispatches;
-      f();
-      disp.push(E.counters().dispatches - d0);
-      await E.sync();
-    }
-    const wall: number[][] = cases.map(() => []), cpu: number[][] = cases.map(() => []);
+    const disp = await countDispatches(cases);
     const load0 = os.loadavg()[0];
     // the unit is cheap: time it over more iterations so each timed block lasts comparably long
-    const reps = (i: number) => (i === 0 ? 10 : 1);
-    for (let r = 0; r < rounds; r++)
-      for (const [i, [, f]] of cases.entries()) {
-        const n = reps(i);
-        const u0 = process.cpuUsage(), t0 = performance.now();
-        for (let k = 0; k < n; k++) f();
-        await E.sync();
-        const u = process.cpuUsage(u0);
-        wall[i].push((performance.now() - t0) / n);
-        cpu[i].push((u.user + u.system) / 1000 / n);
-      }
+    const { wall, cpu } = await alternateRounds(cases, rounds, (i) => (i === 0 ? 10 : 1));
     console.log(`leader update ${net.name}: ${rounds} alternating rounds; load ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
     // ratio of medians, and the median of each round's own ratio (the pair ran back to back)
     const paired = (x: number[][], i: number) => med(x[i].map((v, r) => v / x[0][r]));
@@ -476,26 +430,9 @@ if (which === 'ppo') {
       E.dispose([loss, grads]);
     });
     const cases: Array<[string, () => void]> = [['composed loss', step(E.ppoLossComposed)], ['fused ppoLoss', step(E.ppoLoss)]];
-    const disp: number[] = [];
-    for (const [, f] of cases) {
-      f();
-      await E.sync();
-      const d0 = E.counters().dispatches;
-      f();
-      disp.push(E.counters().dispatches - d0);
-      await E.sync();
-    }
-    const wall: number[][] = cases.map(() => []), cpu: number[][] = cases.map(() => []);
+    const disp = await countDispatches(cases);
     const load0 = os.loadavg()[0];
-    for (let r = 0; r < rounds; r++)
-      for (const [i, [, f]] of cases.entries()) {
-        const u0 = process.cpuUsage(), t0 = performance.now();
-        for (let k = 0; k < 5; k++) f();
-        await E.sync();
-        const u = process.cpuUsage(u0);
-        wall[i].push((performance.now() - t0) / 5);
-        cpu[i].push((u.user + u.system) / 1000 / 5);
-      }
+    const { wall, cpu } = await alternateRounds(cases, rounds, () => 5);
     console.log(`ppo minibatch update, ${net.name}, M ${M}: ${rounds} alternating rounds of 5; load ${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
     cases.forEach(([n], i) =>
       console.log(`  ${n.padEnd(16)} wall ${med(wall[i]).toFixed(2)} ms (${(med(wall[0]) / med(wall[i])).toFixed(2)}× faster than composed)  cpu ${med(cpu[i]).toFixed(2)} ms (${(med(cpu[0]) / med(cpu[i])).toFixed(2)}×)  dispatches ${disp[i]}`));
