@@ -308,16 +308,7 @@ export class PpoAgent implements OnPolicyAgent {
     const x = E.tensor(obs.subarray(0, rows * this.inputSize), [rows, this.inputSize]);
     const out = this.fused!.act(x);
     x.dispose();
-    const d = await out.data();
-    out.dispose();
-    const logits = new Float32Array(rows * A), values = new Float32Array(rows);
-    for (let i = 0; i < rows; i++) {
-      for (let a = 0; a < A; a++) logits[i * A + a] = d[i * (A + 1) + a];
-      values[i] = d[i * (A + 1) + A];
-    }
-    const actions = new Int32Array(o.sample), logp = new Float32Array(o.sample);
-    sampleCategorical(logits, o.sample, A, o.rng, o.mode === 'greedy', actions, logp);
-    return { actions, logp, values };
+    return sampleFromPacked(out, rows, A, o);
   }
 
   /**
@@ -551,3 +542,20 @@ export const ppo: OnPolicyAlgorithm<PpoConfig> = {
 };
 
 export default ppo;
+
+/**
+ * Reads back (and disposes) a [rows, A + 1] tensor of logits with the value in the last column,
+ * as the fused acting forwards write it (one readback), and draws the actions on the CPU.
+ */
+export async function sampleFromPacked(out: E.Tensor, rows: number, A: number, o: ActOptions): Promise<ActResult> {
+  const d = await out.data();
+  out.dispose();
+  const logits = new Float32Array(rows * A), values = new Float32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    for (let a = 0; a < A; a++) logits[i * A + a] = d[i * (A + 1) + a];
+    values[i] = d[i * (A + 1) + A];
+  }
+  const actions = new Int32Array(o.sample), logp = new Float32Array(o.sample);
+  sampleCategorical(logits, o.sample, A, o.rng, o.mode === 'greedy', actions, logp);
+  return { actions, logp, values };
+}

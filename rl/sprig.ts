@@ -27,13 +27,12 @@
 
 import * as E from '../engine/index.ts';
 import { stackelbergGradients, type Game, type LeaderRule } from '../games/game.ts';
-import { PPO_DEFAULTS, PPO_PRESETS, PPO_SCHEMA, PpoAgent, ppoLossTerms, validatePpo, type AgentParams, type Minibatch, type Perception, type PpoConfig } from './ppo.ts';
+import { PPO_DEFAULTS, PPO_PRESETS, PPO_SCHEMA, PpoAgent, ppoLossTerms, sampleFromPacked, validatePpo, type AgentParams, type Minibatch, type Perception, type PpoConfig } from './ppo.ts';
 import type { ActOptions, ActResult, AgentState, EnvSpec, OnPolicyAlgorithm, Schema } from './harness/types.ts';
 import { sprigLeaderLoss } from '../engine/nn/ppo_loss.ts';
 import { sprigSpatialBlock, sprigTemporalBlock, gatedAttentionLayout, temporalBlockLayout, type GatedAttentionParams, type TemporalBlockParams } from '../engine/nn/sprig_blocks.ts';
 import { sprigGatedResidualKernel } from '../kernels/ppo.ts';
 import { sprigTemporalKernel, sprigSpatialKernel, sprigHeadsKernel, sprigWorkgroupBytes, SPRIG_TEMPORAL_PARAMS, SPRIG_SPATIAL_PARAMS, SPRIG_TEMPORAL_CELLS } from '../kernels/sprig.ts';
-import { sampleCategorical } from './harness/policy.ts';
 import { grid } from '../kernels/common.ts';
 
 type Tensor = E.Tensor;
@@ -440,16 +439,7 @@ export class SprigAgent extends PpoAgent {
         return y;
       }),
     );
-    const d = await out.data();
-    out.dispose();
-    const logits = new Float32Array(rows * A), values = new Float32Array(rows);
-    for (let i = 0; i < rows; i++) {
-      for (let a = 0; a < A; a++) logits[i * A + a] = d[i * (A + 1) + a];
-      values[i] = d[i * (A + 1) + A];
-    }
-    const actions = new Int32Array(o.sample), logp = new Float32Array(o.sample);
-    sampleCategorical(logits, o.sample, A, o.rng, o.mode === 'greedy', actions, logp);
-    return { actions, logp, values };
+    return sampleFromPacked(out, rows, A, o);
   }
 
   /** Leader and follower in separate packed buffers with separate Adam states. */
