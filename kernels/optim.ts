@@ -121,6 +121,58 @@ var<workgroup> part: array<f32, ${WG}>;
 }`,
 };
 
+/** Threads per workgroup of gradSquarePartialsKernel. */
+export const NORM_PARTIALS_WG = 64;
+
+/**
+ * The first half of clip_grad_norm_ over many workgroups (engine/nn/optim.ts, for vectors too
+ * big for adamClipSmallKernel's one workgroup): NS[w] = Σ G[i]² over the vec4s
+ * i = w·64 + lid, + all threads, ... (a grid-stride loop: any number of workgroups covers n);
+ * floats past n in the last vec4 count as zero. adamPartialsKernel (below) (the
+ * clipped Adam step) or normFinishKernel (the norm alone, for the other optimizers) then add
+ * the workgroups' sums in index order. Bindings: G (read), NS. params: n.
+ */
+export const gradSquarePartialsKernel = {
+  name: 'grad_square_partials',
+  code: /* wgsl */ `
+struct Q { n: u32 }
+@group(0) @binding(0) var<storage, read> G: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> NS: array<f32>;
+@group(0) @binding(2) var<uniform> p: Q;
+var<workgroup> part: array<f32, ${NORM_PARTIALS_WG}>;
+@compute @workgroup_size(${NORM_PARTIALS_WG}) fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw: vec3u) {
+  let n4 = (p.n + 3u) / 4u;
+  var acc = 0.0;
+  for (var i = wid.x * ${NORM_PARTIALS_WG}u + lid.x; i < n4; i += nw.x * ${NORM_PARTIALS_WG}u) {
+    let keep = (vec4u(4u * i) + vec4u(0u, 1u, 2u, 3u)) < vec4u(p.n);
+    let g = select(vec4f(0.0), G[i], keep);
+    acc += dot(g, g);
+  }
+  part[lid.x] = acc;
+  workgroupBarrier();
+  for (var s = ${NORM_PARTIALS_WG / 2}u; s > 0u; s = s >> 1u) {
+    if (lid.x < s) { part[lid.x] += part[lid.x + s]; }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) { NS[wid.x] = part[0]; }
+}`,
+};
+
+/** H[64] = sqrt(Σ NS[0..k)) in index order (adamPartialsKernel's sum): the norm the optim kernels' clip reads. params: k. */
+export const normFinishKernel = {
+  name: 'norm_finish',
+  code: /* wgsl */ `
+struct Q { k: u32 }
+@group(0) @binding(0) var<storage, read> NS: array<f32>;
+@group(0) @binding(1) var<storage, read_write> H: array<f32>;
+@group(0) @binding(2) var<uniform> p: Q;
+@compute @workgroup_size(1) fn main() {
+  var ss = 0.0;
+  for (var j = 0u; j < p.k; j++) { ss += NS[j]; }
+  H[64] = sqrt(ss);
+}`,
+};
+
 /** Threads per workgroup of adamPartialsKernel. */
 export const ADAM_PARTIALS_WG = 64;
 

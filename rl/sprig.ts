@@ -26,11 +26,12 @@
 // leader to attend only where attention pays for itself (a closed gate passes x through).
 
 import * as E from '../engine/index.ts';
+import {
+  sprigLeaderLoss, sprigSpatialBlock, sprigTemporalBlock, gatedAttentionLayout, temporalBlockLayout, type GatedAttentionParams, type TemporalBlockParams,
+} from '../engine/index.ts';
 import { stackelbergGradients, type Game, type LeaderRule } from '../games/game.ts';
 import { PPO_DEFAULTS, PPO_PRESETS, PPO_SCHEMA, PpoAgent, ppoLossTerms, sampleFromPacked, validatePpo, type AgentParams, type Minibatch, type Perception, type PpoConfig } from './ppo.ts';
 import type { ActOptions, ActResult, AgentState, EnvSpec, OnPolicyAlgorithm, Schema } from './harness/types.ts';
-import { sprigLeaderLoss } from '../engine/nn/ppo_loss.ts';
-import { sprigSpatialBlock, sprigTemporalBlock, gatedAttentionLayout, temporalBlockLayout, type GatedAttentionParams, type TemporalBlockParams } from '../engine/nn/sprig_blocks.ts';
 import { sprigGatedResidualKernel } from '../kernels/ppo.ts';
 import { sprigTemporalKernel, sprigSpatialKernel, sprigHeadsKernel, sprigWorkgroupBytes, SPRIG_TEMPORAL_PARAMS, SPRIG_SPATIAL_PARAMS, SPRIG_TEMPORAL_CELLS } from '../kernels/sprig.ts';
 import { grid } from '../kernels/common.ts';

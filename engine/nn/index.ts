@@ -24,7 +24,13 @@ export {
 export { conv2d, conv2dBackInput, conv2dBackWeight, convOutputSize, convFlippedBackInput, convVec4, convLinearPaths, type Conv2dArgs } from './conv.ts';
 export { attention, attentionComposed, type AttentionOptions } from './attention.ts';
 export { l1Norm, l1NormComposed } from './l1norm.ts';
-export { ppoLoss, ppoLossComposed, packPpoBatch, PPO_STAT_NAMES, type PpoLossOptions, type PpoBatch } from './ppo_loss.ts';
+export {
+  ppoLoss, ppoLossComposed, packPpoBatch, PPO_STAT_NAMES, sprigLeaderLoss, type PpoLossOptions, type PpoBatch, type SprigLeaderLossOptions,
+} from './ppo_loss.ts';
+// SPRIG's perception blocks as first-order ops (one dispatch forward, two backward each; rl/sprig.ts)
+export {
+  sprigSpatialBlock, sprigTemporalBlock, gatedAttentionLayout, temporalBlockLayout, type GatedAttentionParams, type TemporalBlockParams,
+} from './sprig_blocks.ts';
 export {
   Linear, Conv2d, LayerNorm, MultiHeadAttention, MLP, Sequential, ReLU, Tanh, Sigmoid, Flatten,
   type Module, type LinearParams, type LinearOptions, type Conv2dOptions, type MhaParams, type MlpOptions,

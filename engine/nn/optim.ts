@@ -20,8 +20,10 @@ import { Tensor, runtime, scope, keep } from '../tensor.ts';
 import { f32bits } from '../runtime.ts';
 import * as O from '../ops.ts';
 import { grid } from '../../kernels/common.ts';
-import { optimKernel, gradNormKernel, adamPartialsKernel, ADAM_PARTIALS_WG, type OptimKind } from '../../kernels/optim.ts';
-import { adamClipSmallKernel, gradSquarePartialsKernel, normFinishKernel, NORM_PARTIALS_WG } from '../../kernels/ppo_mlp.ts';
+import {
+  optimKernel, gradNormKernel, adamPartialsKernel, ADAM_PARTIALS_WG, gradSquarePartialsKernel, normFinishKernel, NORM_PARTIALS_WG, type OptimKind,
+} from '../../kernels/optim.ts';
+import { adamClipSmallKernel } from '../../kernels/ppo_mlp.ts';
 import { packedOf, gatherInto, namedParams, type Params, type PackLayout } from './params.ts';
 
 export interface StepOptions {

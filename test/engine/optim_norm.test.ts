@@ -12,7 +12,7 @@ import * as E from '../../engine/index.ts';
 import * as R from '../ref/index.ts';
 import { NORM_ONE_WORKGROUP } from '../../engine/nn/optim.ts';
 import { runtime } from '../../engine/tensor.ts';
-import { gradSquarePartialsKernel, normFinishKernel } from '../../kernels/ppo_mlp.ts';
+import { gradSquarePartialsKernel, normFinishKernel } from '../../kernels/optim.ts';
 
 beforeAll(async () => {
   await E.init();
