@@ -18,6 +18,7 @@ import { FlatAdam, PpoMlp, ppoMlpShape } from '../engine/nn/ppo_mlp.ts';
 import { packedOf } from '../engine/nn/params.ts';
 import type { GpuVecEnv } from './envs/gpu/vec.ts';
 import type { ActOptions, ActResult, EnvSpec, OnPolicyAgent, OnPolicyAlgorithm, Rollout, Stats, UpdateContext } from './harness/types.ts';
+import { abSwitch } from '../engine/switch.ts';
 
 type Tensor = E.Tensor;
 type Params = E.Params;
@@ -175,13 +176,9 @@ export type Heads = ReturnType<typeof actorCriticHeads>;
 
 // ------------------------------------------------------------------ losses
 
-let packedBatch = true;
+const packedBatch = abSwitch(true);
 /** Benchmarks' A/B switch: false makes the composed update hand E.ppoLoss five [M] tensors (session 8: it concatenates them, 5 dispatches). Returns the previous setting. */
-export function ppoPackedBatch(on?: boolean): boolean {
-  const was = packedBatch;
-  if (on !== undefined) packedBatch = on;
-  return was;
-}
+export const ppoPackedBatch = packedBatch.set;
 
 /** One minibatch, on the GPU. */
 export interface Minibatch {
@@ -404,7 +401,7 @@ export class PpoAgent implements OnPolicyAgent {
             adv: E.tensor(mbAdv, [M]),
             returns: E.tensor(mbRet, [M]),
             oldValues: E.tensor(mbVal, [M]),
-            data: packedBatch ? E.tensor(mbData, [5, M]) : undefined,
+            data: packedBatch.on ? E.tensor(mbData, [5, M]) : undefined,
           };
           const st = this.updateMinibatch(mb, lr, last);
           if (st) {

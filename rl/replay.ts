@@ -19,6 +19,7 @@ import { VIEW_ALIGN_FLOATS, Tensor, allocTensor, runtime } from '../engine/tenso
 import { replayUnpackKernel, replayUnpackGroups } from '../kernels/replay_unpack.ts';
 import type { Rng } from '../engine/nn/rng.ts';
 import type { NamedArrays } from '../engine/safetensors.ts';
+import { abSwitch } from '../engine/switch.ts';
 
 export type ObsStorage = 'bits' | 'uint8' | 'float32';
 
@@ -64,17 +65,13 @@ function obsBytes(obsSize: number, storage: ObsStorage): number {
 
 const FORMAT = 'stackelberg-gpu/replay/v1';
 
-let gpuUnpack = true;
+const gpuUnpack = abSwitch(true);
 /**
  * Whether sampleTensors uploads bit-packed observations as bits and unpacks them on the GPU
  * (default true) or decodes them on the CPU and uploads floats (the same values). Returns the
  * previous setting; for tests and benchmarks comparing the two.
  */
-export function replayGpuUnpack(on?: boolean): boolean {
-  const prev = gpuUnpack;
-  if (on !== undefined) gpuUnpack = on;
-  return prev;
-}
+export const replayGpuUnpack = gpuUnpack.set;
 
 /** 80 % of the free memory where Node tells it (no node: import, so browser builds bundle this file), else 2 GiB. */
 function defaultMaxBytes(): number {
@@ -255,7 +252,7 @@ export class ReplayBuffer {
    */
   sampleTensors(batch: number, rng: Rng, obsShape: number[] = [this.obsSize]): BatchTensors {
     let all: Tensor;
-    if (this.storage === 'bits' && gpuUnpack) all = this.sampleBits(batch, rng);
+    if (this.storage === 'bits' && gpuUnpack.on) all = this.sampleBits(batch, rng);
     else {
       this.sample(batch, rng);
       all = E.tensor(this.packed!.data, [this.packed!.data.length]);

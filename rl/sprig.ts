@@ -35,6 +35,7 @@ import type { ActOptions, ActResult, AgentState, EnvSpec, OnPolicyAlgorithm, Sch
 import { sprigGatedResidualKernel } from '../kernels/ppo.ts';
 import { sprigTemporalKernel, sprigSpatialKernel, sprigHeadsKernel, sprigWorkgroupBytes, SPRIG_TEMPORAL_PARAMS, SPRIG_SPATIAL_PARAMS, SPRIG_TEMPORAL_CELLS } from '../kernels/sprig.ts';
 import { grid } from '../kernels/common.ts';
+import { abSwitch } from '../engine/switch.ts';
 
 type Tensor = E.Tensor;
 type Params = E.Params;
@@ -126,25 +127,17 @@ function gatedAttentionModule(d: number) {
   };
 }
 
-let fusedGate = true;
+const fusedGate = abSwitch(true);
 /** Benchmarks' A/B switch: false makes the inference path compose the gates, products and adds (session 8). Returns the previous setting. */
-export function sprigFusedGatedResidual(on?: boolean): boolean {
-  const was = fusedGate;
-  if (on !== undefined) fusedGate = on;
-  return was;
-}
+export const sprigFusedGatedResidual = fusedGate.set;
 
-let fusedBlocks = true;
+const fusedBlocks = abSwitch(true);
 /**
  * Benchmarks' A/B switch: false makes the inference path run the window gather, conv2, conv3 and
  * each attention layer as separate dispatches (session 9's 17 a forward) instead of one kernel
  * for the temporal block and one for the spatial block (5 a forward). Returns the previous setting.
  */
-export function sprigFusedBlocks(on?: boolean): boolean {
-  const was = fusedBlocks;
-  if (on !== undefined) fusedBlocks = on;
-  return was;
-}
+export const sprigFusedBlocks = fusedBlocks.set;
 
 /**
  * The inference forward from conv1's output y1 [B·K, 2·h2, 2·w2, 16] to the spatial layer's
@@ -182,37 +175,21 @@ function fusedInferenceBlocks(y1: Tensor, B: number, K: number, h2: number, w2: 
   return { out, gates: [gT, gS] };
 }
 
-let fusedSpatialTrain = true;
+const fusedSpatialTrain = abSwitch(true);
 /** Benchmarks' A/B switch: false makes the sequential leader's forward/backward compose the spatial layer (9 + ~18 dispatches) instead of sprigSpatialBlock (1 + 2). Returns the previous setting. */
-export function sprigFusedSpatialTrain(on?: boolean): boolean {
-  const was = fusedSpatialTrain;
-  if (on !== undefined) fusedSpatialTrain = on;
-  return was;
-}
+export const sprigFusedSpatialTrain = fusedSpatialTrain.set;
 
-let fusedTemporalTrain = true;
+const fusedTemporalTrain = abSwitch(true);
 /** Benchmarks' A/B switch: false makes the sequential leader's forward/backward compose conv2 through the temporal layer (13 + ~30 dispatches) instead of sprigTemporalBlock (1 + 2). Returns the previous setting. */
-export function sprigFusedTemporalTrain(on?: boolean): boolean {
-  const was = fusedTemporalTrain;
-  if (on !== undefined) fusedTemporalTrain = on;
-  return was;
-}
+export const sprigFusedTemporalTrain = fusedTemporalTrain.set;
 
-let reluInTemporal = true;
+const reluInTemporal = abSwitch(true);
 /** Benchmarks' A/B switch: false runs conv1 with its ReLU (and the ReLU's backward, 2 dispatches) before the temporal op instead of inside it. Returns the previous setting. */
-export function sprigReluInTemporal(on?: boolean): boolean {
-  const was = reluInTemporal;
-  if (on !== undefined) reluInTemporal = on;
-  return was;
-}
+export const sprigReluInTemporal = reluInTemporal.set;
 
-let fusedHeads = true;
+const fusedHeads = abSwitch(true);
 /** Benchmarks' A/B switch: false makes SPRIG's act() run the policy and value heads as two linear dispatches (PpoAgent.act). Returns the previous setting. */
-export function sprigFusedHeads(on?: boolean): boolean {
-  const was = fusedHeads;
-  if (on !== undefined) fusedHeads = on;
-  return was;
-}
+export const sprigFusedHeads = fusedHeads.set;
 
 /** Where a gated attention layer's gate (and the position added after it) sit in the packed perception. */
 interface GatedResidual {
@@ -274,18 +251,18 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
       const B = x.shape[0], N = B * K;
       // Nothing differentiated and the parameters packed: each gated attention's gate, product
       // and residual add (and the spatial position after the temporal layer) in one dispatch.
-      const packed = opts?.inference && fusedGate ? E.packedOf(p) : undefined;
+      const packed = opts?.inference && fusedGate.on ? E.packedOf(p) : undefined;
       const at = (n: string) => packed!.layout.offsets[packed!.layout.names.indexOf(n)];
       const fusedT: GatedResidual | undefined = packed ? { flat: packed.flat, wg: at('temporal.gate.weight'), bg: at('temporal.gate.bias'), pos: { off: at('posSpatial'), hw } } : undefined;
       const fusedS: GatedResidual | undefined = packed ? { flat: packed.flat, wg: at('spatial.gate.weight'), bg: at('spatial.gate.bias'), pos: null } : undefined;
-      if (!packed && opts?.firstOrder && fusedTemporalTrain && h1 % 2 === 0 && w1 % 2 === 0 && hw % 4 === 0 && d % 4 === 0 && blocksFit(K, d, hw, true) && temporalBlockLayout(p as unknown as TemporalBlockParams)) {
+      if (!packed && opts?.firstOrder && fusedTemporalTrain.on && h1 % 2 === 0 && w1 % 2 === 0 && hw % 4 === 0 && d % 4 === 0 && blocksFit(K, d, hw, true) && temporalBlockLayout(p as unknown as TemporalBlockParams)) {
         // first-order training (SPRIG's sequential leader): conv1 without its ReLU (the temporal op
         // applies it and masks the gradient), conv2 through the spatial position as one op, then
         // the spatial layer as one
         const c1 = p.conv1 as E.LinearParams;
-        const z1 = E.conv2d(E.reshape(x, [N, h, w, c]), c1.weight, c1.bias ?? null, { activation: reluInTemporal ? 'none' : 'relu' }); // [N, 8, 8, 16]
-        const tb = sprigTemporalBlock(z1, p as unknown as TemporalBlockParams, B, K, { reluInput: reluInTemporal });
-        const spt = fusedSpatialTrain && gatedAttentionLayout(p.spatial as unknown as GatedAttentionParams)
+        const z1 = E.conv2d(E.reshape(x, [N, h, w, c]), c1.weight, c1.bias ?? null, { activation: reluInTemporal.on ? 'none' : 'relu' }); // [N, 8, 8, 16]
+        const tb = sprigTemporalBlock(z1, p as unknown as TemporalBlockParams, B, K, { reluInput: reluInTemporal.on });
+        const spt = fusedSpatialTrain.on && gatedAttentionLayout(p.spatial as unknown as GatedAttentionParams)
           ? sprigSpatialBlock(tb.tok, p.spatial as unknown as GatedAttentionParams) : spatial.apply(p.spatial as Params, tb.tok, tb.tok);
         const features = fc.apply(p.fc as E.LinearParams, E.reshape(spt.out, [B, hw * d]));
         let cost: Tensor | undefined;
@@ -298,7 +275,7 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
         };
       }
       const y1 = conv1.apply(p.conv1 as E.LinearParams, E.reshape(x, [N, h, w, c])); // [N, 8, 8, 16]
-      if (packed && fusedBlocks && h1 % 2 === 0 && w1 % 2 === 0 && hw % 4 === 0 && d % 4 === 0 && blocksFit(K, d, hw, false)) {
+      if (packed && fusedBlocks.on && h1 % 2 === 0 && w1 % 2 === 0 && hw % 4 === 0 && d % 4 === 0 && blocksFit(K, d, hw, false)) {
         // everything between conv1 and fc in two dispatches (kernels/sprig.ts)
         const f = fusedInferenceBlocks(y1, B, K, h2, w2, d, packed.flat, at);
         const features = fc.apply(p.fc as E.LinearParams, E.reshape(f.out, [B, hw * d]));
@@ -334,7 +311,7 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
       // Spatial attention among the cells of the (temporally attended) newest frame.
       const tok = fusedT ? E.reshape(tp.out, [B, 1, hw, d]) : E.add(E.reshape(tp.out, [B, 1, hw, d]), p.posSpatial as Tensor);
       // first-order training (SPRIG's sequential leader): the spatial layer as one op, 1 dispatch forward and 2 backward
-      const spatialOp = !packed && opts?.firstOrder && fusedSpatialTrain && hw % 4 === 0 && d % 4 === 0 && blocksFit(1, d, hw, true) && gatedAttentionLayout(p.spatial as unknown as GatedAttentionParams);
+      const spatialOp = !packed && opts?.firstOrder && fusedSpatialTrain.on && hw % 4 === 0 && d % 4 === 0 && blocksFit(1, d, hw, true) && gatedAttentionLayout(p.spatial as unknown as GatedAttentionParams);
       const sp = spatialOp ? sprigSpatialBlock(tok, p.spatial as unknown as GatedAttentionParams) : spatial.apply(p.spatial as Params, tok, tok, fusedS); // [B, 1, hw, d]
       const features = fc.apply(p.fc as E.LinearParams, E.reshape(sp.out, [B, hw * d]));
       // ‖A‖₁ per sample, summed over both layers, averaged over the batch: computed when read
@@ -353,13 +330,9 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
 
 // ------------------------------------------------------------------ the leader/follower game
 
-let fusedLeader = true;
+const fusedLeader = abSwitch(true);
 /** Benchmarks' A/B switch: false gives the sequential leader the composed objective (session 8). Returns the previous setting. */
-export function sprigFusedLeaderObjective(on?: boolean): boolean {
-  const was = fusedLeader;
-  if (on !== undefined) fusedLeader = on;
-  return was;
-}
+export const sprigFusedLeaderObjective = fusedLeader.set;
 
 /**
  * SPRIG's two objectives as a games/ Game over (θ = perception, φ = heads) on one minibatch,
@@ -372,11 +345,11 @@ export function sprigGame(agent: { perception: Perception; heads: PpoAgent['head
     leaderLoss(theta, phi) {
       // (the cost is a getter: reading it dispatches its sums, which the fused objective does itself)
       // the sequential rule takes one gradient of f₁: the perception may use first-order-only ops
-      const seqFused = c.leaderUpdate === 'sequential' && fusedLeader;
+      const seqFused = c.leaderUpdate === 'sequential' && fusedLeader.on;
       const out = agent.perception.apply(theta, mb.obs, seqFused ? { firstOrder: true } : undefined);
       const { features, gates } = out;
       const logits = agent.heads.logits(phi, features);
-      if (c.leaderUpdate === 'sequential' && gates && fusedLeader) {
+      if (c.leaderUpdate === 'sequential' && gates && fusedLeader.on) {
         // One dispatch each way (engine/nn/ppo_loss.ts); the total rule differentiates f₁ twice
         // and keeps the composed form below. Same f: with C = Σ gates / B,
         // alg1: −u_L = α·λ_c·C − (1 − α)·u_policy;  eq8: −u_L = (1 − α)·λ_c·C − α·u_policy.
@@ -424,7 +397,7 @@ export class SprigAgent extends PpoAgent {
   override async act(obs: Float32Array, rows: number, o: ActOptions): Promise<ActResult> {
     const heads = E.packedOf(this.params.heads);
     const F = this.perception.featureDim;
-    if (!fusedHeads || !heads || F % 4 !== 0) return super.act(obs, rows, o);
+    if (!fusedHeads.on || !heads || F % 4 !== 0) return super.act(obs, rows, o);
     const A = this.numActions;
     const out = E.noGrad(() =>
       E.scope(() => {

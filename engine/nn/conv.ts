@@ -11,6 +11,7 @@ import { ACTIVATIONS, type Activation } from '../../kernels/nn.ts';
 import { convFwdKernel, convFwdVec4Kernel, convFwdLaunch, convBwdInKernel, convBwdWKernel, convBwdWVec4Kernel, convBwdWVec4Threads, convBwdInThreads, convBwdWThreads, im2colKernel } from '../../kernels/conv.ts';
 import { linear, linearBackWeight } from './functional.ts';
 import { tileFor, DEFAULT_TABLES, getAdapterClass, shapeClass, type ConvTile } from '../../kernels/tune.ts';
+import { abSwitch } from '../switch.ts';
 
 export interface Conv2dArgs {
   stride?: number | [number, number];
@@ -92,7 +93,7 @@ function fwdRaw(x: Tensor, w: Tensor, b: Tensor | null, g: Geo, act: Activation)
     });
   }
   const out = alloc([g.n, g.oh, g.ow, g.co]);
-  const v4 = VEC4 && g.ci % 4 === 0;
+  const v4 = VEC4.on && g.ci % 4 === 0;
   const { threads, workgroups } = convFwdLaunch(t, g.n * g.oh * g.ow, g.co);
   runtime().dispatch({
     kernel: { ...(v4 ? convFwdVec4Kernel(t) : convFwdKernel(t)), constants: { ACT: ACTIVATIONS[act], HAS_BIAS: b ? 1 : 0 } },
@@ -115,7 +116,7 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, args: Conv
   const act = args.activation ?? 'none';
   const g = geometry(x.shape, w.shape, stride, pad, 'conv2d');
   if (b && b.size !== g.co) throw new Error(`conv2d: bias ${fmtShape(b.shape)} does not match ${g.co} output channels`);
-  if (linearPaths && isPatchify(g)) return patchifyConv(x, w, b, g, act);
+  if (linearPaths.on && isPatchify(g)) return patchifyConv(x, w, b, g, act);
   const y = fwdRaw(x, w, b, g, act);
   const inputs = b ? [x, w, b] : [x, w];
   return record(y, 'conv2d', inputs, (gy, needs) => {
@@ -150,17 +151,13 @@ function patchifyConv(x: Tensor, w: Tensor, b: Tensor | null, g: Geo, act: Activ
   return O.reshape(linear(rows, O.reshape(w, [g.co, K]), b, act), [g.n, g.oh, g.ow, g.co]);
 }
 
-let linearPaths = true;
+const linearPaths = abSwitch(true);
 /**
  * Whether conv2d runs exactly tiling convolutions (kernel = stride, no padding: 1×1, patch
  * embeddings) as a linear layer on the patch rows (default true; false: the direct kernels, for
  * benchmarks and tests that compare both). Returns the previous value.
  */
-export function convLinearPaths(on?: boolean): boolean {
-  const prev = linearPaths;
-  if (on !== undefined) linearPaths = on;
-  return prev;
-}
+export const convLinearPaths = linearPaths.set;
 
 function actGrad(act: Activation, g: Tensor, y: Tensor): Tensor {
   switch (act) {
@@ -176,7 +173,7 @@ export function conv2dBackInput(gy: Tensor, w: Tensor, xShape: Shape, stride: [n
   const g = geometry(xShape, w.shape, stride, pad, 'conv2dBackInput');
   if (gy.shape.join() !== [g.n, g.oh, g.ow, g.co].join()) throw new Error(`conv2dBackInput: gradient ${fmtShape(gy.shape)} does not match output [${g.n}, ${g.oh}, ${g.ow}, ${g.co}]`);
   const dx = alloc(xShape);
-  if (flipInput && g.sh === 1 && g.sw === 1 && g.ph < g.kh && g.pw < g.kw) backInputFlipped(gy, w, dx, g);
+  if (flipInput.on && g.sh === 1 && g.sw === 1 && g.ph < g.kh && g.pw < g.kw) backInputFlipped(gy, w, dx, g);
   else backInputResidue(gy, w, dx, g);
   return record(dx, 'conv2dBackInput', [gy, w], (gg, needs) => [
     needs[0] ? conv2d(gg, w, null, { stride, padding: pad }) : null,
@@ -184,28 +181,20 @@ export function conv2dBackInput(gy: Tensor, w: Tensor, xShape: Shape, stride: [n
   ]);
 }
 
-let flipInput = true;
-let VEC4 = true;
+const flipInput = abSwitch(true);
+const VEC4 = abSwitch(true);
 /**
  * Whether the forward, flipped input-gradient and weight-gradient kernels load channels as vec4
  * where the channel counts are multiples of 4 (default true; false: the scalar kernels, for
  * benchmarks and tests that compare both). Returns the previous value.
  */
-export function convVec4(on?: boolean): boolean {
-  const prev = VEC4;
-  if (on !== undefined) VEC4 = on;
-  return prev;
-}
+export const convVec4 = VEC4.set;
 /**
  * Whether a stride-1 input gradient runs as a forward convolution of gy with the flipped weight
  * (default true; false: the residue-class kernel every stride uses). Returns the previous value
  * (benchmarks compare both in one process).
  */
-export function convFlippedBackInput(on?: boolean): boolean {
-  const prev = flipInput;
-  if (on !== undefined) flipInput = on;
-  return prev;
-}
+export const convFlippedBackInput = flipInput.set;
 
 /**
  * dx = conv2d(gy, w') with w' [ci, kH, kW, co] = w [co, kH−1−kh, kW−1−kw, ci] and padding
@@ -218,7 +207,7 @@ function backInputFlipped(gy: Tensor, w: Tensor, dx: Tensor, g: Geo) {
   let t0 = tileFor<ConvTile>('conv', d);
   // (an im2col choice is about the forward's patch matrix; here the direct kernel runs)
   if (t0.IM2COL) t0 = DEFAULT_TABLES[getAdapterClass()].conv[shapeClass(d)] as ConvTile;
-  const v4 = VEC4 && gf.ci % 4 === 0 && gf.co % 4 === 0;
+  const v4 = VEC4.on && gf.ci % 4 === 0 && gf.co % 4 === 0;
   const t1 = fit(t0, null, gf.co);
   const t = v4 ? { ...t1, TC: Math.max(4, t1.TC) } : t1;
   const { threads, workgroups } = convFwdLaunch(t, gf.n * gf.oh * gf.ow, gf.co);
@@ -234,7 +223,7 @@ function backInputFlipped(gy: Tensor, w: Tensor, dx: Tensor, g: Geo) {
 
 function backInputResidue(gy: Tensor, w: Tensor, dx: Tensor, g: Geo) {
   const t = fit(tileFor<ConvTile>('convBackInput', dims(g)), null, g.ci);
-  const v4 = VEC4 && g.ci % 4 === 0;
+  const v4 = VEC4.on && g.ci % 4 === 0;
   const threads = convBwdInThreads(t, g.n, g.sh, g.sw, Math.ceil((g.h + g.ph) / g.sh), Math.ceil((g.w + g.pw) / g.sw), g.ci, v4);
   runtime().dispatch({
     kernel: convBwdInKernel(t, v4),
@@ -270,7 +259,7 @@ export function conv2dBackWeight(x: Tensor, gy: Tensor, wShape: Shape, stride: [
 
 function backWeightDirect(x: Tensor, gy: Tensor, wShape: Shape, g: Geo, t: ConvTile): Tensor {
   const dw = alloc(wShape);
-  const v4 = VEC4 && g.ci % 4 === 0 && g.co % 4 === 0;
+  const v4 = VEC4.on && g.ci % 4 === 0 && g.co % 4 === 0;
   const threads = v4 ? convBwdWVec4Threads(t, g.co, g.kh * g.kw, g.ci) : convBwdWThreads(t, g.co, g.kh * g.kw, g.ci);
   runtime().dispatch({
     kernel: v4 ? convBwdWVec4Kernel(t) : convBwdWKernel(t),

@@ -14,6 +14,7 @@ import {
   type Activation, type LinearTile,
 } from '../../kernels/nn.ts';
 import { tileFor } from '../../kernels/tune.ts';
+import { abSwitch } from '../switch.ts';
 
 export type { Activation } from '../../kernels/nn.ts';
 
@@ -38,19 +39,15 @@ export function activate(x: Tensor, act: Activation): Tensor {
   }
 }
 
-let dualOn = true;
+const dualOn = abSwitch(true);
 /**
  * Whether the fused linear and MSE ops use their dual (value + tangent) kernels inside a
  * top-level jvp (default true). false makes them take their composed tangent rules, as before
  * those kernels existed: for benchmarks that compare the two in one process. Returns the
  * previous setting.
  */
-export function nnDualKernels(on?: boolean): boolean {
-  const prev = dualOn;
-  if (on !== undefined) dualOn = on;
-  return prev;
-}
-const dualHere = () => dualOn && dualTangents();
+export const nnDualKernels = dualOn.set;
+const dualHere = () => dualOn.on && dualTangents();
 
 /**
  * y = act(x·Wᵀ + b) in one dispatch. w: [out, in] (PyTorch layout); b: [out] or null;
@@ -166,7 +163,7 @@ function linearDual(x: Tensor, w: Tensor, b: Tensor | null, act: Activation, tx:
   const t0 = tileFor<LinearTile>('linearDual', { M, N, K });
   // a narrow layer (the 64×32 tanh critic's 32 outputs at the 256-wide layer's tuned 64×1
   // workgroups: 4 busy threads in each of 250) gets its workgroup folded as the backward's
-  const t = foldDualForward ? foldNarrow(t0, Math.ceil(N / t0.TN), Math.ceil(M / t0.TM)) : t0;
+  const t = foldDualForward.on ? foldNarrow(t0, Math.ceil(N / t0.TN), Math.ceil(M / t0.TM)) : t0;
   const at = (u: Tensor) => u.bufferFor('linear (dual)');
   const k = withReplay(dualKernel('f', t, vec4), dualFlags(act, !!b, !!tx, !!tw, !!tb), [[toff * 4, (toff + M * N) * 4]]);
   // its primal half is what linear()'s plain dispatch on the same x, W, b writes (engine/solvers.ts
@@ -204,17 +201,13 @@ function foldNarrow(t: LinearTile, threadCols: number, threadRows: number): Line
   return { ...t, WX: wx, WY: wy };
 }
 let foldMinWorkgroups = 2;
-let foldDualForward = true;
+const foldDualForward = abSwitch(true);
 /**
  * Whether the dual linear forward folds its workgroup for a narrow output as the dual backward
  * kernels do (default true since session 10; false: the linearDual tile as tuned). For benchmarks
  * that compare both in one process. Returns the previous setting.
  */
-export function nnFoldDualForward(on?: boolean): boolean {
-  const prev = foldDualForward;
-  if (on !== undefined) foldDualForward = on;
-  return prev;
-}
+export const nnFoldDualForward = foldDualForward.set;
 /**
  * The fewest workgroups a folded dual backward dispatch keeps where its output has enough rows of
  * threads (default 2; 1 folds as far as the workgroup size allows, as before session 10). For

@@ -25,6 +25,7 @@ import {
 } from '../../kernels/optim.ts';
 import { adamClipSmallKernel } from '../../kernels/ppo_mlp.ts';
 import { packedOf, gatherInto, namedParams, type Params, type PackLayout } from './params.ts';
+import { abSwitch } from '../switch.ts';
 
 export interface StepOptions {
   /** Overrides the learning rate for this step (a number, or a 1-element tensor read on the GPU). */
@@ -60,16 +61,12 @@ export const NORM_ONE_WORKGROUP = 1 << 15;
 /** Most workgroups of the multi-workgroup norm: each adds its sum of squares to a list this long. */
 export const NORM_GROUPS = 32;
 
-let session8Clip = false;
+const session8Clip = abSwitch(false);
 /**
  * Benchmarks' A/B switch: true takes session 8's clipped step (the one-workgroup norm over the
  * whole gradient, then the update kernel) in steps made from now on. Returns the previous setting.
  */
-export function clipNormSession8(on?: boolean): boolean {
-  const was = session8Clip;
-  if (on !== undefined) session8Clip = on;
-  return was;
-}
+export const clipNormSession8 = session8Clip.set;
 
 export abstract class FlatOptimizer implements Optimizer {
   abstract readonly kind: OptimKind;
@@ -125,7 +122,7 @@ export abstract class FlatOptimizer implements Optimizer {
     const g = this.gflat.buffer;
     if (opts.maxGradNorm !== undefined) {
       flags |= 2;
-      if (n <= NORM_ONE_WORKGROUP || session8Clip) {
+      if (n <= NORM_ONE_WORKGROUP || session8Clip.on) {
         rt.dispatch({ kernel: gradNormKernel, inputs: [g], outputs: [hb], params: [n], workgroups: [1], label: 'clipGradNorm' });
       } else {
         const ns = this.squarePartials();
@@ -237,7 +234,7 @@ export class Adam extends FlatOptimizer {
    */
   protected override stepGathered(opts: StepOptions) {
     const lr = opts.lr ?? this.lr;
-    if (opts.maxGradNorm === undefined || typeof lr !== 'number' || this.o.weightDecay !== 0 || session8Clip) return super.stepGathered(opts);
+    if (opts.maxGradNorm === undefined || typeof lr !== 'number' || this.o.weightDecay !== 0 || session8Clip.on) return super.stepGathered(opts);
     const label = `${this.kind}.step (clipped, ${this.layout.size <= NORM_ONE_WORKGROUP ? 'one workgroup' : 'norm partials'})`;
     this.fusedAdamStep({ lr, maxGradNorm: opts.maxGradNorm, partials: this.layout.size <= NORM_ONE_WORKGROUP ? null : this.squarePartials(), label });
   }

@@ -9,6 +9,7 @@ import * as E from '../../engine/index.ts';
 import { allocTensor, runtime, VIEW_ALIGN_FLOATS } from '../../engine/tensor.ts';
 import { qMlpKernel, qMlpRows, Q_MLP_HMAX } from '../../kernels/q_mlp.ts';
 import type { QNetwork } from './nets.ts';
+import { abSwitch } from '../../engine/switch.ts';
 
 type Tensor = E.Tensor;
 const ENC = ['0.weight', '0.bias', '1.weight', '1.bias'];
@@ -31,21 +32,17 @@ function locate(p: E.Params, names: string[]): { buffer: GPUBuffer; offsets: num
   return { buffer: buffer!, offsets, shapes };
 }
 
-let enabled = true;
+const enabled = abSwitch(true);
 /**
  * Whether the DQN family takes the fused forward where it applies (default true); false makes
  * it compute every Q-value layer by layer, for benchmarks comparing the two in one process.
  * Returns the previous setting.
  */
-export function fusedQEnabled(on?: boolean): boolean {
-  const prev = enabled;
-  if (on !== undefined) enabled = on;
-  return prev;
-}
+export const fusedQEnabled = enabled.set;
 
 /** Whether `net` is the network the fused forward computes (the MLP encoder and a plain head) and the fused path is on. */
 export function fusedQSupported(net: QNetwork): boolean {
-  return enabled && net.encoder.kind === 'ScorerEncoder' && net.head.kind === 'QHead';
+  return enabled.on && net.encoder.kind === 'ScorerEncoder' && net.head.kind === 'QHead';
 }
 
 /**

@@ -14,6 +14,7 @@ import { dqnMlpRowsKernel, dqnMlpDwKernel, dqnMlpDwGroups, dqnMlpMisfit, dqnMlpS
 import type { QNetwork, QNetParams } from './nets.ts';
 import type { NextQ } from './losses.ts';
 import type { BatchTensors } from '../replay.ts';
+import { abSwitch } from '../../engine/switch.ts';
 
 type Tensor = E.Tensor;
 
@@ -23,17 +24,13 @@ const LEAVES: Record<(typeof SEGS)[number], [string, string]> = {
   h0: ['head.0.weight', 'head.0.bias'], h1: ['head.1.weight', 'head.1.bias'],
 };
 
-let enabled = true;
+const enabled = abSwitch(true);
 /**
  * Whether the DQN family takes the fused update where it applies (default true); false keeps
  * the composed path, for tests and benchmarks comparing the two in one process. Read when a
  * learner is made. Returns the previous setting.
  */
-export function fusedDqnEnabled(on?: boolean): boolean {
-  const prev = enabled;
-  if (on !== undefined) enabled = on;
-  return prev;
-}
+export const fusedDqnEnabled = enabled.set;
 
 /** Why the fused update does not apply to this network and parameter tree, or null when it does. */
 export function fusedDqnMisfit(net: QNetwork, params: QNetParams): string | null {
@@ -95,7 +92,7 @@ export class FusedDqnGrad {
 
   /** The fused gradient for `params` (packed whole, or encoder and head each packed), or null where it does not apply. */
   static create(net: QNetwork, params: QNetParams): FusedDqnGrad | null {
-    if (!enabled || fusedDqnMisfit(net, params)) return null;
+    if (!enabled.on || fusedDqnMisfit(net, params)) return null;
     const gOff: Record<string, number> = {};
     const whole = E.packedOf(params);
     if (whole) {
@@ -206,18 +203,14 @@ export class FusedDqnGrad {
   }
 }
 
-let adamPartials = true;
+const adamPartials = abSwitch(true);
 /**
  * Whether the DQN family's fused update steps Adam with FusedAdam (the norm from the dw kernel's
  * partial sums, one dispatch; default true) or with FlatAdam's norm pass and update (the
  * session-7 path). Read when a learner is made; for benchmarks comparing the two. Returns the
  * previous setting.
  */
-export function fusedAdamEnabled(on?: boolean): boolean {
-  const prev = adamPartials;
-  if (on !== undefined) adamPartials = on;
-  return prev;
-}
+export const fusedAdamEnabled = adamPartials.set;
 
 /**
  * FlatAdam (E.adam's rule, state and checkpoint names) whose clipped step is ONE dispatch
@@ -228,7 +221,7 @@ export function fusedAdamEnabled(on?: boolean): boolean {
  */
 export class FusedAdam extends FlatAdam {
   /** false: stepPartials takes FlatAdam's path (fusedAdamEnabled(false) when made; the partials are then ignored). */
-  readonly partials = adamPartials;
+  readonly partials = adamPartials.on;
 
   /** One Adam step from `grad`, clipped to maxGradNorm by the norm sqrt(Σ partials) (every float of `partials`). */
   stepPartials(o: { lr?: number; maxGradNorm?: number; partials: Tensor | null }) {
