@@ -33,7 +33,7 @@ import { stackelbergGradients, type Game, type LeaderRule } from '../games/game.
 import { PPO_DEFAULTS, PPO_PRESETS, PPO_SCHEMA, PpoAgent, ppoLossTerms, sampleFromPacked, validatePpo, type AgentParams, type Minibatch, type Perception, type PpoConfig } from './ppo.ts';
 import type { ActOptions, ActResult, AgentState, EnvSpec, OnPolicyAlgorithm, Schema } from './harness/types.ts';
 import { sprigGatedResidualKernel } from '../kernels/ppo.ts';
-import { sprigTemporalKernel, sprigSpatialKernel, sprigHeadsKernel, sprigWorkgroupBytes, SPRIG_TEMPORAL_PARAMS, SPRIG_SPATIAL_PARAMS, SPRIG_TEMPORAL_CELLS } from '../kernels/sprig.ts';
+import { sprigHeadsKernel, sprigWorkgroupBytes } from '../kernels/sprig.ts';
 import { grid } from '../kernels/common.ts';
 import { abSwitch } from '../engine/switch.ts';
 
@@ -139,41 +139,6 @@ const fusedBlocks = abSwitch(true);
  */
 export const sprigFusedBlocks = fusedBlocks.set;
 
-/**
- * The inference forward from conv1's output y1 [B·K, 2·h2, 2·w2, 16] to the spatial layer's
- * output [B, hw, d] in two dispatches (kernels/sprig.ts): the temporal block (window gather,
- * conv2, conv3, temporal position, q/k/v, attention, gate, residual, spatial position) and the
- * spatial block. No backward: callers are inside E.noGrad.
- */
-function fusedInferenceBlocks(y1: Tensor, B: number, K: number, h2: number, w2: number, d: number, flat: Tensor, at: (n: string) => number) {
-  const rt = E.runtime();
-  const hw = h2 * w2, cells = B * hw;
-  const [C1, C2] = [y1.shape[3], 32];
-  const tok = E.Tensor.fromBuffer(rt.alloc(cells * d * 4), [B, 1, hw, d]);
-  const gT = E.Tensor.fromBuffer(rt.alloc(cells * 4), [B, hw, 1, 1]);
-  const scale = E.f32bits(1 / Math.sqrt(d));
-  const tp: Record<string, number> = {
-    cells, hw, w2, h1w1: 4 * hw, w2off: at('conv2.weight'), b2: at('conv2.bias'), w3: at('conv3.weight'), b3: at('conv3.bias'), posT: at('posTemporal'),
-    wq: at('temporal.q.weight'), bq: at('temporal.q.bias'), wk: at('temporal.k.weight'), bk: at('temporal.k.bias'), wv: at('temporal.v.weight'), bv: at('temporal.v.bias'),
-    wg: at('temporal.gate.weight'), bg: at('temporal.gate.bias'), posS: at('posSpatial'), scale, n_r4: C1, n_c24: C2 / 4, n_d4: d / 4,
-  };
-  rt.dispatch({
-    kernel: sprigTemporalKernel(K, d, C1, C2), inputs: [y1.bufferFor('sprig temporal block'), flat.buffer, flat.buffer], outputs: [tok.buffer, gT.buffer],
-    params: SPRIG_TEMPORAL_PARAMS.map((k) => tp[k]), workgroups: grid(cells, SPRIG_TEMPORAL_CELLS), label: 'sprig temporal block',
-  });
-  const out = E.Tensor.fromBuffer(rt.alloc(cells * d * 4), [B, 1, hw, d]);
-  const gS = E.Tensor.fromBuffer(rt.alloc(cells * 4), [B, 1, hw, 1]);
-  const sp: Record<string, number> = {
-    samples: B, wq: at('spatial.q.weight'), bq: at('spatial.q.bias'), wk: at('spatial.k.weight'), bk: at('spatial.k.bias'), wv: at('spatial.v.weight'), bv: at('spatial.v.bias'),
-    wg: at('spatial.gate.weight'), bg: at('spatial.gate.bias'), scale,
-  };
-  rt.dispatch({
-    kernel: sprigSpatialKernel(hw, d), inputs: [tok.buffer, flat.buffer, flat.buffer], outputs: [out.buffer, gS.buffer],
-    params: SPRIG_SPATIAL_PARAMS.map((k) => sp[k]), workgroups: grid(B, 1), label: 'sprig spatial block',
-  });
-  tok.dispose();
-  return { out, gates: [gT, gS] };
-}
 
 const fusedSpatialTrain = abSwitch(true);
 /** Benchmarks' A/B switch: false makes the sequential leader's forward/backward compose the spatial layer (9 + ~18 dispatches) instead of sprigSpatialBlock (1 + 2). Returns the previous setting. */
@@ -277,14 +242,16 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
       const y1 = conv1.apply(p.conv1 as E.LinearParams, E.reshape(x, [N, h, w, c])); // [N, 8, 8, 16]
       if (packed && fusedBlocks.on && h1 % 2 === 0 && w1 % 2 === 0 && hw % 4 === 0 && d % 4 === 0 && blocksFit(K, d, hw, false)) {
         // everything between conv1 and fc in two dispatches (kernels/sprig.ts)
-        const f = fusedInferenceBlocks(y1, B, K, h2, w2, d, packed.flat, at);
-        const features = fc.apply(p.fc as E.LinearParams, E.reshape(f.out, [B, hw * d]));
+        // (no grad here: the ops skip what their backward would read)
+        const tb = sprigTemporalBlock(y1, p as unknown as TemporalBlockParams, B, K);
+        const spt = sprigSpatialBlock(tb.tok, p.spatial as unknown as GatedAttentionParams);
+        const features = fc.apply(p.fc as E.LinearParams, E.reshape(spt.out, [B, hw * d]));
         let cost: Tensor | undefined;
         return {
           features,
-          gates: f.gates,
+          gates: [tb.gates, spt.gates],
           get cost() {
-            return (cost ??= E.div(E.add(E.sum(f.gates[0]), E.sum(f.gates[1])), B));
+            return (cost ??= E.div(E.add(E.sum(tb.gates), E.sum(spt.gates)), B));
           },
         };
       }

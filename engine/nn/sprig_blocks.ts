@@ -13,6 +13,9 @@
 // features, which every objective reads).
 
 import { Tensor, allocTensor, record, runtime, isGradEnabled, insideTransform, forwardActive, VIEW_ALIGN_FLOATS, fmtShape } from '../tensor.ts';
+
+/** Whether record() will attach a node for these inputs (grad mode on and one of them tracked). */
+const willRecord = (inputs: Tensor[]) => isGradEnabled() && inputs.some((t) => t.tracked);
 import { f32bits } from '../runtime.ts';
 import { grid } from '../../kernels/common.ts';
 import {
@@ -89,15 +92,17 @@ export function sprigSpatialBlock(x: Tensor, p: GatedAttentionParams): { out: Te
   const rt = runtime();
   const out = allocTensor(x.shape);
   const gates = allocTensor([...x.shape.slice(0, -1), 1]);
-  const SS = 4 * HW * D + HW * HW;
-  const save = allocTensor([B * SS]);
+  // what the backward reads, written only when the op will be recorded (not when acting)
+  const save = willRecord([x, ...L.leaves]) ? allocTensor([B * (4 * HW * D + HW * HW)]) : null;
   const scale = f32bits(1 / Math.sqrt(D));
   const [wq, bq, wk, bk, wv, bv, wg, bg] = L.abs;
   const fp: Record<string, number> = { samples: B, wq, bq, wk, bk, wv, bv, wg, bg, scale };
   rt.dispatch({
-    kernel: sprigSpatialKernel(HW, D, true), inputs: [x.bufferFor('sprig spatial block'), L.buffer, L.buffer], outputs: [out.buffer, gates.buffer, save.buffer],
+    kernel: sprigSpatialKernel(HW, D, !!save), inputs: [x.bufferFor('sprig spatial block'), L.buffer, L.buffer], outputs: save ? [out.buffer, gates.buffer, save.buffer] : [out.buffer, gates.buffer],
     params: SPRIG_SPATIAL_PARAMS.map((k) => fp[k]), workgroups: grid(B, 1), label: 'sprig spatial block',
   });
+  // unrecorded and outside a jvp: nothing to attach (inside one, record() reaches the backward's error)
+  if (!save && !forwardActive()) return { out, gates };
   let dGates: Tensor | null = null;
   record(out, 'sprigSpatialBlock', [x, ...L.leaves], (g, needs) => {
     if ((isGradEnabled() && insideTransform()) || forwardActive()) {
@@ -111,7 +116,7 @@ export function sprigSpatialBlock(x: Tensor, p: GatedAttentionParams): { out: Te
     const gb = g.bufferFor('sprig spatial block backward');
     rt.dispatch({
       kernel: sprigSpatialBackwardKernel(HW, D),
-      inputs: [x.bufferFor('sprig spatial block backward'), L.buffer, L.buffer, save.buffer, gb, dGates ? dGates.bufferFor('sprig spatial block backward') : gb],
+      inputs: [x.bufferFor('sprig spatial block backward'), L.buffer, L.buffer, save!.buffer, gb, dGates ? dGates.bufferFor('sprig spatial block backward') : gb],
       outputs: [dx.buffer, part.buffer], params: SPRIG_SPATIAL_BACKWARD_PARAMS.map((k) => bp[k]), workgroups: grid(B, 1), label: 'sprig spatial block backward',
     });
     rt.dispatch({ kernel: sprigSumRowsKernel, inputs: [part.buffer], outputs: [grad.buffer], params: [B, L.size / 4], workgroups: [Math.ceil(L.size / 4 / 64)], label: 'sprig spatial block backward (sum)' });
@@ -120,12 +125,11 @@ export function sprigSpatialBlock(x: Tensor, p: GatedAttentionParams): { out: Te
     const grads = L.leaves.map((t, i) => (needs[i + 1] ? grad.subView(L.rel[i], t.shape) : null));
     grad.dispose();
     return [needs[0] ? dx : (dx.dispose(), null), ...grads];
-  }, [save]);
+  }, save ? [save] : []);
   record(gates, 'sprigSpatialBlockGates', [out], (g) => {
     dGates = g;
     return [null];
   });
-  if (!out.node) save.dispose();
   return { out, gates };
 }
 
@@ -150,15 +154,17 @@ export function sprigTemporalBlock(y1: Tensor, p: TemporalBlockParams, B: number
   const rt = runtime();
   const tok = allocTensor([B, 1, hw, D]);
   const gates = allocTensor([B, hw, 1, 1]);
-  const SL = temporalSaveLayout(K, D, C2);
-  const save = allocTensor([cells * SL.size * 4]);
+  // what the backward reads, written only when the op will be recorded (not when acting)
+  const save = willRecord([y1, ...L.leaves]) ? allocTensor([cells * temporalSaveLayout(K, D, C2).size * 4]) : null;
   const scale = f32bits(1 / Math.sqrt(D));
   const [w2off, b2, w3, b3, posT, posS, wq, bq, wk, bk, wv, bv, wg, bg] = L.abs;
   const fp: Record<string, number> = { cells, hw, w2, h1w1: h1 * w1, w2off, b2, w3, b3, posT, wq, bq, wk, bk, wv, bv, wg, bg, posS, scale, n_r4: C1, n_c24: C2 / 4, n_d4: D / 4 };
   rt.dispatch({
-    kernel: sprigTemporalKernel(K, D, C1, C2, true, !!opts.reluInput), inputs: [y1.bufferFor('sprig temporal block'), L.buffer, L.buffer], outputs: [tok.buffer, gates.buffer, save.buffer],
+    kernel: sprigTemporalKernel(K, D, C1, C2, !!save, !!opts.reluInput), inputs: [y1.bufferFor('sprig temporal block'), L.buffer, L.buffer],
+    outputs: save ? [tok.buffer, gates.buffer, save.buffer] : [tok.buffer, gates.buffer],
     params: SPRIG_TEMPORAL_PARAMS.map((k) => fp[k]), workgroups: grid(cells, SPRIG_TEMPORAL_CELLS), label: 'sprig temporal block',
   });
+  if (!save && !forwardActive()) return { tok, gates };
   let dGates: Tensor | null = null;
   record(tok, 'sprigTemporalBlock', [y1, ...L.leaves], (g, needs) => {
     if ((isGradEnabled() && insideTransform()) || forwardActive()) {
@@ -176,7 +182,7 @@ export function sprigTemporalBlock(y1: Tensor, p: TemporalBlockParams, B: number
     const gb = g.bufferFor('sprig temporal block backward');
     rt.dispatch({
       kernel: sprigTemporalBackwardKernel(K, D, C1, C2, !!opts.reluInput),
-      inputs: [y1.bufferFor('sprig temporal block backward'), L.buffer, L.buffer, save.buffer, gb, dGates ? dGates.bufferFor('sprig temporal block backward') : gb],
+      inputs: [y1.bufferFor('sprig temporal block backward'), L.buffer, L.buffer, save!.buffer, gb, dGates ? dGates.bufferFor('sprig temporal block backward') : gb],
       outputs: [dy1.buffer, part.buffer], params: SPRIG_TEMPORAL_BACKWARD_PARAMS.map((k) => bp[k]), workgroups: grid(cells, SPRIG_TEMPORAL_CELLS), label: 'sprig temporal block backward',
     });
     rt.dispatch({ kernel: sprigSumRowsKernel, inputs: [part.buffer], outputs: [grad.buffer], params: [groups, L.size / 4], workgroups: [Math.ceil(L.size / 4 / 64)], label: 'sprig temporal block backward (sum)' });
@@ -185,11 +191,10 @@ export function sprigTemporalBlock(y1: Tensor, p: TemporalBlockParams, B: number
     const grads = L.leaves.map((t, i) => (needs[i + 1] ? grad.subView(L.rel[i], t.shape) : null));
     grad.dispose();
     return [needs[0] ? dy1 : (dy1.dispose(), null), ...grads];
-  }, [save]);
+  }, save ? [save] : []);
   record(gates, 'sprigTemporalBlockGates', [tok], (g) => {
     dGates = g;
     return [null];
   });
-  if (!tok.node) save.dispose();
   return { tok, gates };
 }
