@@ -185,6 +185,22 @@ function blocksFit(K: number, d: number, hw: number, training: boolean): boolean
   return Math.max(b.temporal, b.spatial, ...(training ? [b.temporalBackward, b.spatialBackward] : [])) <= lim;
 }
 
+/**
+ * The perception's result: features, both layers' gates, and ‖A‖₁ per sample summed over both
+ * layers and averaged over the batch, computed when read (the update's two stages read it;
+ * acting, once per rollout step, does not).
+ */
+function perceptionOut(features: Tensor, temporalGates: Tensor, spatialGates: Tensor, B: number) {
+  let cost: Tensor | undefined;
+  return {
+    features,
+    gates: [temporalGates, spatialGates],
+    get cost() {
+      return (cost ??= E.div(E.add(E.sum(temporalGates), E.sum(spatialGates)), B));
+    },
+  };
+}
+
 /** SPRIG's perception: K stacked channels-last frames [K, H, W, C] per sample; cost = ‖A‖₁ per sample (both layers). */
 export function sprigPerception(h: number, w: number, c: number, K: number, d = 32, hidden = 128): Perception {
   const h1 = h - 2, w1 = w - 2; // conv1 3×3 valid
@@ -230,14 +246,7 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
         const spt = fusedSpatialTrain.on && gatedAttentionLayout(p.spatial as unknown as GatedAttentionParams)
           ? sprigSpatialBlock(tb.tok, p.spatial as unknown as GatedAttentionParams) : spatial.apply(p.spatial as Params, tb.tok, tb.tok);
         const features = fc.apply(p.fc as E.LinearParams, E.reshape(spt.out, [B, hw * d]));
-        let cost: Tensor | undefined;
-        return {
-          features,
-          gates: [tb.gates, spt.gates],
-          get cost() {
-            return (cost ??= E.div(E.add(E.sum(tb.gates), E.sum(spt.gates)), B));
-          },
-        };
+        return perceptionOut(features, tb.gates, spt.gates, B);
       }
       const y1 = conv1.apply(p.conv1 as E.LinearParams, E.reshape(x, [N, h, w, c])); // [N, 8, 8, 16]
       if (packed && fusedBlocks.on && h1 % 2 === 0 && w1 % 2 === 0 && hw % 4 === 0 && d % 4 === 0 && blocksFit(K, d, hw, false)) {
@@ -246,14 +255,7 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
         const tb = sprigTemporalBlock(y1, p as unknown as TemporalBlockParams, B, K);
         const spt = sprigSpatialBlock(tb.tok, p.spatial as unknown as GatedAttentionParams);
         const features = fc.apply(p.fc as E.LinearParams, E.reshape(spt.out, [B, hw * d]));
-        let cost: Tensor | undefined;
-        return {
-          features,
-          gates: [tb.gates, spt.gates],
-          get cost() {
-            return (cost ??= E.div(E.add(E.sum(tb.gates), E.sum(spt.gates)), B));
-          },
-        };
+        return perceptionOut(features, tb.gates, spt.gates, B);
       }
       // Temporal attention at each cell (the cells act as attention heads): the newest
       // frame's token queries that cell's K tokens, so it wants the tokens as [B, hw, K, d].
@@ -281,16 +283,7 @@ export function sprigPerception(h: number, w: number, c: number, K: number, d = 
       const spatialOp = !packed && opts?.firstOrder && fusedSpatialTrain.on && hw % 4 === 0 && d % 4 === 0 && blocksFit(1, d, hw, true) && gatedAttentionLayout(p.spatial as unknown as GatedAttentionParams);
       const sp = spatialOp ? sprigSpatialBlock(tok, p.spatial as unknown as GatedAttentionParams) : spatial.apply(p.spatial as Params, tok, tok, fusedS); // [B, 1, hw, d]
       const features = fc.apply(p.fc as E.LinearParams, E.reshape(sp.out, [B, hw * d]));
-      // ‖A‖₁ per sample, summed over both layers, averaged over the batch: computed when read
-      // (the update's two stages read it; acting, once per rollout step, does not).
-      let cost: Tensor | undefined;
-      return {
-        features,
-        gates: [tp.gates, sp.gates],
-        get cost() {
-          return (cost ??= E.div(E.add(E.sum(tp.gates), E.sum(sp.gates)), B));
-        },
-      };
+      return perceptionOut(features, tp.gates, sp.gates, B);
     },
   };
 }
