@@ -34,6 +34,7 @@ import {
 } from './ops.ts';
 import { cgKernel, cgKernelVec4, cgKernelAcc, cgKernelVec4Acc, CG_HIST, CG_NEG_MODES } from '../kernels/cg.ts';
 import { outputTangentKernel, outputDualKernel, OUTPUT_DUAL_MAX_ROWS } from '../kernels/nn.ts';
+import { memoKernel } from '../kernels/common.ts';
 import { grad, vjp, jvp, hvp, valueAndGrad, flattenTree, innerProduct, type Tree } from './autodiff.ts';
 
 // ------------------------------------------------------------------ tree helpers
@@ -699,7 +700,28 @@ function shareWithCache(cache: PrimalCache, log: TapeOp[], ran: boolean[]): Arra
   return out;
 }
 
-const outputTangentKernels = new Map<string, ReturnType<typeof outputTangentKernel>>();
+/**
+ * The storage bindings of a fused kernel whose operands share few buffers: each distinct buffer
+ * bound once, in the order `order` first meets it; `idx` gives each role's binding (0 for a role
+ * not present) and `lo(role, plus)` its offset in floats.
+ */
+function bindRoles(roles: Record<string, Span>, order: string[]) {
+  const bufs: GPUBuffer[] = [];
+  const idx: Record<string, number> = {};
+  for (const r of order) {
+    const sp = roles[r];
+    if (!sp) {
+      idx[r] = 0;
+      continue;
+    }
+    let k = bufs.indexOf(sp.buf);
+    if (k < 0) k = bufs.push(sp.buf) - 1;
+    idx[r] = k;
+  }
+  return { bufs, idx, lo: (r: string, plus = 0) => (roles[r] ? roles[r].lo / 4 + plus : 0) };
+}
+const outputTangentKernelFor = memoKernel((idx: Record<string, number>, n: number) => outputTangentKernel(idx, n));
+const outputDualKernelFor = memoKernel((idx: Record<string, number>, n: number) => outputDualKernel(idx, n));
 /**
  * A replayed product's tape with each run of the four tangent dispatches of a 1-wide output layer
  * and its MSE loss (linear (dual) with one output and no activation, mse backward (dual), and that
@@ -744,23 +766,9 @@ function fuseOutputTangent(ops: TapeOp[]): TapeOp[] {
     if (c(D, 'HAS_T2') !== (tx ? 1 : 0) || c(D, 'HAS_BIAS') !== (bias ? 1 : 0) || !same(din[2], ain[0].buf, ain[0].lo) || (tx && !same(din[5], ain[3].buf, ain[3].lo))) return null;
     // each distinct buffer bound once (read_write), at most 8
     const roles: Record<string, Span> = { X: ain[0], W: ain[1], G: bin[2], AO: ao, BO: bo, CO: co, DO: dO, ...(tx ? { TX: ain[3] } : {}), ...(tw ? { TW: ain[4] } : {}), ...(tb ? { TB: ain[5] } : {}) };
-    const bufs: GPUBuffer[] = [];
-    const idx: Record<string, number> = {};
-    for (const r of ['X', 'TX', 'W', 'TW', 'TB', 'G', 'AO', 'BO', 'CO', 'DO']) {
-      const sp = roles[r];
-      if (!sp) {
-        idx[r] = 0;
-        continue;
-      }
-      let j = bufs.indexOf(sp.buf);
-      if (j < 0) j = bufs.push(sp.buf) - 1;
-      idx[r] = j;
-    }
+    const { bufs, idx, lo: f } = bindRoles(roles, ['X', 'TX', 'W', 'TW', 'TB', 'G', 'AO', 'BO', 'CO', 'DO']);
     if (bufs.length > 8) return null;
-    const key = `${bufs.length}|${Object.values(idx).join(',')}`;
-    let kernel = outputTangentKernels.get(key);
-    if (!kernel) outputTangentKernels.set(key, (kernel = outputTangentKernel(idx, bufs.length)));
-    const f = (r: string, plus = 0) => (roles[r] ? roles[r].lo / 4 + plus : 0);
+    const kernel = outputTangentKernelFor(idx, bufs.length);
     return {
       kernel: { ...kernel, constants: { HAS_TX: tx ? 1 : 0, HAS_TW: tw ? 1 : 0, HAS_TB: tb ? 1 : 0, HAS_BIAS: bias ? 1 : 0 } },
       inputs: [], outputs: bufs,
@@ -770,7 +778,6 @@ function fuseOutputTangent(ops: TapeOp[]): TapeOp[] {
   }
 }
 
-const outputDualKernels = new Map<string, ReturnType<typeof outputDualKernel>>();
 /**
  * A fresh HVP's kept ops (liveOnly) with the four dispatches of a 1-wide output layer and its MSE
  * loss, value and tangent (linear (dual) with one output and no activation, mse backward (dual),
@@ -846,23 +853,9 @@ function fuseOutputDual(ops: TapeOp[]): TapeOp[] {
       X: ain[0], W: ain[1], T: bin[1], CO: span(C.outputs[0]), DO: span(D.outputs[0]), ...(seed === null ? { G: bin[2] } : {}),
       ...(bias ? { B: ain[2] } : {}), ...(tx ? { TX: ain[3] } : {}), ...(tw ? { TW: ain[4] } : {}), ...(tb ? { TB: ain[5] } : {}),
     };
-    const bufs: GPUBuffer[] = [];
-    const idx: Record<string, number> = {};
-    for (const r of ['X', 'TX', 'W', 'TW', 'TB', 'B', 'G', 'T', 'CO', 'DO']) {
-      const sp = roles[r];
-      if (!sp) {
-        idx[r] = 0;
-        continue;
-      }
-      let k = bufs.indexOf(sp.buf);
-      if (k < 0) k = bufs.push(sp.buf) - 1;
-      idx[r] = k;
-    }
+    const { bufs, idx, lo: f } = bindRoles(roles, ['X', 'TX', 'W', 'TW', 'TB', 'B', 'G', 'T', 'CO', 'DO']);
     if (bufs.length > limit) return null;
-    const key = `${bufs.length}|${Object.values(idx).join(',')}`;
-    let kernel = outputDualKernels.get(key);
-    if (!kernel) outputDualKernels.set(key, (kernel = outputDualKernel(idx, bufs.length)));
-    const f = (r: string, plus = 0) => (roles[r] ? roles[r].lo / 4 + plus : 0);
+    const kernel = outputDualKernelFor(idx, bufs.length);
     const fused: DispatchArgs = {
       kernel: { ...kernel, constants: { HAS_TX: tx ? 1 : 0, HAS_TW: tw ? 1 : 0, HAS_TB: tb ? 1 : 0, HAS_BIAS: bias ? 1 : 0, SEED_CONST: seed === null ? 0 : 1 } },
       inputs: [], outputs: bufs,
